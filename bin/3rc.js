@@ -1,0 +1,8 @@
+#!/usr/bin/env node
+// The `3rc` command: a thin launcher for the compiled CLI (run `npm run build` first).
+import { main } from '../dist/src/cli/main.js';
+
+main(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; },
+  (err) => { console.error(`3rc: ${err?.stack ?? err}`); process.exitCode = 1; },
+);

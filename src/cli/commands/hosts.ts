@@ -1,0 +1,38 @@
+import { loadConfig } from '../../config/load.js';
+import { hostView, type HostView } from '../../http/api.js';
+import { BootTable } from '../../inventory/boot-table.js';
+import { Inventory } from '../../inventory/inventory.js';
+import { systemClock } from '../../lib/clock.js';
+import { openStore } from '../../main.js';
+import { EXIT_OK, table, type Io } from '../io.js';
+import { findApi } from '../target.js';
+
+export const help = `Usage: 3rc hosts [--config FILE] [--json]
+
+Lists the hosts of the inventory with their boot entry, as the running 3rc sees them (through its
+API), or from the store when no server runs.`;
+
+export async function run(configFile: string, opts: { json: boolean }, io: Io): Promise<number> {
+  const config = loadConfig(configFile);
+  const api = await findApi(config, io.env);
+  let hosts: HostView[];
+  if (api) {
+    hosts = await api.call<HostView[]>('GET', '/api/v1/hosts');
+  } else {
+    const store = openStore(config, { exclusive: false });
+    try {
+      const inventory = Inventory.fromConfig(config);
+      const boot = await BootTable.load({ store, inventory, clock: systemClock });
+      hosts = inventory.hosts().map((h) => hostView(h, boot.get(h.mac)));
+    } finally {
+      await store.close();
+    }
+  }
+  if (opts.json) {
+    io.out(JSON.stringify(hosts, null, 2));
+    return EXIT_OK;
+  }
+  const rows = hosts.map((h) => [h.name, h.mac, h.ip, h.profile, h.boot ? (h.boot.mode === 'install' ? `install (${h.boot.profile})` : 'local') : '-', h.role ?? '-', h.hypervisor ?? '-']);
+  for (const line of table(['NAME', 'MAC', 'IP', 'PROFILE', 'BOOT', 'ROLE', 'HYPERVISOR'], rows)) io.out(line);
+  return EXIT_OK;
+}

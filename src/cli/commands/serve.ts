@@ -1,0 +1,37 @@
+import { loadConfig } from '../../config/load.js';
+import { createLogger } from '../../lib/log.js';
+import { startServer } from '../../main.js';
+import { EXIT_OK, type Io } from '../io.js';
+
+export const help = `Usage: 3rc serve [--config FILE]
+
+Runs 3rc: loads the config and the store, then serves the enabled protocols (DHCP, TFTP, DNS,
+HTTP) until SIGTERM or SIGINT, which close every socket and the store. Logs JSON lines (pino) to
+standard output.`;
+
+export async function run(configFile: string, _io: Io): Promise<number> {
+  const config = loadConfig(configFile);
+  const log = createLogger(config.log.level);
+  for (const w of config.warnings) log.warn(w);
+  const running = await startServer(config, log);
+  log.info({ pid: process.pid, config: config.source, listening: Object.fromEntries(running.services.map((s) => [s.name, s.addresses()])) }, '3rc ready');
+  await new Promise<void>((resolve) => {
+    let signalled = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (signalled) {
+        log.warn({ signal }, 'second signal: exiting at once');
+        process.exit(1);
+      }
+      signalled = true;
+      log.info({ signal }, 'stopping');
+      running.stop().then(resolve, (err) => {
+        log.error({ err }, 'error while stopping');
+        resolve();
+      });
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+  log.info('3rc stopped');
+  return EXIT_OK;
+}

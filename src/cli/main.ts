@@ -1,0 +1,137 @@
+/**
+ * The `3rc` command. Each subcommand lives in commands/; this file parses the command line,
+ * prints help, and turns errors into one readable line and an exit code (0 ok, 1 failed,
+ * 2 usage).
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { ConfigError, ThreeRcError } from '../lib/errors.js';
+import { packageVersion } from '../lib/paths.js';
+import * as boot from './commands/boot.js';
+import * as checkConfig from './commands/check-config.js';
+import * as hosts from './commands/hosts.js';
+import * as serve from './commands/serve.js';
+import { EXIT_FAIL, EXIT_OK, EXIT_USAGE, processIo, type Io } from './io.js';
+import { storeLockedMessage } from './target.js';
+import { loadConfig } from '../config/load.js';
+import type { StoreError } from '../lib/errors.js';
+
+const DEFAULT_CONFIG = '/etc/3rc/config.yaml';
+
+const HELP = `3rc: network-boot provisioning (DHCP, TFTP, HTTP, DNS) with an embedded HA controller
+
+Usage: 3rc <command> [options]
+
+Commands:
+  serve          run the protocol servers
+  check-config   validate a config file
+  hosts          list hosts and their boot entries
+  boot           set what a host boots next (install or local)
+  version        print the version
+
+Every command that reads a config takes --config FILE (default: $THREERC_CONFIG, else
+${DEFAULT_CONFIG}). Run '3rc <command> --help' for its options.`;
+
+const VERSION_HELP = 'Usage: 3rc version\n\nPrints the version of 3rc.';
+
+class UsageError extends Error {}
+
+type Values = Record<string, string | boolean | undefined>;
+
+function parse(args: string[], options: ParseArgsConfig['options']): { values: Values; positionals: string[] } {
+  try {
+    const r = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+    return { values: r.values as Values, positionals: r.positionals };
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+const configOption = { config: { type: 'string', short: 'c' } } as const;
+
+function configPath(values: Values, io: Io): string {
+  return typeof values.config === 'string' ? values.config : io.env.THREERC_CONFIG || DEFAULT_CONFIG;
+}
+
+async function dispatch(argv: string[], io: Io): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      io.out(HELP);
+      return command === undefined ? EXIT_USAGE : EXIT_OK;
+    case 'version':
+    case '--version':
+    case '-v': {
+      const { values } = parse(rest, {});
+      if (values.help) return io.out(VERSION_HELP), EXIT_OK;
+      io.out(`3rc ${packageVersion()} (node ${process.version})`);
+      return EXIT_OK;
+    }
+    case 'serve': {
+      const { values, positionals } = parse(rest, configOption);
+      if (values.help) return io.out(serve.help), EXIT_OK;
+      if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
+      return serve.run(configPath(values, io), io);
+    }
+    case 'check-config': {
+      const { values, positionals } = parse(rest, configOption);
+      if (values.help) return io.out(checkConfig.help), EXIT_OK;
+      if (positionals.length > 1) throw new UsageError(`unexpected argument ${positionals[1]}`);
+      return checkConfig.run(positionals[0] ?? configPath(values, io), io);
+    }
+    case 'hosts': {
+      const { values, positionals } = parse(rest, { ...configOption, json: { type: 'boolean' } });
+      if (values.help) return io.out(hosts.help), EXIT_OK;
+      if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
+      return hosts.run(configPath(values, io), { json: values.json === true }, io);
+    }
+    case 'boot': {
+      const { values, positionals } = parse(rest, { ...configOption, install: { type: 'boolean' }, local: { type: 'boolean' } });
+      if (values.help) return io.out(boot.help), EXIT_OK;
+      const [host, profile, extra] = positionals;
+      if (!host) throw new UsageError('name the host: 3rc boot HOST --install [PROFILE] | --local');
+      if (values.install === values.local) throw new UsageError('give exactly one of --install [PROFILE] or --local');
+      if (values.local && profile) throw new UsageError(`unexpected argument ${profile}: --local takes no profile`);
+      if (extra) throw new UsageError(`unexpected argument ${extra}`);
+      return boot.run(configPath(values, io), host, values.install ? { mode: 'install', profile } : { mode: 'local' }, io);
+    }
+    default:
+      throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+  }
+}
+
+/** Runs the CLI; resolves to the exit code. */
+export async function main(argv: string[], io: Io = processIo): Promise<number> {
+  try {
+    return await dispatch(argv, io);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.err(`3rc: ${err.message}\nRun '3rc --help' for usage.`);
+      return EXIT_USAGE;
+    }
+    if (err instanceof ConfigError) {
+      for (const line of err.message.split('\n')) io.err(line);
+      io.err(`3rc: the config has ${err.problems.length} problem(s); nothing was started or changed`);
+      return EXIT_FAIL;
+    }
+    if (err instanceof ThreeRcError) {
+      const message = err.code === 'E_STORE_LOCKED' ? lockedMessage(argv, io, err as StoreError) : err.message;
+      io.err(`3rc: ${message}`);
+      return EXIT_FAIL;
+    }
+    throw err;
+  }
+}
+
+/** A locked store means different things to `serve` (another server) and to the CLI (use its API). */
+function lockedMessage(argv: string[], io: Io, err: StoreError): string {
+  if (argv[0] === 'serve') return `${err.message}; only one 3rc may serve a store`;
+  try {
+    const { values } = parse(argv.slice(1), { ...configOption, install: { type: 'boolean' }, local: { type: 'boolean' }, json: { type: 'boolean' } });
+    return storeLockedMessage(loadConfig(configPath(values, io)), err);
+  } catch {
+    return err.message;
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * Rules that span several fields, checked after the schema: duplicates, addresses outside every
+ * subnet, references to things that do not exist. Pure: config in, problems out.
+ */
+import { cidrContains, formatIpv4, parseCidr, parseIpv4, type Cidr } from '../lib/net.js';
+import type { RawConfig } from './schema.js';
+
+export interface RuleProblem {
+  path: (string | number)[];
+  message: string;
+}
+
+/** Reports each value seen a second time, pointing at the later entry and naming the first. */
+function duplicates<T>(items: T[], key: (t: T) => string, field: string, list: string, out: RuleProblem[], label = field): void {
+  const first = new Map<string, number>();
+  items.forEach((item, i) => {
+    const k = key(item);
+    const seen = first.get(k);
+    if (seen === undefined) first.set(k, i);
+    else out.push({ path: [list, i, field], message: `duplicate ${label} ${k}: already used by ${list}[${seen}]` });
+  });
+}
+
+export function checkRules(cfg: RawConfig): RuleProblem[] {
+  const out: RuleProblem[] = [];
+  const subnets: { cidr: Cidr; index: number }[] = cfg.network.subnets.map((s, index) => ({ cidr: parseCidr(s.cidr)!, index }));
+  const inSome = (ip: number) => subnets.some((s) => cidrContains(s.cidr, ip));
+  const subnetList = subnets.map((s) => s.cidr.text).join(', ');
+
+  // Subnets: no overlap, router and pool inside.
+  subnets.forEach((a, i) => {
+    for (const b of subnets.slice(0, i)) {
+      if (cidrContains(a.cidr, b.cidr.network) || cidrContains(b.cidr, a.cidr.network)) {
+        out.push({ path: ['network', 'subnets', i, 'cidr'], message: `subnet ${a.cidr.text} overlaps network.subnets[${b.index}] (${b.cidr.text})` });
+      }
+    }
+    const s = cfg.network.subnets[i]!;
+    if (s.router && !cidrContains(a.cidr, parseIpv4(s.router)!)) {
+      out.push({ path: ['network', 'subnets', i, 'router'], message: `router ${s.router} is outside its subnet ${a.cidr.text}` });
+    }
+    if (s.pool) {
+      const start = parseIpv4(s.pool.start)!;
+      const end = parseIpv4(s.pool.end)!;
+      for (const [field, ip] of [['start', start], ['end', end]] as const) {
+        if (!cidrContains(a.cidr, ip)) out.push({ path: ['network', 'subnets', i, 'pool', field], message: `pool ${field} ${formatIpv4(ip)} is outside its subnet ${a.cidr.text}` });
+      }
+      if (start > end) out.push({ path: ['network', 'subnets', i, 'pool'], message: `pool start ${s.pool.start} is after its end ${s.pool.end}` });
+    }
+  });
+
+  // Servers: two UDP servers on one address and port cannot both bind.
+  const udp = (['dhcp', 'tftp', 'dns'] as const).filter((n) => cfg.servers[n].enabled);
+  udp.forEach((n, i) => {
+    for (const m of udp.slice(0, i)) {
+      const a = cfg.servers[n];
+      const b = cfg.servers[m];
+      if (a.port === b.port && (a.listen === b.listen || a.listen === '0.0.0.0' || b.listen === '0.0.0.0')) {
+        out.push({ path: ['servers', n, 'port'], message: `UDP port ${a.port} is already used by servers.${m}` });
+      }
+    }
+  });
+  if (cfg.servers.dns.enabled && cfg.servers.http.enabled && cfg.servers.dns.port === cfg.servers.http.port) {
+    const a = cfg.servers.dns.listen;
+    const b = cfg.servers.http.listen;
+    if (a === b || a === '0.0.0.0' || b === '0.0.0.0') {
+      out.push({ path: ['servers', 'http', 'port'], message: `TCP port ${cfg.servers.http.port} is already used by servers.dns (DNS over TCP)` });
+    }
+  }
+
+  // Profiles.
+  duplicates(cfg.profiles, (p) => p.name, 'name', 'profiles', out, 'profile name');
+  cfg.profiles.forEach((p, i) => {
+    if (p.installer !== 'image' && !p.template) {
+      out.push({ path: ['profiles', i, 'template'], message: `a ${p.installer} profile needs a template (a file under paths.kickstarts)` });
+    }
+  });
+
+  // Hypervisors.
+  duplicates(cfg.hypervisors, (h) => h.name, 'name', 'hypervisors', out, 'hypervisor name');
+  duplicates(cfg.hypervisors, (h) => h.address, 'address', 'hypervisors', out, 'hypervisor address');
+
+  // Hosts.
+  duplicates(cfg.hosts, (h) => h.name, 'name', 'hosts', out, 'host name');
+  duplicates(cfg.hosts, (h) => h.mac, 'mac', 'hosts', out, 'MAC');
+  duplicates(cfg.hosts, (h) => h.ip, 'ip', 'hosts', out, 'IP');
+  const profiles = new Set(cfg.profiles.map((p) => p.name));
+  const hypervisors = new Set(cfg.hypervisors.map((h) => h.name));
+  cfg.hosts.forEach((h, i) => {
+    if (!inSome(parseIpv4(h.ip)!)) out.push({ path: ['hosts', i, 'ip'], message: `${h.ip} is outside every subnet (${subnetList})` });
+    if (!profiles.has(h.profile)) {
+      const known = [...profiles].join(', ') || 'none defined';
+      out.push({ path: ['hosts', i, 'profile'], message: `profile ${JSON.stringify(h.profile)} does not exist (profiles: ${known})` });
+    }
+    if (h.hypervisor !== undefined && !hypervisors.has(h.hypervisor)) {
+      const known = [...hypervisors].join(', ') || 'none defined';
+      out.push({ path: ['hosts', i, 'hypervisor'], message: `hypervisor ${JSON.stringify(h.hypervisor)} does not exist (hypervisors: ${known})` });
+    }
+  });
+  return out;
+}

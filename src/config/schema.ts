@@ -1,0 +1,233 @@
+/**
+ * The config file's schema, and every default, documented once, here.
+ *
+ * Field names are camelCase. Durations are a number of seconds or a string (`90s`, `3m`, `1h`)
+ * and come out in milliseconds. Relative paths are resolved against the config file's folder.
+ * Unknown fields are refused, so that a typo (`leaseTme`) is an error and not a silent default.
+ */
+import { z } from 'zod';
+import { parseDuration } from '../lib/duration.js';
+import { isIpv4, normalizeMac, parseCidr } from '../lib/net.js';
+
+const ipv4 = z.string().refine(isIpv4, { message: 'expected an IPv4 address like 10.77.0.1' });
+
+const mac = z
+  .string()
+  .refine((v) => normalizeMac(v) !== null, { message: 'expected a MAC address like 52:54:00:77:00:10' })
+  .transform((v) => normalizeMac(v)!);
+
+const cidr = z
+  .string()
+  .refine((v) => parseCidr(v) !== null, { message: 'expected a subnet like 10.77.0.0/24 (network address / prefix length)' })
+  .transform((v) => parseCidr(v)!.text);
+
+/** Milliseconds; accepts 180, "180s", "3m", "1h30m". */
+const duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  const ms = parseDuration(v);
+  if (ms === null) {
+    ctx.addIssue({ code: 'custom', message: `expected a duration such as 90, 90s, 3m or 1h, got ${JSON.stringify(v)}` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+/** A DNS label (host and hypervisor names). */
+const hostname = z
+  .string()
+  .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i, { message: 'expected a host name: letters, digits and inner hyphens, at most 63 characters' })
+  .transform((v) => v.toLowerCase());
+
+const domain = z
+  .string()
+  .regex(/^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i, { message: 'expected a DNS domain like lab.test' })
+  .transform((v) => v.toLowerCase());
+
+const port = z.number().int().min(1).max(65535);
+
+/** Free-form per-host/profile/global template variables (plain data only). */
+const vars = z.record(z.string(), z.unknown()).default({});
+
+function server(defaultPort: number) {
+  return z
+    .strictObject({
+      /** Serve this protocol at all. Default: true. */
+      enabled: z.boolean().default(true),
+      /** Address to bind. Default: 0.0.0.0 (every interface). */
+      listen: ipv4.default('0.0.0.0'),
+      /** Port to bind. Defaults: DHCP 67, TFTP 69, HTTP 80, DNS 53. */
+      port: port.default(defaultPort),
+    })
+    .prefault({});
+}
+
+const subnet = z.strictObject({
+  /** The subnet, e.g. 10.77.0.0/24. */
+  cidr,
+  /** Default gateway handed out by DHCP (option 3). Default: none. */
+  router: ipv4.optional(),
+  /** Name servers handed out by DHCP (option 6). Default: network.nameServers. */
+  nameServers: z.array(ipv4).optional(),
+  /** Optional dynamic pool; without one, only reserved hosts get addresses. */
+  pool: z.strictObject({ start: ipv4, end: ipv4 }).optional(),
+  /** Lease time for this subnet. Default: network.leaseTime. */
+  leaseTime: duration.optional(),
+});
+
+const profile = z.strictObject({
+  name: hostname,
+  /** What installs the host: a kickstart (Red Hat family), a preseed (Debian family) or a disk image. */
+  installer: z.enum(['kickstart', 'preseed', 'image']),
+  /** Kernel and initrd, relative to paths.boot. */
+  kernel: z.string().min(1),
+  initrd: z.string().min(1),
+  /** Extra kernel arguments. Default: none. */
+  kernelArgs: z.string().default(''),
+  /** Template under paths.kickstarts; required for kickstart and preseed. */
+  template: z.string().min(1).optional(),
+  vars,
+});
+
+const host = z.strictObject({
+  name: hostname,
+  mac,
+  ip: ipv4,
+  profile: hostname,
+  /** Role published in the host's DNS HINFO record (e.g. middleware, services). Default: none. */
+  role: z.string().min(1).max(255).optional(),
+  /** HINFO strings, when the role/profile defaults are not wanted. */
+  hinfo: z.strictObject({ cpu: z.string().max(255), os: z.string().max(255) }).optional(),
+  /** Hypervisor that runs this host when it is a VM. Default: none (a physical host). */
+  hypervisor: hostname.optional(),
+  /** May the HA controller reinstall this VM automatically? Default: true. */
+  reinstall: z.boolean().default(true),
+  /** Boot entry used only when the store has none yet for this MAC. Default: local. */
+  boot: z.enum(['local', 'install']).default('local'),
+  vars,
+});
+
+const hypervisor = z.strictObject({
+  name: hostname,
+  /** Address 3rc uses to reach it (SSH, probes). */
+  address: ipv4,
+  /** How 3rc drives it. Default: libvirt (virsh over SSH). */
+  driver: z.enum(['libvirt', 'command', 'sim']).default('libvirt'),
+  ssh: z
+    .strictObject({
+      /** Default: root. */
+      user: z.string().min(1).default('root'),
+      /** Default: 22. */
+      port: port.default(22),
+      /** Private key file. Default: none (the agent or ~/.ssh defaults are not used implicitly). */
+      key: z.string().optional(),
+      /** known_hosts file checked for the host key. Default: none (then SSH actions are refused). */
+      knownHosts: z.string().optional(),
+    })
+    .prefault({}),
+  /** 5-minute load average above which no VM is placed here. Default: 4. */
+  loadThreshold: z.number().positive().default(4),
+  /** What it can hold; unset fields are not checked. */
+  capacity: z
+    .strictObject({
+      cpus: z.number().int().positive().optional(),
+      memoryMb: z.number().int().positive().optional(),
+      vms: z.number().int().positive().optional(),
+    })
+    .prefault({}),
+});
+
+export const configSchema = z.strictObject({
+  network: z.strictObject({
+    /** DNS domain of the managed hosts, e.g. lab.test. */
+    domain,
+    /** Address at which hosts reach 3rc (next-server, HTTP and DNS in replies). */
+    serverIp: ipv4,
+    /** Name servers handed out by DHCP when a subnet names none. Default: [serverIp]. */
+    nameServers: z.array(ipv4).optional(),
+    /** Default DHCP lease time. Default: 1h. */
+    leaseTime: duration.default(3600),
+    subnets: z.array(subnet).min(1, { message: 'expected at least one subnet' }),
+  }),
+  servers: z
+    .strictObject({
+      dhcp: server(67),
+      tftp: server(69),
+      http: server(80),
+      dns: server(53),
+    })
+    .prefault({}),
+  paths: z
+    .strictObject({
+      /** Boot files served over TFTP and HTTP. Default: boot/ of the 3rc installation. */
+      boot: z.string().optional(),
+      /** pxelinux/iPXE templates and partials. Default: templates/ of the 3rc installation. */
+      templates: z.string().optional(),
+      /** Profile templates (kickstart, preseed). Default: kickstarts/ of the 3rc installation. */
+      kickstarts: z.string().optional(),
+    })
+    .prefault({}),
+  api: z
+    .strictObject({
+      /**
+       * File holding the bearer token that every state-changing API call needs. The environment
+       * variable THREERC_API_TOKEN wins over it. Default: api-token beside the store; created
+       * (mode 0600, random) by the first `3rc serve` when missing.
+       */
+      tokenFile: z.string().optional(),
+    })
+    .prefault({}),
+  /** Template variables shared by every host (profile and host vars override them). */
+  vars,
+  profiles: z.array(profile).default([]),
+  hosts: z.array(host).default([]),
+  hypervisors: z.array(hypervisor).default([]),
+  ha: z
+    .strictObject({
+      /** Run the HA controller. Default: true. */
+      enabled: z.boolean().default(true),
+      /** Monitoring pass interval (the paper polled Ganglia every 60 s). Default: 10s. */
+      scanInterval: duration.default(10),
+      /** Wait after a reboot before restarting the VM (paper: 3 min). Default: 3m. */
+      t1: duration.default(180),
+      /** Wait after a restart before reinstalling (paper: 3 min). Default: 3m. */
+      t2: duration.default(180),
+      budget: z
+        .strictObject({
+          /** Automatic recoveries allowed per VM within the window, then quarantine. Default: 3. */
+          recoveries: z.number().int().min(0).default(3),
+          /** Default: 1h. */
+          window: duration.default(3600),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  store: z
+    .strictObject({
+      /** Default: sqlite (embedded). */
+      kind: z.enum(['sqlite']).default('sqlite'),
+      /** Database file. Default: /var/lib/3rc/3rc.db. */
+      path: z.string().default('/var/lib/3rc/3rc.db'),
+      /**
+       * full: every acknowledged write is on disk (fsync), surviving power loss.
+       * normal: survives a crash of 3rc (kill -9) but not of the machine. Default: full.
+       */
+      sync: z.enum(['full', 'normal']).default('full'),
+    })
+    .prefault({}),
+  log: z
+    .strictObject({
+      /** Default: info. */
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    })
+    .prefault({}),
+});
+
+/** The config exactly as validated (before paths are resolved). */
+export type RawConfig = z.output<typeof configSchema>;
+export type HostConfig = RawConfig['hosts'][number];
+export type ProfileConfig = RawConfig['profiles'][number];
+export type HypervisorConfig = RawConfig['hypervisors'][number];
+export type SubnetConfig = RawConfig['network']['subnets'][number];
+export type ServerConfig = RawConfig['servers']['dhcp'];
+
+/** The host entry schema alone, for validating hosts that arrive through the API. */
+export const hostSchema = host;

@@ -1,0 +1,96 @@
+/**
+ * REST API v1. Reads are open (management network); every change needs the bearer token.
+ */
+import { Router } from 'express';
+import { ErrorCodes, InputError, NotFoundError } from '../lib/errors.js';
+import type { Host } from '../inventory/inventory.js';
+import type { BootEntry } from '../store/store.js';
+import type { AppDeps } from './app.js';
+import { requireToken } from './auth.js';
+
+/** A host as the API shows it: inventory fields plus its boot entry (never the token). */
+export function hostView(h: Host, entry: BootEntry | undefined) {
+  return {
+    name: h.name,
+    mac: h.mac,
+    ip: h.ip,
+    profile: h.profile,
+    role: h.role ?? null,
+    hypervisor: h.hypervisor ?? null,
+    reinstall: h.reinstall,
+    boot: entry ? { mode: entry.mode, profile: entry.profile, since: new Date(entry.since).toISOString() } : null,
+  };
+}
+
+export type HostView = ReturnType<typeof hostView>;
+
+function limitParam(v: unknown): number {
+  if (v === undefined) return 200;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 10_000) throw new InputError(ErrorCodes.API, 'limit must be an integer from 1 to 10000', 'limit');
+  return n;
+}
+
+export function apiRouter(deps: AppDeps): Router {
+  const r = Router();
+  const auth = requireToken(deps.apiToken);
+  const findHost = (name: string): Host => {
+    const h = deps.inventory.hostByName(name);
+    if (!h) throw new NotFoundError(ErrorCodes.UNKNOWN_HOST, `no host named ${JSON.stringify(name)}`);
+    return h;
+  };
+
+  r.get('/health', (_req, res) => {
+    res.json({
+      service: '3rc',
+      status: 'ok',
+      version: deps.version,
+      instance: deps.instance,
+      uptimeSeconds: Math.round((deps.clock.now() - deps.startedAt) / 1000),
+      store: deps.store.kind,
+      servers: deps.servers(),
+      hosts: deps.inventory.hosts().length,
+      bootEntries: deps.bootTable.size,
+    });
+  });
+
+  r.get('/hosts', (_req, res) => {
+    res.json(deps.inventory.hosts().map((h) => hostView(h, deps.bootTable.get(h.mac))));
+  });
+
+  r.get('/hosts/:name', (req, res) => {
+    const h = findHost(String(req.params.name));
+    res.json(hostView(h, deps.bootTable.get(h.mac)));
+  });
+
+  r.get('/hosts/:name/boot', (req, res) => {
+    const h = findHost(String(req.params.name));
+    res.json(hostView(h, deps.bootTable.get(h.mac)).boot);
+  });
+
+  r.put('/hosts/:name/boot', auth, async (req, res) => {
+    const h = findHost(String(req.params.name));
+    const body: unknown = req.body;
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new InputError(ErrorCodes.API, 'expected a JSON object like {"mode": "install", "profile": "debian12"}');
+    const { mode, profile, reason } = body as Record<string, unknown>;
+    if (mode !== 'install' && mode !== 'local') throw new InputError(ErrorCodes.API, `mode must be "install" or "local", got ${JSON.stringify(mode)}`, 'mode');
+    if (profile !== undefined && (typeof profile !== 'string' || !deps.inventory.profile(profile))) {
+      const known = deps.inventory.profiles().map((p) => p.name).join(', ');
+      throw new InputError(ErrorCodes.UNKNOWN_PROFILE, `profile ${JSON.stringify(profile)} does not exist (profiles: ${known})`, 'profile');
+    }
+    if (mode === 'local' && profile !== undefined) throw new InputError(ErrorCodes.API, 'profile applies only to mode "install"', 'profile');
+    if (reason !== undefined && (typeof reason !== 'string' || reason.length > 200)) throw new InputError(ErrorCodes.API, 'reason must be a string of at most 200 characters', 'reason');
+    const why = (reason as string | undefined) ?? 'api';
+    const entry = mode === 'install'
+      ? await deps.bootTable.setInstall(h.mac, { profile: profile as string | undefined, reason: why })
+      : await deps.bootTable.setLocal(h.mac, { reason: why });
+    res.json(hostView(h, entry).boot);
+  });
+
+  r.get('/hosts/:name/events', async (req, res) => {
+    const h = findHost(String(req.params.name));
+    res.json(await deps.store.queryEvents({ mac: h.mac, limit: limitParam(req.query.limit) }));
+  });
+
+  return r;
+}

@@ -1,0 +1,52 @@
+/**
+ * The HTTP application, without a socket: createApp(deps) returns an express app that tests drive
+ * directly and that server.ts listens with. Issue by issue it grows kickstarts, iPXE scripts,
+ * boot files and callbacks; the REST API lives under /api/v1.
+ */
+import express, { type Express } from 'express';
+import type { Clock } from '../lib/clock.js';
+import type { Logger } from '../lib/log.js';
+import type { BootTable } from '../inventory/boot-table.js';
+import type { Inventory } from '../inventory/inventory.js';
+import type { Store } from '../store/store.js';
+import { apiRouter } from './api.js';
+import { apiError, errorHandler } from './errors.js';
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      log?: Logger;
+    }
+  }
+}
+
+export interface AppDeps {
+  inventory: Inventory;
+  bootTable: BootTable;
+  store: Store;
+  clock: Clock;
+  log: Logger;
+  /** Bearer token for state-changing calls. */
+  apiToken: string;
+  version: string;
+  /** Identifies the store this process serves, so the CLI never changes another instance. */
+  instance: string;
+  /** Enabled servers and where they listen, for /api/v1/health. */
+  servers: () => Record<string, string[]>;
+  startedAt: number;
+}
+
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+  app.use((req, _res, next) => {
+    req.log = deps.log;
+    next();
+  });
+  app.use('/api/v1', express.json({ limit: '256kb' }), apiRouter(deps));
+  app.use((req, res) => apiError(res, 404, 'E_NOT_FOUND', `no route for ${req.method} ${req.path}`));
+  app.use(errorHandler);
+  return app;
+}

@@ -1,0 +1,72 @@
+/**
+ * Binding listeners, with errors an operator can act on: a port that cannot be bound yields one
+ * line that names the protocol, the address and port, why, and the fix; never a stack trace.
+ */
+import dgram from 'node:dgram';
+import type net from 'node:net';
+import { BindError } from './errors.js';
+
+export interface ListenSpec {
+  /** Protocol name used in messages and config paths: dhcp, tftp, http, dns. */
+  name: string;
+  address: string;
+  port: number;
+}
+
+export function bindErrorMessage(spec: ListenSpec, transport: 'udp' | 'tcp', err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  const what = `cannot listen for ${spec.name.toUpperCase()} on ${spec.address}:${spec.port}/${transport}`;
+  const cfg = `servers.${spec.name}`;
+  switch (code) {
+    case 'EADDRINUSE':
+      return `${what}: the port is already in use by another program (see which: ss -ln${transport === 'udp' ? 'u' : 't'}p 'sport = :${spec.port}'); stop it, or set ${cfg}.port, or ${cfg}.enabled: false`;
+    case 'EACCES':
+    case 'EPERM':
+      return `${what}: ports below 1024 need root or CAP_NET_BIND_SERVICE; run as root, or grant it (setcap cap_net_bind_service=+ep ${process.execPath}), or set ${cfg}.port to 1024 or above`;
+    case 'EADDRNOTAVAIL':
+      return `${what}: ${spec.address} is not an address of this machine; set ${cfg}.listen to one of its addresses, or 0.0.0.0`;
+    default:
+      return `${what}: ${(err as Error).message}`;
+  }
+}
+
+/** Binds a UDP socket; rejects with a BindError. */
+export function bindUdp(spec: ListenSpec, opts: { broadcast?: boolean; reuseAddr?: boolean } = {}): Promise<dgram.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = dgram.createSocket({ type: 'udp4', reuseAddr: opts.reuseAddr ?? false });
+    const onError = (err: Error) => {
+      socket.close();
+      reject(new BindError(bindErrorMessage(spec, 'udp', err), { cause: err }));
+    };
+    socket.once('error', onError);
+    socket.bind({ address: spec.address, port: spec.port, exclusive: true }, () => {
+      socket.off('error', onError);
+      if (opts.broadcast) socket.setBroadcast(true);
+      resolve(socket);
+    });
+  });
+}
+
+/** Starts a TCP server listening; rejects with a BindError. */
+export function listenTcp(server: net.Server, spec: ListenSpec): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error) => reject(new BindError(bindErrorMessage(spec, 'tcp', err), { cause: err }));
+    server.once('error', onError);
+    server.listen({ host: spec.address, port: spec.port, exclusive: true }, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+}
+
+/** Closes a UDP socket, resolving when it is closed (and at once if it already was). */
+export function closeUdp(socket: dgram.Socket | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    if (!socket) return resolve();
+    try {
+      socket.close(() => resolve());
+    } catch {
+      resolve(); // already closed
+    }
+  });
+}

@@ -1,0 +1,90 @@
+/**
+ * Composition root: config -> store -> inventory, boot table, leases -> servers. The only module
+ * that builds concrete adapters. `startServer` returns a handle whose stop() closes every socket
+ * and then the store.
+ */
+import { createHash } from 'node:crypto';
+import type { Config } from './config/load.js';
+import { ensureApiToken } from './config/api-token.js';
+import { createDhcpServer } from './dhcp/server.js';
+import { LeaseTable } from './dhcp/lease-table.js';
+import { createDnsServer } from './dns/server.js';
+import { createApp } from './http/app.js';
+import { HttpServer } from './http/server.js';
+import { BootTable } from './inventory/boot-table.js';
+import { Inventory } from './inventory/inventory.js';
+import { systemClock, type Clock } from './lib/clock.js';
+import type { Logger } from './lib/log.js';
+import { packageVersion } from './lib/paths.js';
+import type { Service } from './lib/service.js';
+import { SqliteStore } from './store/sqlite.js';
+import type { Store } from './store/store.js';
+import { createTftpServer } from './tftp/server.js';
+
+export interface Running {
+  store: Store;
+  inventory: Inventory;
+  bootTable: BootTable;
+  leases: LeaseTable;
+  services: Service[];
+  /** Closes every listener, then the store. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** Stable id of the store a process serves; the CLI checks it before changing anything. */
+export function instanceId(config: Pick<Config, 'store'>): string {
+  return createHash('sha256').update(`${config.store.kind}:${config.store.path}`).digest('hex').slice(0, 16);
+}
+
+export function openStore(config: Config, opts: { exclusive: boolean }): Store {
+  return SqliteStore.open({ path: config.store.path, sync: config.store.sync, exclusive: opts.exclusive });
+}
+
+export async function startServer(config: Config, log: Logger, clock: Clock = systemClock): Promise<Running> {
+  const startedAt = clock.now();
+  const store = openStore(config, { exclusive: true });
+  const services: Service[] = [];
+  const stopAll = async () => {
+    for (const s of [...services].reverse()) {
+      try {
+        await s.stop();
+      } catch (err) {
+        log.error({ err, server: s.name }, 'error while stopping');
+      }
+    }
+    await store.close();
+  };
+  try {
+    const token = ensureApiToken(config);
+    if (token.created) log.info({ file: token.source }, 'created a new API token (every change over HTTP needs it)');
+    else log.info({ source: token.source }, 'API token loaded');
+
+    const inventory = Inventory.fromConfig(config);
+    const bootTable = await BootTable.load({ store, inventory, clock });
+    const leases = await LeaseTable.load(store);
+    log.info({ hosts: inventory.hosts().length, profiles: inventory.profiles().length, hypervisors: inventory.hypervisors().length, bootEntries: bootTable.size, leases: leases.size, store: config.store.path }, 'state loaded');
+    bootTable.on('change', ({ entry, reason }) => log.info({ mac: entry.mac, host: inventory.hostByMac(entry.mac)?.name, mode: entry.mode, profile: entry.profile, reason }, 'boot table changed'));
+
+    const s = config.servers;
+    if (s.dhcp.enabled) services.push(createDhcpServer(s.dhcp, log));
+    if (s.tftp.enabled) services.push(createTftpServer(s.tftp, log));
+    if (s.dns.enabled) services.push(createDnsServer(s.dns, log));
+    if (s.http.enabled) {
+      const app = createApp({
+        inventory, bootTable, store, clock, startedAt,
+        log: log.child({ server: 'http' }),
+        apiToken: token.token,
+        version: packageVersion(),
+        instance: instanceId(config),
+        servers: () => Object.fromEntries(services.map((x) => [x.name, x.addresses()])),
+      });
+      services.push(new HttpServer(s.http, app));
+    }
+    for (const svc of services) await svc.start();
+    let stopping: Promise<void> | undefined;
+    return { store, inventory, bootTable, leases, services, stop: () => (stopping ??= stopAll()) };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}

@@ -1,0 +1,154 @@
+/**
+ * The one test suite every Store implementation must pass (memory, sqlite, later etcd).
+ * `make` returns a fresh, empty store; `reopen`, when given, closes it and opens the same data
+ * again, to check that what was acknowledged is still there.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { BootEntry, Lease, Store, VmState } from './store.js';
+
+export interface ContractHarness {
+  make(): Promise<Store>;
+  reopen?(store: Store): Promise<Store>;
+}
+
+const lease = (ip: string, mac: string, extra: Partial<Lease> = {}): Lease => ({
+  ip, mac, state: 'bound', expiresAt: 1_800_000_000_000, clientId: null, hostname: null, updatedAt: 1_700_000_000_000, ...extra,
+});
+const boot = (mac: string, extra: Partial<BootEntry> = {}): BootEntry => ({ mac, mode: 'local', profile: 'debian12', token: null, since: 1_700_000_000_000, ...extra });
+
+export function runStoreContract(name: string, h: ContractHarness): void {
+  describe(`Store contract: ${name}`, () => {
+    it('starts empty', async () => {
+      const s = await h.make();
+      assert.deepEqual(await s.listLeases(), []);
+      assert.deepEqual(await s.listBootEntries(), []);
+      assert.deepEqual(await s.listVmStates(), []);
+      assert.deepEqual(await s.queryEvents(), []);
+      await s.close();
+    });
+
+    it('puts, replaces and deletes leases keyed by IP', async () => {
+      const s = await h.make();
+      await s.write([{ op: 'putLease', lease: lease('10.77.0.10', '52:54:00:77:00:10', { hostname: 'vm10', clientId: '01:52' }) }]);
+      await s.write([{ op: 'putLease', lease: lease('10.77.0.11', '52:54:00:77:00:11') }]);
+      // Same IP, other MAC: replaces; an address is never held by two leases.
+      await s.write([{ op: 'putLease', lease: lease('10.77.0.11', '52:54:00:77:00:99', { state: 'offered' }) }]);
+      let all = await s.listLeases();
+      assert.equal(all.length, 2);
+      assert.deepEqual(all.find((l) => l.ip === '10.77.0.10'), lease('10.77.0.10', '52:54:00:77:00:10', { hostname: 'vm10', clientId: '01:52' }));
+      assert.deepEqual(all.find((l) => l.ip === '10.77.0.11'), lease('10.77.0.11', '52:54:00:77:00:99', { state: 'offered' }));
+      await s.write([{ op: 'deleteLease', ip: '10.77.0.10' }]);
+      all = await s.listLeases();
+      assert.deepEqual(all.map((l) => l.ip), ['10.77.0.11']);
+      await s.close();
+    });
+
+    it('puts and deletes boot entries keyed by MAC', async () => {
+      const s = await h.make();
+      await s.write([{ op: 'putBootEntry', entry: boot('52:54:00:77:00:10') }]);
+      await s.write([{ op: 'putBootEntry', entry: boot('52:54:00:77:00:10', { mode: 'install', token: 'abc', since: 5 }) }]);
+      await s.write([{ op: 'putBootEntry', entry: boot('52:54:00:77:00:11') }]);
+      const all = await s.listBootEntries();
+      assert.equal(all.length, 2);
+      assert.deepEqual(all.find((e) => e.mac === '52:54:00:77:00:10'), boot('52:54:00:77:00:10', { mode: 'install', token: 'abc', since: 5 }));
+      await s.write([{ op: 'deleteBootEntry', mac: '52:54:00:77:00:11' }]);
+      assert.deepEqual((await s.listBootEntries()).map((e) => e.mac), ['52:54:00:77:00:10']);
+      await s.close();
+    });
+
+    it('keeps controller state as structured data', async () => {
+      const s = await h.make();
+      const st: VmState = { vm: 'vm10', state: 'rebooting', data: { attempt: 2, actions: ['a1', 'a2'], nested: { t: null } }, updatedAt: 7 };
+      await s.write([{ op: 'putVmState', state: st }]);
+      assert.deepEqual(await s.listVmStates(), [st]);
+      await s.write([{ op: 'deleteVmState', vm: 'vm10' }]);
+      assert.deepEqual(await s.listVmStates(), []);
+      await s.close();
+    });
+
+    it('appends events with increasing ids and filters them', async () => {
+      const s = await h.make();
+      const r1 = await s.write([
+        { op: 'appendEvent', event: { at: 1, kind: 'dhcp.ack', mac: '52:54:00:77:00:10', host: 'vm10', data: { ip: '10.77.0.10' } } },
+        { op: 'appendEvent', event: { at: 2, kind: 'tftp.done', mac: '52:54:00:77:00:10', host: 'vm10' } },
+      ]);
+      const r2 = await s.write([{ op: 'appendEvent', event: { at: 3, kind: 'ha.transition', vm: 'vm11', reason: 'probe-failed' } }]);
+      assert.equal(r1.eventIds.length, 2);
+      assert.ok(r1.eventIds[0]! < r1.eventIds[1]! && r1.eventIds[1]! < r2.eventIds[0]!);
+      const all = await s.queryEvents();
+      assert.deepEqual(all.map((e) => e.kind), ['dhcp.ack', 'tftp.done', 'ha.transition']);
+      assert.deepEqual(all[0], { id: r1.eventIds[0], at: 1, kind: 'dhcp.ack', mac: '52:54:00:77:00:10', host: 'vm10', vm: null, reason: null, data: { ip: '10.77.0.10' } });
+      assert.deepEqual((await s.queryEvents({ mac: '52:54:00:77:00:10' })).map((e) => e.kind), ['dhcp.ack', 'tftp.done']);
+      assert.deepEqual((await s.queryEvents({ vm: 'vm11' })).map((e) => e.reason), ['probe-failed']);
+      assert.deepEqual((await s.queryEvents({ kind: 'tftp.done' })).length, 1);
+      assert.deepEqual((await s.queryEvents({ afterId: r1.eventIds[1]! })).map((e) => e.kind), ['ha.transition']);
+      // limit keeps the newest, returned oldest first.
+      assert.deepEqual((await s.queryEvents({ limit: 2 })).map((e) => e.kind), ['tftp.done', 'ha.transition']);
+      await s.close();
+    });
+
+    it('applies a write atomically and in order', async () => {
+      const s = await h.make();
+      await s.write([
+        { op: 'putLease', lease: lease('10.77.0.20', '52:54:00:77:00:20') },
+        { op: 'deleteLease', ip: '10.77.0.20' },
+        { op: 'putLease', lease: lease('10.77.0.21', '52:54:00:77:00:20') },
+      ]);
+      assert.deepEqual((await s.listLeases()).map((l) => l.ip), ['10.77.0.21']);
+      await s.close();
+    });
+
+    it('resolves many concurrent writes, each exactly once', async () => {
+      const s = await h.make();
+      const n = 500;
+      await Promise.all(
+        Array.from({ length: n }, (_, i) => s.write([{ op: 'putLease', lease: lease(`10.77.${i >> 8}.${i & 255}`, `52:54:00:00:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`) }])),
+      );
+      assert.equal((await s.listLeases()).length, n);
+      await s.close();
+    });
+
+    it('does not let callers mutate what it stored', async () => {
+      const s = await h.make();
+      const e = boot('52:54:00:77:00:30');
+      await s.write([{ op: 'putBootEntry', entry: e }]);
+      e.mode = 'install';
+      const [got] = await s.listBootEntries();
+      assert.equal(got!.mode, 'local');
+      got!.mode = 'install';
+      assert.equal((await s.listBootEntries())[0]!.mode, 'local');
+      await s.close();
+    });
+
+    it('refuses writes after close', async () => {
+      const s = await h.make();
+      await s.close();
+      await assert.rejects(s.write([{ op: 'deleteLease', ip: '10.77.0.1' }]), { code: 'E_STORE_CLOSED' });
+      await s.close(); // idempotent
+    });
+
+    if (h.reopen) {
+      const reopen = h.reopen;
+      it('keeps everything acknowledged across close and reopen', async () => {
+        const s = await h.make();
+        await s.write([
+          { op: 'putLease', lease: lease('10.77.0.10', '52:54:00:77:00:10') },
+          { op: 'putBootEntry', entry: boot('52:54:00:77:00:10', { mode: 'install', token: 't' }) },
+          { op: 'putVmState', state: { vm: 'vm10', state: 'running', data: { n: 1 }, updatedAt: 1 } },
+          { op: 'appendEvent', event: { at: 1, kind: 'boot.set', mac: '52:54:00:77:00:10' } },
+        ]);
+        const again = await reopen(s);
+        assert.equal((await again.listLeases()).length, 1);
+        assert.equal((await again.listBootEntries())[0]!.token, 't');
+        assert.deepEqual((await again.listVmStates())[0]!.data, { n: 1 });
+        const [ev] = await again.queryEvents();
+        assert.equal(ev!.kind, 'boot.set');
+        // Ids keep increasing after a reopen.
+        const { eventIds } = await again.write([{ op: 'appendEvent', event: { at: 2, kind: 'x' } }]);
+        assert.ok(eventIds[0]! > ev!.id);
+        await again.close();
+      });
+    }
+  });
+}

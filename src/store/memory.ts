@@ -1,0 +1,71 @@
+/**
+ * An in-memory Store for unit tests of the parts above it. It passes the same contract suite as
+ * the SQLite store, so a test written against it means the same thing against the real one.
+ */
+import { ErrorCodes, StoreError } from '../lib/errors.js';
+import {
+  DEFAULT_EVENT_LIMIT,
+  matchesQuery,
+  normalizeEvent,
+  type BootEntry,
+  type EventQuery,
+  type Lease,
+  type Store,
+  type StoreEvent,
+  type StoreOp,
+  type VmState,
+  type WriteResult,
+} from './store.js';
+
+export class MemoryStore implements Store {
+  readonly kind = 'memory';
+  private leases = new Map<string, Lease>();
+  private boot = new Map<string, BootEntry>();
+  private vms = new Map<string, VmState>();
+  private events: StoreEvent[] = [];
+  private nextId = 1;
+  private closed = false;
+
+  async write(ops: StoreOp[]): Promise<WriteResult> {
+    if (this.closed) throw new StoreError(ErrorCodes.STORE_CLOSED, 'store is closed');
+    const eventIds: number[] = [];
+    for (const o of structuredClone(ops)) {
+      switch (o.op) {
+        case 'putLease': this.leases.set(o.lease.ip, o.lease); break;
+        case 'deleteLease': this.leases.delete(o.ip); break;
+        case 'putBootEntry': this.boot.set(o.entry.mac, o.entry); break;
+        case 'deleteBootEntry': this.boot.delete(o.mac); break;
+        case 'putVmState': this.vms.set(o.state.vm, o.state); break;
+        case 'deleteVmState': this.vms.delete(o.vm); break;
+        case 'appendEvent': {
+          const id = this.nextId++;
+          this.events.push(normalizeEvent(o.event, id));
+          eventIds.push(id);
+          break;
+        }
+      }
+    }
+    return { eventIds };
+  }
+
+  async listLeases(): Promise<Lease[]> {
+    return structuredClone([...this.leases.values()]);
+  }
+
+  async listBootEntries(): Promise<BootEntry[]> {
+    return structuredClone([...this.boot.values()]);
+  }
+
+  async listVmStates(): Promise<VmState[]> {
+    return structuredClone([...this.vms.values()]);
+  }
+
+  async queryEvents(q: EventQuery = {}): Promise<StoreEvent[]> {
+    const hits = this.events.filter((e) => matchesQuery(e, q));
+    return structuredClone(hits.slice(-(q.limit ?? DEFAULT_EVENT_LIMIT)));
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * SQLite schema, as an ordered list of migrations. The database's `user_version` is the number
+ * of migrations applied; never edit one that has shipped: append a new one.
+ */
+export const migrations: readonly string[] = [
+  // 1: leases, boot entries, controller state, event log.
+  `
+  CREATE TABLE leases (
+    ip TEXT PRIMARY KEY,
+    mac TEXT NOT NULL,
+    state TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    client_id TEXT,
+    hostname TEXT,
+    updated_at INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX leases_mac ON leases(mac);
+
+  CREATE TABLE boot_entries (
+    mac TEXT PRIMARY KEY,
+    mode TEXT NOT NULL CHECK (mode IN ('local', 'install')),
+    profile TEXT NOT NULL,
+    token TEXT,
+    since INTEGER NOT NULL
+  ) STRICT;
+
+  CREATE TABLE vm_states (
+    vm TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    data TEXT NOT NULL,
+    updated_at INTEGER NOT NULL
+  ) STRICT;
+
+  CREATE TABLE events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    mac TEXT,
+    host TEXT,
+    vm TEXT,
+    reason TEXT,
+    data TEXT
+  ) STRICT;
+  CREATE INDEX events_mac ON events(mac, id);
+  CREATE INDEX events_host ON events(host, id);
+  CREATE INDEX events_vm ON events(vm, id);
+  `,
+];

@@ -1,0 +1,271 @@
+/**
+ * The embedded default Store: one SQLite file (better-sqlite3), WAL mode.
+ *
+ * Durability: write() resolves after its transaction has committed. With `sync: full` the commit
+ * is fsynced (survives power loss); with `normal` it survives a crash of the process (kill -9)
+ * but not of the machine. Writes that arrive in the same event-loop turn are committed together
+ * (one fsync for many DHCP leases), each in its own savepoint so that one failing write does not
+ * fail its neighbours.
+ *
+ * Exclusivity: a serving 3rc opens the file with `locking_mode=EXCLUSIVE`, so a second server on
+ * the same file is refused instead of handing out the same addresses twice, and the CLI knows it
+ * must go through the running server's API. The OS drops the lock when the process dies, even
+ * by kill -9.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { ErrorCodes, StoreError } from '../lib/errors.js';
+import { migrations } from './migrations.js';
+import {
+  DEFAULT_EVENT_LIMIT,
+  normalizeEvent,
+  type BootEntry,
+  type EventQuery,
+  type Lease,
+  type LeaseState,
+  type BootMode,
+  type Store,
+  type StoreEvent,
+  type StoreOp,
+  type VmState,
+  type WriteResult,
+} from './store.js';
+
+export interface SqliteOptions {
+  path: string;
+  sync?: 'full' | 'normal';
+  /** Hold the file exclusively for as long as the store is open (what `3rc serve` does). */
+  exclusive?: boolean;
+}
+
+interface Pending {
+  ops: StoreOp[];
+  resolve: (r: WriteResult) => void;
+  reject: (e: unknown) => void;
+}
+
+type Row = Record<string, unknown>;
+
+function isBusy(err: unknown): boolean {
+  const code = (err as { code?: string }).code;
+  return code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED';
+}
+
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite';
+  private db: Database.Database;
+  private queue: Pending[] = [];
+  private flushScheduled = false;
+  private closed = false;
+  private stmts;
+
+  private constructor(db: Database.Database) {
+    this.db = db;
+    this.stmts = {
+      putLease: db.prepare(
+        `INSERT INTO leases (ip, mac, state, expires_at, client_id, hostname, updated_at)
+         VALUES (@ip, @mac, @state, @expiresAt, @clientId, @hostname, @updatedAt)
+         ON CONFLICT(ip) DO UPDATE SET mac = excluded.mac, state = excluded.state, expires_at = excluded.expires_at,
+           client_id = excluded.client_id, hostname = excluded.hostname, updated_at = excluded.updated_at`,
+      ),
+      deleteLease: db.prepare('DELETE FROM leases WHERE ip = ?'),
+      putBoot: db.prepare(
+        `INSERT INTO boot_entries (mac, mode, profile, token, since) VALUES (@mac, @mode, @profile, @token, @since)
+         ON CONFLICT(mac) DO UPDATE SET mode = excluded.mode, profile = excluded.profile, token = excluded.token, since = excluded.since`,
+      ),
+      deleteBoot: db.prepare('DELETE FROM boot_entries WHERE mac = ?'),
+      putVm: db.prepare(
+        `INSERT INTO vm_states (vm, state, data, updated_at) VALUES (@vm, @state, @data, @updatedAt)
+         ON CONFLICT(vm) DO UPDATE SET state = excluded.state, data = excluded.data, updated_at = excluded.updated_at`,
+      ),
+      deleteVm: db.prepare('DELETE FROM vm_states WHERE vm = ?'),
+      appendEvent: db.prepare('INSERT INTO events (at, kind, mac, host, vm, reason, data) VALUES (@at, @kind, @mac, @host, @vm, @reason, @data)'),
+    };
+  }
+
+  /** Opens (creating if needed) and migrates the database. Throws StoreError. */
+  static open(opts: SqliteOptions): SqliteStore {
+    let db: Database.Database | undefined;
+    try {
+      mkdirSync(dirname(opts.path), { recursive: true });
+      // timeout 0: a file held by a running server must be reported at once, not waited for.
+      db = new Database(opts.path, { timeout: 0 });
+      if (opts.exclusive) db.pragma('locking_mode = EXCLUSIVE');
+      db.pragma('journal_mode = WAL');
+      db.pragma(`synchronous = ${opts.sync === 'normal' ? 'NORMAL' : 'FULL'}`);
+      db.pragma('foreign_keys = ON');
+      SqliteStore.migrate(db, opts.path);
+      if (opts.exclusive) {
+        // Take the exclusive lock now (it is otherwise taken at the first write).
+        db.exec('BEGIN IMMEDIATE; COMMIT;');
+      }
+      return new SqliteStore(db);
+    } catch (err) {
+      db?.close();
+      if (err instanceof StoreError) throw err;
+      if (isBusy(err)) {
+        throw new StoreError(ErrorCodes.STORE_LOCKED, `store ${opts.path} is in use by another 3rc process (a running \`3rc serve\`?)`, { cause: err });
+      }
+      throw new StoreError(ErrorCodes.STORE_OPEN, `cannot open store ${opts.path}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  private static migrate(db: Database.Database, path: string): void {
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (version > migrations.length) {
+      throw new StoreError(ErrorCodes.STORE_SCHEMA, `store ${path} has schema version ${version}, newer than this 3rc knows (${migrations.length}): upgrade 3rc`);
+    }
+    if (version === migrations.length) return;
+    db.transaction(() => {
+      for (let v = version; v < migrations.length; v++) db.exec(migrations[v]!);
+      db.pragma(`user_version = ${migrations.length}`);
+    }).immediate();
+  }
+
+  /** Schema version of the open database. */
+  get schemaVersion(): number {
+    return this.db.pragma('user_version', { simple: true }) as number;
+  }
+
+  write(ops: StoreOp[]): Promise<WriteResult> {
+    if (this.closed) return Promise.reject(new StoreError(ErrorCodes.STORE_CLOSED, 'store is closed'));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ ops, resolve, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  /** Commits every queued write in one transaction, each in its own savepoint. */
+  private flush(): void {
+    this.flushScheduled = false;
+    const batch = this.queue;
+    this.queue = [];
+    if (batch.length === 0) return;
+    const results: ({ ok: true; value: WriteResult } | { ok: false; error: unknown })[] = [];
+    try {
+      this.db.exec('BEGIN IMMEDIATE');
+      for (const p of batch) {
+        this.db.exec('SAVEPOINT w');
+        try {
+          const value = this.apply(p.ops);
+          this.db.exec('RELEASE w');
+          results.push({ ok: true, value });
+        } catch (error) {
+          this.db.exec('ROLLBACK TO w; RELEASE w');
+          results.push({ ok: false, error });
+        }
+      }
+      this.db.exec('COMMIT');
+    } catch (error) {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      for (const p of batch) p.reject(new StoreError(ErrorCodes.STORE_OPEN, `store write failed: ${(error as Error).message}`, { cause: error }));
+      return;
+    }
+    batch.forEach((p, i) => {
+      const r = results[i]!;
+      if (r.ok) p.resolve(r.value);
+      else p.reject(new StoreError(ErrorCodes.STORE_OPEN, `store write failed: ${(r.error as Error).message}`, { cause: r.error }));
+    });
+  }
+
+  private apply(ops: StoreOp[]): WriteResult {
+    const eventIds: number[] = [];
+    for (const o of ops) {
+      switch (o.op) {
+        case 'putLease':
+          this.stmts.putLease.run({ ...o.lease, clientId: o.lease.clientId ?? null, hostname: o.lease.hostname ?? null });
+          break;
+        case 'deleteLease':
+          this.stmts.deleteLease.run(o.ip);
+          break;
+        case 'putBootEntry':
+          this.stmts.putBoot.run(o.entry);
+          break;
+        case 'deleteBootEntry':
+          this.stmts.deleteBoot.run(o.mac);
+          break;
+        case 'putVmState':
+          this.stmts.putVm.run({ ...o.state, data: JSON.stringify(o.state.data ?? null) });
+          break;
+        case 'deleteVmState':
+          this.stmts.deleteVm.run(o.vm);
+          break;
+        case 'appendEvent': {
+          const e = normalizeEvent(o.event, 0);
+          const info = this.stmts.appendEvent.run({ ...e, data: e.data === null ? null : JSON.stringify(e.data) });
+          eventIds.push(Number(info.lastInsertRowid));
+          break;
+        }
+      }
+    }
+    return { eventIds };
+  }
+
+  async listLeases(): Promise<Lease[]> {
+    return (this.db.prepare('SELECT * FROM leases ORDER BY ip').all() as Row[]).map((r) => ({
+      ip: r.ip as string,
+      mac: r.mac as string,
+      state: r.state as LeaseState,
+      expiresAt: r.expires_at as number,
+      clientId: r.client_id as string | null,
+      hostname: r.hostname as string | null,
+      updatedAt: r.updated_at as number,
+    }));
+  }
+
+  async listBootEntries(): Promise<BootEntry[]> {
+    return (this.db.prepare('SELECT * FROM boot_entries ORDER BY mac').all() as Row[]).map((r) => ({
+      mac: r.mac as string,
+      mode: r.mode as BootMode,
+      profile: r.profile as string,
+      token: r.token as string | null,
+      since: r.since as number,
+    }));
+  }
+
+  async listVmStates(): Promise<VmState[]> {
+    return (this.db.prepare('SELECT * FROM vm_states ORDER BY vm').all() as Row[]).map((r) => ({
+      vm: r.vm as string,
+      state: r.state as string,
+      data: JSON.parse(r.data as string) as unknown,
+      updatedAt: r.updated_at as number,
+    }));
+  }
+
+  async queryEvents(q: EventQuery = {}): Promise<StoreEvent[]> {
+    const where: string[] = [];
+    const args: Record<string, unknown> = { limit: q.limit ?? DEFAULT_EVENT_LIMIT };
+    for (const f of ['mac', 'host', 'vm', 'kind'] as const) {
+      if (q[f] !== undefined) {
+        where.push(`${f} = @${f}`);
+        args[f] = q[f];
+      }
+    }
+    if (q.afterId !== undefined) {
+      where.push('id > @afterId');
+      args.afterId = q.afterId;
+    }
+    const sql = `SELECT * FROM (SELECT * FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT @limit) ORDER BY id`;
+    return (this.db.prepare(sql).all(args) as Row[]).map((r) => ({
+      id: r.id as number,
+      at: r.at as number,
+      kind: r.kind as string,
+      mac: r.mac as string | null,
+      host: r.host as string | null,
+      vm: r.vm as string | null,
+      reason: r.reason as string | null,
+      data: r.data === null ? null : (JSON.parse(r.data as string) as Record<string, unknown>),
+    }));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.flush();
+    this.db.close();
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * The Store: what 3rc must not forget across a restart or a kill -9. Leases, boot entries,
+ * controller state and the append-only event log (boot trace and HA decisions).
+ *
+ * Every write resolves only once it is durable; callers acknowledge to the outside world (DHCP
+ * ACK, API 200, action done) only after that. Reads happen at start-up: the live copies are held
+ * in memory by their owners (BootTable, lease table, controller), so no protocol request waits
+ * on the store for a read.
+ */
+
+export type BootMode = 'local' | 'install';
+
+/** What a MAC boots: the local disk, or an install of a profile with a per-install token. */
+export interface BootEntry {
+  mac: string;
+  mode: BootMode;
+  profile: string;
+  /** Single-use token of the current install; null in local mode. */
+  token: string | null;
+  /** When this entry was set (ms since the epoch). */
+  since: number;
+}
+
+export type LeaseState = 'offered' | 'bound' | 'declined' | 'released';
+
+/** A DHCP lease. One per address: the store's key is the IP, so no address is held twice. */
+export interface Lease {
+  ip: string;
+  mac: string;
+  state: LeaseState;
+  /** ms since the epoch. */
+  expiresAt: number;
+  clientId?: string | null;
+  hostname?: string | null;
+  updatedAt: number;
+}
+
+/** The HA controller's persisted view of one VM (its FSM state and whatever it needs to resume). */
+export interface VmState {
+  vm: string;
+  state: string;
+  data: unknown;
+  updatedAt: number;
+}
+
+/** One entry in the event log. */
+export interface StoreEvent {
+  /** Assigned by the store, increasing. */
+  id: number;
+  at: number;
+  /** What happened, e.g. `dhcp.ack`, `boot.set`, `ha.transition`. */
+  kind: string;
+  mac?: string | null;
+  host?: string | null;
+  vm?: string | null;
+  reason?: string | null;
+  data?: Record<string, unknown> | null;
+}
+
+export type NewEvent = Omit<StoreEvent, 'id'>;
+
+export interface EventQuery {
+  mac?: string;
+  host?: string;
+  vm?: string;
+  kind?: string;
+  /** Only events with id greater than this. */
+  afterId?: number;
+  /** Newest first when set; default 1000. */
+  limit?: number;
+}
+
+/** One change; a write() applies a list of them atomically. */
+export type StoreOp =
+  | { op: 'putLease'; lease: Lease }
+  | { op: 'deleteLease'; ip: string }
+  | { op: 'putBootEntry'; entry: BootEntry }
+  | { op: 'deleteBootEntry'; mac: string }
+  | { op: 'putVmState'; state: VmState }
+  | { op: 'deleteVmState'; vm: string }
+  | { op: 'appendEvent'; event: NewEvent };
+
+export interface WriteResult {
+  /** Ids of the events appended, in op order. */
+  eventIds: number[];
+}
+
+export interface Store {
+  /** `sqlite`, `memory`, ... */
+  readonly kind: string;
+  /** Applies ops atomically; resolves once they are durable. */
+  write(ops: StoreOp[]): Promise<WriteResult>;
+  listLeases(): Promise<Lease[]>;
+  listBootEntries(): Promise<BootEntry[]>;
+  listVmStates(): Promise<VmState[]>;
+  /** Events matching every given filter, oldest first (the newest `limit`). */
+  queryEvents(q?: EventQuery): Promise<StoreEvent[]>;
+  /** Flushes pending writes and releases the store (and its lock). Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Shorthand for a single event append. */
+export async function appendEvent(store: Store, event: NewEvent): Promise<number> {
+  const { eventIds } = await store.write([{ op: 'appendEvent', event }]);
+  return eventIds[0]!;
+}
+
+/** Newest-`limit` events matching q, oldest first: shared by every implementation. */
+export function matchesQuery(e: StoreEvent, q: EventQuery): boolean {
+  return (
+    (q.mac === undefined || e.mac === q.mac) &&
+    (q.host === undefined || e.host === q.host) &&
+    (q.vm === undefined || e.vm === q.vm) &&
+    (q.kind === undefined || e.kind === q.kind) &&
+    (q.afterId === undefined || e.id > q.afterId)
+  );
+}
+
+export const DEFAULT_EVENT_LIMIT = 1000;
+
+/** The stored form of an event: absent fields become null, so every store returns the same shape. */
+export function normalizeEvent(e: NewEvent, id: number): StoreEvent {
+  return { id, at: e.at, kind: e.kind, mac: e.mac ?? null, host: e.host ?? null, vm: e.vm ?? null, reason: e.reason ?? null, data: e.data ?? null };
+}
