@@ -5,6 +5,7 @@
  * and come out in milliseconds. Relative paths are resolved against the config file's folder.
  * Unknown fields are refused, so that a typo (`leaseTme`) is an error and not a silent default.
  */
+import { isIPv6 } from 'node:net';
 import { z } from 'zod';
 import { parseDuration } from '../lib/duration.js';
 import { isIpv4, normalizeMac, parseCidr } from '../lib/net.js';
@@ -47,18 +48,86 @@ const port = z.number().int().min(1).max(65535);
 /** Free-form per-host/profile/global template variables (plain data only). */
 const vars = z.record(z.string(), z.unknown()).default({});
 
-function server(defaultPort: number) {
-  return z
-    .strictObject({
-      /** Serve this protocol at all. Default: true. */
-      enabled: z.boolean().default(true),
-      /** Address to bind. Default: 0.0.0.0 (every interface). */
-      listen: ipv4.default('0.0.0.0'),
-      /** Port to bind. Defaults: DHCP 67, TFTP 69, HTTP 80, DNS 53. */
-      port: port.default(defaultPort),
-    })
-    .prefault({});
+/** Fields every protocol server has: on/off, address and port. */
+function serverBase(defaultPort: number) {
+  return {
+    /** Serve this protocol at all. Default: true. */
+    enabled: z.boolean().default(true),
+    /** Address to bind. Default: 0.0.0.0 (every interface). */
+    listen: ipv4.default('0.0.0.0'),
+    /** Port to bind. Defaults: DHCP 67, TFTP 69, HTTP 80, DNS 53. */
+    port: port.default(defaultPort),
+  };
 }
+
+const dhcpServer = z
+  .strictObject({
+    ...serverBase(67),
+    /**
+     * server: hand out addresses (reservations, and the subnet pools when configured).
+     * proxy: hand out no address, only PXE boot information (ProxyDHCP, with port 4011), beside
+     * the site's own DHCP server. Default: server.
+     */
+    mode: z.enum(['server', 'proxy']).default('server'),
+    /** PXE boot-server port answered in proxy mode. Default: 4011. */
+    proxyPort: port.default(4011),
+    /** How long an offered address is held for the client that was offered it. Default: 30s. */
+    offerHold: duration.default(30),
+    /** How long an address a client DECLINEd stays out of use. Default: 10m. */
+    declineHold: duration.default(600),
+    /** DHCP packets per second accepted from one MAC before the rest are dropped. Default: 20. */
+    ratePerMac: z.number().int().positive().default(20),
+    /** Boot files by client architecture (option 93), relative to paths.boot. */
+    bootFiles: z
+      .strictObject({
+        /** BIOS (arch 0). Default: pxelinux.0. */
+        bios: z.string().min(1).default('pxelinux.0'),
+        /** x64 UEFI (arch 7 and 9). Default: syslinux.efi. */
+        efiX64: z.string().min(1).default('syslinux.efi'),
+      })
+      .prefault({}),
+  })
+  .prefault({});
+
+const tftpServer = z
+  .strictObject({
+    ...serverBase(69),
+    /** Largest blksize granted (RFC 2348); 1468 fits a 1500-byte MTU. Default: 1468. */
+    maxBlksize: z.number().int().min(8).max(65464).default(1468),
+    /** Largest windowsize granted (RFC 7440). Default: 64. */
+    maxWindowsize: z.number().int().min(1).max(65535).default(64),
+    /** Retransmission timeout before back-off, unless the client asks (RFC 2349). Default: 1s. */
+    timeout: duration.default(1),
+    /** Retransmissions of one block before the transfer is abandoned. Default: 5. */
+    retries: z.number().int().min(0).max(50).default(5),
+    /** Concurrent transfers; requests beyond it get an error, not a crash. Default: 512. */
+    maxTransfers: z.number().int().positive().default(512),
+    /** Memory for caching boot files (kernels, initrds, loaders), in MiB. Default: 256. */
+    cacheMb: z.number().int().min(0).default(256),
+  })
+  .prefault({});
+
+const httpServer = z
+  .strictObject({
+    ...serverBase(80),
+    /** URL at which hosts reach this server (iPXE scripts, kickstarts, callbacks). Default: http://network.serverIp[:port]. */
+    publicUrl: z.string().url().optional(),
+  })
+  .prefault({});
+
+const dnsServer = z
+  .strictObject({
+    ...serverBase(53),
+    /** TTL of the zone's records. Default: 5m. */
+    ttl: duration.default(300),
+    /** Resolvers asked for names outside the zone, for clients in the managed subnets only. Default: none (REFUSED). */
+    forwarders: z.array(ipv4).default([]),
+    /** Idle time before a DNS-over-TCP connection is closed. Default: 10s. */
+    tcpIdleTimeout: duration.default(10),
+    /** Concurrent DNS-over-TCP connections. Default: 256. */
+    maxTcpConnections: z.number().int().positive().default(256),
+  })
+  .prefault({});
 
 const subnet = z.strictObject({
   /** The subnet, e.g. 10.77.0.0/24. */
@@ -91,6 +160,8 @@ const host = z.strictObject({
   name: hostname,
   mac,
   ip: ipv4,
+  /** IPv6 address published as AAAA. Default: none. */
+  ipv6: z.string().refine((v) => isIPv6(v), { message: 'expected an IPv6 address like fd77::10' }).optional(),
   profile: hostname,
   /** Role published in the host's DNS HINFO record (e.g. middleware, services). Default: none. */
   role: z.string().min(1).max(255).optional(),
@@ -149,10 +220,10 @@ export const configSchema = z.strictObject({
   }),
   servers: z
     .strictObject({
-      dhcp: server(67),
-      tftp: server(69),
-      http: server(80),
-      dns: server(53),
+      dhcp: dhcpServer,
+      tftp: tftpServer,
+      http: httpServer,
+      dns: dnsServer,
     })
     .prefault({}),
   paths: z
@@ -227,7 +298,12 @@ export type HostConfig = RawConfig['hosts'][number];
 export type ProfileConfig = RawConfig['profiles'][number];
 export type HypervisorConfig = RawConfig['hypervisors'][number];
 export type SubnetConfig = RawConfig['network']['subnets'][number];
-export type ServerConfig = RawConfig['servers']['dhcp'];
+/** What every server config has (enabled, listen, port). */
+export type ServerConfig = Pick<RawConfig['servers']['dhcp'], 'enabled' | 'listen' | 'port'>;
+export type DhcpServerConfig = RawConfig['servers']['dhcp'];
+export type TftpServerConfig = RawConfig['servers']['tftp'];
+export type HttpServerConfig = RawConfig['servers']['http'];
+export type DnsServerConfig = RawConfig['servers']['dns'];
 
 /** The host entry schema alone, for validating hosts that arrive through the API. */
 export const hostSchema = host;
