@@ -105,7 +105,7 @@ export function parseConfig(text: string, file: string): Config {
       doc.errors.map((e) => ({
         file,
         path: '',
-        line: e.linePos?.[0].line,
+        line: counter.linePos(e.pos[0]).line,
         message: `YAML syntax error: ${e.message.split('\n')[0]}`,
       })),
     );

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Sets 3rc up on a Debian 12 machine: the Debian packages it needs, its npm dependencies, and the
+# compiled JavaScript. Run as root. Idempotent: packages already there are not fetched again.
+#
+#   scripts/install.sh          what `npm start` needs
+#   scripts/install.sh --test   plus the real clients and reference servers the tests drive
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_tests=0
+[[ "${1:-}" == "--test" ]] && want_tests=1
+
+die() { echo "install.sh: $*" >&2; exit 1; }
+
+command -v node >/dev/null || die "Node.js 20 is required and not installed (Debian 12 ships 18: install Node.js 20 from nodejs.org or NodeSource first)"
+major=$(node -p 'process.versions.node.split(".")[0]')
+[[ "$major" -ge 20 ]] || die "Node.js 20 or newer is required, found $(node --version)"
+
+# Build tools for the native SQLite binding (better-sqlite3 compiles when no prebuilt binary can be fetched).
+packages=(python3 make g++)
+if [[ $want_tests -eq 1 ]]; then
+  packages+=(
+    iproute2 ethtool procps curl     # network namespaces and veth for lab tests
+    bind9-dnsutils dnsperf           # dig, dnsperf: DNS clients
+    tftp-hpa atftp tftpd-hpa         # TFTP clients, and tftpd-hpa as the reference server
+    isc-dhcp-client udhcpc isc-dhcp-relay kea-admin   # dhclient, udhcpc, dhcrelay, perfdhcp
+    dnsmasq-base                     # reference DHCP/DNS/TFTP server
+  )
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [[ ${#missing[@]} -gt 0 ]]; then
+  [[ $(id -u) -eq 0 ]] || die "needs root to install: ${missing[*]}"
+  # Packages such as tftpd-hpa start their daemon on install; the tests start their own, so
+  # keep the package scripts from starting services while we install.
+  policy=/usr/sbin/policy-rc.d
+  made_policy=0
+  if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy" && made_policy=1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  [[ $made_policy -eq 1 ]] && rm -f "$policy"
+fi
+# A tftpd-hpa started by an earlier install would hold port 69.
+if [[ $want_tests -eq 1 ]] && pgrep -x in.tftpd >/dev/null && [[ -x /etc/init.d/tftpd-hpa ]]; then
+  /etc/init.d/tftpd-hpa stop >/dev/null 2>&1 || true
+fi
+
+npm ci --no-audit --no-fund
+npm run build

@@ -1,0 +1,202 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { parseDocument } from 'yaml';
+import { packageRoot } from '../lib/paths.js';
+import { ConfigError } from '../lib/errors.js';
+import { parseConfig } from './load.js';
+
+const LAB = join(packageRoot(), 'examples', 'lab.yaml');
+const labText = readFileSync(LAB, 'utf8');
+
+/** lab.yaml with one change applied through the YAML document (so line numbers stay real). */
+function labWith(edit: (doc: ReturnType<typeof parseDocument>) => void): string {
+  const doc = parseDocument(labText);
+  edit(doc);
+  return doc.toString();
+}
+
+function problems(text: string, file = 'bad.yaml'): string[] {
+  try {
+    parseConfig(text, file);
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
+    return err.message.split('\n');
+  }
+  assert.fail('the config was accepted');
+}
+
+describe('config: the example', () => {
+  it('accepts examples/lab.yaml with the documented names, MACs and addresses', () => {
+    const c = parseConfig(labText, LAB);
+    assert.equal(c.network.domain, 'lab.test');
+    assert.equal(c.network.serverIp, '10.77.0.1');
+    assert.deepEqual(c.hypervisors.map((h) => [h.name, h.address]), [['hv1', '10.77.0.2'], ['hv2', '10.77.0.3']]);
+    assert.deepEqual(
+      c.hosts.map((h) => [h.name, h.mac, h.ip]),
+      [10, 11, 12, 13].map((n) => [`vm${n}`, `52:54:00:77:00:${n}`, `10.77.0.${n}`]),
+    );
+    assert.ok(c.hosts.every((h) => h.role && h.hypervisor));
+    assert.deepEqual(new Set(c.profiles.map((p) => p.installer)), new Set(['preseed', 'kickstart']));
+    // Reservation-only: no pool anywhere.
+    assert.ok(c.network.subnets.every((s) => !s.pool));
+  });
+
+  it('fills every default and resolves paths against the config file', () => {
+    const c = parseConfig(labText, LAB);
+    assert.equal(c.servers.dhcp.port, 67);
+    assert.equal(c.servers.tftp.port, 69);
+    assert.equal(c.servers.http.port, 80);
+    assert.equal(c.servers.dns.port, 53);
+    assert.equal(c.servers.dhcp.listen, '0.0.0.0');
+    assert.equal(c.network.leaseTime, 3_600_000);
+    assert.equal(c.ha.t1, 180_000);
+    assert.equal(c.ha.budget.recoveries, 3);
+    assert.equal(c.store.sync, 'full');
+    assert.equal(c.store.path, join(packageRoot(), 'var', 'lab.db'));
+    assert.equal(c.api.tokenFile, join(packageRoot(), 'var', 'api-token'));
+    assert.equal(c.paths.kickstarts, join(packageRoot(), 'kickstarts'));
+    assert.equal(c.hosts[3]!.reinstall, false);
+    assert.equal(c.hosts[0]!.boot, 'local');
+  });
+
+  it('accepts a minimal config and canonicalises MACs and names', () => {
+    const c = parseConfig(
+      'network: { domain: Example.Test, serverIp: 10.77.5.1, subnets: [{ cidr: 10.77.5.0/24 }] }\n' +
+        'profiles: [{ name: img, installer: image, kernel: k, initrd: i }]\n' +
+        'hosts: [{ name: Node1, mac: 52-54-00-AA-BB-CC, ip: 10.77.5.9, profile: img }]\n',
+      '/tmp/min.yaml',
+    );
+    assert.equal(c.network.domain, 'example.test');
+    assert.equal(c.hosts[0]!.mac, '52:54:00:aa:bb:cc');
+    assert.equal(c.hosts[0]!.name, 'node1');
+    assert.equal(c.store.path, '/var/lib/3rc/3rc.db');
+  });
+});
+
+describe('config: refused, with file, line, path and what was expected', () => {
+  it('a malformed MAC names hosts[3].mac and its line', () => {
+    const text = labWith((d) => d.setIn(['hosts', 3, 'mac'], 'zz:54:00:77:00:13'));
+    const [line] = problems(text);
+    const lineNo = text.split('\n').findIndex((l) => l.includes('zz:54:00:77:00:13')) + 1;
+    assert.equal(line, `bad.yaml:${lineNo}: hosts[3].mac: expected a MAC address like 52:54:00:77:00:10, got string "zz:54:00:77:00:13"`);
+  });
+
+  it('duplicate MACs, IPs and names', () => {
+    const lines = problems(labWith((d) => {
+      d.setIn(['hosts', 1, 'mac'], '52:54:00:77:00:10');
+      d.setIn(['hosts', 2, 'ip'], '10.77.0.10');
+      d.setIn(['hosts', 3, 'name'], 'vm10');
+    }));
+    assert.ok(lines.some((l) => /hosts\[1\]\.mac: duplicate MAC 52:54:00:77:00:10: already used by hosts\[0\]$/.test(l)), lines.join('\n'));
+    assert.ok(lines.some((l) => /hosts\[2\]\.ip: duplicate IP 10\.77\.0\.10: already used by hosts\[0\]$/.test(l)), lines.join('\n'));
+    assert.ok(lines.some((l) => /hosts\[3\]\.name: duplicate host name vm10: already used by hosts\[0\]$/.test(l)), lines.join('\n'));
+    assert.equal(lines.length, 3);
+  });
+
+  it('the same MAC spelled differently is still a duplicate', () => {
+    const lines = problems(labWith((d) => d.setIn(['hosts', 1, 'mac'], '52-54-00-77-00-10')));
+    assert.match(lines[0]!, /hosts\[1\]\.mac: duplicate MAC 52:54:00:77:00:10/);
+  });
+
+  it('an IP outside every subnet', () => {
+    const [line] = problems(labWith((d) => d.setIn(['hosts', 0, 'ip'], '10.77.9.10')));
+    assert.match(line!, /^bad\.yaml:\d+: hosts\[0\]\.ip: 10\.77\.9\.10 is outside every subnet \(10\.77\.0\.0\/24\)$/);
+  });
+
+  it('a profile or hypervisor that does not exist', () => {
+    const lines = problems(labWith((d) => {
+      d.setIn(['hosts', 2, 'profile'], 'centos7');
+      d.setIn(['hosts', 1, 'hypervisor'], 'hv9');
+    }));
+    assert.ok(lines.some((l) => /hosts\[2\]\.profile: profile "centos7" does not exist \(profiles: debian12, rocky9\)$/.test(l)), lines.join('\n'));
+    assert.ok(lines.some((l) => /hosts\[1\]\.hypervisor: hypervisor "hv9" does not exist \(hypervisors: hv1, hv2\)$/.test(l)), lines.join('\n'));
+  });
+
+  it('a duplicate profile or hypervisor name', () => {
+    const lines = problems(labWith((d) => {
+      d.setIn(['profiles', 1, 'name'], 'debian12');
+      d.setIn(['hypervisors', 1, 'name'], 'hv1');
+    }));
+    assert.ok(lines.some((l) => /profiles\[1\]\.name: duplicate profile name debian12: already used by profiles\[0\]$/.test(l)), lines.join('\n'));
+    assert.ok(lines.some((l) => /hypervisors\[1\]\.name: duplicate hypervisor name hv1/.test(l)), lines.join('\n'));
+  });
+
+  it('a typo in a field name', () => {
+    const [line] = problems(labWith((d) => d.setIn(['network', 'leaseTme'], '2h')));
+    assert.match(line!, /^bad\.yaml:\d+: network\.leaseTme: unknown field "leaseTme"/);
+  });
+
+  it('a missing required field, a wrong type, a bad enum and a bad duration', () => {
+    const lines = problems(labWith((d) => {
+      d.deleteIn(['network', 'domain']);
+      d.setIn(['servers'], { dhcp: { port: 'sixty-seven' } });
+      d.setIn(['profiles', 0, 'installer'], 'autoyast');
+      d.setIn(['ha', 't1'], 'soon');
+    }));
+    assert.ok(lines.some((l) => /network\.domain: is required \(expected a string\)$/.test(l)), lines.join('\n'));
+    assert.ok(lines.some((l) => /servers\.dhcp\.port: expected a number, got string "sixty-seven"$/.test(l)), lines.join('\n'));
+    assert.ok(lines.some((l) => /profiles\[0\]\.installer: expected one of "kickstart", "preseed", "image", got string "autoyast"$/.test(l)), lines.join('\n'));
+    assert.ok(lines.some((l) => /ha\.t1: expected a duration such as 90, 90s, 3m or 1h, got "soon"$/.test(l)), lines.join('\n'));
+  });
+
+  it('subnets that overlap, and a router or pool outside its subnet', () => {
+    const lines = problems(labWith((d) => {
+      d.setIn(['network', 'subnets', 0, 'router'], '10.77.1.1');
+      d.setIn(['network', 'subnets', 0, 'pool'], { start: '10.77.0.200', end: '10.77.1.20' });
+      d.addIn(['network', 'subnets'], { cidr: '10.77.0.128/25' });
+    }));
+    assert.ok(lines.some((l) => /network\.subnets\[0\]\.router: router 10\.77\.1\.1 is outside its subnet 10\.77\.0\.0\/24$/.test(l)), lines.join('\n'));
+    assert.ok(lines.some((l) => /network\.subnets\[0\]\.pool\.end: pool end 10\.77\.1\.20 is outside its subnet/.test(l)), lines.join('\n'));
+    assert.ok(lines.some((l) => /network\.subnets\[1\]\.cidr: subnet 10\.77\.0\.128\/25 overlaps network\.subnets\[0\] \(10\.77\.0\.0\/24\)$/.test(l)), lines.join('\n'));
+  });
+
+  it('a subnet with host bits set', () => {
+    const [line] = problems(labWith((d) => d.setIn(['network', 'subnets', 0, 'cidr'], '10.77.0.1/24')));
+    assert.match(line!, /network\.subnets\[0\]\.cidr: expected a subnet like 10\.77\.0\.0\/24/);
+  });
+
+  it('two UDP servers on one port', () => {
+    const [line] = problems(labWith((d) => d.setIn(['servers'], { tftp: { port: 53 } })));
+    assert.match(line!, /servers\.dns\.port: UDP port 53 is already used by servers\.tftp$/);
+  });
+
+  it('a kickstart profile without template, and a template that does not exist', () => {
+    const lines = problems(labWith((d) => {
+      d.deleteIn(['profiles', 0, 'template']);
+      d.setIn(['profiles', 1, 'template'], 'nope.ks.hbs');
+    }));
+    assert.ok(lines.some((l) => /profiles\[0\]\.template: a preseed profile needs a template/.test(l)), lines.join('\n'));
+    assert.ok(lines.some((l) => /profiles\[1\]\.template: template nope\.ks\.hbs not found in /.test(l)), lines.join('\n'));
+  });
+
+  it('YAML syntax errors, with their line', () => {
+    const [line] = problems('network:\n  domain: lab.test\n  subnets: [\n', 'broken.yaml');
+    assert.match(line!, /^broken\.yaml:\d+: YAML syntax error: /);
+  });
+
+  it('a duplicate key in the YAML itself', () => {
+    const [line] = problems('network: {}\nnetwork: {}\n');
+    assert.match(line!, /^bad\.yaml:2: YAML syntax error: Map keys must be unique/);
+  });
+
+  it('an empty file says what is required', () => {
+    const [line] = problems('');
+    assert.equal(line, 'bad.yaml:network: is required (expected a mapping (key: value))'.replace('bad.yaml:network', 'bad.yaml: network'));
+  });
+
+  it('reports every problem in one pass', () => {
+    const lines = problems(labWith((d) => {
+      d.setIn(['hosts', 0, 'mac'], 'bad');
+      d.setIn(['hosts', 1, 'ip'], '300.1.1.1');
+      d.setIn(['hypervisors', 0, 'address'], 'nowhere');
+    }));
+    assert.equal(lines.length, 3, lines.join('\n'));
+  });
+
+  it('a file that cannot be read', async () => {
+    const { loadConfig } = await import('./load.js');
+    assert.throws(() => loadConfig('/nonexistent/3rc.yaml'), (err: ConfigError) => err.code === 'E_CONFIG_READ' && err.message === '/nonexistent/3rc.yaml: cannot read config: file not found');
+  });
+});

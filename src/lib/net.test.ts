@@ -1,0 +1,32 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { cidrBroadcast, cidrContains, formatIpv4, macFromBytes, normalizeMac, parseCidr, parseIpv4 } from './net.js';
+
+describe('net helpers', () => {
+  it('canonicalises MACs in the usual spellings and refuses the rest', () => {
+    for (const m of ['52:54:00:77:00:10', '52-54-00-77-00-10', '525400770010', '52:54:00:77:00:10 ', '52:54:00:77:00:10'.toUpperCase()]) {
+      assert.equal(normalizeMac(m), '52:54:00:77:00:10', m);
+    }
+    for (const m of ['52:54:00:77:00', '52:54:00:77:00:10:11', 'zz:54:00:77:00:10', '', '52:54:00:77:00:1']) assert.equal(normalizeMac(m), null, m);
+    assert.equal(macFromBytes(Uint8Array.from([0x52, 0x54, 0, 0x77, 0, 0x10])), '52:54:00:77:00:10');
+  });
+
+  it('parses IPv4 strictly', () => {
+    assert.equal(parseIpv4('10.77.0.1'), 0x0a4d0001);
+    assert.equal(parseIpv4('255.255.255.255'), 0xffffffff);
+    for (const bad of ['10.77.0', '10.77.0.256', '010.77.0.1', '10.77.0.1.', 'a.b.c.d', '', '1e1.0.0.1']) assert.equal(parseIpv4(bad), null, bad);
+    assert.equal(formatIpv4(0xffffffff), '255.255.255.255');
+    assert.equal(formatIpv4(parseIpv4('10.77.0.13')!), '10.77.0.13');
+  });
+
+  it('parses subnets and answers membership', () => {
+    const c = parseCidr('10.77.0.0/24')!;
+    assert.ok(cidrContains(c, parseIpv4('10.77.0.255')!));
+    assert.ok(!cidrContains(c, parseIpv4('10.77.1.0')!));
+    assert.equal(formatIpv4(cidrBroadcast(c)), '10.77.0.255');
+    assert.equal(parseCidr('10.77.0.1/24'), null); // host bits set
+    assert.equal(parseCidr('10.77.0.0/33'), null);
+    assert.ok(cidrContains(parseCidr('0.0.0.0/0')!, parseIpv4('10.1.2.3')!));
+    assert.ok(cidrContains(parseCidr('10.77.0.5/32')!, parseIpv4('10.77.0.5')!));
+  });
+});

@@ -1,0 +1,91 @@
+/** The 3rc command line, run as a real process: exit codes, help, check-config. */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { cli, LAB_YAML } from './lib/serve.js';
+
+const dir = mkdtempSync(join(tmpdir(), '3rc-cli-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('3rc command line', () => {
+  it('check-config accepts the example', async () => {
+    const r = await cli(['check-config', '--config', LAB_YAML]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /lab\.yaml: OK: 1 subnet\(s\), 2 profile\(s\), 4 host\(s\) \(4 VM\(s\)\), 2 hypervisor\(s\); domain lab\.test; store sqlite at .*var\/lab\.db\n$/);
+  });
+
+  it('check-config refuses a broken config with one line per problem and exit 1', async () => {
+    const broken = readFileSync(LAB_YAML, 'utf8')
+      .replace('mac: "52:54:00:77:00:11"', 'mac: "52:54:00:77:00:10"')
+      .replace('ip: 10.77.0.13', 'ip: 10.78.0.13')
+      .replace('profile: rocky9, role: middleware', 'profile: suse, role: middleware');
+    const file = join(dir, 'broken.yaml');
+    writeFileSync(file, broken);
+    const r = await cli(['check-config', file]);
+    assert.equal(r.code, 1);
+    const lines = r.stderr.trim().split('\n');
+    assert.equal(lines.length, 4, r.stderr);
+    assert.match(lines[0]!, new RegExp(`^${file}:\\d+: hosts\\[1\\]\\.mac: duplicate MAC 52:54:00:77:00:10: already used by hosts\\[0\\]$`));
+    assert.ok(lines.some((l) => /hosts\[2\]\.profile: profile "suse" does not exist/.test(l)), r.stderr);
+    assert.ok(lines.some((l) => /hosts\[3\]\.ip: 10\.78\.0\.13 is outside every subnet/.test(l)), r.stderr);
+    assert.equal(lines[3], '3rc: the config has 3 problem(s); nothing was started or changed');
+    assert.equal(r.stdout, '');
+  });
+
+  it('uses THREERC_CONFIG when --config is not given', async () => {
+    const r = await cli(['check-config'], { env: { THREERC_CONFIG: LAB_YAML } });
+    assert.equal(r.code, 0, r.stderr);
+    const missing = await cli(['check-config'], { env: { THREERC_CONFIG: join(dir, 'none.yaml') } });
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /none\.yaml: cannot read config: file not found/);
+  });
+
+  it('prints its version', async () => {
+    const r = await cli(['version']);
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, new RegExp(`^3rc ${pkg.version.replace(/\./g, '\\.')} \\(node v20`));
+  });
+
+  it('has --help for every command', async () => {
+    for (const cmd of ['serve', 'check-config', 'hosts', 'boot', 'version']) {
+      const r = await cli([cmd, '--help']);
+      assert.equal(r.code, 0, cmd);
+      assert.match(r.stdout, new RegExp(`^Usage: 3rc ${cmd}`), cmd);
+    }
+    const top = await cli(['--help']);
+    assert.equal(top.code, 0);
+    assert.match(top.stdout, /Commands:\n {2}serve/);
+  });
+
+  it('exits 2 on a wrong command line, naming the problem', async () => {
+    const cases: [string[], RegExp][] = [
+      [[], /Usage: 3rc <command>/],
+      [['frobnicate'], /unknown command "frobnicate"/],
+      [['boot', '--install', '-c', LAB_YAML], /name the host/],
+      [['boot', 'vm10', '-c', LAB_YAML], /exactly one of --install \[PROFILE\] or --local/],
+      [['boot', 'vm10', '--install', '--local', '-c', LAB_YAML], /exactly one of/],
+      [['boot', 'vm10', '--local', 'rocky9', '-c', LAB_YAML], /--local takes no profile/],
+      [['hosts', '--colour'], /Unknown option '--colour'/],
+      [['serve', 'extra'], /unexpected argument extra/],
+    ];
+    for (const [args, re] of cases) {
+      const r = await cli(args);
+      assert.equal(r.code, 2, args.join(' '));
+      assert.match(r.stdout + r.stderr, re, args.join(' '));
+    }
+  });
+
+  it('boot names an unknown host or profile and exits 1', async () => {
+    const cfgFile = join(dir, 'lab.yaml');
+    writeFileSync(cfgFile, readFileSync(LAB_YAML, 'utf8').replace('path: ../var/lab.db', `path: ${join(dir, 'cli.db')}`).replace('# servers:', `servers: { http: { listen: 127.0.0.1, port: 1 } }\n# servers:`));
+    const host = await cli(['boot', 'vm99', '--install', '-c', cfgFile]);
+    assert.equal(host.code, 1);
+    assert.match(host.stderr, /^3rc: no host named "vm99" in /);
+    const profile = await cli(['boot', 'vm10', '--install', 'suse', '-c', cfgFile]);
+    assert.equal(profile.code, 1);
+    assert.match(profile.stderr, /^3rc: profile "suse" does not exist \(profiles: debian12, rocky9\)/);
+  });
+});
