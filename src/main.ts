@@ -20,6 +20,16 @@ import type { Service } from './lib/service.js';
 import { SqliteStore } from './store/sqlite.js';
 import type { Store } from './store/store.js';
 import { createTftpServer } from './tftp/server.js';
+import { HostCatalog } from './inventory/catalog.js';
+import { InstallLifecycle } from './inventory/install.js';
+import { storeTrace } from './inventory/trace.js';
+import { createMetrics } from './lib/metrics.js';
+import { TemplateEngine } from './render/engine.js';
+
+/** The install-expiry sweeper as a Service, so it stops with everything else. */
+function installExpiryService(install: InstallLifecycle): Service {
+  return { name: 'install-expiry', start: async () => install.start(), stop: async () => install.stop(), addresses: () => [] };
+}
 
 export interface Running {
   store: Store;
@@ -60,10 +70,20 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
     else log.info({ source: token.source }, 'API token loaded');
 
     const inventory = Inventory.fromConfig(config);
+    const catalog = new HostCatalog({ config, store, inventory, clock, log });
+    await catalog.load();
     const bootTable = await BootTable.load({ store, inventory, clock });
+    const metrics = createMetrics();
+    const trace = storeTrace(store, log);
+    const install = new InstallLifecycle({ bootTable, inventory, store, clock, log, timeoutMs: config.install.timeout });
+    const engine = new TemplateEngine({ templates: config.paths.templates, kickstarts: config.paths.kickstarts });
     const leases = await LeaseTable.load(store);
     log.info({ hosts: inventory.hosts().length, profiles: inventory.profiles().length, hypervisors: inventory.hypervisors().length, bootEntries: bootTable.size, leases: leases.size, store: config.store.path }, 'state loaded');
-    bootTable.on('change', ({ entry, reason }) => log.info({ mac: entry.mac, host: inventory.hostByMac(entry.mac)?.name, mode: entry.mode, profile: entry.profile, reason }, 'boot table changed'));
+    bootTable.on('change', ({ entry, reason }) => {
+      metrics.bootTableChanges.inc({ mode: entry.mode, reason });
+      log.info({ mac: entry.mac, host: inventory.hostByMac(entry.mac)?.name, mode: entry.mode, profile: entry.profile, reason }, 'boot table changed');
+    });
+    services.push(installExpiryService(install));
 
     const s = config.servers;
     if (s.dhcp.enabled) services.push(createDhcpServer(s.dhcp, log));
@@ -71,12 +91,13 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
     if (s.dns.enabled) services.push(createDnsServer(s.dns, log));
     if (s.http.enabled) {
       const app = createApp({
+        config, engine, trace, metrics, install, catalog,
         inventory, bootTable, store, clock, startedAt,
         log: log.child({ server: 'http' }),
         apiToken: token.token,
         version: packageVersion(),
         instance: instanceId(config),
-        servers: () => Object.fromEntries(services.map((x) => [x.name, x.addresses()])),
+        servers: () => Object.fromEntries(services.filter((x) => x.addresses().length > 0).map((x) => [x.name, x.addresses()])),
       });
       services.push(new HttpServer(s.http, app));
     }

@@ -83,7 +83,7 @@ describe('3rc command line', () => {
     writeFileSync(cfgFile, readFileSync(LAB_YAML, 'utf8').replace('path: ../var/lab.db', `path: ${join(dir, 'cli.db')}`).replace('# servers:', `servers: { http: { listen: 127.0.0.1, port: 1 } }\n# servers:`));
     const host = await cli(['boot', 'vm99', '--install', '-c', cfgFile]);
     assert.equal(host.code, 1);
-    assert.match(host.stderr, /^3rc: no host named "vm99" in /);
+    assert.match(host.stderr, /^3rc: no host named "vm99"\n$/);
     const profile = await cli(['boot', 'vm10', '--install', 'suse', '-c', cfgFile]);
     assert.equal(profile.code, 1);
     assert.match(profile.stderr, /^3rc: profile "suse" does not exist \(profiles: debian12, rocky9\)/);

@@ -9,6 +9,8 @@ import { packageVersion } from '../lib/paths.js';
 import * as boot from './commands/boot.js';
 import * as checkConfig from './commands/check-config.js';
 import * as hosts from './commands/hosts.js';
+import * as lint from './commands/lint.js';
+import * as render from './commands/render.js';
 import * as serve from './commands/serve.js';
 import { EXIT_FAIL, EXIT_OK, EXIT_USAGE, processIo, type Io } from './io.js';
 import { storeLockedMessage } from './target.js';
@@ -26,6 +28,8 @@ Commands:
   check-config   validate a config file
   hosts          list hosts and their boot entries
   boot           set what a host boots next (install or local)
+  render         print what a host is served (kickstart/preseed, iPXE)
+  lint           render every template for every host and check the results
   version        print the version
 
 Every command that reads a config takes --config FILE (default: $THREERC_CONFIG, else
@@ -96,6 +100,20 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
       if (values.local && profile) throw new UsageError(`unexpected argument ${profile}: --local takes no profile`);
       if (extra) throw new UsageError(`unexpected argument ${extra}`);
       return boot.run(configPath(values, io), host, values.install ? { mode: 'install', profile } : { mode: 'local' }, io);
+    }
+    case 'render': {
+      const { values, positionals } = parse(rest, { ...configOption, profile: { type: 'string' }, only: { type: 'string' } });
+      if (values.help) return io.out(render.help), EXIT_OK;
+      const [host, extra] = positionals;
+      if (!host) throw new UsageError('name the host: 3rc render HOST [--profile P]');
+      if (extra) throw new UsageError(`unexpected argument ${extra}`);
+      return render.run(configPath(values, io), host, { profile: values.profile as string | undefined, only: values.only as string | undefined }, io);
+    }
+    case 'lint': {
+      const { values, positionals } = parse(rest, configOption);
+      if (values.help) return io.out(lint.help), EXIT_OK;
+      if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
+      return lint.run(configPath(values, io), io);
     }
     default:
       throw new UsageError(`unknown command ${JSON.stringify(command)}`);

@@ -21,7 +21,7 @@ function duplicates<T>(items: T[], key: (t: T) => string, field: string, list: s
   });
 }
 
-export function checkRules(cfg: RawConfig): RuleProblem[] {
+export function checkRules(cfg: Pick<RawConfig, 'network' | 'servers' | 'profiles' | 'hypervisors' | 'hosts'>): RuleProblem[] {
   const out: RuleProblem[] = [];
   const subnets: { cidr: Cidr; index: number }[] = cfg.network.subnets.map((s, index) => ({ cidr: parseCidr(s.cidr)!, index }));
   const inSome = (ip: number) => subnets.some((s) => cidrContains(s.cidr, ip));

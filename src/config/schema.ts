@@ -246,6 +246,12 @@ export const configSchema = z.strictObject({
       tokenFile: z.string().optional(),
     })
     .prefault({}),
+  install: z
+    .strictObject({
+      /** An install that has not called back (done or failed) after this long is expired. Default: 2h. */
+      timeout: duration.default(7200),
+    })
+    .prefault({}),
   /** Template variables shared by every host (profile and host vars override them). */
   vars,
   profiles: z.array(profile).default([]),

@@ -7,6 +7,8 @@ import type { Host } from '../inventory/inventory.js';
 import type { BootEntry } from '../store/store.js';
 import type { AppDeps } from './app.js';
 import { requireToken } from './auth.js';
+import { syncBootEntries } from '../inventory/catalog.js';
+import { preview } from '../render/preview.js';
 
 /** A host as the API shows it: inventory fields plus its boot entry (never the token). */
 export function hostView(h: Host, entry: BootEntry | undefined) {
@@ -18,7 +20,7 @@ export function hostView(h: Host, entry: BootEntry | undefined) {
     role: h.role ?? null,
     hypervisor: h.hypervisor ?? null,
     reinstall: h.reinstall,
-    boot: entry ? { mode: entry.mode, profile: entry.profile, since: new Date(entry.since).toISOString() } : null,
+    boot: entry ? { mode: entry.mode, profile: entry.profile, since: new Date(entry.since).toISOString(), lastInstall: entry.result ?? null } : null,
   };
 }
 
@@ -58,6 +60,25 @@ export function apiRouter(deps: AppDeps): Router {
     res.json(deps.inventory.hosts().map((h) => hostView(h, deps.bootTable.get(h.mac))));
   });
 
+  r.post('/hosts', auth, async (req, res) => {
+    const host = await deps.catalog.put(req.body);
+    await syncBootEntries(deps.bootTable, undefined, host);
+    res.status(201).location(`/api/v1/hosts/${host.name}`).json(hostView(host, deps.bootTable.get(host.mac)));
+  });
+
+  r.put('/hosts/:name', auth, async (req, res) => {
+    const before = findHost(String(req.params.name));
+    const host = await deps.catalog.put(req.body, before.name);
+    await syncBootEntries(deps.bootTable, before, host);
+    res.json(hostView(host, deps.bootTable.get(host.mac)));
+  });
+
+  r.delete('/hosts/:name', auth, async (req, res) => {
+    const host = await deps.catalog.remove(String(req.params.name));
+    await syncBootEntries(deps.bootTable, host, undefined);
+    res.status(204).end();
+  });
+
   r.get('/hosts/:name', (req, res) => {
     const h = findHost(String(req.params.name));
     res.json(hostView(h, deps.bootTable.get(h.mac)));
@@ -85,6 +106,14 @@ export function apiRouter(deps: AppDeps): Router {
       ? await deps.bootTable.setInstall(h.mac, { profile: profile as string | undefined, reason: why })
       : await deps.bootTable.setLocal(h.mac, { reason: why });
     res.json(hostView(h, entry).boot);
+  });
+
+  // Holds the install token: for token holders only.
+  r.get('/hosts/:name/render', auth, (req, res) => {
+    const h = findHost(String(req.params.name));
+    const profile = typeof req.query.profile === 'string' ? req.query.profile : undefined;
+    if (profile !== undefined && !deps.inventory.profile(profile)) throw new InputError(ErrorCodes.UNKNOWN_PROFILE, `profile ${JSON.stringify(profile)} does not exist`, 'profile');
+    res.json(preview(deps, h, deps.bootTable.get(h.mac), profile));
   });
 
   r.get('/hosts/:name/events', async (req, res) => {

@@ -9,8 +9,16 @@ import type { Logger } from '../lib/log.js';
 import type { BootTable } from '../inventory/boot-table.js';
 import type { Inventory } from '../inventory/inventory.js';
 import type { Store } from '../store/store.js';
+import type { Config } from '../config/load.js';
+import type { HostCatalog } from '../inventory/catalog.js';
+import type { InstallLifecycle } from '../inventory/install.js';
+import type { BootTrace } from '../inventory/trace.js';
+import type { Metrics } from '../lib/metrics.js';
+import type { TemplateEngine } from '../render/engine.js';
 import { apiRouter } from './api.js';
+import { bootFiles } from './boot-files.js';
 import { apiError, errorHandler } from './errors.js';
+import { installRouter } from './install-routes.js';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -22,6 +30,12 @@ declare global {
 }
 
 export interface AppDeps {
+  config: Pick<Config, 'network' | 'servers' | 'vars' | 'paths'>;
+  engine: TemplateEngine;
+  trace: BootTrace;
+  metrics: Metrics;
+  install: InstallLifecycle;
+  catalog: HostCatalog;
   inventory: Inventory;
   bootTable: BootTable;
   store: Store;
@@ -41,11 +55,23 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
-  app.use((req, _res, next) => {
+  app.use((req, res, next) => {
     req.log = deps.log;
+    const end = deps.metrics.httpDuration.startTimer();
+    res.on('finish', () => {
+      // Label by the matched route, not the raw path, to keep the label set small.
+      const route = (req.route?.path as string | undefined) ? `${req.baseUrl}${req.route.path as string}` : 'unmatched';
+      deps.metrics.httpRequests.inc({ route, status: String(res.statusCode) });
+      end({ route });
+    });
     next();
   });
+  app.get('/metrics', async (_req, res) => {
+    res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+  });
   app.use('/api/v1', express.json({ limit: '256kb' }), apiRouter(deps));
+  app.use('/boot/files', bootFiles(deps.config.paths.boot));
+  app.use(installRouter(deps));
   app.use((req, res) => apiError(res, 404, 'E_NOT_FOUND', `no route for ${req.method} ${req.path}`));
   app.use(errorHandler);
   return app;

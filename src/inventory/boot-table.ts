@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../lib/clock.js';
 import { ErrorCodes, NotFoundError } from '../lib/errors.js';
-import type { BootEntry, BootMode, Store } from '../store/store.js';
+import type { BootEntry, BootMode, InstallResult, Store } from '../store/store.js';
 import type { Inventory } from './inventory.js';
 
 /** 128 random bits, hex: the per-install token in kernel arguments and callback URLs. */
@@ -55,6 +55,7 @@ export class BootTable extends EventEmitter<{ change: [BootChange] }> {
         profile: h.profile,
         token: h.boot === 'install' ? table.deps.newToken() : null,
         since: deps.clock.now(),
+        result: null,
       });
     }
     if (initial.length > 0) {
@@ -77,6 +78,24 @@ export class BootTable extends EventEmitter<{ change: [BootChange] }> {
     return this.entries.size;
   }
 
+  /** Forgets a MAC (its host was deleted). Resolves once durable. */
+  async remove(mac: string, reason: string): Promise<void> {
+    if (!this.entries.has(mac)) return;
+    await this.deps.store.write([
+      { op: 'deleteBootEntry', mac },
+      { op: 'appendEvent', event: { at: this.deps.clock.now(), kind: 'boot.removed', mac, reason } },
+    ]);
+    this.entries.delete(mac);
+  }
+
+  /** Gives a host added at run time the entry its definition asks for, unless it has one. */
+  async ensure(host: { mac: string; profile: string; boot: BootMode }, reason: string): Promise<BootEntry> {
+    const existing = this.entries.get(host.mac);
+    if (existing) return existing;
+    if (host.boot === 'install') return this.setInstall(host.mac, { profile: host.profile, reason });
+    return this.put({ mac: host.mac, mode: 'local', profile: host.profile, token: null, since: this.deps.clock.now(), result: null }, reason);
+  }
+
   /**
    * Points a MAC at an install of `profile` (default: the host's own profile) with a fresh
    * single-use token. Resolves once durable.
@@ -86,15 +105,19 @@ export class BootTable extends EventEmitter<{ change: [BootChange] }> {
     const profile = opts.profile ?? this.entries.get(mac)?.profile ?? host?.profile;
     if (!profile) throw new NotFoundError(ErrorCodes.UNKNOWN_PROFILE, `no profile given and ${mac} has none in the inventory`);
     if (!this.deps.inventory.profile(profile)) throw new NotFoundError(ErrorCodes.UNKNOWN_PROFILE, `profile ${JSON.stringify(profile)} does not exist`);
-    return this.put({ mac, mode: 'install', profile, token: this.deps.newToken(), since: this.deps.clock.now() }, opts.reason);
+    return this.put({ mac, mode: 'install', profile, token: this.deps.newToken(), since: this.deps.clock.now(), result: null }, opts.reason);
   }
 
-  /** Points a MAC at its local disk; the install token, if any, is void from now on. */
-  async setLocal(mac: string, opts: { reason: string }): Promise<BootEntry> {
+  /**
+   * Points a MAC at its local disk; the install token, if any, is void from now on. `result`
+   * records how an install ended (done, failed, expired); without it the last result is kept.
+   */
+  async setLocal(mac: string, opts: { reason: string; result?: InstallResult }): Promise<BootEntry> {
     const host = this.deps.inventory.hostByMac(mac);
     const profile = this.entries.get(mac)?.profile ?? host?.profile;
     if (!profile) throw new NotFoundError(ErrorCodes.UNKNOWN_HOST, `${mac} is neither in the boot table nor in the inventory`);
-    return this.put({ mac, mode: 'local', profile, token: null, since: this.deps.clock.now() }, opts.reason);
+    const result = opts.result ?? this.entries.get(mac)?.result ?? null;
+    return this.put({ mac, mode: 'local', profile, token: null, since: this.deps.clock.now(), result }, opts.reason);
   }
 
   private async put(entry: BootEntry, reason: string): Promise<BootEntry> {
@@ -105,7 +128,7 @@ export class BootTable extends EventEmitter<{ change: [BootChange] }> {
       // The token is a credential: it goes into the boot entry, never into the event log.
       {
         op: 'appendEvent',
-        event: { at: entry.since, kind: 'boot.set', mac: entry.mac, host: host?.name ?? null, reason, data: { mode: entry.mode, profile: entry.profile, previous: previous?.mode ?? null } },
+        event: { at: entry.since, kind: 'boot.set', mac: entry.mac, host: host?.name ?? null, reason, data: { mode: entry.mode, profile: entry.profile, previous: previous?.mode ?? null, result: entry.result ?? null } },
       },
     ]);
     this.entries.set(entry.mac, entry);

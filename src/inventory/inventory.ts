@@ -2,6 +2,7 @@
  * Hosts, hypervisors and profiles, in memory, indexed for O(1) lookups by MAC, IP and name:
  * every protocol server asks "who is this?" on every packet.
  */
+import { EventEmitter } from 'node:events';
 import type { Config } from '../config/load.js';
 import type { HostConfig, HypervisorConfig, ProfileConfig } from '../config/schema.js';
 import { normalizeMac } from '../lib/net.js';
@@ -10,21 +11,49 @@ export type Host = HostConfig;
 export type Profile = ProfileConfig;
 export type Hypervisor = HypervisorConfig;
 
-export class Inventory {
-  private readonly byMac = new Map<string, Host>();
-  private readonly byIp = new Map<string, Host>();
-  private readonly byName = new Map<string, Host>();
+/**
+ * Hosts can change at run time (the API); every change replaces the host list at once and emits
+ * `change`, so that readers (DNS zone, DHCP, TFTP) never see half an update.
+ */
+export class Inventory extends EventEmitter<{ change: [] }> {
+  private byMac = new Map<string, Host>();
+  private byIp = new Map<string, Host>();
+  private byName = new Map<string, Host>();
   private readonly profileByName = new Map<string, Profile>();
   private readonly hypervisorByName = new Map<string, Hypervisor>();
+  private generation = 0;
 
   constructor(hosts: readonly Host[], profiles: readonly Profile[], hypervisors: readonly Hypervisor[]) {
+    super();
     for (const p of profiles) this.profileByName.set(p.name, p);
     for (const h of hypervisors) this.hypervisorByName.set(h.name, h);
+    this.index(hosts);
+  }
+
+  private index(hosts: readonly Host[]): void {
+    const byMac = new Map<string, Host>();
+    const byIp = new Map<string, Host>();
+    const byName = new Map<string, Host>();
     for (const h of hosts) {
-      this.byMac.set(h.mac, h);
-      this.byIp.set(h.ip, h);
-      this.byName.set(h.name, h);
+      byMac.set(h.mac, h);
+      byIp.set(h.ip, h);
+      byName.set(h.name, h);
     }
+    this.byMac = byMac;
+    this.byIp = byIp;
+    this.byName = byName;
+  }
+
+  /** Replaces every host at once (validated by the caller) and tells the readers. */
+  replaceHosts(hosts: readonly Host[]): void {
+    this.index(hosts);
+    this.generation++;
+    this.emit('change');
+  }
+
+  /** Increases with every change of the host list (for caches such as the DNS zone). */
+  get version(): number {
+    return this.generation;
   }
 
   static fromConfig(config: Pick<Config, 'hosts' | 'profiles' | 'hypervisors'>): Inventory {

@@ -17,6 +17,7 @@ export const ErrorCodes = {
   BAD_IPV4: 'E_BAD_IPV4',
   BAD_DURATION: 'E_BAD_DURATION',
   API: 'E_API',
+  TEMPLATE: 'E_TEMPLATE',
   USAGE: 'E_USAGE',
 } as const;
 

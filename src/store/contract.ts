@@ -15,7 +15,7 @@ export interface ContractHarness {
 const lease = (ip: string, mac: string, extra: Partial<Lease> = {}): Lease => ({
   ip, mac, state: 'bound', expiresAt: 1_800_000_000_000, clientId: null, hostname: null, updatedAt: 1_700_000_000_000, ...extra,
 });
-const boot = (mac: string, extra: Partial<BootEntry> = {}): BootEntry => ({ mac, mode: 'local', profile: 'debian12', token: null, since: 1_700_000_000_000, ...extra });
+const boot = (mac: string, extra: Partial<BootEntry> = {}): BootEntry => ({ mac, mode: 'local', profile: 'debian12', token: null, since: 1_700_000_000_000, result: null, ...extra });
 
 export function runStoreContract(name: string, h: ContractHarness): void {
   describe(`Store contract: ${name}`, () => {
@@ -54,6 +54,25 @@ export function runStoreContract(name: string, h: ContractHarness): void {
       assert.deepEqual(all.find((e) => e.mac === '52:54:00:77:00:10'), boot('52:54:00:77:00:10', { mode: 'install', token: 'abc', since: 5 }));
       await s.write([{ op: 'deleteBootEntry', mac: '52:54:00:77:00:11' }]);
       assert.deepEqual((await s.listBootEntries()).map((e) => e.mac), ['52:54:00:77:00:10']);
+      await s.close();
+    });
+
+    it('keeps the last install result of a boot entry', async () => {
+      const s = await h.make();
+      await s.write([{ op: 'putBootEntry', entry: boot('52:54:00:77:00:12', { result: 'failed' }) }]);
+      assert.equal((await s.listBootEntries())[0]!.result, 'failed');
+      await s.write([{ op: 'putBootEntry', entry: boot('52:54:00:77:00:12', { mode: 'install', token: 'x' }) }]);
+      assert.equal((await s.listBootEntries())[0]!.result, null);
+      await s.close();
+    });
+
+    it('keeps host overrides in the order they were last written, deletions included', async () => {
+      const s = await h.make();
+      await s.write([{ op: 'putHostOverride', override: { name: 'vm20', host: { name: 'vm20', mac: '52:54:00:77:00:20' }, updatedAt: 1 } }]);
+      await s.write([{ op: 'putHostOverride', override: { name: 'vm10', host: null, updatedAt: 2 } }]);
+      await s.write([{ op: 'putHostOverride', override: { name: 'vm20', host: { name: 'vm20', mac: '52:54:00:77:00:21' }, updatedAt: 3 } }]);
+      const all = await s.listHostOverrides();
+      assert.deepEqual(all.map((o) => [o.name, o.host === null ? null : o.host.mac]), [['vm10', null], ['vm20', '52:54:00:77:00:21']]);
       await s.close();
     });
 

@@ -9,6 +9,7 @@ import {
   normalizeEvent,
   type BootEntry,
   type EventQuery,
+  type HostOverride,
   type Lease,
   type Store,
   type StoreEvent,
@@ -22,6 +23,7 @@ export class MemoryStore implements Store {
   private leases = new Map<string, Lease>();
   private boot = new Map<string, BootEntry>();
   private vms = new Map<string, VmState>();
+  private hosts = new Map<string, HostOverride>();
   private events: StoreEvent[] = [];
   private nextId = 1;
   private closed = false;
@@ -33,7 +35,8 @@ export class MemoryStore implements Store {
       switch (o.op) {
         case 'putLease': this.leases.set(o.lease.ip, o.lease); break;
         case 'deleteLease': this.leases.delete(o.ip); break;
-        case 'putBootEntry': this.boot.set(o.entry.mac, o.entry); break;
+        case 'putBootEntry': this.boot.set(o.entry.mac, { ...o.entry, result: o.entry.result ?? null }); break;
+        case 'putHostOverride': this.hosts.delete(o.override.name); this.hosts.set(o.override.name, o.override); break;
         case 'deleteBootEntry': this.boot.delete(o.mac); break;
         case 'putVmState': this.vms.set(o.state.vm, o.state); break;
         case 'deleteVmState': this.vms.delete(o.vm); break;
@@ -58,6 +61,10 @@ export class MemoryStore implements Store {
 
   async listVmStates(): Promise<VmState[]> {
     return structuredClone([...this.vms.values()]);
+  }
+
+  async listHostOverrides(): Promise<HostOverride[]> {
+    return structuredClone([...this.hosts.values()]);
   }
 
   async queryEvents(q: EventQuery = {}): Promise<StoreEvent[]> {

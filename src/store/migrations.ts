@@ -45,4 +45,14 @@ export const migrations: readonly string[] = [
   CREATE INDEX events_host ON events(host, id);
   CREATE INDEX events_vm ON events(vm, id);
   `,
+  // 2: last install result per boot entry; hosts created, changed or deleted through the API.
+  `
+  ALTER TABLE boot_entries ADD COLUMN result TEXT CHECK (result IN ('done', 'failed', 'expired'));
+
+  CREATE TABLE host_overrides (
+    name TEXT PRIMARY KEY,
+    data TEXT,
+    updated_at INTEGER NOT NULL
+  ) STRICT;
+  `,
 ];

@@ -25,6 +25,8 @@ import {
   type Lease,
   type LeaseState,
   type BootMode,
+  type HostOverride,
+  type InstallResult,
   type Store,
   type StoreEvent,
   type StoreOp,
@@ -71,8 +73,8 @@ export class SqliteStore implements Store {
       ),
       deleteLease: db.prepare('DELETE FROM leases WHERE ip = ?'),
       putBoot: db.prepare(
-        `INSERT INTO boot_entries (mac, mode, profile, token, since) VALUES (@mac, @mode, @profile, @token, @since)
-         ON CONFLICT(mac) DO UPDATE SET mode = excluded.mode, profile = excluded.profile, token = excluded.token, since = excluded.since`,
+        `INSERT INTO boot_entries (mac, mode, profile, token, since, result) VALUES (@mac, @mode, @profile, @token, @since, @result)
+         ON CONFLICT(mac) DO UPDATE SET mode = excluded.mode, profile = excluded.profile, token = excluded.token, since = excluded.since, result = excluded.result`,
       ),
       deleteBoot: db.prepare('DELETE FROM boot_entries WHERE mac = ?'),
       putVm: db.prepare(
@@ -80,6 +82,10 @@ export class SqliteStore implements Store {
          ON CONFLICT(vm) DO UPDATE SET state = excluded.state, data = excluded.data, updated_at = excluded.updated_at`,
       ),
       deleteVm: db.prepare('DELETE FROM vm_states WHERE vm = ?'),
+      putHost: db.prepare(
+        `INSERT INTO host_overrides (name, data, updated_at) VALUES (@name, @data, @updatedAt)
+         ON CONFLICT(name) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at`,
+      ),
       appendEvent: db.prepare('INSERT INTO events (at, kind, mac, host, vm, reason, data) VALUES (@at, @kind, @mac, @host, @vm, @reason, @data)'),
     };
   }
@@ -183,7 +189,7 @@ export class SqliteStore implements Store {
           this.stmts.deleteLease.run(o.ip);
           break;
         case 'putBootEntry':
-          this.stmts.putBoot.run(o.entry);
+          this.stmts.putBoot.run({ ...o.entry, result: o.entry.result ?? null });
           break;
         case 'deleteBootEntry':
           this.stmts.deleteBoot.run(o.mac);
@@ -193,6 +199,9 @@ export class SqliteStore implements Store {
           break;
         case 'deleteVmState':
           this.stmts.deleteVm.run(o.vm);
+          break;
+        case 'putHostOverride':
+          this.stmts.putHost.run({ name: o.override.name, data: o.override.host === null ? null : JSON.stringify(o.override.host), updatedAt: o.override.updatedAt });
           break;
         case 'appendEvent': {
           const e = normalizeEvent(o.event, 0);
@@ -224,6 +233,15 @@ export class SqliteStore implements Store {
       profile: r.profile as string,
       token: r.token as string | null,
       since: r.since as number,
+      result: (r.result as InstallResult | null) ?? null,
+    }));
+  }
+
+  async listHostOverrides(): Promise<HostOverride[]> {
+    return (this.db.prepare('SELECT * FROM host_overrides ORDER BY updated_at, name').all() as Row[]).map((r) => ({
+      name: r.name as string,
+      host: r.data === null ? null : (JSON.parse(r.data as string) as Record<string, unknown>),
+      updatedAt: r.updated_at as number,
     }));
   }
 

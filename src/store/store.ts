@@ -19,6 +19,20 @@ export interface BootEntry {
   token: string | null;
   /** When this entry was set (ms since the epoch). */
   since: number;
+  /** How the last install ended, once it has: done, failed (installer said so), expired (never called back). */
+  result?: InstallResult | null;
+}
+
+export type InstallResult = 'done' | 'failed' | 'expired';
+
+/**
+ * A host created or changed through the API (`host` set), or deleted (`host` null). Applied over
+ * the config's hosts at start, in the store's order.
+ */
+export interface HostOverride {
+  name: string;
+  host: Record<string, unknown> | null;
+  updatedAt: number;
 }
 
 export type LeaseState = 'offered' | 'bound' | 'declined' | 'released';
@@ -78,7 +92,8 @@ export type StoreOp =
   | { op: 'deleteBootEntry'; mac: string }
   | { op: 'putVmState'; state: VmState }
   | { op: 'deleteVmState'; vm: string }
-  | { op: 'appendEvent'; event: NewEvent };
+  | { op: 'appendEvent'; event: NewEvent }
+  | { op: 'putHostOverride'; override: HostOverride };
 
 export interface WriteResult {
   /** Ids of the events appended, in op order. */
@@ -93,6 +108,7 @@ export interface Store {
   listLeases(): Promise<Lease[]>;
   listBootEntries(): Promise<BootEntry[]>;
   listVmStates(): Promise<VmState[]>;
+  listHostOverrides(): Promise<HostOverride[]>;
   /** Events matching every given filter, oldest first (the newest `limit`). */
   queryEvents(q?: EventQuery): Promise<StoreEvent[]>;
   /** Flushes pending writes and releases the store (and its lock). Idempotent. */

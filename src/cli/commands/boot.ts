@@ -1,11 +1,9 @@
 import { loadConfig } from '../../config/load.js';
-import type { HostView } from '../../http/api.js';
-import { BootTable } from '../../inventory/boot-table.js';
-import { Inventory } from '../../inventory/inventory.js';
-import { systemClock } from '../../lib/clock.js';
+import { hostView, type HostView } from '../../http/api.js';
+import type { Inventory } from '../../inventory/inventory.js';
 import { ErrorCodes, InputError } from '../../lib/errors.js';
-import { openStore } from '../../main.js';
 import { EXIT_OK, type Io } from '../io.js';
+import { withLocalState } from '../local-state.js';
 import { findApi } from '../target.js';
 
 export const help = `Usage: 3rc boot HOST --install [PROFILE] [--config FILE]
@@ -15,31 +13,38 @@ Sets what HOST boots next: an install of PROFILE (default: its own profile) with
 per-install token, or its local disk. Goes through the running 3rc's API (it needs the API token:
 THREERC_API_TOKEN or the token file), or straight to the store when no server runs.`;
 
+function unknownHost(name: string): InputError {
+  return new InputError(ErrorCodes.UNKNOWN_HOST, `no host named ${JSON.stringify(name)}`);
+}
+
+function checkProfile(inventory: Pick<Inventory, 'profile' | 'profiles'>, profile: string | undefined): void {
+  if (profile !== undefined && !inventory.profile(profile)) {
+    throw new InputError(ErrorCodes.UNKNOWN_PROFILE, `profile ${JSON.stringify(profile)} does not exist (profiles: ${inventory.profiles().map((p) => p.name).join(', ')})`);
+  }
+}
+
 export async function run(configFile: string, hostName: string, want: { mode: 'install' | 'local'; profile?: string }, io: Io): Promise<number> {
   const config = loadConfig(configFile);
-  const inventory = Inventory.fromConfig(config);
-  const host = inventory.hostByName(hostName);
-  if (!host) throw new InputError(ErrorCodes.UNKNOWN_HOST, `no host named ${JSON.stringify(hostName)} in ${configFile}`);
-  if (want.profile !== undefined && !inventory.profile(want.profile)) {
-    throw new InputError(ErrorCodes.UNKNOWN_PROFILE, `profile ${JSON.stringify(want.profile)} does not exist (profiles: ${inventory.profiles().map((p) => p.name).join(', ')})`);
-  }
   const api = await findApi(config, io.env);
-  let boot: NonNullable<HostView['boot']>;
+  let shown: { name: string; mac: string; boot: NonNullable<HostView['boot']> };
   let via: string;
   if (api) {
-    boot = await api.call('PUT', `/api/v1/hosts/${encodeURIComponent(host.name)}/boot`, { mode: want.mode, profile: want.profile, reason: 'cli' });
+    const hosts = await api.call<HostView[]>('GET', '/api/v1/hosts');
+    const host = hosts.find((h) => h.name === hostName.toLowerCase());
+    if (!host) throw unknownHost(hostName);
+    const boot = await api.call<NonNullable<HostView['boot']>>('PUT', `/api/v1/hosts/${encodeURIComponent(host.name)}/boot`, { mode: want.mode, profile: want.profile, reason: 'cli' });
+    shown = { name: host.name, mac: host.mac, boot };
     via = `through ${api.url}`;
   } else {
-    const store = openStore(config, { exclusive: false });
-    try {
-      const table = await BootTable.load({ store, inventory, clock: systemClock });
-      const e = want.mode === 'install' ? await table.setInstall(host.mac, { profile: want.profile, reason: 'cli' }) : await table.setLocal(host.mac, { reason: 'cli' });
-      boot = { mode: e.mode, profile: e.profile, since: new Date(e.since).toISOString() };
-    } finally {
-      await store.close();
-    }
+    shown = await withLocalState(config, async ({ inventory, bootTable }) => {
+      const host = inventory.hostByName(hostName);
+      if (!host) throw unknownHost(hostName);
+      checkProfile(inventory, want.profile);
+      const e = want.mode === 'install' ? await bootTable.setInstall(host.mac, { profile: want.profile, reason: 'cli' }) : await bootTable.setLocal(host.mac, { reason: 'cli' });
+      return { name: host.name, mac: host.mac, boot: hostView(host, e).boot! };
+    });
     via = `in the store ${config.store.path} (no server running)`;
   }
-  io.out(`${host.name} (${host.mac}): ${boot.mode === 'install' ? `install ${boot.profile}` : 'local boot'}, set ${via}`);
+  io.out(`${shown.name} (${shown.mac}): ${shown.boot.mode === 'install' ? `install ${shown.boot.profile}` : 'local boot'}, set ${via}`);
   return EXIT_OK;
 }

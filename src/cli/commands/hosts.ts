@@ -1,9 +1,6 @@
 import { loadConfig } from '../../config/load.js';
 import { hostView, type HostView } from '../../http/api.js';
-import { BootTable } from '../../inventory/boot-table.js';
-import { Inventory } from '../../inventory/inventory.js';
-import { systemClock } from '../../lib/clock.js';
-import { openStore } from '../../main.js';
+import { withLocalState } from '../local-state.js';
 import { EXIT_OK, table, type Io } from '../io.js';
 import { findApi } from '../target.js';
 
@@ -19,14 +16,7 @@ export async function run(configFile: string, opts: { json: boolean }, io: Io): 
   if (api) {
     hosts = await api.call<HostView[]>('GET', '/api/v1/hosts');
   } else {
-    const store = openStore(config, { exclusive: false });
-    try {
-      const inventory = Inventory.fromConfig(config);
-      const boot = await BootTable.load({ store, inventory, clock: systemClock });
-      hosts = inventory.hosts().map((h) => hostView(h, boot.get(h.mac)));
-    } finally {
-      await store.close();
-    }
+    hosts = await withLocalState(config, async ({ inventory, bootTable }) => inventory.hosts().map((h) => hostView(h, bootTable.get(h.mac))));
   }
   if (opts.json) {
     io.out(JSON.stringify(hosts, null, 2));

@@ -14,7 +14,7 @@ export async function run(configFile: string, _io: Io): Promise<number> {
   const log = createLogger(config.log.level);
   for (const w of config.warnings) log.warn(w);
   const running = await startServer(config, log);
-  log.info({ pid: process.pid, config: config.source, listening: Object.fromEntries(running.services.map((s) => [s.name, s.addresses()])) }, '3rc ready');
+  log.info({ pid: process.pid, config: config.source, listening: Object.fromEntries(running.services.filter((s) => s.addresses().length > 0).map((s) => [s.name, s.addresses()])) }, '3rc ready');
   await new Promise<void>((resolve) => {
     let signalled = false;
     const onSignal = (signal: NodeJS.Signals) => {

@@ -1,0 +1,76 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { loadConfig } from '../../config/load.js';
+import { Inventory } from '../../inventory/inventory.js';
+import { TemplateEngine, TemplateError } from '../../render/engine.js';
+import { checkKickstart } from '../../render/kickstart-check.js';
+import { renderIpxe, renderKickstart } from '../../render/render.js';
+import { EXIT_FAIL, EXIT_OK, type Io } from '../io.js';
+
+export const help = `Usage: 3rc lint [--config FILE]
+
+Renders every template for every host of the config that uses it (with a stand-in install
+token): a missing variable or partial is an error naming the template file, its line and the
+host. Preseeds are checked with debconf-set-selections -c; kickstarts for balanced
+%packages/%pre/%post ... %end sections and known commands. Exits 1 on any error.`;
+
+const DEBCONF = '/usr/bin/debconf-set-selections';
+
+export function run(configFile: string, io: Io): number {
+  const config = loadConfig(configFile);
+  const inventory = Inventory.fromConfig(config);
+  const engine = new TemplateEngine({ templates: config.paths.templates, kickstarts: config.paths.kickstarts });
+  const deps = { config, inventory, engine };
+  const errors: string[] = [];
+  const seen = new Set<string>();
+  const rel = (f: string) => relative(process.cwd(), f) || f;
+  const tmp = mkdtempSync(join(tmpdir(), '3rc-lint-'));
+  let renders = 0;
+  try {
+    for (const host of inventory.hosts()) {
+      const entry = { mac: host.mac, mode: 'install' as const, profile: host.profile, token: 'LINT-TOKEN', since: 0 };
+      const add = (msg: string) => {
+        if (!seen.has(msg)) errors.push(msg);
+        seen.add(msg);
+      };
+      const attempt = <T>(fn: () => T): T | undefined => {
+        try {
+          renders++;
+          return fn();
+        } catch (err) {
+          if (err instanceof TemplateError) add(`${rel(err.file)}${err.line ? `:${err.line}` : ''}: ${err.detail} (host ${host.name})`);
+          else add(`${host.name}: ${(err as Error).message}`);
+          return undefined;
+        }
+      };
+      attempt(() => renderIpxe(deps, host, entry));
+      const profile = inventory.profile(host.profile)!;
+      if (!profile.template) continue;
+      const ks = attempt(() => renderKickstart(deps, host, entry));
+      if (!ks) continue;
+      if (profile.installer === 'kickstart') {
+        for (const p of checkKickstart(ks.text)) add(`${rel(ks.file)}: rendered line ${p.line}: ${p.message} (host ${host.name})`);
+      } else if (profile.installer === 'preseed') {
+        if (!existsSync(DEBCONF)) {
+          add(`${rel(ks.file)}: cannot check the preseed: ${DEBCONF} is missing (apt-get install debconf)`);
+          continue;
+        }
+        const file = join(tmp, `${host.name}.preseed`);
+        writeFileSync(file, ks.text);
+        try {
+          execFileSync(DEBCONF, ['-c', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+        } catch (err) {
+          const out = String((err as { stderr?: Buffer }).stderr ?? '').trim().replace(new RegExp(file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'), 'g'), 'rendered');
+          add(`${rel(ks.file)}: debconf-set-selections refused the rendered preseed (host ${host.name}): ${out.split('\n').join(' | ')}`);
+        }
+      }
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  for (const e of errors) io.err(e);
+  io.out(`lint: ${renders} render(s) for ${inventory.hosts().length} host(s): ${errors.length} error(s)`);
+  return errors.length ? EXIT_FAIL : EXIT_OK;
+}

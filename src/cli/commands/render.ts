@@ -1,0 +1,44 @@
+import { loadConfig } from '../../config/load.js';
+import { ErrorCodes, InputError } from '../../lib/errors.js';
+import { TemplateEngine } from '../../render/engine.js';
+import { preview, type Preview } from '../../render/preview.js';
+import { EXIT_OK, type Io } from '../io.js';
+import { withLocalState } from '../local-state.js';
+import { findApi } from '../target.js';
+
+export const help = `Usage: 3rc render HOST [--profile PROFILE] [--only kickstart|ipxe] [--config FILE]
+
+Prints what HOST is served: its kickstart or preseed exactly as the host gets it (the same render,
+with its current install token), then its iPXE script. With --only, prints just that one, for
+pipes. --profile previews another profile. Asks the running 3rc (API token needed) or, when none
+runs, renders from the store.`;
+
+export async function run(configFile: string, hostName: string, opts: { profile?: string; only?: string }, io: Io): Promise<number> {
+  if (opts.only !== undefined && opts.only !== 'kickstart' && opts.only !== 'ipxe') throw new InputError(ErrorCodes.USAGE, `--only takes kickstart or ipxe, not ${JSON.stringify(opts.only)}`);
+  const config = loadConfig(configFile);
+  const api = await findApi(config, io.env);
+  let p: Preview;
+  if (api) {
+    const q = opts.profile ? `?profile=${encodeURIComponent(opts.profile)}` : '';
+    p = await api.call<Preview>('GET', `/api/v1/hosts/${encodeURIComponent(hostName.toLowerCase())}/render${q}`);
+  } else {
+    p = await withLocalState(config, async ({ inventory, bootTable }) => {
+      const host = inventory.hostByName(hostName);
+      if (!host) throw new InputError(ErrorCodes.UNKNOWN_HOST, `no host named ${JSON.stringify(hostName)}`);
+      if (opts.profile !== undefined && !inventory.profile(opts.profile)) throw new InputError(ErrorCodes.UNKNOWN_PROFILE, `profile ${JSON.stringify(opts.profile)} does not exist`);
+      const engine = new TemplateEngine({ templates: config.paths.templates, kickstarts: config.paths.kickstarts });
+      return preview({ config, inventory, engine }, host, bootTable.get(host.mac), opts.profile);
+    });
+  }
+  if (p.note) io.err(`note: ${p.note}`);
+  if (opts.only === 'kickstart') {
+    if (!p.kickstart) throw new InputError(ErrorCodes.TEMPLATE, `profile ${p.profile} has no kickstart or preseed template`);
+    io.out(p.kickstart.text.replace(/\n$/, ''));
+  } else if (opts.only === 'ipxe') {
+    io.out(p.ipxe.text.replace(/\n$/, ''));
+  } else {
+    if (p.kickstart) io.out(`#### ${p.kickstart.file} (${p.host}, profile ${p.profile}, boot ${p.mode})\n${p.kickstart.text.replace(/\n$/, '')}`);
+    io.out(`#### ${p.ipxe.file} (${p.host})\n${p.ipxe.text.replace(/\n$/, '')}`);
+  }
+  return EXIT_OK;
+}

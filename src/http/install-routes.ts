@@ -1,0 +1,117 @@
+/**
+ * What installing hosts fetch and call: the iPXE script, the kickstart/preseed, and the done and
+ * failed callbacks. A host gets only its own kickstart: the request must come from its reserved
+ * IP or carry its current per-install token; anything else is 403 and logged, and a host that
+ * is not installing gets 404. The iPXE script (it holds the kernel arguments, so the token) is
+ * served only to the host's reserved IP.
+ */
+import express, { Router, type Request } from 'express';
+import type { Host } from '../inventory/inventory.js';
+import { tokenIsCurrent } from '../inventory/install.js';
+import { normalizeMac } from '../lib/net.js';
+import { renderIpxe, renderKickstart } from '../render/render.js';
+import type { AppDeps } from './app.js';
+import { apiError } from './errors.js';
+
+/** The peer's IPv4 address (without the ::ffff: prefix of dual-stack sockets). */
+export function clientIp(req: Request): string {
+  const a = req.socket.remoteAddress ?? '';
+  return a.startsWith('::ffff:') ? a.slice(7) : a;
+}
+
+function tokenOf(req: Request): string | undefined {
+  const t = req.query.token;
+  return typeof t === 'string' && t.length > 0 && t.length <= 200 ? t : undefined;
+}
+
+export function installRouter(deps: AppDeps): Router {
+  const r = Router();
+  const trace = (req: Request, kind: string, host: Host | undefined, mac: string | null, reason: string | null, data: Record<string, unknown> = {}) =>
+    deps.trace.record({ at: deps.clock.now(), kind, mac, host: host?.name ?? null, reason, data: { peer: clientIp(req), ...data } });
+
+  /** Resolves `:mac` (52-54-00-77-00-10 or with colons) to a known host, or answers 400/404. */
+  const hostOf = (req: Request, res: express.Response): { host: Host; mac: string } | undefined => {
+    const mac = normalizeMac(String(req.params.mac));
+    if (!mac) {
+      apiError(res, 400, 'E_BAD_MAC', `not a MAC address: ${JSON.stringify(req.params.mac)}`);
+      return undefined;
+    }
+    const host = deps.inventory.hostByMac(mac);
+    if (!host) {
+      trace(req, 'http.refused', undefined, mac, 'unknown-mac', { path: req.path });
+      apiError(res, 404, 'E_UNKNOWN_HOST', `no host with MAC ${mac}`);
+      return undefined;
+    }
+    return { host, mac };
+  };
+
+  r.get('/ks/:mac', (req, res) => {
+    const found = hostOf(req, res);
+    if (!found) return;
+    const { host, mac } = found;
+    const entry = deps.bootTable.get(mac);
+    const fromHost = clientIp(req) === host.ip;
+    const token = tokenOf(req);
+    if (!fromHost && !tokenIsCurrent(entry, token)) {
+      const reason = token ? 'bad-token' : 'wrong-source';
+      req.log?.warn({ mac, host: host.name, peer: clientIp(req), reason }, 'http: kickstart refused');
+      trace(req, 'http.kickstart', host, mac, reason, { status: 403 });
+      deps.metrics.renders.inc({ kind: 'kickstart', result: 'refused' });
+      return apiError(res, 403, 'E_FORBIDDEN', `a kickstart is served only to its host (${host.ip}) or with its current install token`);
+    }
+    if (entry?.mode !== 'install') {
+      trace(req, 'http.kickstart', host, mac, 'not-installing', { status: 404 });
+      return apiError(res, 404, 'E_NOT_INSTALLING', `${host.name} is not installing (its boot entry is local)`);
+    }
+    const out = renderKickstart(deps, host, entry);
+    deps.metrics.renders.inc({ kind: 'kickstart', result: 'ok' });
+    trace(req, 'http.kickstart', host, mac, null, { status: 200, profile: out.profile.name, bytes: Buffer.byteLength(out.text) });
+    res.type('text/plain; charset=utf-8').send(out.text);
+  });
+
+  r.get('/boot/ipxe/:mac', (req, res) => {
+    const found = hostOf(req, res);
+    if (!found) return;
+    const { host, mac } = found;
+    if (clientIp(req) !== host.ip) {
+      req.log?.warn({ mac, host: host.name, peer: clientIp(req), reason: 'wrong-source' }, 'http: iPXE script refused');
+      trace(req, 'http.ipxe', host, mac, 'wrong-source', { status: 403 });
+      return apiError(res, 403, 'E_FORBIDDEN', `the iPXE script of ${host.name} is served only to ${host.ip}`);
+    }
+    const entry = deps.bootTable.get(mac);
+    const out = renderIpxe(deps, host, entry);
+    deps.metrics.renders.inc({ kind: 'ipxe', result: 'ok' });
+    trace(req, 'http.ipxe', host, mac, null, { status: 200, mode: entry?.mode ?? 'local' });
+    res.type('text/plain; charset=utf-8').send(out.text);
+  });
+
+  // Installers can run curl or wget, nothing fancier: GET and POST both count, token in the URL.
+  const callback = (kind: 'done' | 'failed') => async (req: Request, res: express.Response) => {
+    const found = hostOf(req, res);
+    if (!found) return;
+    const { host, mac } = found;
+    const log = typeof req.body === 'string' ? req.body : '';
+    const outcome = kind === 'done' ? await deps.install.done(mac, tokenOf(req)) : await deps.install.failed(mac, tokenOf(req), log);
+    deps.metrics.callbacks.inc({ kind, outcome: outcome.status });
+    switch (outcome.status) {
+      case 'ok':
+        trace(req, `http.install-${kind}`, host, mac, null, { status: 200 });
+        return res.json({ host: host.name, result: kind, boot: 'local' });
+      case 'gone':
+        trace(req, `http.install-${kind}`, host, mac, 'token-spent', { status: 410 });
+        return apiError(res, 410, 'E_TOKEN_SPENT', outcome.why);
+      case 'forbidden':
+        req.log?.warn({ mac, host: host.name, peer: clientIp(req), reason: outcome.why }, `http: install-${kind} refused`);
+        trace(req, `http.install-${kind}`, host, mac, 'bad-token', { status: 403 });
+        return apiError(res, 403, 'E_FORBIDDEN', outcome.why);
+      case 'unknown':
+        return apiError(res, 404, 'E_UNKNOWN_HOST', `no host with MAC ${mac}`);
+    }
+  };
+  const logBody = express.text({ type: () => true, limit: '1mb' });
+  r.post('/install/:mac/done', callback('done'));
+  r.get('/install/:mac/done', callback('done'));
+  r.post('/install/:mac/failed', logBody, callback('failed'));
+  r.get('/install/:mac/failed', callback('failed'));
+  return r;
+}

@@ -1,0 +1,123 @@
+/**
+ * Hosts changed through the API: validated exactly like the config file (same schema, same
+ * cross-field rules, over the whole resulting host list), persisted as overrides in the store
+ * before the inventory changes, and applied over the config's hosts at every start.
+ */
+import type { Config } from '../config/load.js';
+import { formatPath } from '../config/load.js';
+import { checkRules } from '../config/rules.js';
+import { hostSchema } from '../config/schema.js';
+import type { Clock } from '../lib/clock.js';
+import { ErrorCodes, InputError, NotFoundError } from '../lib/errors.js';
+import type { Logger } from '../lib/log.js';
+import type { Store } from '../store/store.js';
+import type { BootTable } from './boot-table.js';
+import type { Host, Inventory } from './inventory.js';
+
+export type RulesConfig = Pick<Config, 'network' | 'servers' | 'profiles' | 'hypervisors'>;
+
+export interface HostProblem {
+  field: string;
+  message: string;
+}
+
+/**
+ * Problems of `candidate` replacing the host named `replacing` (or added), judged over the whole
+ * resulting list. Returns the validated host, or the problems.
+ */
+export function validateHost(config: RulesConfig, hosts: readonly Host[], candidate: unknown, replacing?: string): { host: Host } | { problems: HostProblem[] } {
+  const parsed = hostSchema.safeParse(candidate, { reportInput: true });
+  if (!parsed.success) {
+    return {
+      problems: parsed.error.issues.map((i) => {
+        const path = i.code === 'unrecognized_keys' ? [...i.path, i.keys.join(', ')] : i.path;
+        return { field: formatPath(path) || '(body)', message: i.code === 'unrecognized_keys' ? `unknown field` : i.message };
+      }),
+    };
+  }
+  const host = parsed.data;
+  // The candidate goes last, so that every duplicate is reported against it.
+  const others = hosts.filter((h) => h.name !== (replacing ?? host.name));
+  const list = [...others, host];
+  const at = list.length - 1;
+  const problems = checkRules({ network: config.network, servers: config.servers, profiles: config.profiles, hypervisors: config.hypervisors, hosts: list })
+    .filter((p) => p.path[0] === 'hosts' && p.path[1] === at)
+    .map((p) => ({ field: formatPath(p.path.slice(2)), message: p.message }));
+  if (replacing !== undefined && host.name !== replacing && hosts.some((h) => h.name === host.name)) {
+    problems.push({ field: 'name', message: `a host named ${host.name} exists already` });
+  }
+  return problems.length ? { problems } : { host };
+}
+
+export interface CatalogDeps {
+  config: RulesConfig & Pick<Config, 'hosts'>;
+  store: Store;
+  inventory: Inventory;
+  clock: Clock;
+  log: Logger;
+}
+
+export class HostCatalog {
+  constructor(private readonly deps: CatalogDeps) {}
+
+  /** Applies the stored overrides over the config's hosts; an override that no longer fits is skipped and logged. */
+  async load(): Promise<void> {
+    let hosts: Host[] = [...this.deps.config.hosts];
+    for (const o of await this.deps.store.listHostOverrides()) {
+      if (o.host === null) {
+        hosts = hosts.filter((h) => h.name !== o.name);
+        continue;
+      }
+      const r = validateHost(this.deps.config, hosts, o.host, o.name);
+      if ('problems' in r) {
+        this.deps.log.error({ host: o.name, problems: r.problems }, 'a host changed through the API no longer fits the config: ignored');
+        continue;
+      }
+      const i = hosts.findIndex((h) => h.name === o.name);
+      if (i >= 0) hosts[i] = r.host;
+      else hosts.push(r.host);
+    }
+    this.deps.inventory.replaceHosts(hosts);
+  }
+
+  /** Creates (replacing undefined) or replaces a host. Throws InputError with the field. */
+  async put(candidate: unknown, replacing?: string): Promise<Host> {
+    const hosts = this.deps.inventory.hosts();
+    if (replacing !== undefined && !hosts.some((h) => h.name === replacing)) throw new NotFoundError(ErrorCodes.UNKNOWN_HOST, `no host named ${JSON.stringify(replacing)}`);
+    const r = validateHost(this.deps.config, hosts, candidate, replacing);
+    if ('problems' in r) {
+      const first = r.problems[0]!;
+      throw new InputError(ErrorCodes.API, r.problems.map((p) => `${p.field}: ${p.message}`).join('; '), first.field);
+    }
+    const host = r.host;
+    if (replacing === undefined && hosts.some((h) => h.name === host.name)) throw new InputError(ErrorCodes.API, `a host named ${host.name} exists already (PUT /api/v1/hosts/${host.name} replaces it)`, 'name');
+    const now = this.deps.clock.now();
+    const ops: Parameters<Store['write']>[0] = [];
+    if (replacing !== undefined && replacing !== host.name) ops.push({ op: 'putHostOverride', override: { name: replacing, host: null, updatedAt: now } });
+    ops.push({ op: 'putHostOverride', override: { name: host.name, host: host as unknown as Record<string, unknown>, updatedAt: now } });
+    ops.push({ op: 'appendEvent', event: { at: now, kind: replacing === undefined ? 'host.created' : 'host.updated', host: host.name, mac: host.mac, reason: 'api' } });
+    await this.deps.store.write(ops);
+    const next = replacing === undefined ? [...hosts, host] : hosts.map((h) => (h.name === replacing ? host : h));
+    this.deps.inventory.replaceHosts(next);
+    return host;
+  }
+
+  async remove(name: string): Promise<Host> {
+    const hosts = this.deps.inventory.hosts();
+    const host = hosts.find((h) => h.name === name.toLowerCase());
+    if (!host) throw new NotFoundError(ErrorCodes.UNKNOWN_HOST, `no host named ${JSON.stringify(name)}`);
+    const now = this.deps.clock.now();
+    await this.deps.store.write([
+      { op: 'putHostOverride', override: { name: host.name, host: null, updatedAt: now } },
+      { op: 'appendEvent', event: { at: now, kind: 'host.deleted', host: host.name, mac: host.mac, reason: 'api' } },
+    ]);
+    this.deps.inventory.replaceHosts(hosts.filter((h) => h !== host));
+    return host;
+  }
+}
+
+/** Boot entries follow host changes: a new MAC gets its entry, a removed one loses it. */
+export async function syncBootEntries(bootTable: BootTable, before: Host | undefined, after: Host | undefined): Promise<void> {
+  if (before && (!after || after.mac !== before.mac)) await bootTable.remove(before.mac, 'host-removed');
+  if (after) await bootTable.ensure(after, 'host-added');
+}

@@ -1,0 +1,54 @@
+/**
+ * What a host's templates see: plain data only (no class instances, no functions), every key
+ * present (templates are compiled strict, so a typo is an error, not an empty string).
+ */
+import type { Config } from '../config/load.js';
+import type { Host, Profile } from '../inventory/inventory.js';
+import { cidrContains, formatIpv4, parseCidr, parseIpv4 } from '../lib/net.js';
+import type { BootEntry } from '../store/store.js';
+import { installKernelArgs } from './kernel-args.js';
+import { installUrls, publicBaseUrl } from './urls.js';
+import { mergeVars, type Vars } from './vars.js';
+
+export interface RenderContext {
+  host: { name: string; fqdn: string; mac: string; ip: string; role: string | null; hypervisor: string | null };
+  network: { domain: string; serverIp: string; cidr: string; netmask: string; prefix: number; gateway: string | null; nameServers: string[] };
+  profile: { name: string; installer: string; kernel: string; initrd: string };
+  install: { token: string | null; kickstartUrl: string; doneUrl: string; failedUrl: string };
+  urls: { base: string; kernel: string; initrd: string; ipxe: string };
+  kernelArgs: string;
+  vars: Vars;
+}
+
+export type ContextConfig = Pick<Config, 'network' | 'servers' | 'vars'>;
+
+/** Boot files are served over HTTP under /boot/files/, from the same root as TFTP. */
+export function bootFileUrl(base: string, path: string): string {
+  return `${base}/boot/files/${path.split('/').map(encodeURIComponent).join('/')}`;
+}
+
+export function buildContext(config: ContextConfig, host: Host, profile: Profile, entry: Pick<BootEntry, 'token'> | undefined): RenderContext {
+  const ip = parseIpv4(host.ip)!;
+  const subnet = config.network.subnets.find((s) => cidrContains(parseCidr(s.cidr)!, ip))!;
+  const cidr = parseCidr(subnet.cidr)!;
+  const base = publicBaseUrl(config);
+  const token = entry?.token ?? null;
+  const urls = installUrls(base, host.mac, token);
+  return {
+    host: { name: host.name, fqdn: `${host.name}.${config.network.domain}`, mac: host.mac, ip: host.ip, role: host.role ?? null, hypervisor: host.hypervisor ?? null },
+    network: {
+      domain: config.network.domain,
+      serverIp: config.network.serverIp,
+      cidr: cidr.text,
+      netmask: formatIpv4(cidr.mask),
+      prefix: cidr.prefix,
+      gateway: subnet.router ?? null,
+      nameServers: subnet.nameServers ?? config.network.nameServers ?? [config.network.serverIp],
+    },
+    profile: { name: profile.name, installer: profile.installer, kernel: profile.kernel, initrd: profile.initrd },
+    install: { token, kickstartUrl: urls.kickstart, doneUrl: urls.done, failedUrl: urls.failed },
+    urls: { base, kernel: bootFileUrl(base, profile.kernel), initrd: bootFileUrl(base, profile.initrd), ipxe: urls.ipxe },
+    kernelArgs: installKernelArgs({ profile, hostName: host.name, domain: config.network.domain, kickstartUrl: urls.kickstart }),
+    vars: mergeVars(config.vars, profile.vars, host.vars),
+  };
+}

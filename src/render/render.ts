@@ -1,0 +1,52 @@
+/**
+ * Renders what a host gets: its kickstart or preseed, and its iPXE script. The HTTP routes,
+ * `3rc render` and `3rc lint` all call these, so what an operator previews is exactly what the
+ * host is served.
+ */
+import type { Config } from '../config/load.js';
+import type { Host, Inventory, Profile } from '../inventory/inventory.js';
+import { ErrorCodes, NotFoundError } from '../lib/errors.js';
+import type { BootEntry } from '../store/store.js';
+import { buildContext, type RenderContext } from './context.js';
+import type { TemplateEngine } from './engine.js';
+
+export const IPXE_TEMPLATE = 'ipxe.hbs';
+
+export interface RenderDeps {
+  config: Pick<Config, 'network' | 'servers' | 'vars'>;
+  inventory: Pick<Inventory, 'profile'>;
+  engine: TemplateEngine;
+}
+
+export interface Rendered {
+  text: string;
+  /** Template file it came from. */
+  file: string;
+  profile: Profile;
+  context: RenderContext;
+}
+
+function profileFor(deps: RenderDeps, host: Host, entry: BootEntry | undefined, override?: string): Profile {
+  const name = override ?? entry?.profile ?? host.profile;
+  const profile = deps.inventory.profile(name);
+  if (!profile) throw new NotFoundError(ErrorCodes.UNKNOWN_PROFILE, `profile ${JSON.stringify(name)} does not exist`);
+  return profile;
+}
+
+/** The kickstart/preseed of a host for its boot entry (or another profile, for previews). */
+export function renderKickstart(deps: RenderDeps, host: Host, entry: BootEntry | undefined, profileName?: string): Rendered {
+  const profile = profileFor(deps, host, entry, profileName);
+  if (!profile.template) throw new NotFoundError(ErrorCodes.TEMPLATE, `profile ${profile.name} (${profile.installer}) has no template`);
+  const context = buildContext(deps.config, host, profile, entry);
+  const file = deps.engine.kickstartFile(profile.template);
+  return { text: deps.engine.render(file, context, host.name), file, profile, context };
+}
+
+/** The iPXE script of a host: chain to kernel and initrd over HTTP when installing, else exit to the next boot device. */
+export function renderIpxe(deps: RenderDeps, host: Host, entry: BootEntry | undefined, profileName?: string): Rendered {
+  const profile = profileFor(deps, host, entry, profileName);
+  const context = buildContext(deps.config, host, profile, entry);
+  const file = deps.engine.templateFile(IPXE_TEMPLATE);
+  const install = profileName !== undefined || entry?.mode === 'install';
+  return { text: deps.engine.render(file, { ...context, installing: install }, host.name), file, profile, context };
+}
