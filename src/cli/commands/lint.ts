@@ -25,7 +25,10 @@ export function run(configFile: string, io: Io): number {
   const deps = { config, inventory, engine };
   const errors: string[] = [];
   const seen = new Set<string>();
-  const rel = (f: string) => relative(process.cwd(), f) || f;
+  const rel = (f: string) => {
+    const r = relative(process.cwd(), f);
+    return r && !r.startsWith('..') ? r : f;
+  };
   const tmp = mkdtempSync(join(tmpdir(), '3rc-lint-'));
   let renders = 0;
   try {

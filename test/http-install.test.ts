@@ -1,0 +1,173 @@
+/**
+ * The install lifecycle over real HTTP, with curl against a running `3rc serve`: boot files with
+ * Range, kickstarts only for their host (source address or current token), iPXE scripts, the
+ * done/failed callbacks with single-use tokens, expiry, metrics.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { parse } from 'yaml';
+import { LAB_YAML, serve, writeLabConfig, type LabConfig, type Served } from './lib/serve.js';
+
+const LO_MAC = '52-54-00-77-00-55';
+
+function curl(args: string[]): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    execFile('curl', ['-s', '-o', '-', '-w', '\n%{http_code}', ...args], { encoding: 'latin1', maxBuffer: 64 << 20 }, (err, stdout) => {
+      if (err) return reject(err);
+      const i = stdout.lastIndexOf('\n');
+      resolve({ status: Number(stdout.slice(i + 1)), body: stdout.slice(0, i) });
+    });
+  });
+}
+
+/** lab.yaml plus a host on loopback (127.0.0.5), so that "from the host's own address" can be tested. */
+async function labWithLoopbackHost(extra: Record<string, unknown> = {}): Promise<LabConfig> {
+  const base = parse(readFileSync(LAB_YAML, 'utf8')) as { network: { subnets: unknown[] }; hosts: unknown[] };
+  return writeLabConfig({
+    network: { ...base.network, subnets: [...base.network.subnets, { cidr: '127.0.0.0/24' }] },
+    hosts: [...base.hosts, { name: 'lo5', mac: LO_MAC.replace(/-/g, ':'), ip: '127.0.0.5', profile: 'debian12', role: 'services' }],
+    ...extra,
+  });
+}
+
+describe('install lifecycle over HTTP', () => {
+  let cfg: LabConfig;
+  let s: Served;
+  let token: string;
+  let kernel: Buffer;
+  const auth = () => ['-H', `Authorization: Bearer ${token}`];
+  const boot = (host: string, body: object) => curl(['-X', 'PUT', ...auth(), '-H', 'content-type: application/json', '-d', JSON.stringify(body), `${s.url}/api/v1/hosts/${host}/boot`]);
+  /** The install token of a host, read from its render (token holders only). */
+  const installToken = async (host: string) => {
+    const r = await curl([...auth(), `${s.url}/api/v1/hosts/${host}/render`]);
+    const m = /\?token=([0-9a-f]+)/.exec(r.body);
+    assert.ok(m, r.body);
+    return m[1]!;
+  };
+
+  before(async () => {
+    cfg = await labWithLoopbackHost();
+    const bootDir = join(cfg.dir, 'boot');
+    mkdirSync(join(bootDir, 'debian-installer/12/amd64'), { recursive: true });
+    kernel = randomBytes(1_500_000);
+    writeFileSync(join(bootDir, 'debian-installer/12/amd64/linux'), kernel);
+    writeFileSync(join(bootDir, 'debian-installer/12/amd64/initrd.gz'), randomBytes(1000));
+    writeFileSync(join(cfg.dir, 'secret.txt'), 'outside the boot root');
+    symlinkSync(join(cfg.dir, 'secret.txt'), join(bootDir, 'escape'));
+    s = await serve(cfg);
+    token = readFileSync(join(cfg.dir, 'api-token'), 'utf8').trim();
+  });
+  after(async () => {
+    await s?.stop();
+    cfg?.cleanup();
+  });
+
+  it('serves boot files whole and by range, and nothing outside the root', async () => {
+    const whole = await curl([`${s.url}/boot/files/debian-installer/12/amd64/linux`]);
+    assert.equal(whole.status, 200);
+    assert.ok(Buffer.from(whole.body, 'latin1').equals(kernel));
+    const part = await curl(['-r', '1000-1999', `${s.url}/boot/files/debian-installer/12/amd64/linux`]);
+    assert.equal(part.status, 206);
+    assert.ok(Buffer.from(part.body, 'latin1').equals(kernel.subarray(1000, 2000)));
+    assert.equal((await curl([`${s.url}/boot/files/escape`])).status, 403);
+    const dots = await curl(['--path-as-is', `${s.url}/boot/files/../secret.txt`]);
+    assert.ok(!dots.body.includes('outside the boot root'));
+    const encoded = await curl(['--path-as-is', `${s.url}/boot/files/%2e%2e/secret.txt`]);
+    assert.ok(!encoded.body.includes('outside the boot root'));
+    assert.notEqual(encoded.status, 200);
+    assert.equal((await curl([`${s.url}/boot/files/nope`])).status, 404);
+  });
+
+  it('install flip -> kickstart with the token -> done -> local -> kickstart refused, done again 410', async () => {
+    const ks = `${s.url}/ks/52-54-00-77-00-10`;
+    assert.equal((await curl([ks])).status, 403); // not from vm10, no token
+    assert.equal((await boot('vm10', { mode: 'install' })).status, 200);
+    const t = await installToken('vm10');
+    assert.equal((await curl([`${ks}?token=${'0'.repeat(32)}`])).status, 403);
+    const got = await curl([`${ks}?token=${t}`]);
+    assert.equal(got.status, 200);
+    assert.match(got.body, /^d-i netcfg\/get_hostname string vm10$/m);
+    assert.ok(got.body.includes(`/install/52-54-00-77-00-10/done?token=${t}`));
+
+    assert.equal((await curl(['-X', 'POST', `${s.url}/install/52-54-00-77-00-10/done?token=0000`])).status, 403);
+    const done = await curl(['-X', 'POST', `${s.url}/install/52-54-00-77-00-10/done?token=${t}`]);
+    assert.equal(done.status, 200, done.body);
+    const vm10 = JSON.parse((await curl([`${s.url}/api/v1/hosts/vm10`])).body) as { boot: { mode: string; lastInstall: string } };
+    assert.deepEqual([vm10.boot.mode, vm10.boot.lastInstall], ['local', 'done']);
+    assert.equal((await curl([`${ks}?token=${t}`])).status, 403);
+    const again = await curl(['-X', 'POST', `${s.url}/install/52-54-00-77-00-10/done?token=${t}`]);
+    assert.equal(again.status, 410);
+    const after2 = JSON.parse((await curl([`${s.url}/api/v1/hosts/vm10`])).body) as { boot: { since: string } };
+    assert.equal(after2.boot.since, (vm10.boot as unknown as { since: string }).since); // nothing changed
+  });
+
+  it('the host itself gets its kickstart and iPXE script by its address; others do not', async () => {
+    assert.equal((await boot('lo5', { mode: 'install' })).status, 200);
+    const own = await curl(['--interface', '127.0.0.5', `${s.url}/ks/${LO_MAC}`]);
+    assert.equal(own.status, 200);
+    assert.match(own.body, /^d-i netcfg\/get_hostname string lo5$/m);
+    const ipxe = await curl(['--interface', '127.0.0.5', `${s.url}/boot/ipxe/${LO_MAC}`]);
+    assert.equal(ipxe.status, 200);
+    assert.match(ipxe.body, /^kernel http:\/\/10\.77\.0\.1:\d+\/boot\/files\/debian-installer\/12\/amd64\/linux initrd=initrd .*\?token=[0-9a-f]{32} /m);
+    assert.equal((await curl([`${s.url}/boot/ipxe/${LO_MAC}`])).status, 403); // from 127.0.0.1
+    assert.equal((await curl(['--interface', '127.0.0.5', `${s.url}/ks/52-54-00-77-00-11`])).status, 403); // another host's
+    assert.equal((await curl([`${s.url}/ks/52-54-00-99-99-99`])).status, 404);
+    assert.equal((await curl([`${s.url}/ks/not-a-mac`])).status, 400);
+    assert.equal((await boot('lo5', { mode: 'local' })).status, 200);
+    assert.equal((await curl(['--interface', '127.0.0.5', `${s.url}/ks/${LO_MAC}`])).status, 404); // not installing
+    const local = await curl(['--interface', '127.0.0.5', `${s.url}/boot/ipxe/${LO_MAC}`]);
+    assert.ok(!local.body.includes('kernel ') && /^exit$/m.test(local.body));
+  });
+
+  it('install-failed keeps the log (bounded) and leaves the host visibly failed, on local boot', async () => {
+    assert.equal((await boot('vm11', { mode: 'install' })).status, 200);
+    const t = await installToken('vm11');
+    const log = `anaconda: ${'x'.repeat(100_000)}\nERROR: disk not found\n`;
+    const r = await curl(['-X', 'POST', '--data-binary', log, `${s.url}/install/52-54-00-77-00-11/failed?token=${t}`]);
+    assert.equal(r.status, 200, r.body);
+    const vm11 = JSON.parse((await curl([`${s.url}/api/v1/hosts/vm11`])).body) as { boot: { mode: string; lastInstall: string } };
+    assert.deepEqual([vm11.boot.mode, vm11.boot.lastInstall], ['local', 'failed']);
+    const events = JSON.parse((await curl([`${s.url}/api/v1/hosts/vm11/events`])).body) as { kind: string; data: { log?: string; truncated?: boolean } }[];
+    const failed = events.find((e) => e.kind === 'install.failed')!;
+    assert.ok(failed.data.log!.endsWith('ERROR: disk not found\n'));
+    assert.equal(failed.data.truncated, true);
+    assert.ok(failed.data.log!.length <= 64 * 1024);
+    assert.ok(!JSON.stringify(events).includes(t), 'the token itself is never in the event log');
+    assert.equal((await curl(['-X', 'POST', `${s.url}/install/52-54-00-77-00-11/done?token=${t}`])).status, 410);
+  });
+
+  it('counts renders and callbacks in /metrics', async () => {
+    const m = await curl([`${s.url}/metrics`]);
+    assert.equal(m.status, 200);
+    assert.match(m.body, /^threerc_renders_total\{kind="kickstart",result="ok"\} [1-9]/m);
+    assert.match(m.body, /^threerc_install_callbacks_total\{kind="done",outcome="gone"\} 2$/m);
+    assert.match(m.body, /^threerc_boot_table_changes_total\{mode="install",reason="api"\} [1-9]/m);
+  });
+});
+
+describe('install expiry', () => {
+  it('an install that never calls back expires and is recorded as such', async () => {
+    const cfg = await labWithLoopbackHost({ install: { timeout: '2s' } });
+    const s = await serve(cfg);
+    try {
+      const token = readFileSync(join(cfg.dir, 'api-token'), 'utf8').trim();
+      const r = await curl(['-X', 'PUT', '-H', `Authorization: Bearer ${token}`, '-H', 'content-type: application/json', '-d', '{"mode":"install"}', `${s.url}/api/v1/hosts/vm12/boot`]);
+      assert.equal(r.status, 200);
+      let last = '';
+      for (let i = 0; i < 100 && last !== 'expired'; i++) {
+        await new Promise((res) => setTimeout(res, 200));
+        last = (JSON.parse((await curl([`${s.url}/api/v1/hosts/vm12`])).body) as { boot: { lastInstall: string } }).boot.lastInstall;
+      }
+      assert.equal(last, 'expired');
+      const events = JSON.parse((await curl([`${s.url}/api/v1/hosts/vm12/events`])).body) as { kind: string }[];
+      assert.ok(events.some((e) => e.kind === 'install.expired'));
+    } finally {
+      await s.stop();
+      cfg.cleanup();
+    }
+  });
+});

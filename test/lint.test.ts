@@ -1,0 +1,79 @@
+/** `3rc lint` and `3rc render` against the shipped templates and planted mistakes. */
+import assert from 'node:assert/strict';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { cli, LAB_YAML, ROOT, writeLabConfig } from './lib/serve.js';
+
+describe('3rc lint', () => {
+  it('passes on the shipped templates and the example inventory', async () => {
+    const r = await cli(['lint', '--config', LAB_YAML]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^lint: 8 render\(s\) for 4 host\(s\): 0 error\(s\)\n$/);
+  });
+
+  it('names the template file, the line and the host of a planted missing variable, and a broken preseed and kickstart', async () => {
+    const cfg = await writeLabConfig({ paths: {} });
+    try {
+      const ks = join(cfg.dir, 'kickstarts');
+      cpSync(join(ROOT, 'kickstarts'), ks, { recursive: true });
+      const preseed = join(ks, 'debian12.preseed.hbs');
+      const lines = readFileSync(preseed, 'utf8').split('\n');
+      const at = lines.findIndex((l) => l.startsWith('d-i time/zone'));
+      lines[at] = 'd-i time/zone string {{vars.tiemzone}}';
+      lines.push('this is not a debconf line');
+      writeFileSync(preseed, lines.join('\n'));
+      writeFileSync(join(ks, 'rocky9.ks.hbs'), readFileSync(join(ks, 'rocky9.ks.hbs'), 'utf8').replace('%end\n\n{{> kickstart/callback}}', '\n{{> kickstart/callback}}'));
+      const config = readFileSync(cfg.file, 'utf8') + `\n`;
+      writeFileSync(cfg.file, config.replace(/paths:\n(\s+)boot: (.*)\n/, `paths:\n$1boot: $2\n$1kickstarts: ${ks}\n`));
+      const r = await cli(['lint', '--config', cfg.file]);
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      const errs = r.stderr.trim().split('\n');
+      assert.ok(errs.includes(`${preseed}:${at + 1}: "tiemzone" not defined (host vm10)`), r.stderr);
+      assert.ok(errs.includes(`${preseed}:${at + 1}: "tiemzone" not defined (host vm11)`), r.stderr);
+      assert.ok(errs.some((e) => e.startsWith(`${join(ks, 'rocky9.ks.hbs')}: rendered line `) && e.includes('%post starts inside %packages') && e.endsWith('(host vm12)')), r.stderr);
+      assert.match(r.stdout, /: [1-9]\d* error\(s\)\n$/);
+    } finally {
+      cfg.cleanup();
+    }
+  });
+
+  it('finds a preseed line that debconf-set-selections refuses', async () => {
+    const cfg = await writeLabConfig();
+    try {
+      const ks = join(cfg.dir, 'kickstarts');
+      cpSync(join(ROOT, 'kickstarts'), ks, { recursive: true });
+      writeFileSync(join(ks, 'debian12.preseed.hbs'), `${readFileSync(join(ks, 'debian12.preseed.hbs'), 'utf8')}\nnot-a-debconf-line\n`);
+      writeFileSync(cfg.file, readFileSync(cfg.file, 'utf8').replace(/paths:\n(\s+)boot: (.*)\n/, `paths:\n$1boot: $2\n$1kickstarts: ${ks}\n`));
+      const r = await cli(['lint', '--config', cfg.file]);
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      assert.match(r.stderr, /debian12\.preseed\.hbs: debconf-set-selections refused the rendered preseed \(host vm10\): /);
+    } finally {
+      cfg.cleanup();
+    }
+  });
+});
+
+describe('3rc render', () => {
+  it('prints what the host gets, with --only for one part', async () => {
+    const cfg = await writeLabConfig();
+    try {
+      const flip = await cli(['boot', 'vm12', '--install', '--config', cfg.file]);
+      assert.equal(flip.code, 0, flip.stderr);
+      const ks = await cli(['render', 'vm12', '--only', 'kickstart', '--config', cfg.file]);
+      assert.equal(ks.code, 0, ks.stderr);
+      assert.match(ks.stdout, /^# vm12\.lab\.test \(52:54:00:77:00:12\): Rocky Linux 9, rendered by 3rc$/m);
+      assert.match(ks.stdout, /\/install\/52-54-00-77-00-12\/done\?token=[0-9a-f]{32}"/);
+      assert.equal(ks.stderr, '');
+      const all = await cli(['render', 'vm10', '--config', cfg.file]);
+      assert.equal(all.code, 0);
+      assert.match(all.stderr, /^note: vm10 boots from its disk now/);
+      assert.match(all.stdout, /^#### .*debian12\.preseed\.hbs \(vm10, profile debian12, boot local\)$/m);
+      assert.match(all.stdout, /^#### .*ipxe\.hbs \(vm10\)$/m);
+      const bad = await cli(['render', 'vm10', '--only', 'grub', '--config', cfg.file]);
+      assert.equal(bad.code, 1);
+    } finally {
+      cfg.cleanup();
+    }
+  });
+});
