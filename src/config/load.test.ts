@@ -72,6 +72,13 @@ describe('config: the example', () => {
     assert.equal(c.hosts[0]!.mac, '52:54:00:aa:bb:cc');
     assert.equal(c.hosts[0]!.name, 'node1');
     assert.equal(c.store.path, '/var/lib/3rc/3rc.db');
+    // Every default duration comes out in milliseconds, like the durations an operator writes.
+    assert.equal(c.network.leaseTime, 3_600_000);
+    assert.deepEqual([c.ha.scanInterval, c.ha.t1, c.ha.t2, c.ha.budget.window], [10_000, 180_000, 180_000, 3_600_000]);
+    assert.equal(c.install.timeout, 7_200_000);
+    assert.deepEqual([c.servers.dhcp.offerHold, c.servers.dhcp.declineHold], [30_000, 600_000]);
+    assert.equal(c.servers.tftp.timeout, 1000);
+    assert.deepEqual([c.servers.dns.ttl, c.servers.dns.tcpIdleTimeout], [300_000, 10_000]);
   });
 });
 

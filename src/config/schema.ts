@@ -72,9 +72,9 @@ const dhcpServer = z
     /** PXE boot-server port answered in proxy mode. Default: 4011. */
     proxyPort: port.default(4011),
     /** How long an offered address is held for the client that was offered it. Default: 30s. */
-    offerHold: duration.default(30),
+    offerHold: duration.prefault(30),
     /** How long an address a client DECLINEd stays out of use. Default: 10m. */
-    declineHold: duration.default(600),
+    declineHold: duration.prefault(600),
     /** DHCP packets per second accepted from one MAC before the rest are dropped. Default: 20. */
     ratePerMac: z.number().int().positive().default(20),
     /** Boot files by client architecture (option 93), relative to paths.boot. */
@@ -97,7 +97,7 @@ const tftpServer = z
     /** Largest windowsize granted (RFC 7440). Default: 64. */
     maxWindowsize: z.number().int().min(1).max(65535).default(64),
     /** Retransmission timeout before back-off, unless the client asks (RFC 2349). Default: 1s. */
-    timeout: duration.default(1),
+    timeout: duration.prefault(1),
     /** Retransmissions of one block before the transfer is abandoned. Default: 5. */
     retries: z.number().int().min(0).max(50).default(5),
     /** Concurrent transfers; requests beyond it get an error, not a crash. Default: 512. */
@@ -119,11 +119,11 @@ const dnsServer = z
   .strictObject({
     ...serverBase(53),
     /** TTL of the zone's records. Default: 5m. */
-    ttl: duration.default(300),
+    ttl: duration.prefault(300),
     /** Resolvers asked for names outside the zone, for clients in the managed subnets only. Default: none (REFUSED). */
     forwarders: z.array(ipv4).default([]),
     /** Idle time before a DNS-over-TCP connection is closed. Default: 10s. */
-    tcpIdleTimeout: duration.default(10),
+    tcpIdleTimeout: duration.prefault(10),
     /** Concurrent DNS-over-TCP connections. Default: 256. */
     maxTcpConnections: z.number().int().positive().default(256),
   })
@@ -215,7 +215,7 @@ export const configSchema = z.strictObject({
     /** Name servers handed out by DHCP when a subnet names none. Default: [serverIp]. */
     nameServers: z.array(ipv4).optional(),
     /** Default DHCP lease time. Default: 1h. */
-    leaseTime: duration.default(3600),
+    leaseTime: duration.prefault(3600),
     subnets: z.array(subnet).min(1, { message: 'expected at least one subnet' }),
   }),
   servers: z
@@ -249,7 +249,7 @@ export const configSchema = z.strictObject({
   install: z
     .strictObject({
       /** An install that has not called back (done or failed) after this long is expired. Default: 2h. */
-      timeout: duration.default(7200),
+      timeout: duration.prefault(7200),
     })
     .prefault({}),
   /** Template variables shared by every host (profile and host vars override them). */
@@ -262,17 +262,17 @@ export const configSchema = z.strictObject({
       /** Run the HA controller. Default: true. */
       enabled: z.boolean().default(true),
       /** Monitoring pass interval (the paper polled Ganglia every 60 s). Default: 10s. */
-      scanInterval: duration.default(10),
+      scanInterval: duration.prefault(10),
       /** Wait after a reboot before restarting the VM (paper: 3 min). Default: 3m. */
-      t1: duration.default(180),
+      t1: duration.prefault(180),
       /** Wait after a restart before reinstalling (paper: 3 min). Default: 3m. */
-      t2: duration.default(180),
+      t2: duration.prefault(180),
       budget: z
         .strictObject({
           /** Automatic recoveries allowed per VM within the window, then quarantine. Default: 3. */
           recoveries: z.number().int().min(0).default(3),
           /** Default: 1h. */
-          window: duration.default(3600),
+          window: duration.prefault(3600),
         })
         .prefault({}),
     })
