@@ -88,7 +88,7 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
     const s = config.servers;
     if (s.dhcp.enabled) services.push(createDhcpServer(s.dhcp, log));
     if (s.tftp.enabled) services.push(createTftpServer(s.tftp, log));
-    if (s.dns.enabled) services.push(createDnsServer(s.dns, log));
+    if (s.dns.enabled) services.push(createDnsServer(config, inventory, log, clock));
     if (s.http.enabled) {
       const app = createApp({
         config, engine, trace, metrics, install, catalog,

@@ -1,53 +1,284 @@
 /**
- * The DNS server. Until the zone and its codec land (issue: DNS server), it binds UDP and TCP on
- * its port and drops what it receives, logging it.
+ * The DNS server: UDP and TCP on servers.dns.listen:port, answering from the zone built out of
+ * the inventory (zone.ts) through the pure respond() policy. Only this file touches sockets.
+ *
+ * - UDP: one datagram, one reply; answers larger than the client's limit go out with TC set.
+ * - TCP (RFC 7766): length-prefixed messages, several per connection, pipelined; a connection is
+ *   closed after servers.dns.tcpIdleTimeout without a complete query, and connections beyond
+ *   servers.dns.maxTcpConnections are closed at once. Reading pauses while a client does not
+ *   read its answers, so one connection cannot make the process buffer without bound.
+ * - update(inventory) rebuilds the zone and swaps it in one assignment: a query sees either the
+ *   old zone or the new one, never a mix. It runs on every `change` of the inventory (a host
+ *   added through the API resolves at once).
+ * - Per-packet logs are at debug level (a flood of bad packets must not become a flood of log
+ *   lines); fields: peer, qname, qtype, rcode, reason.
  */
+import type dgram from 'node:dgram';
 import net from 'node:net';
-import type { ServerConfig } from '../config/schema.js';
-import { listenTcp } from '../lib/bind.js';
+import type { Config } from '../config/load.js';
+import type { Inventory } from '../inventory/inventory.js';
+import { bindUdp, closeUdp, listenTcp } from '../lib/bind.js';
+import { systemClock, type Clock, type Timer } from '../lib/clock.js';
 import type { Logger } from '../lib/log.js';
+import { cidrContains, parseCidr, parseIpv4, type Cidr } from '../lib/net.js';
 import type { Service } from '../lib/service.js';
-import { UdpShell } from '../lib/udp-shell.js';
+import { Forwarder } from './forwarder.js';
+import { frame, FrameReader } from './framing.js';
+import { respond, servfail, TCP_LIMIT, type Client, type Outcome } from './respond.js';
+import { buildReply, FLAG_RA, keyToName, udpLimit, type Query } from './wire.js';
+import { buildZone, zoneSourceFromConfig, type Zone, type ZoneSource } from './zone.js';
 
-export class DnsShell implements Service {
+/** The parts of the config the DNS server reads. */
+export type DnsConfig = Pick<Config, 'network' | 'servers'>;
+
+/** Socket buffer sizes: room for a burst of queries while the event loop is busy. */
+const UDP_BUFFER_BYTES = 4 * 1024 * 1024;
+/** A TCP client that leaves this much unread stops being read from until it catches up. */
+const TCP_WRITE_HIGH_WATER = 256 * 1024;
+
+/** The DNS Service: see the module comment. */
+export class DnsServer implements Service {
   readonly name = 'dns';
-  private readonly udp: UdpShell;
+  private udp: dgram.Socket | undefined;
   private tcp: net.Server | undefined;
+  private readonly connections = new Set<net.Socket>();
+  private readonly forwarder: Forwarder | undefined;
+  private readonly managed: Cidr[];
+  private readonly source: ZoneSource;
+  private current: Zone;
+  /** Inventory version the current zone was built from. */
+  private builtFrom: number;
 
-  constructor(private readonly cfg: ServerConfig, private readonly log: Logger) {
-    this.udp = new UdpShell({ name: 'dns', address: cfg.listen, port: cfg.port }, log);
+  /** Rebuilds the zone when the inventory's hosts change. */
+  private readonly onInventoryChange = () => {
+    try {
+      this.update(this.inventory);
+    } catch (err) {
+      // Keep serving the previous zone rather than none.
+      this.log.error({ err }, 'dns: zone rebuild failed; still serving the previous zone');
+    }
+  };
+
+  constructor(
+    private readonly config: DnsConfig,
+    private readonly inventory: Inventory,
+    private readonly log: Logger,
+    private readonly clock: Clock = systemClock,
+    opts: { forwarderPort?: number } = {},
+  ) {
+    this.source = zoneSourceFromConfig(config);
+    this.managed = config.network.subnets.map((s) => parseCidr(s.cidr)!);
+    this.builtFrom = inventory.version;
+    this.current = buildZone(this.source, inventory, { now: clock.now() });
+    const fw = config.servers.dns.forwarders;
+    if (fw.length > 0) this.forwarder = new Forwarder(fw, log, clock, opts.forwarderPort);
+  }
+
+  /** Open DNS-over-TCP connections (for metrics and tests). */
+  get tcpConnections(): number {
+    return this.connections.size;
+  }
+
+  /** The zone being served. */
+  get zone(): Zone {
+    return this.current;
+  }
+
+  /**
+   * Rebuilds the zone from the inventory and serves it from the next query on. The SOA serial
+   * moves only if the content changed.
+   */
+  update(inventory: Inventory): Zone {
+    this.builtFrom = inventory.version;
+    const next = buildZone(this.source, inventory, { now: this.clock.now(), previous: this.current });
+    if (next.serial !== this.current.serial) this.log.info({ serial: next.serial, records: next.records }, 'dns: zone updated');
+    this.current = next;
+    return next;
   }
 
   async start(): Promise<void> {
-    await this.udp.start();
-    const tcp = net.createServer((conn) => {
-      this.log.debug({ peer: `${conn.remoteAddress}:${conn.remotePort}`, reason: 'handler-not-implemented' }, 'dns: tcp connection closed');
-      conn.destroy();
-    });
+    const spec = { name: 'dns', address: this.config.servers.dns.listen, port: this.config.servers.dns.port };
+    const udp = await bindUdp(spec);
     try {
-      await listenTcp(tcp, { name: 'dns', address: this.cfg.listen, port: this.cfg.port });
+      udp.setRecvBufferSize(UDP_BUFFER_BYTES);
+      udp.setSendBufferSize(UDP_BUFFER_BYTES);
     } catch (err) {
-      await this.udp.stop();
+      this.log.debug({ err }, 'dns: cannot enlarge socket buffers');
+    }
+    udp.on('message', (msg, rinfo) => this.onDatagram(udp, msg, rinfo));
+    // An error after binding (e.g. ICMP port unreachable surfaced by the OS) is not fatal.
+    udp.on('error', (err) => this.log.warn({ err }, 'dns: udp socket error'));
+    const tcp = net.createServer((conn) => this.onConnection(conn));
+    tcp.on('error', (err) => this.log.warn({ err }, 'dns: tcp server error'));
+    try {
+      await listenTcp(tcp, spec);
+      await this.forwarder?.start();
+    } catch (err) {
+      await closeUdp(udp);
+      await new Promise<void>((resolve) => tcp.close(() => resolve()));
       throw err;
     }
+    this.udp = udp;
     this.tcp = tcp;
+    this.inventory.on('change', this.onInventoryChange);
+    // A change between construction and now is not missed.
+    if (this.inventory.version !== this.builtFrom) this.update(this.inventory);
+    this.log.info({ serial: this.current.serial, records: this.current.records, zones: this.current.apexes, forwarders: this.config.servers.dns.forwarders }, 'dns: serving');
   }
 
   async stop(): Promise<void> {
-    await this.udp.stop();
+    this.inventory.off('change', this.onInventoryChange);
+    const udp = this.udp;
     const tcp = this.tcp;
+    this.udp = undefined;
     this.tcp = undefined;
+    for (const c of this.connections) c.destroy();
+    this.connections.clear();
+    await closeUdp(udp);
     if (tcp) await new Promise<void>((resolve) => tcp.close(() => resolve()));
+    await this.forwarder?.stop();
   }
 
   addresses(): string[] {
-    const out = this.udp.addresses();
-    const a = this.tcp?.address();
-    if (a && typeof a === 'object') out.push(`${a.address}:${a.port}/tcp`);
+    const out: string[] = [];
+    if (this.udp) {
+      const a = this.udp.address();
+      out.push(`${a.address}:${a.port}/udp`);
+    }
+    const t = this.tcp?.address();
+    if (t && typeof t === 'object') out.push(`${t.address}:${t.port}/tcp`);
     return out;
+  }
+
+  /** Forwarding is for clients in a managed subnet only, and only when forwarders exist. */
+  private mayForward(address: string | undefined): boolean {
+    if (!this.forwarder || !address) return false;
+    const ip = parseIpv4(address.startsWith('::ffff:') ? address.slice(7) : address);
+    return ip !== null && this.managed.some((c) => cidrContains(c, ip));
+  }
+
+  private onDatagram(socket: dgram.Socket, msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    const client: Client = { transport: 'udp', mayForward: this.mayForward(rinfo.address) };
+    let out: Outcome;
+    try {
+      out = respond(msg, this.current, client);
+    } catch (err) {
+      // respond() does not throw by design; this keeps a bug from becoming a crash.
+      this.log.error({ err, peer: `${rinfo.address}:${rinfo.port}` }, 'dns: query handler failed');
+      return;
+    }
+    const send = (bytes: Buffer) => {
+      // dgram.send throws on port 0, which only a forged source has: drop, never crash.
+      if (rinfo.port === 0) return;
+      try {
+        socket.send(bytes, rinfo.port, rinfo.address);
+      } catch (err) {
+        this.log.debug({ err, peer: `${rinfo.address}:${rinfo.port}` }, 'dns: cannot send reply');
+      }
+    };
+    this.logOutcome(out, rinfo.address, rinfo.port, 'udp');
+    if (out.kind === 'reply') send(out.bytes);
+    else if (out.kind === 'forward') void this.relay(msg, out.query, udpLimit(out.query), (bytes) => this.udp === socket && send(bytes));
+  }
+
+  private async relay(msg: Buffer, q: Query, limit: number, send: (bytes: Buffer) => void): Promise<void> {
+    const reply = await this.forwarder!.forward(msg, q);
+    if (!reply) return send(servfail(msg, q, limit));
+    if (reply.length <= limit) return send(reply);
+    // Too big for this client: header and question with TC, so it retries over TCP.
+    send(buildReply(msg, q, { rcode: reply[3]! & 0xf, aa: false, ancount: 0, nscount: 0, arcount: 0, body: Buffer.alloc(0) }, 0, FLAG_RA));
+  }
+
+  private onConnection(conn: net.Socket): void {
+    const peer = `${conn.remoteAddress}:${conn.remotePort}`;
+    if (this.connections.size >= this.config.servers.dns.maxTcpConnections || !this.tcp) {
+      this.log.debug({ peer, reason: 'too-many-connections' }, 'dns: tcp connection refused');
+      conn.destroy();
+      return;
+    }
+    this.connections.add(conn);
+    conn.setNoDelay(true);
+    const reader = new FrameReader();
+    const client: Client = { transport: 'tcp', mayForward: this.mayForward(conn.remoteAddress) };
+    let idle: Timer | undefined;
+    const armIdle = () => {
+      idle?.cancel();
+      idle = this.clock.schedule(this.config.servers.dns.tcpIdleTimeout, () => {
+        this.log.debug({ peer, reason: 'idle' }, 'dns: tcp connection closed');
+        conn.destroy();
+      });
+    };
+    // Closing after a hostile message: answers already written still go out (end, not destroy),
+    // nothing more is answered, and the idle timer destroys the socket if the peer never closes.
+    let closing = false;
+    let throttled = false;
+    const write = (bytes: Buffer) => {
+      if (conn.destroyed || conn.writableEnded) return;
+      conn.write(frame(bytes));
+      // Backpressure: stop reading while the client does not read (RFC 7766 §6.2.3).
+      if (!throttled && conn.writableLength > TCP_WRITE_HIGH_WATER) {
+        throttled = true;
+        conn.pause();
+        conn.once('drain', () => {
+          throttled = false;
+          if (!closing) conn.resume();
+        });
+      }
+    };
+    const close = () => {
+      closing = true;
+      conn.end(); // reading goes on (and is discarded) so that the peer's FIN is seen
+    };
+    armIdle();
+    conn.on('data', (chunk: Buffer) => {
+      if (closing) return;
+      const { messages, error } = reader.push(chunk);
+      for (const msg of messages) {
+        armIdle();
+        let out: Outcome;
+        try {
+          out = respond(msg, this.current, client);
+        } catch (err) {
+          this.log.error({ err, peer }, 'dns: query handler failed');
+          close();
+          return;
+        }
+        this.logOutcome(out, conn.remoteAddress, conn.remotePort, 'tcp');
+        if (out.kind === 'reply') write(out.bytes);
+        else if (out.kind === 'forward') void this.relay(msg, out.query, TCP_LIMIT, write);
+        else {
+          // No readable header: the stream cannot be trusted to stay in sync.
+          close();
+          return;
+        }
+      }
+      if (error) {
+        this.log.debug({ peer, reason: error }, 'dns: tcp connection closed');
+        close();
+      }
+    });
+    conn.on('error', (err) => this.log.debug({ peer, err: err.message }, 'dns: tcp connection error'));
+    conn.on('close', () => {
+      idle?.cancel();
+      this.connections.delete(conn);
+    });
+  }
+
+  private logOutcome(out: Outcome, address: string | undefined, port: number | undefined, transport: string): void {
+    if (!this.log.isLevelEnabled('debug')) return;
+    const peer = `${address}:${port}`;
+    if (out.kind === 'drop') this.log.debug({ peer, transport, reason: out.reason }, 'dns: message dropped');
+    else {
+      const q = out.query;
+      this.log.debug(
+        { peer, transport, qname: q && keyToName(q.key), qtype: q?.qtype, rcode: out.kind === 'reply' ? out.rcode : undefined, reason: out.kind === 'forward' ? 'forwarded' : out.reason },
+        'dns: query',
+      );
+    }
   }
 }
 
-export function createDnsServer(cfg: ServerConfig, log: Logger): DnsShell {
-  return new DnsShell(cfg, log.child({ server: 'dns' }));
+/** The DNS service for a config and inventory (the composition root calls this). */
+export function createDnsServer(config: DnsConfig, inventory: Inventory, log: Logger, clock: Clock = systemClock): DnsServer {
+  return new DnsServer(config, inventory, log.child({ server: 'dns' }), clock);
 }

@@ -1,0 +1,45 @@
+# Shared by the role scripts (POSIX sh, sourced). Installs packages with whichever package
+# manager the system has, and enables services when systemd runs. Every step is idempotent:
+# running a role twice changes nothing the second time.
+
+log() { printf '3rc-role[%s]: %s\n' "${ROLE:-?}" "$*" >&2; }
+
+# pkg_install APT_PACKAGES -- DNF_PACKAGES
+pkg_install() {
+  apt_pkgs=
+  dnf_pkgs=
+  side=apt
+  for p in "$@"; do
+    if [ "$p" = -- ]; then side=dnf; continue; fi
+    if [ "$side" = apt ]; then apt_pkgs="$apt_pkgs $p"; else dnf_pkgs="$dnf_pkgs $p"; fi
+  done
+  if command -v apt-get >/dev/null 2>&1; then
+    log "apt-get install$apt_pkgs"
+    DEBIAN_FRONTEND=noninteractive apt-get -y -q update
+    # shellcheck disable=SC2086
+    DEBIAN_FRONTEND=noninteractive apt-get -y -q install --no-install-recommends $apt_pkgs
+  elif command -v dnf >/dev/null 2>&1; then
+    log "dnf install$dnf_pkgs"
+    # shellcheck disable=SC2086
+    dnf -y -q install $dnf_pkgs
+  else
+    log "no apt-get or dnf on this system: cannot install$apt_pkgs"
+    return 1
+  fi
+}
+
+# enable_service NAME: start now and at boot, when systemd is running.
+enable_service() {
+  if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+    systemctl enable --now "$1"
+  else
+    log "systemd not running: $1 will start at next boot if its package enables it"
+  fi
+}
+
+require_root() {
+  if [ "$(id -u)" != 0 ]; then
+    log "must run as root"
+    exit 1
+  fi
+}
