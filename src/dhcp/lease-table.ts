@@ -1,10 +1,15 @@
 /**
  * DHCP leases in memory, indexed by address and by MAC, written through to the store: a lease is
  * durable before the DHCP server may ACK it. Keyed by address, so one address is never held by
- * two clients; the allocation policy that uses it is the DHCP server's.
+ * two clients; the allocation policy that uses it is the DHCP server's (policy.ts).
+ *
+ * put() shows a lease only once durable; the DHCP server uses hold() (offers, memory only) and
+ * commit() (visible at once, durable when it resolves) so that two requests handled in the same
+ * tick can never be given the same address.
  */
 import type { Lease, Store } from '../store/store.js';
 
+/** The lease table: O(1) by address and by MAC; see the module comment for durability. */
 export class LeaseTable {
   private readonly byIp = new Map<string, Lease>();
   private readonly byMac = new Map<string, Set<string>>();
@@ -39,6 +44,42 @@ export class LeaseTable {
     await this.store.write([{ op: 'putLease', lease }]);
     this.unindex(lease.ip);
     this.index(lease);
+  }
+
+  /**
+   * Holds an address for an offer, in memory only (an offer lost in a crash costs the client one
+   * more DISCOVER; writing every offer would halve the lease rate). Visible at once, so a second
+   * DISCOVER handled in the same tick never gets the same address.
+   */
+  hold(lease: Lease): void {
+    this.unindex(lease.ip);
+    this.index(lease);
+  }
+
+  /** Drops an offer that `mac` turned down (it chose another server). Bound leases are kept. */
+  unhold(ip: string, mac: string): void {
+    const l = this.byIp.get(ip);
+    if (l && l.mac === mac && l.state === 'offered') this.unindex(ip);
+  }
+
+  /**
+   * Stores a lease that will be acknowledged: visible here synchronously (so concurrent requests
+   * already see the address taken), durable when the promise resolves (the ACK is sent only
+   * then). If the write fails, the previous lease for the address is put back.
+   */
+  async commit(lease: Lease): Promise<void> {
+    const previous = this.byIp.get(lease.ip);
+    this.unindex(lease.ip);
+    this.index(lease);
+    try {
+      await this.store.write([{ op: 'putLease', lease }]);
+    } catch (err) {
+      if (this.byIp.get(lease.ip) === lease) {
+        this.unindex(lease.ip);
+        if (previous) this.index(previous);
+      }
+      throw err;
+    }
   }
 
   async remove(ip: string): Promise<void> {

@@ -1,0 +1,137 @@
+/**
+ * Building replies (RFC 2131 section 4.3, PXE 2.1, RFC 4578): header, network and boot options,
+ * and where each reply goes. Pure: no I/O.
+ */
+import type { Host } from '../inventory/inventory.js';
+import { cidrBroadcast, formatIpv4 } from '../lib/net.js';
+import { DhcpOptions, F, getField, MessageType, Opt, setField } from './options.js';
+import { ClientArch, IPXE_NO_PXEDHCP, PXE_DISCOVERY_CONTROL, PxeF, userClasses } from './options-pxe.js';
+import { BOOTREPLY, emptyPacket, FLAG_BROADCAST, type DhcpPacket } from './packet.js';
+import { BROADCAST, CLIENT_PORT, SERVER_PORT, ZERO, type Destination, type PolicyContext, type SubnetInfo } from './context.js';
+
+/**
+ * Where a reply goes (RFC 2131 4.1): to the relay (giaddr:67); else to ciaddr when the client
+ * has an address; else broadcast. RFC 2131 allows a unicast to yiaddr/chaddr when the broadcast
+ * flag is clear, but that needs an ARP entry the server adds by hand (dnsmasq uses an ioctl);
+ * Node's dgram cannot, and a unicast IP packet to an address nobody answers ARP for is lost.
+ * So every reply to a client without an address is broadcast: always correct, if noisier. The
+ * server sends it from a socket bound to its address in the client's subnet, which makes Linux
+ * send 255.255.255.255 out of that interface (not the default route's).
+ */
+export function destination(req: DhcpPacket, nak: boolean, subnet: SubnetInfo | undefined): Destination {
+  if (req.giaddr !== ZERO) return { address: req.giaddr, port: SERVER_PORT };
+  if (!nak && req.ciaddr !== ZERO) return { address: req.ciaddr, port: CLIENT_PORT };
+  return subnet ? { address: BROADCAST, port: CLIENT_PORT, fallback: formatIpv4(cidrBroadcast(subnet.cidr)), subnet: subnet.cidr.text } : { address: BROADCAST, port: CLIENT_PORT };
+}
+
+export function replyHeader(req: DhcpPacket): DhcpPacket {
+  const p = emptyPacket(BOOTREPLY);
+  p.htype = req.htype;
+  p.hlen = req.hlen;
+  p.xid = req.xid;
+  p.flags = req.flags & FLAG_BROADCAST;
+  p.giaddr = req.giaddr;
+  p.chaddr = req.chaddr.slice();
+  return p;
+}
+
+export function buildNak(req: DhcpPacket, ctx: PolicyContext, subnet: SubnetInfo): { packet: DhcpPacket; to: Destination } {
+  const p = replyHeader(req);
+  // RFC 2131 4.3.2: a NAK through a relay has the broadcast bit set (the client's address is wrong).
+  if (req.giaddr !== ZERO) p.flags |= FLAG_BROADCAST;
+  setField(p.options, F.messageType, MessageType.NAK);
+  setField(p.options, F.serverId, ctx.settings.serverIp);
+  echoRelayInfo(req, p.options);
+  return { packet: p, to: destination(req, true, subnet) };
+}
+
+/** RFC 3046 2.2: the relay agent information goes back unchanged, last. */
+export function echoRelayInfo(req: DhcpPacket, out: DhcpOptions): void {
+  const info = req.options.get(Opt.RELAY_AGENT_INFO);
+  if (info) out.set(Opt.RELAY_AGENT_INFO, info);
+}
+
+/** Is the client iPXE (user class `iPXE`, RFC 3004 or bare, or iPXE's option 175)? */
+export function isIpxe(req: DhcpPacket): boolean {
+  if (req.options.has(Opt.IPXE_ENCAP)) return true;
+  const uc = req.options.get(Opt.USER_CLASS);
+  return !!uc && userClasses(uc).includes('iPXE');
+}
+
+/**
+ * Boot information for a client with a BootTable entry (RFC 4578, PXE 2.1). The DHCP answer is
+ * the same whether the entry says local or install: the pxelinux/iPXE config that 3rc serves
+ * next reads the BootTable and either boots the disk or starts the install. Clients without an
+ * entry (pool clients unknown to the inventory) get no boot file.
+ */
+export function bootInfo(req: DhcpPacket, ctx: PolicyContext, mac: string): { file: string | null; data: Record<string, unknown> } {
+  const entry = ctx.bootEntry(mac);
+  if (!entry) return { file: null, data: { boot: 'none' } };
+  const data: Record<string, unknown> = { boot: entry.mode };
+  if (isIpxe(req)) {
+    data.client = 'ipxe';
+    return { file: ctx.settings.ipxeScriptUrl(mac), data };
+  }
+  const arch = getField(req.options, PxeF.clientArch)?.[0] ?? ClientArch.BIOS;
+  data.arch = arch;
+  if (arch === ClientArch.BIOS) return { file: ctx.settings.bootFiles.bios, data };
+  if (arch === ClientArch.EFI_X64 || arch === ClientArch.EFI_BC) return { file: ctx.settings.bootFiles.efiX64, data };
+  data.bootFile = `none for architecture ${arch}`;
+  return { file: null, data };
+}
+
+/** Boot file and the PXE/iPXE options that go with it (shared by the server and proxy modes). */
+export function addBootOptions(req: DhcpPacket, ctx: PolicyContext, p: DhcpPacket, file: string, proxyMode: boolean): void {
+  const o = p.options;
+  const s = ctx.settings;
+  // The file field holds 127 characters; a longer name (an iPXE URL) goes in option 67 only.
+  if (file.length < 128) p.file = file;
+  const asked = getField(req.options, F.parameterList) ?? [];
+  if (asked.includes(Opt.TFTP_SERVER)) setField(o, F.tftpServer, s.serverIp);
+  if (asked.includes(Opt.BOOTFILE) || file.length >= 128) setField(o, F.bootfile, file);
+  const pxe = getField(req.options, PxeF.vendorClass)?.startsWith('PXEClient') ?? false;
+  if (pxe) {
+    // PXE 2.1: a PXEClient needs 60 = "PXEClient" echoed to treat this as a PXE offer, and
+    // option 43 with discovery control bit 3 ("use the boot file given, skip boot-server
+    // discovery"), else some ROMs try multicast discovery or wait for a ProxyDHCP.
+    setField(o, PxeF.vendorClass, 'PXEClient');
+    setField(o, PxeF.vendorSpecific, new Map([[PXE_DISCOVERY_CONTROL, Uint8Array.of(8)]]));
+  }
+  // RFC 4578 2.3: echo the client machine identifier (some firmware ignores offers without it).
+  const uuid = req.options.get(Opt.CLIENT_UUID);
+  if (uuid) o.set(Opt.CLIENT_UUID, uuid);
+  // iPXE: no-pxedhcp = 1 so that it does not wait ~3 s for a ProxyDHCP offer (lab-notes). Not
+  // in proxy mode: there the site's server answers first and iPXE must wait for us.
+  if (isIpxe(req) && !proxyMode) setField(o, PxeF.ipxe, new Map([[IPXE_NO_PXEDHCP, Uint8Array.of(1)]]));
+}
+
+export function buildReply(req: DhcpPacket, ctx: PolicyContext, subnet: SubnetInfo, mac: string, host: Host | undefined, mt: number, yiaddr: string): { reply: { packet: DhcpPacket; to: Destination }; data: Record<string, unknown> } {
+  const s = ctx.settings;
+  const p = replyHeader(req);
+  const isInform = yiaddr === ZERO;
+  p.yiaddr = yiaddr;
+  if (mt === MessageType.ACK) p.ciaddr = req.ciaddr;
+  const o = p.options;
+  setField(o, F.messageType, mt);
+  setField(o, F.serverId, s.serverIp);
+  if (!isInform) {
+    // RFC 2131 4.3.5: no lease time in an answer to INFORM. T1 = 0.5, T2 = 0.875 of the lease.
+    setField(o, F.leaseTime, subnet.leaseTime);
+    setField(o, F.renewalTime, Math.floor(subnet.leaseTime / 2));
+    setField(o, F.rebindingTime, Math.floor((subnet.leaseTime * 7) / 8));
+  }
+  setField(o, F.subnetMask, formatIpv4(subnet.cidr.mask));
+  setField(o, F.broadcast, formatIpv4(cidrBroadcast(subnet.cidr)));
+  if (subnet.router) setField(o, F.router, [subnet.router]);
+  if (subnet.nameServers.length > 0) setField(o, F.dns, subnet.nameServers);
+  if (host) setField(o, F.hostName, host.name);
+  setField(o, F.domainName, s.domain);
+
+  const boot = bootInfo(req, ctx, mac);
+  if (boot.file !== null) {
+    p.siaddr = s.serverIp; // next-server: where TFTP is
+    addBootOptions(req, ctx, p, boot.file, false);
+  }
+  echoRelayInfo(req, o);
+  return { reply: { packet: p, to: destination(req, false, subnet) }, data: { ...boot.data, file: boot.file } };
+}

@@ -1,0 +1,316 @@
+/**
+ * 3rc's DHCP server with real clients, in network namespaces (10.77.0.0/16, no route out): the
+ * real `3rc serve` in one namespace, dhclient, udhcpc, dhcrelay, perfdhcp and a relay-mode load
+ * client in others. Needs root and the tools; skips with the reason otherwise.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { SqliteStore } from '../../src/store/sqlite.js';
+import type { Lease, StoreEvent } from '../../src/store/store.js';
+import { Lab, netnsUnavailable } from '../lib/netns.js';
+import { ROOT, writeLabConfig, type LabConfig } from '../lib/serve.js';
+import { serveInNetns, type NsServed } from './ns-serve.js';
+
+const TOOLS = ['/usr/sbin/dhclient', '/usr/sbin/udhcpc', '/usr/sbin/dhcrelay', '/usr/sbin/perfdhcp'];
+const skip = netnsUnavailable() ?? TOOLS.filter((t) => !existsSync(t)).map((t) => `needs ${t}`)[0];
+if (skip) console.log(`dhcp real-client tests skipped: ${skip}`);
+
+const VM10 = '52:54:00:77:00:10';
+let tmp = '';
+
+before(() => {
+  tmp = mkdtempSync(join(tmpdir(), '3rc-dhcp-clients-'));
+});
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** lab.yaml with DHCP on 0.0.0.0:67 (inside the server namespace) plus `changes`. */
+function dhcpConfig(changes: Record<string, unknown> = {}): Promise<LabConfig> {
+  const c = changes as { servers?: Record<string, unknown> };
+  return writeLabConfig({ ...changes, servers: { ...(c.servers ?? {}), dhcp: { listen: '0.0.0.0', port: 67, ...((c.servers?.dhcp as object) ?? {}) } } });
+}
+
+/** Reads what 3rc stored (after it stopped: the store is exclusive while it runs). */
+async function stored(cfg: LabConfig): Promise<{ leases: Lease[]; events: StoreEvent[] }> {
+  const store = SqliteStore.open({ path: (cfg.data.store as { path: string }).path });
+  try {
+    return { leases: await store.listLeases(), events: await store.queryEvents({ limit: 100_000 }) };
+  } finally {
+    await store.close();
+  }
+}
+
+/** A script for udhcpc/dhclient that writes the environment it is called with to `file`. */
+function envScript(name: string, when: string): { path: string; file: string } {
+  const file = join(tmp, `${name}.env`);
+  const path = join(tmp, `${name}.sh`);
+  writeFileSync(path, `#!/bin/sh\ncase "$1$reason" in ${when}) env > ${file};; esac\nexit 0\n`);
+  chmodSync(path, 0o755);
+  return { path, file };
+}
+
+function readEnv(file: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    const i = line.indexOf('=');
+    if (i > 0) out[line.slice(0, i)] = line.slice(i + 1).replace(/^'(.*)'$/, '$1');
+  }
+  return out;
+}
+
+async function withLab<T>(tag: string, fn: (lab: Lab) => Promise<T>): Promise<T> {
+  const lab = new Lab(tag);
+  try {
+    return await fn(lab);
+  } finally {
+    await lab.destroy();
+  }
+}
+
+function udhcpc(lab: Lab, ns: string, ifname: string, script: string, extra: string[] = []): { ok: boolean; out: string } {
+  try {
+    return { ok: true, out: lab.exec(ns, 'udhcpc', ['-i', ifname, '-q', '-n', '-f', '-t', '3', '-T', '1', '-s', script, ...extra], { timeoutMs: 20_000 }) };
+  } catch (err) {
+    const e = err as { stdout?: string; stderr?: string };
+    return { ok: false, out: `${e.stdout ?? ''}${e.stderr ?? ''}` };
+  }
+}
+
+describe('dhcp: real clients in namespaces', { skip, timeout: 150_000 }, () => {
+  it('dhclient and udhcpc get the reserved address with router, DNS, host name and boot options', async () => {
+    await withLab('dc', async (lab) => {
+      const srv = lab.netns('srv');
+      const cli = lab.netns('cli');
+      const { ifB } = lab.link(srv, '10.77.0.1/24', cli, undefined, { mac: VM10 });
+      const cfg = await dhcpConfig();
+      const served = await serveInNetns(lab, srv, cfg);
+      try {
+        const dh = envScript('dhclient', 'BOUND|REBOOT');
+        const lf = join(tmp, 'dhclient.leases');
+        lab.exec(cli, 'dhclient', ['-1', '-v', '-sf', dh.path, '-lf', lf, '-pf', join(tmp, 'dhclient.pid'), ifB], { timeoutMs: 30_000 });
+        try {
+          lab.exec(cli, 'dhclient', ['-x', '-sf', '/bin/true', '-lf', lf, '-pf', join(tmp, 'dhclient.pid'), ifB]);
+        } catch {
+          /* already gone */
+        }
+        const e = readEnv(dh.file);
+        assert.equal(e.new_ip_address, '10.77.0.10');
+        assert.equal(e.new_routers, '10.77.0.1');
+        assert.equal(e.new_domain_name_servers, '10.77.0.1');
+        assert.equal(e.new_host_name, 'vm10');
+        assert.equal(e.new_domain_name, 'lab.test');
+        assert.equal(e.new_subnet_mask, '255.255.255.0');
+        assert.equal(e.new_broadcast_address, '10.77.0.255');
+        assert.equal(e.new_dhcp_server_identifier, '10.77.0.1');
+        assert.equal(e.new_dhcp_lease_time, '3600');
+        assert.equal(e.new_filename, 'pxelinux.0');
+        // The lease file dhclient kept has the boot fields too.
+        assert.match(readFileSync(lf, 'utf8'), /filename "pxelinux\.0"/);
+
+        // udhcpc as a PXE-ish client: vendor class PXEClient, architecture 7 (x64 UEFI).
+        const ud = envScript('udhcpc', 'bound');
+        const r = udhcpc(lab, cli, ifB, ud.path, ['-V', 'PXEClient:Arch:00007', '-x', '0x5d:0007']);
+        assert.ok(r.ok, r.out);
+        const u = readEnv(ud.file);
+        assert.equal(u.ip, '10.77.0.10');
+        assert.equal(u.router, '10.77.0.1');
+        assert.equal(u.dns?.trim(), '10.77.0.1');
+        assert.equal(u.hostname, 'vm10');
+        assert.equal(u.domain, 'lab.test');
+        assert.equal(u.siaddr, '10.77.0.1');
+        assert.equal(u.boot_file, 'syslinux.efi');
+        assert.equal(u.serverid, '10.77.0.1');
+        assert.equal(u.opt43, '060108ff');
+      } finally {
+        await served.stop();
+      }
+      const { leases, events } = await stored(cfg);
+      assert.deepEqual(leases.map((l) => [l.ip, l.mac, l.state]), [['10.77.0.10', VM10, 'bound']]);
+      const kinds = events.filter((e) => e.mac === VM10 && e.kind.startsWith('dhcp.')).map((e) => `${e.kind}:${e.reason}`);
+      assert.ok(kinds.includes('dhcp.discover:offer-reservation'), kinds.join(' '));
+      assert.ok(kinds.some((k) => k.startsWith('dhcp.request:ack-')), kinds.join(' '));
+      cfg.cleanup();
+    });
+  });
+
+  it('an unknown MAC gets nothing without a pool (recorded as unknown-mac), a pool address with one', async () => {
+    await withLab('du', async (lab) => {
+      const srv = lab.netns('srv');
+      const cli = lab.netns('cli');
+      const stranger = '52:54:00:99:00:01';
+      const { ifB } = lab.link(srv, '10.77.0.1/24', cli, undefined, { mac: stranger });
+      const script = envScript('unknown', 'bound');
+      for (const pool of [undefined, { start: '10.77.0.100', end: '10.77.0.120' }]) {
+        const cfg = await dhcpConfig({ network: { subnets: [{ cidr: '10.77.0.0/24', router: '10.77.0.1', ...(pool ? { pool } : {}) }] } });
+        const served = await serveInNetns(lab, srv, cfg);
+        let r;
+        try {
+          r = udhcpc(lab, cli, ifB, script.path, ['-t', '2']);
+        } finally {
+          await served.stop();
+        }
+        const { events } = await stored(cfg);
+        if (!pool) {
+          assert.equal(r.ok, false, `got a lease without a pool: ${r.out}`);
+          assert.ok(events.some((e) => e.mac === stranger && e.kind === 'dhcp.discover' && e.reason === 'unknown-mac'));
+        } else {
+          assert.ok(r.ok, r.out);
+          assert.equal(readEnv(script.file).ip, '10.77.0.100');
+          assert.equal(readEnv(script.file).boot_file, undefined);
+        }
+        cfg.cleanup();
+      }
+    });
+  });
+
+  it('dhcrelay in a middle namespace relays for a client on another subnet', async () => {
+    await withLab('dr', async (lab) => {
+      const srv = lab.netns('srv');
+      const relay = lab.netns('rly');
+      const cli = lab.netns('cli');
+      const up = lab.link(srv, '10.77.0.1/24', relay, '10.77.0.2/24');
+      const down = lab.link(relay, '10.77.1.1/24', cli, undefined, { mac: '52:54:00:99:01:01' });
+      execFileSync('ip', ['-n', srv, 'route', 'add', '10.77.1.0/24', 'via', '10.77.0.2']);
+      const cfg = await dhcpConfig({
+        network: {
+          subnets: [
+            { cidr: '10.77.0.0/24', router: '10.77.0.1' },
+            { cidr: '10.77.1.0/24', router: '10.77.1.1', pool: { start: '10.77.1.50', end: '10.77.1.60' } },
+          ],
+        },
+      });
+      const served = await serveInNetns(lab, srv, cfg);
+      try {
+        const relayProc = lab.spawn(relay, 'dhcrelay', ['-4', '-d', '-a', '--no-pid', '-iu', up.ifB, '-id', down.ifA, '10.77.0.1']);
+        let relayLog = '';
+        relayProc.stderr!.on('data', (d: Buffer) => (relayLog += d.toString()));
+        relayProc.stdout!.on('data', (d: Buffer) => (relayLog += d.toString()));
+        await new Promise((r) => setTimeout(r, 500));
+        const script = envScript('relayed', 'bound');
+        const r = udhcpc(lab, cli, down.ifB, script.path);
+        assert.ok(r.ok, `${r.out}\nrelay: ${relayLog}`);
+        const e = readEnv(script.file);
+        assert.equal(e.ip, '10.77.1.50');
+        assert.equal(e.router, '10.77.1.1');
+        assert.equal(e.subnet, '255.255.255.0');
+        assert.equal(e.serverid, '10.77.0.1');
+      } finally {
+        await served.stop();
+      }
+      const { events } = await stored(cfg);
+      const ack = events.find((x) => x.kind === 'dhcp.request' && x.mac === '52:54:00:99:01:01');
+      assert.equal(ack?.data?.to, '10.77.1.1:67');
+      cfg.cleanup();
+    });
+  });
+
+  it('perfdhcp: thousands of exchanges, no drop, never one address to two clients', async () => {
+    await withLab('dp', async (lab) => {
+      const srv = lab.netns('srv');
+      const cli = lab.netns('cli');
+      lab.link(srv, '10.77.0.1/22', cli, '10.77.0.2/22');
+      const cfg = await dhcpConfig({
+        servers: { dhcp: { ratePerMac: 1000 } },
+        network: { subnets: [{ cidr: '10.77.0.0/22', router: '10.77.0.1', pool: { start: '10.77.0.100', end: '10.77.3.250' } }] },
+      });
+      const served = await serveInNetns(lab, srv, cfg);
+      let out = '';
+      let status: number | null = null;
+      try {
+        // -R 600 clients < 919 pool addresses; 2000 exchanges at 200/s. An answer counts as lost after
+        // 5 s (-d; the default 1 s is too tight on a loaded CI machine) and -W waits for late ones.
+        const p = lab.spawn(cli, 'perfdhcp', ['-4', '-r', '200', '-R', '600', '-n', '2000', '-p', '60', '-d', '5', '-W', '5000000', '-l', '10.77.0.2', '10.77.0.1']);
+        p.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+        p.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+        status = await new Promise<number | null>((r) => p.once('exit', (c) => r(c)));
+      } finally {
+        await served.stop();
+      }
+      const sent = [...out.matchAll(/sent packets: (\d+)/g)].map((m) => Number(m[1]));
+      const drops = [...out.matchAll(/drops: (\d+)/g)].map((m) => Number(m[1]));
+      assert.deepEqual(sent, [2000, 2000], out);
+      assert.deepEqual(drops, [0, 0], out);
+      assert.equal(status, 0, out);
+      const { leases, events } = await stored(cfg);
+      // Every ACK: one address never went to two MACs (leases last 1h, perfdhcp never releases).
+      const owner = new Map<string, string>();
+      let acks = 0;
+      for (const e of events) {
+        if (e.kind !== 'dhcp.request' || !e.reason?.startsWith('ack-')) continue;
+        acks++;
+        const ip = e.data!.ip as string;
+        assert.equal(owner.get(ip) ?? e.mac, e.mac, `${ip} acknowledged to ${owner.get(ip)} and ${e.mac}`);
+        owner.set(ip, e.mac!);
+      }
+      assert.ok(acks >= 2000, `only ${acks} ACKs recorded`);
+      console.log(`perfdhcp: ${acks} ACKs, no address acknowledged to two clients, ${owner.size} distinct addresses`);
+      const bound = leases.filter((l) => l.state === 'bound');
+      assert.equal(new Set(bound.map((l) => l.mac)).size, bound.length, 'a MAC holds two bound leases');
+      assert.ok(bound.length > 100 && bound.length <= 600, `${bound.length} bound leases`);
+      cfg.cleanup();
+    });
+  });
+
+  it('kill -9 mid-run: after a restart every acknowledged lease is still there', async () => {
+    await withLab('dk', async (lab) => {
+      const srv = lab.netns('srv');
+      const cli = lab.netns('cli');
+      lab.link(srv, '10.77.0.1/22', cli, '10.77.0.2/22');
+      const cfg = await dhcpConfig({
+        servers: { dhcp: { ratePerMac: 1000 } },
+        store: { sync: 'full' },
+        network: { subnets: [{ cidr: '10.77.0.0/22', router: '10.77.0.1', pool: { start: '10.77.0.100', end: '10.77.3.250' } }] },
+      });
+      const clientJs = join(ROOT, 'dist', 'test', 'dhcp', 'relay-client.js');
+      let served: NsServed = await serveInNetns(lab, srv, cfg);
+      const acked: { mac: string; ip: string }[] = [];
+      const client = lab.spawn(cli, process.execPath, [clientJs, 'bind', '10.77.0.1', '10.77.0.2', '800']);
+      let buf = '';
+      await new Promise<void>((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`only ${acked.length} ACKs before the timeout`)), 30_000);
+        client.stdout!.on('data', (d: Buffer) => {
+          buf += d.toString();
+          let nl: number;
+          while ((nl = buf.indexOf('\n')) >= 0) {
+            const m = JSON.parse(buf.slice(0, nl)) as { ack?: { mac: string; ip: string } };
+            buf = buf.slice(nl + 1);
+            if (m.ack) acked.push(m.ack);
+            if (acked.length === 150) {
+              clearTimeout(t);
+              void served.kill9().then(() => resolve());
+            }
+          }
+        });
+      });
+      // Whatever the client still reads now was sent before the kill: count it too.
+      await new Promise((r) => setTimeout(r, 200));
+      client.kill('SIGKILL');
+      const total = acked.length;
+      assert.ok(total >= 150 && total < 800, `${total} ACKs`);
+      console.log(`kill -9 after ${total} of 800 clients were acknowledged`);
+      served = await serveInNetns(lab, srv, cfg);
+      let verified: { result: string; ip: string; got?: string }[] = [];
+      try {
+        const list = join(tmp, 'acked.jsonl');
+        writeFileSync(list, acked.map((a) => JSON.stringify(a)).join('\n') + '\n');
+        const out = lab.exec(cli, process.execPath, [clientJs, 'verify', '10.77.0.1', '10.77.0.2', list], { timeoutMs: 60_000 });
+        verified = out.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { verify: { result: string; ip: string; got?: string } }).verify);
+      } finally {
+        await served.stop();
+      }
+      // Pool clients without a record are answered with silence (RFC 2131 4.3.2), so an ACK for
+      // the same address proves the lease survived.
+      assert.equal(verified.length, total);
+      const bad = verified.filter((v) => v.result !== 'ack' || v.got !== v.ip);
+      assert.deepEqual(bad, []);
+      const { leases } = await stored(cfg);
+      const byIp = new Map(leases.map((l) => [l.ip, l.mac]));
+      for (const a of acked) assert.equal(byIp.get(a.ip), a.mac, `${a.ip} lost`);
+      cfg.cleanup();
+    });
+  });
+});
+
