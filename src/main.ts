@@ -87,7 +87,7 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
 
     const s = config.servers;
     if (s.dhcp.enabled) services.push(createDhcpServer({ config, inventory, bootTable, leases, trace, clock, log }));
-    if (s.tftp.enabled) services.push(createTftpServer(s.tftp, log));
+    if (s.tftp.enabled) services.push(createTftpServer({ config, inventory, bootTable, trace, clock, log }));
     if (s.dns.enabled) services.push(createDnsServer(config, inventory, log, clock));
     if (s.http.enabled) {
       const app = createApp({

@@ -1,11 +1,419 @@
 /**
- * The TFTP server. Until the TFTP transfer machine lands (issue: TFTP server), it binds its port
- * and drops what it receives, logging it.
+ * The TFTP server (read-only): the serve loop around the pure parts. Requests arrive on
+ * servers.tftp.port; each transfer gets its own ephemeral UDP port (RFC 1350 TIDs; two sockets on
+ * it, see open()), its own {@link Transfer} state machine and one timer. Only this file touches
+ * sockets and timers.
+ *
+ * Robustness rules:
+ * - Datagrams that do not decode (0 bytes, 1 byte, garbage) are logged at debug and dropped,
+ *   on the request port and on transfer ports alike; nothing is sent back to them on the request
+ *   port (no reflection of junk).
+ * - A datagram to a transfer port from any other address or port gets error 5 (unknown transfer
+ *   ID, RFC 1350) and changes nothing in the transfer.
+ * - A transfer with no progress is abandoned after servers.tftp.retries retransmissions with
+ *   back-off; its socket and timer are closed.
+ * - Firmware tsize probe (Intel/PXE ROMs, iPXE): RRQ with tsize, our OACK, their error 8, then
+ *   a new RRQ. The error ends the first transfer (outcome option-refused). The new RRQ may be
+ *   handled before that error (two sockets, no ordering): a different RRQ from the same peer
+ *   supersedes the old transfer; an identical one is a retransmission and is ignored, unless the
+ *   old transfer then ends with an error from the client, in which case it is started right away.
+ * - Over servers.tftp.maxTransfers concurrent transfers: error 0 "server busy", logged.
+ * - Sockets bound to 0.0.0.0 answer from the address the kernel picks for the peer; on a
+ *   multi-homed server set servers.tftp.listen to the address clients use.
  */
-import type { ServerConfig } from '../config/schema.js';
+import dgram from 'node:dgram';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Config } from '../config/load.js';
+import type { BootTable } from '../inventory/boot-table.js';
+import type { Inventory } from '../inventory/inventory.js';
+import { storeTrace, type BootTrace } from '../inventory/trace.js';
+import { bindUdp, closeUdp } from '../lib/bind.js';
+import type { Clock, Timer } from '../lib/clock.js';
 import type { Logger } from '../lib/log.js';
-import { UdpShell } from '../lib/udp-shell.js';
+import type { Service } from '../lib/service.js';
+import type { Store } from '../store/store.js';
+import { BootFiles, checkRequestPath, type Refusal } from './files.js';
+import { netasciiSize, toNetascii } from './netascii.js';
+import { dataHeader, decodePacket, encodeError, Op, TftpErrorCode, TftpPacketError, type TftpPacket } from './packet.js';
+import { compilePxelinuxTemplate, defaultConfig, macConfig, parsePxelinuxName, type PxelinuxDeps } from './pxelinux.js';
+import { negotiate, Transfer, type Command, type Outcome, type TransferLimits } from './transfer.js';
 
-export function createTftpServer(cfg: ServerConfig, log: Logger): UdpShell {
-  return new UdpShell({ name: 'tftp', address: cfg.listen, port: cfg.port }, log.child({ server: 'tftp' }));
+export interface TftpServerDeps {
+  config: Pick<Config, 'servers' | 'paths' | 'network'>;
+  inventory: Inventory;
+  bootTable: Pick<BootTable, 'get'>;
+  /** Where every transfer is recorded; default: the store's event log via storeTrace. */
+  trace?: BootTrace;
+  /** Used for the default trace. */
+  store?: Store;
+  clock: Clock;
+  log: Logger;
+}
+
+type RrqPacket = Extract<TftpPacket, { filename: string }>;
+
+/**
+ * How a transfer ended: the machine's outcomes, plus superseded (a different RRQ from the same
+ * port replaced it), shutdown (3rc stopping) and internal-error.
+ */
+export type TransferOutcome = Outcome | 'superseded' | 'shutdown' | 'internal-error';
+
+/** Shortest retransmission timeout used, whatever the config says (0 would spin). */
+const MIN_TIMEOUT_MS = 20;
+
+/** One transfer: its socket, state machine and timer. */
+interface Session {
+  key: string;
+  address: string;
+  port: number;
+  request: RrqPacket;
+  startedAt: number;
+  /** The transfer port's unconnected socket (answers strangers). */
+  socket?: dgram.Socket;
+  /** The same port, connected to the peer: sends everything to it. */
+  peer?: dgram.Socket;
+  transfer?: Transfer;
+  body?: Buffer;
+  file?: string;
+  mac: string | null;
+  virtual: boolean;
+  cached: boolean;
+  timer?: Timer;
+  timerAt: number;
+  deadline: number;
+  ended: boolean;
+  /** An identical RRQ arrived while this one ran (see the tsize-probe rule above). */
+  pendingRestart: boolean;
+}
+
+function sameRequest(a: RrqPacket, b: RrqPacket): boolean {
+  return a.filename === b.filename && a.mode.toLowerCase() === b.mode.toLowerCase() && JSON.stringify(a.options) === JSON.stringify(b.options);
+}
+
+export class TftpServer implements Service {
+  readonly name = 'tftp';
+  private socket: dgram.Socket | undefined;
+  private readonly sessions = new Map<string, Session>();
+  private readonly files: BootFiles;
+  private readonly limits: TransferLimits;
+  private readonly trace: BootTrace;
+  private readonly log: Logger;
+  private pxe: PxelinuxDeps | undefined;
+
+  constructor(private readonly deps: TftpServerDeps) {
+    const t = deps.config.servers.tftp;
+    this.log = deps.log.child({ server: 'tftp' });
+    this.files = new BootFiles(deps.config.paths.boot, t.cacheMb * 1024 * 1024);
+    this.limits = { maxBlksize: t.maxBlksize, maxWindowsize: t.maxWindowsize, timeoutMs: Math.max(MIN_TIMEOUT_MS, t.timeout), retries: t.retries };
+    if (deps.trace) this.trace = deps.trace;
+    else if (deps.store) this.trace = storeTrace(deps.store, this.log);
+    else throw new Error('createTftpServer needs a trace or a store');
+  }
+
+  /** Transfers in progress (including requests still being resolved). */
+  get active(): number {
+    return this.sessions.size;
+  }
+
+  async start(): Promise<void> {
+    const file = join(this.deps.config.paths.templates, 'pxelinux.cfg.hbs');
+    let source: string;
+    try {
+      source = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new Error(`cannot start TFTP: cannot read the pxelinux template ${file}: ${(err as Error).message} (set paths.templates)`, { cause: err });
+    }
+    this.pxe = { config: this.deps.config, inventory: this.deps.inventory, bootTable: this.deps.bootTable, template: compilePxelinuxTemplate(source) };
+    const t = this.deps.config.servers.tftp;
+    const socket = await bindUdp({ name: 'tftp', address: t.listen, port: t.port });
+    socket.on('message', (msg, rinfo) => this.onRequest(msg, rinfo));
+    socket.on('error', (err) => this.log.warn({ err }, 'tftp: socket error'));
+    this.socket = socket;
+  }
+
+  async stop(): Promise<void> {
+    const s = this.socket;
+    this.socket = undefined;
+    for (const session of [...this.sessions.values()]) this.end(session, 'shutdown', 'server stopping', false);
+    await closeUdp(s);
+  }
+
+  addresses(): string[] {
+    if (!this.socket) return [];
+    const a = this.socket.address();
+    return [`${a.address}:${a.port}/udp`];
+  }
+
+  private reply(address: string, port: number, code: number, message: string): void {
+    this.socket?.send(encodeError(code, message), port, address);
+  }
+
+  private onRequest(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    const peer = `${rinfo.address}:${rinfo.port}`;
+    let packet: TftpPacket;
+    try {
+      packet = decodePacket(msg);
+    } catch (err) {
+      if (!(err instanceof TftpPacketError)) throw err;
+      this.log.debug({ peer, bytes: msg.length, reason: err.code }, 'tftp: undecodable datagram dropped');
+      return;
+    }
+    if (packet.op === Op.WRQ) {
+      this.log.info({ peer, file: packet.filename, reason: 'read-only' }, 'tftp: write request refused');
+      this.reply(rinfo.address, rinfo.port, TftpErrorCode.ACCESS_VIOLATION, 'write requests are refused: this TFTP server is read-only');
+      return;
+    }
+    if (packet.op !== Op.RRQ) {
+      this.log.debug({ peer, op: packet.op }, 'tftp: non-request packet on the request port dropped');
+      return;
+    }
+    this.startRequest(packet, rinfo.address, rinfo.port);
+  }
+
+  private startRequest(req: RrqPacket, address: string, port: number): void {
+    const key = `${address}:${port}`;
+    const existing = this.sessions.get(key);
+    if (existing) {
+      if (sameRequest(existing.request, req)) {
+        // A retransmitted RRQ: the running transfer retransmits on its own.
+        existing.pendingRestart = true;
+        this.log.debug({ peer: key, file: req.filename }, 'tftp: duplicate request ignored');
+        return;
+      }
+      this.end(existing, 'superseded', 'a different request from the same port replaced it', false);
+    }
+    const t = this.deps.config.servers.tftp;
+    const mode = req.mode.toLowerCase();
+    const now = this.deps.clock.now();
+    const hostByIp = this.deps.inventory.hostByIp(address);
+    if (this.sessions.size >= t.maxTransfers) {
+      this.log.warn({ peer: key, file: req.filename, active: this.sessions.size, max: t.maxTransfers, reason: 'busy' }, 'tftp: too many transfers, request refused');
+      this.reply(address, port, TftpErrorCode.NOT_DEFINED, `server busy: ${this.sessions.size} transfers in progress (servers.tftp.maxTransfers), try again`);
+      this.record(now, { file: req.filename, mac: hostByIp?.mac ?? null, peer: key, outcome: 'busy' });
+      return;
+    }
+    if (mode !== 'octet' && mode !== 'netascii') {
+      this.reply(address, port, TftpErrorCode.ILLEGAL_OPERATION, `unsupported transfer mode ${JSON.stringify(req.mode)} (octet or netascii)`);
+      this.log.info({ peer: key, file: req.filename, mode: req.mode, reason: 'bad-mode' }, 'tftp: request refused');
+      return;
+    }
+    const session: Session = {
+      key, address, port, request: req, startedAt: now, mac: hostByIp?.mac ?? null, virtual: false, cached: false,
+      timerAt: Infinity, deadline: Infinity, ended: false, pendingRestart: false,
+    };
+    this.sessions.set(key, session);
+    void this.open(session).catch((err: unknown) => {
+      this.log.error({ err, peer: key, file: req.filename }, 'tftp: transfer failed');
+      if (!session.ended) {
+        this.reply(address, port, TftpErrorCode.NOT_DEFINED, 'internal error');
+        this.end(session, 'internal-error', 'internal error', true);
+      }
+    });
+  }
+
+  /** Resolves the file (virtual or on disk), then opens the transfer socket and starts. */
+  private async open(session: Session): Promise<void> {
+    const req = session.request;
+    const resolved = await this.resolve(req.filename, session);
+    if (session.ended) return;
+    if ('ok' in resolved) {
+      this.refuse(session, resolved);
+      return;
+    }
+    const netascii = req.mode.toLowerCase() === 'netascii';
+    const body = netascii ? toNetascii(resolved.data) : resolved.data;
+    const negotiated = negotiate(req.options, netascii ? netasciiSize(resolved.data) : body.length, this.limits);
+    session.body = body;
+    session.file = resolved.rel;
+    session.transfer = new Transfer(body.length, negotiated, this.limits.retries);
+    // Two sockets share the transfer port (SO_REUSEADDR): one connected to the peer, which sends
+    // (no per-packet route and address lookup: 2-3x the throughput of sendto) and receives the
+    // peer's packets; one unconnected, which receives everything else, so that strangers get
+    // error 5 (RFC 1350) instead of an ICMP port unreachable. Linux delivers a datagram to the
+    // socket that matches it best, so the peer's ACKs reach the connected one once it is connected.
+    const listen = this.deps.config.servers.tftp.listen;
+    const socket = dgram.createSocket({ type: 'udp4', reuseAddr: true });
+    session.socket = socket;
+    socket.on('error', (err) => this.log.warn({ err, peer: session.key, file: session.file }, 'tftp: transfer socket error'));
+    socket.on('message', (msg, rinfo) => this.onTransferPacket(session, msg, rinfo));
+    await bindSocket(socket, listen, 0);
+    if (session.ended) return;
+    const peer = dgram.createSocket({ type: 'udp4', reuseAddr: true });
+    session.peer = peer;
+    peer.on('error', (err) => this.log.warn({ err, peer: session.key, file: session.file }, 'tftp: transfer socket error'));
+    peer.on('message', (msg, rinfo) => this.onTransferPacket(session, msg, rinfo));
+    await bindSocket(peer, listen, socket.address().port);
+    if (session.ended) return;
+    await new Promise<void>((resolve, reject) => {
+      peer.once('error', reject);
+      peer.connect(session.port, session.address, () => {
+        peer.off('error', reject);
+        resolve();
+      });
+    });
+    if (session.ended) return;
+    this.exec(session, session.transfer.start(this.deps.clock.now()));
+  }
+
+  private async resolve(filename: string, session: Session): Promise<{ rel: string; data: Buffer } | Refusal> {
+    const checked = checkRequestPath(filename);
+    if (!checked.ok) return checked;
+    const pxe = parsePxelinuxName(checked.rel);
+    if (pxe?.mac) {
+      const v = macConfig(pxe, this.pxe!);
+      if (v) {
+        session.mac = v.mac;
+        session.virtual = true;
+        if (v.note) this.log.warn({ mac: v.mac, file: checked.rel, reason: v.note }, 'tftp: install entry unavailable');
+        return { rel: checked.rel, data: Buffer.from(v.content, 'utf8') };
+      }
+    }
+    const file = await this.files.openRel(checked.rel);
+    if ('ok' in file && file.code === TftpErrorCode.FILE_NOT_FOUND && pxe?.name === 'default') {
+      session.virtual = true;
+      return { rel: checked.rel, data: Buffer.from(defaultConfig(this.pxe!).content, 'utf8') };
+    }
+    if (!('ok' in file)) session.cached = file.cached;
+    return file;
+  }
+
+  private refuse(session: Session, r: Refusal): void {
+    const message = r.code === TftpErrorCode.FILE_NOT_FOUND ? 'File not found' : `Access violation (${r.reason})`;
+    // Not-found is routine (pxelinux's search order), refusals are worth an operator's look.
+    const level = r.code === TftpErrorCode.FILE_NOT_FOUND ? 'debug' : 'warn';
+    this.log[level]({ peer: session.key, file: session.request.filename, mac: session.mac, reason: r.reason, tftpError: r.code }, 'tftp: request refused');
+    this.reply(session.address, session.port, r.code, message);
+    session.ended = true;
+    this.sessions.delete(session.key);
+    this.record(this.deps.clock.now(), { file: session.request.filename, mac: session.mac, peer: session.key, outcome: r.code === TftpErrorCode.FILE_NOT_FOUND ? 'not-found' : 'refused', reason: r.reason });
+  }
+
+  private onTransferPacket(session: Session, msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    if (session.ended) return;
+    if (rinfo.address !== session.address || rinfo.port !== session.port) {
+      // RFC 1350: a packet from another TID gets error 5, and the transfer goes on untouched.
+      this.log.debug({ peer: `${rinfo.address}:${rinfo.port}`, transfer: session.key, bytes: msg.length }, 'tftp: packet from an unknown transfer ID');
+      session.socket?.send(encodeError(TftpErrorCode.UNKNOWN_TID, 'Unknown transfer ID'), rinfo.port, rinfo.address);
+      return;
+    }
+    const now = this.deps.clock.now();
+    // Fast path for the packet that makes up half the traffic: an ACK (RFC 1350, 4 bytes).
+    if (msg.length >= 4 && msg[0] === 0 && msg[1] === Op.ACK) {
+      this.exec(session, session.transfer!.handle({ type: 'ack', block: msg.readUInt16BE(2) }, now));
+      return;
+    }
+    let packet: TftpPacket;
+    try {
+      packet = decodePacket(msg);
+    } catch (err) {
+      if (!(err instanceof TftpPacketError)) throw err;
+      this.log.debug({ peer: session.key, bytes: msg.length, reason: err.code }, 'tftp: undecodable datagram on a transfer port dropped');
+      return;
+    }
+    if (packet.op === Op.ACK) this.exec(session, session.transfer!.handle({ type: 'ack', block: packet.block }, now));
+    else if (packet.op === Op.ERROR) this.exec(session, session.transfer!.handle({ type: 'error', code: packet.code, message: packet.message }, now));
+    else this.log.debug({ peer: session.key, op: packet.op }, 'tftp: unexpected packet on a transfer port dropped');
+  }
+
+  private exec(session: Session, commands: Command[]): void {
+    for (const c of commands) {
+      switch (c.type) {
+        case 'send':
+          session.peer!.send(c.packet);
+          break;
+        case 'data':
+          this.sendBlocks(session, c.first, c.count);
+          break;
+        case 'arm':
+          this.arm(session, c.ms);
+          break;
+        case 'done':
+          this.end(session, c.outcome, c.detail, true);
+          break;
+      }
+    }
+  }
+
+  private sendBlocks(session: Session, first: number, count: number): void {
+    const body = session.body!;
+    const socket = session.peer!;
+    const blksize = session.transfer!.blksize;
+    for (let b = first; b < first + count; b++) {
+      const off = (b - 1) * blksize;
+      // Header from a shared table, payload a view of the (cached) file: no copy per block.
+      socket.send([dataHeader(b), body.subarray(off, Math.min(off + blksize, body.length))]);
+    }
+  }
+
+  /**
+   * One timer per transfer, re-armed lazily: an ACK only moves the deadline; the timer is
+   * replaced only when the new deadline is earlier than the one it is set for.
+   */
+  private arm(session: Session, ms: number): void {
+    const now = this.deps.clock.now();
+    session.deadline = now + ms;
+    if (session.timer && session.timerAt <= session.deadline) return;
+    session.timer?.cancel();
+    this.schedule(session, ms);
+  }
+
+  private schedule(session: Session, ms: number): void {
+    session.timerAt = this.deps.clock.now() + ms;
+    session.timer = this.deps.clock.schedule(ms, () => {
+      session.timer = undefined;
+      if (session.ended) return;
+      const now = this.deps.clock.now();
+      const left = session.deadline - now;
+      if (left > 0) return this.schedule(session, left);
+      this.exec(session, session.transfer!.handle({ type: 'timeout' }, now));
+    });
+  }
+
+  private end(session: Session, outcome: TransferOutcome, detail: string, restart: boolean): void {
+    if (session.ended) return;
+    session.ended = true;
+    session.timer?.cancel();
+    session.timer = undefined;
+    if (this.sessions.get(session.key) === session) this.sessions.delete(session.key);
+    void closeUdp(session.socket);
+    void closeUdp(session.peer);
+    const now = this.deps.clock.now();
+    const tr = session.transfer;
+    const fields = {
+      peer: session.key, file: session.file ?? session.request.filename, mac: session.mac, outcome, reason: detail,
+      size: tr?.size ?? null, blksize: tr?.blksize ?? null, windowsize: tr?.windowsize ?? null,
+      retransmits: tr?.stats.retransmits ?? 0, ms: now - session.startedAt,
+    };
+    if (outcome === 'complete') this.log.info(fields, 'tftp: transfer complete');
+    else this.log.info(fields, 'tftp: transfer ended');
+    this.record(now, {
+      file: fields.file, mac: session.mac, peer: session.key, outcome, reason: detail,
+      size: fields.size, blksize: fields.blksize, windowsize: fields.windowsize, mode: session.request.mode.toLowerCase(),
+      virtual: session.virtual, cached: session.cached, retransmits: fields.retransmits, ms: fields.ms,
+    });
+    if (restart && session.pendingRestart && (outcome === 'option-refused' || outcome === 'client-error')) {
+      this.startRequest(session.request, session.address, session.port);
+    }
+  }
+
+  private record(now: number, data: { file: string; mac: string | null; peer: string; outcome: string; reason?: string } & Record<string, unknown>): void {
+    const host = data.mac ? this.deps.inventory.hostByMac(data.mac) : undefined;
+    this.trace.record({ at: now, kind: 'tftp.transfer', mac: data.mac, host: host?.name ?? null, reason: data.outcome, data });
+  }
+}
+
+function bindSocket(socket: dgram.Socket, address: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind({ address, port }, () => {
+      socket.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+/** The TFTP service for main.ts. */
+export function createTftpServer(deps: TftpServerDeps): TftpServer {
+  return new TftpServer(deps);
 }

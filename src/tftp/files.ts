@@ -1,0 +1,172 @@
+/**
+ * Files under the boot root (paths.boot), as TFTP serves them: request names checked so that no
+ * path ever resolves outside the root, and contents cached in memory (LRU within servers.tftp
+ * .cacheMb) so that a boot storm of hundreds of hosts fetching pxelinux.0, ldlinux.c32, a kernel
+ * and an initrd reads each from disk once.
+ *
+ * Request names (decisions, documented in one place):
+ * - One leading `/` is stripped, as tftpd-hpa `-s` does (it chroots): GRUB and some UEFI
+ *   firmware send `/grub/...` or `/pxelinux.0`. So `/etc/passwd` means `<root>/etc/passwd`,
+ *   which is "not found" unless the operator put such a file in the root. A second leading `/`
+ *   (`//etc/passwd`) is refused.
+ * - `..` as a path component is refused anywhere (even `a/../b`, which would stay inside).
+ * - A backslash is refused: 3rc serves Linux loaders, which never send one; it is a Windows-style
+ *   path (WDS) we do not serve, or a `..\` traversal attempt.
+ * - NUL and other control characters are refused (they cannot come from a real loader).
+ * - Empty components (`a//b`, a trailing `/`) are refused; `.` components are dropped.
+ * - The final path is resolved with realpath: a symlink inside the root is followed only while
+ *   its target is inside the root too.
+ * Refusals are TFTP error 2 (access violation); a missing file is error 1.
+ */
+import { promises as fsp, type Stats } from 'node:fs';
+import { join, sep } from 'node:path';
+import { TftpErrorCode } from './packet.js';
+
+export type Refusal = { ok: false; code: typeof TftpErrorCode.FILE_NOT_FOUND | typeof TftpErrorCode.ACCESS_VIOLATION; reason: string };
+
+/** Longest request name accepted; PXE ROMs limit the name to 128 bytes anyway. */
+export const MAX_NAME = 1024;
+
+/** Checks a request name (pure); returns the clean relative path or a refusal. */
+export function checkRequestPath(name: string): { ok: true; rel: string } | Refusal {
+  const deny = (reason: string): Refusal => ({ ok: false, code: TftpErrorCode.ACCESS_VIOLATION, reason });
+  if (name.length === 0) return deny('empty-name');
+  if (name.length > MAX_NAME) return deny('name-too-long');
+  // eslint-disable-next-line no-control-regex
+  if (/[\x00-\x1f\x7f]/.test(name)) return deny('control-character');
+  if (name.includes('\\')) return deny('backslash');
+  const rest = name.startsWith('/') ? name.slice(1) : name;
+  if (rest.startsWith('/')) return deny('absolute-path');
+  const parts: string[] = [];
+  for (const part of rest.split('/')) {
+    if (part === '..') return deny('dot-dot');
+    if (part === '') return deny('empty-component');
+    if (part !== '.') parts.push(part);
+  }
+  if (parts.length === 0) return deny('empty-name');
+  return { ok: true, rel: parts.join('/') };
+}
+
+/** A file ready to send. */
+export interface BootFile {
+  /** Path relative to the root, as requested (after the checks). */
+  rel: string;
+  data: Buffer;
+  /** Served from the cache (no disk read). */
+  cached: boolean;
+}
+
+interface CacheEntry {
+  data: Buffer;
+  size: number;
+  mtimeMs: number;
+  ino: number;
+}
+
+export interface CacheStats {
+  entries: number;
+  bytes: number;
+  hits: number;
+  misses: number;
+}
+
+/** The boot root with its content cache. */
+export class BootFiles {
+  private realRoot: string | undefined;
+  private readonly cache = new Map<string, CacheEntry>();
+  private readonly reading = new Map<string, Promise<Buffer>>();
+  private bytes = 0;
+  private hits = 0;
+  private misses = 0;
+
+  /** cacheBytes 0 disables the cache. */
+  constructor(
+    readonly root: string,
+    private readonly cacheBytes: number,
+  ) {}
+
+  stats(): CacheStats {
+    return { entries: this.cache.size, bytes: this.bytes, hits: this.hits, misses: this.misses };
+  }
+
+  /** Opens a request name: checks, resolves inside the root, reads (or hits the cache). */
+  async open(name: string): Promise<BootFile | Refusal> {
+    const checked = checkRequestPath(name);
+    if (!checked.ok) return checked;
+    return this.openRel(checked.rel);
+  }
+
+  private async root_(): Promise<string | undefined> {
+    if (this.realRoot) return this.realRoot;
+    try {
+      this.realRoot = await fsp.realpath(this.root);
+    } catch {
+      return undefined; // not there (yet): everything is "not found"
+    }
+    return this.realRoot;
+  }
+
+  /** Opens a path already checked by {@link checkRequestPath}. */
+  async openRel(rel: string): Promise<BootFile | Refusal> {
+    const root = await this.root_();
+    if (!root) return { ok: false, code: TftpErrorCode.FILE_NOT_FOUND, reason: 'no-boot-root' };
+    let real: string;
+    let st: Stats;
+    try {
+      real = await fsp.realpath(join(root, rel));
+      if (real !== root && !real.startsWith(root + sep)) return { ok: false, code: TftpErrorCode.ACCESS_VIOLATION, reason: 'outside-root' };
+      st = await fsp.stat(real);
+    } catch (err) {
+      return fsError(err);
+    }
+    if (!st.isFile()) return { ok: false, code: TftpErrorCode.ACCESS_VIOLATION, reason: 'not-a-file' };
+    const hit = this.cache.get(real);
+    if (hit && hit.size === st.size && hit.mtimeMs === st.mtimeMs && hit.ino === st.ino) {
+      this.hits++;
+      // LRU: move to the most recent end.
+      this.cache.delete(real);
+      this.cache.set(real, hit);
+      return { rel, data: hit.data, cached: true };
+    }
+    if (hit) this.evict(real);
+    this.misses++;
+    // A boot storm asks for the same file many times at once: read it once.
+    const key = `${real}\0${st.ino}\0${st.size}\0${st.mtimeMs}`;
+    let pending = this.reading.get(key);
+    if (!pending) {
+      pending = fsp.readFile(real).finally(() => this.reading.delete(key));
+      this.reading.set(key, pending);
+      pending.then((data) => this.insert(real, { data, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino }), () => undefined);
+    }
+    try {
+      return { rel, data: await pending, cached: false };
+    } catch (err) {
+      return fsError(err);
+    }
+  }
+
+  private insert(real: string, entry: CacheEntry): void {
+    // The file changed while it was read: do not cache a possibly torn copy.
+    if (entry.data.length !== entry.size || entry.size > this.cacheBytes) return;
+    if (this.cache.has(real)) this.evict(real);
+    while (this.bytes + entry.size > this.cacheBytes && this.cache.size > 0) {
+      this.evict(this.cache.keys().next().value as string);
+    }
+    this.cache.set(real, entry);
+    this.bytes += entry.size;
+  }
+
+  private evict(real: string): void {
+    const e = this.cache.get(real);
+    if (!e) return;
+    this.cache.delete(real);
+    this.bytes -= e.size;
+  }
+}
+
+function fsError(err: unknown): Refusal {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT' || code === 'ENOTDIR') return { ok: false, code: TftpErrorCode.FILE_NOT_FOUND, reason: 'not-found' };
+  if (code === 'ELOOP') return { ok: false, code: TftpErrorCode.ACCESS_VIOLATION, reason: 'symlink-loop' };
+  return { ok: false, code: TftpErrorCode.ACCESS_VIOLATION, reason: code === 'EACCES' || code === 'EPERM' ? 'permission-denied' : `io-error:${code ?? 'unknown'}` };
+}

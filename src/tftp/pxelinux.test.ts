@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { parseConfig } from '../config/load.js';
+import { Inventory } from '../inventory/inventory.js';
+import { packageRoot } from '../lib/paths.js';
+import type { BootEntry } from '../store/store.js';
+import { compilePxelinuxTemplate, defaultConfig, macConfig, parsePxelinuxName, type PxelinuxDeps } from './pxelinux.js';
+
+const config = parseConfig(readFileSync(join(packageRoot(), 'examples', 'lab.yaml'), 'utf8'), join(packageRoot(), 'examples', 'lab.yaml'));
+const inventory = Inventory.fromConfig(config);
+const template = compilePxelinuxTemplate(readFileSync(join(packageRoot(), 'templates', 'pxelinux.cfg.hbs'), 'utf8'));
+const entries = new Map<string, BootEntry>();
+const deps: PxelinuxDeps = { config, inventory, bootTable: { get: (m) => entries.get(m) }, template };
+
+test('names: pxelinux search order, with or without a loader directory', () => {
+  assert.deepEqual(parsePxelinuxName('pxelinux.cfg/01-52-54-00-77-00-10'), { prefix: '', name: '01-52-54-00-77-00-10', mac: '52:54:00:77:00:10' });
+  assert.deepEqual(parsePxelinuxName('efi64/pxelinux.cfg/01-52-54-00-77-00-AA'), { prefix: 'efi64', name: '01-52-54-00-77-00-AA', mac: '52:54:00:77:00:aa' });
+  assert.deepEqual(parsePxelinuxName('pxelinux.cfg/0A4D000A'), { prefix: '', name: '0A4D000A', mac: null });
+  assert.deepEqual(parsePxelinuxName('pxelinux.cfg/b8945908-d6a6-41a9-611d-74a6ab80b83d')?.mac, null);
+  assert.deepEqual(parsePxelinuxName('pxelinux.cfg/default')?.name, 'default');
+  assert.equal(parsePxelinuxName('pxelinux.0'), null);
+  assert.equal(parsePxelinuxName('pxelinux.cfg/a/b'), null);
+});
+
+test('local entry for a known host; unknown MAC -> null (falls through to the root)', () => {
+  entries.set('52:54:00:77:00:10', { mac: '52:54:00:77:00:10', mode: 'local', profile: 'debian12', token: null, since: 0 });
+  const v = macConfig(parsePxelinuxName('pxelinux.cfg/01-52-54-00-77-00-10')!, deps)!;
+  assert.equal(v.mode, 'local');
+  assert.match(v.content, /^DEFAULT local$/m);
+  assert.match(v.content, /LOCALBOOT 0/);
+  assert.doesNotMatch(v.content, /KERNEL/);
+  assert.equal(macConfig(parsePxelinuxName('pxelinux.cfg/01-52-54-00-99-99-99')!, deps), null);
+  assert.equal(macConfig(parsePxelinuxName('pxelinux.cfg/0A4D000A')!, deps), null);
+});
+
+test('install entry: kernel, initrd and install arguments with the per-install token; no escaping', () => {
+  entries.set('52:54:00:77:00:10', { mac: '52:54:00:77:00:10', mode: 'install', profile: 'debian12', token: 'tok&<en>', since: 0 });
+  const v = macConfig(parsePxelinuxName('pxelinux.cfg/01-52-54-00-77-00-10')!, deps)!;
+  assert.equal(v.mode, 'install');
+  assert.match(v.content, /^DEFAULT install$/m);
+  assert.match(v.content, /^ {2}KERNEL debian-installer\/12\/amd64\/linux$/m);
+  assert.match(v.content, /^ {2}INITRD debian-installer\/12\/amd64\/initrd\.gz$/m);
+  assert.match(
+    v.content,
+    /^ {2}APPEND auto=true priority=critical console=ttyS0 url=http:\/\/10\.77\.0\.1\/ks\/52-54-00-77-00-10\?token=tok%26%3Cen%3E hostname=vm10 domain=lab\.test$/m,
+  );
+  // From a loader in a sub-directory the paths are absolute on the server (pxelinux "::").
+  const efi = macConfig(parsePxelinuxName('efi64/pxelinux.cfg/01-52-54-00-77-00-10')!, deps)!;
+  assert.match(efi.content, /KERNEL ::debian-installer\/12\/amd64\/linux/);
+  // A profile that left the config: local boot, with the reason.
+  entries.set('52:54:00:77:00:11', { mac: '52:54:00:77:00:11', mode: 'install', profile: 'gone', token: 't', since: 0 });
+  const gone = macConfig(parsePxelinuxName('pxelinux.cfg/01-52-54-00-77-00-11')!, deps)!;
+  assert.equal(gone.mode, 'local');
+  assert.match(gone.note!, /gone/);
+});
+
+test('default: local boot for unknown machines; strict template refuses a missing variable', () => {
+  assert.match(defaultConfig(deps).content, /DEFAULT local[\s\S]*LOCALBOOT 0/);
+  assert.throws(() => compilePxelinuxTemplate('{{nope}}')({} as never));
+});
