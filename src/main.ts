@@ -22,8 +22,8 @@ import type { Store } from './store/store.js';
 import { createTftpServer } from './tftp/server.js';
 import { HostCatalog } from './inventory/catalog.js';
 import { InstallLifecycle } from './inventory/install.js';
-import { storeTrace } from './inventory/trace.js';
-import { createMetrics } from './lib/metrics.js';
+import { countingTrace, storeTrace } from './inventory/trace.js';
+import { createMetrics, registerDnsStats } from './lib/metrics.js';
 import { TemplateEngine } from './render/engine.js';
 
 /** The install-expiry sweeper as a Service, so it stops with everything else. */
@@ -74,7 +74,10 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
     await catalog.load();
     const bootTable = await BootTable.load({ store, inventory, clock });
     const metrics = createMetrics();
-    const trace = storeTrace(store, log);
+    const trace = countingTrace(storeTrace(store, log), {
+      dhcp: (type, outcome) => metrics.dhcpPackets.inc({ type, outcome }),
+      tftp: (outcome) => metrics.tftpTransfers.inc({ outcome }),
+    });
     const install = new InstallLifecycle({ bootTable, inventory, store, clock, log, timeoutMs: config.install.timeout });
     const engine = new TemplateEngine({ templates: config.paths.templates, kickstarts: config.paths.kickstarts });
     const leases = await LeaseTable.load(store);
@@ -88,7 +91,11 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
     const s = config.servers;
     if (s.dhcp.enabled) services.push(createDhcpServer({ config, inventory, bootTable, leases, trace, clock, log }));
     if (s.tftp.enabled) services.push(createTftpServer({ config, inventory, bootTable, trace, clock, log }));
-    if (s.dns.enabled) services.push(createDnsServer(config, inventory, log, clock));
+    if (s.dns.enabled) {
+      const dns = createDnsServer(config, inventory, log, clock);
+      registerDnsStats(metrics, dns.stats);
+      services.push(dns);
+    }
     if (s.http.enabled) {
       const app = createApp({
         config, engine, trace, metrics, install, catalog,

@@ -3,7 +3,8 @@
  * after kill -9, and the API and CLI that change the boot table.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import dgram from 'node:dgram';
 import { join } from 'node:path';
@@ -185,6 +186,31 @@ describe('3rc serve', () => {
     const after2 = SqliteStore.open({ path: join(cfg.dir, '3rc.db') });
     assert.equal((await after2.listBootEntries()).find((e) => e.mac === '52:54:00:77:00:12')!.token, token);
     await after2.close();
+  });
+});
+
+describe('metrics of a running 3rc', () => {
+  it('count DNS answers and TFTP transfers', async () => {
+    const cfg = await lab();
+    mkdirSync(join(cfg.dir, 'boot'), { recursive: true });
+    writeFileSync(join(cfg.dir, 'boot', 'hello.txt'), 'hello\n');
+    const s = await serve(cfg);
+    try {
+      execFileSync('dig', ['+short', '+time=2', '+tries=1', '-p', String(cfg.ports.dns), '@127.0.0.1', 'vm10.lab.test', 'A']);
+      execFileSync('dig', ['+short', '+time=2', '+tries=1', '-p', String(cfg.ports.dns), '@127.0.0.1', 'nope.lab.test', 'A']);
+      execFileSync('curl', ['-sS', '-o', '/dev/null', `tftp://127.0.0.1:${cfg.ports.tftp}/hello.txt`]);
+      // The transfer is recorded when it ends, right after curl has its last block.
+      let m = '';
+      for (let i = 0; i < 50 && !/threerc_tftp_transfers_total\{outcome="complete"\} 1/.test(m); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        m = await (await fetch(`${s.url}/metrics`)).text();
+      }
+      assert.match(m, /^threerc_dns_queries_total\{transport="udp",rcode="NOERROR"\} 1$/m);
+      assert.match(m, /^threerc_dns_queries_total\{transport="udp",rcode="NXDOMAIN"\} 1$/m);
+      assert.match(m, /^threerc_tftp_transfers_total\{outcome="complete"\} 1$/m);
+    } finally {
+      await s.stop();
+    }
   });
 });
 

@@ -264,7 +264,16 @@ export class DnsServer implements Service {
     });
   }
 
+  /**
+   * Answers by transport and response code (`udp:NOERROR`, `tcp:dropped`), as plain numbers: the
+   * metrics endpoint reads them at scrape time, so the hot path pays a Map update, not a
+   * labelled-counter lookup.
+   */
+  readonly stats = new Map<string, number>();
+
   private logOutcome(out: Outcome, address: string | undefined, port: number | undefined, transport: string): void {
+    const key = `${transport}:${out.kind === 'drop' ? 'dropped' : out.kind === 'forward' ? 'forwarded' : (RCODE_NAMES[out.rcode] ?? String(out.rcode))}`;
+    this.stats.set(key, (this.stats.get(key) ?? 0) + 1);
     if (!this.log.isLevelEnabled('debug')) return;
     const peer = `${address}:${port}`;
     if (out.kind === 'drop') this.log.debug({ peer, transport, reason: out.reason }, 'dns: message dropped');
@@ -277,6 +286,8 @@ export class DnsServer implements Service {
     }
   }
 }
+
+const RCODE_NAMES: Record<number, string> = { 0: 'NOERROR', 1: 'FORMERR', 2: 'SERVFAIL', 3: 'NXDOMAIN', 4: 'NOTIMP', 5: 'REFUSED', 16: 'BADVERS' };
 
 /** The DNS service for a config and inventory (the composition root calls this). */
 export function createDnsServer(config: DnsConfig, inventory: Inventory, log: Logger, clock: Clock = systemClock): DnsServer {

@@ -25,3 +25,17 @@ export function memoryTrace(): BootTrace & { events: NewEvent[] } {
   const events: NewEvent[] = [];
   return { events, record: (e) => void events.push(e) };
 }
+
+/**
+ * A trace that also counts what the protocol servers record (DHCP packets by type and outcome,
+ * TFTP transfers by outcome) into the metrics, so the servers need no metrics code of their own.
+ */
+export function countingTrace(inner: BootTrace, counters: { dhcp: (type: string, outcome: string) => void; tftp: (outcome: string) => void }): BootTrace {
+  return {
+    record(event) {
+      if (event.kind.startsWith('dhcp.')) counters.dhcp(event.kind.slice(5), event.reason ?? 'answered');
+      else if (event.kind === 'tftp.transfer') counters.tftp(event.reason ?? 'unknown');
+      inner.record(event);
+    },
+  };
+}

@@ -16,8 +16,27 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
     callbacks: new Counter({ name: 'threerc_install_callbacks_total', help: 'Install callbacks by kind and outcome', labelNames: ['kind', 'outcome'] as const, registers: [registry] }),
     dhcpPackets: new Counter({ name: 'threerc_dhcp_packets_total', help: 'DHCP packets by message type and outcome', labelNames: ['type', 'outcome'] as const, registers: [registry] }),
     tftpTransfers: new Counter({ name: 'threerc_tftp_transfers_total', help: 'TFTP transfers by outcome', labelNames: ['outcome'] as const, registers: [registry] }),
-    dnsQueries: new Counter({ name: 'threerc_dns_queries_total', help: 'DNS queries by transport and response code', labelNames: ['transport', 'rcode'] as const, registers: [registry] }),
   };
+}
+
+/**
+ * DNS answers, read at scrape time from the server's own plain counters (`udp:NOERROR` -> n):
+ * the query path stays free of label lookups.
+ */
+export function registerDnsStats(metrics: Metrics, stats: ReadonlyMap<string, number>): void {
+  new Counter({
+    name: 'threerc_dns_queries_total',
+    help: 'DNS messages by transport and response code (dropped: not answered)',
+    labelNames: ['transport', 'rcode'] as const,
+    registers: [metrics.registry],
+    collect() {
+      this.reset();
+      for (const [key, n] of stats) {
+        const [transport, rcode] = key.split(':');
+        this.inc({ transport, rcode }, n);
+      }
+    },
+  });
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
