@@ -6,11 +6,12 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
-import { LAB_YAML, serve, writeLabConfig, type LabConfig, type Served } from './lib/serve.js';
+import { LAB_YAML, ROOT, serve, writeLabConfig, type LabConfig, type Served } from './lib/serve.js';
 
 const LO_MAC = '52-54-00-77-00-55';
 
@@ -138,6 +139,28 @@ describe('install lifecycle over HTTP', () => {
     assert.ok(failed.data.log!.length <= 64 * 1024);
     assert.ok(!JSON.stringify(events).includes(t), 'the token itself is never in the event log');
     assert.equal((await curl(['-X', 'POST', `${s.url}/install/52-54-00-77-00-11/done?token=${t}`])).status, 410);
+  });
+
+  it('serves the HINFO role step, which learns the role from 3rc\'s DNS and fetches it over HTTP', async () => {
+    const script = await curl([`${s.url}/files/post-install/role.sh`]);
+    assert.equal(script.status, 200);
+    assert.match(script.body, /^#!\/bin\/sh/);
+    assert.equal((await curl([`${s.url}/files/roles/middleware/install.sh`])).status, 200);
+    assert.notEqual((await curl(['--path-as-is', `${s.url}/files/roles/../debian12.preseed.hbs`])).status, 200);
+    const work = mkdtempSync(join(tmpdir(), '3rc-role-'));
+    try {
+      writeFileSync(join(work, 'role.sh'), script.body);
+      const out = await new Promise<string>((resolve, reject) =>
+        execFile('sh', [join(work, 'role.sh')], {
+          env: { ...process.env, THREERC_DNS: '127.0.0.1', THREERC_DNS_PORT: String(cfg.ports.dns), THREERC_FQDN: 'vm10.lab.test', THREERC_RETRIES: '1', ROLES_DIR: join(work, 'roles'), ROLES_URL: `${s.url}/files/roles`, DRY_RUN: '1' },
+        }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}: ${stderr}`)) : resolve(stdout))),
+      );
+      assert.equal(out, `would run: ${join(work, 'roles', 'middleware', 'install.sh')}\n`);
+      assert.equal(readFileSync(join(work, 'roles', 'middleware', 'install.sh'), 'utf8'), readFileSync(join(ROOT, 'kickstarts', 'roles', 'middleware', 'install.sh'), 'utf8'));
+      assert.ok(readFileSync(join(work, 'roles', 'common.sh'), 'utf8').includes('pkg_install'));
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
   });
 
   it('counts renders and callbacks in /metrics', async () => {

@@ -13,6 +13,8 @@
 #   THREERC_FQDN      name to look up (default: hostname -f, plus the resolv.conf domain if bare)
 #   THREERC_RETRIES   lookups tried before giving up, 3 s apart (default: 5; DNS may lag the install)
 #   ROLES_DIR         folder holding <role>/install.sh (default: ../roles beside this script)
+#   ROLES_URL         where 3rc serves the roles (http://SERVER/files/roles): when ROLES_DIR lacks
+#                     the role, its install.sh and common.sh are fetched from there first
 #   DRY_RUN=1         print the role script that would run, and run nothing
 #
 # Exit status: 0 role installed (or no role published), 1 no HINFO answer, 2 unusable role.
@@ -88,6 +90,21 @@ case $role in
   *[!a-z0-9_-]* | -*) log "refusing role \"$role\" of $fqdn: expected letters, digits, - or _"; exit 2 ;;
 esac
 script=$ROLES_DIR/$role/install.sh
+# fetch URL FILE: with curl or wget, whichever the installed system has.
+fetch() {
+  if command -v curl >/dev/null 2>&1; then curl -fsS -o "$2" "$1"
+  elif command -v wget >/dev/null 2>&1; then wget -q -O "$2" "$1"
+  else log "neither curl nor wget is installed: cannot fetch $1"; return 1
+  fi
+}
+if [ ! -f "$script" ] && [ -n "${ROLES_URL:-}" ]; then
+  mkdir -p "$ROLES_DIR/$role"
+  if ! fetch "$ROLES_URL/common.sh" "$ROLES_DIR/common.sh" || ! fetch "$ROLES_URL/$role/install.sh" "$script"; then
+    rm -f "$script"
+    log "cannot fetch role $role from $ROLES_URL"
+    exit 2
+  fi
+fi
 if [ ! -f "$script" ]; then
   log "role $role of $fqdn has no $script"
   exit 2

@@ -3,6 +3,7 @@
  * directly and that server.ts listens with. Issue by issue it grows kickstarts, iPXE scripts,
  * boot files and callbacks; the REST API lives under /api/v1.
  */
+import { join } from 'node:path';
 import express, { type Express } from 'express';
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/log.js';
@@ -71,6 +72,9 @@ export function createApp(deps: AppDeps): Express {
   });
   app.use('/api/v1', express.json({ limit: '256kb' }), apiRouter(deps));
   app.use('/boot/files', bootFiles(deps.config.paths.boot));
+  // The post-install role step and the roles it runs (kickstarts/post-install, kickstarts/roles).
+  app.use('/files/post-install', bootFiles(join(deps.config.paths.kickstarts, 'post-install')));
+  app.use('/files/roles', bootFiles(join(deps.config.paths.kickstarts, 'roles')));
   app.use(installRouter(deps));
   app.use((req, res) => apiError(res, 404, 'E_NOT_FOUND', `no route for ${req.method} ${req.path}`));
   app.use(errorHandler);

@@ -16,6 +16,8 @@ export interface RenderContext {
   profile: { name: string; installer: string; kernel: string; initrd: string };
   install: { token: string | null; kickstartUrl: string; doneUrl: string; failedUrl: string };
   urls: { base: string; kernel: string; initrd: string; ipxe: string };
+  /** The HINFO role step (kickstarts/post-install/role.sh) and where it finds DNS and the roles. */
+  postInstall: { roleScriptUrl: string; rolesUrl: string; dnsServer: string; dnsPort: number };
   kernelArgs: string;
   vars: Vars;
 }
@@ -48,6 +50,7 @@ export function buildContext(config: ContextConfig, host: Host, profile: Profile
     profile: { name: profile.name, installer: profile.installer, kernel: profile.kernel, initrd: profile.initrd },
     install: { token, kickstartUrl: urls.kickstart, doneUrl: urls.done, failedUrl: urls.failed },
     urls: { base, kernel: bootFileUrl(base, profile.kernel), initrd: bootFileUrl(base, profile.initrd), ipxe: urls.ipxe },
+    postInstall: { roleScriptUrl: `${base}/files/post-install/role.sh`, rolesUrl: `${base}/files/roles`, dnsServer: config.network.serverIp, dnsPort: config.servers.dns.port },
     kernelArgs: installKernelArgs({ profile, hostName: host.name, domain: config.network.domain, kickstartUrl: urls.kickstart }),
     vars: mergeVars(config.vars, profile.vars, host.vars),
   };

@@ -55,6 +55,8 @@ describe('rendering the shipped templates', () => {
     assert.match(out.text, /^d-i netcfg\/get_hostname string vm10$/m);
     assert.ok(out.text.includes('"http://10.77.0.1/install/52-54-00-77-00-10/done?token=tok-123"'), out.text);
     assert.ok(!out.text.includes('&#x3D;') && !out.text.includes('&quot;'));
+    // The HINFO role step runs before the done callback, against 3rc's own DNS.
+    assert.match(out.text, /curl -fsS -o \/root\/3rc\/role\.sh "http:\/\/10\.77\.0\.1\/files\/post-install\/role\.sh".* THREERC_DNS=10\.77\.0\.1 THREERC_DNS_PORT=53 THREERC_FQDN=vm10\.lab\.test ROLES_DIR=\/root\/3rc\/roles ROLES_URL=http:\/\/10\.77\.0\.1\/files\/roles sh \/root\/3rc\/role\.sh/);
   });
 
   it('a kickstart has balanced sections and known commands', () => {
