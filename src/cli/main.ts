@@ -12,6 +12,7 @@ import * as hosts from './commands/hosts.js';
 import * as lint from './commands/lint.js';
 import * as render from './commands/render.js';
 import * as serve from './commands/serve.js';
+import * as simulate from './commands/simulate.js';
 import { EXIT_FAIL, EXIT_OK, EXIT_USAGE, processIo, type Io } from './io.js';
 import { storeLockedMessage } from './target.js';
 import { loadConfig } from '../config/load.js';
@@ -28,6 +29,7 @@ Commands:
   check-config   validate a config file
   hosts          list hosts and their boot entries
   boot           set what a host boots next (install or local)
+  simulate       crash-test the HA controller against a simulated cluster
   render         print what a host is served (kickstart/preseed, iPXE)
   lint           render every template for every host and check the results
   version        print the version
@@ -114,6 +116,13 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
       if (values.help) return io.out(lint.help), EXIT_OK;
       if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
       return lint.run(configPath(values, io), io);
+    }
+    case 'simulate': {
+      const { values, positionals } = parse(rest, { scenario: { type: 'string' }, runs: { type: 'string' }, timings: { type: 'string' }, seed: { type: 'string' }, json: { type: 'boolean' } });
+      if (values.help) return io.out(simulate.help), EXIT_OK;
+      if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
+      const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+      return simulate.run({ scenario: str(values.scenario), runs: str(values.runs), timings: str(values.timings), seed: str(values.seed), json: values.json === true }, io);
     }
     default:
       throw new UsageError(`unknown command ${JSON.stringify(command)}`);

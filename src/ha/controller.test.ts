@@ -1,0 +1,225 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { SimTimings } from '../hypervisor/sim.js';
+import { MemoryStore } from '../store/memory.js';
+import type { Store } from '../store/store.js';
+import { seededRng } from './random.js';
+import { defaultRules, paperRules } from './rules.js';
+import { buildWorld, type WorldOptions } from './sim-world.js';
+
+const S = 1000;
+const timings: SimTimings = { boot: { mean: 80 * S, sd: 10 * S }, install: { mean: 442 * S, sd: 17 * S }, pxe: 10 * S, pxeLoop: 25 * S };
+
+function opts(over: Partial<WorldOptions> = {}): WorldOptions {
+  return {
+    rng: seededRng(3), rules: defaultRules(), scanInterval: 10 * S, detectDelay: 0, timings, fence: true,
+    hosts: [{ name: 'hv1', cpus: 8, memoryMb: 16384 }, { name: 'hv2', cpus: 8, memoryMb: 16384 }, { name: 'hv3', cpus: 8, memoryMb: 16384 }],
+    vms: [{ name: 'vm10', host: 'hv1' }, { name: 'vm11', host: 'hv1' }, { name: 'vm12', host: 'hv2' }],
+    ...over,
+  };
+}
+
+async function log(store: Store, vm: string, kind = 'ha.transition'): Promise<string[]> {
+  return (await store.queryEvents({ vm, kind })).map((e) => e.reason ?? '');
+}
+
+describe('HA controller against the simulated cluster', () => {
+  it('recovers a hung guest with the reboot rung and records every decision', async () => {
+    const w = await buildWorld(opts());
+    await w.run(15 * S);
+    w.sim.crash('vm10', 'hang');
+    await w.run(200 * S);
+    assert.equal(w.sim.serviceUp('vm10'), true);
+    assert.equal(w.controller.state('vm10')!.phase, 'running');
+    assert.deepEqual(await log(w.store, 'vm10'), ['probe-failed', 'confirmed-down', 'reboot-sent', 'recovered']);
+    const [stored] = (await w.store.listVmStates()).filter((s) => s.vm === 'vm10');
+    assert.equal(stored!.state, 'running');
+    assert.deepEqual(await log(w.store, 'vm10', 'ha.action'), ['reboot']);
+    assert.deepEqual(await log(w.store, 'vm11'), []);
+  });
+
+  it('restarts a halted guest in place without trying ssh (the hypervisor says it is off)', async () => {
+    const w = await buildWorld(opts());
+    await w.run(15 * S);
+    w.sim.crash('vm10', 'halt');
+    await w.run(200 * S);
+    assert.equal(w.sim.serviceUp('vm10'), true);
+    assert.equal(w.sim.whereIs('vm10'), 'hv1');
+    assert.deepEqual(await log(w.store, 'vm10', 'ha.action'), ['place', 'reset']);
+    assert.ok((await log(w.store, 'vm10')).includes('vm-powered-off'));
+  });
+
+  it('reinstalls at once on PXE-loop evidence (destroyed /boot) and the VM comes back', async () => {
+    const w = await buildWorld(opts());
+    await w.run(15 * S);
+    w.sim.crash('vm10', 'destructive');
+    await w.run(700 * S);
+    assert.equal(w.sim.serviceUp('vm10'), true);
+    assert.deepEqual(w.installs, [w.macOf('vm10')]);
+    const reasons = await log(w.store, 'vm10');
+    assert.ok(reasons.includes('pxe-loop'), reasons.join(','));
+    assert.ok(!reasons.includes('t2-expired'), 'evidence must skip the T1/T2 waits');
+    assert.equal(w.modes.get(w.macOf('vm10')), 'local', 'the install-done callback set it back to local');
+  });
+
+  it('quarantines instead of reinstalling a VM with reinstall disabled', async () => {
+    const w = await buildWorld(opts({ vms: [{ name: 'vm10', host: 'hv1', reinstall: false }, { name: 'vm11', host: 'hv2' }] }));
+    await w.run(15 * S);
+    w.sim.crash('vm10', 'destructive');
+    await w.run(700 * S);
+    assert.equal(w.controller.state('vm10')!.phase, 'quarantined');
+    assert.equal(w.controller.state('vm10')!.reason, 'reinstall-disabled');
+    assert.deepEqual(w.installs, []);
+  });
+
+  it('moves the VMs of a dead hypervisor elsewhere, after fencing, with no double start', async () => {
+    const w = await buildWorld(opts());
+    await w.run(15 * S);
+    w.sim.hostDown('hv1');
+    await w.run(300 * S);
+    for (const vm of ['vm10', 'vm11']) {
+      assert.equal(w.sim.serviceUp(vm), true, vm);
+      assert.notEqual(w.sim.whereIs(vm), 'hv1');
+      const reasons = await log(w.store, vm);
+      assert.ok(reasons.includes('hypervisor-down'), reasons.join(','));
+      assert.ok(!reasons.includes('reboot-sent'), 'reboot rung skipped');
+      assert.ok(reasons.includes('fence-required') && reasons.includes('old-copy-off'), reasons.join(','));
+    }
+    assert.equal(w.sim.doubleStarts, 0);
+  });
+
+  it('waits in fence-pending with the reason visible while a partitioned host cannot be fenced, then resumes when it heals', async () => {
+    const w = await buildWorld(opts({ fence: false }));
+    await w.run(15 * S);
+    w.sim.partition('hv1');
+    await w.run(600 * S);
+    const st = w.controller.status().find((s) => s.vm === 'vm10')!;
+    assert.equal(st.state, 'fence-pending');
+    assert.equal(st.reason, 'fence-failed');
+    assert.equal(w.sim.copies('vm10'), 1);
+    assert.equal(w.sim.doubleStarts, 0);
+    w.sim.heal('hv1');
+    await w.run(30 * S);
+    assert.equal(w.controller.state('vm10')!.phase, 'running');
+    assert.equal(w.sim.doubleStarts, 0);
+  });
+
+  it('the paper rules start elsewhere without fencing: a partition then runs the VM twice', async () => {
+    const w = await buildWorld(opts({ fence: false, rules: paperRules(), scanInterval: 60 * S }));
+    await w.run(65 * S);
+    w.sim.partition('hv1');
+    await w.run(900 * S);
+    assert.ok(w.sim.doubleStarts > 0, 'this is why 3rc fences');
+  });
+
+  it('quarantines after the recovery budget, and an operator clear releases it', async () => {
+    const w = await buildWorld(opts({ rules: defaultRules({ budget: { recoveries: 2, window: 3600 * S } }) }));
+    await w.run(15 * S);
+    for (let i = 0; i < 3; i++) {
+      w.sim.crash('vm10', 'hang');
+      await w.run(200 * S);
+    }
+    assert.equal(w.controller.state('vm10')!.phase, 'quarantined');
+    assert.equal(w.controller.state('vm10')!.reason, 'budget-exhausted');
+    assert.equal(w.controller.status().find((s) => s.vm === 'vm10')!.recoveriesUsed, 2);
+    await w.controller.operator('vm10', 'clear');
+    await w.run(200 * S);
+    assert.equal(w.controller.state('vm10')!.phase, 'running');
+    assert.equal(w.sim.serviceUp('vm10'), true);
+  });
+
+  it('pauses during a monitoring blackout: no action while most hypervisors are unreachable', async () => {
+    const w = await buildWorld(opts());
+    await w.run(15 * S);
+    w.sim.partition('hv1');
+    w.sim.partition('hv2');
+    await w.run(300 * S);
+    assert.deepEqual(await log(w.store, 'vm10', 'ha.action'), []);
+    assert.ok((await log(w.store, 'vm10')).includes('monitoring-blackout'));
+    assert.equal(w.sim.doubleStarts, 0);
+    w.sim.heal('hv1');
+    w.sim.heal('hv2');
+    await w.run(30 * S);
+    assert.equal(w.controller.state('vm10')!.phase, 'running');
+  });
+
+  it('a blackout in force when the controller died is lifted after the restart', async () => {
+    const w = await buildWorld(opts());
+    await w.run(15 * S);
+    w.sim.partition('hv1');
+    w.sim.partition('hv2');
+    await w.run(30 * S);
+    assert.equal(w.controller.state('vm10')!.paused, true);
+    w.controller.abandon();
+    w.sim.heal('hv1');
+    w.sim.heal('hv2');
+    await w.restartController();
+    await w.run(30 * S);
+    assert.equal(w.controller.state('vm10')!.paused, false);
+    w.sim.crash('vm12', 'hang');
+    await w.run(200 * S);
+    assert.equal(w.sim.serviceUp('vm12'), true, 'automatic action works again');
+  });
+
+  it('a disabled VM is left alone', async () => {
+    const w = await buildWorld(opts());
+    await w.controller.operator('vm10', 'disable');
+    w.sim.crash('vm10', 'hang');
+    await w.run(300 * S);
+    assert.deepEqual(await log(w.store, 'vm10', 'ha.action'), []);
+    assert.equal(w.controller.status().find((s) => s.vm === 'vm10')!.state, 'disabled');
+  });
+
+  it('resumes after a crash of the controller without repeating completed actions', async () => {
+    const store = new MemoryStore();
+    const w = await buildWorld(opts({ store, rules: paperRules({ t1: 60 * S, t2: 60 * S }), scanInterval: 10 * S }));
+    await w.run(15 * S);
+    w.sim.crash('vm10', 'destructive');
+    // Detected, reboot issued and done, waiting in T1.
+    await w.run(40 * S);
+    assert.equal(w.controller.state('vm10')!.phase, 'rebooting');
+    const before = await store.queryEvents({ vm: 'vm10', kind: 'ha.action' });
+    w.controller.abandon(); // the process dies: nothing more is written
+    await w.restartController();
+    await w.run(900 * S);
+    assert.equal(w.sim.serviceUp('vm10'), true);
+    const actions = await store.queryEvents({ vm: 'vm10', kind: 'ha.action' });
+    const ids = actions.map((e) => (e.data as { id: string }).id);
+    assert.equal(new Set(ids).size, ids.length, 'an action id was issued twice');
+    assert.deepEqual(actions.map((e) => e.reason), ['reboot', 'place', 'reset', 'reinstall']);
+    assert.equal(actions.filter((e) => e.reason === 'reboot').length, before.filter((e) => e.reason === 'reboot').length);
+    assert.deepEqual(w.installs, [w.macOf('vm10')]);
+  });
+
+  it('resumes an unfinished start: not repeated when the VM already runs on its target', async () => {
+    const store = new MemoryStore();
+    const w = await buildWorld(opts({ store }));
+    await w.run(15 * S);
+    // Make the start "hang" in flight: the driver call never resolves in the first controller.
+    const realStart = w.sim.start.bind(w.sim);
+    let started = 0;
+    w.sim.start = async (host, vm) => {
+      started += 1;
+      await realStart(host, vm);
+      return new Promise<void>(() => undefined);
+    };
+    w.sim.hostDown('hv1');
+    // The hung call never settles, so do not wait for the controller to go idle here.
+    const c1 = w.controller;
+    await w.clock.runUntil(w.clock.now() + 40 * S, () => Promise.race([c1.idle(), new Promise<void>((r) => setImmediate(r))]));
+    assert.equal(w.controller.state('vm10')!.pending?.kind, 'start');
+    w.controller.abandon();
+    w.sim.start = async (host, vm) => {
+      started += 1;
+      return realStart(host, vm);
+    };
+    const startsBefore = started;
+    await w.restartController();
+    await w.run(300 * S);
+    assert.equal(started, startsBefore, 'the start that reached the hypervisor was not repeated');
+    assert.equal(w.sim.serviceUp('vm10'), true);
+    assert.equal(w.sim.doubleStarts, 0);
+    const done = (await store.queryEvents({ vm: 'vm10', kind: 'ha.done' })).map((e) => (e.data as { detail?: string }).detail ?? '');
+    assert.ok(done.some((d) => /already running .*not repeated/.test(d)), done.join(' | '));
+  });
+});

@@ -1,0 +1,493 @@
+/**
+ * The HA controller: the I/O around the pure state machine. It runs monitoring passes on the
+ * injected clock, feeds each VM's machine, executes the commands it emits (driver, guest ssh,
+ * fence, BootTable), owns the timers, and persists every VM's state and every decision in the
+ * store before acting on it, so that a restarted 3rc resumes where it was.
+ *
+ * Guarantees:
+ * - events of one VM are applied one at a time, in order (a per-VM chain);
+ * - a step's new state and its decisions (`ha.transition`, `ha.action`) are durable before any of
+ *   its actions starts (write-ahead); an action's outcome is durable (`ha.done`) before the
+ *   machine moves on from it;
+ * - after a restart, an action whose outcome was recorded is never issued again; one that was
+ *   issued but not recorded is reconciled against the world: a start (or reinstall) is re-issued
+ *   only if the VM is not running on its target, a reboot or reset is never repeated (T1/T2
+ *   escalate if it did not happen), placement and fencing are idempotent and are redone.
+ */
+import type { Clock, Timer } from '../lib/clock.js';
+import { ErrorCodes, NotFoundError } from '../lib/errors.js';
+import { silentLogger, type Logger } from '../lib/log.js';
+import type { Service } from '../lib/service.js';
+import type { NewEvent, Store, StoreOp } from '../store/store.js';
+import { isDriverError, type Fencer, type GuestAccess, type HypervisorDriver } from '../hypervisor/driver.js';
+import { initialState, step, type FsmCommand, type FsmEvent, type FsmRules, type VmFsmState } from './fsm.js';
+import { isBlackout, type Monitor, type Snapshot } from './monitor.js';
+import { planBatch, type HostLoad, type PlanRequest } from './placement.js';
+
+/** A VM the controller keeps alive (from the inventory). */
+export interface VmSpec {
+  name: string;
+  mac: string;
+  /** Hypervisor it runs on per the inventory; the store's view wins after the first move. */
+  host: string | null;
+  reinstall: boolean;
+  /** Higher restarts first when capacity is short (no config field yet: 0). */
+  priority: number;
+  cpus: number;
+  memoryMb: number;
+}
+
+export interface HostSpec {
+  name: string;
+  loadThreshold: number;
+  capacity: { cpus?: number | undefined; memoryMb?: number | undefined; vms?: number | undefined };
+  maintenance?: boolean;
+}
+
+/** The part of the BootTable the controller writes. */
+export interface BootFlip {
+  setInstall(mac: string, opts: { reason: string }): Promise<unknown>;
+}
+
+export interface ControllerDeps {
+  clock: Clock;
+  store: Store;
+  driver: HypervisorDriver;
+  guest: GuestAccess;
+  /** Out-of-band fence; null when none is configured (then only the hypervisor can prove "off"). */
+  fencer: Fencer | null;
+  bootTable: BootFlip;
+  monitor: Monitor;
+  vms: readonly VmSpec[];
+  hosts: readonly HostSpec[];
+  rules: FsmRules;
+  scanInterval: number;
+  /** Concurrent starts per hypervisor. Default: 4. */
+  maxStartsPerHost?: number;
+  /** How long a start counts as "in flight" for that limit. Default: 2 min. */
+  startWindow?: number;
+  log?: Logger;
+}
+
+/** One VM as `3rc status` and the API show it. */
+export interface VmStatus {
+  vm: string;
+  state: string;
+  host: string | null;
+  since: number;
+  reason: string;
+  recoveriesUsed: number;
+}
+
+export class HaController implements Service {
+  readonly name = 'ha';
+  private readonly d: ControllerDeps;
+  private readonly log: Logger;
+  private readonly specs = new Map<string, VmSpec>();
+  private readonly states = new Map<string, VmFsmState>();
+  private readonly timers = new Map<string, Timer>();
+  private readonly chains = new Map<string, Promise<void>>();
+  /** Events queued per VM and not yet applied. */
+  private readonly queued = new Map<string, number>();
+  private readonly inflight = new Set<Promise<unknown>>();
+  private placeQueue: Extract<FsmCommand, { type: 'place' }>[] = [];
+  private starts: { host: string; at: number }[] = [];
+  /** VMs, CPUs and memory the controller's own view puts on each host; kept up to date per step. */
+  private readonly usage = new Map<string, { vms: number; cpus: number; mem: number }>();
+  private snapshot: Snapshot | null = null;
+  private blackout = false;
+  private inPass = false;
+  private passing = false;
+  private scanTimer: Timer | null = null;
+  private stopped = false;
+
+  private constructor(deps: ControllerDeps) {
+    this.d = deps;
+    this.log = deps.log ?? silentLogger;
+    for (const v of deps.vms) this.specs.set(v.name, v);
+  }
+
+  /**
+   * Builds a controller from the store: VMs with a stored state resume it (timers re-armed for
+   * what is left of them, unfinished actions reconciled); the others start in `running`.
+   */
+  static async load(deps: ControllerDeps): Promise<HaController> {
+    const c = new HaController(deps);
+    const stored = new Map((await deps.store.listVmStates()).map((s) => [s.vm, s.data as VmFsmState]));
+    const now = deps.clock.now();
+    for (const spec of deps.vms) {
+      const prev = stored.get(spec.name);
+      c.states.set(spec.name, prev ? { ...prev, reinstall: spec.reinstall } : initialState(spec.name, spec.host, { reinstall: spec.reinstall, now }));
+    }
+    // A blackout in force when the old process died is lifted by the first pass that sees none.
+    c.blackout = [...c.states.values()].some((s) => s.paused);
+    for (const s of c.states.values()) {
+      c.account(s.vm, s.host, +1);
+      if (s.timer) c.armTimer(s.vm, s.timer.id, Math.max(0, s.timer.at - now));
+      if (s.pending) c.track(c.reconcile(s));
+    }
+    return c;
+  }
+
+  async start(): Promise<void> {
+    this.stopped = false;
+    this.scheduleScan();
+  }
+
+  /** Stops scanning and cancels timers; waits for actions in flight. */
+  async stop(): Promise<void> {
+    this.abandon();
+    await this.idle();
+  }
+
+  /**
+   * Drops every timer without writing anything: what a crash leaves behind. For tests of the
+   * resume path; stop() is the orderly way.
+   */
+  abandon(): void {
+    this.stopped = true;
+    this.scanTimer?.cancel();
+    this.scanTimer = null;
+    for (const t of this.timers.values()) t.cancel();
+    this.timers.clear();
+  }
+
+  addresses(): string[] {
+    return [];
+  }
+
+  /** Resolves once no event or action is in flight. */
+  async idle(): Promise<void> {
+    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+  }
+
+  status(): VmStatus[] {
+    const now = this.d.clock.now();
+    const window = this.d.rules.budget?.window ?? Infinity;
+    return [...this.states.values()].map((s) => ({
+      vm: s.vm, state: s.phase, host: s.host, since: s.since, reason: s.reason,
+      recoveriesUsed: s.recoveries.filter((t) => t > now - window).length,
+    }));
+  }
+
+  /** The machine's full state of one VM (read-only copy). */
+  state(vm: string): VmFsmState | undefined {
+    const s = this.states.get(vm);
+    return s && structuredClone(s);
+  }
+
+  /** `3rc ha disable|enable|clear VM`. */
+  async operator(vm: string, op: 'disable' | 'enable' | 'clear'): Promise<void> {
+    if (!this.states.has(vm)) throw new NotFoundError(ErrorCodes.UNKNOWN_HOST, `${vm} is not a VM the HA controller watches`);
+    await this.enqueue(vm, { type: 'operator', op });
+    await this.flushPlacement();
+  }
+
+  /** One monitoring pass over every VM. Exposed for tests and the simulator. */
+  async pass(): Promise<void> {
+    if (this.passing) return; // the previous pass is still running: skip, do not pile up
+    this.passing = true;
+    try {
+      const target = { hosts: this.d.hosts.map((h) => h.name), vms: [...this.states.values()].map((s) => ({ name: s.vm, host: s.host })) };
+      const snap = await this.d.monitor.pass(target);
+      this.snapshot = snap;
+      const black = isBlackout(snap);
+      if (black !== this.blackout) {
+        this.blackout = black;
+        this.log.warn({ blackout: black }, black ? 'monitoring blackout: automatic action paused' : 'monitoring restored');
+        await Promise.all([...this.states.keys()].map((vm) => this.enqueue(vm, { type: 'blackout', active: black })));
+      }
+      this.inPass = true;
+      const work: Promise<void>[] = [];
+      const now = this.d.clock.now();
+      for (const s of this.states.values()) {
+        const v = snap.vms.get(s.vm);
+        const hostUp = s.host !== null && (snap.hosts.get(s.host)?.up ?? false);
+        const event: FsmEvent = { type: 'observe', vmUp: v?.up ?? false, hostUp, power: v?.power ?? 'unknown', pxeLoop: v?.pxeLoop ?? false };
+        // Fast path: nothing queued for this VM and the observation changes nothing that must be
+        // written or done (a healthy VM seen healthy): apply it in place, no promise, no write.
+        if (!this.queued.get(s.vm)) {
+          const r = step(s, event, now, this.d.rules);
+          if (r.transitions.length === 0 && r.commands.length === 0 && r.state.paused === s.paused) {
+            this.states.set(s.vm, r.state);
+            continue;
+          }
+        }
+        work.push(this.enqueue(s.vm, event));
+      }
+      await Promise.all(work);
+    } finally {
+      this.inPass = false;
+      this.passing = false;
+    }
+    await this.flushPlacement();
+  }
+
+  // ---- event application ---------------------------------------------------------------------
+
+  private scheduleScan(): void {
+    if (this.stopped) return;
+    this.scanTimer = this.d.clock.schedule(this.d.scanInterval, () => {
+      this.scheduleScan();
+      return this.track(this.pass().catch((err: unknown) => this.log.error({ err }, 'monitoring pass failed')));
+    });
+  }
+
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.inflight.add(p);
+    void p.finally(() => this.inflight.delete(p)).catch(() => undefined);
+    return p;
+  }
+
+  /** Applies an event to a VM's machine after the ones already queued for it. */
+  private enqueue(vm: string, event: FsmEvent): Promise<void> {
+    const prev = this.chains.get(vm) ?? Promise.resolve();
+    this.queued.set(vm, (this.queued.get(vm) ?? 0) + 1);
+    const next = prev
+      .then(() => this.apply(vm, event))
+      .catch((err: unknown) => this.log.error({ err, vm, event: event.type }, 'HA event not applied'))
+      .finally(() => this.queued.set(vm, this.queued.get(vm)! - 1));
+    this.chains.set(vm, next);
+    return this.track(next);
+  }
+
+  private async apply(vm: string, event: FsmEvent): Promise<void> {
+    const before = this.states.get(vm)!;
+    const now = this.d.clock.now();
+    const r = step(before, event, now, this.d.rules);
+    const finished = (event.type === 'result' || event.type === 'placed' || event.type === 'fenced') && before.pending?.id === event.id;
+    const changed = r.transitions.length > 0 || r.commands.length > 0 || finished || r.state.paused !== before.paused;
+    if (!changed) {
+      // Observations that change nothing are not written: 10,000 VMs per pass stay cheap.
+      this.states.set(vm, r.state);
+      return;
+    }
+    const events: NewEvent[] = [];
+    const host = r.state.host;
+    if (finished) events.push({ at: now, kind: 'ha.done', vm, host, reason: doneReason(event), data: { id: event.id, action: before.pending!.kind, ...(detailOf(event) ? { detail: detailOf(event) } : {}) } });
+    for (const t of r.transitions) events.push({ at: now, kind: 'ha.transition', vm, host, reason: t.reason, data: { from: t.from, to: t.to, ...(t.detail ? { detail: t.detail } : {}) } });
+    for (const c of r.commands) if ('vm' in c && c.type !== 'probe') events.push({ at: now, kind: 'ha.action', vm, host, reason: c.type, data: { ...c } });
+    const ops: StoreOp[] = [{ op: 'putVmState', state: { vm, state: r.state.phase, data: r.state, updatedAt: now } }, ...events.map((e) => ({ op: 'appendEvent' as const, event: e }))];
+    await this.d.store.write(ops);
+    this.states.set(vm, r.state);
+    if (before.host !== r.state.host) {
+      this.account(vm, before.host, -1);
+      this.account(vm, r.state.host, +1);
+    }
+    for (const t of r.transitions) this.log.info({ vm, host, state: t.to, from: t.from, reason: t.reason, detail: t.detail }, 'ha decision');
+    for (const c of r.commands) this.execute(vm, c);
+  }
+
+  private execute(vm: string, c: FsmCommand): void {
+    switch (c.type) {
+      case 'arm-timer':
+        this.armTimer(vm, c.id, c.ms);
+        return;
+      case 'cancel-timer':
+        this.timers.get(c.id)?.cancel();
+        this.timers.delete(c.id);
+        return;
+      case 'place':
+        this.placeQueue.push(c);
+        if (!this.inPass) this.track(Promise.resolve().then(() => this.flushPlacement()));
+        return;
+      case 'probe':
+        this.track(this.probe(vm));
+        return;
+      case 'start':
+      case 'reset':
+      case 'reinstall':
+        // Counted when issued (not when done), so the next plan sees it while it is in flight.
+        this.starts.push({ host: c.host, at: this.d.clock.now() });
+        this.track(this.act(vm, c));
+        return;
+      default:
+        this.track(this.act(vm, c));
+    }
+  }
+
+  private armTimer(vm: string, id: string, ms: number): void {
+    if (this.stopped) return;
+    this.timers.set(id, this.d.clock.schedule(ms, () => {
+      this.timers.delete(id);
+      return this.enqueue(vm, { type: 'timer', id });
+    }));
+  }
+
+  private async probe(vm: string): Promise<void> {
+    const s = this.states.get(vm)!;
+    const r = await this.d.monitor.probe(vm, s.host);
+    await this.enqueue(vm, { type: 'observe', vmUp: r.vm.up, hostUp: r.hostUp, power: r.vm.power, pxeLoop: r.vm.pxeLoop });
+  }
+
+  // ---- actions -----------------------------------------------------------------------------
+
+  private async act(vm: string, c: Exclude<FsmCommand, { type: 'arm-timer' | 'cancel-timer' | 'place' | 'probe' }>): Promise<void> {
+    if (c.type === 'fence') {
+      const r = await this.fence(vm, c.host);
+      await this.enqueue(vm, { type: 'fenced', id: c.id, off: r.off, detail: r.detail });
+      return;
+    }
+    let ok = true;
+    let detail: string | undefined;
+    try {
+      switch (c.type) {
+        case 'reboot':
+          ok = (await this.d.guest.reboot(vm)) === 'started';
+          if (!ok) detail = 'guest unreachable over ssh';
+          break;
+        case 'reset':
+          await this.powerCycle(c.host, vm);
+          break;
+        case 'start':
+          await this.startOn(c.host, vm);
+          break;
+        case 'reinstall':
+          await this.d.bootTable.setInstall(this.specs.get(vm)!.mac, { reason: `ha: reinstall of ${vm}` });
+          if (c.how === 'reset') await this.powerCycle(c.host, vm);
+          else await this.startOn(c.host, vm);
+          break;
+      }
+    } catch (err) {
+      ok = false;
+      detail = isDriverError(err) ? `${err.code}: ${err.message}` : String((err as Error)?.message ?? err);
+    }
+    await this.enqueue(vm, { type: 'result', id: c.id, ok, ...(detail ? { detail } : {}) });
+  }
+
+  /** Reset if it runs there, start if it is off: the same "power cycle" either way. */
+  private async powerCycle(host: string, vm: string): Promise<void> {
+    if ((await this.d.driver.vmState(host, vm)) === 'running') await this.d.driver.reset(host, vm);
+    else await this.d.driver.start(host, vm);
+  }
+
+  private async startOn(host: string, vm: string): Promise<void> {
+    try {
+      await this.d.driver.start(host, vm);
+    } catch (err) {
+      if (!isDriverError(err, 'E_HV_ALREADY_RUNNING')) throw err; // already there: the goal holds
+    }
+  }
+
+  /**
+   * Proves the copy on `host` off: the hypervisor says so or destroys it; when it cannot be
+   * reached, the fence command powers the host off and must read back "off".
+   */
+  private async fence(vm: string, host: string): Promise<{ off: boolean; detail: string }> {
+    try {
+      if ((await this.d.driver.vmState(host, vm)) === 'off') return { off: true, detail: `${host} reports ${vm} off` };
+      await this.d.driver.destroy(host, vm);
+      if ((await this.d.driver.vmState(host, vm)) === 'off') return { off: true, detail: `${vm} destroyed on ${host}` };
+      return { off: false, detail: `${host} still reports ${vm} running after destroy` };
+    } catch (err) {
+      if (!isDriverError(err, 'E_HV_UNREACHABLE')) return { off: false, detail: `hypervisor: ${(err as Error).message}` };
+    }
+    if (!this.d.fencer) return { off: false, detail: `${host} unreachable and no fence command configured` };
+    try {
+      const power = await this.d.fencer.fence(host);
+      return power === 'off' ? { off: true, detail: `fence read back ${host} off` } : { off: false, detail: `fence read back ${host} ${power}` };
+    } catch (err) {
+      return { off: false, detail: `fence failed: ${(err as Error).message}` };
+    }
+  }
+
+  // ---- placement -----------------------------------------------------------------------------
+
+  /** Plans every queued placement at once (a dead host's VMs together) and answers each. */
+  private async flushPlacement(): Promise<void> {
+    if (this.placeQueue.length === 0) return;
+    const batch = this.placeQueue;
+    this.placeQueue = [];
+    const now = this.d.clock.now();
+    this.starts = this.starts.filter((s) => s.at > now - (this.d.startWindow ?? 120_000));
+    const inFlight = new Map<string, number>();
+    for (const s of this.starts) inFlight.set(s.host, (inFlight.get(s.host) ?? 0) + 1);
+    const requests: PlanRequest[] = batch.map((c) => {
+      const spec = this.specs.get(c.vm)!;
+      return { name: c.vm, cpus: spec.cpus, memoryMb: spec.memoryMb, priority: spec.priority, prefer: c.prefer, avoid: c.avoid };
+    });
+    const plan = planBatch(this.hostLoads(), requests, { maxStartsPerHost: this.d.maxStartsPerHost ?? 4, inFlight });
+    const chosen = new Map(plan.assignments.map((a) => [a.vm, a.host]));
+    await Promise.all(batch.map((c) => this.enqueue(c.vm, { type: 'placed', id: c.id, host: chosen.get(c.vm) ?? null })));
+  }
+
+  private account(vm: string, host: string | null, sign: 1 | -1): void {
+    if (!host) return;
+    const spec = this.specs.get(vm)!;
+    const u = this.usage.get(host) ?? { vms: 0, cpus: 0, mem: 0 };
+    u.vms += sign;
+    u.cpus += sign * spec.cpus;
+    u.mem += sign * spec.memoryMb;
+    this.usage.set(host, u);
+  }
+
+  /** Hosts as placement sees them: the last pass's reachability and load, our own VM counts. */
+  private hostLoads(): HostLoad[] {
+    return this.d.hosts.map((h) => {
+      const view = this.snapshot?.hosts.get(h.name);
+      const u = this.usage.get(h.name) ?? { vms: 0, cpus: 0, mem: 0 };
+      return {
+        name: h.name, up: view?.up ?? false, maintenance: h.maintenance ?? false, loadFive: view?.loadFive ?? null,
+        loadThreshold: h.loadThreshold, vms: u.vms, usedCpus: u.cpus, usedMemoryMb: u.mem, capacity: h.capacity,
+      };
+    });
+  }
+
+  // ---- resume --------------------------------------------------------------------------------
+
+  /** An action issued before a restart whose outcome was never recorded. */
+  private async reconcile(s: VmFsmState): Promise<void> {
+    const p = s.pending!;
+    const cmd = await this.lastAction(s.vm, p.id);
+    const result = (ok: boolean, detail: string) => this.enqueue(s.vm, { type: 'result', id: p.id, ok, detail });
+    switch (p.kind) {
+      case 'place':
+        // Planned at the end of the first pass, when the hosts' state is known again.
+        if (cmd?.type === 'place') this.placeQueue.push(cmd);
+        return;
+      case 'fence':
+        if (cmd?.type === 'fence') await this.act(s.vm, cmd);
+        return;
+      case 'reboot':
+      case 'reset':
+        // Never repeated: if it did not happen, T1/T2 escalate as usual.
+        await result(true, 'resumed after a restart; not repeated');
+        return;
+      case 'start':
+      case 'reinstall': {
+        if (cmd?.type !== 'start' && cmd?.type !== 'reinstall') return void (await result(false, 'resumed: action not found in the log'));
+        let running = false;
+        try {
+          running = (await this.d.driver.vmState(cmd.host, s.vm)) === 'running';
+        } catch {
+          running = false;
+        }
+        if (running) await result(true, `resumed: ${s.vm} already running on ${cmd.host}; not repeated`);
+        else await this.act(s.vm, cmd);
+        return;
+      }
+    }
+  }
+
+  private async lastAction(vm: string, id: string): Promise<FsmCommand | null> {
+    const events = await this.d.store.queryEvents({ vm, kind: 'ha.action', limit: 50 });
+    for (let i = events.length - 1; i >= 0; i--) {
+      const data = events[i]!.data as (FsmCommand & { id?: string }) | null;
+      if (data && data.id === id) return data;
+    }
+    return null;
+  }
+}
+
+function doneReason(e: FsmEvent): string {
+  if (e.type === 'result') return e.ok ? 'ok' : 'failed';
+  if (e.type === 'placed') return e.host ? 'placed' : 'no-host';
+  if (e.type === 'fenced') return e.off ? 'off' : 'not-proven-off';
+  return 'done';
+}
+
+function detailOf(e: FsmEvent): string | undefined {
+  if (e.type === 'result' || e.type === 'fenced') return e.detail;
+  if (e.type === 'placed') return e.host ?? undefined;
+  return undefined;
+}

@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { PxeEvidence } from './evidence.js';
+import { isBlackout, type Snapshot } from './monitor.js';
+
+describe('PXE-loop evidence', () => {
+  it('needs `threshold` local PXE boots within the window', () => {
+    const e = new PxeEvidence({ threshold: 3, window: 60_000 });
+    e.record('vm10', 0, 'local');
+    e.record('vm10', 20_000, 'local');
+    assert.equal(e.looping('vm10', 20_000), false);
+    e.record('vm10', 40_000, 'local');
+    assert.equal(e.looping('vm10', 40_000), true);
+    // Old boots age out.
+    assert.equal(e.looping('vm10', 70_000), false);
+    assert.equal(e.looping('vm11', 40_000), false);
+  });
+  it('an install PXE boot is not evidence and resets the count; clear forgets', () => {
+    const e = new PxeEvidence({ threshold: 2, window: 60_000 });
+    e.record('vm10', 0, 'local');
+    e.record('vm10', 1, 'install');
+    e.record('vm10', 2, 'local');
+    assert.equal(e.looping('vm10', 2), false);
+    e.record('vm10', 3, 'local');
+    assert.equal(e.looping('vm10', 3), true);
+    e.clear('vm10');
+    assert.equal(e.looping('vm10', 3), false);
+  });
+});
+
+describe('monitoring blackout', () => {
+  const snap = (up: boolean[]): Snapshot => ({ hosts: new Map(up.map((u, i) => [`hv${i}`, { up: u, loadFive: null, cpuNum: null }])), vms: new Map() });
+  it('is more than half of the hypervisors unreachable at once', () => {
+    assert.equal(isBlackout(snap([false, false, true])), true);
+    assert.equal(isBlackout(snap([false, true, true, true])), false);
+    assert.equal(isBlackout(snap([false, false, true, true])), false);
+  });
+  it('never on a cluster too small to tell', () => {
+    assert.equal(isBlackout(snap([false, false])), false);
+  });
+});
+
+describe('evidence from the boot trace', () => {
+  it('counts DHCP DISCOVERs of PXE clients by boot mode and passes every event on', async () => {
+    const { evidenceTrace } = await import('./evidence.js');
+    const seen: string[] = [];
+    const ev = new PxeEvidence({ threshold: 2, window: 60_000 });
+    const trace = evidenceTrace({ record: (e: { kind: string }) => void seen.push(e.kind) }, ev);
+    trace.record({ at: 1, kind: 'dhcp.discover', host: 'vm10', data: { boot: 'local', arch: 0 } });
+    trace.record({ at: 2, kind: 'dhcp.request', host: 'vm10', data: { boot: 'local' } });
+    trace.record({ at: 3, kind: 'dhcp.discover', host: 'vm11', data: { boot: 'none' } });
+    assert.equal(ev.looping('vm10', 3), false);
+    trace.record({ at: 4, kind: 'dhcp.discover', host: 'vm10', data: { boot: 'local' } });
+    assert.equal(ev.looping('vm10', 4), true);
+    assert.deepEqual(seen, ['dhcp.discover', 'dhcp.request', 'dhcp.discover', 'dhcp.discover']);
+  });
+});

@@ -1,0 +1,74 @@
+/**
+ * What the HA controller needs from a hypervisor, whatever drives it (libvirt over SSH, command
+ * templates over SSH, the simulator). Host names are the inventory's hypervisor names; VM names
+ * are the inventory's host names. Every implementation passes the suite in contract.ts.
+ */
+
+/** Power state of one VM on one hypervisor. `off` also covers "defined but not running". */
+export type VmRunState = 'running' | 'off';
+
+export interface VmListing {
+  name: string;
+  state: VmRunState;
+}
+
+/** Stable codes of driver failures; branch on these, never on the message. */
+export const DriverErrorCodes = {
+  /** The hypervisor cannot be reached (down, partitioned, SSH refused). */
+  UNREACHABLE: 'E_HV_UNREACHABLE',
+  /** The hypervisor does not know this VM. */
+  NO_SUCH_VM: 'E_HV_NO_SUCH_VM',
+  /** start on a hypervisor where it already runs. */
+  ALREADY_RUNNING: 'E_HV_ALREADY_RUNNING',
+  /** reset of a VM that is not running there. */
+  NOT_RUNNING: 'E_HV_NOT_RUNNING',
+  /** The hypervisor refused or failed the operation (capacity, image lock, ...). */
+  FAILED: 'E_HV_FAILED',
+} as const;
+
+export type DriverErrorCode = (typeof DriverErrorCodes)[keyof typeof DriverErrorCodes];
+
+export class DriverError extends Error {
+  readonly code: DriverErrorCode;
+  readonly host: string;
+  constructor(code: DriverErrorCode, host: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.host = host;
+    this.name = 'DriverError';
+  }
+}
+
+/** True when err is a DriverError with this code. */
+export function isDriverError(err: unknown, code?: DriverErrorCode): err is DriverError {
+  return err instanceof DriverError && (code === undefined || err.code === code);
+}
+
+export interface HypervisorDriver {
+  /** libvirt, command, sim. */
+  readonly kind: string;
+  /** Answers within the driver's timeout; never throws. */
+  reachable(host: string): Promise<boolean>;
+  /** Every VM the hypervisor knows, running or not. */
+  listVms(host: string): Promise<VmListing[]>;
+  /** One VM's state there; NO_SUCH_VM when the hypervisor does not know it. */
+  vmState(host: string, vm: string): Promise<VmRunState>;
+  /** Powers the VM on there; ALREADY_RUNNING when it runs there already. */
+  start(host: string, vm: string): Promise<void>;
+  /** Hard power off (virsh destroy). Idempotent: a VM already off is fine. */
+  destroy(host: string, vm: string): Promise<void>;
+  /** Hard reset of a running VM; NOT_RUNNING when it is off there. */
+  reset(host: string, vm: string): Promise<void>;
+}
+
+/** `reboot` inside a guest over SSH. */
+export interface GuestAccess {
+  /** 'started' once the guest accepted it (a dropped connection counts), 'unreachable' otherwise. */
+  reboot(vm: string): Promise<'started' | 'unreachable'>;
+}
+
+/** An out-of-band fence for a whole hypervisor (e.g. ipmitool chassis power off + status). */
+export interface Fencer {
+  /** Powers the host off and reads back its power state; 'unknown' when it cannot tell. */
+  fence(host: string): Promise<'off' | 'on' | 'unknown'>;
+}
