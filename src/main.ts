@@ -25,6 +25,31 @@ import { InstallLifecycle } from './inventory/install.js';
 import { countingTrace, storeTrace } from './inventory/trace.js';
 import { createMetrics, registerDnsStats } from './lib/metrics.js';
 import { TemplateEngine } from './render/engine.js';
+import type { HaController } from './ha/controller.js';
+import { evidenceTrace, PxeEvidence, type TraceSink } from './ha/evidence.js';
+import { vmSpecs } from './ha/from-config.js';
+import { inactiveHa, type HaView } from './ha/view.js';
+import type { BootTrace } from './inventory/trace.js';
+
+/**
+ * The HA controller, when it can run in this process; else the reason, shown by the API and
+ * `3rc status`. It drives hypervisors through their drivers; the simulator's `sim` driver runs
+ * only in `3rc simulate`.
+ */
+async function buildHa(
+  config: Config,
+  deps: { store: Store; inventory: Inventory; bootTable: BootTable; clock: Clock; log: Logger; evidence: PxeEvidence },
+): Promise<{ view: HaView; controller?: HaController }> {
+  if (!config.ha.enabled) return { view: inactiveHa('ha.enabled is false in the config') };
+  const vms = vmSpecs(deps.inventory.hosts());
+  if (vms.length === 0) return { view: inactiveHa('no VM in the inventory (no host names a hypervisor)') };
+  const missing = config.hypervisors.find((h) => !DRIVERS.has(h.driver));
+  if (missing) return { view: inactiveHa(`hypervisor ${missing.name} uses driver "${missing.driver}", which this build cannot drive yet (sim runs only in 3rc simulate)`) };
+  throw new Error('unreachable: no real driver is registered yet');
+}
+
+/** Hypervisor drivers this build can run for real, by config name. */
+const DRIVERS = new Set<string>();
 
 /** The install-expiry sweeper as a Service, so it stops with everything else. */
 function installExpiryService(install: InstallLifecycle): Service {
@@ -74,10 +99,14 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
     await catalog.load();
     const bootTable = await BootTable.load({ store, inventory, clock });
     const metrics = createMetrics();
-    const trace = countingTrace(storeTrace(store, log), {
+    const counted = countingTrace(storeTrace(store, log), {
       dhcp: (type, outcome) => metrics.dhcpPackets.inc({ type, outcome }),
       tftp: (outcome) => metrics.tftpTransfers.inc({ outcome }),
     });
+    // The boot servers' evidence for the HA controller: a VM that PXE-boots again and again.
+    const evidence = new PxeEvidence();
+    const withEvidence = evidenceTrace(counted as TraceSink, evidence);
+    const trace: BootTrace = { record: (e) => withEvidence.record(e) };
     const install = new InstallLifecycle({ bootTable, inventory, store, clock, log, timeoutMs: config.install.timeout });
     const engine = new TemplateEngine({ templates: config.paths.templates, kickstarts: config.paths.kickstarts });
     const leases = await LeaseTable.load(store);
@@ -87,6 +116,9 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
       log.info({ mac: entry.mac, host: inventory.hostByMac(entry.mac)?.name, mode: entry.mode, profile: entry.profile, reason }, 'boot table changed');
     });
     services.push(installExpiryService(install));
+    const ha = await buildHa(config, { store, inventory, bootTable, clock, log, evidence });
+    if (ha.controller) services.push(ha.controller);
+    else log.warn({ reason: ha.view.reason }, 'HA controller not running');
 
     const s = config.servers;
     if (s.dhcp.enabled) services.push(createDhcpServer({ config, inventory, bootTable, leases, trace, clock, log }));
@@ -98,7 +130,7 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
     }
     if (s.http.enabled) {
       const app = createApp({
-        config, engine, trace, metrics, install, catalog,
+        config, engine, trace, metrics, install, catalog, ha: ha.view,
         inventory, bootTable, store, clock, startedAt,
         log: log.child({ server: 'http' }),
         apiToken: token.token,

@@ -11,6 +11,7 @@ import * as checkConfig from './commands/check-config.js';
 import * as hosts from './commands/hosts.js';
 import * as lint from './commands/lint.js';
 import * as render from './commands/render.js';
+import * as status from './commands/status.js';
 import * as serve from './commands/serve.js';
 import * as simulate from './commands/simulate.js';
 import { EXIT_FAIL, EXIT_OK, EXIT_USAGE, processIo, type Io } from './io.js';
@@ -32,6 +33,8 @@ Commands:
   simulate       crash-test the HA controller against a simulated cluster
   render         print what a host is served (kickstart/preseed, iPXE)
   lint           render every template for every host and check the results
+  status         the HA controller's view of every VM
+  ha             operator actions: ha disable|enable|clear VM
   version        print the version
 
 Every command that reads a config takes --config FILE (default: $THREERC_CONFIG, else
@@ -110,6 +113,21 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
       if (!host) throw new UsageError('name the host: 3rc render HOST [--profile P]');
       if (extra) throw new UsageError(`unexpected argument ${extra}`);
       return render.run(configPath(values, io), host, { profile: values.profile as string | undefined, only: values.only as string | undefined }, io);
+    }
+    case 'status': {
+      const { values, positionals } = parse(rest, { ...configOption, json: { type: 'boolean' } });
+      if (values.help) return io.out(status.help), EXIT_OK;
+      if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
+      return status.run(configPath(values, io), { json: values.json === true }, io);
+    }
+    case 'ha': {
+      const { values, positionals } = parse(rest, configOption);
+      if (values.help) return io.out(status.help), EXIT_OK;
+      const [op, vm, extra] = positionals;
+      if (!op || !vm) throw new UsageError('usage: 3rc ha disable|enable|clear VM');
+      if (op !== 'disable' && op !== 'enable' && op !== 'clear') throw new UsageError(`3rc ha takes disable, enable or clear, not ${JSON.stringify(op)}`);
+      if (extra) throw new UsageError(`unexpected argument ${extra}`);
+      return status.operator(configPath(values, io), op, vm, io);
     }
     case 'lint': {
       const { values, positionals } = parse(rest, configOption);

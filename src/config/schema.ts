@@ -171,6 +171,11 @@ const host = z.strictObject({
   hypervisor: hostname.optional(),
   /** May the HA controller reinstall this VM automatically? Default: true. */
   reinstall: z.boolean().default(true),
+  /** VMs with a higher priority restart first when capacity is short. Default: 0. */
+  priority: z.number().int().default(0),
+  /** What a VM needs from its hypervisor, for placement. Defaults: 1 CPU, 1024 MiB. */
+  cpus: z.number().int().positive().default(1),
+  memoryMb: z.number().int().positive().default(1024),
   /** Boot entry used only when the store has none yet for this MAC. Default: local. */
   boot: z.enum(['local', 'install']).default('local'),
   vars,
@@ -196,6 +201,8 @@ const hypervisor = z.strictObject({
     .prefault({}),
   /** 5-minute load average above which no VM is placed here. Default: 4. */
   loadThreshold: z.number().positive().default(4),
+  /** In maintenance: no VM is placed here. Default: false. */
+  maintenance: z.boolean().default(false),
   /** What it can hold; unset fields are not checked. */
   capacity: z
     .strictObject({
@@ -267,6 +274,17 @@ export const configSchema = z.strictObject({
       t1: duration.prefault(180),
       /** Wait after a restart before reinstalling (paper: 3 min). Default: 3m. */
       t2: duration.prefault(180),
+      /** Direct probes: TCP connect to each VM's and hypervisor's SSH port. */
+      probe: z
+        .strictObject({
+          /** Default: 22. */
+          port: port.default(22),
+          /** Default: 2s. */
+          timeout: duration.prefault(2),
+        })
+        .prefault({}),
+      /** gmond or gmetad to read load_five and cpu_num from (XML over TCP). Default: none. */
+      ganglia: z.strictObject({ host: z.string().min(1), port: port.default(8649) }).optional(),
       budget: z
         .strictObject({
           /** Automatic recoveries allowed per VM within the window, then quarantine. Default: 3. */

@@ -12,9 +12,9 @@ const zone = buildZone(
   { domain: 'lab.test', serverIp: '10.77.0.1', subnets: ['10.77.0.0/24'], ttl: 300 },
   new Inventory(
     [
-      { name: 'vm10', mac: '52:54:00:77:00:10', ip: '10.77.0.10', profile: 'debian12', role: 'middleware', reinstall: true, boot: 'local', vars: {} },
+      { name: 'vm10', mac: '52:54:00:77:00:10', ip: '10.77.0.10', profile: 'debian12', role: 'middleware', reinstall: true, priority: 0, cpus: 1, memoryMb: 1024, boot: 'local', vars: {} },
       // HINFO of 2 x 255 bytes: its answer does not fit in 512 bytes.
-      { name: 'big', mac: '52:54:00:77:00:99', ip: '10.77.0.99', profile: 'debian12', hinfo: { cpu: 'c'.repeat(255), os: 'o'.repeat(255) }, reinstall: true, boot: 'local', vars: {} },
+      { name: 'big', mac: '52:54:00:77:00:99', ip: '10.77.0.99', profile: 'debian12', hinfo: { cpu: 'c'.repeat(255), os: 'o'.repeat(255) }, reinstall: true, priority: 0, cpus: 1, memoryMb: 1024, boot: 'local', vars: {} },
     ],
     [],
     [],

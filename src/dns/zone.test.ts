@@ -10,7 +10,7 @@ const source: ZoneSource = { domain: 'lab.test', serverIp: '10.77.0.1', subnets:
 const profiles = [{ name: 'debian12', installer: 'preseed', kernel: 'k', initrd: 'i', kernelArgs: '', vars: {} }] as const;
 
 function host(name: string, ip: string, extra: Partial<Host> = {}): Host {
-  return { name, mac: `52:54:00:77:00:${ip.split('.')[3]!.padStart(2, '0')}`, ip, profile: 'debian12', reinstall: true, boot: 'local', vars: {}, ...extra };
+  return { name, mac: `52:54:00:77:00:${ip.split('.')[3]!.padStart(2, '0')}`, ip, profile: 'debian12', reinstall: true, priority: 0, cpus: 1, memoryMb: 1024, boot: 'local', vars: {}, ...extra };
 }
 
 const lab = [

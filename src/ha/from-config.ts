@@ -8,17 +8,14 @@ import type { HostSpec, VmSpec } from './controller.js';
 import type { FsmRules } from './fsm-types.js';
 import { rulesFromConfig } from './rules.js';
 
-/** Until the schema has per-VM sizes and priority, every VM counts as 1 CPU, 1 GiB, priority 0. */
-export const DEFAULT_VM_SIZE = { cpus: 1, memoryMb: 1024, priority: 0 };
-
 export function vmSpecs(hosts: readonly HostConfig[]): VmSpec[] {
   return hosts
     .filter((h) => h.hypervisor !== undefined)
-    .map((h) => ({ name: h.name, mac: h.mac, host: h.hypervisor ?? null, reinstall: h.reinstall, ...DEFAULT_VM_SIZE }));
+    .map((h) => ({ name: h.name, mac: h.mac, host: h.hypervisor ?? null, reinstall: h.reinstall, priority: h.priority, cpus: h.cpus, memoryMb: h.memoryMb }));
 }
 
 export function hostSpecs(hypervisors: readonly HypervisorConfig[]): HostSpec[] {
-  return hypervisors.map((h) => ({ name: h.name, loadThreshold: h.loadThreshold, capacity: { cpus: h.capacity.cpus, memoryMb: h.capacity.memoryMb, vms: h.capacity.vms } }));
+  return hypervisors.map((h) => ({ name: h.name, loadThreshold: h.loadThreshold, maintenance: h.maintenance, capacity: { cpus: h.capacity.cpus, memoryMb: h.capacity.memoryMb, vms: h.capacity.vms } }));
 }
 
 export function controllerSettings(ha: { t1: number; t2: number; scanInterval: number; budget: { recoveries: number; window: number } }): { rules: FsmRules; scanInterval: number } {

@@ -7,6 +7,7 @@ import type { Host } from '../inventory/inventory.js';
 import type { BootEntry } from '../store/store.js';
 import type { AppDeps } from './app.js';
 import { requireToken } from './auth.js';
+import { apiError } from './errors.js';
 import { syncBootEntries } from '../inventory/catalog.js';
 import { preview } from '../render/preview.js';
 
@@ -114,6 +115,22 @@ export function apiRouter(deps: AppDeps): Router {
     const profile = typeof req.query.profile === 'string' ? req.query.profile : undefined;
     if (profile !== undefined && !deps.inventory.profile(profile)) throw new InputError(ErrorCodes.UNKNOWN_PROFILE, `profile ${JSON.stringify(profile)} does not exist`, 'profile');
     res.json(preview(deps, h, deps.bootTable.get(h.mac), profile));
+  });
+
+  r.get('/ha', async (req, res) => {
+    const limit = limitParam(req.query.limit);
+    const kinds = await Promise.all(['ha.transition', 'ha.action', 'ha.done'].map((kind) => deps.store.queryEvents({ kind, limit })));
+    const decisions = kinds.flat().sort((a, b) => a.id - b.id).slice(-limit);
+    res.json({ active: deps.ha.active, reason: deps.ha.reason, vms: deps.ha.status(), decisions });
+  });
+
+  r.post('/ha/vms/:vm/:op', auth, async (req, res) => {
+    const op = String(req.params.op);
+    if (op !== 'disable' && op !== 'enable' && op !== 'clear') throw new InputError(ErrorCodes.API, `operation must be disable, enable or clear, not ${JSON.stringify(op)}`, 'op');
+    const vm = String(req.params.vm).toLowerCase();
+    if (!deps.ha.active) return apiError(res, 409, ErrorCodes.HA_INACTIVE, `the HA controller is not running: ${deps.ha.reason}`);
+    await deps.ha.operator(vm, op);
+    res.json(deps.ha.status().find((s) => s.vm === vm) ?? null);
   });
 
   r.get('/hosts/:name/events', async (req, res) => {

@@ -12,6 +12,7 @@ import type { Inventory } from '../inventory/inventory.js';
 import type { Store } from '../store/store.js';
 import type { Config } from '../config/load.js';
 import type { HostCatalog } from '../inventory/catalog.js';
+import type { HaView } from '../ha/view.js';
 import type { InstallLifecycle } from '../inventory/install.js';
 import type { BootTrace } from '../inventory/trace.js';
 import type { Metrics } from '../lib/metrics.js';
@@ -37,6 +38,7 @@ export interface AppDeps {
   metrics: Metrics;
   install: InstallLifecycle;
   catalog: HostCatalog;
+  ha: HaView;
   inventory: Inventory;
   bootTable: BootTable;
   store: Store;

@@ -12,7 +12,7 @@ const profiles: Profile[] = [
   { name: 'rocky9', installer: 'kickstart', kernel: 'k', initrd: 'i', kernelArgs: '', template: 't', vars: {} },
 ];
 const host = (n: number, extra: Partial<Host> = {}): Host => ({
-  name: `vm${n}`, mac: `52:54:00:77:00:${n}`, ip: `10.77.0.${n}`, profile: 'debian12', reinstall: true, boot: 'local', vars: {}, ...extra,
+  name: `vm${n}`, mac: `52:54:00:77:00:${n}`, ip: `10.77.0.${n}`, profile: 'debian12', reinstall: true, priority: 0, cpus: 1, memoryMb: 1024, boot: 'local', vars: {}, ...extra,
 });
 const inventory = new Inventory([host(10), host(11, { boot: 'install', profile: 'rocky9' })], profiles, []);
 

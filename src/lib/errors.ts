@@ -18,6 +18,7 @@ export const ErrorCodes = {
   BAD_DURATION: 'E_BAD_DURATION',
   API: 'E_API',
   TEMPLATE: 'E_TEMPLATE',
+  HA_INACTIVE: 'E_HA_INACTIVE',
   USAGE: 'E_USAGE',
 } as const;
 

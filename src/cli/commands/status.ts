@@ -1,0 +1,71 @@
+import { loadConfig } from '../../config/load.js';
+import type { VmStatus } from '../../ha/controller.js';
+import type { VmFsmState } from '../../ha/fsm-types.js';
+import { ErrorCodes, InputError } from '../../lib/errors.js';
+import { openStore } from '../../main.js';
+import { EXIT_OK, table, type Io } from '../io.js';
+import { findApi } from '../target.js';
+
+export const help = `Usage: 3rc status [--json] [--config FILE]
+       3rc ha disable|enable|clear VM [--config FILE]
+
+status: the HA controller's view of every VM (state, host, since, last reason, recoveries used
+within the budget window), from the running 3rc, or the last persisted states when none runs.
+ha: operator actions on one VM through the running 3rc (API token needed): disable (maintenance:
+no automatic action), enable, clear (lift a quarantine and reset its budget).`;
+
+interface HaAnswer {
+  active: boolean;
+  reason: string | null;
+  vms: VmStatus[];
+}
+
+function ago(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  return s < 120 ? `${s}s` : s < 7200 ? `${Math.round(s / 60)}m` : `${Math.round(s / 3600)}h`;
+}
+
+export async function run(configFile: string, opts: { json: boolean }, io: Io): Promise<number> {
+  const config = loadConfig(configFile);
+  const api = await findApi(config, io.env);
+  let answer: HaAnswer;
+  let header: string;
+  if (api) {
+    answer = await api.call<HaAnswer>('GET', '/api/v1/ha?limit=1');
+    header = answer.active ? `HA controller: running (${api.url})` : `HA controller: not running: ${answer.reason}`;
+  } else {
+    const store = openStore(config, { exclusive: false });
+    try {
+      const window = config.ha.budget.window;
+      const now = Date.now();
+      const vms = (await store.listVmStates()).map((v) => {
+        const s = v.data as VmFsmState;
+        return { vm: v.vm, state: s.phase, host: s.host, since: s.since, reason: s.reason, recoveriesUsed: s.recoveries.filter((t) => t > now - window).length };
+      });
+      answer = { active: false, reason: 'no 3rc server is running', vms };
+    } finally {
+      await store.close();
+    }
+    header = 'HA controller: no 3rc server is running; the states it last persisted:';
+  }
+  if (opts.json) {
+    io.out(JSON.stringify(answer, null, 2));
+    return EXIT_OK;
+  }
+  io.out(header);
+  const now = Date.now();
+  const budget = config.ha.budget.recoveries;
+  const rows = answer.vms.map((v) => [v.vm, v.state, v.host ?? '-', `${ago(now - v.since)} ago`, v.reason, `${v.recoveriesUsed}/${budget}`]);
+  if (rows.length) for (const line of table(['VM', 'STATE', 'HOST', 'SINCE', 'REASON', 'RECOVERIES'], rows)) io.out(line);
+  return EXIT_OK;
+}
+
+export async function operator(configFile: string, op: string, vm: string, io: Io): Promise<number> {
+  if (op !== 'disable' && op !== 'enable' && op !== 'clear') throw new InputError(ErrorCodes.USAGE, `3rc ha takes disable, enable or clear, not ${JSON.stringify(op)}`);
+  const config = loadConfig(configFile);
+  const api = await findApi(config, io.env);
+  if (!api) throw new InputError(ErrorCodes.HA_INACTIVE, 'the HA controller runs inside `3rc serve`, and no server answers: start it first');
+  const s = await api.call<VmStatus | null>('POST', `/api/v1/ha/vms/${encodeURIComponent(vm.toLowerCase())}/${op}`);
+  io.out(s ? `${s.vm}: ${s.state} (${s.reason})` : `${vm}: done`);
+  return EXIT_OK;
+}

@@ -1,0 +1,38 @@
+/**
+ * What the API and CLI see of the HA controller: whether it runs (and if not, why), each VM's
+ * state, and the operator actions. A process whose controller cannot run (disabled, no VMs, no
+ * driver for its hypervisors) still answers, with the reason.
+ */
+import { ErrorCodes, ThreeRcError } from '../lib/errors.js';
+import type { HaController, VmStatus } from './controller.js';
+
+export type OperatorOp = 'disable' | 'enable' | 'clear';
+
+export interface HaView {
+  active: boolean;
+  /** Why the controller does not run; null when it does. */
+  reason: string | null;
+  status(): VmStatus[];
+  operator(vm: string, op: OperatorOp): Promise<void>;
+}
+
+export class HaInactiveError extends ThreeRcError {
+  constructor(reason: string) {
+    super(ErrorCodes.HA_INACTIVE, `the HA controller is not running: ${reason}`);
+  }
+}
+
+export function activeHa(controller: HaController): HaView {
+  return { active: true, reason: null, status: () => controller.status(), operator: (vm, op) => controller.operator(vm, op) };
+}
+
+export function inactiveHa(reason: string): HaView {
+  return {
+    active: false,
+    reason,
+    status: () => [],
+    operator: async () => {
+      throw new HaInactiveError(reason);
+    },
+  };
+}
