@@ -87,23 +87,32 @@ export function serve(cfg: LabConfig, opts: { env?: NodeJS.ProcessEnv; uid?: num
     uid: opts.uid,
     gid: opts.gid,
   });
+  return awaitReady(proc, { url: `http://127.0.0.1:${cfg.ports.http}`, timeoutMs: opts.timeoutMs });
+}
+
+/**
+ * Follows a started `3rc serve` child (stdout and stderr piped): resolves once it logged
+ * "3rc ready", rejects (with its exit code and stderr) if it exits or times out first.
+ */
+export function awaitReady(proc: ChildProcess, opts: { url: string; timeoutMs?: number | undefined }): Promise<Served> {
   const lines: string[] = [];
   let err = '';
   let buf = '';
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
   proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const alive = () => proc.exitCode === null && proc.signalCode === null;
   const served: Served = {
     proc,
     lines,
     stderr: () => err,
-    url: `http://127.0.0.1:${cfg.ports.http}`,
+    url: opts.url,
     exited,
     async stop() {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      if (alive()) proc.kill('SIGTERM');
       return exited;
     },
     async kill9() {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+      if (alive()) proc.kill('SIGKILL');
       await exited;
     },
   };
@@ -127,7 +136,7 @@ export function serve(cfg: LabConfig, opts: { env?: NodeJS.ProcessEnv; uid?: num
     });
     void exited.then(({ code, signal }) => {
       clearTimeout(timer);
-      reject(Object.assign(new Error(`3rc serve exited (code ${code}, signal ${signal}) before it was ready: ${err}`), { code, stderr: err }));
+      reject(Object.assign(new Error(`3rc serve exited (code ${code}, signal ${signal}) before it was ready: ${err} ${lines.join('\n')}`), { code, stderr: err }));
     });
   });
 }
