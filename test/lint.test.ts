@@ -70,6 +70,12 @@ describe('3rc render', () => {
       assert.match(all.stderr, /^note: vm10 boots from its disk now/);
       assert.match(all.stdout, /^#### .*debian12\.preseed\.hbs \(vm10, profile debian12, boot local\)$/m);
       assert.match(all.stdout, /^#### .*ipxe\.hbs \(vm10\)$/m);
+      assert.match(all.stdout, /^#### .*pxelinux\.cfg\.hbs \(vm10: pxelinux\.cfg\/01-52-54-00-77-00-10\)$/m);
+      const pxe = await cli(['render', 'vm12', '--only', 'pxelinux', '--config', cfg.file]);
+      assert.match(pxe.stdout, /^DEFAULT install$/m);
+      assert.match(pxe.stdout, /^ {2}APPEND .*inst\.ks=http:\/\/10\.77\.0\.1(:\d+)?\/ks\/52-54-00-77-00-12\?token=[0-9a-f]{32}/m);
+      // The same token as in the kickstart it points to.
+      assert.equal(/token=([0-9a-f]{32})/.exec(pxe.stdout)![1], /token=([0-9a-f]{32})/.exec(ks.stdout)![1]);
       const bad = await cli(['render', 'vm10', '--only', 'grub', '--config', cfg.file]);
       assert.equal(bad.code, 1);
     } finally {

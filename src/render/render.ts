@@ -14,7 +14,7 @@ export const IPXE_TEMPLATE = 'ipxe.hbs';
 
 export interface RenderDeps {
   config: Pick<Config, 'network' | 'servers' | 'vars'>;
-  inventory: Pick<Inventory, 'profile'>;
+  inventory: Pick<Inventory, 'profile' | 'hostByMac'>;
   engine: TemplateEngine;
 }
 
