@@ -25,6 +25,7 @@ if [[ $want_tests -eq 1 ]]; then
     tftp-hpa atftp tftpd-hpa         # TFTP clients, and tftpd-hpa as the reference server
     isc-dhcp-client udhcpc isc-dhcp-relay kea-admin   # dhclient, udhcpc, dhcrelay, perfdhcp
     dnsmasq-base                     # reference DHCP/DNS/TFTP server
+    openssh-server openssh-client    # a real sshd for the SSH runner and hypervisor drivers
   )
 fi
 

@@ -1,0 +1,93 @@
+/**
+ * The libvirt driver: `virsh` run over SSH on each hypervisor (like `ssh root@hv virsh ...`),
+ * against its local daemon (qemu:///system by default). Running virsh there, rather than
+ * libvirt's remote protocol from here, needs nothing on the hypervisor but sshd and virsh, and
+ * uses the same host key check and credentials as every other SSH action.
+ */
+import { DriverError, DriverErrorCodes, type HypervisorDriver, type VmListing, type VmRunState } from './driver.js';
+import { failureText, Remote, shQuote, type RemoteOptions } from './remote.js';
+import { classifyVirshError, isPlainDomainName, parseDomstate, parseVirshList, virshRunState } from './virsh.js';
+
+/** The SSH runner and hypervisors, plus where virsh and libvirt are. */
+export interface LibvirtDriverOptions extends RemoteOptions {
+  /** libvirt URI on the hypervisor. Default: qemu:///system. */
+  uri?: string;
+  /** virsh command on the hypervisor. Default: virsh (found on the login PATH). */
+  virsh?: string;
+}
+
+/** HypervisorDriver for libvirt hosts (`driver: libvirt`), virsh over SSH. */
+export class LibvirtDriver implements HypervisorDriver {
+  readonly kind = 'libvirt';
+  private readonly remote: Remote;
+  private readonly prefix: string;
+
+  constructor(opts: LibvirtDriverOptions) {
+    this.remote = new Remote(opts);
+    // LC_ALL=C: virsh translates its state names and messages, which we parse.
+    this.prefix = `LC_ALL=C ${opts.virsh ?? 'virsh'} -c ${shQuote(opts.uri ?? 'qemu:///system')}`;
+  }
+
+  async reachable(host: string): Promise<boolean> {
+    try {
+      // `uri` connects to the daemon: an SSH login alone does not make a host we can drive.
+      const r = await this.remote.run(host, `${this.prefix} uri`);
+      return r.code === 0;
+    } catch {
+      return false;
+    }
+  }
+
+  async listVms(host: string): Promise<VmListing[]> {
+    const r = await this.virsh(host, 'list --all', null);
+    return parseVirshList(r);
+  }
+
+  async vmState(host: string, vm: string): Promise<VmRunState> {
+    const out = await this.virsh(host, 'domstate', vm);
+    const state = parseDomstate(out);
+    if (state === null) throw new DriverError(DriverErrorCodes.FAILED, host, `virsh domstate ${vm} on ${host} printed nothing`);
+    return virshRunState(state);
+  }
+
+  async start(host: string, vm: string): Promise<void> {
+    await this.virsh(host, 'start', vm);
+  }
+
+  async destroy(host: string, vm: string): Promise<void> {
+    await this.virsh(host, 'destroy', vm, { notRunningOk: true });
+  }
+
+  async reset(host: string, vm: string): Promise<void> {
+    await this.virsh(host, 'reset', vm);
+  }
+
+  /** ACPI power button (not part of the driver interface): the guest shuts down if it listens. */
+  async shutdown(host: string, vm: string): Promise<void> {
+    await this.virsh(host, 'shutdown', vm, { notRunningOk: true });
+  }
+
+  /** Runs `virsh SUBCOMMAND [VM]`; returns stdout or throws the mapped DriverError. */
+  private async virsh(host: string, sub: string, vm: string | null, o: { notRunningOk?: boolean } = {}): Promise<string> {
+    if (vm !== null && !isPlainDomainName(vm)) {
+      throw new DriverError(DriverErrorCodes.FAILED, host, `refusing VM name ${JSON.stringify(vm)}: only letters, digits, '.', '_' and '-' are passed to virsh`);
+    }
+    const r = await this.remote.run(host, vm === null ? `${this.prefix} ${sub}` : `${this.prefix} ${sub} ${shQuote(vm)}`);
+    if (r.code === 0) return r.stdout;
+    const what = failureText(r);
+    switch (r.code === 127 ? 'other' : classifyVirshError(r.stderr)) {
+      case 'no-such-vm':
+        throw new DriverError(DriverErrorCodes.NO_SUCH_VM, host, `${host} does not know ${vm}: ${what}`);
+      case 'already-running':
+        throw new DriverError(DriverErrorCodes.ALREADY_RUNNING, host, `${vm} already runs on ${host}`);
+      case 'not-running':
+        if (o.notRunningOk) return r.stdout;
+        throw new DriverError(DriverErrorCodes.NOT_RUNNING, host, `${vm} is not running on ${host}`);
+      case 'no-connection':
+        // sshd answers but libvirtd does not: this host's VMs cannot be driven or read.
+        throw new DriverError(DriverErrorCodes.UNREACHABLE, host, `libvirt on ${host} does not answer: ${what}`);
+      default:
+        throw new DriverError(DriverErrorCodes.FAILED, host, `virsh ${sub}${vm === null ? '' : ` ${vm}`} failed on ${host}: ${what}`);
+    }
+  }
+}

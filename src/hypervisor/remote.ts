@@ -1,0 +1,73 @@
+/**
+ * What the two SSH drivers (libvirt, command) share: the hypervisor list from the config, one
+ * SSH runner, and the mapping of SSH failures to driver error codes.
+ *
+ * Network failures (refused, timed out, dropped) are UNREACHABLE: the host may be down, and the
+ * controller may fence it. Host key, key and login problems, and a live server refusing to run
+ * commands, are FAILED: they prove nothing about the host's power, they need an operator, and
+ * fencing a host because its key changed would turn a configuration mistake into an outage.
+ */
+import type { Logger } from '../lib/log.js';
+import { DriverError, DriverErrorCodes } from './driver.js';
+import { isSshError, SshErrorCodes, type RunResult, type SshRunner, type SshTarget } from './ssh.js';
+
+/** The part of a `hypervisors[]` config entry the SSH drivers read (structurally HypervisorConfig). */
+export interface SshHypervisor {
+  name: string;
+  address: string;
+  ssh: { user: string; port: number; key?: string | undefined; knownHosts?: string | undefined };
+}
+
+/** The SSH target of a configured hypervisor. */
+export function sshTarget(h: SshHypervisor): SshTarget {
+  return { name: h.name, address: h.address, port: h.ssh.port, user: h.ssh.user, keyFile: h.ssh.key, knownHostsFile: h.ssh.knownHosts };
+}
+
+/** POSIX shell single-quoting: the value reaches the command as one literal word. */
+export function shQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** What every SSH driver is built from. */
+export interface RemoteOptions {
+  ssh: SshRunner;
+  hypervisors: readonly SshHypervisor[];
+  /** Per command. Default: 30 s. */
+  timeoutMs?: number;
+  log?: Logger;
+}
+
+/** Hypervisor name -> SSH target, and commands run there with failures mapped to DriverErrors. */
+export class Remote {
+  private readonly targets = new Map<string, SshTarget>();
+  readonly timeoutMs: number;
+
+  constructor(private readonly o: RemoteOptions) {
+    for (const h of o.hypervisors) this.targets.set(h.name, sshTarget(h));
+    this.timeoutMs = o.timeoutMs ?? 30_000;
+  }
+
+  get log(): Logger | undefined {
+    return this.o.log;
+  }
+
+  /** Runs a command on a hypervisor; SSH failures become DriverErrors (see the module comment). */
+  async run(host: string, command: string): Promise<RunResult> {
+    const t = this.targets.get(host);
+    if (!t) throw new DriverError(DriverErrorCodes.UNREACHABLE, host, `${host} is not a configured hypervisor`);
+    try {
+      return await this.o.ssh.run(t, command, { timeoutMs: this.timeoutMs });
+    } catch (err) {
+      if (!isSshError(err)) throw new DriverError(DriverErrorCodes.FAILED, host, `${host}: ${(err as Error)?.message ?? err}`, { cause: err });
+      const network = err.code === SshErrorCodes.CONNECT || err.code === SshErrorCodes.TIMEOUT || err.code === SshErrorCodes.DROPPED;
+      this.o.log?.warn({ hypervisor: host, code: err.code, err: err.message }, 'hypervisor command failed over ssh');
+      throw new DriverError(network ? DriverErrorCodes.UNREACHABLE : DriverErrorCodes.FAILED, host, err.message, { cause: err });
+    }
+  }
+}
+
+/** stdout and stderr of a failed command, trimmed, for messages. */
+export function failureText(r: RunResult): string {
+  const text = `${r.stderr.trim()}\n${r.stdout.trim()}`.trim();
+  return text.length > 500 ? `${text.slice(0, 497)}...` : text || `exit status ${r.code ?? r.signal}`;
+}
