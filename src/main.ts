@@ -25,10 +25,18 @@ import { InstallLifecycle } from './inventory/install.js';
 import { countingTrace, storeTrace } from './inventory/trace.js';
 import { createMetrics, registerDnsStats } from './lib/metrics.js';
 import { TemplateEngine } from './render/engine.js';
-import type { HaController } from './ha/controller.js';
+import { HaController } from './ha/controller.js';
+import { controllerSettings, hostSpecs } from './ha/from-config.js';
+import { LiveMonitor } from './ha/live-monitor.js';
+import { ByHostDriver } from './hypervisor/by-host.js';
+import { SshGuestAccess } from './hypervisor/guest.js';
+import { LibvirtDriver } from './hypervisor/libvirt.js';
+import { SshPool } from './hypervisor/ssh.js';
+import { fetchGanglia } from './monitor/ganglia-fetch.js';
+import { probeAll } from './monitor/probe.js';
 import { evidenceTrace, PxeEvidence, type TraceSink } from './ha/evidence.js';
 import { vmSpecs } from './ha/from-config.js';
-import { inactiveHa, type HaView } from './ha/view.js';
+import { activeHa, inactiveHa, type HaView } from './ha/view.js';
 import type { BootTrace } from './inventory/trace.js';
 
 /**
@@ -39,17 +47,67 @@ import type { BootTrace } from './inventory/trace.js';
 async function buildHa(
   config: Config,
   deps: { store: Store; inventory: Inventory; bootTable: BootTable; clock: Clock; log: Logger; evidence: PxeEvidence },
-): Promise<{ view: HaView; controller?: HaController }> {
+): Promise<{ view: HaView; controller?: Service }> {
   if (!config.ha.enabled) return { view: inactiveHa('ha.enabled is false in the config') };
   const vms = vmSpecs(deps.inventory.hosts());
   if (vms.length === 0) return { view: inactiveHa('no VM in the inventory (no host names a hypervisor)') };
-  const missing = config.hypervisors.find((h) => !DRIVERS.has(h.driver));
-  if (missing) return { view: inactiveHa(`hypervisor ${missing.name} uses driver "${missing.driver}", which this build cannot drive yet (sim runs only in 3rc simulate)`) };
-  throw new Error('unreachable: no real driver is registered yet');
+  const unsupported = config.hypervisors.find((h) => h.driver !== 'libvirt');
+  if (unsupported) {
+    const why = unsupported.driver === 'sim' ? 'the sim driver runs only in 3rc simulate' : 'the command driver needs command templates, which the config cannot hold yet';
+    return { view: inactiveHa(`hypervisor ${unsupported.name} uses driver "${unsupported.driver}": ${why}`) };
+  }
+  const log = deps.log.child({ server: 'ha' });
+  const ssh = new SshPool({ log });
+  const libvirt = new LibvirtDriver({ ssh, hypervisors: config.hypervisors, log });
+  const driver = new ByHostDriver(new Map(config.hypervisors.map((h) => [h.name, libvirt])));
+  const g = config.ha.guestSsh;
+  const guest = new SshGuestAccess(
+    ssh,
+    (vm) => {
+      const h = deps.inventory.hostByName(vm);
+      return g && h ? { name: h.name, address: h.ip, port: g.port, user: g.user, keyFile: g.key, knownHostsFile: g.knownHosts } : undefined;
+    },
+    { command: g?.command },
+  );
+  const probePort = config.ha.probe.port;
+  const ganglia = config.ha.ganglia;
+  const monitor = new LiveMonitor({
+    clock: deps.clock,
+    driver,
+    evidence: deps.evidence,
+    probeAll: (targets) => probeAll(targets, { timeoutMs: config.ha.probe.timeout, concurrency: 256 }),
+    ganglia: ganglia ? () => fetchGanglia(ganglia.host, ganglia.port, { timeoutMs: 5000 }) : undefined,
+    address: (name) => {
+      const hv = deps.inventory.hypervisor(name);
+      if (hv) return { host: hv.address, port: hv.ssh.port };
+      const h = deps.inventory.hostByName(name);
+      return h && { host: h.ip, port: probePort };
+    },
+  });
+  const controller = await HaController.load({
+    clock: deps.clock,
+    store: deps.store,
+    driver,
+    guest,
+    fencer: null,
+    bootTable: deps.bootTable,
+    monitor,
+    vms,
+    hosts: hostSpecs(config.hypervisors),
+    ...controllerSettings(config.ha),
+    log,
+  });
+  const service: Service = {
+    name: 'ha',
+    start: () => controller.start(),
+    stop: async () => {
+      await controller.stop();
+      ssh.closeAll();
+    },
+    addresses: () => [],
+  };
+  return { view: activeHa(controller), controller: service };
 }
-
-/** Hypervisor drivers this build can run for real, by config name. */
-const DRIVERS = new Set<string>();
 
 /** The install-expiry sweeper as a Service, so it stops with everything else. */
 function installExpiryService(install: InstallLifecycle): Service {

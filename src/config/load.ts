@@ -138,6 +138,9 @@ export function parseConfig(text: string, file: string): Config {
     paths,
     store: { ...raw.store, path: storePath },
     api: { tokenFile: absolute(base, raw.api.tokenFile ?? join(dirname(storePath), 'api-token')) },
+    ha: raw.ha.guestSsh
+      ? { ...raw.ha, guestSsh: { ...raw.ha.guestSsh, key: raw.ha.guestSsh.key && absolute(base, raw.ha.guestSsh.key), knownHosts: raw.ha.guestSsh.knownHosts && absolute(base, raw.ha.guestSsh.knownHosts) } }
+      : raw.ha,
     hypervisors: raw.hypervisors.map((h) => ({
       ...h,
       ssh: { ...h.ssh, key: h.ssh.key && absolute(base, h.ssh.key), knownHosts: h.ssh.knownHosts && absolute(base, h.ssh.knownHosts) },

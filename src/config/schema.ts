@@ -283,6 +283,20 @@ export const configSchema = z.strictObject({
           timeout: duration.prefault(2),
         })
         .prefault({}),
+      /**
+       * SSH into the VMs for the first rung (`reboot` in the guest), at each host's ip. Default:
+       * none (then the reboot rung is reported unreachable and the controller escalates).
+       */
+      guestSsh: z
+        .strictObject({
+          user: z.string().min(1).default('root'),
+          port: port.default(22),
+          key: z.string().optional(),
+          knownHosts: z.string().optional(),
+          /** Default: reboot (e.g. `sudo -n reboot` for another user). */
+          command: z.string().min(1).default('reboot'),
+        })
+        .optional(),
       /** gmond or gmetad to read load_five and cpu_num from (XML over TCP). Default: none. */
       ganglia: z.strictObject({ host: z.string().min(1), port: port.default(8649) }).optional(),
       budget: z
