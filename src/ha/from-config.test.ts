@@ -12,7 +12,7 @@ describe('controller inputs from the example config', () => {
     assert.equal(vms[0]!.mac, '52:54:00:77:00:10');
   });
   it('takes thresholds and capacities from the hypervisors', () => {
-    assert.deepEqual(hostSpecs(config.hypervisors)[0], { name: 'hv1', loadThreshold: 2, capacity: { cpus: 2, memoryMb: 4096, vms: 4 } });
+    assert.deepEqual(hostSpecs(config.hypervisors)[0], { name: 'hv1', loadThreshold: 2, maintenance: false, capacity: { cpus: 2, memoryMb: 4096, vms: 4 } });
   });
   it('takes T1, T2, the budget and the scan interval from ha', () => {
     const s = controllerSettings(config.ha);
