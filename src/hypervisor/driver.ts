@@ -3,6 +3,7 @@
  * templates over SSH, the simulator). Host names are the inventory's hypervisor names; VM names
  * are the inventory's host names. Every implementation passes the suite in contract.ts.
  */
+import { DriverErrorCodes } from '../lib/errors.js';
 
 /** Power state of one VM on one hypervisor. `off` also covers "defined but not running". */
 export type VmRunState = 'running' | 'off';
@@ -12,19 +13,7 @@ export interface VmListing {
   state: VmRunState;
 }
 
-/** Stable codes of driver failures; branch on these, never on the message. */
-export const DriverErrorCodes = {
-  /** The hypervisor cannot be reached (down, partitioned, SSH refused). */
-  UNREACHABLE: 'E_HV_UNREACHABLE',
-  /** The hypervisor does not know this VM. */
-  NO_SUCH_VM: 'E_HV_NO_SUCH_VM',
-  /** start on a hypervisor where it already runs. */
-  ALREADY_RUNNING: 'E_HV_ALREADY_RUNNING',
-  /** reset of a VM that is not running there. */
-  NOT_RUNNING: 'E_HV_NOT_RUNNING',
-  /** The hypervisor refused or failed the operation (capacity, image lock, ...). */
-  FAILED: 'E_HV_FAILED',
-} as const;
+export { DriverErrorCodes };
 
 export type DriverErrorCode = (typeof DriverErrorCodes)[keyof typeof DriverErrorCodes];
 

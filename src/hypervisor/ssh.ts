@@ -8,30 +8,11 @@
 import { readFile } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
+import { SshErrorCodes } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { checkHostKey, hostForm, hostKeyAlgorithms, knownKeyTypes, parseKnownHosts } from './known-hosts.js';
 
-/** Stable codes of SSH failures; branch on these, never on the message. */
-export const SshErrorCodes = {
-  /** No known_hosts file configured, or it cannot be read. */
-  KNOWN_HOSTS: 'E_SSH_KNOWN_HOSTS',
-  /** The known_hosts file has no entry for the host. */
-  HOST_UNKNOWN: 'E_SSH_HOST_UNKNOWN',
-  /** The host presented a key the known_hosts file does not hold for it (or holds as @revoked). */
-  HOST_KEY_MISMATCH: 'E_SSH_HOST_KEY_MISMATCH',
-  /** No private key configured, or it cannot be read or parsed. */
-  KEY: 'E_SSH_KEY',
-  /** The server refused our key. */
-  AUTH: 'E_SSH_AUTH',
-  /** TCP connect or handshake failed or timed out. */
-  CONNECT: 'E_SSH_CONNECT',
-  /** The command did not finish in time; its channel was signalled (KILL) and closed. */
-  TIMEOUT: 'E_SSH_TIMEOUT',
-  /** The connection closed while the command ran (no exit status came back). */
-  DROPPED: 'E_SSH_DROPPED',
-  /** The server refused to open a session or run the command. */
-  EXEC: 'E_SSH_EXEC',
-} as const;
+export { SshErrorCodes };
 
 export type SshErrorCode = (typeof SshErrorCodes)[keyof typeof SshErrorCodes];
 

@@ -24,6 +24,78 @@ export const ErrorCodes = {
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
 
+// Codecs and drivers keep their own error classes (a decoder raises exactly one kind of error),
+// but their codes are listed here with the rest, so that every stable code is in one place.
+// Ganglia's two: E_GANGLIA_XML (monitor/ganglia.ts) and E_GANGLIA_FETCH (monitor/ganglia-fetch.ts).
+
+/** Stable codes of the DHCP codec (DhcpCodecError). */
+export const DhcpErrorCodes = {
+  /** Fewer bytes than the 236-byte fixed header plus the 4-byte magic cookie. */
+  SHORT: 'E_DHCP_SHORT',
+  /** op is neither BOOTREQUEST (1) nor BOOTREPLY (2). */
+  BAD_OP: 'E_DHCP_BAD_OP',
+  /** hlen larger than the 16-byte chaddr field. */
+  BAD_HLEN: 'E_DHCP_BAD_HLEN',
+  /** The 4 bytes after the header are not 99.130.83.99 (RFC 2131 section 3). */
+  BAD_COOKIE: 'E_DHCP_BAD_COOKIE',
+  /** An option's length byte or data runs past the end of its field. */
+  OPTION_TRUNCATED: 'E_DHCP_OPTION_TRUNCATED',
+  /** An option's length is not what RFC 2132 allows for it. */
+  OPTION_LENGTH: 'E_DHCP_OPTION_LENGTH',
+  /** An option's data is malformed (bad name compression, bad route prefix, ...). */
+  OPTION_VALUE: 'E_DHCP_OPTION_VALUE',
+  /** Option 52 (overload) malformed, or present inside sname/file (RFC 2131 section 4.1). */
+  BAD_OVERLOAD: 'E_DHCP_BAD_OVERLOAD',
+  /** A packet that cannot be encoded (a field too long, a value out of range). */
+  ENCODE: 'E_DHCP_ENCODE',
+} as const;
+
+/** Stable codes of the TFTP packet decoder (TftpPacketError). */
+export const PacketErrorCodes = {
+  TOO_SHORT: 'E_TFTP_TOO_SHORT',
+  BAD_OPCODE: 'E_TFTP_BAD_OPCODE',
+  UNTERMINATED: 'E_TFTP_UNTERMINATED',
+  BAD_OPTIONS: 'E_TFTP_BAD_OPTIONS',
+  TOO_LONG: 'E_TFTP_TOO_LONG',
+} as const;
+
+/** Stable codes of hypervisor driver failures (DriverError). */
+export const DriverErrorCodes = {
+  /** The hypervisor cannot be reached (down, partitioned, SSH refused). */
+  UNREACHABLE: 'E_HV_UNREACHABLE',
+  /** The hypervisor does not know this VM. */
+  NO_SUCH_VM: 'E_HV_NO_SUCH_VM',
+  /** start on a hypervisor where it already runs. */
+  ALREADY_RUNNING: 'E_HV_ALREADY_RUNNING',
+  /** reset of a VM that is not running there. */
+  NOT_RUNNING: 'E_HV_NOT_RUNNING',
+  /** The hypervisor refused or failed the operation (capacity, image lock, ...). */
+  FAILED: 'E_HV_FAILED',
+} as const;
+
+/** Stable codes of SSH failures (SshError). */
+export const SshErrorCodes = {
+  /** No known_hosts file configured, or it cannot be read. */
+  KNOWN_HOSTS: 'E_SSH_KNOWN_HOSTS',
+  /** The known_hosts file has no entry for the host. */
+  HOST_UNKNOWN: 'E_SSH_HOST_UNKNOWN',
+  /** The host presented a key the known_hosts file does not hold for it (or holds as @revoked). */
+  HOST_KEY_MISMATCH: 'E_SSH_HOST_KEY_MISMATCH',
+  /** No private key configured, or it cannot be read or parsed. */
+  KEY: 'E_SSH_KEY',
+  /** The server refused our key. */
+  AUTH: 'E_SSH_AUTH',
+  /** TCP connect or handshake failed or timed out. */
+  CONNECT: 'E_SSH_CONNECT',
+  /** The command did not finish in time; its channel was signalled (KILL) and closed. */
+  TIMEOUT: 'E_SSH_TIMEOUT',
+  /** The connection closed while the command ran (no exit status came back). */
+  DROPPED: 'E_SSH_DROPPED',
+  /** The server refused to open a session or run the command. */
+  EXEC: 'E_SSH_EXEC',
+} as const;
+
+
 /** Base class: a stable code, an operator-facing message, and the underlying cause. */
 export class ThreeRcError extends Error {
   readonly code: ErrorCode;

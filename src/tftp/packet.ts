@@ -7,6 +7,10 @@
  * byte maps to exactly one character and back (a file name is never re-encoded).
  */
 
+import { PacketErrorCodes } from '../lib/errors.js';
+
+export { PacketErrorCodes };
+
 /** Opcodes (RFC 1350 section 5; OACK RFC 2347). */
 export const Op = {
   RRQ: 1,
@@ -44,14 +48,6 @@ export type TftpPacket =
   | { op: typeof Op.ERROR; code: number; message: string }
   | { op: typeof Op.OACK; options: TftpOptions };
 
-/** Stable codes of {@link TftpPacketError}. */
-export const PacketErrorCodes = {
-  TOO_SHORT: 'E_TFTP_TOO_SHORT',
-  BAD_OPCODE: 'E_TFTP_BAD_OPCODE',
-  UNTERMINATED: 'E_TFTP_UNTERMINATED',
-  BAD_OPTIONS: 'E_TFTP_BAD_OPTIONS',
-  TOO_LONG: 'E_TFTP_TOO_LONG',
-} as const;
 export type PacketErrorCode = (typeof PacketErrorCodes)[keyof typeof PacketErrorCodes];
 
 /** The only error the decoder raises: a datagram that is not a TFTP packet. */
