@@ -148,6 +148,11 @@ describe('config: refused, with file, line, path and what was expected', () => {
     assert.ok(lines.some((l) => /ha\.t1: expected a duration such as 90, 90s, 3m or 1h, got "soon"$/.test(l)), lines.join('\n'));
   });
 
+  it('a TFTP timeout too short to be a timeout', () => {
+    const [line] = problems(labWith((d) => d.setIn(['servers'], { tftp: { timeout: '10ms' } })));
+    assert.match(line!, /servers\.tftp\.timeout: expected a duration of at least 100ms, got less$/);
+  });
+
   it('subnets that overlap, and a router or pool outside its subnet', () => {
     const lines = problems(labWith((d) => {
       d.setIn(['network', 'subnets', 0, 'router'], '10.77.1.1');

@@ -96,8 +96,8 @@ const tftpServer = z
     maxBlksize: z.number().int().min(8).max(65464).default(1468),
     /** Largest windowsize granted (RFC 7440). Default: 64. */
     maxWindowsize: z.number().int().min(1).max(65535).default(64),
-    /** Retransmission timeout before back-off, unless the client asks (RFC 2349). Default: 1s. */
-    timeout: duration.prefault(1),
+    /** Retransmission timeout before back-off, unless the client asks (RFC 2349). At least 100ms. Default: 1s. */
+    timeout: duration.refine((ms) => ms >= 100, { message: 'expected a duration of at least 100ms, got less' }).prefault(1),
     /** Retransmissions of one block before the transfer is abandoned. Default: 5. */
     retries: z.number().int().min(0).max(50).default(5),
     /** Concurrent transfers; requests beyond it get an error, not a crash. Default: 512. */
