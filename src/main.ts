@@ -30,6 +30,7 @@ import { controllerSettings, hostSpecs } from './ha/from-config.js';
 import { LiveMonitor } from './ha/live-monitor.js';
 import { ByHostDriver } from './hypervisor/by-host.js';
 import { SshGuestAccess } from './hypervisor/guest.js';
+import { CommandDriver } from './hypervisor/command.js';
 import { LibvirtDriver } from './hypervisor/libvirt.js';
 import { SshPool } from './hypervisor/ssh.js';
 import { fetchGanglia } from './monitor/ganglia-fetch.js';
@@ -41,8 +42,8 @@ import type { BootTrace } from './inventory/trace.js';
 
 /**
  * The HA controller, when it can run in this process; else the reason, shown by the API and
- * `3rc status`. It drives hypervisors through their drivers; the simulator's `sim` driver runs
- * only in `3rc simulate`.
+ * `3rc status`. It drives each hypervisor through its configured driver (libvirt: virsh over SSH;
+ * command: command templates over SSH); the simulator's `sim` driver runs only in `3rc simulate`.
  */
 async function buildHa(
   config: Config,
@@ -51,15 +52,22 @@ async function buildHa(
   if (!config.ha.enabled) return { view: inactiveHa('ha.enabled is false in the config') };
   const vms = vmSpecs(deps.inventory.hosts());
   if (vms.length === 0) return { view: inactiveHa('no VM in the inventory (no host names a hypervisor)') };
-  const unsupported = config.hypervisors.find((h) => h.driver !== 'libvirt');
-  if (unsupported) {
-    const why = unsupported.driver === 'sim' ? 'the sim driver runs only in 3rc simulate' : 'the command driver needs command templates, which the config cannot hold yet';
-    return { view: inactiveHa(`hypervisor ${unsupported.name} uses driver "${unsupported.driver}": ${why}`) };
-  }
+  const sim = config.hypervisors.find((h) => h.driver === 'sim');
+  if (sim) return { view: inactiveHa(`hypervisor ${sim.name} uses driver "sim", which runs only in 3rc simulate`) };
   const log = deps.log.child({ server: 'ha' });
   const ssh = new SshPool({ log });
-  const libvirt = new LibvirtDriver({ ssh, hypervisors: config.hypervisors, log });
-  const driver = new ByHostDriver(new Map(config.hypervisors.map((h) => [h.name, libvirt])));
+  const libvirt = new LibvirtDriver({ ssh, hypervisors: config.hypervisors.filter((h) => h.driver === 'libvirt'), log });
+  const command = new CommandDriver({
+    ssh,
+    log,
+    hypervisors: config.hypervisors.flatMap((h) => (h.driver === 'command' && h.command ? [{ ...h, command: h.command }] : [])),
+    // A VM's scalar vars (e.g. vmid) are placeholders in its hypervisor's command templates.
+    vars: (vm) => {
+      const v = deps.inventory.hostByName(vm)?.vars ?? {};
+      return Object.fromEntries(Object.entries(v).filter((e): e is [string, string | number] => typeof e[1] === 'string' || typeof e[1] === 'number'));
+    },
+  });
+  const driver = new ByHostDriver(new Map(config.hypervisors.map((h) => [h.name, h.driver === 'command' ? command : libvirt])));
   const g = config.ha.guestSsh;
   const guest = new SshGuestAccess(
     ssh,

@@ -148,6 +148,21 @@ describe('config: refused, with file, line, path and what was expected', () => {
     assert.ok(lines.some((l) => /ha\.t1: expected a duration such as 90, 90s, 3m or 1h, got "soon"$/.test(l)), lines.join('\n'));
   });
 
+  it('a command-driven hypervisor without templates, templates on another driver, and a template that cannot work', () => {
+    const lines = problems(labWith((d) => {
+      d.setIn(['hypervisors', 0, 'driver'], 'command');
+      d.setIn(['hypervisors', 1, 'command'], { commands: { list: 'qm list', state: 'qm status {{vmid}}', start: 'qm start {{vmid}}', stop: 'qm stop {{vmid}}', reset: 'qm reset {{vmid}}' } });
+    }));
+    assert.ok(lines.some((l) => /hypervisors\[0\]\.command: a hypervisor with driver command needs command templates/.test(l)), lines.join('\n'));
+    assert.ok(lines.some((l) => /hypervisors\[1\]\.command: command templates apply only to driver command, not libvirt/.test(l)), lines.join('\n'));
+    const bad = problems(labWith((d) => {
+      d.setIn(['hypervisors', 0, 'driver'], 'command');
+      d.setIn(['hypervisors', 0, 'command'], { commands: { list: 'qm list', state: "qm status '{{vmid}}'", start: 'qm start {{vmid}}', stop: 'qm stop {{vmid}}', reset: 'qm reset {{vmid}}' } });
+    }));
+    assert.equal(bad.length, 1, bad.join('\n'));
+    assert.match(bad[0]!, /hypervisors\[0\]\.command: /);
+  });
+
   it('a TFTP timeout too short to be a timeout', () => {
     const [line] = problems(labWith((d) => d.setIn(['servers'], { tftp: { timeout: '10ms' } })));
     assert.match(line!, /servers\.tftp\.timeout: expected a duration of at least 100ms, got less$/);

@@ -9,6 +9,7 @@ import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, ErrorCodes, hasErrno, type ConfigProblem } from '../lib/errors.js';
 import { packageRoot } from '../lib/paths.js';
+import { validateCommandSpec } from '../hypervisor/command.js';
 import { checkRules } from './rules.js';
 import { configSchema, type RawConfig } from './schema.js';
 
@@ -159,6 +160,16 @@ export function parseConfig(text: string, file: string): Config {
       if (!existsSync(join(paths.boot, p[field]))) {
         config.warnings.push(`${file}: profiles[${i}].${field}: ${p[field]} not found under ${paths.boot} yet (see boot/README.md)`);
       }
+    }
+  });
+  // Command templates and patterns compile (placeholders, quoting, regular expressions).
+  raw.hypervisors.forEach((h, i) => {
+    if (h.driver !== 'command' || !h.command) return;
+    try {
+      validateCommandSpec({ name: h.name, address: h.address, ssh: h.ssh, command: h.command });
+    } catch (err) {
+      const path = ['hypervisors', i, 'command'];
+      problems.push({ file, path: formatPath(path), line: lineOf(doc, counter, path), message: (err as Error).message });
     }
   });
   if (problems.length > 0) throw new ConfigError(ErrorCodes.CONFIG_INVALID, problems);

@@ -78,6 +78,10 @@ export function checkRules(cfg: Pick<RawConfig, 'network' | 'servers' | 'profile
   // Hypervisors.
   duplicates(cfg.hypervisors, (h) => h.name, 'name', 'hypervisors', out, 'hypervisor name');
   duplicates(cfg.hypervisors, (h) => h.address, 'address', 'hypervisors', out, 'hypervisor address');
+  cfg.hypervisors.forEach((h, i) => {
+    if (h.driver === 'command' && !h.command) out.push({ path: ['hypervisors', i, 'command'], message: 'a hypervisor with driver command needs command templates (command.commands.list, state, start, stop, reset)' });
+    if (h.driver !== 'command' && h.command) out.push({ path: ['hypervisors', i, 'command'], message: `command templates apply only to driver command, not ${h.driver}` });
+  });
 
   // Hosts.
   duplicates(cfg.hosts, (h) => h.name, 'name', 'hosts', out, 'host name');

@@ -203,6 +203,32 @@ const hypervisor = z.strictObject({
   loadThreshold: z.number().positive().default(4),
   /** In maintenance: no VM is placed here. Default: false. */
   maintenance: z.boolean().default(false),
+  /**
+   * driver: command only (required then): command templates run over SSH on the hypervisor, with
+   * {{vm}}, {{hypervisor}}, {{address}} and the VM's vars as placeholders (each substituted as one
+   * shell word), e.g. `qm start {{vmid}}`. Patterns are case-insensitive regular expressions that
+   * read the tool's output; unset ones cover virsh, qm, vim-cmd, xl and VBoxManage wording.
+   */
+  command: z
+    .strictObject({
+      commands: z.strictObject({
+        list: z.string().min(1),
+        state: z.string().min(1),
+        start: z.string().min(1),
+        stop: z.string().min(1),
+        reset: z.string().min(1),
+        shutdown: z.string().min(1).optional(),
+        ping: z.string().min(1).optional(),
+      }),
+      listPattern: z.string().optional(),
+      statePattern: z.string().optional(),
+      running: z.string().optional(),
+      off: z.string().optional(),
+      noSuchVm: z.string().optional(),
+      alreadyRunning: z.string().optional(),
+      notRunning: z.string().optional(),
+    })
+    .optional(),
   /** What it can hold; unset fields are not checked. */
   capacity: z
     .strictObject({
