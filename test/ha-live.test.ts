@@ -68,6 +68,13 @@ describe('HA controller in a running 3rc, over real SSH', { skip: skip ?? false 
       assert.equal(st.code, 0, st.stderr);
       assert.match(st.stdout, /^HA controller: running/);
       assert.match(st.stdout, /^vmt\s+\S+\s+hv1\s/m);
+      // Operator actions through the API (the token comes from the token file).
+      const off = await cli(['ha', 'disable', 'vmt', '--config', cfg.file]);
+      assert.equal(off.code, 0, off.stderr);
+      assert.match(off.stdout, /^vmt: disabled \(/);
+      const on = await cli(['ha', 'enable', 'vmt', '--config', cfg.file]);
+      assert.equal(on.code, 0, on.stderr);
+      assert.doesNotMatch(on.stdout, /^vmt: disabled/);
     } finally {
       await s.stop();
       await sshd.stop();
