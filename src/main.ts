@@ -31,6 +31,7 @@ import { LiveMonitor } from './ha/live-monitor.js';
 import { ByHostDriver } from './hypervisor/by-host.js';
 import { SshGuestAccess } from './hypervisor/guest.js';
 import { CommandDriver } from './hypervisor/command.js';
+import { CommandFencer } from './hypervisor/fence.js';
 import { LibvirtDriver } from './hypervisor/libvirt.js';
 import { SshPool } from './hypervisor/ssh.js';
 import { fetchGanglia } from './monitor/ganglia-fetch.js';
@@ -77,6 +78,7 @@ async function buildHa(
     },
     { command: g?.command },
   );
+  const fenced = config.hypervisors.flatMap((h) => (h.fence ? [{ ...h, fence: h.fence }] : []));
   const probePort = config.ha.probe.port;
   const ganglia = config.ha.ganglia;
   const monitor = new LiveMonitor({
@@ -97,7 +99,7 @@ async function buildHa(
     store: deps.store,
     driver,
     guest,
-    fencer: null,
+    fencer: fenced.length ? new CommandFencer(fenced.map((h) => ({ name: h.name, address: h.address, fence: { ...h.fence, timeoutMs: h.fence.timeout } })), log) : null,
     bootTable: deps.bootTable,
     monitor,
     vms,

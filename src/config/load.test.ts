@@ -163,6 +163,13 @@ describe('config: refused, with file, line, path and what was expected', () => {
     assert.match(bad[0]!, /hypervisors\[0\]\.command: /);
   });
 
+  it('a fence whose template cannot work', () => {
+    const [line] = problems(labWith((d) => d.setIn(['hypervisors', 0, 'fence'], { off: "ipmitool -H '{{bmc}}' chassis power off", status: 'ipmitool -H {{bmc}} chassis power status', vars: { bmc: '10.77.9.2' } })));
+    assert.match(line!, /^bad\.yaml:\d+: hypervisors\[0\]\.fence: /);
+    const c = parseConfig(labWith((d) => d.setIn(['hypervisors', 0, 'fence'], { off: 'ipmitool -H {{bmc}} chassis power off', status: 'ipmitool -H {{bmc}} chassis power status', vars: { bmc: '10.77.9.2' } })), LAB);
+    assert.equal(c.hypervisors[0]!.fence!.timeout, 20_000);
+  });
+
   it('a TFTP timeout too short to be a timeout', () => {
     const [line] = problems(labWith((d) => d.setIn(['servers'], { tftp: { timeout: '10ms' } })));
     assert.match(line!, /servers\.tftp\.timeout: expected a duration of at least 100ms, got less$/);

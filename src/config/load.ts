@@ -10,6 +10,7 @@ import type { z } from 'zod';
 import { ConfigError, ErrorCodes, hasErrno, type ConfigProblem } from '../lib/errors.js';
 import { packageRoot } from '../lib/paths.js';
 import { validateCommandSpec } from '../hypervisor/command.js';
+import { CommandFencer } from '../hypervisor/fence.js';
 import { checkRules } from './rules.js';
 import { configSchema, type RawConfig } from './schema.js';
 
@@ -162,7 +163,16 @@ export function parseConfig(text: string, file: string): Config {
       }
     }
   });
-  // Command templates and patterns compile (placeholders, quoting, regular expressions).
+  // Fence and command templates and patterns compile (placeholders, quoting, regular expressions).
+  raw.hypervisors.forEach((h, i) => {
+    if (!h.fence) return;
+    try {
+      new CommandFencer([{ name: h.name, address: h.address, fence: h.fence }]);
+    } catch (err) {
+      const path = ['hypervisors', i, 'fence'];
+      problems.push({ file, path: formatPath(path), line: lineOf(doc, counter, path), message: (err as Error).message });
+    }
+  });
   raw.hypervisors.forEach((h, i) => {
     if (h.driver !== 'command' || !h.command) return;
     try {

@@ -204,6 +204,22 @@ const hypervisor = z.strictObject({
   /** In maintenance: no VM is placed here. Default: false. */
   maintenance: z.boolean().default(false),
   /**
+   * Out-of-band fence, run on the 3rc host: `off` powers the hypervisor off (e.g. ipmitool ...
+   * chassis power off), `status` reads the power back; the host counts as off only when that
+   * output matches `offPattern` (default \boff\b). Placeholders: {{hypervisor}}, {{address}},
+   * and `vars`. Without it, only the hypervisor itself can prove a VM off.
+   */
+  fence: z
+    .strictObject({
+      off: z.string().min(1),
+      status: z.string().min(1),
+      offPattern: z.string().optional(),
+      vars: z.record(z.string(), z.string()).default({}),
+      /** Default: 20s. */
+      timeout: duration.prefault(20),
+    })
+    .optional(),
+  /**
    * driver: command only (required then): command templates run over SSH on the hypervisor, with
    * {{vm}}, {{hypervisor}}, {{address}} and the VM's vars as placeholders (each substituted as one
    * shell word), e.g. `qm start {{vmid}}`. Patterns are case-insensitive regular expressions that
