@@ -26,6 +26,15 @@ if [[ $want_tests -eq 1 ]]; then
     isc-dhcp-client udhcpc isc-dhcp-relay kea-admin   # dhclient, udhcpc, dhcrelay, perfdhcp
     dnsmasq-base                     # reference DHCP/DNS/TFTP server
     openssh-server openssh-client    # a real sshd for the SSH runner and hypervisor drivers
+    # The PXE lab (boot/fetch.sh, scripts/lab-image.sh): qemu with its iPXE ROMs, OVMF, and the
+    # Debian packages the boot files and the lab's installer and disk image are built from.
+    qemu-system-x86 qemu-utils ipxe-qemu ovmf pxelinux syslinux syslinux-common syslinux-efi
+    debian-installer-12-netboot-amd64 grub-efi-amd64-bin debootstrap busybox-static
+    e2fsprogs dosfstools mtools fdisk cpio xz-utils zstd
+    chromium                         # the dashboard's browser tests (playwright-core drives it)
+    etcd-server etcd-client          # the redundant-3rc store
+    ganglia-monitor                  # gmond, read by the Ganglia monitor
+    wrk                              # HTTP load for bench/
   )
 fi
 
