@@ -143,6 +143,19 @@ export function openStore(config: Config, opts: { exclusive: boolean }): Store {
   return SqliteStore.open({ path: config.store.path, sync: config.store.sync, exclusive: opts.exclusive });
 }
 
+/**
+ * The DNS queries of a host being installed go into its boot trace (kind dns.query), so the lab and
+ * operators can see that the installer resolved through 3rc. Only hosts in install mode: an
+ * installed fleet's everyday lookups would flood the event log.
+ */
+function installQueryTrace(inventory: Inventory, bootTable: BootTable, trace: BootTrace, clock: Clock) {
+  return (address: string, q: { name: string; type: number }, answer: string) => {
+    const host = inventory.hostByIp(address);
+    if (!host || bootTable.get(host.mac)?.mode !== 'install') return;
+    trace.record({ at: clock.now(), kind: 'dns.query', mac: host.mac, host: host.name, reason: answer, data: { peer: address, name: q.name, type: q.type } });
+  };
+}
+
 export async function startServer(config: Config, log: Logger, clock: Clock = systemClock): Promise<Running> {
   const startedAt = clock.now();
   const store = openStore(config, { exclusive: true });
@@ -194,6 +207,7 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
     if (s.dns.enabled) {
       const dns = createDnsServer(config, inventory, log, clock);
       registerDnsStats(metrics, dns.stats);
+      dns.queryHook = installQueryTrace(inventory, bootTable, trace, clock);
       services.push(dns);
     }
     if (s.http.enabled) {

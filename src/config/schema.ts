@@ -77,6 +77,12 @@ const dhcpServer = z
     declineHold: duration.prefault(600),
     /** DHCP packets per second accepted from one MAC before the rest are dropped. Default: 20. */
     ratePerMac: z.number().int().positive().default(20),
+    /**
+     * Give iPXE clients (qemu's and most virtual NICs' boot ROMs, or iPXE chained from another
+     * loader) their per-MAC iPXE script over HTTP: kernel and initrd then come over HTTP too.
+     * false: treat them like any PXE firmware (bootFiles over TFTP). Default: true.
+     */
+    ipxeScript: z.boolean().default(true),
     /** Boot files by client architecture (option 93), relative to paths.boot. */
     bootFiles: z
       .strictObject({

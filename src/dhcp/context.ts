@@ -30,6 +30,8 @@ export interface PolicySettings {
   /** ms. */
   declineHold: number;
   bootFiles: { bios: string; efiX64: string };
+  /** Send iPXE clients the HTTP script (true) or the boot file by architecture (false). */
+  ipxeScript: boolean;
   /** URL of the iPXE script of a MAC (HTTP). */
   ipxeScriptUrl(mac: string): string;
 }
@@ -52,6 +54,7 @@ export function policySettings(config: Pick<Config, 'network' | 'servers'>): Pol
     offerHold: config.servers.dhcp.offerHold,
     declineHold: config.servers.dhcp.declineHold,
     bootFiles: config.servers.dhcp.bootFiles,
+    ipxeScript: config.servers.dhcp.ipxeScript,
     ipxeScriptUrl: (mac) => installUrls(base, mac, null).ipxe,
   };
 }

@@ -376,6 +376,19 @@ describe('dhcp policy: PXE', () => {
     }
   });
 
+  it('servers.dhcp.ipxeScript false: iPXE is treated as plain PXE firmware (boot file by arch)', async () => {
+    const h = await harness();
+    h.ctx().settings.ipxeScript = false;
+    const ipxe: [number, number[]] = [Opt.USER_CLASS, [...Buffer.from('iPXE')]];
+    const bios = await send(h, { type: DISCOVER, mac: VM10, options: [pxeClass, ipxe] });
+    assert.equal(bios.reply!.packet.file, 'pxelinux.0');
+    assert.equal(bios.data.client, 'ipxe');
+    const efi = await send(h, { type: DISCOVER, mac: VM10, options: [pxeClass, ipxe, [Opt.CLIENT_ARCH, [0, 7]]] });
+    assert.equal(efi.reply!.packet.file, 'syslinux.efi');
+    // Still told not to wait for a ProxyDHCP offer.
+    assert.deepEqual([...efi.reply!.packet.options.get(Opt.IPXE_ENCAP)!], [176, 1, 1]);
+  });
+
   it('reads the BootTable at request time: no entry, no boot file', async () => {
     const h = await harness();
     h.boot.delete(VM10);

@@ -68,8 +68,8 @@ export function bootInfo(req: DhcpPacket, ctx: PolicyContext, mac: string): { fi
   const entry = ctx.bootEntry(mac);
   if (!entry) return { file: null, data: { boot: 'none' } };
   const data: Record<string, unknown> = { boot: entry.mode };
-  if (isIpxe(req)) {
-    data.client = 'ipxe';
+  if (isIpxe(req)) data.client = 'ipxe';
+  if (isIpxe(req) && ctx.settings.ipxeScript) {
     return { file: ctx.settings.ipxeScriptUrl(mac), data };
   }
   const arch = getField(req.options, PxeF.clientArch)?.[0] ?? ClientArch.BIOS;

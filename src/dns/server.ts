@@ -271,9 +271,17 @@ export class DnsServer implements Service {
    */
   readonly stats = new Map<string, number>();
 
+  /**
+   * Called for every answered or forwarded query with the client's address, question and answer
+   * code; the composition root records the queries of hosts being installed into their boot trace.
+   */
+  queryHook: ((address: string, q: { name: string; type: number }, answer: string) => void) | undefined;
+
   private logOutcome(out: Outcome, address: string | undefined, port: number | undefined, transport: string): void {
-    const key = `${transport}:${out.kind === 'drop' ? 'dropped' : out.kind === 'forward' ? 'forwarded' : (RCODE_NAMES[out.rcode] ?? String(out.rcode))}`;
+    const answer = out.kind === 'drop' ? 'dropped' : out.kind === 'forward' ? 'forwarded' : (RCODE_NAMES[out.rcode] ?? String(out.rcode));
+    const key = `${transport}:${answer}`;
     this.stats.set(key, (this.stats.get(key) ?? 0) + 1);
+    if (this.queryHook && address && out.kind !== 'drop' && out.query) this.queryHook(address.startsWith('::ffff:') ? address.slice(7) : address, { name: keyToName(out.query.key), type: out.query.qtype }, answer);
     if (!this.log.isLevelEnabled('debug')) return;
     const peer = `${address}:${port}`;
     if (out.kind === 'drop') this.log.debug({ peer, transport, reason: out.reason }, 'dns: message dropped');

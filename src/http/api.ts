@@ -135,7 +135,14 @@ export function apiRouter(deps: AppDeps): Router {
 
   r.get('/hosts/:name/events', async (req, res) => {
     const h = findHost(String(req.params.name));
-    res.json(await deps.store.queryEvents({ mac: h.mac, limit: limitParam(req.query.limit) }));
+    // ?after=ID: only events newer than ID (a follower polls with the last id it saw).
+    const after = req.query.after;
+    let afterId: number | undefined;
+    if (after !== undefined) {
+      afterId = Number(after);
+      if (!Number.isInteger(afterId) || afterId < 0) throw new InputError(ErrorCodes.API, 'after must be an event id (an integer of 0 or more)', 'after');
+    }
+    res.json(await deps.store.queryEvents({ mac: h.mac, limit: limitParam(req.query.limit), ...(afterId !== undefined ? { afterId } : {}) }));
   });
 
   return r;

@@ -73,10 +73,12 @@ export function createApp(deps: AppDeps): Express {
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
   app.use('/api/v1', express.json({ limit: '256kb' }), apiRouter(deps));
-  app.use('/boot/files', bootFiles(deps.config.paths.boot));
+  // Fetches by known hosts go into their boot trace (kind http.file: bytes, time).
+  const fileTrace = { trace: deps.trace, clock: deps.clock, hostByIp: (ip: string) => deps.inventory.hostByIp(ip) };
+  app.use('/boot/files', bootFiles(deps.config.paths.boot, fileTrace));
   // The post-install role step and the roles it runs (kickstarts/post-install, kickstarts/roles).
-  app.use('/files/post-install', bootFiles(join(deps.config.paths.kickstarts, 'post-install')));
-  app.use('/files/roles', bootFiles(join(deps.config.paths.kickstarts, 'roles')));
+  app.use('/files/post-install', bootFiles(join(deps.config.paths.kickstarts, 'post-install'), fileTrace));
+  app.use('/files/roles', bootFiles(join(deps.config.paths.kickstarts, 'roles'), fileTrace));
   app.use(installRouter(deps));
   app.use((req, res) => apiError(res, 404, 'E_NOT_FOUND', `no route for ${req.method} ${req.path}`));
   app.use(errorHandler);

@@ -7,10 +7,57 @@
 import { realpathSync } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import { resolve, sep } from 'node:path';
-import express, { type RequestHandler } from 'express';
+import express, { type Request, type RequestHandler, type Response } from 'express';
+import type { Clock } from '../lib/clock.js';
+import type { BootTrace } from '../inventory/trace.js';
 import { apiError } from './errors.js';
 
-export function bootFiles(root: string): RequestHandler {
+/** Where a boot-file fetch of a known host is recorded (kind `http.file`, with bytes and time). */
+export interface FileTraceDeps {
+  trace: BootTrace;
+  clock: Clock;
+  hostByIp(ip: string): { name: string; mac: string } | undefined;
+}
+
+function clientIp(req: Request): string {
+  const a = req.socket.remoteAddress ?? '';
+  return a.startsWith('::ffff:') ? a.slice(7) : a;
+}
+
+/**
+ * Records the fetch when it ends: status, bytes sent (the body, from the socket's counter), time,
+ * and whether the client read it to the end. Only fetches from a host of the inventory (by its
+ * address) are recorded, so a scanner cannot flood the event log.
+ */
+function traceFetch(req: Request, res: Response, deps: FileTraceDeps, file: string): void {
+  const ip = clientIp(req);
+  const host = deps.hostByIp(ip);
+  if (!host) return;
+  const started = deps.clock.now();
+  const sock = req.socket;
+  const before = sock.bytesWritten;
+  let done = false;
+  const record = (complete: boolean) => {
+    if (done) return;
+    done = true;
+    const ms = deps.clock.now() - started;
+    const bytes = Math.max(0, sock.bytesWritten - before - headerBytes(res));
+    deps.trace.record({
+      at: started, kind: 'http.file', mac: host.mac, host: host.name, reason: complete ? 'complete' : 'aborted',
+      data: { peer: ip, file, status: res.statusCode, bytes, ms, range: req.headers.range ?? null },
+    });
+  };
+  res.once('finish', () => record(true));
+  res.once('close', () => record(res.writableFinished));
+}
+
+/** The size of the response head, so the recorded bytes are the body's. */
+function headerBytes(res: Response): number {
+  const head = (res as unknown as { _header?: string | null })._header;
+  return typeof head === 'string' ? Buffer.byteLength(head) : 0;
+}
+
+export function bootFiles(root: string, fileTrace?: FileTraceDeps): RequestHandler {
   let realRoot: string | undefined;
   const serve = express.static(root, { index: false, dotfiles: 'deny', fallthrough: false, redirect: false, acceptRanges: true, etag: true });
   return async (req, res, next) => {
@@ -34,6 +81,7 @@ export function bootFiles(root: string): RequestHandler {
     } catch {
       return apiError(res, 404, 'E_NOT_FOUND', `no boot file ${rel}`);
     }
+    if (fileTrace && req.method === 'GET') traceFetch(req, res, fileTrace, `${req.baseUrl}${rel}`);
     serve(req, res, next);
   };
 }

@@ -1,0 +1,118 @@
+/**
+ * qemu VMs for the lab: a NIC on the lab bridge, PXE first, then the disk, serial console to a
+ * file. TCG only (lab-notes: /dev/kvm may exist but is not usable here).
+ *
+ * Firmware:
+ * - bios: SeaBIOS with the NIC's iPXE ROM (Debian's ipxe-qemu). The virtio ROM declares the modern
+ *   device id, so the NIC is virtio-net-pci with disable-legacy=on (lab-notes).
+ * - uefi: OVMF with its own network stack (VirtioNetDxe) and no option ROM, so it asks DHCP with
+ *   architecture 7 like a server's UEFI firmware does and loads syslinux.efi over TFTP. A fresh
+ *   copy of OVMF_VARS per VM; boot order from bootindex (NIC, then disk).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { copyFileSync, existsSync, readFileSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+
+export type Firmware = 'bios' | 'uefi';
+
+export const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd';
+export const OVMF_VARS = '/usr/share/OVMF/OVMF_VARS_4M.fd';
+
+export interface VmSpec {
+  name: string;
+  mac: string;
+  tap: string;
+  firmware: Firmware;
+  /** Raw or qcow2 disk image (created by createDisk); none: a diskless PXE client. */
+  disk?: string;
+  memoryMb: number;
+  serialLog: string;
+  /** Where this VM's OVMF variables live (uefi only). */
+  varsFile?: string;
+  /** Boot the network first (default), or only the disk. */
+  boot: 'network' | 'disk';
+  /** Exit instead of rebooting (a test sees each reboot as an exit). Default false. */
+  noReboot?: boolean;
+  /** Direct kernel boot (skips the firmware's PXE), for installer tests. */
+  kernel?: { kernel: string; initrd: string; append: string };
+}
+
+/** The qemu command line for a spec (pure: no file is touched). */
+export function qemuArgs(spec: VmSpec): string[] {
+  const a = ['-name', spec.name, '-accel', 'tcg', '-m', String(spec.memoryMb), '-smp', '1', '-display', 'none', '-monitor', 'none', '-nodefaults'];
+  a.push('-serial', `file:${spec.serialLog}`);
+  a.push('-machine', spec.firmware === 'uefi' ? 'q35' : 'pc');
+  if (spec.firmware === 'uefi') {
+    if (!spec.varsFile) throw new Error(`VM ${spec.name}: uefi needs a varsFile`);
+    a.push('-drive', `if=pflash,format=raw,readonly=on,file=${OVMF_CODE}`, '-drive', `if=pflash,format=raw,file=${spec.varsFile}`);
+  }
+  const netIndex = spec.boot === 'network' ? 1 : 9;
+  const nic = [`virtio-net-pci`, 'disable-legacy=on', 'netdev=n0', `mac=${spec.mac}`, `bootindex=${netIndex}`];
+  if (spec.firmware === 'uefi') nic.push('romfile=');
+  a.push('-netdev', `tap,id=n0,ifname=${spec.tap},script=no,downscript=no`, '-device', nic.join(','));
+  if (spec.disk) {
+    const fmt = spec.disk.endsWith('.qcow2') ? 'qcow2' : 'raw';
+    a.push('-drive', `if=none,id=d0,format=${fmt},file=${spec.disk},cache=unsafe`, '-device', `virtio-blk-pci,drive=d0,bootindex=${spec.boot === 'network' ? 2 : 1}`);
+  }
+  if (spec.kernel) a.push('-kernel', spec.kernel.kernel, '-initrd', spec.kernel.initrd, '-append', spec.kernel.append);
+  if (spec.noReboot) a.push('-no-reboot');
+  return a;
+}
+
+/** A blank disk image of `sizeGb` (qcow2, grows as written). */
+export function createDisk(path: string, sizeGb: number): void {
+  execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', path, `${sizeGb}G`], { stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** A fresh UEFI variable store for one VM. */
+export function createVars(path: string): void {
+  if (!existsSync(path)) copyFileSync(OVMF_VARS, path);
+}
+
+export interface VmProcess {
+  spec: VmSpec;
+  proc: ChildProcess;
+  startedAt: number;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** The serial console so far (escape sequences stripped). */
+  serial(): string;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+/** Strips terminal escape sequences and carriage returns from a serial log. */
+export function cleanSerial(raw: string): string {
+  // eslint-disable-next-line no-control-regex
+  return raw.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/\x1b[()][0-9A-Za-z]/g, '').replace(/\r/g, '');
+}
+
+/**
+ * Starts the VM with `runner` (the lab runs qemu inside the switch namespace so that it can open
+ * the tap device there).
+ */
+export function startVm(spec: VmSpec, runner: (cmd: string, args: string[]) => ChildProcess): VmProcess {
+  const proc = runner('qemu-system-x86_64', qemuArgs(spec));
+  let stderr = '';
+  proc.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    proc.once('exit', (code, signal) => {
+      if (code) process.stderr.write(`qemu ${spec.name} exited ${code}: ${stderr}\n`);
+      resolve({ code, signal });
+    });
+  });
+  return {
+    spec,
+    proc,
+    startedAt: Date.now(),
+    exited,
+    serial: () => {
+      try {
+        return statSync(spec.serialLog).size ? cleanSerial(readFileSync(spec.serialLog, 'latin1')) : '';
+      } catch {
+        return '';
+      }
+    },
+    kill: (signal = 'SIGKILL') => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+    },
+  };
+}

@@ -1,0 +1,170 @@
+/**
+ * The lab's network: network namespaces on this machine, never the real LAN.
+ *
+ *   <prefix>-sw   the switch: bridge br0, the VMs' tap devices, qemu processes
+ *   <prefix>-srv  3rc at 10.77.0.1/24 (eth0, a veth whose other end is on br0)
+ *   <prefix>-<h>  further hosts (hypervisors) linked to br0, each at its own address
+ *
+ * No namespace has a default route and the root namespace gets no address, so nothing in the lab
+ * can reach out and nothing outside can reach in. TX offload is off on every veth (lab-notes:
+ * otherwise real DHCP clients drop 3rc's replies as "bad udp cksum").
+ */
+import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+export const LAB_SERVER_ADDR = '10.77.0.1/24';
+
+/** Why a lab cannot run here, or undefined when it can. */
+export function labUnavailable(): string | undefined {
+  if (process.getuid?.() !== 0) return 'the lab needs root (network namespaces, tap devices)';
+  for (const [tool, pkg] of [['ip', 'iproute2'], ['ethtool', 'ethtool'], ['qemu-system-x86_64', 'qemu-system-x86']] as const) {
+    if (!['/usr/sbin', '/sbin', '/usr/bin', '/bin'].some((d) => existsSync(`${d}/${tool}`))) return `the lab needs ${tool} (apt-get install ${pkg})`;
+  }
+  return undefined;
+}
+
+function run(cmd: string, args: string[]): string {
+  return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+function tryRun(cmd: string, args: string[]): void {
+  try {
+    run(cmd, args);
+  } catch {
+    /* already gone */
+  }
+}
+
+export class LabNetwork {
+  readonly switchNs: string;
+  readonly serverNs: string;
+  private readonly namespaces: string[] = [];
+  private readonly children: ChildProcess[] = [];
+  private seq = 0;
+
+  private constructor(readonly prefix: string) {
+    this.switchNs = `${prefix}-sw`;
+    this.serverNs = `${prefix}-srv`;
+  }
+
+  /** Creates the switch and the server namespace (3rc's address: 10.77.0.1/24). */
+  static create(prefix: string): LabNetwork {
+    if (!/^[a-z0-9]{1,10}$/i.test(prefix)) throw new Error(`lab prefix must be 1-10 letters or digits, got ${JSON.stringify(prefix)}`);
+    const net = new LabNetwork(prefix);
+    try {
+      net.addNs(net.switchNs);
+      run('ip', ['-n', net.switchNs, 'link', 'add', 'br0', 'type', 'bridge']);
+      // Forward at once: a bridge port otherwise listens/learns for 15 s, and PXE ROMs give up sooner.
+      run('ip', ['-n', net.switchNs, 'link', 'set', 'br0', 'type', 'bridge', 'forward_delay', '0', 'stp_state', '0']);
+      run('ip', ['-n', net.switchNs, 'link', 'set', 'br0', 'up']);
+      net.addNs(net.serverNs);
+      net.uplink(net.serverNs, 'eth0', LAB_SERVER_ADDR);
+    } catch (err) {
+      net.destroySync();
+      throw err;
+    }
+    return net;
+  }
+
+  private addNs(ns: string): void {
+    run('ip', ['netns', 'add', ns]);
+    this.namespaces.push(ns);
+    run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+  }
+
+  /** A veth from `ns` (named ifname there, with addr) to a port of br0. */
+  private uplink(ns: string, ifname: string, addr: string | undefined): void {
+    if (addr && !addr.startsWith('10.77.')) throw new Error(`lab addresses must be in 10.77.0.0/16, got ${addr}`);
+    const port = `p${this.prefix}${this.seq++}`.slice(0, 15);
+    run('ip', ['link', 'add', port, 'netns', this.switchNs, 'type', 'veth', 'peer', 'name', ifname, 'netns', ns]);
+    run('ip', ['-n', this.switchNs, 'link', 'set', port, 'master', 'br0', 'up']);
+    if (addr) run('ip', ['-n', ns, 'addr', 'add', addr, 'dev', ifname]);
+    run('ip', ['-n', ns, 'link', 'set', ifname, 'up']);
+    run('ip', ['netns', 'exec', this.switchNs, 'ethtool', '-K', port, 'tx', 'off']);
+    run('ip', ['netns', 'exec', ns, 'ethtool', '-K', ifname, 'tx', 'off']);
+  }
+
+  /** A further host on the lab switch (a hypervisor): its own namespace at `addr` (10.77.x/yy). */
+  addHost(name: string, addr: string): string {
+    const ns = `${this.prefix}-${name}`;
+    this.addNs(ns);
+    this.uplink(ns, 'eth0', addr);
+    return ns;
+  }
+
+  /** A tap device on br0 for a qemu NIC; qemu must run in the switch namespace to open it. */
+  addTap(): string {
+    const tap = `t${this.prefix}${this.seq++}`.slice(0, 15);
+    run('ip', ['-n', this.switchNs, 'tuntap', 'add', tap, 'mode', 'tap']);
+    run('ip', ['-n', this.switchNs, 'link', 'set', tap, 'master', 'br0', 'up']);
+    return tap;
+  }
+
+  removeTap(tap: string): void {
+    tryRun('ip', ['-n', this.switchNs, 'link', 'del', tap]);
+  }
+
+  /** Cuts a host's link to the switch (or restores it): the namespace and its processes stay. */
+  setHostLink(name: string, up: boolean): void {
+    run('ip', ['-n', `${this.prefix}-${name}`, 'link', 'set', 'eth0', up ? 'up' : 'down']);
+  }
+
+  /** Runs a command in a namespace to completion; returns stdout, throws with stderr on failure. */
+  exec(ns: string, cmd: string, args: string[], timeoutMs = 30_000): string {
+    return execFileSync('ip', ['netns', 'exec', ns, cmd, ...args], { encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] });
+  }
+
+  /** Starts a long-running command in a namespace; stopped by destroy(). */
+  spawn(ns: string, cmd: string, args: string[], opts: SpawnOptions = {}): ChildProcess {
+    const child = spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+    this.children.push(child);
+    return child;
+  }
+
+  /** Stops every process it started (TERM, then KILL) and deletes its namespaces. */
+  async destroy(): Promise<void> {
+    const alive = this.children.filter((c) => c.exitCode === null && c.signalCode === null);
+    for (const c of alive) c.kill('SIGTERM');
+    await Promise.all(alive.map((c) => new Promise<void>((resolve) => {
+      const t = setTimeout(() => { c.kill('SIGKILL'); resolve(); }, 3000);
+      c.once('exit', () => { clearTimeout(t); resolve(); });
+    })));
+    this.destroySync();
+  }
+
+  private destroySync(): void {
+    for (const c of this.children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    for (const ns of [...this.namespaces].reverse()) {
+      killNamespacePids(ns);
+      tryRun('ip', ['netns', 'del', ns]);
+    }
+    this.namespaces.length = 0;
+  }
+
+  /** Removes every namespace whose name starts with `<prefix>-` (what a crashed lab left behind). */
+  static destroyAll(prefix: string): string[] {
+    const names = run('ip', ['netns', 'list']).split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith(`${prefix}-`));
+    for (const ns of names) {
+      killNamespacePids(ns);
+      tryRun('ip', ['netns', 'del', ns]);
+    }
+    return names;
+  }
+}
+
+/** Kills what still runs in a namespace (qemu, 3rc, daemons), so that deleting it frees it. */
+function killNamespacePids(ns: string): void {
+  let pids: string[] = [];
+  try {
+    pids = run('ip', ['netns', 'pids', ns]).split('\n').filter(Boolean);
+  } catch {
+    return;
+  }
+  for (const pid of pids) {
+    try {
+      process.kill(Number(pid), 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+}
