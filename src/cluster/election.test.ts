@@ -1,0 +1,87 @@
+/**
+ * The election and its fencing against a real single-member etcd on loopback (started here):
+ * one leader at a time, a clean hand-over on stop, and a deposed leader's write refused by etcd
+ * and never applied, whether or not it has noticed yet.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { NotLeaderError } from '../lib/errors.js';
+import { silentLogger } from '../lib/log.js';
+import { EtcdStore } from '../store/etcd.js';
+import { etcdUnavailable, startEtcd, type EtcdProcess } from '../store/etcd-testkit.js';
+import { Election } from './election.js';
+
+const skip = etcdUnavailable();
+if (skip) console.log(`# election tests skipped: ${skip}`);
+
+const lease = { ip: '10.77.0.9', mac: '52:54:00:00:00:09', state: 'bound' as const, expiresAt: 1, updatedAt: 1 };
+
+describe('Election on etcd', { skip: skip ?? false }, () => {
+  let etcd: EtcdProcess;
+  let n = 0;
+  before(async () => {
+    etcd = await startEtcd();
+  });
+  after(async () => {
+    await etcd?.stop();
+  });
+
+  /** An instance: its store (fenced by its election) and its election. */
+  function instance(prefix: string, name: string, ttlSeconds = 2) {
+    const store = new EtcdStore({ endpoints: [etcd.endpoint], prefix });
+    const election = new Election({ client: store.client, key: store.key.leader(), me: { name, url: null }, ttlSeconds, log: silentLogger });
+    store.setFencing({ current: () => election.fence(), refused: (why) => new NotLeaderError(why, null) });
+    return { store, election, async close() { await election.stop(); await store.close(); } };
+  }
+
+  const until = async (cond: () => boolean, ms = 10_000) => {
+    const end = Date.now() + ms;
+    while (!cond()) {
+      if (Date.now() > end) throw new Error('timed out');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+
+  it('elects one leader; the other follows, knows it, and takes over when it leaves', async () => {
+    const prefix = `/el${n++}/`;
+    // A lease far longer than the wait below: b can only win in time if a's stop revoked it.
+    const a = instance(prefix, 'a', 600);
+    const b = instance(prefix, 'b', 600);
+    await a.election.start();
+    await b.election.start();
+    assert.equal(a.election.role, 'leader');
+    assert.equal(b.election.role, 'follower');
+    assert.equal(b.election.current?.name, 'a');
+    await a.store.write([{ op: 'putLease', lease }]);
+    await assert.rejects(b.store.write([{ op: 'deleteLease', ip: lease.ip }]), { code: 'E_NOT_LEADER' });
+    await a.election.stop(); // revokes its lease: the key goes at once
+    await until(() => b.election.role === 'leader', 60_000);
+    await b.store.write([{ op: 'deleteLease', ip: lease.ip }]);
+    await assert.rejects(a.store.write([{ op: 'putLease', lease }]), { code: 'E_NOT_LEADER' });
+    assert.deepEqual(await b.store.listLeases(), []);
+    await a.close();
+    await b.close();
+  });
+
+  it('refuses a deposed leader\'s late write, and never applies it', async () => {
+    const prefix = `/el${n++}/`;
+    const a = instance(prefix, 'a');
+    const b = instance(prefix, 'b');
+    await a.election.start();
+    await b.election.start();
+    assert.equal(a.election.role, 'leader');
+    // A "pause" of a (a GC stop, a partition): its lease is gone in etcd, and b wins meanwhile.
+    const [kv] = (await a.store.client.getAll().prefix(a.store.key.leader()).exec()).kvs;
+    await a.store.client.leaseClient.leaseRevoke({ ID: kv!.lease });
+    await until(() => b.election.role === 'leader');
+    // a's write, issued whether or not it has noticed yet: etcd refuses it.
+    await assert.rejects(a.store.write([{ op: 'putLease', lease }, { op: 'appendEvent', event: { at: 1, kind: 'late' } }]), { code: 'E_NOT_LEADER' });
+    assert.deepEqual(await b.store.listLeases(), []);
+    assert.deepEqual(await b.store.queryEvents({ kind: 'late' }), []);
+    await until(() => a.election.role === 'follower');
+    const { eventIds } = await b.store.write([{ op: 'appendEvent', event: { at: 2, kind: 'b' } }]);
+    assert.equal(eventIds.length, 1);
+    await a.close();
+    await b.close();
+  });
+});
