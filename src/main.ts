@@ -40,6 +40,10 @@ import { evidenceTrace, PxeEvidence, type TraceSink } from './ha/evidence.js';
 import { vmSpecs } from './ha/from-config.js';
 import { activeHa, inactiveHa, type HaView } from './ha/view.js';
 import type { BootTrace } from './inventory/trace.js';
+import { LiveFeed } from './web/feed.js'; // web dashboard (issue 12)
+import { Cluster } from './cluster/cluster.js'; // redundant 3rc (issue 13)
+import { etcdStoreId, openEtcdStore } from './cluster/open.js'; // redundant 3rc (issue 13)
+import { EtcdStore } from './store/etcd.js'; // redundant 3rc (issue 13)
 
 /**
  * The HA controller, when it can run in this process; else the reason, shown by the API and
@@ -48,7 +52,7 @@ import type { BootTrace } from './inventory/trace.js';
  */
 async function buildHa(
   config: Config,
-  deps: { store: Store; inventory: Inventory; bootTable: BootTable; clock: Clock; log: Logger; evidence: PxeEvidence },
+  deps: { store: Store; inventory: Inventory; bootTable: BootTable; clock: Clock; log: Logger; evidence: PxeEvidence; live?: LiveFeed },
 ): Promise<{ view: HaView; controller?: Service }> {
   if (!config.ha.enabled) return { view: inactiveHa('ha.enabled is false in the config') };
   const vms = vmSpecs(deps.inventory.hosts());
@@ -101,7 +105,7 @@ async function buildHa(
     guest,
     fencer: fenced.length ? new CommandFencer(fenced.map((h) => ({ name: h.name, address: h.address, fence: { ...h.fence, timeoutMs: h.fence.timeout } })), log) : null,
     bootTable: deps.bootTable,
-    monitor,
+    monitor: deps.live ? deps.live.tapMonitor(monitor) : monitor, // the dashboard sees each pass's hypervisors
     vms,
     hosts: hostSpecs(config.hypervisors),
     ...controllerSettings(config.ha),
@@ -136,10 +140,12 @@ export interface Running {
 
 /** Stable id of the store a process serves; the CLI checks it before changing anything. */
 export function instanceId(config: Pick<Config, 'store'>): string {
-  return createHash('sha256').update(`${config.store.kind}:${config.store.path}`).digest('hex').slice(0, 16);
+  const id = config.store.kind === 'etcd' ? etcdStoreId(config) : `${config.store.kind}:${config.store.path}`;
+  return createHash('sha256').update(id).digest('hex').slice(0, 16);
 }
 
 export function openStore(config: Config, opts: { exclusive: boolean }): Store {
+  if (config.store.kind === 'etcd') return openEtcdStore(config, { serving: opts.exclusive });
   return SqliteStore.open({ path: config.store.path, sync: config.store.sync, exclusive: opts.exclusive });
 }
 
@@ -158,7 +164,9 @@ function installQueryTrace(inventory: Inventory, bootTable: BootTable, trace: Bo
 
 export async function startServer(config: Config, log: Logger, clock: Clock = systemClock): Promise<Running> {
   const startedAt = clock.now();
-  const store = openStore(config, { exclusive: true });
+  // Web dashboard (issue 12): the store, tapped so that every appended event reaches the live stream.
+  const live = new LiveFeed(clock, log.child({ server: 'web' }));
+  const store = live.tapStore(openStore(config, { exclusive: true }));
   const services: Service[] = [];
   const stopAll = async () => {
     for (const s of [...services].reverse()) {
@@ -175,6 +183,17 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
     if (token.created) log.info({ file: token.source }, 'created a new API token (every change over HTTP needs it)');
     else log.info({ source: token.source }, 'API token loaded');
 
+    // ---- redundant 3rc (store.kind etcd, src/cluster): join the election before loading state;
+    // leader-only services (install expiry, HA, DHCP, TFTP) start at each election win. ----
+    const cluster = store instanceof EtcdStore ? await Cluster.join({ store, config, log }) : null;
+    if (cluster) services.push({ name: 'cluster', start: async () => undefined, stop: () => cluster.stop(), addresses: () => [] });
+    const onLeader = async (name: string, build: () => Promise<Service | null>): Promise<void> => {
+      if (cluster) return void services.push(cluster.leaderOnly(name, build));
+      const svc = await build();
+      if (svc) services.push(svc);
+    };
+    // ---- end redundant 3rc ----
+
     const inventory = Inventory.fromConfig(config);
     const catalog = new HostCatalog({ config, store, inventory, clock, log });
     await catalog.load();
@@ -187,7 +206,8 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
     // The boot servers' evidence for the HA controller: a VM that PXE-boots again and again.
     const evidence = new PxeEvidence();
     const withEvidence = evidenceTrace(counted as TraceSink, evidence);
-    const trace: BootTrace = { record: (e) => withEvidence.record(e) };
+    // A follower (redundant 3rc) records nothing: only the leader writes the store.
+    const trace: BootTrace = { record: (e) => (cluster && cluster.role !== 'leader' ? undefined : withEvidence.record(e)) };
     const install = new InstallLifecycle({ bootTable, inventory, store, clock, log, timeoutMs: config.install.timeout });
     const engine = new TemplateEngine({ templates: config.paths.templates, kickstarts: config.paths.kickstarts });
     const leases = await LeaseTable.load(store);
@@ -196,14 +216,21 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
       metrics.bootTableChanges.inc({ mode: entry.mode, reason });
       log.info({ mac: entry.mac, host: inventory.hostByMac(entry.mac)?.name, mode: entry.mode, profile: entry.profile, reason }, 'boot table changed');
     });
-    services.push(installExpiryService(install));
-    const ha = await buildHa(config, { store, inventory, bootTable, clock, log, evidence });
-    if (ha.controller) services.push(ha.controller);
-    else log.warn({ reason: ha.view.reason }, 'HA controller not running');
+    cluster?.attach({ bootTable, catalog });
+    await onLeader('install-expiry', async () => installExpiryService(install));
+    let haView: HaView = cluster ? cluster.haView(config.ha.budget.window) : inactiveHa('not loaded');
+    await onLeader('ha', async () => {
+      const ha = await buildHa(config, { store, inventory, bootTable, clock, log, evidence, live });
+      if (cluster) cluster.setLeaderHa(ha.view);
+      else haView = ha.view;
+      if (!ha.controller) log.warn({ reason: ha.view.reason }, 'HA controller not running');
+      return ha.controller ?? null;
+    });
 
     const s = config.servers;
-    if (s.dhcp.enabled) services.push(createDhcpServer({ config, inventory, bootTable, leases, trace, clock, log }));
-    if (s.tftp.enabled) services.push(createTftpServer({ config, inventory, bootTable, trace, clock, log }));
+    // A new leader reads the leases afresh from the store (another instance handed them out).
+    if (s.dhcp.enabled) await onLeader('dhcp', async () => createDhcpServer({ config, inventory, bootTable, leases: cluster ? await LeaseTable.load(store) : leases, trace, clock, log }));
+    if (s.tftp.enabled) await onLeader('tftp', async () => createTftpServer({ config, inventory, bootTable, trace, clock, log }));
     if (s.dns.enabled) {
       const dns = createDnsServer(config, inventory, log, clock);
       registerDnsStats(metrics, dns.stats);
@@ -212,10 +239,12 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
     }
     if (s.http.enabled) {
       const app = createApp({
-        config, engine, trace, metrics, install, catalog, ha: ha.view,
+        config, engine, trace, metrics, install, catalog, ha: haView,
+        cluster: cluster ? () => cluster.status() : undefined,
         inventory, bootTable, store, clock, startedAt,
         log: log.child({ server: 'http' }),
         apiToken: token.token,
+        web: { live, budget: config.ha.budget },
         version: packageVersion(),
         instance: instanceId(config),
         servers: () => Object.fromEntries(services.filter((x) => x.addresses().length > 0).map((x) => [x.name, x.addresses()])),
@@ -223,6 +252,7 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
       services.push(new HttpServer(s.http, app));
     }
     for (const svc of services) await svc.start();
+    await cluster?.ready();
     let stopping: Promise<void> | undefined;
     return { store, inventory, bootTable, leases, services, stop: () => (stopping ??= stopAll()) };
   } catch (err) {

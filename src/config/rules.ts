@@ -21,8 +21,17 @@ function duplicates<T>(items: T[], key: (t: T) => string, field: string, list: s
   });
 }
 
-export function checkRules(cfg: Pick<RawConfig, 'network' | 'servers' | 'profiles' | 'hypervisors' | 'hosts'>): RuleProblem[] {
+export function checkRules(cfg: Pick<RawConfig, 'network' | 'servers' | 'profiles' | 'hypervisors' | 'hosts'> & Partial<Pick<RawConfig, 'store'>>): RuleProblem[] {
   const out: RuleProblem[] = [];
+
+  // Store: etcd settings go with kind etcd, and only with it.
+  if (cfg.store) {
+    const st = cfg.store;
+    if (st.kind === 'etcd' && !st.etcd) out.push({ path: ['store', 'etcd'], message: 'store.kind etcd needs store.etcd with its endpoints (e.g. endpoints: [10.77.200.1:2379])' });
+    if (st.kind !== 'etcd' && st.etcd) out.push({ path: ['store', 'etcd'], message: `store.etcd applies only to store.kind etcd, not ${st.kind}` });
+    const tls = st.etcd?.tls;
+    if (tls && (tls.cert === undefined) !== (tls.key === undefined)) out.push({ path: ['store', 'etcd', 'tls', tls.cert === undefined ? 'cert' : 'key'], message: 'a client certificate needs both cert and key' });
+  }
   const subnets: { cidr: Cidr; index: number }[] = cfg.network.subnets.map((s, index) => ({ cidr: parseCidr(s.cidr)!, index }));
   const inSome = (ip: number) => subnets.some((s) => cidrContains(s.cidr, ip));
   const subnetList = subnets.map((s) => s.cidr.text).join(', ');

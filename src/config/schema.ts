@@ -45,6 +45,12 @@ const domain = z
 
 const port = z.number().int().min(1).max(65535);
 
+/** An etcd client URL: host:port, or http(s)://host:port. */
+const etcdEndpoint = z
+  .string()
+  .regex(/^(https?:\/\/)?([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):\d{1,5}$/, { message: 'expected an etcd endpoint like 10.77.200.1:2379 or https://etcd1:2379' })
+  .refine((v) => { const p = Number(v.slice(v.lastIndexOf(':') + 1)); return p >= 1 && p <= 65535; }, { message: 'expected a port from 1 to 65535 in the etcd endpoint' });
+
 /** Free-form per-host/profile/global template variables (plain data only). */
 const vars = z.record(z.string(), z.unknown()).default({});
 
@@ -359,8 +365,8 @@ export const configSchema = z.strictObject({
     .prefault({}),
   store: z
     .strictObject({
-      /** Default: sqlite (embedded). */
-      kind: z.enum(['sqlite']).default('sqlite'),
+      /** Default: sqlite (embedded). etcd: redundant 3rc, several instances and one leader (store.etcd). */
+      kind: z.enum(['sqlite', 'etcd']).default('sqlite'),
       /** Database file. Default: /var/lib/3rc/3rc.db. */
       path: z.string().default('/var/lib/3rc/3rc.db'),
       /**
@@ -368,6 +374,26 @@ export const configSchema = z.strictObject({
        * normal: survives a crash of 3rc (kill -9) but not of the machine. Default: full.
        */
       sync: z.enum(['full', 'normal']).default('full'),
+      /** kind etcd only (required then): the etcd cluster shared by every 3rc instance. */
+      etcd: z
+        .strictObject({
+          /** Client URLs of the members: `host:port` or `http(s)://host:port`. At least one. */
+          endpoints: z.array(etcdEndpoint).min(1, { message: 'expected at least one etcd endpoint (host:port)' }),
+          /** Key prefix of this 3rc cluster's data; instances sharing it share state and elect one leader. Default: /3rc/. */
+          prefix: z.string().regex(/^\/([A-Za-z0-9._-]+\/)*$/, { message: 'expected a key prefix that starts and ends with /, like /3rc/ or /site-a/3rc/' }).default('/3rc/'),
+          /** TLS to etcd: PEM files (relative to the config file); cert and key for client authentication. Default: none (plain). */
+          tls: z.strictObject({ ca: z.string().min(1), cert: z.string().min(1).optional(), key: z.string().min(1).optional() }).optional(),
+          /**
+           * TTL of the leader's etcd lease, in whole seconds (at least 2s): a dead leader is replaced
+           * after at most about this long. Default: 5s.
+           */
+          leaseTtl: duration
+            .refine((ms) => ms >= 2000 && ms % 1000 === 0, { message: 'expected whole seconds, at least 2s (an etcd lease TTL), got less or a fraction' })
+            .prefault(5),
+          /** This instance's name in the election and in health answers. Default: hostname/pid. */
+          name: z.string().min(1).max(100).optional(),
+        })
+        .optional(),
     })
     .prefault({}),
   log: z

@@ -37,6 +37,13 @@ function limitParam(v: unknown): number {
 export function apiRouter(deps: AppDeps): Router {
   const r = Router();
   const auth = requireToken(deps.apiToken);
+  // Redundant 3rc: a follower serves reads only; a change must go to the leader, named here.
+  r.use((req, res, next) => {
+    const c = deps.cluster?.();
+    if (!c || c.role === 'leader' || req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return next();
+    const where = c.leader ? `the leader is ${c.leader.name}${c.leader.url ? ` (${c.leader.url})` : ''}` : 'no leader is elected right now; retry in a few seconds';
+    res.status(503).json({ error: { code: ErrorCodes.NOT_LEADER, message: `this 3rc instance (${c.instance}) is a follower and serves reads only: send changes to the leader; ${where}`, leader: c.leader } });
+  });
   const findHost = (name: string): Host => {
     const h = deps.inventory.hostByName(name);
     if (!h) throw new NotFoundError(ErrorCodes.UNKNOWN_HOST, `no host named ${JSON.stringify(name)}`);
@@ -51,6 +58,9 @@ export function apiRouter(deps: AppDeps): Router {
       instance: deps.instance,
       uptimeSeconds: Math.round((deps.clock.now() - deps.startedAt) / 1000),
       store: deps.store.kind,
+      // single: one 3rc on its own store; leader or follower: redundant 3rc on etcd.
+      role: deps.cluster?.().role ?? 'single',
+      ...(deps.cluster ? { cluster: deps.cluster() } : {}),
       servers: deps.servers(),
       hosts: deps.inventory.hosts().length,
       bootEntries: deps.bootTable.size,

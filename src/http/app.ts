@@ -18,9 +18,11 @@ import type { BootTrace } from '../inventory/trace.js';
 import type { Metrics } from '../lib/metrics.js';
 import type { TemplateEngine } from '../render/engine.js';
 import { apiRouter } from './api.js';
+import type { ClusterRole } from '../cluster/cluster.js';
 import { bootFiles } from './boot-files.js';
 import { apiError, errorHandler } from './errors.js';
 import { installRouter } from './install-routes.js';
+import { webRouter, type WebDeps } from '../web/routes.js'; // web dashboard (issue 12)
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -52,6 +54,10 @@ export interface AppDeps {
   /** Enabled servers and where they listen, for /api/v1/health. */
   servers: () => Record<string, string[]>;
   startedAt: number;
+  /** Redundant 3rc (store.kind etcd): this instance's role and the leader; absent for a single instance. */
+  cluster?: (() => ClusterRole) | undefined;
+  /** Web dashboard (issue 12): its live feed and HA budget; without it the page still loads, without live updates. */
+  web?: WebDeps;
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -80,6 +86,8 @@ export function createApp(deps: AppDeps): Express {
   app.use('/files/post-install', bootFiles(join(deps.config.paths.kickstarts, 'post-install'), fileTrace));
   app.use('/files/roles', bootFiles(join(deps.config.paths.kickstarts, 'roles'), fileTrace));
   app.use(installRouter(deps));
+  // Web dashboard (issue 12): / and /assets, GET /api/v1/overview, /api/v1/timeline/NAME, /api/v1/stream.
+  app.use(webRouter(deps));
   app.use((req, res) => apiError(res, 404, 'E_NOT_FOUND', `no route for ${req.method} ${req.path}`));
   app.use(errorHandler);
   return app;

@@ -1,6 +1,6 @@
 /** One JSON shape for every API error: `{ error: { code, message, field? } }`. */
 import type { ErrorRequestHandler, Response } from 'express';
-import { InputError, NotFoundError, ThreeRcError } from '../lib/errors.js';
+import { InputError, NotFoundError, NotLeaderError, ThreeRcError } from '../lib/errors.js';
 
 export function apiError(res: Response, status: number, code: string, message: string, field?: string): void {
   res.status(status).json({ error: { code, message, ...(field ? { field } : {}) } });
@@ -10,6 +10,7 @@ export function apiError(res: Response, status: number, code: string, message: s
 export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
   if (err instanceof InputError) return apiError(res, 400, err.code, err.message, err.field);
   if (err instanceof NotFoundError) return apiError(res, 404, err.code, err.message);
+  if (err instanceof NotLeaderError) return void res.status(503).json({ error: { code: err.code, message: err.message, leader: err.leader } });
   const status = (err as { status?: number }).status;
   if (typeof status === 'number' && status >= 400 && status < 500) {
     // body-parser: malformed JSON, body too large, wrong charset.

@@ -120,6 +120,15 @@ export class BootTable extends EventEmitter<{ change: [BootChange] }> {
     return this.put({ mac, mode: 'local', profile, token: null, since: this.deps.clock.now(), result }, opts.reason);
   }
 
+  /**
+   * Redundant 3rc (src/cluster): an entry the leader already stored (null: it deleted it), applied
+   * by a follower that watches the store. Nothing is written.
+   */
+  applyStored(mac: string, entry: BootEntry | null): void {
+    if (entry) this.entries.set(mac, entry);
+    else this.entries.delete(mac);
+  }
+
   private async put(entry: BootEntry, reason: string): Promise<BootEntry> {
     const previous = this.entries.get(entry.mac);
     const host = this.deps.inventory.hostByMac(entry.mac);

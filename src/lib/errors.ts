@@ -10,6 +10,10 @@ export const ErrorCodes = {
   STORE_OPEN: 'E_STORE_OPEN',
   STORE_SCHEMA: 'E_STORE_SCHEMA',
   STORE_CLOSED: 'E_STORE_CLOSED',
+  /** etcd did not answer (or kept refusing) within the retry window: the write may not be applied. */
+  STORE_UNAVAILABLE: 'E_STORE_UNAVAILABLE',
+  /** Redundant 3rc: this instance is a follower (or was deposed); the change must go to the leader. */
+  NOT_LEADER: 'E_NOT_LEADER',
   BIND: 'E_BIND',
   UNKNOWN_HOST: 'E_UNKNOWN_HOST',
   UNKNOWN_PROFILE: 'E_UNKNOWN_PROFILE',
@@ -141,6 +145,18 @@ export class BindError extends ThreeRcError {
 export class StoreError extends ThreeRcError {}
 
 export class NotFoundError extends ThreeRcError {}
+
+/**
+ * A change refused because this instance is not the leader of a redundant 3rc (or has just lost
+ * the leadership: a fenced write). `leader` is the current leader's name and API URL when known.
+ */
+export class NotLeaderError extends ThreeRcError {
+  readonly leader: { name: string; url: string | null } | null;
+  constructor(message: string, leader: { name: string; url: string | null } | null) {
+    super(ErrorCodes.NOT_LEADER, message);
+    this.leader = leader;
+  }
+}
 
 /** A value the operator typed (CLI, API) that is not acceptable. */
 export class InputError extends ThreeRcError {

@@ -14,6 +14,12 @@ within the budget window), from the running 3rc, or the last persisted states wh
 ha: operator actions on one VM through the running 3rc (API token needed): disable (maintenance:
 no automatic action), enable, clear (lift a quarantine and reset its budget).`;
 
+interface ClusterAnswer {
+  role: string;
+  instance: string;
+  leader: { name: string; url: string | null } | null;
+}
+
 interface HaAnswer {
   active: boolean;
   reason: string | null;
@@ -28,11 +34,19 @@ function ago(ms: number): string {
 export async function run(configFile: string, opts: { json: boolean }, io: Io): Promise<number> {
   const config = loadConfig(configFile);
   const api = await findApi(config, io.env);
-  let answer: HaAnswer;
+  let answer: HaAnswer & { cluster?: ClusterAnswer };
   let header: string;
+  let role: string | null = null;
   if (api) {
     answer = await api.call<HaAnswer>('GET', '/api/v1/ha?limit=1');
     header = answer.active ? `HA controller: running (${api.url})` : `HA controller: not running: ${answer.reason}`;
+    // Redundant 3rc (etcd): which instance answered, and who leads.
+    const health = await api.call<{ role?: string; cluster?: ClusterAnswer }>('GET', '/api/v1/health');
+    if (health.cluster) {
+      answer.cluster = health.cluster;
+      const c = health.cluster;
+      role = `3rc cluster: this instance (${c.instance}) is ${c.role}; leader: ${c.leader ? `${c.leader.name}${c.leader.url ? ` (${c.leader.url})` : ''}` : 'none elected right now'}`;
+    }
   } else {
     const store = openStore(config, { exclusive: false });
     try {
@@ -53,6 +67,7 @@ export async function run(configFile: string, opts: { json: boolean }, io: Io): 
     return EXIT_OK;
   }
   io.out(header);
+  if (role) io.out(role);
   const now = Date.now();
   const budget = config.ha.budget.recoveries;
   const rows = answer.vms.map((v) => [v.vm, v.state, v.host ?? '-', `${ago(now - v.since)} ago`, v.reason, `${v.recoveriesUsed}/${budget}`]);
