@@ -217,16 +217,16 @@ function rankOf(c: number): number {
 }
 
 describe('dhcp codec: properties', () => {
-  it('arbitrary bytes decode or raise DhcpCodecError, in bounded time', () => {
+  // A decoder that looped on some input would hang here: the test's timeout catches that (no
+  // wall-clock assertion, which a loaded machine would fail).
+  it('arbitrary bytes decode or raise DhcpCodecError (never hang: the timeout would fail it)', { timeout: 120_000 }, () => {
     fc.assert(
       fc.property(fc.uint8Array({ minLength: 0, maxLength: 1500 }), (bytes) => {
-        const t = process.hrtime.bigint();
         try {
           decode(bytes);
         } catch (err) {
           if (!(err instanceof DhcpCodecError)) throw err;
         }
-        assert.ok(process.hrtime.bigint() - t < 50_000_000n, 'one decode took over 50 ms');
       }),
       { numRuns: 3000 },
     );

@@ -72,8 +72,10 @@ export function bootInfo(req: DhcpPacket, ctx: PolicyContext, mac: string): { fi
   if (isIpxe(req) && ctx.settings.ipxeScript) {
     return { file: ctx.settings.ipxeScriptUrl(mac), data };
   }
-  const arch = getField(req.options, PxeF.clientArch)?.[0] ?? ClientArch.BIOS;
-  data.arch = arch;
+  // No option 93 (a plain DHCP client such as an installer's): answered as BIOS, traced as such.
+  const asked = getField(req.options, PxeF.clientArch)?.[0];
+  const arch = asked ?? ClientArch.BIOS;
+  data.arch = asked ?? 'none';
   if (arch === ClientArch.BIOS) return { file: ctx.settings.bootFiles.bios, data };
   if (arch === ClientArch.EFI_X64 || arch === ClientArch.EFI_BC) return { file: ctx.settings.bootFiles.efiX64, data };
   data.bootFile = `none for architecture ${arch}`;
