@@ -34,6 +34,7 @@ if [[ $want_tests -eq 1 ]]; then
     chromium                         # the dashboard's browser tests (playwright-core drives it)
     etcd-server etcd-client          # the redundant-3rc store
     ganglia-monitor                  # gmond, read by the Ganglia monitor
+    libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients   # the lab's hypervisors (not libvirt-daemon-system: it pulls in systemd)
     wrk                              # HTTP load for bench/
   )
 fi
@@ -63,3 +64,15 @@ fi
 
 npm ci --no-audit --no-fund
 npm run build
+
+# The lab's boot files (Debian packages) and its installer and disk image (debootstrap, cached in
+# var/cache/lab: only the first run is slow).
+if [[ $want_tests -eq 1 ]]; then
+  # libvirtd loads its qemu driver only when this user exists; each lab hypervisor mounts its own
+  # copy of these directories (lab-notes.md).
+  getent group libvirt-qemu >/dev/null || groupadd -r libvirt-qemu
+  getent passwd libvirt-qemu >/dev/null || useradd -r -g libvirt-qemu -d /var/lib/libvirt -s /usr/sbin/nologin libvirt-qemu
+  mkdir -p /etc/libvirt /var/lib/libvirt /var/log/libvirt /var/cache/libvirt
+  boot/fetch.sh
+  scripts/lab-image.sh
+fi

@@ -63,7 +63,7 @@ describe('hosts through the API', () => {
       s = await serve(cfg);
       try {
         const names = ((await call(s.url, 'GET', '/api/v1/hosts', undefined)).body as unknown as { name: string; ip: string }[]).map((h) => `${h.name}@${h.ip}`);
-        assert.deepEqual(names, ['vm10@10.77.0.10', 'vm11@10.77.0.31', 'vm12@10.77.0.12', 'vm20@10.77.0.20']);
+        assert.deepEqual(names, ['vm10@10.77.0.10', 'vm11@10.77.0.31', 'vm12@10.77.0.12', 'vm14@10.77.0.14', 'vm15@10.77.0.15', 'vm20@10.77.0.20']);
       } finally {
         await s.stop();
       }

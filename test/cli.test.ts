@@ -13,7 +13,7 @@ describe('3rc command line', () => {
   it('check-config accepts the example', async () => {
     const r = await cli(['check-config', '--config', LAB_YAML]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /lab\.yaml: OK: 1 subnet\(s\), 2 profile\(s\), 4 host\(s\) \(4 VM\(s\)\), 2 hypervisor\(s\); domain lab\.test; store sqlite at .*var\/lab\.db\n$/);
+    assert.match(r.stdout, /lab\.yaml: OK: 1 subnet\(s\), 3 profile\(s\), 6 host\(s\) \(6 VM\(s\)\), 2 hypervisor\(s\); domain lab\.test; store sqlite at .*var\/lab\.db\n$/);
   });
 
   it('check-config refuses a broken config with one line per problem and exit 1', async () => {
@@ -32,6 +32,18 @@ describe('3rc command line', () => {
     assert.ok(lines.some((l) => /hosts\[3\]\.ip: 10\.78\.0\.13 is outside every subnet/.test(l)), r.stderr);
     assert.equal(lines[3], '3rc: the config has 3 problem(s); nothing was started or changed');
     assert.equal(r.stdout, '');
+  });
+
+  it('lab: help, and a wrong action or VM spec is a usage error (exit 2) before anything is created', async () => {
+    const help = await cli(['lab', '--help']);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /Usage: 3rc lab up/);
+    const wrong = await cli(['lab', 'sideways']);
+    assert.equal(wrong.code, 2, wrong.stderr);
+    assert.match(wrong.stderr, /expected 'lab up' or 'lab down', got "sideways"/);
+    const fw = await cli(['lab', 'up', '--vm', 'vm10:coreboot']);
+    assert.equal(fw.code, 2, fw.stderr);
+    assert.match(fw.stderr, /--vm vm10:coreboot: firmware must be bios or uefi/);
   });
 
   it('uses THREERC_CONFIG when --config is not given', async () => {
@@ -86,6 +98,6 @@ describe('3rc command line', () => {
     assert.match(host.stderr, /^3rc: no host named "vm99"\n$/);
     const profile = await cli(['boot', 'vm10', '--install', 'suse', '-c', cfgFile]);
     assert.equal(profile.code, 1);
-    assert.match(profile.stderr, /^3rc: profile "suse" does not exist \(profiles: debian12, rocky9\)/);
+    assert.match(profile.stderr, /^3rc: profile "suse" does not exist \(profiles: debian12, debian12-image, rocky9\)/);
   });
 });

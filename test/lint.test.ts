@@ -9,7 +9,7 @@ describe('3rc lint', () => {
   it('passes on the shipped templates and the example inventory', async () => {
     const r = await cli(['lint', '--config', LAB_YAML]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^lint: 8 render\(s\) for 4 host\(s\): 0 error\(s\)\n$/);
+    assert.match(r.stdout, /^lint: 12 render\(s\) for 6 host\(s\): 0 error\(s\)\n$/);
   });
 
   it('names the template file, the line and the host of a planted missing variable, and a broken preseed and kickstart', async () => {

@@ -59,11 +59,11 @@ describe('3rc serve', () => {
         http: [`127.0.0.1:${cfg.ports.http}/tcp`],
       });
       const loaded = logs(s.lines).find((l) => l.msg === 'state loaded')!;
-      assert.equal(loaded.hosts, 4);
+      assert.equal(loaded.hosts, 6);
       const health = await api(s.url, 'GET', '/api/v1/health');
       assert.equal(health.status, 200);
       assert.equal(health.body.service, '3rc');
-      assert.equal(health.body.hosts, 4);
+      assert.equal(health.body.hosts, 6);
       s.proc.kill(signal);
       const { code } = await s.exited;
       assert.equal(code, 0);
@@ -224,7 +224,7 @@ describe('the API of a running 3rc', () => {
       // Reads are open.
       const hosts = await api(s.url, 'GET', '/api/v1/hosts');
       assert.equal(hosts.status, 200);
-      assert.deepEqual((hosts.body as unknown as { name: string }[]).map((h) => h.name), ['vm10', 'vm11', 'vm12', 'vm13']);
+      assert.deepEqual((hosts.body as unknown as { name: string }[]).map((h) => h.name), ['vm10', 'vm11', 'vm12', 'vm13', 'vm14', 'vm15']);
       // Changes are not.
       const none = await api(s.url, 'PUT', '/api/v1/hosts/vm10/boot', { body: { mode: 'install' } });
       assert.equal(none.status, 401);

@@ -5,6 +5,8 @@
 log() { printf '3rc-role[%s]: %s\n' "${ROLE:-?}" "$*" >&2; }
 
 # pkg_install APT_PACKAGES -- DNF_PACKAGES
+# THREERC_ROLE_PACKAGES=skip: install nothing, say so, and go on (an image that carries its
+# packages already, or a lab with no package mirror).
 pkg_install() {
   apt_pkgs=
   dnf_pkgs=
@@ -13,6 +15,10 @@ pkg_install() {
     if [ "$p" = -- ]; then side=dnf; continue; fi
     if [ "$side" = apt ]; then apt_pkgs="$apt_pkgs $p"; else dnf_pkgs="$dnf_pkgs $p"; fi
   done
+  if [ "${THREERC_ROLE_PACKAGES:-install}" = skip ]; then
+    log "packages not installed (THREERC_ROLE_PACKAGES=skip):$apt_pkgs"
+    return 0
+  fi
   if command -v apt-get >/dev/null 2>&1; then
     log "apt-get install$apt_pkgs"
     DEBIAN_FRONTEND=noninteractive apt-get -y -q update

@@ -4,11 +4,12 @@
  * 2 usage).
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { ConfigError, ThreeRcError } from '../lib/errors.js';
+import { ConfigError, ErrorCodes, ThreeRcError } from '../lib/errors.js';
 import { packageVersion } from '../lib/paths.js';
 import * as boot from './commands/boot.js';
 import * as checkConfig from './commands/check-config.js';
 import * as hosts from './commands/hosts.js';
+import * as lab from './commands/lab.js';
 import * as lint from './commands/lint.js';
 import * as render from './commands/render.js';
 import * as status from './commands/status.js';
@@ -34,6 +35,7 @@ Commands:
   render         print what a host is served (kickstart/preseed, iPXE)
   lint           render every template for every host and check the results
   status         the HA controller's view of every VM
+  lab            a PXE lab of namespaces and qemu VMs: lab up|down (root)
   ha             operator actions: ha disable|enable|clear VM
   version        print the version
 
@@ -142,6 +144,13 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
       const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
       return simulate.run({ scenario: str(values.scenario), runs: str(values.runs), timings: str(values.timings), seed: str(values.seed), json: values.json === true }, io);
     }
+    case 'lab': {
+      const { values, positionals } = parse(rest, { vm: { type: 'string', multiple: true }, install: { type: 'boolean' }, pxe: { type: 'boolean' }, disk: { type: 'string' } });
+      if (values.help) return io.out(lab.help), EXIT_OK;
+      if (positionals.length > 1) throw new UsageError(`unexpected argument ${positionals[1]}`);
+      const vms = (values as unknown as { vm?: string[] }).vm ?? [];
+      return lab.run({ action: positionals[0], vms, install: values.install === true, pxe: values.pxe === true, disk: typeof values.disk === 'string' ? values.disk : undefined }, io);
+    }
     default:
       throw new UsageError(`unknown command ${JSON.stringify(command)}`);
   }
@@ -160,6 +169,11 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       for (const line of err.message.split('\n')) io.err(line);
       io.err(`3rc: the config has ${err.problems.length} problem(s); nothing was started or changed`);
       return EXIT_FAIL;
+    }
+    // A command's own argument checks (InputError with E_USAGE) are usage errors too: exit 2.
+    if (err instanceof ThreeRcError && err.code === ErrorCodes.USAGE) {
+      io.err(`3rc: ${err.message}\nRun '3rc ${argv[0] ?? ''} --help' for usage.`);
+      return EXIT_USAGE;
     }
     if (err instanceof ThreeRcError) {
       const message = err.code === 'E_STORE_LOCKED' ? lockedMessage(argv, io, err as StoreError) : err.message;

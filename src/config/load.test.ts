@@ -35,10 +35,10 @@ describe('config: the example', () => {
     assert.deepEqual(c.hypervisors.map((h) => [h.name, h.address]), [['hv1', '10.77.0.2'], ['hv2', '10.77.0.3']]);
     assert.deepEqual(
       c.hosts.map((h) => [h.name, h.mac, h.ip]),
-      [10, 11, 12, 13].map((n) => [`vm${n}`, `52:54:00:77:00:${n}`, `10.77.0.${n}`]),
+      [10, 11, 12, 13, 14, 15].map((n) => [`vm${n}`, `52:54:00:77:00:${n}`, `10.77.0.${n}`]),
     );
     assert.ok(c.hosts.every((h) => h.role && h.hypervisor));
-    assert.deepEqual(new Set(c.profiles.map((p) => p.installer)), new Set(['preseed', 'kickstart']));
+    assert.deepEqual(new Set(c.profiles.map((p) => p.installer)), new Set(['preseed', 'kickstart', 'image']));
     // Reservation-only: no pool anywhere.
     assert.ok(c.network.subnets.every((s) => !s.pool));
   });
@@ -117,7 +117,7 @@ describe('config: refused, with file, line, path and what was expected', () => {
       d.setIn(['hosts', 2, 'profile'], 'centos7');
       d.setIn(['hosts', 1, 'hypervisor'], 'hv9');
     }));
-    assert.ok(lines.some((l) => /hosts\[2\]\.profile: profile "centos7" does not exist \(profiles: debian12, rocky9\)$/.test(l)), lines.join('\n'));
+    assert.ok(lines.some((l) => /hosts\[2\]\.profile: profile "centos7" does not exist \(profiles: debian12, debian12-image, rocky9\)$/.test(l)), lines.join('\n'));
     assert.ok(lines.some((l) => /hosts\[1\]\.hypervisor: hypervisor "hv9" does not exist \(hypervisors: hv1, hv2\)$/.test(l)), lines.join('\n'));
   });
 

@@ -8,7 +8,7 @@ describe('controller inputs from the example config', () => {
   const config = loadConfig(fileURLToPath(new URL('../../../examples/lab.yaml', import.meta.url)));
   it('keeps every VM with its hypervisor and reinstall flag', () => {
     const vms = vmSpecs(config.hosts);
-    assert.deepEqual(vms.map((v) => [v.name, v.host, v.reinstall]), [['vm10', 'hv1', true], ['vm11', 'hv1', true], ['vm12', 'hv2', true], ['vm13', 'hv2', false]]);
+    assert.deepEqual(vms.map((v) => [v.name, v.host, v.reinstall]), [['vm10', 'hv1', true], ['vm11', 'hv1', true], ['vm12', 'hv2', true], ['vm13', 'hv2', false], ['vm14', 'hv1', true], ['vm15', 'hv2', true]]);
     assert.equal(vms[0]!.mac, '52:54:00:77:00:10');
   });
   it('takes thresholds and capacities from the hypervisors', () => {

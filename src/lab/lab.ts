@@ -97,7 +97,9 @@ export class RunningLab {
     const config = labConfig(opts.workDir, opts.configChanges, opts.sshPublicKey);
     const configFile = join(opts.workDir, 'config.yaml');
     writeFileSync(configFile, stringify(config));
+    // The token is in the token file too, so the CLI run against this config finds it.
     const apiToken = randomBytes(18).toString('base64url');
+    writeFileSync(join(opts.workDir, 'api-token'), `${apiToken}\n`, { mode: 0o600 });
     const net = LabNetwork.create(opts.prefix);
     try {
       const server = net.spawn(net.serverNs, process.execPath, [join(packageRoot(), 'bin', '3rc.js'), 'serve', '--config', configFile], {
@@ -232,7 +234,8 @@ export class RunningLab {
   /** Powers a VM on: qemu in the switch namespace with a tap on the lab bridge. */
   bootVm(opts: BootOptions): VmProcess {
     const h = this.host(opts.host);
-    if (this.vms.get(h.name)?.proc.exitCode === null) throw new Error(`${h.name} is already running`);
+    const running = this.vms.get(h.name)?.proc;
+    if (running && running.exitCode === null && running.signalCode === null) throw new Error(`${h.name} is already running`);
     const firmware = opts.firmware ?? 'bios';
     const tap = this.net.addTap();
     let disk: string | undefined;

@@ -84,11 +84,23 @@ export class LabNetwork {
     run('ip', ['netns', 'exec', ns, 'ethtool', '-K', ifname, 'tx', 'off']);
   }
 
-  /** A further host on the lab switch (a hypervisor): its own namespace at `addr` (10.77.x/yy). */
-  addHost(name: string, addr: string): string {
+  /**
+   * A further host on the lab switch: its own namespace at `addr` (10.77.x/yy). With bridge, the
+   * uplink eth0 is a port of a bridge br0 that holds the address (a hypervisor's VMs join br0).
+   */
+  addHost(name: string, addr: string, opts: { bridge?: boolean } = {}): string {
     const ns = `${this.prefix}-${name}`;
     this.addNs(ns);
-    this.uplink(ns, 'eth0', addr);
+    if (!opts.bridge) {
+      this.uplink(ns, 'eth0', addr);
+      return ns;
+    }
+    this.uplink(ns, 'eth0', undefined);
+    run('ip', ['-n', ns, 'link', 'add', 'br0', 'type', 'bridge']);
+    run('ip', ['-n', ns, 'link', 'set', 'br0', 'type', 'bridge', 'forward_delay', '0', 'stp_state', '0']);
+    run('ip', ['-n', ns, 'link', 'set', 'eth0', 'master', 'br0']);
+    run('ip', ['-n', ns, 'addr', 'add', addr, 'dev', 'br0']);
+    run('ip', ['-n', ns, 'link', 'set', 'br0', 'up']);
     return ns;
   }
 
@@ -107,6 +119,7 @@ export class LabNetwork {
   /** Cuts a host's link to the switch (or restores it): the namespace and its processes stay. */
   setHostLink(name: string, up: boolean): void {
     run('ip', ['-n', `${this.prefix}-${name}`, 'link', 'set', 'eth0', up ? 'up' : 'down']);
+    // (on a bridged host this cuts the management address and the VMs' uplink alike)
   }
 
   /** Runs a command in a namespace to completion; returns stdout, throws with stderr on failure. */

@@ -44,7 +44,7 @@ export function describeEvent(e: Pick<StoreEvent, 'kind' | 'reason' | 'data'>): 
       const answer = e.kind === 'dhcp.discover' ? 'OFFER' : 'ACK';
       const ok = reason.startsWith('offer') || reason.startsWith('ack');
       const file = str(d.file);
-      const client = d.client === 'ipxe' ? 'iPXE' : num(d.arch) !== undefined ? (ARCH[num(d.arch)!] ?? `arch ${String(d.arch)}`) : 'plain client';
+      const client = d.client === 'ipxe' ? 'iPXE' : num(d.arch) !== undefined ? (ARCH[num(d.arch)!] ?? `arch ${String(d.arch)}`) : 'no PXE architecture: plain client';
       const boot = file ? `, boot ${file} (${client})` : ` (${client})`;
       return { proto: 'dhcp', text: ok ? `${answer} ${str(d.ip) ?? '?'}${boot}` : `${what.toUpperCase()} not answered: ${reason}` };
     }

@@ -37,7 +37,7 @@ describe('3rc simulate', () => {
   it('refuses a bad scenario, timings or count', async () => {
     for (const args of [['--scenario', 'meteor'], ['--scenario', 'partition', '--timings', 'fast'], ['--scenario', 'partition', '--runs', '0'], []]) {
       const t = io();
-      assert.notEqual(await main(['simulate', ...args], t), 0, args.join(' '));
+      assert.equal(await main(['simulate', ...args], t), 2, args.join(' '));
       assert.ok(t.err_.length > 0);
     }
   });

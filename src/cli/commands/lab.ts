@@ -1,0 +1,108 @@
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { RunningLab } from '../../lab/lab.js';
+import { LabNetwork, labUnavailable } from '../../lab/topology.js';
+import { ErrorCodes, InputError } from '../../lib/errors.js';
+import { packageRoot } from '../../lib/paths.js';
+import { EXIT_FAIL, EXIT_OK, type Io } from '../io.js';
+
+export const help = `Usage: 3rc lab up [--vm NAME[:bios|uefi]]... [--install] [--pxe] [--disk GB]
+       3rc lab down
+
+A PXE lab on this machine that never touches its network: network namespaces joined by a bridge
+(10.77.0.0/24, no route out), 3rc serving examples/lab.yaml at 10.77.0.1 inside them, and qemu
+VMs (TCG) whose NICs sit on that bridge and boot from the network first. Needs root, qemu and
+the boot files (boot/fetch.sh; scripts/lab-image.sh for the image profile).
+
+  up          start the lab and boot the VMs; prints every VM's boot trace as it happens (DHCP,
+              TFTP files with sizes and speeds, HTTP fetches, DNS, callbacks); Ctrl-C stops
+              everything and removes the namespaces
+    --vm      a host of examples/lab.yaml, optionally with its firmware (default bios); repeat
+              for several VMs. Default: vm14 (the image profile) when scripts/lab-image.sh has
+              built it, else vm10 (the Debian installer)
+    --install flip the VMs to install first (else they boot as their boot entry says)
+    --pxe     treat iPXE ROMs as plain PXE firmware (pxelinux over TFTP) instead of giving them
+              the HTTP script
+    --disk    disk size of each VM in GB (default 8)
+  down        remove what a crashed lab left behind (namespaces 3rclab-*, their processes)
+
+State (config, store, serial consoles, disks) is kept in var/lab/run/ until the next 'lab up'.`;
+
+export const PREFIX = '3rclab';
+
+export interface LabArgs {
+  action: string | undefined;
+  vms: string[];
+  install: boolean;
+  pxe: boolean;
+  disk: string | undefined;
+}
+
+function parseVm(spec: string): { host: string; firmware: 'bios' | 'uefi' } {
+  const [host = '', fw = 'bios'] = spec.split(':');
+  if (fw !== 'bios' && fw !== 'uefi') throw new InputError(ErrorCodes.USAGE, `--vm ${spec}: firmware must be bios or uefi`, 'vm');
+  if (!/^[a-z0-9-]+$/i.test(host)) throw new InputError(ErrorCodes.USAGE, `--vm ${spec}: expected a host name like vm10 or vm10:uefi`, 'vm');
+  return { host, firmware: fw };
+}
+
+export async function run(args: LabArgs, io: Io): Promise<number> {
+  if (args.action !== 'up' && args.action !== 'down') throw new InputError(ErrorCodes.USAGE, `expected 'lab up' or 'lab down', got ${JSON.stringify(args.action ?? '')}`, 'action');
+  const root = packageRoot();
+  const imageBuilt = existsSync(join(root, 'boot', 'lab', 'images', 'debian12.img.gz'));
+  const vms = (args.vms.length ? args.vms : [imageBuilt ? 'vm14' : 'vm10']).map(parseVm);
+  const why = labUnavailable();
+  if (why) {
+    io.err(`3rc lab: ${why}`);
+    return EXIT_FAIL;
+  }
+  if (args.action === 'down') {
+    const gone = LabNetwork.destroyAll(PREFIX);
+    io.out(gone.length ? `removed ${gone.join(', ')}` : 'no lab namespaces to remove');
+    return EXIT_OK;
+  }
+  const disk = args.disk === undefined ? 8 : Number(args.disk);
+  if (!Number.isInteger(disk) || disk < 1 || disk > 64) throw new InputError(ErrorCodes.USAGE, `--disk expects a size in GB from 1 to 64, got ${JSON.stringify(args.disk)}`, 'disk');
+  if (!existsSync(join(root, 'boot', 'pxelinux.0'))) {
+    io.err('3rc lab: boot/ has no boot files yet: run boot/fetch.sh (and scripts/lab-image.sh for the image profile)');
+    return EXIT_FAIL;
+  }
+  if (LabNetwork.destroyAll(PREFIX).length) io.out('removed the namespaces of an earlier lab');
+  const workDir = join(root, 'var', 'lab', 'run');
+  rmSync(workDir, { recursive: true, force: true });
+  mkdirSync(workDir, { recursive: true });
+  const pub = join(root, 'var', 'lab', 'ssh', 'id_ed25519.pub');
+  const lab = await RunningLab.start({
+    prefix: PREFIX, workDir, log: (l) => io.out(l),
+    configChanges: args.pxe ? { servers: { dhcp: { ipxeScript: false } } } : {},
+    ...(existsSync(pub) ? { sshPublicKey: readFileSync(pub, 'utf8') } : {}),
+  });
+  const stopped = new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = () => {
+      if (stopping) return;
+      stopping = true;
+      io.out('lab: stopping (VMs, 3rc, namespaces)');
+      void lab.stop().then(resolve);
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    lab.server.once('exit', stop);
+  });
+  try {
+    for (const { host, firmware } of vms) {
+      lab.host(host);
+      if (args.install) {
+        const r = await lab.api('PUT', `/hosts/${host}/boot`, { mode: 'install', reason: '3rc lab up --install' });
+        if (r.status !== 200) throw new Error(`could not flip ${host} to install: ${JSON.stringify(r.body)}`);
+      }
+      lab.bootVm({ host, firmware, diskGb: disk });
+    }
+  } catch (err) {
+    await lab.stop();
+    throw err;
+  }
+  io.out(`lab: running; Ctrl-C stops it. The lab's addresses exist only in its namespaces: run the CLI there, e.g.`);
+  io.out(`  ip netns exec ${lab.net.serverNs} node bin/3rc.js hosts --config ${lab.configFile}`);
+  await stopped;
+  return EXIT_OK;
+}

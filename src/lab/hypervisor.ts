@@ -1,0 +1,202 @@
+/**
+ * A hypervisor host of the lab: its own network namespace on the lab switch (address on a bridge
+ * br0 that its VMs' NICs join), its own mount and UTS namespaces (a private /run, its own
+ * /etc/libvirt, /var/lib/libvirt, /var/log/libvirt, /var/cache/libvirt and host name), a real
+ * privileged libvirtd managing qemu VMs (TCG) and a real sshd that 3rc logs into with a key and
+ * checks by its host key. Two of these on one machine are two independent `qemu:///system`s.
+ * Facts behind the settings: ../shared/docs/lab-notes.md ("Real hypervisors").
+ *
+ * The VMs' disks live in one directory shared by every host (standing in for NAS storage).
+ */
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gmondConf } from './ganglia.js';
+import type { LabNetwork } from './topology.js';
+
+/** The libvirt paths each host gets its own copy of (bind-mounted in its mount namespace). */
+export const LIBVIRT_DIRS = ['/etc/libvirt', '/var/lib/libvirt', '/var/log/libvirt', '/var/cache/libvirt'];
+
+/** qemu.conf settings that work without systemd, cgroups or a security driver (lab-notes). */
+export const QEMU_CONF = [
+  'user = "root"',
+  'group = "root"',
+  'security_driver = "none"',
+  'stdio_handler = "file"',
+  'cgroup_controllers = [ ]',
+  'namespaces = [ ]',
+  'dynamic_ownership = 0',
+  'remember_owner = 0',
+].join('\n');
+
+/** Why libvirt hosts cannot run here, or undefined. */
+export function hypervisorUnavailable(): string | undefined {
+  for (const [bin, pkg] of [['/usr/sbin/libvirtd', 'libvirt-daemon libvirt-daemon-driver-qemu'], ['/usr/bin/virsh', 'libvirt-clients'], ['/usr/sbin/sshd', 'openssh-server'], ['/usr/sbin/gmond', 'ganglia-monitor'], ['/usr/bin/unshare', 'util-linux']] as const) {
+    if (!existsSync(bin)) return `needs ${bin} (apt-get install --no-install-recommends ${pkg})`;
+  }
+  try {
+    execFileSync('getent', ['passwd', 'libvirt-qemu'], { stdio: 'ignore' });
+  } catch {
+    return 'libvirtd loads its qemu driver only when a libvirt-qemu user exists (scripts/install.sh --test creates it)';
+  }
+  for (const d of LIBVIRT_DIRS) if (!existsSync(d)) return `needs the directory ${d} to mount each host's own copy on (scripts/install.sh --test creates it)`;
+  return undefined;
+}
+
+export interface HypervisorOptions {
+  name: string;
+  /** ADDR/PREFIX in 10.77.0.0/16 (on the host's br0). */
+  addr: string;
+  /** Where this host keeps its libvirt state, ssh keys and logs. */
+  dir: string;
+  /** Public key allowed to log in as root (3rc's). */
+  authorizedKey: string;
+}
+
+export class HypervisorHost {
+  private constructor(
+    private readonly net: LabNetwork,
+    readonly name: string,
+    readonly ns: string,
+    readonly ip: string,
+    readonly dir: string,
+    private readonly holder: ChildProcess,
+    /** `ADDR ssh-ed25519 KEY`, for 3rc's known_hosts. */
+    readonly knownHostsLine: string,
+  ) {}
+
+  static async start(net: LabNetwork, opts: HypervisorOptions): Promise<HypervisorHost> {
+    const ip = opts.addr.split('/')[0]!;
+    const ns = net.addHost(opts.name, opts.addr, { bridge: true });
+    const dir = opts.dir;
+    for (const d of LIBVIRT_DIRS) mkdirSync(join(dir, d.slice(1).replace(/\//g, '_')), { recursive: true });
+    writeFileSync(join(dir, 'etc_libvirt', 'qemu.conf'), `${QEMU_CONF}\n`);
+    writeFileSync(join(dir, 'etc_libvirt', 'libvirtd.conf'), 'unix_sock_rw_perms = "0770"\nlog_outputs = "3:stderr"\n');
+    mkdirSync(join(dir, 'ssh'), { recursive: true });
+    const hostKey = join(dir, 'ssh', 'ssh_host_ed25519_key');
+    if (!existsSync(hostKey)) execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `root@${opts.name}`, '-f', hostKey]);
+    writeFileSync(join(dir, 'ssh', 'authorized_keys'), `${opts.authorizedKey.trim()}\n`, { mode: 0o600 });
+    writeFileSync(join(dir, 'sshd_config'), [
+      `ListenAddress ${ip}`, 'Port 22', `HostKey ${hostKey}`, `PidFile ${join(dir, 'sshd.pid')}`,
+      `AuthorizedKeysFile ${join(dir, 'ssh', 'authorized_keys')}`, 'PermitRootLogin prohibit-password', 'PasswordAuthentication no',
+      'KbdInteractiveAuthentication no', 'UsePAM no', 'StrictModes no', 'PrintMotd no', 'LogLevel ERROR',
+    ].join('\n') + '\n');
+
+    // The holder keeps the host's mount and UTS namespaces alive; everything else enters them.
+    const holder = net.spawn(ns, 'unshare', ['--mount', '--uts', '--propagation', 'private', 'sleep', 'infinity'], { stdio: 'ignore' });
+    const host = new HypervisorHost(net, opts.name, ns, ip, dir, holder, `${ip} ${readFileSync(`${hostKey}.pub`, 'utf8').trim().split(' ').slice(0, 2).join(' ')}`);
+    await host.waitHolder();
+    const mounts = ['mount -t tmpfs tmpfs /run', 'mkdir -p /run/sshd /run/libvirt', ...LIBVIRT_DIRS.map((d) => `mount --bind ${join(dir, d.slice(1).replace(/\//g, '_'))} ${d}`), `hostname ${opts.name}`];
+    host.sh(mounts.join(' && '));
+    host.exec('/usr/sbin/libvirtd', ['-d', '-p', '/run/libvirtd.pid']);
+    host.exec('/usr/sbin/sshd', ['-f', join(dir, 'sshd_config')]);
+    // libvirtd probes qemu's capabilities once (~4 s) before it answers.
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      try {
+        host.virsh(['version']);
+        break;
+      } catch (err) {
+        if (Date.now() > deadline) throw new Error(`${opts.name}: libvirtd did not answer in 60 s: ${(err as Error).message}`);
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+    return host;
+  }
+
+  private async waitHolder(): Promise<void> {
+    // unshare execs sleep: once /proc/PID/exe is sleep, the namespaces exist.
+    const pid = this.holder.pid!;
+    for (let i = 0; i < 100; i++) {
+      try {
+        if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'sleep') return;
+      } catch {
+        /* not yet */
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`${this.name}: the namespace holder did not start`);
+  }
+
+  /** Starts a long-running command inside the host; it dies with the host (kill()). */
+  spawn(cmd: string, args: string[]): ChildProcess {
+    return this.net.spawn(this.ns, 'nsenter', ['-t', String(this.holder.pid), '-m', '-u', '-n', cmd, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  }
+
+  /** Starts gmond reporting this host's metrics to the collector at `collector`. */
+  startGmond(collector: string): ChildProcess {
+    const conf = join(this.dir, 'gmond.conf');
+    writeFileSync(conf, gmondConf({ hostName: this.name, cluster: 'lab', sendTo: collector }));
+    return this.spawn('gmond', ['-c', conf, '-f']);
+  }
+
+  /** Runs a command inside the host (its network, mount and UTS namespaces). */
+  exec(cmd: string, args: string[], timeoutMs = 60_000): string {
+    return execFileSync('nsenter', ['-t', String(this.holder.pid), '-m', '-u', '-n', cmd, ...args], { encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] });
+  }
+
+  sh(script: string): string {
+    return this.exec('sh', ['-c', script]);
+  }
+
+  virsh(args: string[]): string {
+    return this.exec('virsh', ['-c', 'qemu:///system', ...args]);
+  }
+
+  /** Kills everything running in the host's namespaces (libvirtd, sshd, its qemu processes). */
+  kill(): void {
+    for (const pid of this.pids()) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+  }
+
+  /** Processes in this host's network namespace (the holder, libvirtd, sshd, qemu). */
+  pids(): number[] {
+    return execFileSync('ip', ['netns', 'pids', this.ns], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
+  }
+}
+
+export interface DomainSpec {
+  name: string;
+  mac: string;
+  memoryMb: number;
+  cpus: number;
+  disk: string;
+  serialLog: string;
+}
+
+/** libvirt domain XML of a lab VM: TCG, network boot first, then its disk; NIC on the host's br0. */
+export function domainXml(d: DomainSpec): string {
+  const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/'/g, '&apos;').replace(/"/g, '&quot;');
+  return `<domain type='qemu'>
+  <name>${esc(d.name)}</name>
+  <memory unit='MiB'>${d.memoryMb}</memory>
+  <vcpu>${d.cpus}</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <features><acpi/></features>
+  <on_poweroff>destroy</on_poweroff>
+  <on_reboot>restart</on_reboot>
+  <on_crash>destroy</on_crash>
+  <devices>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='qcow2' cache='unsafe'/>
+      <source file='${esc(d.disk)}'/>
+      <target dev='vda' bus='virtio'/>
+      <boot order='2'/>
+    </disk>
+    <interface type='bridge'>
+      <source bridge='br0'/>
+      <mac address='${esc(d.mac)}'/>
+      <model type='virtio-non-transitional'/>
+      <boot order='1'/>
+    </interface>
+    <serial type='file'><source path='${esc(d.serialLog)}' append='on'/><target port='0'/></serial>
+    <console type='file'><source path='${esc(d.serialLog)}' append='on'/><target type='serial' port='0'/></console>
+  </devices>
+</domain>
+`;
+}
