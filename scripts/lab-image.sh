@@ -350,6 +350,13 @@ path-include /usr/share/locale/locale.alias
 path-exclude /usr/share/lintian/*
 EOF
 
+  # apt: the release, its updates and security (debootstrap writes only the release).
+  cat >"$r/etc/apt/sources.list" <<EOF
+deb $MIRROR $SUITE main
+deb $MIRROR $SUITE-updates main
+deb http://deb.debian.org/debian-security $SUITE-security main
+EOF
+
   # Kernel modules a lab VM never loads.
   local d k=$r/lib/modules/$kver/kernel
   for d in "${STRIP_MODULES[@]}"; do rm -rf "${k:?}/$d"; done

@@ -62,7 +62,7 @@ describe('lab: a libvirt hypervisor host in namespaces', { skip }, () => {
       lab.net.spawn(lab.net.serverNs, 'gmond', ['-c', join(work, 'collector.conf'), '-f'], { stdio: 'ignore' });
       hv1.startGmond('10.77.0.1');
       let seen: ReturnType<typeof parseGanglia> = [];
-      for (let i = 0; i < 60 && !seen.some((h) => h.name === 'hv1' && h.loadFive !== null); i++) {
+      for (let i = 0; i < 90 && !seen.some((h) => h.name === 'hv1' && h.loadFive !== null && h.cpuNum !== null); i++) {
         await new Promise((r) => setTimeout(r, 1000));
         seen = parseGanglia(lab.net.exec(lab.net.serverNs, 'bash', ['-c', `exec 3<>/dev/tcp/127.0.0.1/${GMOND_PORT}; cat <&3`]));
       }

@@ -71,7 +71,7 @@ function exitOf(child: ChildProcess, ms: number, what: string): Promise<number |
 
 const readText = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8') : '');
 
-describe('lab: image install of a qemu VM from 3rc, then its first boot', { skip }, () => {
+describe('lab: image install of a qemu VM from 3rc, then its first boot', { skip, timeout: 600_000 }, () => {
   let lab: Lab;
   let ns: string;
   let tmp: string;
@@ -277,6 +277,8 @@ describe('lab: image install of a qemu VM from 3rc, then its first boot', { skip
       assert.equal(role, ROLE);
       assert.equal(addr, `${IP}/24`);
       assert.match(machineId!, /^[0-9a-f]{32}$/);
+      const failedUnits = await ssh('systemctl --failed --no-legend --plain');
+      console.log(`image-install: installed system state: ${out.stdout.trim().split('\n')[4] ?? '?'}; failed units: ${failedUnits.stdout.trim() || 'none'}`);
       // Its host keys are the ones the install printed, not any baked into the image.
       const keys = await ssh('cat /etc/ssh/ssh_host_*_key.pub');
       for (const k of hostKeys) assert.ok(keys.stdout.includes(k), `host key ${k.slice(0, 30)}... not on the installed system`);
