@@ -77,7 +77,7 @@ describe('3rc render', () => {
       // The same token as in the kickstart it points to.
       assert.equal(/token=([0-9a-f]{32})/.exec(pxe.stdout)![1], /token=([0-9a-f]{32})/.exec(ks.stdout)![1]);
       const bad = await cli(['render', 'vm10', '--only', 'grub', '--config', cfg.file]);
-      assert.equal(bad.code, 1);
+      assert.equal(bad.code, 2, 'a wrong --only is a usage error');
     } finally {
       cfg.cleanup();
     }

@@ -85,15 +85,15 @@ describe('DnsServer in-process', () => {
 
   it('update(inventory): a new host resolves at once and the serial moves', async () => {
     const before = await dig1(port, ['lab.test', 'SOA']);
-    assert.equal((await dig1(port, ['vm14.lab.test'])).status, 'NXDOMAIN');
+    assert.equal((await dig1(port, ['vm16.lab.test'])).status, 'NXDOMAIN');
     clock.advance(60_000);
     const same = server.update(inventory());
     assert.equal(same.serial, Number(before.answer[0]![6]), 'no change, same serial');
-    const hosts = [...config.hosts, { ...config.hosts[0]!, name: 'vm14', mac: '52:54:00:77:00:14', ip: '10.77.0.14', role: 'services' }];
+    const hosts = [...config.hosts, { ...config.hosts[0]!, name: 'vm16', mac: '52:54:00:77:00:16', ip: '10.77.0.16', role: 'services' }];
     const zone = server.update(new Inventory(hosts, config.profiles, config.hypervisors));
-    const a = await dig1(port, ['vm14.lab.test']);
-    assert.deepEqual(a.answer.map((r) => r[4]), ['10.77.0.14']);
-    assert.deepEqual((await dig1(port, ['vm14.lab.test', 'HINFO'])).answer.map((r) => r[4]), ['"services"']);
+    const a = await dig1(port, ['vm16.lab.test']);
+    assert.deepEqual(a.answer.map((r) => r[4]), ['10.77.0.16']);
+    assert.deepEqual((await dig1(port, ['vm16.lab.test', 'HINFO'])).answer.map((r) => r[4]), ['"services"']);
     const after = await dig1(port, ['lab.test', 'SOA']);
     assert.equal(Number(after.answer[0]![6]), zone.serial);
     assert.ok(zone.serial > Number(before.answer[0]![6]));
@@ -106,12 +106,12 @@ describe('DnsServer in-process', () => {
     await own.start();
     try {
       const p = own.addresses()[0]!.split(':')[1]!.split('/')[0]!;
-      assert.equal((await dig1(Number(p), ['vm15.lab.test'])).status, 'NXDOMAIN');
+      assert.equal((await dig1(Number(p), ['vm17.lab.test'])).status, 'NXDOMAIN');
       const serial = own.zone.serial;
       clock.advance(1000);
-      inv.replaceHosts([...config.hosts, { ...config.hosts[1]!, name: 'vm15', mac: '52:54:00:77:00:15', ip: '10.77.0.15' }]);
-      assert.deepEqual((await dig1(Number(p), ['vm15.lab.test'])).answer.map((r) => r[4]), ['10.77.0.15']);
-      assert.deepEqual((await dig1(Number(p), ['-x', '10.77.0.15'])).answer.map((r) => r[4]), ['vm15.lab.test.']);
+      inv.replaceHosts([...config.hosts, { ...config.hosts[1]!, name: 'vm17', mac: '52:54:00:77:00:17', ip: '10.77.0.17' }]);
+      assert.deepEqual((await dig1(Number(p), ['vm17.lab.test'])).answer.map((r) => r[4]), ['10.77.0.17']);
+      assert.deepEqual((await dig1(Number(p), ['-x', '10.77.0.17'])).answer.map((r) => r[4]), ['vm17.lab.test.']);
       assert.ok(own.zone.serial > serial);
     } finally {
       await own.stop();
