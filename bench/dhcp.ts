@@ -1,153 +1,158 @@
 /**
- * DHCP benchmark: perfdhcp against 3rc and dnsmasq in the same run, same pool (a /22 pool of 919
- * addresses, 800 simulated clients), in network namespaces (10.77.0.0/22, no route out). Needs
- * root. Run with `npx tsc -p . && node dist/bench/dhcp.js` (not part of npm test).
- * Environment: BENCH_SECONDS (per run, default 5), BENCH_ROUNDS (default 2), BENCH_RATES
- * (comma-separated offered rates in 4-way exchanges/s, default 250,500,1000,2000).
+ * DHCP: perfdhcp (Kea) full DORA exchanges/s and drops, 3rc against dnsmasq, same inventory
+ * (10,000 reservations), same pools, in two network namespaces (10.77.0.0/16, no route out).
  *
- * perfdhcp acts as a relay (giaddr = its address), offering DORA exchanges at a fixed rate; each
- * (server, rate) run starts a fresh server with an empty lease store. Reported: the exchanges/s
- * perfdhcp measured over the run, and the drops (DISCOVER-OFFER + REQUEST-ACK; exchanges still in
- * flight when the period ends count as drops, a few per run; perfdhcp's -W is not used because
- * its wait is counted in the rate). "best" is the highest rate
- * reached with under 1% drops. dnsmasq runs with -k and --no-ping (by default it pings every new
- * address for up to 3 s before offering it, lab-notes.md), -p 0 (no DNS). 3rc runs with its store
- * at sync full (every ACKed lease fsynced: survives power loss) and at sync normal (survives
- * kill -9). dnsmasq runs with its lease file (rewritten whole at every change: its durable
- * mode) and with --leasefile-ro (no lease storage at all: an upper bound, not like-for-like).
- * Results: a markdown table on stdout, and bench/results-dhcp.json.
+ * perfdhcp speaks DHCPv4 only as a relay agent: it sends from port 67 with giaddr set to its own
+ * address, and the server unicasts every answer back to giaddr:67. So the three scenarios are:
+ * - pool, giaddr on the server's link (10.77.0.2, subnet 10.77.0.0/18: what a relay on the
+ *   server's own segment looks like), 800 simulated clients on a 919-address pool;
+ * - reserved hosts, same link: perfdhcp -M with 800 MACs of the inventory, so every exchange is
+ *   a reservation lookup among 10,000;
+ * - pool, through a relay on a remote subnet: giaddr 10.77.64.1 (10.77.64.0/22, reached through
+ *   a route), so the server picks the subnet by giaddr and replies through its router.
+ * Each (scenario, server, round) starts a fresh server with an empty lease store and offers
+ * exchanges at a fixed rate (above what either server sustains here, so the achieved rate is the
+ * ceiling); exchanges still in flight when the period ends count as drops (a few per run).
+ * 3rc runs with store.sync full (every ACKed lease fsynced), dnsmasq with its lease file (its
+ * durable mode) and --no-ping (by default it pings every new address for up to 3 s).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Lab, netnsUnavailable } from '../test/lib/netns.js';
-import { ROOT, writeLabConfig } from '../test/lib/serve.js';
-import { serveInNetns } from '../test/dhcp/ns-serve.js';
+import { writeLabConfig } from '../test/lib/serve.js';
+import { netnsUnavailable } from '../test/lib/netns.js';
+import { openLab } from './lib/cleanup.js';
+import type { Figure } from './lib/figures.js';
+import { benchHosts, labProfiles } from './lib/hosts.js';
+import type { BenchOptions } from './lib/options.js';
+import { findTool, peakRssMb, run } from './lib/proc.js';
+import { DNSMASQ, start3rc, startDnsmasqNs, type Running } from './lib/servers.js';
+import { alternate } from './lib/stats.js';
 
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
-const RATES = (process.env.BENCH_RATES ?? '250,500,1000,2000').split(',').map(Number);
-const CLIENTS = 800;
-const POOL = { start: '10.77.0.100', end: '10.77.3.250' };
+export const PERFDHCP = '/usr/sbin/perfdhcp';
 
-interface Run {
-  server: string;
-  offered: number;
+export function dhcpUnavailable(): string | undefined {
+  return netnsUnavailable() ?? (findTool(PERFDHCP) ? undefined : `needs ${PERFDHCP} (apt-get install kea-admin)`) ?? (findTool(DNSMASQ) ? undefined : `needs ${DNSMASQ} (apt-get install dnsmasq-base)`);
+}
+
+const LINK = { server: '10.77.0.1', client: '10.77.0.2', prefix: 18, pool: { start: '10.77.60.1', end: '10.77.63.150' } };
+const REMOTE = { cidr: '10.77.64.0/22', relay: '10.77.64.1', pool: { start: '10.77.64.100', end: '10.77.67.250' } };
+
+interface Scenario {
+  key: string;
+  name: string;
+  local: string;
+  macFile: boolean;
+}
+
+const SCENARIOS: Scenario[] = [
+  { key: 'pool', name: 'pool, giaddr on the server link', local: LINK.client, macFile: false },
+  { key: 'reserved', name: 'reserved hosts, giaddr on the server link', local: LINK.client, macFile: true },
+  { key: 'relay', name: 'pool, relayed from a remote subnet', local: REMOTE.relay, macFile: false },
+];
+
+export interface PerfdhcpRun {
   rate: number;
   sent: number;
   drops: number;
 }
 
-type Server = { name: string; start(lab: Lab, ns: string, dir: string): Promise<() => Promise<unknown>> };
+/** Runs perfdhcp inside ns for `seconds` and reads its summary. */
+export async function perfdhcp(ns: string, args: string[], seconds: number): Promise<PerfdhcpRun> {
+  const r = await run('ip', ['netns', 'exec', ns, PERFDHCP, '-4', ...args, '-p', String(seconds)], { timeoutMs: (seconds + 30) * 1000 });
+  const out = r.stdout + r.stderr;
+  const m = /Rate: ([\d.]+) 4-way exchanges\/second/.exec(out);
+  if (!m) throw new Error(`perfdhcp output not understood (exit ${r.code}):\n${out}`);
+  const sum = (re: RegExp) => [...out.matchAll(re)].reduce((a, x) => a + Number(x[1]), 0);
+  return { rate: Number(m[1]), sent: sum(/sent packets: (\d+)/g), drops: sum(/drops: (\d+)/g) };
+}
 
-const threeRc = (sync: 'full' | 'normal'): Server => ({
-  name: `3rc (sync ${sync})`,
-  async start(lab, ns) {
-    const cfg = await writeLabConfig({
-      log: { level: 'info' }, // per-packet lines are debug; info prints "3rc ready"
-      store: { sync },
-      servers: { dhcp: { listen: '0.0.0.0', port: 67, ratePerMac: 10_000 } },
-      network: { subnets: [{ cidr: '10.77.0.0/22', router: '10.77.0.1', pool: POOL }] },
-    });
-    const s = await serveInNetns(lab, ns, cfg);
-    return async () => {
-      await s.stop();
-      cfg.cleanup();
-    };
-  },
-});
-
-const dnsmasq = (leaseFile: boolean): Server => ({
-  name: leaseFile ? 'dnsmasq (lease file)' : 'dnsmasq (--leasefile-ro)',
-  async start(lab, ns, dir) {
-    const p = lab.spawn(ns, '/usr/sbin/dnsmasq', [
-      ...(leaseFile ? [] : ['--leasefile-ro']),
-      '-k', '-p', '0', '-C', '/dev/null', '--no-ping', '-u', 'root', '--dhcp-authoritative', '--quiet-dhcp',
-      `--dhcp-range=${POOL.start},${POOL.end},255.255.252.0,1h`, '--dhcp-option=3,10.77.0.1',
-      `--dhcp-leasefile=${join(dir, 'dnsmasq.leases')}`, '--dhcp-lease-max=5000', `--pid-file=${join(dir, 'dnsmasq.pid')}`,
-    ]);
-    let err = '';
-    p.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    await new Promise((r) => setTimeout(r, 700));
-    if (p.exitCode !== null) throw new Error(`dnsmasq exited: ${err}`);
-    return async () => {
-      p.kill('SIGTERM');
-      if (p.exitCode === null) await new Promise((r) => p.once('exit', r));
-      rmSync(join(dir, 'dnsmasq.leases'), { force: true });
-    };
-  },
-});
-
-function perfdhcp(lab: Lab, ns: string, rate: number): Promise<{ rate: number; sent: number; drops: number; out: string }> {
-  return new Promise((resolve, reject) => {
-    const p = lab.spawn(ns, 'perfdhcp', ['-4', '-r', String(rate), '-R', String(CLIENTS), '-p', String(SECONDS), '-l', '10.77.0.2', '10.77.0.1']);
-    let out = '';
-    p.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    p.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-    const t = setTimeout(() => p.kill('SIGKILL'), (SECONDS + 30) * 1000);
-    p.once('exit', () => {
-      clearTimeout(t);
-      const r = /Rate: ([\d.]+) 4-way exchanges\/second/.exec(out);
-      if (!r) return reject(new Error(`perfdhcp output not understood:\n${out}`));
-      const sent = [...out.matchAll(/sent packets: (\d+)/g)].map((m) => Number(m[1]));
-      const drops = [...out.matchAll(/drops: (\d+)/g)].map((m) => Number(m[1]));
-      resolve({ rate: Number(r[1]), sent: sent.reduce((a, b) => a + b, 0), drops: drops.reduce((a, b) => a + b, 0), out });
-    });
+export async function runDhcp(opts: BenchOptions): Promise<Figure[]> {
+  const nHosts = opts.quick ? 500 : 10_000;
+  const rate = opts.quick ? 200 : 3000;
+  const seconds = opts.quick ? 2 : 5;
+  const clients = opts.quick ? 100 : 800;
+  const hosts = benchHosts(nHosts);
+  const cfg = await writeLabConfig({
+    log: { level: 'info' },
+    store: { sync: 'full' },
+    network: {
+      serverIp: LINK.server,
+      nameServers: [LINK.server],
+      subnets: [
+        { cidr: `10.77.0.0/${LINK.prefix}`, router: LINK.server, pool: LINK.pool },
+        { cidr: REMOTE.cidr, router: REMOTE.relay, pool: REMOTE.pool },
+      ],
+    },
+    servers: { dhcp: { listen: '0.0.0.0', port: 67, ratePerMac: 100_000 }, tftp: { enabled: false }, http: { enabled: false }, dns: { enabled: false } },
+    profiles: labProfiles(),
+    hypervisors: [],
+    hosts,
   });
-}
+  const hostsFile = join(cfg.dir, 'dnsmasq.hosts');
+  writeFileSync(hostsFile, hosts.map((h) => `${h.mac},${h.ip},${h.name}`).join('\n') + '\n');
+  const macFile = join(cfg.dir, 'macs.txt');
+  writeFileSync(macFile, hosts.slice(0, clients).map((h) => h.mac).join('\n') + '\n');
+  const leaseFile = join(cfg.dir, 'dnsmasq.leases');
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-}
-
-async function main(): Promise<void> {
-  const why = netnsUnavailable();
-  if (why) {
-    console.error(`bench/dhcp: ${why}`);
-    process.exit(2);
-  }
-  const servers = [threeRc('full'), threeRc('normal'), dnsmasq(true), dnsmasq(false)];
-  const runs: Run[] = [];
-  const lab = new Lab('bd');
-  const dir = mkdtempSync(join(tmpdir(), '3rc-bench-dhcp-'));
+  const { lab, close } = openLab('bd');
+  const ours: Record<string, PerfdhcpRun[]> = {};
+  const ref: Record<string, PerfdhcpRun[]> = {};
+  const rss: Record<string, number[]> = { '3rc': [], dnsmasq: [] };
   try {
     const srv = lab.netns('srv');
     const cli = lab.netns('cli');
-    lab.link(srv, '10.77.0.1/22', cli, '10.77.0.2/22');
-    for (let round = 0; round < ROUNDS; round++) {
-      const order = round % 2 === 0 ? servers : [...servers].reverse();
-      for (const rate of RATES) {
-        for (const s of order) {
-          const stop = await s.start(lab, srv, dir);
+    const { ifB } = lab.link(srv, `${LINK.server}/${LINK.prefix}`, cli, `${LINK.client}/${LINK.prefix}`);
+    lab.exec(cli, 'ip', ['addr', 'add', `${REMOTE.relay}/22`, 'dev', ifB]);
+    lab.exec(srv, 'ip', ['route', 'add', REMOTE.cidr, 'via', LINK.client]);
+
+    const servers: Array<{ name: '3rc' | 'dnsmasq'; start: () => Promise<Running> }> = [
+      { name: '3rc', start: () => start3rc(cfg, { lab, ns: srv }) },
+      {
+        name: 'dnsmasq',
+        start: () => {
+          writeFileSync(leaseFile, '');
+          return startDnsmasqNs(lab, srv, [
+            '-p', '0', '--no-ping', '--dhcp-authoritative', '--quiet-dhcp', '--dhcp-lease-max=50000',
+            `--dhcp-range=set:link,${LINK.pool.start},${LINK.pool.end},255.255.192.0,1h`, `--dhcp-option=tag:link,3,${LINK.server}`,
+            `--dhcp-range=set:relay,${REMOTE.pool.start},${REMOTE.pool.end},255.255.252.0,1h`, `--dhcp-option=tag:relay,3,${REMOTE.relay}`,
+            `--dhcp-hostsfile=${hostsFile}`, `--dhcp-leasefile=${leaseFile}`,
+          ], 67);
+        },
+      },
+    ];
+    for (const sc of SCENARIOS) {
+      ours[sc.key] = [];
+      ref[sc.key] = [];
+      for (let round = 0; round < opts.rounds; round++) {
+        for (const s of alternate(servers, round)) {
+          const server = await s.start();
           try {
-            const r = await perfdhcp(lab, cli, rate);
-            runs.push({ server: s.name, offered: rate, rate: r.rate, sent: r.sent, drops: r.drops });
-            console.error(`round ${round + 1} ${s.name} @${rate}/s: ${r.rate.toFixed(0)} exchanges/s, ${r.drops} drops of ${r.sent}`);
+            const args = ['-r', String(rate), '-l', sc.local, ...(sc.macFile ? ['-M', macFile] : ['-R', String(clients)]), LINK.server];
+            const r = await perfdhcp(cli, args, seconds);
+            (s.name === '3rc' ? ours : ref)[sc.key]!.push(r);
+            rss[s.name]!.push(peakRssMb(server.pid));
+            opts.log(`dhcp ${sc.key} round ${round + 1} ${s.name}: ${r.rate.toFixed(0)} DORA/s, ${r.drops} drops of ${r.sent} sent`);
           } finally {
-            await stop();
+            await server.stop();
           }
         }
       }
     }
   } finally {
-    await lab.destroy();
-    rmSync(dir, { recursive: true, force: true });
+    await close();
+    cfg.cleanup();
   }
-  const lines = ['| server | offered/s | exchanges/s (median) | drops % (median) |', '|---|---|---|---|'];
-  const best: Record<string, number> = {};
-  for (const s of servers) {
-    for (const rate of RATES) {
-      const rs = runs.filter((r) => r.server === s.name && r.offered === rate);
-      const ex = median(rs.map((r) => r.rate));
-      const dp = median(rs.map((r) => (100 * r.drops) / Math.max(1, r.sent)));
-      lines.push(`| ${s.name} | ${rate} | ${ex.toFixed(0)} | ${dp.toFixed(2)} |`);
-      if (dp < 1) best[s.name] = Math.max(best[s.name] ?? 0, ex);
-    }
+  const figures: Figure[] = [];
+  for (const sc of SCENARIOS) {
+    const cond = `${sc.name}, ${rate}/s offered${opts.quick ? '' : `, ${nHosts} reservations`}`;
+    figures.push({ bench: 'dhcp', name: `DORA/s, ${cond}`, unit: 'exchanges/s', better: 'higher', ours: ours[sc.key]!.map((r) => r.rate), ref: ref[sc.key]!.map((r) => r.rate), refName: 'dnsmasq' });
+    figures.push({ bench: 'dhcp', name: `drops, ${cond}`, unit: '% of sent', better: 'lower', ours: ours[sc.key]!.map(pct), ref: ref[sc.key]!.map(pct), refName: 'dnsmasq' });
   }
-  console.log(lines.join('\n'));
-  console.log('\nbest rate with < 1% drops: ' + Object.entries(best).map(([k, v]) => `${k} ${v.toFixed(0)}/s`).join(', '));
-  writeFileSync(join(ROOT, 'bench', 'results-dhcp.json'), JSON.stringify({ date: new Date().toISOString(), seconds: SECONDS, rounds: ROUNDS, clients: CLIENTS, pool: POOL, runs, best }, null, 2) + '\n');
+  figures.push({
+    bench: 'dhcp', name: `server peak RSS (VmHWM) after a run, ${nHosts} reservations`, unit: 'MB', better: 'lower', ours: rss['3rc']!, ref: rss.dnsmasq!, refName: 'dnsmasq',
+    target: nHosts >= 10_000 ? { max: 300, text: 'RSS under 300 MB with a 10,000-host inventory' } : undefined,
+  });
+  return figures;
 }
 
-await main();
+const pct = (r: PerfdhcpRun) => (100 * r.drops) / Math.max(1, r.sent);

@@ -1,13 +1,19 @@
 /**
- * HA controller scale benchmark (not part of npm test): 10,000 VMs on 500 hypervisors.
- *   node dist/bench/ha.js
- * Measures, in wall-clock time on this machine:
+ * HA controller scale: 10,000 VMs on 500 hypervisors (20 per hypervisor; a rack = 50
+ * hypervisors = 1,000 VMs). No reference server: nothing comparable runs on Debian.
+ * bench/run.ts runs this file as a child process per round (`node dist/bench/ha.js --child
+ * --vms N --hosts H`, one JSON line out), so that the RSS it reports is the controller's alone.
+ * Measured, in wall-clock time on this machine:
  *  - parsing a 500-host Ganglia document;
  *  - one full monitoring pass of the real controller over 10,000 healthy VMs (simulated monitor);
  *  - planning the restart of 1,000 VMs of a dead rack (planBatch alone);
  *  - the same rack failure end to end through the controller: from the pass that sees it to every
- *    VM placed (fenced, started) on the simulated cluster.
+ *    VM placed (fenced, started) on the simulated cluster;
+ *  - the peak RSS (VmHWM) of the process.
  */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { HaController, type HostSpec, type VmSpec } from '../src/ha/controller.js';
 import { PxeEvidence } from '../src/ha/evidence.js';
@@ -19,17 +25,29 @@ import { SimMonitor } from '../src/ha/sim-monitor.js';
 import { SimCluster } from '../src/hypervisor/sim.js';
 import { parseGanglia } from '../src/monitor/ganglia.js';
 import { MemoryStore } from '../src/store/memory.js';
+import type { Figure } from './lib/figures.js';
+import type { BenchOptions } from './lib/options.js';
+import { peakRssMb } from './lib/proc.js';
+import { median } from './lib/stats.js';
 
-const HOSTS = 500;
-const VMS = 10_000;
-const PER_HOST = VMS / HOSTS; // 20
-const RACK_HOSTS = 1000 / PER_HOST; // 50 hypervisors hold 1,000 VMs
+const PER_HOST = 20;
 
-function ms(t0: number): string {
-  return `${(performance.now() - t0).toFixed(1)} ms`;
+export interface HaResult {
+  vms: number;
+  hosts: number;
+  rackVms: number;
+  gangliaMs: number;
+  firstPassMs: number;
+  passMs: number;
+  planMs: number;
+  planned: number;
+  rackMs: number;
+  started: number;
+  waiting: number;
+  rssMb: number;
 }
 
-function gangliaDoc(): string {
+function gangliaDoc(HOSTS: number): string {
   const hosts: string[] = [];
   for (let i = 0; i < HOSTS; i++) {
     hosts.push(`<HOST NAME="hv${i}" IP="10.1.${i >> 8}.${i & 255}" TAGS="" REPORTED="1764086400" TN="${i % 50}" TMAX="20" DMAX="86400" LOCATION="unspecified" GMOND_STARTED="1764000000">
@@ -40,18 +58,14 @@ function gangliaDoc(): string {
   return `<?xml version="1.0" encoding="ISO-8859-1" standalone="yes"?>\n<GANGLIA_XML VERSION="3.7.2" SOURCE="gmond"><CLUSTER NAME="dc" LOCALTIME="1764086400">${hosts.join('\n')}</CLUSTER></GANGLIA_XML>`;
 }
 
-async function main(): Promise<void> {
-  console.log(`HA scale bench: ${VMS} VMs on ${HOSTS} hypervisors; a rack = ${RACK_HOSTS} hypervisors = ${RACK_HOSTS * PER_HOST} VMs`);
-
-  const xml = gangliaDoc();
+/** One measurement in this process. */
+export async function measureHa(VMS: number, HOSTS: number): Promise<HaResult> {
+  const RACK_HOSTS = Math.round(HOSTS / 10);
+  const xml = gangliaDoc(HOSTS);
+  parseGanglia(xml);
   let t0 = performance.now();
-  let parsed = parseGanglia(xml);
-  const cold = ms(t0);
-  for (let i = 0; i < 3; i++) {
-    t0 = performance.now();
-    parsed = parseGanglia(xml);
-  }
-  console.log(`ganglia: parse ${parsed.length} hosts (${(xml.length / 1e6).toFixed(1)} MB): first ${cold}, warm ${ms(t0)}`);
+  parseGanglia(xml);
+  const gangliaMs = performance.now() - t0;
 
   // Pure planning of a dead rack.
   const loads: HostLoad[] = Array.from({ length: HOSTS }, (_, i) => ({
@@ -61,7 +75,7 @@ async function main(): Promise<void> {
   const requests: PlanRequest[] = Array.from({ length: RACK_HOSTS * PER_HOST }, (_, i) => ({ name: `vm${i}`, cpus: 1, memoryMb: 2048, priority: i % 3, avoid: [`hv${Math.floor(i / PER_HOST)}`] }));
   t0 = performance.now();
   const plan = planBatch(loads, requests, { maxStartsPerHost: 4 });
-  console.log(`placement: plan ${requests.length} VMs over ${HOSTS} hosts: ${plan.assignments.length} placed, ${plan.queued.length} queued: ${ms(t0)}`);
+  const planMs = performance.now() - t0;
 
   // The real controller on a simulated cluster.
   const clock = new SimClock(0);
@@ -76,33 +90,77 @@ async function main(): Promise<void> {
   const hosts: HostSpec[] = Array.from({ length: HOSTS }, (_, i) => ({ name: `hv${i}`, loadThreshold: 24, capacity: { cpus: 64, memoryMb: 262_144, vms: 40 } }));
   const store = new MemoryStore();
   const monitor = new SimMonitor(sim, clock, { detectDelay: 0, evidence: new PxeEvidence() });
-  const rss0 = process.memoryUsage().rss;
   const controller = await HaController.load({
     clock, store, driver: sim, guest: sim, fencer: sim, monitor, vms, hosts,
     bootTable: { setInstall: async () => undefined }, rules: defaultRules(), scanInterval: 10 * S, maxStartsPerHost: 4,
   });
   t0 = performance.now();
   await controller.pass();
-  console.log(`controller: first full pass over ${VMS} VMs (state set up): ${ms(t0)}`);
+  const firstPassMs = performance.now() - t0;
   const passes: number[] = [];
   for (let i = 0; i < 5; i++) {
     const t = performance.now();
     await controller.pass();
     passes.push(performance.now() - t);
   }
-  console.log(`controller: steady monitoring pass over ${VMS} healthy VMs: median ${passes.sort((a, b) => a - b)[2]!.toFixed(1)} ms (5 passes)`);
-
   // The rack dies. Time from the pass that sees it until every VM has a decision and an action.
   for (let i = 0; i < RACK_HOSTS; i++) sim.hostDown(`hv${i}`);
   t0 = performance.now();
   await controller.pass();
   // The suspects' confirmation probes (3 s later) lead to the decisions.
   await clock.runUntil(clock.now() + 5 * S, () => controller.idle());
+  const rackMs = performance.now() - t0;
   const started = new Set((await store.queryEvents({ kind: 'ha.action', limit: 100_000 })).filter((e) => e.reason === 'start').map((e) => e.vm));
   const waiting = controller.status().filter((s) => s.state === 'waiting-for-host').length;
-  console.log(`controller: rack failure (${RACK_HOSTS * PER_HOST} VMs) detected, fenced and planned in one pass: ${ms(t0)}; ${started.size} starts issued, ${waiting} waiting for a host (start limit ${4}/host)`);
-  console.log(`memory: rss ${(process.memoryUsage().rss / 1e6).toFixed(0)} MB (was ${(rss0 / 1e6).toFixed(0)} MB before the controller loaded)`);
   controller.abandon();
+  return {
+    vms: VMS, hosts: HOSTS, rackVms: RACK_HOSTS * PER_HOST, gangliaMs, firstPassMs, passMs: median(passes), planMs, planned: plan.assignments.length + plan.queued.length,
+    rackMs, started: started.size, waiting, rssMb: peakRssMb(process.pid),
+  };
 }
 
-await main();
+function child(vms: number, hosts: number): Promise<HaResult> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [fileURLToPath(import.meta.url), '--child', '--vms', String(vms), '--hosts', String(hosts)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    p.on('close', (code) => {
+      try {
+        resolve(JSON.parse(out.trim().split('\n').pop() ?? '') as HaResult);
+      } catch {
+        reject(new Error(`bench/ha child exited ${code}: ${out}`));
+      }
+    });
+  });
+}
+
+export function haNote(): string {
+  return '**Controller**: the real HaController over a simulated cluster (SimCluster, virtual clock), 20 VMs per hypervisor, a rack = a tenth of the hypervisors; a child process per round, so the RSS is the controller\'s alone. "Rack failure end to end" is wall time from the pass that sees the rack down until every VM has been fenced and started or queued (start limit 4 per hypervisor). No reference (nothing comparable ships in Debian).';
+}
+
+export async function runHa(opts: BenchOptions): Promise<Figure[]> {
+  const vms = opts.quick ? 1000 : 10_000;
+  const hosts = opts.quick ? 50 : 500;
+  const rs: HaResult[] = [];
+  for (let round = 0; round < opts.rounds; round++) {
+    const r = await child(vms, hosts);
+    rs.push(r);
+    opts.log(`ha round ${round + 1}: pass ${r.passMs.toFixed(1)} ms, plan ${r.planMs.toFixed(1)} ms, rack ${r.rackMs.toFixed(0)} ms (${r.started} started, ${r.waiting} waiting), rss ${r.rssMb.toFixed(0)} MB`);
+  }
+  const r0 = rs[0]!;
+  const inv = `${vms} VMs / ${hosts} hypervisors`;
+  return [
+    { bench: 'ha', name: `one monitoring pass, ${inv}, all healthy`, unit: 'ms', better: 'lower', ours: rs.map((r) => r.passMs) },
+    { bench: 'ha', name: `first pass (state set up), ${inv}`, unit: 'ms', better: 'lower', ours: rs.map((r) => r.firstPassMs) },
+    { bench: 'ha', name: `placement plan for a ${r0.rackVms}-VM rack failure (planBatch), ${inv}`, unit: 'ms', better: 'lower', ours: rs.map((r) => r.planMs) },
+    { bench: 'ha', name: `${r0.rackVms}-VM rack failure end to end through the controller (${r0.started} started, ${r0.waiting} queued)`, unit: 'ms', better: 'lower', ours: rs.map((r) => r.rackMs) },
+    { bench: 'ha', name: `parse a ${hosts}-host Ganglia document`, unit: 'ms', better: 'lower', ours: rs.map((r) => r.gangliaMs) },
+    { bench: 'ha', name: `controller process peak RSS (VmHWM), ${inv}`, unit: 'MB', better: 'lower', ours: rs.map((r) => r.rssMb) },
+  ];
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv.includes('--child')) {
+  const { values } = parseArgs({ options: { child: { type: 'boolean' }, vms: { type: 'string', default: '10000' }, hosts: { type: 'string', default: '500' } } });
+  const r = await measureHa(Number(values.vms), Number(values.hosts));
+  process.stdout.write(`${JSON.stringify(r)}\n`);
+}

@@ -1,158 +1,171 @@
 /**
- * TFTP throughput: 3rc against tftpd-hpa, same machine, same run, on loopback.
+ * TFTP: aggregate MB/s and failures of 3rc against tftpd-hpa and dnsmasq's TFTP server, in the
+ * same run, alternating. The three servers run in one namespace (10.77.250.1), the clients in
+ * another (10.77.250.2) across a veth: a namespace because dnsmasq's TFTP port is fixed at 69,
+ * and two of them because in.tftpd resolves its -a address with AI_ADDRCONFIG, which fails in a
+ * namespace that has only loopback.
  *
- *   npm run build && node dist/bench/tftp.js [--rounds 3] [--quick]
- *
- * Files: 30 MB (a kernel + initrd class file, generated) and 42 KB (pxelinux.0 size). Clients:
- * 1 and 20 concurrent curl processes, blksize 512 and 1468. Each scenario runs 3rc and tftpd-hpa
- * alternately (the order flips every round), `rounds` times; the table shows the median of the
- * aggregate MB/s (bytes delivered by all clients / wall time of the slowest), failures (curl
- * exit code or size mismatch) summed over the rounds, and the ratio 3rc / tftpd-hpa. Results also
- * go to bench/results-tftp.json. Not part of `npm test`.
- *
- * For the 42 KB file each client fetches it 10 times in a row, so that the number says something
- * about the server and not only about process start-up.
- *
- * On loopback the curl clients share the machine's cores with the server; a single-threaded
- * server gets one thread's fair share against 20 curl processes while tftpd-hpa forks one
- * process per transfer. 3rc's own CPU seconds per GB delivered are reported too (tftpd-hpa's
- * forked children never show in its parent's /proc accounting, so there is no such column for it).
+ * The client is atftp (Debian 12's atftp 0.8 is the only packaged client with RFC 7440
+ * windowsize; curl and tftp-hpa have blksize only), one process per transfer, asking for tsize
+ * and the blksize of the scenario, and for windowsize 16 in the windowed scenarios. A server
+ * that does not know windowsize leaves it out of its OACK and the transfer runs lock-step
+ * (what each one negotiated is probed and written under the table). Files: a generated 30 MB
+ * file (a kernel + initrd class file) and /usr/lib/PXELINUX/pxelinux.0 (42 KB; each client
+ * fetches it 10, 5 or 2 times in a row with 1, 20 or 100 clients, so the figure says something about the server and not only
+ * about process start-up). Aggregate MB/s = bytes delivered by all clients / wall time of the
+ * slowest client; a failure is a transfer whose client exited non-zero.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { copyFileSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
-import { freePort, ROOT, serve, writeLabConfig } from '../test/lib/serve.js';
+import { fileURLToPath } from 'node:url';
+import { netnsUnavailable } from '../test/lib/netns.js';
+import { writeLabConfig } from '../test/lib/serve.js';
+import { openLab } from './lib/cleanup.js';
+import type { Figure } from './lib/figures.js';
+import type { BenchOptions } from './lib/options.js';
+import { findTool, run } from './lib/proc.js';
+import { DNSMASQ, IN_TFTPD, start3rc, startDnsmasqNs, startTftpdHpa, type Running } from './lib/servers.js';
+import { alternate } from './lib/stats.js';
 
-const args = process.argv.slice(2);
-const rounds = Number(args[args.indexOf('--rounds') + 1] ?? 3) || 3;
-const quick = args.includes('--quick');
+export const PXELINUX = '/usr/lib/PXELINUX/pxelinux.0';
+const FANOUT = fileURLToPath(new URL('./lib/fanout.js', import.meta.url));
+const SRV = '10.77.250.1';
+const CLI = '10.77.250.2';
+
+export function tftpUnavailable(): string | undefined {
+  const why = netnsUnavailable();
+  if (why) return why;
+  for (const [tool, pkg] of [['atftp', 'atftp'], [IN_TFTPD, 'tftpd-hpa'], [DNSMASQ, 'dnsmasq-base'], [PXELINUX, 'pxelinux']] as const) {
+    if (!findTool(tool)) return `needs ${tool} (apt-get install ${pkg})`;
+  }
+  return undefined;
+}
 
 interface Scenario {
   file: string;
+  label: string;
   bytes: number;
   clients: number;
   blksize: number;
-  /** Fetches per client. */
+  windowsize: number;
   repeat: number;
 }
 
-interface Run {
-  mbps: number;
-  failures: number;
-  seconds: number;
-  /** CPU seconds 3rc used per GB delivered (from /proc; not measurable for tftpd-hpa's children). */
-  cpuPerGb: number;
+let negotiated = '';
+
+export function tftpNote(): string {
+  return `**TFTP**: atftp clients (one process per transfer, tsize + blksize, plus windowsize 16 where the figure says so) in one namespace, the three servers in another, across a veth; 3rc (its file cache on), tftpd-hpa 5.2 (\`in.tftpd -L\`, a forked child per transfer) and dnsmasq's TFTP (single process, --tftp-max 1000). Aggregate MB/s over all clients (bytes delivered / wall time of the slowest client), median of the rounds; failures are summed over every scenario and round. ${negotiated}`;
 }
 
-/** utime + stime of a process, in seconds (/proc/PID/stat fields 14 and 15). */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
-}
-
-function runCurl(port: number, s: Scenario): Promise<{ ok: boolean }> {
-  return new Promise((resolve) => {
-    // One curl per client; `repeat` URLs in one process (curl fetches them in turn).
-    const urls: string[] = [];
-    for (let i = 0; i < s.repeat; i++) urls.push(`tftp://127.0.0.1:${port}/${s.file}`, '-o', '/dev/null');
-    const p = spawn('curl', ['-sS', '--max-time', '300', '--tftp-blksize', String(s.blksize), '-w', '%{size_download}\n', ...urls], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    p.on('close', (code) => {
-      const sizes = out.trim().split('\n').map(Number);
-      resolve({ ok: code === 0 && sizes.length === s.repeat && sizes.every((n) => n === s.bytes) });
-    });
-  });
-}
-
-async function measure(port: number, pid: number, s: Scenario): Promise<Run> {
-  const c0 = cpuSeconds(pid);
-  const t0 = performance.now();
-  const results = await Promise.all(Array.from({ length: s.clients }, () => runCurl(port, s)));
-  const seconds = (performance.now() - t0) / 1000;
-  const cpu = cpuSeconds(pid) - c0;
-  const failures = results.filter((r) => !r.ok).length;
-  const delivered = (s.clients - failures) * s.repeat * s.bytes;
-  return { mbps: delivered / 1e6 / seconds, failures, seconds, cpuPerGb: delivered > 0 ? cpu / (delivered / 1e9) : NaN };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
-
-async function startHpa(root: string): Promise<{ port: number; proc: ChildProcess }> {
-  const port = await freePort();
-  const proc = spawn('/usr/sbin/in.tftpd', ['-L', '-a', `127.0.0.1:${port}`, '-s', root], { stdio: 'ignore' });
-  await new Promise((r) => setTimeout(r, 300));
-  if (proc.exitCode !== null) throw new Error('in.tftpd did not start (is tftpd-hpa installed?)');
-  return { port, proc };
-}
-
-async function main(): Promise<void> {
-  const lab = await writeLabConfig();
-  const root = join(lab.dir, 'boot');
-  mkdirSync(root, { recursive: true });
-  const big = quick ? 5_000_000 : 30_000_000;
-  writeFileSync(join(root, 'big.bin'), randomBytes(big));
-  writeFileSync(join(root, 'pxelinux.0'), randomBytes(42 * 1024));
-  const srv = await serve(lab);
-  const hpa = await startHpa(root);
-  const servers = [
-    { name: '3rc', port: lab.ports.tftp, pid: srv.proc.pid! },
-    { name: 'tftpd-hpa', port: hpa.port, pid: hpa.proc.pid! },
-  ];
-  const scenarios: Scenario[] = [];
-  for (const [file, bytes, repeat] of [['big.bin', big, 1], ['pxelinux.0', 42 * 1024, 10]] as const) {
-    for (const clients of [1, 20]) for (const blksize of [512, 1468]) scenarios.push({ file, bytes, clients, blksize, repeat });
+function scenarios(quick: boolean): Scenario[] {
+  const big = quick ? 2_000_000 : 30_000_000;
+  const bigLabel = quick ? '2 MB' : '30 MB';
+  const bf = { file: 'big.bin', label: bigLabel, bytes: big, repeat: 1 };
+  // pxelinux.0: each client fetches it several times in a row (fewer with more clients, to keep
+  // the number of atftp processes per run near 200).
+  const pxe = (clients: number, repeat: number) => ({ file: 'pxelinux.0', label: `pxelinux.0 (42 KB) x${repeat} per client`, bytes: 0, repeat, clients });
+  if (quick) {
+    return [
+      { ...bf, clients: 4, blksize: 1468, windowsize: 1 },
+      { ...bf, clients: 4, blksize: 1468, windowsize: 16 },
+      { ...pxe(4, 2), blksize: 512, windowsize: 1 },
+    ];
   }
-  const rows: Array<Scenario & { results: Record<string, { runs: Run[]; median: number; failures: number; cpuPerGb: number }> }> = [];
+  const out: Scenario[] = [];
+  for (const [clients, repeat] of [[1, 10], [20, 5], [100, 2]] as const) {
+    for (const blksize of [512, 1468]) for (const windowsize of [1, 16]) out.push({ ...pxe(clients, repeat), blksize, windowsize });
+  }
+  // 30 MB: the whole matrix would move 3 GB per run at 100 clients; keep what tells something.
+  for (const [clients, blksize, windowsize] of [[1, 512, 1], [1, 1468, 1], [1, 1468, 16], [20, 1468, 1], [20, 1468, 16], [100, 1468, 1]] as const) {
+    out.push({ ...bf, clients, blksize, windowsize });
+  }
+  return out;
+}
+
+function atftpArgv(s: Scenario, port: number, extra: string[] = []): string[] {
+  return ['atftp', '--tftp-timeout', '1', '--option', 'tsize 0', '--option', `blksize ${s.blksize}`, ...(s.windowsize > 1 ? ['--option', `windowsize ${s.windowsize}`] : []), ...extra, '-g', '-r', s.file, '-l', '/dev/null', SRV, String(port)];
+}
+
+async function fanout(ns: string, s: Scenario, port: number): Promise<{ seconds: number; failures: number; error?: string }> {
+  const spec = { clients: s.clients, repeat: s.repeat, argv: atftpArgv(s, port), timeoutMs: 120_000 };
+  const r = await run('ip', ['netns', 'exec', ns, process.execPath, FANOUT, JSON.stringify(spec)], { timeoutMs: 600_000 });
+  const line = r.stdout.trim().split('\n').pop() ?? '';
   try {
-    // Warm-up: both servers read the files once (3rc's cache, the page cache for tftpd-hpa).
-    for (const s of servers) await measure(s.port, s.pid, { ...scenarios[0]!, clients: 1 });
-    for (const sc of scenarios) {
-      const runs: Record<string, Run[]> = { '3rc': [], 'tftpd-hpa': [] };
-      for (let r = 0; r < rounds; r++) {
-        const order = r % 2 === 0 ? servers : [...servers].reverse();
-        for (const s of order) runs[s.name]!.push(await measure(s.port, s.pid, sc));
+    return JSON.parse(line) as { seconds: number; failures: number; error?: string };
+  } catch {
+    throw new Error(`fanout failed (exit ${r.code}): ${r.stderr}`);
+  }
+}
+
+export async function runTftp(opts: BenchOptions): Promise<Figure[]> {
+  const cfg = await writeLabConfig({
+    log: { level: 'info' },
+    servers: { tftp: { listen: '0.0.0.0', port: 6969, maxTransfers: 1000 }, dhcp: { enabled: false }, http: { enabled: false }, dns: { enabled: false } },
+    hypervisors: [],
+    hosts: [],
+  });
+  const root = join(cfg.dir, 'boot');
+  mkdirSync(root, { recursive: true });
+  const list = scenarios(opts.quick);
+  const big = list.find((s) => s.file === 'big.bin')!.bytes;
+  writeFileSync(join(root, 'big.bin'), randomBytes(big));
+  copyFileSync(PXELINUX, join(root, 'pxelinux.0'));
+  const pxeBytes = statSync(PXELINUX).size;
+  for (const s of list) if (s.file === 'pxelinux.0') s.bytes = pxeBytes;
+
+  const { lab, close } = openLab('bt');
+  const mbps: Record<string, Record<string, number[]>> = {};
+  const failures: Record<string, number> = { '3rc': 0, 'tftpd-hpa': 0, dnsmasq: 0 };
+  const errors: string[] = [];
+  const running: Running[] = [];
+  try {
+    const srv = lab.netns('srv');
+    const cli = lab.netns('cli');
+    lab.link(srv, `${SRV}/24`, cli, `${CLI}/24`);
+    const ours = await start3rc(cfg, { lab, ns: srv });
+    running.push(ours);
+    running.push(await startTftpdHpa(lab, srv, SRV, 7069, root));
+    running.push(await startDnsmasqNs(lab, srv, ['-p', '0', '--enable-tftp', `--tftp-root=${root}`, '--tftp-max=1000'], 69));
+    const servers = [{ name: '3rc', port: 6969 }, { name: 'tftpd-hpa', port: 7069 }, { name: 'dnsmasq', port: 69 }];
+    // What each server grants when asked for windowsize 16 (atftp --trace prints the OACK).
+    const granted: string[] = [];
+    for (const s of servers) {
+      const probe = await run('ip', ['netns', 'exec', cli, ...atftpArgv({ ...list[0]!, file: 'pxelinux.0', windowsize: 16 }, s.port, ['--trace', '--verbose'])], { timeoutMs: 60_000 });
+      const oack = (probe.stdout + probe.stderr).split('\n').find((l) => /OACK/.test(l)) ?? '';
+      granted.push(`${s.name} ${/windowsize/i.test(oack) ? 'grants windowsize 16' : 'ignores windowsize (lock-step transfer)'}`);
+    }
+    negotiated = `Asked for windowsize 16: ${granted.join('; ')}.`;
+    opts.log(`tftp: ${negotiated}`);
+    // Warm-up: every server reads every file once (3rc's cache, the page cache for the others).
+    for (const s of servers) for (const file of ['big.bin', 'pxelinux.0']) await fanout(cli, { ...list[0]!, file, clients: 1, repeat: 1 }, s.port);
+    for (const sc of list) {
+      const key = `${sc.label}, ${sc.clients} client${sc.clients > 1 ? 's' : ''}, blksize ${sc.blksize}, windowsize ${sc.windowsize}`;
+      mbps[key] = { '3rc': [], 'tftpd-hpa': [], dnsmasq: [] };
+      for (let round = 0; round < opts.rounds; round++) {
+        for (const s of alternate(servers, round)) {
+          const r = await fanout(cli, sc, s.port);
+          const delivered = (sc.clients * sc.repeat - r.failures) * sc.bytes;
+          const v = delivered / 1e6 / r.seconds;
+          mbps[key]![s.name]!.push(v);
+          failures[s.name]! += r.failures;
+          if (r.error) errors.push(`${s.name}: ${r.error}`);
+          opts.log(`tftp ${key} round ${round + 1} ${s.name}: ${v.toFixed(1)} MB/s, ${r.failures} failures${r.error ? ` (${r.error})` : ''}`);
+        }
       }
-      const results = Object.fromEntries(
-        Object.entries(runs).map(([k, v]) => [k, { runs: v, median: median(v.map((x) => x.mbps)), failures: v.reduce((a, x) => a + x.failures, 0), cpuPerGb: median(v.map((x) => x.cpuPerGb)) }]),
-      );
-      rows.push({ ...sc, results });
-      const a = results['3rc']!;
-      const b = results['tftpd-hpa']!;
-      process.stderr.write(`${sc.file} x${sc.clients} blksize ${sc.blksize}: 3rc ${a.median.toFixed(1)} MB/s, tftpd-hpa ${b.median.toFixed(1)} MB/s\n`);
     }
   } finally {
-    hpa.proc.kill('SIGTERM');
-    await srv.stop();
-    lab.cleanup();
+    for (const r of running.reverse()) await r.stop();
+    await close();
+    cfg.cleanup();
   }
-  const lines = [
-    `TFTP throughput on loopback, ${rounds} rounds, median (aggregate MB/s over all clients; failures summed over rounds)`,
-    '',
-    '| file | clients | blksize | 3rc MB/s | tftpd-hpa MB/s | ratio 3rc/hpa | failures 3rc | failures hpa | 3rc CPU s/GB |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
-  ];
-  for (const r of rows) {
-    const a = r.results['3rc']!;
-    const b = r.results['tftpd-hpa']!;
-    const label = r.file === 'big.bin' ? `${(r.bytes / 1e6).toFixed(0)} MB` : `42 KB x${r.repeat}`;
-    lines.push(`| ${label} | ${r.clients} | ${r.blksize} | ${a.median.toFixed(1)} | ${b.median.toFixed(1)} | ${(a.median / b.median).toFixed(2)} | ${a.failures} | ${b.failures} | ${a.cpuPerGb.toFixed(1)} |`);
+  const figures: Figure[] = [];
+  for (const [key, m] of Object.entries(mbps)) {
+    for (const ref of ['tftpd-hpa', 'dnsmasq']) figures.push({ bench: 'tftp', name: `MB/s, ${key}`, unit: 'MB/s', better: 'higher', ours: m['3rc']!, ref: m[ref]!, refName: ref });
   }
-  console.log(lines.join('\n'));
-  writeFileSync(
-    join(ROOT, 'bench', 'results-tftp.json'),
-    `${JSON.stringify({ at: new Date().toISOString(), rounds, node: process.version, cpus: cpus().length, rows }, null, 2)}\n`,
-  );
+  for (const ref of ['tftpd-hpa', 'dnsmasq']) {
+    figures.push({ bench: 'tftp', name: 'failed transfers, every scenario and round', unit: 'transfers', better: 'lower', ours: [failures['3rc']!], ref: [failures[ref]!], refName: ref, note: errors.length ? `first error: ${errors[0]}` : undefined });
+  }
+  return figures;
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exitCode = 1;
-});

@@ -1,0 +1,75 @@
+/**
+ * Starting the servers under test, each registered for cleanup: 3rc (on loopback, or inside a
+ * namespace), dnsmasq and tftpd-hpa (inside a namespace, from Debian). dnsmasq runs with -k
+ * (foreground; it forks per TCP connection, whereas -d serialises TCP: lab-notes.md);
+ * tftpd-hpa with -L (foreground, one forked child per transfer).
+ */
+import type { ChildProcess } from 'node:child_process';
+import type { Lab } from '../../test/lib/netns.js';
+import { serve, type LabConfig, type Served } from '../../test/lib/serve.js';
+import { serveInNetns } from '../../test/dhcp/ns-serve.js';
+import { onCleanup, stopChild } from './cleanup.js';
+import { run, sleep } from './proc.js';
+
+export const DNSMASQ = '/usr/sbin/dnsmasq';
+export const IN_TFTPD = '/usr/sbin/in.tftpd';
+
+export interface Running {
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/** `3rc serve` on cfg: in namespace ns when given, else where cfg says (loopback). */
+export async function start3rc(cfg: LabConfig, opts: { lab?: Lab; ns?: string; timeoutMs?: number; nodeArgs?: string[] } = {}): Promise<Running & { served: Served }> {
+  const served = opts.lab && opts.ns
+    ? await serveInNetns(opts.lab, opts.ns, cfg, { timeoutMs: opts.timeoutMs ?? 120_000, nodeArgs: opts.nodeArgs ?? [] })
+    : await serve(cfg, { timeoutMs: opts.timeoutMs ?? 120_000 });
+  const stop = onCleanup(async () => {
+    const t = setTimeout(() => void served.kill9(), 15_000);
+    await served.stop();
+    clearTimeout(t);
+  });
+  return { pid: served.proc.pid!, served, stop };
+}
+
+/** Waits until something listens on UDP `port` inside ns (ss), or throws after timeoutMs. */
+export async function waitUdp(ns: string, port: number, child: ChildProcess, what: string, err: () => string, timeoutMs = 10_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${what} exited: ${err()}`);
+    const r = await run('ip', ['netns', 'exec', ns, 'ss', '-Hlun', `sport = :${port}`]);
+    if (r.stdout.trim()) return;
+    await sleep(50);
+  }
+  throw new Error(`${what} did not listen on UDP ${port}: ${err()}`);
+}
+
+/** dnsmasq in ns with the given options (plus -k, no config file, root); waits for `udpPort`. */
+export async function startDnsmasqNs(lab: Lab, ns: string, args: string[], udpPort: number): Promise<Running> {
+  const p = lab.spawn(ns, DNSMASQ, ['-k', '-C', '/dev/null', '-u', 'root', '--pid-file', ...args]);
+  let err = '';
+  p.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const stop = onCleanup(() => stopChild(p));
+  try {
+    await waitUdp(ns, udpPort, p, 'dnsmasq', () => err);
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { pid: p.pid!, stop };
+}
+
+/** tftpd-hpa in ns, serving root on address:port. */
+export async function startTftpdHpa(lab: Lab, ns: string, address: string, port: number, root: string): Promise<Running> {
+  const p = lab.spawn(ns, IN_TFTPD, ['-L', '-a', `${address}:${port}`, '-s', root]);
+  let err = '';
+  p.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const stop = onCleanup(() => stopChild(p));
+  try {
+    await waitUdp(ns, port, p, 'in.tftpd', () => err);
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { pid: p.pid!, stop };
+}
