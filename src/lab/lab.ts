@@ -45,7 +45,8 @@ export interface BootOptions {
   kernel?: { kernel: string; initrd: string; append: string };
 }
 
-function deepMerge(base: Obj, over: Obj): Obj {
+/** Merges config changes over a base: objects key by key, anything else (lists too) replaced. */
+export function deepMerge(base: Obj, over: Obj): Obj {
   const out: Obj = { ...base };
   for (const [k, v] of Object.entries(over)) {
     const b = out[k];

@@ -10,6 +10,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
+import { deepMerge } from '../../src/lab/lab.js';
 import { packageRoot } from '../../src/lib/paths.js';
 
 export const ROOT = packageRoot();
@@ -37,15 +38,6 @@ export async function freePort(): Promise<number> {
 }
 
 type Obj = Record<string, unknown>;
-
-function deepMerge(base: Obj, over: Obj): Obj {
-  const out: Obj = { ...base };
-  for (const [k, v] of Object.entries(over)) {
-    const b = out[k];
-    out[k] = v && typeof v === 'object' && !Array.isArray(v) && b && typeof b === 'object' && !Array.isArray(b) ? deepMerge(b as Obj, v as Obj) : v;
-  }
-  return out;
-}
 
 export interface LabConfig {
   dir: string;
