@@ -34,6 +34,7 @@ import { CommandDriver } from './hypervisor/command.js';
 import { CommandFencer } from './hypervisor/fence.js';
 import { LibvirtDriver } from './hypervisor/libvirt.js';
 import { SshPool } from './hypervisor/ssh.js';
+import { KnownHostsFile, knownHostsSink } from './hypervisor/known-hosts-file.js'; // learned host keys
 import { fetchGanglia } from './monitor/ganglia-fetch.js';
 import { probeAll } from './monitor/probe.js';
 import { evidenceTrace, PxeEvidence, type TraceSink } from './ha/evidence.js';
@@ -238,7 +239,12 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
       services.push(dns);
     }
     if (s.http.enabled) {
+      // ---- learned host keys: keys reported with install-done go into ha.guestSsh.knownHosts ----
+      const gs = config.ha.guestSsh;
+      const hostKeys = gs?.knownHosts && gs.learnHostKeys ? knownHostsSink(new KnownHostsFile(gs.knownHosts), { port: gs.port, domain: config.network.domain }) : undefined;
+      // ---- end learned host keys ----
       const app = createApp({
+        hostKeys, // learned host keys
         config, engine, trace, metrics, install, catalog, ha: haView,
         cluster: cluster ? () => cluster.status() : undefined,
         inventory, bootTable, store, clock, startedAt,

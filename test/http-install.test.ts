@@ -10,10 +10,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { parse } from 'yaml';
-import { LAB_YAML, ROOT, serve, writeLabConfig, type LabConfig, type Served } from './lib/serve.js';
-
-const LO_MAC = '52-54-00-77-00-55';
+import { labWithLoopbackHost, LO_MAC, ROOT, serve, type LabConfig, type Served } from './lib/serve.js';
 
 function curl(args: string[]): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -22,16 +19,6 @@ function curl(args: string[]): Promise<{ status: number; body: string }> {
       const i = stdout.lastIndexOf('\n');
       resolve({ status: Number(stdout.slice(i + 1)), body: stdout.slice(0, i) });
     });
-  });
-}
-
-/** lab.yaml plus a host on loopback (127.0.0.5), so that "from the host's own address" can be tested. */
-async function labWithLoopbackHost(extra: Record<string, unknown> = {}): Promise<LabConfig> {
-  const base = parse(readFileSync(LAB_YAML, 'utf8')) as { network: { subnets: unknown[] }; hosts: unknown[] };
-  return writeLabConfig({
-    network: { ...base.network, subnets: [...base.network.subnets, { cidr: '127.0.0.0/24' }] },
-    hosts: [...base.hosts, { name: 'lo5', mac: LO_MAC.replace(/-/g, ':'), ip: '127.0.0.5', profile: 'debian12', role: 'services' }],
-    ...extra,
   });
 }
 

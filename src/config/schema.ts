@@ -349,6 +349,12 @@ export const configSchema = z.strictObject({
           knownHosts: z.string().optional(),
           /** Default: reboot (e.g. `sudo -n reboot` for another user). */
           command: z.string().min(1).default('reboot'),
+          /**
+           * Replace a host's lines in knownHosts with the keys its installer reported through its
+           * token-authenticated install-done call, so the reboot rung reaches a reinstalled VM (its
+           * new host keys) without an operator. Only with knownHosts set. Default: true.
+           */
+          learnHostKeys: z.boolean().default(true),
         })
         .optional(),
       /** gmond or gmetad to read load_five and cpu_num from (XML over TCP). Default: none. */

@@ -17,6 +17,7 @@ import type { InstallLifecycle } from '../inventory/install.js';
 import type { BootTrace } from '../inventory/trace.js';
 import type { Metrics } from '../lib/metrics.js';
 import type { TemplateEngine } from '../render/engine.js';
+import type { HostKeySink } from '../hypervisor/known-hosts-file.js';
 import { apiRouter } from './api.js';
 import type { ClusterRole } from '../cluster/cluster.js';
 import { bootFiles } from './boot-files.js';
@@ -56,6 +57,8 @@ export interface AppDeps {
   startedAt: number;
   /** Redundant 3rc (store.kind etcd): this instance's role and the leader; absent for a single instance. */
   cluster?: (() => ClusterRole) | undefined;
+  /** Where host keys reported with install-done go (ha.guestSsh.learnHostKeys); absent: reported, not recorded. */
+  hostKeys?: HostKeySink | undefined;
   /** Web dashboard (issue 12): its live feed and HA budget; without it the page still loads, without live updates. */
   web?: WebDeps;
 }

@@ -3,11 +3,13 @@
  * failed callbacks. A host gets only its own kickstart: the request must come from its reserved
  * IP or carry its current per-install token; anything else is 403 and logged, and a host that
  * is not installing gets 404. The iPXE script (it holds the kernel arguments, so the token) is
- * served only to the host's reserved IP.
+ * served only to the host's reserved IP. A done call may carry the host's new SSH host keys,
+ * which are learned only once its token has been accepted.
  */
 import express, { Router, type Request } from 'express';
 import type { Host } from '../inventory/inventory.js';
 import { tokenIsCurrent } from '../inventory/install.js';
+import { parseReportedHostKeys, REPORTED_BYTES_MAX } from '../hypervisor/known-hosts-update.js';
 import { normalizeMac } from '../lib/net.js';
 import { renderIpxe, renderKickstart } from '../render/render.js';
 import type { AppDeps } from './app.js';
@@ -90,13 +92,16 @@ export function installRouter(deps: AppDeps): Router {
     const found = hostOf(req, res);
     if (!found) return;
     const { host, mac } = found;
-    const log = typeof req.body === 'string' ? req.body : '';
-    const outcome = kind === 'done' ? await deps.install.done(mac, tokenOf(req)) : await deps.install.failed(mac, tokenOf(req), log);
+    const body = typeof req.body === 'string' ? req.body : '';
+    const outcome = kind === 'done' ? await deps.install.done(mac, tokenOf(req)) : await deps.install.failed(mac, tokenOf(req), body);
     deps.metrics.callbacks.inc({ kind, outcome: outcome.status });
     switch (outcome.status) {
-      case 'ok':
-        trace(req, `http.install-${kind}`, host, mac, null, { status: 200 });
-        return res.json({ host: host.name, result: kind, boot: 'local' });
+      case 'ok': {
+        // Only now, with the token checked and spent, is the body the host's own word.
+        const learned = kind === 'done' ? await learnHostKeys(req, host, mac, body) : undefined;
+        trace(req, `http.install-${kind}`, host, mac, null, { status: 200, ...(learned === undefined ? {} : { hostKeys: learned }) });
+        return res.json({ host: host.name, result: kind, boot: 'local', ...(learned === undefined ? {} : { hostKeys: learned }) });
+      }
       case 'gone':
         trace(req, `http.install-${kind}`, host, mac, 'token-spent', { status: 410 });
         return apiError(res, 410, 'E_TOKEN_SPENT', outcome.why);
@@ -108,8 +113,49 @@ export function installRouter(deps: AppDeps): Router {
         return apiError(res, 404, 'E_UNKNOWN_HOST', `no host with MAC ${mac}`);
     }
   };
+
+  /**
+   * The SSH host keys an installer reported with its done call (one `TYPE BASE64` a line; none
+   * from older installers), recorded as the host's known keys when a sink is configured. Returns
+   * how many valid keys the body held. Never throws: the install is done whatever happens here.
+   */
+  const learnHostKeys = async (req: Request, host: Host, mac: string, body: string): Promise<number> => {
+    const r = parseReportedHostKeys(body);
+    if (r.tooLarge || r.rejected.length > 0) {
+      req.log?.warn({ mac, host: host.name, bytes: Buffer.byteLength(body), tooLarge: r.tooLarge, rejected: r.rejected.slice(0, 20) }, 'install-done: host key lines skipped');
+    }
+    if (r.keys.length === 0) return 0;
+    const fingerprints = r.keys.map((k) => `${k.keyType} ${k.fingerprint}`);
+    const event = (reason: string, data: Record<string, unknown>) =>
+      deps.trace.record({ at: deps.clock.now(), kind: 'install.host-keys', mac, host: host.name, reason, data: { fingerprints, rejected: r.rejected.length, ...data } });
+    if (!deps.hostKeys) {
+      event('not-recorded', { why: 'no ha.guestSsh.knownHosts, or learnHostKeys is false' });
+      return r.keys.length;
+    }
+    try {
+      const w = await deps.hostKeys.learn(host, r.keys);
+      req.log?.info({ mac, host: host.name, file: w.file, keys: w.written, replaced: w.replaced, fingerprints }, 'install-done: host keys recorded in known_hosts');
+      event('recorded', { file: w.file, replaced: w.replaced });
+    } catch (err) {
+      req.log?.error({ mac, host: host.name, err }, 'install-done: cannot record host keys in known_hosts');
+      event('write-failed', { error: (err as Error).message });
+    }
+    return r.keys.length;
+  };
+
   const logBody = express.text({ type: () => true, limit: '1mb' });
-  r.post('/install/:mac/done', callback('done'));
+  // The done body (host keys) is optional: one too large or undecodable is dropped, and the call
+  // still counts, so that no body can keep a host from leaving install mode.
+  const strictKeysBody = express.text({ type: () => true, limit: REPORTED_BYTES_MAX });
+  const keysBody: express.RequestHandler = (req, res, next) =>
+    strictKeysBody(req, res, (err?: unknown) => {
+      if (err) {
+        req.log?.warn({ mac: req.params.mac, peer: clientIp(req), err: (err as Error).message }, 'install-done: body dropped');
+        req.body = '';
+      }
+      next();
+    });
+  r.post('/install/:mac/done', keysBody, callback('done'));
   r.get('/install/:mac/done', callback('done'));
   r.post('/install/:mac/failed', logBody, callback('failed'));
   r.get('/install/:mac/failed', callback('failed'));

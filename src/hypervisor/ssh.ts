@@ -278,6 +278,8 @@ export class SshPool implements SshRunner {
     if (!t.knownHostsFile) {
       throw new SshError(SshErrorCodes.KNOWN_HOSTS, t.name, `no known_hosts file configured for ${t.name} (ssh.knownHosts): refusing to connect without checking its host key`);
     }
+    // Read for every new connection, never cached: keys learned from an install-done call
+    // (known-hosts-file.ts) apply to the next connection to the reinstalled host.
     let text: string;
     try {
       text = await readFile(t.knownHostsFile, 'utf8');

@@ -1,7 +1,7 @@
 /**
- * A real OpenSSH server for tests: `sshd -D -e` on 127.0.0.1 at a free port, with a temporary
- * config, its own host keys, and an AuthorizedKeysFile in the temp dir. Needs root (sshd checks
- * and switches users) and Debian's openssh-server.
+ * A real OpenSSH server for tests: `sshd -D -e` on 127.0.0.1 (or another loopback address) at a
+ * free port, with a temporary config, its own host keys, and an AuthorizedKeysFile in the temp
+ * dir. Needs root (sshd checks and switches users) and Debian's openssh-server.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -48,6 +48,10 @@ export interface SshdOptions {
   authorizedKeys: string;
   /** Environment of every session (sshd_config SetEnv). */
   env?: Record<string, string>;
+  /** Address to listen on. Default: 127.0.0.1. */
+  address?: string;
+  /** Port to listen on. Default: a free one. */
+  port?: number;
 }
 
 export interface Sshd {
@@ -61,11 +65,11 @@ export interface Sshd {
 export async function startSshd(o: SshdOptions): Promise<Sshd> {
   mkdirSync('/run/sshd', { recursive: true, mode: 0o755 }); // privilege separation directory
   mkdirSync(o.dir, { recursive: true });
-  const port = await freePort();
+  const port = o.port ?? (await freePort());
   const config = join(o.dir, 'sshd_config');
   const lines = [
     `Port ${port}`,
-    'ListenAddress 127.0.0.1',
+    `ListenAddress ${o.address ?? '127.0.0.1'}`,
     ...o.hostKeys.map((k) => `HostKey ${k}`),
     `PidFile ${join(o.dir, 'sshd.pid')}`,
     `AuthorizedKeysFile ${o.authorizedKeys}`,

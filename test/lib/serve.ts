@@ -59,6 +59,19 @@ export async function writeLabConfig(changes: Obj = {}): Promise<LabConfig> {
   return { dir, file, ports, data, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
+/** The MAC of lo5, the host labWithLoopbackHost() adds. */
+export const LO_MAC = '52-54-00-77-00-55';
+
+/** lab.yaml plus a host on loopback (lo5, 127.0.0.5), so that "from the host's own address" can be tested. */
+export async function labWithLoopbackHost(extra: Obj = {}): Promise<LabConfig> {
+  const base = parse(readFileSync(LAB_YAML, 'utf8')) as { network: { subnets: unknown[] }; hosts: unknown[] };
+  return writeLabConfig({
+    network: { ...base.network, subnets: [...base.network.subnets, { cidr: '127.0.0.0/24' }] },
+    hosts: [...base.hosts, { name: 'lo5', mac: LO_MAC.replace(/-/g, ':'), ip: '127.0.0.5', profile: 'debian12', role: 'services' }],
+    ...extra,
+  });
+}
+
 export interface Served {
   proc: ChildProcess;
   /** Every stdout line so far (pino JSON). */

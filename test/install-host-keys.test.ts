@@ -1,0 +1,198 @@
+/**
+ * A reinstalled host's new SSH host keys, learned from its install-done call: a real `3rc serve`
+ * with ha.guestSsh.knownHosts, keys made by ssh-keygen, the done call with the install token (and
+ * without it), and, where sshd can run, a real SSH connection to a server with those host keys.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { SshErrorCodes, SshPool, type SshTarget } from '../src/hypervisor/ssh.js';
+import { freePort, keygen, sshdUnavailable, startSshd } from './hypervisor/sshd.js';
+import { labWithLoopbackHost, LO_MAC, serve, type LabConfig, type Served } from './lib/serve.js';
+
+const OLD = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAj4JP3i0GfU7CRnPZn/kUjbHhJD8ozajvZo2f9a9eMZ';
+const noSshd = sshdUnavailable();
+const busybox = ['/usr/bin/busybox', '/bin/busybox'].find((p) => existsSync(p));
+
+/** `TYPE BASE64` of a public key line (what the installer posts). */
+const keyOf = (pub: string) => pub.split(' ').slice(0, 2).join(' ');
+
+describe('host keys learned from install-done', () => {
+  const dir = mkdtempSync(join(tmpdir(), '3rc-hostkeys-'));
+  const hostEd = keygen(join(dir, 'host_ed25519'), 'ed25519');
+  const hostEc = keygen(join(dir, 'host_ecdsa'), 'ecdsa');
+  const client = keygen(join(dir, 'client'), 'ed25519');
+  const knownHosts = join(dir, 'known_hosts');
+  let port: number;
+  let cfg: LabConfig;
+  let s: Served;
+  let api: string;
+  let before0: string;
+
+  const call = async (path: string, init: RequestInit = {}) => {
+    const r = await fetch(`${s.url}${path}`, { ...init, headers: { authorization: `Bearer ${api}`, ...(init.headers as Record<string, string>) } });
+    return { status: r.status, body: await r.text() };
+  };
+  /** Flips a host to install and returns the done path (with its token) from its kickstart. */
+  const install = async (host: string, mac: string) => {
+    assert.equal((await call(`/api/v1/hosts/${host}/boot`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{"mode":"install"}' })).status, 200);
+    const token = /\?token=([0-9a-f]+)/.exec((await call(`/api/v1/hosts/${host}/render`)).body)?.[1];
+    assert.ok(token);
+    const ks = await fetch(`${s.url}/ks/${mac}?token=${token}`);
+    assert.equal(ks.status, 200);
+    const done = /\/install\/[0-9a-f-]+\/done\?token=[0-9a-f]+/.exec(await ks.text())?.[0];
+    assert.ok(done);
+    return done;
+  };
+  const postDone = (path: string, body: string) => fetch(`${s.url}${path}`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body });
+
+  before(async () => {
+    port = await freePort();
+    before0 = [`# hand-written: keep`, `[127.0.0.5]:${port} ${OLD}`, `hv1 ${OLD}`, `lo5.lab.test ${OLD}`, `127.0.0.5 ${OLD}`, `[127.0.0.1]:${port} ${OLD}`, ''].join('\n');
+    writeFileSync(knownHosts, before0);
+    cfg = await labWithLoopbackHost({ ha: { guestSsh: { port, key: client.key, knownHosts } } });
+    s = await serve(cfg);
+    api = readFileSync(join(cfg.dir, 'api-token'), 'utf8').trim();
+  });
+  after(async () => {
+    await s?.stop();
+    cfg?.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a done with a wrong token changes nothing; with the token, the host has exactly the reported keys', async () => {
+    const done = await install('lo5', LO_MAC);
+    const body = `${keyOf(hostEd.pub)}\n${keyOf(hostEc.pub)}\n`;
+    const forged = await postDone(done.replace(/token=[0-9a-f]+/, `token=${'0'.repeat(32)}`), body);
+    assert.equal(forged.status, 403);
+    assert.equal(readFileSync(knownHosts, 'utf8'), before0);
+
+    const ok = await postDone(done, body);
+    assert.equal(ok.status, 200);
+    assert.deepEqual(await ok.json(), { host: 'lo5', result: 'done', boot: 'local', hostKeys: 2 });
+    assert.equal(
+      readFileSync(knownHosts, 'utf8'),
+      [`# hand-written: keep`, `[127.0.0.5]:${port} ${keyOf(hostEd.pub)}`, `[127.0.0.5]:${port} ${keyOf(hostEc.pub)}`, `hv1 ${OLD}`, `[127.0.0.1]:${port} ${OLD}`, ''].join('\n'),
+    );
+
+    // Spent: the same call again is 410 and learns nothing, even with other keys.
+    const learned = readFileSync(knownHosts, 'utf8');
+    assert.equal((await postDone(done, `${OLD}\n`)).status, 410);
+    assert.equal(readFileSync(knownHosts, 'utf8'), learned);
+
+    const events = JSON.parse((await call('/api/v1/hosts/lo5/events')).body) as { kind: string; reason: string; data: { fingerprints?: string[]; file?: string; hostKeys?: number; status?: number } }[];
+    const ev = events.find((e) => e.kind === 'install.host-keys');
+    assert.ok(ev, JSON.stringify(events));
+    assert.equal(ev.reason, 'recorded');
+    assert.equal(ev.data.file, knownHosts);
+    const fp = (f: string) => execFileSync('ssh-keygen', ['-lf', f], { encoding: 'utf8' }).split(' ')[1];
+    assert.deepEqual(ev.data.fingerprints, [`ssh-ed25519 ${fp(`${hostEd.key}.pub`)}`, `ecdsa-sha2-nistp256 ${fp(`${hostEc.key}.pub`)}`]);
+    assert.ok(events.some((e) => e.kind === 'http.install-done' && e.data.status === 200 && e.data.hostKeys === 2));
+    assert.ok(!JSON.stringify(events).includes(keyOf(hostEd.pub).split(' ')[1]!), 'fingerprints only, not whole keys');
+  });
+
+  it('a done with no body, or with a body too large or of junk, still counts and learns nothing', async () => {
+    const before1 = readFileSync(knownHosts, 'utf8');
+    const huge = await postDone(await install('vm10', '52-54-00-77-00-10'), `${keyOf(hostEd.pub)}\n${'x'.repeat(200_000)}\n`);
+    assert.equal(huge.status, 200);
+    assert.equal(((await huge.json()) as { hostKeys: number }).hostKeys, 0);
+    const junk = await postDone(await install('vm11', '52-54-00-77-00-11'), Buffer.from([0, 255, 10, 115, 115, 104, 45, 114, 115, 97, 32, 65, 65, 10]).toString('latin1'));
+    assert.equal(junk.status, 200);
+    const empty = await fetch(`${s.url}${await install('vm10', '52-54-00-77-00-10')}`); // GET, like an old installer may
+    assert.equal(empty.status, 200);
+    assert.equal(readFileSync(knownHosts, 'utf8'), before1);
+    for (const host of ['vm10', 'vm11']) {
+      const b = JSON.parse((await call(`/api/v1/hosts/${host}`)).body) as { boot: { mode: string; lastInstall: string } };
+      assert.deepEqual([b.boot.mode, b.boot.lastInstall], ['local', 'done']);
+    }
+  });
+
+  /** Host key files as an installed system has them, under root/etc/ssh. */
+  const sshDir = (name: string, pubs: string[]) => {
+    const root = join(dir, name);
+    mkdirSync(join(root, 'etc', 'ssh'), { recursive: true });
+    pubs.forEach((p, i) => copyFileSync(p, join(root, 'etc', 'ssh', `ssh_host_${i}_key.pub`)));
+    return root;
+  };
+  /** A PATH directory where curl fails and wget is `impl` (a program path). */
+  const stubs = (name: string, wget: string) => {
+    const bin = join(dir, name);
+    mkdirSync(bin);
+    writeFileSync(join(bin, 'curl'), '#!/bin/sh\nexit 7\n', { mode: 0o755 });
+    symlinkSync(wget, join(bin, 'wget'));
+    return bin;
+  };
+  const sh = (script: string, env: NodeJS.ProcessEnv = {}) => execFileSync('sh', ['-c', script], { env: { ...process.env, ...env }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  /** The kickstart of a host flipped to install, with its URLs pointing at this 3rc. */
+  const kickstart = async (host: string, mac: string) => {
+    const done = await install(host, mac);
+    const ks = await (await fetch(`${s.url}${done.replace(/\/install\/([0-9a-f-]+)\/done/, '/ks/$1')}`)).text();
+    return ks.replace(/http:\/\/10\.77\.0\.1(:\d+)?/g, s.url);
+  };
+  const linesFor = (ip: string) => readFileSync(knownHosts, 'utf8').split('\n').filter((l) => l.startsWith(`[${ip}]:${port} `));
+
+  it("the preseed's late_command posts the target's host keys with curl, or with wget when curl fails", async () => {
+    const tail = (ks: string) => {
+      const cmd = /^d-i preseed\/late_command string in-target sh -c '(.*)'$/m.exec(ks)?.[1];
+      assert.ok(cmd, ks);
+      const at = cmd.indexOf('k=$(');
+      assert.ok(at > 0, cmd);
+      return cmd.slice(at);
+    };
+    const both = sshDir('target-both', [`${hostEd.key}.pub`, `${hostEc.key}.pub`]);
+    sh(tail(await kickstart('vm11', '52-54-00-77-00-11')).replace('/etc/ssh/', `${both}/etc/ssh/`));
+    assert.deepEqual(linesFor('10.77.0.11'), [`[10.77.0.11]:${port} ${keyOf(hostEd.pub)}`, `[10.77.0.11]:${port} ${keyOf(hostEc.pub)}`]);
+
+    const one = sshDir('target-one', [`${hostEc.key}.pub`]);
+    const gnu = stubs('bin-gnu', execFileSync('sh', ['-c', 'command -v wget'], { encoding: 'utf8' }).trim());
+    sh(tail(await kickstart('vm11', '52-54-00-77-00-11')).replace('/etc/ssh/', `${one}/etc/ssh/`), { PATH: `${gnu}:${process.env.PATH}` });
+    assert.deepEqual(linesFor('10.77.0.11'), [`[10.77.0.11]:${port} ${keyOf(hostEc.pub)}`]);
+    const b = JSON.parse((await call('/api/v1/hosts/vm11')).body) as { boot: { mode: string; lastInstall: string } };
+    assert.deepEqual([b.boot.mode, b.boot.lastInstall], ['local', 'done']);
+  });
+
+  it("the image installer's done call posts its host keys with busybox wget", { skip: busybox ? false : 'no busybox' }, async () => {
+    const script = await kickstart('vm14', '52-54-00-77-00-14');
+    const between = (from: string, to: RegExp) => {
+      const a = script.indexOf(from);
+      assert.ok(a >= 0, from);
+      const m = to.exec(script.slice(a));
+      assert.ok(m, String(to));
+      return script.slice(a, a + m.index + m[0].length);
+    };
+    const doneUrl = /^DONE_URL='(.*)'$/m.exec(script)?.[1];
+    assert.ok(doneUrl);
+    // The key collection of the identity step and the done call of the finish step, as written.
+    const steps = `${between(': >/tmp/host-keys', /\n  done\n/)}${between('  ok=\n', /\n  \[ -n "\$ok" \][^\n]*\n/)}`;
+    const root = sshDir('target-image', [`${hostEd.key}.pub`, `${hostEc.key}.pub`]);
+    const work = join(dir, 'image-tmp');
+    mkdirSync(work);
+    const run = `log() { echo "3rc-install: $*"; }\ndie() { log "ERROR: $*"; exit 1; }\nT='${root}'\nDONE_URL='${doneUrl}'\n${steps.replaceAll('/tmp/', `${work}/`)}`;
+    const out = execFileSync(busybox!, ['sh', '-c', run], { env: { ...process.env, PATH: `${stubs('bin-busybox', busybox!)}:${process.env.PATH}` }, encoding: 'utf8' });
+    assert.match(out, /^3rc-install: ssh host key: ssh-ed25519 /m);
+    assert.deepEqual(JSON.parse(readFileSync(join(work, 'done.out'), 'utf8')), { host: 'vm14', result: 'done', boot: 'local', hostKeys: 2 });
+    assert.deepEqual(linesFor('10.77.0.14'), [`[10.77.0.14]:${port} ${keyOf(hostEd.pub)}`, `[10.77.0.14]:${port} ${keyOf(hostEc.pub)}`]);
+  });
+
+  it('SshPool connects to an sshd with the learned host keys', { skip: noSshd ?? false }, async () => {
+    const authorized = join(dir, 'authorized_keys');
+    writeFileSync(authorized, `${client.pub}\n`);
+    const sshd = await startSshd({ dir: join(dir, 'sshd'), address: '127.0.0.5', hostKeys: [hostEd.key, hostEc.key], authorizedKeys: authorized, env: { HOME: dir }, port });
+    const pool = new SshPool({ connectTimeoutMs: 5000 });
+    try {
+      const target: SshTarget = { name: 'lo5', address: '127.0.0.5', port, user: 'root', keyFile: client.key, knownHostsFile: knownHosts };
+      const r = await pool.run(target, 'echo learned', { timeoutMs: 10_000 });
+      assert.equal(r.stdout, 'learned\n');
+      // The file as it was before the install would have refused this server.
+      const stale = join(dir, 'known_hosts.before');
+      writeFileSync(stale, before0);
+      await assert.rejects(pool.run({ ...target, knownHostsFile: stale }, 'true', { timeoutMs: 5000 }), { code: SshErrorCodes.HOST_KEY_MISMATCH });
+    } finally {
+      pool.closeAll();
+      await sshd.stop();
+    }
+  });
+});
