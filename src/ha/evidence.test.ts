@@ -15,6 +15,19 @@ describe('PXE-loop evidence', () => {
     assert.equal(e.looping('vm10', 70_000), false);
     assert.equal(e.looping('vm11', 40_000), false);
   });
+  it('boots followed by the VM answering are no evidence: only those since it was last seen up count', () => {
+    const e = new PxeEvidence({ threshold: 3, window: 5 * 60_000 });
+    // Three healthy reboots in five minutes (network first, then the disk): not a loop.
+    for (const t of [0, 60_000, 120_000]) {
+      e.record('vm14', t, 'local');
+      e.seenUp('vm14', t + 50_000);
+    }
+    assert.equal(e.looping('vm14', 180_000), false);
+    // Then a disk that no longer boots: three boots and never up in between.
+    for (const t of [200_000, 220_000, 240_000]) e.record('vm14', t, 'local');
+    e.seenUp('vm14', 190_000); // a probe result older than those boots changes nothing
+    assert.equal(e.looping('vm14', 240_000), true);
+  });
   it('an install PXE boot is not evidence and resets the count; clear forgets', () => {
     const e = new PxeEvidence({ threshold: 2, window: 60_000 });
     e.record('vm10', 0, 'local');

@@ -1,7 +1,7 @@
 /**
  * Boot-server evidence: a VM that PXE-boots again and again while its boot entry says `local`
  * has a disk that no longer boots (the boot servers keep telling it "boot local" and it keeps
- * coming back). Fed from the boot trace (DHCP/TFTP PXE requests); pure bookkeeping, clock given.
+ * coming back, without ever answering in between). Fed from the boot trace (DHCP/TFTP PXE requests); pure bookkeeping, clock given.
  */
 export class PxeEvidence {
   private readonly seen = new Map<string, number[]>();
@@ -24,6 +24,19 @@ export class PxeEvidence {
     const list = this.seen.get(vm);
     if (!list) return false;
     return list.filter((t) => t > now - this.opts.window).length >= this.opts.threshold;
+  }
+
+  /**
+   * The VM was seen up at `at`: the boots before it led somewhere, so they are no evidence. A VM
+   * whose firmware tries the network first PXE-boots with a local entry on every healthy boot;
+   * only boots that never come up add up to a loop.
+   */
+  seenUp(vm: string, at: number): void {
+    const list = this.seen.get(vm);
+    if (!list) return;
+    const left = list.filter((t) => t > at);
+    if (left.length) this.seen.set(vm, left);
+    else this.seen.delete(vm);
   }
 
   /** Forget a VM's history (after a reinstall was ordered). */

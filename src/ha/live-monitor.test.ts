@@ -36,6 +36,15 @@ describe('LiveMonitor: probes + hypervisor view + Ganglia + evidence', () => {
     assert.deepEqual(snap.vms.get('vm99'), { up: false, power: 'unknown', pxeLoop: false });
   });
 
+  it('forgets the PXE boots of a VM it sees answering (a healthy network-first boot is no loop)', async () => {
+    evidence.record('vm10', clock.now(), 'local');
+    evidence.record('vm10', clock.now(), 'local');
+    assert.equal(evidence.looping('vm10', clock.now()), true);
+    const snap = await monitor.pass({ hosts: ['hv1'], vms: [{ name: 'vm10', host: 'hv1' }] });
+    assert.equal(snap.vms.get('vm10')!.pxeLoop, false);
+    assert.equal(evidence.looping('vm10', clock.now()), false);
+  });
+
   it('sees a halted VM as off through its hypervisor', async () => {
     sim.crash('vm10', 'halt');
     openPorts.delete(3);

@@ -28,6 +28,7 @@ export class LiveMonitor implements Monitor {
   constructor(private readonly d: LiveMonitorDeps) {}
 
   async pass(target: MonitorTarget): Promise<Snapshot> {
+    const started = this.d.clock.now();
     const names = [...target.hosts, ...target.vms.map((v) => v.name)];
     const addrs = names.map((n) => this.d.address(n));
     const probed = await this.d.probeAll(addrs.filter((a): a is { host: string; port: number } => a !== undefined));
@@ -65,7 +66,10 @@ export class LiveMonitor implements Monitor {
     for (const v of target.vms) {
       const onHost = v.host ? running.get(v.host) : undefined;
       const power: VmPower = onHost ? (onHost.has(v.name) ? 'on' : 'off') : 'unknown';
-      vms.set(v.name, { up: open.get(v.name) ?? false, power, pxeLoop: this.d.evidence?.looping(v.name, now) ?? false });
+      const up = open.get(v.name) ?? false;
+      // Boots that ended with the VM answering are not a PXE loop (every network-first boot is one).
+      if (up) this.d.evidence?.seenUp(v.name, started);
+      vms.set(v.name, { up, power, pxeLoop: this.d.evidence?.looping(v.name, now) ?? false });
     }
     return { hosts, vms };
   }
