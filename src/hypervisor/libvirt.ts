@@ -58,8 +58,15 @@ export class LibvirtDriver implements HypervisorDriver {
     await this.virsh(host, 'destroy', vm, { notRunningOk: true });
   }
 
+  /**
+   * A hard power cycle: destroy, then start. Not `virsh reset`: that goes through qemu's monitor,
+   * which a hung qemu (stopped, or stuck on its storage) never answers, so the reset would wait
+   * forever; destroy kills the process (TERM, then KILL), which always works. A VM that is off
+   * fails the destroy with "domain is not running" (NOT_RUNNING), as the contract asks.
+   */
   async reset(host: string, vm: string): Promise<void> {
-    await this.virsh(host, 'reset', vm);
+    await this.virsh(host, 'destroy', vm);
+    await this.virsh(host, 'start', vm);
   }
 
   /** ACPI power button (not part of the driver interface): the guest shuts down if it listens. */
