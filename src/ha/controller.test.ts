@@ -222,4 +222,29 @@ describe('HA controller against the simulated cluster', () => {
     const done = (await store.queryEvents({ vm: 'vm10', kind: 'ha.done' })).map((e) => (e.data as { detail?: string }).detail ?? '');
     assert.ok(done.some((d) => /already running .*not repeated/.test(d)), done.join(' | '));
   });
+
+  it('resumes an unfinished reset: re-issued when the VM is off on its host (the virsh never ran)', async () => {
+    const store = new MemoryStore();
+    const w = await buildWorld(opts({ store }));
+    await w.run(15 * S);
+    // 3rc dies while its power-on of the halted VM is on its way: it never reaches the hypervisor.
+    const realStart = w.sim.start.bind(w.sim);
+    let started = 0;
+    w.sim.start = () => new Promise<void>(() => undefined);
+    w.sim.crash('vm10', 'halt');
+    const c1 = w.controller;
+    await w.clock.runUntil(w.clock.now() + 30 * S, () => Promise.race([c1.idle(), new Promise<void>((r) => setImmediate(r))]));
+    assert.equal(w.controller.state('vm10')!.pending?.kind, 'reset');
+    w.controller.abandon();
+    w.sim.start = async (host, vm) => {
+      started += 1;
+      return realStart(host, vm);
+    };
+    await w.restartController();
+    await w.run(150 * S);
+    assert.equal(started, 1, 'the power-on that never happened was issued once after the restart');
+    assert.equal(w.sim.serviceUp('vm10'), true);
+    assert.equal(w.controller.state('vm10')!.phase, 'running', 'back before T2, not escalated to a reinstall');
+    assert.deepEqual(await log(store, 'vm10', 'ha.action'), ['place', 'reset']);
+  });
 });

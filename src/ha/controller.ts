@@ -10,9 +10,10 @@
  *   its actions starts (write-ahead); an action's outcome is durable (`ha.done`) before the
  *   machine moves on from it;
  * - after a restart, an action whose outcome was recorded is never issued again; one that was
- *   issued but not recorded is reconciled against the world: a start (or reinstall) is re-issued
- *   only if the VM is not running on its target, a reboot or reset is never repeated (T1/T2
- *   escalate if it did not happen), placement and fencing are idempotent and are redone.
+ *   issued but not recorded is reconciled against the world: a start, reset (a power cycle on
+ *   the VM's own host) or reinstall is re-issued only if the VM is not running on its target, a
+ *   reboot is never repeated (T1 escalates if it did not happen), placement and fencing are
+ *   idempotent and are redone.
  */
 import type { Clock, Timer } from '../lib/clock.js';
 import { ErrorCodes, NotFoundError } from '../lib/errors.js';
@@ -449,13 +450,16 @@ export class HaController implements Service {
         if (cmd?.type === 'fence') await this.act(s.vm, cmd);
         return;
       case 'reboot':
-      case 'reset':
-        // Never repeated: if it did not happen, T1/T2 escalate as usual.
+        // Never repeated: if it did not happen, T1 escalates as usual.
         await result(true, 'resumed after a restart; not repeated');
         return;
+      case 'reset':
+      // A reset whose VM runs on its host happened (or is not needed): repeating it would reboot
+      // the VM twice. One whose VM is off did not reach the hypervisor (found in the lab: 3rc
+      // killed while its virsh ran): waiting T2 for a VM that is off would only escalate.
       case 'start':
       case 'reinstall': {
-        if (cmd?.type !== 'start' && cmd?.type !== 'reinstall') return void (await result(false, 'resumed: action not found in the log'));
+        if (cmd?.type !== 'start' && cmd?.type !== 'reinstall' && cmd?.type !== 'reset') return void (await result(false, 'resumed: action not found in the log'));
         let running = false;
         try {
           running = (await this.d.driver.vmState(cmd.host, s.vm)) === 'running';
