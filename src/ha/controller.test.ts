@@ -98,10 +98,17 @@ describe('HA controller against the simulated cluster', () => {
     assert.equal(st.reason, 'fence-failed');
     assert.equal(w.sim.copies('vm10'), 1);
     assert.equal(w.sim.doubleStarts, 0);
+    // Heal just before the next fence retry: the retry reaches the hypervisor before any
+    // monitoring pass has seen the VM answer again. It must leave the healthy copy alone.
+    const retryAt = w.controller.state('vm10')!.timer!.at;
+    await w.run(retryAt - 1 - w.clock.now());
     w.sim.heal('hv1');
+    const healedAt = w.clock.now();
     await w.run(30 * S);
     assert.equal(w.controller.state('vm10')!.phase, 'running');
     assert.equal(w.sim.doubleStarts, 0);
+    assert.deepEqual(w.sim.history('vm10').filter((h) => h.at >= healedAt && !h.up), [], 'the healed copy was never taken down');
+    assert.equal(w.sim.whereIs('vm10'), 'hv1');
   });
 
   it('the paper rules start elsewhere without fencing: a partition then runs the VM twice', async () => {

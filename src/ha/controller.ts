@@ -377,6 +377,10 @@ export class HaController implements Service {
   private async fence(vm: string, host: string): Promise<{ off: boolean; detail: string }> {
     try {
       if ((await this.d.driver.vmState(host, vm)) === 'off') return { off: true, detail: `${host} reports ${vm} off` };
+      // Its hypervisor answers again and runs it: if the VM answers too, the partition healed and
+      // the next pass sees it running. Never kill a VM that serves (found in the lab: a fence
+      // retry right after the heal destroyed the healthy copy, then restarted it).
+      if ((await this.d.monitor.probe(vm, host)).vm.up) return { off: false, detail: `${vm} answers again on ${host}: left running` };
       await this.d.driver.destroy(host, vm);
       if ((await this.d.driver.vmState(host, vm)) === 'off') return { off: true, detail: `${vm} destroyed on ${host}` };
       return { off: false, detail: `${host} still reports ${vm} running after destroy` };
