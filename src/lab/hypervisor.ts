@@ -54,13 +54,15 @@ export interface HypervisorOptions {
 }
 
 export class HypervisorHost {
+  private holder: ChildProcess | null = null;
+  private gmondTo: string | null = null;
+
   private constructor(
     private readonly net: LabNetwork,
     readonly name: string,
     readonly ns: string,
     readonly ip: string,
     readonly dir: string,
-    private readonly holder: ChildProcess,
     /** `ADDR ssh-ed25519 KEY`, for 3rc's known_hosts. */
     readonly knownHostsLine: string,
   ) {}
@@ -81,32 +83,41 @@ export class HypervisorHost {
       `AuthorizedKeysFile ${join(dir, 'ssh', 'authorized_keys')}`, 'PermitRootLogin prohibit-password', 'PasswordAuthentication no',
       'KbdInteractiveAuthentication no', 'UsePAM no', 'StrictModes no', 'PrintMotd no', 'LogLevel ERROR',
     ].join('\n') + '\n');
+    const host = new HypervisorHost(net, opts.name, ns, ip, dir, `${ip} ${readFileSync(`${hostKey}.pub`, 'utf8').trim().split(' ').slice(0, 2).join(' ')}`);
+    await host.powerOn();
+    return host;
+  }
 
+  /**
+   * Boots the host: fresh mount and UTS namespaces (a new /run), libvirtd and sshd, and gmond
+   * again when it ran before. Its libvirt state (defined domains) is kept in `dir`, so a host
+   * that was killed comes back knowing its VMs, all shut off, like a server after a power cut.
+   */
+  async powerOn(): Promise<void> {
     // The holder keeps the host's mount and UTS namespaces alive; everything else enters them.
-    const holder = net.spawn(ns, 'unshare', ['--mount', '--uts', '--propagation', 'private', 'sleep', 'infinity'], { stdio: 'ignore' });
-    const host = new HypervisorHost(net, opts.name, ns, ip, dir, holder, `${ip} ${readFileSync(`${hostKey}.pub`, 'utf8').trim().split(' ').slice(0, 2).join(' ')}`);
-    await host.waitHolder();
-    const mounts = ['mount -t tmpfs tmpfs /run', 'mkdir -p /run/sshd /run/libvirt', ...LIBVIRT_DIRS.map((d) => `mount --bind ${join(dir, d.slice(1).replace(/\//g, '_'))} ${d}`), `hostname ${opts.name}`];
-    host.sh(mounts.join(' && '));
-    host.exec('/usr/sbin/libvirtd', ['-d', '-p', '/run/libvirtd.pid']);
-    host.exec('/usr/sbin/sshd', ['-f', join(dir, 'sshd_config')]);
+    this.holder = this.net.spawn(this.ns, 'unshare', ['--mount', '--uts', '--propagation', 'private', 'sleep', 'infinity'], { stdio: 'ignore' });
+    await this.waitHolder();
+    const mounts = ['mount -t tmpfs tmpfs /run', 'mkdir -p /run/sshd /run/libvirt', ...LIBVIRT_DIRS.map((d) => `mount --bind ${join(this.dir, d.slice(1).replace(/\//g, '_'))} ${d}`), `hostname ${this.name}`];
+    this.sh(mounts.join(' && '));
+    this.exec('/usr/sbin/libvirtd', ['-d', '-p', '/run/libvirtd.pid']);
+    this.exec('/usr/sbin/sshd', ['-f', join(this.dir, 'sshd_config')]);
     // libvirtd probes qemu's capabilities once (~4 s) before it answers.
     const deadline = Date.now() + 60_000;
     for (;;) {
       try {
-        host.virsh(['version']);
+        this.virsh(['version']);
         break;
       } catch (err) {
-        if (Date.now() > deadline) throw new Error(`${opts.name}: libvirtd did not answer in 60 s: ${(err as Error).message}`);
+        if (Date.now() > deadline) throw new Error(`${this.name}: libvirtd did not answer in 60 s: ${(err as Error).message}`);
         await new Promise((r) => setTimeout(r, 500));
       }
     }
-    return host;
+    if (this.gmondTo) this.startGmond(this.gmondTo);
   }
 
   private async waitHolder(): Promise<void> {
     // unshare execs sleep: once /proc/PID/exe is sleep, the namespaces exist.
-    const pid = this.holder.pid!;
+    const pid = this.holder!.pid!;
     for (let i = 0; i < 100; i++) {
       try {
         if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'sleep') return;
@@ -120,19 +131,25 @@ export class HypervisorHost {
 
   /** Starts a long-running command inside the host; it dies with the host (kill()). */
   spawn(cmd: string, args: string[]): ChildProcess {
-    return this.net.spawn(this.ns, 'nsenter', ['-t', String(this.holder.pid), '-m', '-u', '-n', cmd, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    return this.net.spawn(this.ns, 'nsenter', ['-t', String(this.holderPid()), '-m', '-u', '-n', cmd, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   }
 
   /** Starts gmond reporting this host's metrics to the collector at `collector`. */
   startGmond(collector: string): ChildProcess {
+    this.gmondTo = collector;
     const conf = join(this.dir, 'gmond.conf');
     writeFileSync(conf, gmondConf({ hostName: this.name, cluster: 'lab', sendTo: collector }));
     return this.spawn('gmond', ['-c', conf, '-f']);
   }
 
+  private holderPid(): number {
+    if (!this.holder?.pid || this.holder.exitCode !== null || this.holder.signalCode !== null) throw new Error(`${this.name} is powered off`);
+    return this.holder.pid;
+  }
+
   /** Runs a command inside the host (its network, mount and UTS namespaces). */
   exec(cmd: string, args: string[], timeoutMs = 60_000): string {
-    return execFileSync('nsenter', ['-t', String(this.holder.pid), '-m', '-u', '-n', cmd, ...args], { encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] });
+    return execFileSync('nsenter', ['-t', String(this.holderPid()), '-m', '-u', '-n', cmd, ...args], { encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] });
   }
 
   sh(script: string): string {
@@ -143,7 +160,7 @@ export class HypervisorHost {
     return this.exec('virsh', ['-c', 'qemu:///system', ...args]);
   }
 
-  /** Kills everything running in the host's namespaces (libvirtd, sshd, its qemu processes). */
+  /** Kills everything running in the host's namespaces (libvirtd, sshd, its qemu processes): a power cut. */
   kill(): void {
     for (const pid of this.pids()) {
       try {
@@ -167,6 +184,8 @@ export interface DomainSpec {
   cpus: number;
   disk: string;
   serialLog: string;
+  /** "No bootable device": SeaBIOS retries (PXE, then the disk) after this long. Default 5 s. */
+  rebootTimeoutMs?: number;
 }
 
 /** libvirt domain XML of a lab VM: TCG, network boot first, then its disk; NIC on the host's br0. */
@@ -176,7 +195,7 @@ export function domainXml(d: DomainSpec): string {
   <name>${esc(d.name)}</name>
   <memory unit='MiB'>${d.memoryMb}</memory>
   <vcpu>${d.cpus}</vcpu>
-  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <os><type arch='x86_64' machine='pc'>hvm</type><bios rebootTimeout='${d.rebootTimeoutMs ?? 5000}'/></os>
   <features><acpi/></features>
   <on_poweroff>destroy</on_poweroff>
   <on_reboot>restart</on_reboot>

@@ -70,6 +70,13 @@ export function labConfig(workDir: string, changes: Obj = {}, sshPublicKey?: str
   return deepMerge(deepMerge(base, fixed), changes);
 }
 
+function spawnServer(net: LabNetwork, configFile: string, apiToken: string): ChildProcess {
+  return net.spawn(net.serverNs, process.execPath, [join(packageRoot(), 'bin', '3rc.js'), 'serve', '--config', configFile], {
+    env: { ...process.env, THREERC_API_TOKEN: apiToken },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
 export class RunningLab {
   readonly vms = new Map<string, VmProcess>();
   /** Every boot-trace event seen so far, in order. */
@@ -85,11 +92,12 @@ export class RunningLab {
   private constructor(
     readonly net: LabNetwork,
     readonly workDir: string,
-    readonly config: Obj,
+    public config: Obj,
     readonly configFile: string,
     readonly apiToken: string,
-    readonly server: ChildProcess,
+    public server: ChildProcess,
     readonly log: (line: string) => void,
+    private readonly sshPublicKey: string | undefined,
   ) {}
 
   static async start(opts: LabOptions): Promise<RunningLab> {
@@ -103,11 +111,8 @@ export class RunningLab {
     writeFileSync(join(opts.workDir, 'api-token'), `${apiToken}\n`, { mode: 0o600 });
     const net = LabNetwork.create(opts.prefix);
     try {
-      const server = net.spawn(net.serverNs, process.execPath, [join(packageRoot(), 'bin', '3rc.js'), 'serve', '--config', configFile], {
-        env: { ...process.env, THREERC_API_TOKEN: apiToken },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      const lab = new RunningLab(net, opts.workDir, config, configFile, apiToken, server, log);
+      const server = spawnServer(net, configFile, apiToken);
+      const lab = new RunningLab(net, opts.workDir, config, configFile, apiToken, server, log, opts.sshPublicKey);
       await lab.awaitServer();
       log(`lab: 3rc serving ${configFile} at ${LAB_SERVER_IP} in namespace ${net.serverNs}`);
       return lab;
@@ -116,6 +121,29 @@ export class RunningLab {
       throw err;
     }
   }
+
+  /**
+   * Stops 3rc (SIGTERM: orderly; SIGKILL: a crash) and starts it again on the same store, with
+   * the config rebuilt from examples/lab.yaml and `configChanges` (the old changes are dropped).
+   */
+  async restartServer(opts: { signal: 'SIGTERM' | 'SIGKILL'; configChanges?: Obj }): Promise<void> {
+    const old = this.server;
+    if (old.exitCode === null && old.signalCode === null) {
+      const gone = new Promise((r) => old.once('exit', r));
+      this.restarting = true;
+      old.kill(opts.signal);
+      await gone;
+      this.restarting = false;
+    }
+    if (opts.configChanges) {
+      this.config = labConfig(this.workDir, opts.configChanges, this.sshPublicKey);
+      writeFileSync(this.configFile, stringify(this.config));
+    }
+    this.server = spawnServer(this.net, this.configFile, this.apiToken);
+    await this.awaitServer();
+    this.log(`lab: 3rc restarted after ${opts.signal}`);
+  }
+  private restarting = false;
 
   private awaitServer(): Promise<void> {
     const server = this.server;
@@ -140,7 +168,7 @@ export class RunningLab {
       server.stderr!.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });
       server.once('exit', (code, signal) => {
         clearTimeout(timer);
-        if (!this.stopped) this.log(`lab: 3rc exited (${code ?? signal}): ${stderr.trim()}`);
+        if (!this.stopped && !this.restarting) this.log(`lab: 3rc exited (${code ?? signal}): ${stderr.trim()}`);
         reject(new Error(`3rc exited (${code ?? signal}) before it was ready: ${stderr.trim()}`));
       });
     });

@@ -85,21 +85,19 @@ export class LabNetwork {
   }
 
   /**
-   * A further host on the lab switch: its own namespace at `addr` (10.77.x/yy). With bridge, the
-   * uplink eth0 is a port of a bridge br0 that holds the address (a hypervisor's VMs join br0).
+   * A further host on the lab switch: its own namespace at `addr` (10.77.x/yy) on eth0. With
+   * bridge, a second link eth1 is a port of a bridge br0 without an address, which the host's VMs
+   * join: the management link (eth0) and the VMs' uplink (eth1) can be cut one at a time.
    */
   addHost(name: string, addr: string, opts: { bridge?: boolean } = {}): string {
     const ns = `${this.prefix}-${name}`;
     this.addNs(ns);
-    if (!opts.bridge) {
-      this.uplink(ns, 'eth0', addr);
-      return ns;
-    }
-    this.uplink(ns, 'eth0', undefined);
+    this.uplink(ns, 'eth0', addr);
+    if (!opts.bridge) return ns;
+    this.uplink(ns, 'eth1', undefined);
     run('ip', ['-n', ns, 'link', 'add', 'br0', 'type', 'bridge']);
     run('ip', ['-n', ns, 'link', 'set', 'br0', 'type', 'bridge', 'forward_delay', '0', 'stp_state', '0']);
-    run('ip', ['-n', ns, 'link', 'set', 'eth0', 'master', 'br0']);
-    run('ip', ['-n', ns, 'addr', 'add', addr, 'dev', 'br0']);
+    run('ip', ['-n', ns, 'link', 'set', 'eth1', 'master', 'br0']);
     run('ip', ['-n', ns, 'link', 'set', 'br0', 'up']);
     return ns;
   }
@@ -116,10 +114,26 @@ export class LabNetwork {
     tryRun('ip', ['-n', this.switchNs, 'link', 'del', tap]);
   }
 
-  /** Cuts a host's link to the switch (or restores it): the namespace and its processes stay. */
-  setHostLink(name: string, up: boolean): void {
-    run('ip', ['-n', `${this.prefix}-${name}`, 'link', 'set', 'eth0', up ? 'up' : 'down']);
-    // (on a bridged host this cuts the management address and the VMs' uplink alike)
+  /**
+   * Cuts a host's links to the switch (or restores them): the namespace and its processes stay.
+   * `management` is eth0 (its address), `vms` the VMs' uplink of a bridged host, `all` both.
+   */
+  setHostLink(name: string, up: boolean, which: 'management' | 'vms' | 'all' = 'all'): void {
+    const ns = `${this.prefix}-${name}`;
+    const links = which === 'management' ? ['eth0'] : which === 'vms' ? ['eth1'] : ['eth0', 'eth1'];
+    for (const l of links) {
+      if (l === 'eth1' && !this.hasLink(ns, l)) continue; // a host without VMs has no eth1
+      run('ip', ['-n', ns, 'link', 'set', l, up ? 'up' : 'down']);
+    }
+  }
+
+  private hasLink(ns: string, link: string): boolean {
+    try {
+      run('ip', ['-n', ns, 'link', 'show', link]);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /** Runs a command in a namespace to completion; returns stdout, throws with stderr on failure. */

@@ -1,0 +1,395 @@
+/**
+ * The HA crash scenarios, run against the HA lab (ha-lab.ts) with real parts: each injects one
+ * fault, follows 3rc's decisions through its API, checks what must hold (the VM back on SSH with
+ * its host key, never two copies, the right rung) and measures detection and recovery. Used by
+ * the lab tests and by `3rc crash-test`. A broken expectation throws, with the decisions seen.
+ *
+ * Times are from the fault's injection: detection is 3rc's first decision that the VM is not
+ * running; recovery is its decision that the VM is running again (its SSH port answers); ssh is
+ * when the test itself logged in (host key checked).
+ */
+import type { StoreEvent } from '../store/store.js';
+import { describeDecision, type Decision, type HaLab } from './ha-lab.js';
+import { DoubleStartWatch } from './qemu-procs.js';
+
+export const SCENARIOS = ['crash', 'hang', 'destructive', 'hypervisor', 'partition', 'partition-fenced', 'management-link', 'controller-restart', 'no-reinstall'] as const;
+export type Scenario = (typeof SCENARIOS)[number];
+
+export const SCENARIO_HELP: Record<Scenario, string> = {
+  crash: 'kill -9 of the VM\'s qemu: restarted where it was, reboot rung skipped (the hypervisor says it is off)',
+  hang: 'SIGSTOP of the VM\'s qemu: seen dead although its process exists, reset, back',
+  destructive: 'boot sector wiped, then rebooted: PXE loop seen, reinstalled from scratch, back with its role',
+  hypervisor: 'the VM\'s hypervisor dies (every process killed, links cut): fenced, restarted on the other one',
+  partition: 'all links of the VM\'s hypervisor cut, no fence command: the VM waits in fence-pending, never runs twice',
+  'partition-fenced': 'the same with a fence command: the old copy is powered off first, then the VM starts on the other host',
+  'management-link': 'only the hypervisor\'s management link cut, its VMs reachable: nothing is restarted',
+  'controller-restart': 'kill -9 of 3rc in the middle of a recovery: it resumes and does not repeat the action',
+  'no-reinstall': 'boot sector wiped on a VM with reinstall disabled: quarantined and reported, never reinstalled',
+};
+
+export interface CrashRun {
+  scenario: Scenario;
+  vm: string;
+  detection_s: number | null;
+  recovery_s: number | null;
+  ssh_s: number | null;
+  doubleStarts: number;
+  /** Every decision about the VM, with its time since the fault. */
+  timeline: string[];
+  /** What was checked, in words. */
+  checks: string[];
+}
+
+const MIN = 60_000;
+const OTHER: Record<string, string> = { hv1: 'hv2', hv2: 'hv1' };
+
+const isTransition = (d: Decision) => d.kind === 'ha.transition';
+const toPhase = (phase: string) => (d: Decision) => isTransition(d) && (d.data as { to?: string } | null)?.to === phase;
+const fromRunning = (d: Decision) => isTransition(d) && (d.data as { from?: string } | null)?.from === 'running';
+const recovered = (d: Decision) => toPhase('running')(d) && d.reason === 'recovered';
+
+function fail(what: string): never {
+  throw new Error(what);
+}
+
+function secs(at: number, t0: number): number {
+  return Math.round((at - t0) / 100) / 10;
+}
+
+/** The VM each scenario breaks. */
+export const SCENARIO_VM: Record<Scenario, string> = {
+  crash: 'vm14', hang: 'vm14', destructive: 'vm14', hypervisor: 'vm14', partition: 'vm14', 'partition-fenced': 'vm14',
+  'management-link': 'vm14', 'controller-restart': 'vm15', 'no-reinstall': 'vm15',
+};
+
+/**
+ * Makes the scenario's VM ready for another run: when 3rc does not see it running (the
+ * no-reinstall scenario leaves it quarantined with a disk that does not boot), an operator's
+ * reinstall: HA disabled for it, flipped to install, started where 3rc places it, HA enabled.
+ */
+export async function ready(h: HaLab, scenario: Scenario): Promise<void> {
+  const vm = SCENARIO_VM[scenario];
+  const st = await h.status(vm);
+  if (st.state === 'running' && h.runningOn(vm)) return;
+  h.log(`crash-test: ${vm} is ${st.state} (${st.reason}): reinstalling it by hand before the run`);
+  await h.lab.api('POST', `/ha/vms/${vm}/disable`);
+  const on = h.runningOn(vm);
+  if (on) h.hv.get(on)!.virsh(['destroy', vm]);
+  await h.installAll([vm], () => st.host ?? h.homeOf(vm));
+  const r = await h.lab.api('POST', `/ha/vms/${vm}/enable`);
+  if (r.status !== 200) fail(`could not enable HA for ${vm} again: ${JSON.stringify(r.body)}`);
+}
+
+/** Runs one scenario; throws when an expectation fails. */
+export function runScenario(h: HaLab, scenario: Scenario): Promise<CrashRun> {
+  const runners: Record<Scenario, (h: HaLab) => Promise<CrashRun>> = {
+    crash, hang, destructive, hypervisor: hypervisorDies, partition: (x) => partition(x, false), 'partition-fenced': (x) => partition(x, true),
+    'management-link': managementLink, 'controller-restart': controllerRestart, 'no-reinstall': noReinstall,
+  };
+  return runners[scenario](h);
+}
+
+/** A fault in progress: the marker, the time, the double-start watch. */
+class Run {
+  readonly t0 = Date.now();
+  readonly watch: DoubleStartWatch;
+  readonly checks: string[] = [];
+  detection: Decision | null = null;
+  recovery: Decision | null = null;
+  sshAt: number | null = null;
+
+  constructor(readonly h: HaLab, readonly scenario: Scenario, readonly vm: string, readonly mark: number) {
+    this.watch = new DoubleStartWatch(['vm14', 'vm15']);
+  }
+
+  static async begin(h: HaLab, scenario: Scenario, vm: string): Promise<Run> {
+    const st = await h.status(vm);
+    if (st.state !== 'running') fail(`${scenario}: ${vm} must be running before the fault, 3rc says ${st.state} (${st.reason})`);
+    if (!h.runningOn(vm)) fail(`${scenario}: ${vm} has no qemu process before the fault`);
+    return new Run(h, scenario, vm, await h.mark());
+  }
+
+  wait(pred: (d: Decision) => boolean, ms: number, what: string, vm = this.vm): Promise<Decision> {
+    return this.h.waitDecision(vm, pred, ms, what, this.mark);
+  }
+
+  async detected(ms = 3 * MIN): Promise<Decision> {
+    this.detection = await this.wait(fromRunning, ms, 'decision that it is down');
+    return this.detection;
+  }
+
+  async recovered(ms: number): Promise<Decision> {
+    this.recovery = await this.wait(recovered, ms, 'recovery (running again)');
+    this.sshAt = await this.h.waitSsh(this.vm, 5 * MIN);
+    this.checks.push(`${this.vm} answers on SSH with the host key its install printed`);
+    return this.recovery;
+  }
+
+  async decisions(vm = this.vm): Promise<Decision[]> {
+    return (await this.h.decisions(this.mark)).filter((d) => d.vm === vm);
+  }
+
+  /** Checks the watch and finishes the run record. */
+  async end(): Promise<CrashRun> {
+    const w = this.watch.stop();
+    if (w.doubleStarts > 0) fail(`${this.scenario}: a VM ran twice at once (${w.doubleStarts} time(s))`);
+    this.checks.push('no VM ever had two live qemu processes (sampled every 250 ms)');
+    const timeline = (await this.decisions()).map((d) => `+${secs(d.at, this.t0).toFixed(1)} s ${describeDecision(d)}`);
+    return {
+      scenario: this.scenario, vm: this.vm,
+      detection_s: this.detection ? secs(this.detection.at, this.t0) : null,
+      recovery_s: this.recovery ? secs(this.recovery.at, this.t0) : null,
+      ssh_s: this.sshAt ? secs(this.sshAt, this.t0) : null,
+      doubleStarts: w.doubleStarts, timeline, checks: this.checks,
+    };
+  }
+
+  abort(): void {
+    this.watch.stop();
+  }
+}
+
+async function guarded(r: Run, body: () => Promise<void>): Promise<CrashRun> {
+  try {
+    await body();
+    return await r.end();
+  } catch (err) {
+    r.abort();
+    const seen = (await r.decisions().catch(() => [])).map((d) => `+${secs(d.at, r.t0).toFixed(1)} s ${describeDecision(d)}`).join('\n  ');
+    throw new Error(`${r.scenario} (${r.vm}): ${(err as Error).message}\ndecisions since the fault:\n  ${seen || '(none)'}`);
+  }
+}
+
+/** A run whose fault is a signal to the VM's qemu process; `then` follows what 3rc does. */
+async function qemuFault(h: HaLab, scenario: Scenario, sig: NodeJS.Signals, then: (r: Run, host: string, pid: number) => Promise<void>): Promise<CrashRun> {
+  const vm = SCENARIO_VM[scenario];
+  const r = await Run.begin(h, scenario, vm);
+  return guarded(r, async () => {
+    const host = h.runningOn(vm)!;
+    const pid = h.copies(vm)[0]!.pid;
+    process.kill(pid, sig);
+    await then(r, host, pid);
+  });
+}
+
+/** 1. kill -9 of the VM's qemu. */
+function crash(h: HaLab): Promise<CrashRun> {
+  return qemuFault(h, 'crash', 'SIGKILL', async (r, host) => {
+    const vm = r.vm;
+    await r.detected();
+    await r.recovered(6 * MIN);
+    const ds = await r.decisions();
+    const rebootTried = ds.some((d) => d.kind === 'ha.action' && d.reason === 'reboot');
+    const powered = ds.some((d) => isTransition(d) && d.reason === 'vm-powered-off');
+    if (rebootTried || !powered) fail(`expected the reboot rung skipped because ${host} reports ${vm} off (reason vm-powered-off)`);
+    r.checks.push(`reboot rung skipped: ${host} reported ${vm} off`);
+    if (h.runningOn(vm) !== host) fail(`expected ${vm} restarted on ${host}, it runs on ${h.runningOn(vm)}`);
+    r.checks.push(`restarted on the same hypervisor (${host})`);
+  });
+}
+
+/** 2. SIGSTOP of the VM's qemu: the process exists, the VM is frozen. */
+function hang(h: HaLab): Promise<CrashRun> {
+  return qemuFault(h, 'hang', 'SIGSTOP', async (r, host, pid) => {
+    const vm = r.vm;
+    try {
+      await r.detected();
+      await r.recovered(6 * MIN);
+    } finally {
+      // Never leave a frozen qemu behind if the test failed.
+      if (h.copies(vm).some((p) => p.pid === pid)) process.kill(pid, 'SIGCONT');
+    }
+    const now = h.copies(vm);
+    if (now.length !== 1 || now[0]!.pid === pid || now[0]!.stopped) fail(`expected the frozen qemu (pid ${pid}) replaced by one new process, found ${JSON.stringify(now)}`);
+    if (now[0]!.host !== host) fail(`expected ${vm} back on ${host}`);
+    r.checks.push(`the frozen qemu (pid ${pid}) was killed and ${vm} started again on ${host} (pid ${now[0]!.pid})`);
+  });
+}
+
+/** Wipes the VM's first MiB (MBR and GRUB) and reboots it at once. */
+async function wipeAndReboot(h: HaLab, vm: string): Promise<void> {
+  await h.ssh(vm, 'sync; nohup sh -c "sleep 1; dd if=/dev/zero of=/dev/vda bs=1M count=1 conv=fsync; echo b > /proc/sysrq-trigger" >/dev/null 2>&1 &');
+}
+
+/** 3. Destructive crash: the disk no longer boots; 3rc must reinstall it. */
+async function destructive(h: HaLab): Promise<CrashRun> {
+  const vm = 'vm14';
+  await h.ssh(vm, 'echo before-the-crash > /root/crash-marker && sync');
+  const keysBefore = h.latestHostKeys(vm);
+  const r = await Run.begin(h, 'destructive', vm);
+  return guarded(r, async () => {
+    const events = h.lab.events.length;
+    await wipeAndReboot(h, vm);
+    await r.detected();
+    const rein = await r.wait(toPhase('reinstalling'), 10 * MIN, 'decision to reinstall');
+    r.checks.push(`reinstall decided ${secs(rein.at, r.t0)} s after the fault, reason ${rein.reason}`);
+    await h.lab.waitEvent(vm, (e: StoreEvent) => e.kind === 'install.done' && e.at > r.t0, 15 * MIN, 'install-done', events);
+    await r.recovered(10 * MIN);
+    if ((await h.ssh(vm, 'test -e /root/crash-marker && echo kept || echo gone')).trim() !== 'gone') fail('the marker written before the crash survived: not a fresh install');
+    if ((await h.ssh(vm, 'cat /etc/3rc/role')).trim() !== 'middleware') fail('role middleware not applied after the reinstall');
+    if (h.latestHostKeys(vm).join() === keysBefore.join()) fail('the reinstalled system kept its old SSH host keys');
+    const entry = await h.lab.api('GET', `/hosts/${vm}/boot`);
+    if ((entry.body as { mode?: string }).mode !== 'local') fail(`boot entry after the reinstall: ${JSON.stringify(entry.body)}`);
+    r.checks.push('freshly installed: marker gone, new SSH host keys, role middleware applied, boot entry back to local');
+    if (!h.learnedKeysMatch(vm)) fail('3rc did not learn the new SSH host keys from the install-done call');
+    r.checks.push('3rc learned the new SSH host keys through the install-done call (its reboot rung can log in again)');
+  });
+}
+
+/** The other hypervisor of a two-host lab. */
+function other(host: string): string {
+  return OTHER[host] ?? fail(`no other hypervisor for ${host}`);
+}
+
+/** Fence decision (ha.done of a fence saying off) must come before the start on the new host. */
+async function checkFencedFirst(r: Run, vm: string, newHost: string): Promise<void> {
+  const ds = (await r.h.decisions(r.mark)).filter((d) => d.vm === vm);
+  const fenced = ds.find((d) => d.kind === 'ha.done' && (d.data as { action?: string }).action === 'fence' && d.reason === 'off');
+  const start = ds.find((d) => d.kind === 'ha.action' && (d.data as { host?: string }).host === newHost && ['start', 'reinstall'].includes(String(d.reason)));
+  if (!fenced || !start || fenced.id > start.id) fail(`${vm}: expected the old copy proven off (fence) before the start on ${newHost}`);
+  r.checks.push(`${vm}: old copy proven off (${String((fenced.data as { detail?: string }).detail)}) before its start on ${newHost}`);
+}
+
+/** 4. The VM's hypervisor dies: every process killed and its links cut. */
+async function hypervisorDies(h: HaLab): Promise<CrashRun> {
+  if (!h.fence) await h.setConfig({ enabled: true, fence: true });
+  const vm = 'vm14';
+  const r = await Run.begin(h, 'hypervisor', vm);
+  const dead = h.runningOn(vm)!;
+  const alive = other(dead);
+  const victims = (['vm14', 'vm15'] as const).filter((v) => h.runningOn(v) === dead);
+  return guarded(r, async () => {
+    const hv = h.hv.get(dead)!;
+    hv.kill();
+    h.lab.net.setHostLink(dead, false, 'all');
+    await r.detected();
+    await r.recovered(8 * MIN);
+    for (const v of victims) {
+      if (v !== vm) {
+        await h.waitDecision(v, recovered, 8 * MIN, 'recovery', r.mark);
+        await h.waitSsh(v, 5 * MIN);
+      }
+      if (h.runningOn(v) !== alive) fail(`${v} should run on ${alive} now`);
+      await checkFencedFirst(r, v, alive);
+    }
+    r.checks.push(`${victims.join(' and ')} restarted on ${alive}`);
+    h.lab.net.setHostLink(dead, true, 'all');
+    await hv.powerOn();
+    r.checks.push(`${dead} powered on again (its VMs stay on ${alive})`);
+  });
+}
+
+/** 5. A partition: every link of the VM's hypervisor cut while its VMs keep running. */
+async function partition(h: HaLab, fenced: boolean): Promise<CrashRun> {
+  if (h.fence !== fenced) await h.setConfig({ enabled: true, fence: fenced });
+  const vm = 'vm14';
+  const r = await Run.begin(h, fenced ? 'partition-fenced' : 'partition', vm);
+  const cut = h.runningOn(vm)!;
+  const target = other(cut);
+  const [orig] = h.copies(vm);
+  return guarded(r, async () => {
+    h.lab.net.setHostLink(cut, false, 'all');
+    await r.detected();
+    if (!fenced) {
+      const pending = await r.wait(toPhase('fence-pending'), 3 * MIN, 'fence-pending');
+      // Hold the partition through several fence retries: nothing may start elsewhere.
+      await r.wait((d) => d.kind === 'ha.done' && d.reason === 'not-proven-off' && d.id > pending.id, 2 * MIN, 'a failed fence retry after fence-pending');
+      await new Promise((res) => setTimeout(res, 20_000));
+      const st = await h.status(vm);
+      if (st.state !== 'fence-pending') fail(`expected ${vm} still in fence-pending, it is ${st.state}`);
+      const c = h.copies(vm);
+      if (c.length !== 1 || c[0]!.pid !== orig!.pid) fail(`expected only the original copy of ${vm} (pid ${orig!.pid} on ${cut}), found ${JSON.stringify(c)}`);
+      r.checks.push(`${vm} waited in fence-pending ${secs(Date.now(), pending.at)} s: the original copy kept running on ${cut}, nothing started on ${target}`);
+      h.lab.net.setHostLink(cut, true, 'all');
+      const back = await r.wait(toPhase('running'), 3 * MIN, 'running again after the partition healed');
+      r.sshAt = await h.waitSsh(vm, 3 * MIN);
+      if (h.runningOn(vm) !== cut || (await h.status(vm)).host !== cut) fail(`expected ${vm} on ${cut} after the heal`);
+      r.checks.push(`partition healed: ${vm} seen running on ${cut} again (${back.reason}), still one copy`);
+      return;
+    }
+    await r.recovered(8 * MIN);
+    if (h.runningOn(vm) !== target) fail(`expected ${vm} started on ${target}`);
+    await checkFencedFirst(r, vm, target);
+    if (h.hv.get(cut)!.pids().length > 0) fail(`${cut} was fenced but processes are left in it`);
+    h.lab.net.setHostLink(cut, true, 'all');
+    await h.hv.get(cut)!.powerOn();
+    r.checks.push(`${cut} was powered off by its fence command; powered on again afterwards`);
+  });
+}
+
+/** 5b. Only the management link is cut: the VMs stay reachable, so nothing may happen. */
+async function managementLink(h: HaLab): Promise<CrashRun> {
+  const vm = 'vm14';
+  const r = await Run.begin(h, 'management-link', vm);
+  const host = h.runningOn(vm)!;
+  const [orig] = h.copies(vm);
+  return guarded(r, async () => {
+    h.lab.net.setHostLink(host, false, 'management');
+    try {
+      const deadline = Date.now() + 2 * MIN;
+      for (;;) {
+        const ov = (await h.lab.api('GET', '/overview')).body as { hypervisors?: { name: string; up: boolean | null }[] };
+        if (ov.hypervisors?.find((x) => x.name === host)?.up === false) break;
+        if (Date.now() > deadline) fail(`3rc never saw ${host} unreachable`);
+        await new Promise((res) => setTimeout(res, 1000));
+      }
+      r.checks.push(`3rc saw ${host} unreachable`);
+      // Six more monitoring passes with the hypervisor unreachable and the VM answering.
+      await new Promise((res) => setTimeout(res, 30_000));
+    } finally {
+      h.lab.net.setHostLink(host, true, 'management');
+    }
+    const ds = (await r.decisions()).filter(isTransition);
+    if (ds.length > 0) fail(`expected no decision about ${vm}, got ${ds.map(describeDecision).join('; ')}`);
+    const c = h.copies(vm);
+    if (c.length !== 1 || c[0]!.pid !== orig!.pid) fail(`expected ${vm} untouched (pid ${orig!.pid}), found ${JSON.stringify(c)}`);
+    r.checks.push(`${vm} stayed running on ${host}, untouched, while its hypervisor was unreachable`);
+  });
+}
+
+/** 6. kill -9 of 3rc while a recovery is under way. */
+function controllerRestart(h: HaLab): Promise<CrashRun> {
+  return qemuFault(h, 'controller-restart', 'SIGKILL', async (r) => {
+    const vm = r.vm;
+    await r.detected();
+    const action = await r.wait((d) => d.kind === 'ha.action' && ['reset', 'start', 'reinstall'].includes(String(d.reason)), 3 * MIN, 'restart action');
+    await h.restart3rc('SIGKILL');
+    const id = String((action.data as { id?: string }).id);
+    r.checks.push(`3rc killed -9 after it issued ${action.reason} (${id}) and restarted on the same store`);
+    await r.recovered(6 * MIN);
+    const ds = await r.decisions();
+    const actions = ds.filter((d) => d.kind === 'ha.action' && ['reset', 'start', 'reinstall'].includes(String(d.reason)));
+    const done = ds.filter((d) => d.kind === 'ha.done' && (d.data as { id?: string }).id === id);
+    if (actions.length !== 1) fail(`expected exactly one restart action, got ${actions.map(describeDecision).join('; ')}`);
+    if (done.length !== 1) fail(`expected the action's outcome recorded exactly once, got ${done.length}`);
+    const pids = r.watch.pids.get(vm) ?? new Set();
+    if (pids.size !== 2) fail(`expected exactly one new qemu process of ${vm} (the killed one and one start), saw pids ${[...pids].join(', ')}`);
+    r.checks.push(`one restart action, its outcome recorded once (${done[0]!.reason}${(done[0]!.data as { detail?: string }).detail ? `: ${(done[0]!.data as { detail?: string }).detail}` : ''}), ${vm} started exactly once`);
+  });
+}
+
+/** 7. Reinstall disabled: a VM whose disk no longer boots is quarantined and reported. */
+async function noReinstall(h: HaLab): Promise<CrashRun> {
+  const vm = 'vm15';
+  const r = await Run.begin(h, 'no-reinstall', vm);
+  return guarded(r, async () => {
+    const events = h.lab.events.length;
+    h.lab.follow(vm);
+    await wipeAndReboot(h, vm);
+    await r.detected();
+    const q = await r.wait(toPhase('quarantined'), 10 * MIN, 'quarantine');
+    if (q.reason !== 'reinstall-disabled') fail(`quarantined for ${q.reason}, expected reinstall-disabled`);
+    r.checks.push(`quarantined ${secs(q.at, r.t0)} s after the fault: ${String((q.data as { detail?: string }).detail ?? q.reason)}`);
+    await new Promise((res) => setTimeout(res, 20_000));
+    const st = await h.status(vm);
+    if (st.state !== 'quarantined') fail(`expected ${vm} reported quarantined, it is ${st.state}`);
+    const entry = (await h.lab.api('GET', `/hosts/${vm}/boot`)).body as { mode?: string };
+    if (entry.mode !== 'local') fail(`the boot entry of ${vm} changed to ${entry.mode}`);
+    const installs = h.lab.events.slice(events).filter((e) => e.host === vm && (e.kind === 'boot.set' || (e.kind === 'http.ipxe' && (e.data as { mode?: string } | null)?.mode === 'install')));
+    if (installs.length > 0) fail(`${vm} was set to install or served an installer: ${installs.map((e) => e.kind).join(', ')}`);
+    r.checks.push(`${vm} reported quarantined (reinstall-disabled) by the API; boot entry still local, no installer served`);
+    // It would PXE-loop forever: switch it off.
+    const host = h.runningOn(vm);
+    if (host) h.hv.get(host)!.virsh(['destroy', vm]);
+  });
+}

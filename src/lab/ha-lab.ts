@@ -1,0 +1,306 @@
+/**
+ * The lab for the HA crash tests: the lab network and 3rc (lab.ts), two real hypervisor hosts
+ * hv1 and hv2 (hypervisor.ts: libvirtd + sshd each, gmond reporting to a collector beside 3rc),
+ * and VMs defined on both hosts with their disks in one shared directory (the NAS). The VMs are
+ * installed over PXE by the lab's image profile, then 3rc is restarted with its HA controller on,
+ * driving the hosts over SSH (host keys checked) with the libvirt driver.
+ *
+ * vm14 (on hv1) may be reinstalled; vm15 (on hv2) has `reinstall: false`.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { StoreEvent } from '../store/store.js';
+import { gmondConf } from './ganglia.js';
+import { domainXml, HypervisorHost } from './hypervisor.js';
+import { labConfig, RunningLab } from './lab.js';
+import { netnsInode, qemuProcesses, type QemuProc } from './qemu-procs.js';
+
+type Obj = Record<string, unknown>;
+
+export const HA_VMS = ['vm14', 'vm15'] as const;
+export const HYPERVISORS = [{ name: 'hv1', addr: '10.77.0.2/24' }, { name: 'hv2', addr: '10.77.0.3/24' }] as const;
+/** Monitoring settings of the crash tests (lab.yaml's are the paper's minutes). */
+export const HA_TIMINGS = { scanInterval: '5s', t1: '1m', t2: '3m' };
+
+export interface HaLabOptions {
+  prefix: string;
+  workDir: string;
+  log?: (line: string) => void;
+}
+
+/** One HA decision as the API lists it (ha.transition, ha.action, ha.done). */
+export type Decision = StoreEvent;
+
+export interface HaVmStatus {
+  vm: string;
+  state: string;
+  host: string | null;
+  since: number;
+  reason: string;
+}
+
+export class HaLab {
+  /** Which config 3rc runs now: fence commands for the hypervisors, or none. */
+  fence = false;
+
+  private constructor(
+    readonly lab: RunningLab,
+    readonly hv: Map<string, HypervisorHost>,
+    readonly key: string,
+    readonly shared: string,
+    /** The test's own known_hosts for the VMs (from the keys their installer printed). */
+    readonly guestKnownHosts: string,
+    /** 3rc's known_hosts for the VMs (ha.guestSsh.knownHosts). */
+    readonly haGuestKnownHosts: string,
+    readonly log: (line: string) => void,
+  ) {}
+
+  /** Builds everything, installs the VMs over PXE, and restarts 3rc with HA on. */
+  static async start(o: HaLabOptions): Promise<HaLab> {
+    const log = o.log ?? ((l: string) => process.stdout.write(`${l}\n`));
+    mkdirSync(o.workDir, { recursive: true });
+    const key = join(o.workDir, 'id_ed25519');
+    if (!existsSync(key)) execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', '3rc-lab', '-f', key]);
+    const pub = readFileSync(`${key}.pub`, 'utf8');
+    const lab = await RunningLab.start({ prefix: o.prefix, workDir: o.workDir, sshPublicKey: pub, log, configChanges: haConfig(o.workDir, o.prefix, { enabled: false, fence: false }) });
+    const hv = new Map<string, HypervisorHost>();
+    const shared = join(o.workDir, 'shared');
+    mkdirSync(shared, { recursive: true });
+    const h = new HaLab(lab, hv, key, shared, join(o.workDir, 'guest_known_hosts.test'), join(o.workDir, 'guest_known_hosts'), log);
+    try {
+      const t0 = Date.now();
+      // The collecting gmond beside 3rc: ha.ganglia reads its XML on 127.0.0.1:8649.
+      writeFileSync(join(o.workDir, 'collector.conf'), gmondConf({ hostName: '3rc', cluster: 'lab', collectOn: '10.77.0.1' }));
+      lab.net.spawn(lab.net.serverNs, 'gmond', ['-c', join(o.workDir, 'collector.conf'), '-f'], { stdio: 'ignore' });
+      for (const x of HYPERVISORS) {
+        const host = await HypervisorHost.start(lab.net, { name: x.name, addr: x.addr, dir: join(o.workDir, x.name), authorizedKey: pub });
+        host.startGmond('10.77.0.1');
+        hv.set(x.name, host);
+      }
+      writeFileSync(join(o.workDir, 'known_hosts'), [...hv.values()].map((x) => x.knownHostsLine).join('\n') + '\n');
+      log(`ha-lab: hv1 and hv2 up (libvirtd, sshd, gmond) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+      for (const vm of HA_VMS) h.defineEverywhere(vm);
+      await h.installAll([...HA_VMS]);
+      await h.setConfig({ enabled: true, fence: false }, 'SIGTERM');
+      return h;
+    } catch (err) {
+      await h.stop();
+      throw err;
+    }
+  }
+
+  /** Defines the VM on every hypervisor (same disk in the shared directory), runs it nowhere. */
+  defineEverywhere(vm: string): void {
+    const host = this.lab.host(vm);
+    const disk = join(this.shared, `${vm}.qcow2`);
+    if (!existsSync(disk)) execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', disk, '4G']);
+    const xml = join(this.shared, `${vm}.xml`);
+    writeFileSync(xml, domainXml({ name: vm, mac: host.mac, memoryMb: 1024, cpus: 1, disk, serialLog: this.consoleLog(vm) }));
+    for (const x of this.hv.values()) x.virsh(['define', xml]);
+  }
+
+  consoleLog(vm: string): string {
+    return join(this.shared, `${vm}.console.log`);
+  }
+
+  /** The inventory's hypervisor of a VM (where the first install runs it). */
+  homeOf(vm: string): string {
+    const h = ((this.lab.config.hosts as Obj[]) ?? []).find((x) => x.name === vm);
+    return String(h?.hypervisor ?? 'hv1');
+  }
+
+  /** Installs VMs over PXE at once (image profile), each on its home host (or `on`); waits for SSH. */
+  async installAll(vms: string[], on: (vm: string) => string = (vm) => this.homeOf(vm)): Promise<void> {
+    const t0 = Date.now();
+    const from = this.lab.events.length;
+    for (const vm of vms) {
+      const r = await this.lab.api('PUT', `/hosts/${vm}/boot`, { mode: 'install', reason: 'ha-lab: install' });
+      if (r.status !== 200) throw new Error(`flip ${vm} to install: ${r.status} ${JSON.stringify(r.body)}`);
+      this.hv.get(on(vm))!.virsh(['start', vm]);
+    }
+    await Promise.all(vms.map(async (vm) => {
+      await this.lab.waitEvent(vm, (e) => e.kind === 'install.done', 15 * 60_000, 'install-done', from);
+      await this.waitSsh(vm, 10 * 60_000);
+      if (!this.learnedKeysMatch(vm)) throw new Error(`3rc did not learn the SSH host keys ${vm}'s installer reported (${this.haGuestKnownHosts})`);
+      this.log(`ha-lab: ${vm} installed and answering on SSH after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    }));
+  }
+
+  /** Restarts 3rc with HA on or off, with or without fence commands. */
+  async setConfig(c: { enabled: boolean; fence: boolean }, signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
+    await this.lab.restartServer({ signal, configChanges: haConfig(this.lab.workDir, this.lab.net.prefix, c) });
+    this.fence = c.fence;
+  }
+
+  /** Restarts 3rc with its current config (SIGKILL: a crash). */
+  async restart3rc(signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
+    await this.lab.restartServer({ signal });
+  }
+
+  async decisions(afterId = 0): Promise<Decision[]> {
+    const r = await this.lab.api('GET', '/ha?limit=2000');
+    if (r.status !== 200) throw new Error(`GET /ha: ${r.status}`);
+    return ((r.body as { decisions: Decision[] }).decisions ?? []).filter((d) => d.id > afterId);
+  }
+
+  async status(vm: string): Promise<HaVmStatus> {
+    const r = await this.lab.api('GET', '/ha');
+    const s = (r.body as { vms?: HaVmStatus[] }).vms?.find((v) => v.vm === vm);
+    if (!s) throw new Error(`${vm} is not watched by the HA controller: ${JSON.stringify(r.body).slice(0, 300)}`);
+    return s;
+  }
+
+  /** The newest decision id (a marker: later waits look only after it). */
+  async mark(): Promise<number> {
+    const d = await this.decisions();
+    return d.length ? d[d.length - 1]!.id : 0;
+  }
+
+  /** Waits for a decision of `vm` after `afterId` matching pred. */
+  async waitDecision(vm: string, pred: (d: Decision) => boolean, timeoutMs: number, what: string, afterId: number): Promise<Decision> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const hit = (await this.decisions(afterId)).find((d) => d.vm === vm && pred(d));
+      if (hit) return hit;
+      if (Date.now() > deadline) {
+        const seen = (await this.decisions(afterId)).filter((d) => d.vm === vm).map(describeDecision).join('\n  ');
+        throw new Error(`${vm}: no ${what} within ${Math.round(timeoutMs / 1000)} s; decisions since:\n  ${seen || '(none)'}\nconsole tail:\n${this.consoleTail(vm)}`);
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+
+  consoleTail(vm: string, lines = 15): string {
+    try {
+      return readFileSync(this.consoleLog(vm), 'utf8').replace(/\r/g, '').split('\n').filter((l) => l.trim()).slice(-lines).join('\n');
+    } catch {
+      return '(no console log)';
+    }
+  }
+
+  /** The host keys the VM's latest install printed on its console (one of each type). */
+  latestHostKeys(vm: string): string[] {
+    const text = existsSync(this.consoleLog(vm)) ? readFileSync(this.consoleLog(vm), 'utf8') : '';
+    const all = [...text.matchAll(/3rc-install: ssh host key: ((?:ssh|ecdsa)-[a-z0-9-]+) ([A-Za-z0-9+/=]+)/g)].map((m) => `${m[1]} ${m[2]}`);
+    const types = new Set(all.map((k) => k.split(' ')[0]));
+    return all.slice(-types.size);
+  }
+
+  /**
+   * Whether 3rc's own known_hosts for the VMs (which 3rc rewrites from the keys each install
+   * reports through its install-done call) holds exactly the keys the VM's latest install printed.
+   */
+  learnedKeysMatch(vm: string): boolean {
+    const ip = this.lab.host(vm).ip;
+    const learned = existsSync(this.haGuestKnownHosts) ? readFileSync(this.haGuestKnownHosts, 'utf8').split('\n').filter((l) => l.split(' ')[0] === ip).map((l) => l.split(' ').slice(1, 3).join(' ')) : [];
+    const printed = this.latestHostKeys(vm);
+    return printed.length > 0 && learned.length === printed.length && printed.every((k) => learned.includes(k));
+  }
+
+  /** Refreshes the known_hosts lines of `vm` in a file from its console. */
+  private trustConsoleKeys(vm: string, file: string): void {
+    const ip = this.lab.host(vm).ip;
+    const keep = existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() && l.split(' ')[0] !== ip) : [];
+    writeFileSync(file, [...keep, ...this.latestHostKeys(vm).map((k) => `${ip} ${k}`)].join('\n') + '\n', { mode: 0o600 });
+  }
+
+  /** Runs a command on the VM over SSH from 3rc's namespace, host key checked. */
+  ssh(vm: string, command: string, timeoutMs = 20_000): Promise<string> {
+    return this.lab.ssh(vm, this.key, this.guestKnownHosts, command, timeoutMs);
+  }
+
+  /** Waits until the VM answers `hostname` over SSH with the host keys its latest install printed. */
+  async waitSsh(vm: string, timeoutMs: number): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    let last = '';
+    for (;;) {
+      this.trustConsoleKeys(vm, this.guestKnownHosts);
+      try {
+        const name = (await this.ssh(vm, 'hostname', 15_000)).trim();
+        if (name !== vm) throw new Error(`hostname says ${name}`);
+        return Date.now();
+      } catch (err) {
+        last = (err as Error).message;
+      }
+      if (Date.now() > deadline) throw new Error(`${vm} never answered on SSH (${last})\nconsole tail:\n${this.consoleTail(vm)}`);
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+  }
+
+  /** The live qemu processes of a VM, with the hypervisor each runs on. */
+  copies(vm: string): (QemuProc & { host: string })[] {
+    const byIno = new Map([...this.hv.values()].map((h) => [netnsInode(h.ns), h.name]));
+    return qemuProcesses().filter((p) => p.vm === vm).map((p) => ({ ...p, host: byIno.get(p.netns) ?? '?' }));
+  }
+
+  /** The one hypervisor running the VM (per /proc), or null. Throws when it runs twice. */
+  runningOn(vm: string): string | null {
+    const c = this.copies(vm);
+    if (c.length > 1) throw new Error(`${vm} runs ${c.length} times: ${c.map((p) => `${p.host} pid ${p.pid}`).join(', ')}`);
+    return c[0]?.host ?? null;
+  }
+
+  async stop(): Promise<void> {
+    for (const h of this.hv.values()) {
+      try {
+        h.kill();
+      } catch {
+        /* gone */
+      }
+    }
+    await this.lab.stop();
+  }
+}
+
+/** One decision as a line: `transition running -> suspect (probe-failed)`, `action reset on hv1`. */
+export function describeDecision(d: Decision): string {
+  const data = (d.data ?? {}) as Obj;
+  if (d.kind === 'ha.transition') return `${d.vm}: ${String(data.from)} -> ${String(data.to)} (${String(d.reason)}${data.detail ? `: ${String(data.detail)}` : ''})`;
+  if (d.kind === 'ha.action') return `${d.vm}: action ${String(d.reason)}${data.host ? ` on ${String(data.host)}` : ''}${data.how ? ` (${String(data.how)})` : ''}`;
+  return `${d.vm}: ${String(data.action ?? 'action')} done: ${String(d.reason)}${data.detail ? ` (${String(data.detail)})` : ''}`;
+}
+
+/**
+ * The config changes of the crash tests over examples/lab.yaml: only the two HA VMs, the
+ * hypervisors reached with the lab's key and known_hosts, HA timings for a test, Ganglia from
+ * the collector, and (fence) an out-of-band power-off for each hypervisor: the machine's kernel
+ * killing every process of the host's namespaces stands in for its BMC, and the read-back is
+ * "no process left in it".
+ */
+export function haConfig(workDir: string, prefix: string, c: { enabled: boolean; fence: boolean }): Obj {
+  const key = join(workDir, 'id_ed25519');
+  const hypervisors = HYPERVISORS.map((h) => ({
+    name: h.name,
+    address: h.addr.split('/')[0],
+    driver: 'libvirt',
+    ssh: { user: 'root', key, knownHosts: join(workDir, 'known_hosts') },
+    // Every lab host shares this machine's kernel, so Ganglia's load is the machine's: no limit.
+    loadThreshold: 1000,
+    capacity: { cpus: 4, memoryMb: 4096, vms: 4 },
+    ...(c.fence
+      ? {
+          fence: {
+            off: 'for p in $(ip netns pids {{ns}}); do kill -9 $p; done; sleep 1',
+            status: 'if ip netns pids {{ns}} | grep -q .; then echo on; else echo off; fi',
+            vars: { ns: `${prefix}-${h.name}` },
+            timeout: '20s',
+          },
+        }
+      : {}),
+  }));
+  return {
+    hypervisors,
+    // The two VMs of examples/lab.yaml the crash tests use; vm15 must never be reinstalled.
+    hosts: ((labConfig(workDir).hosts as Obj[]) ?? []).filter((h) => (HA_VMS as readonly unknown[]).includes(h.name)).map((h) => (h.name === 'vm15' ? { ...h, reinstall: false } : h)),
+    ha: {
+      enabled: c.enabled,
+      ...HA_TIMINGS,
+      probe: { port: 22, timeout: '2s' },
+      guestSsh: { user: 'root', key, knownHosts: join(workDir, 'guest_known_hosts') },
+      ganglia: { host: '127.0.0.1', port: 8649 },
+      // Many crash scenarios hit the same VM within an hour: the budget must not end the test.
+      budget: { recoveries: 100, window: '1h' },
+    },
+  };
+}
