@@ -8,6 +8,7 @@ import { ConfigError, ErrorCodes, ThreeRcError } from '../lib/errors.js';
 import { packageVersion } from '../lib/paths.js';
 import * as boot from './commands/boot.js';
 import * as checkConfig from './commands/check-config.js';
+import * as crashTest from './commands/crash-test.js';
 import * as hosts from './commands/hosts.js';
 import * as lab from './commands/lab.js';
 import * as lint from './commands/lint.js';
@@ -36,6 +37,7 @@ Commands:
   lint           render every template for every host and check the results
   status         the HA controller's view of every VM
   lab            a PXE lab of namespaces and qemu VMs: lab up|down (root)
+  crash-test     crash-test the HA controller on real hypervisors and VMs in the lab (root)
   ha             operator actions: ha disable|enable|clear VM
   version        print the version
 
@@ -150,6 +152,13 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
       if (positionals.length > 1) throw new UsageError(`unexpected argument ${positionals[1]}`);
       const vms = (values as unknown as { vm?: string[] }).vm ?? [];
       return lab.run({ action: positionals[0], vms, install: values.install === true, pxe: values.pxe === true, disk: typeof values.disk === 'string' ? values.disk : undefined }, io);
+    }
+    case 'crash-test': {
+      const { values, positionals } = parse(rest, { scenario: { type: 'string', multiple: true }, runs: { type: 'string' }, json: { type: 'boolean' }, verbose: { type: 'boolean' } });
+      if (values.help) return io.out(crashTest.help), EXIT_OK;
+      if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
+      const scenarios = (values as unknown as { scenario?: string[] }).scenario ?? [];
+      return crashTest.run({ scenarios, runs: typeof values.runs === 'string' ? values.runs : undefined, json: values.json === true, verbose: values.verbose === true }, io);
     }
     default:
       throw new UsageError(`unknown command ${JSON.stringify(command)}`);
