@@ -29,7 +29,7 @@ const DRIVERS = {
 } as const;
 
 describe('HA controller in a running 3rc, over real SSH', { skip: skip ?? false }, () => {
-  for (const [kind, d] of Object.entries(DRIVERS)) it(`notices a VM whose service is gone and recovers it through a ${kind} hypervisor, recording every decision`, async () => {
+  for (const [kind, d] of Object.entries(DRIVERS)) it(`notices a VM whose service is gone and recovers it through a ${kind} hypervisor, recording every decision`, { timeout: 3 * 60_000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), '3rc-ha-live-'));
     const hostKey = keygen(join(dir, 'host_ed25519'), 'ed25519');
     const client = keygen(join(dir, 'client_ed25519'), 'ed25519');

@@ -45,6 +45,21 @@ describe('LiveMonitor: probes + hypervisor view + Ganglia + evidence', () => {
     assert.equal(evidence.looping('vm10', clock.now()), false);
   });
 
+  it('asks only the hypervisors whose SSH port answered (an unreachable one would stall the pass)', async () => {
+    const asked: string[] = [];
+    const list = sim.listVms.bind(sim);
+    sim.listVms = async (h: string) => {
+      asked.push(h);
+      return list(h);
+    };
+    try {
+      await monitor.pass({ hosts: ['hv1', 'hv2'], vms: [] });
+    } finally {
+      sim.listVms = list;
+    }
+    assert.deepEqual(asked, ['hv1']);
+  });
+
   it('sees a halted VM as off through its hypervisor', async () => {
     sim.crash('vm10', 'halt');
     openPorts.delete(3);

@@ -158,7 +158,7 @@ export class HaLab {
   }
 
   /** Waits for a decision of `vm` after `afterId` matching pred. */
-  async waitDecision(vm: string, pred: (d: Decision) => boolean, timeoutMs: number, what: string, afterId: number): Promise<Decision> {
+  async waitDecision(vm: string, pred: (d: Decision) => boolean, timeoutMs: number, what: string, afterId: number, pollMs = 500): Promise<Decision> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const hit = (await this.decisions(afterId)).find((d) => d.vm === vm && pred(d));
@@ -167,7 +167,7 @@ export class HaLab {
         const seen = (await this.decisions(afterId)).filter((d) => d.vm === vm).map(describeDecision).join('\n  ');
         throw new Error(`${vm}: no ${what} within ${Math.round(timeoutMs / 1000)} s; decisions since:\n  ${seen || '(none)'}\nconsole tail:\n${this.consoleTail(vm)}`);
       }
-      await new Promise((r) => setTimeout(r, 500));
+      await new Promise((r) => setTimeout(r, pollMs));
     }
   }
 
