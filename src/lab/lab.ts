@@ -128,19 +128,22 @@ export class RunningLab {
    */
   async restartServer(opts: { signal: 'SIGTERM' | 'SIGKILL'; configChanges?: Obj }): Promise<void> {
     const old = this.server;
-    if (old.exitCode === null && old.signalCode === null) {
-      const gone = new Promise((r) => old.once('exit', r));
-      this.restarting = true;
-      old.kill(opts.signal);
-      await gone;
+    this.restarting = true; // no "3rc exited" or failed trace polls while it is down on purpose
+    try {
+      if (old.exitCode === null && old.signalCode === null) {
+        const gone = new Promise((r) => old.once('exit', r));
+        old.kill(opts.signal);
+        await gone;
+      }
+      if (opts.configChanges) {
+        this.config = labConfig(this.workDir, opts.configChanges, this.sshPublicKey);
+        writeFileSync(this.configFile, stringify(this.config));
+      }
+      this.server = spawnServer(this.net, this.configFile, this.apiToken);
+      await this.awaitServer();
+    } finally {
       this.restarting = false;
     }
-    if (opts.configChanges) {
-      this.config = labConfig(this.workDir, opts.configChanges, this.sshPublicKey);
-      writeFileSync(this.configFile, stringify(this.config));
-    }
-    this.server = spawnServer(this.net, this.configFile, this.apiToken);
-    await this.awaitServer();
     this.log(`lab: 3rc restarted after ${opts.signal}`);
   }
   private restarting = false;
@@ -226,7 +229,7 @@ export class RunningLab {
         }
       }
     } catch (err) {
-      if (!this.stopped) this.log(`lab: trace poll failed: ${(err as Error).message}`);
+      if (!this.stopped && !this.restarting) this.log(`lab: trace poll failed: ${(err as Error).message}`);
     } finally {
       this.polling = false;
     }
