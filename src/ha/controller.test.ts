@@ -23,6 +23,12 @@ async function log(store: Store, vm: string, kind = 'ha.transition'): Promise<st
   return (await store.queryEvents({ vm, kind })).map((e) => e.reason ?? '');
 }
 
+/** Runs the clock while an action of the current controller hangs: its idle() never resolves. */
+async function runPastHungAction(w: Awaited<ReturnType<typeof buildWorld>>, ms: number): Promise<void> {
+  const c = w.controller;
+  await w.clock.runUntil(w.clock.now() + ms, () => Promise.race([c.idle(), new Promise<void>((r) => setImmediate(r))]));
+}
+
 describe('HA controller against the simulated cluster', () => {
   it('recovers a hung guest with the reboot rung and records every decision', async () => {
     const w = await buildWorld(opts());
@@ -211,9 +217,7 @@ describe('HA controller against the simulated cluster', () => {
       return new Promise<void>(() => undefined);
     };
     w.sim.hostDown('hv1');
-    // The hung call never settles, so do not wait for the controller to go idle here.
-    const c1 = w.controller;
-    await w.clock.runUntil(w.clock.now() + 40 * S, () => Promise.race([c1.idle(), new Promise<void>((r) => setImmediate(r))]));
+    await runPastHungAction(w, 40 * S);
     assert.equal(w.controller.state('vm10')!.pending?.kind, 'start');
     w.controller.abandon();
     w.sim.start = async (host, vm) => {
@@ -239,8 +243,7 @@ describe('HA controller against the simulated cluster', () => {
     let started = 0;
     w.sim.start = () => new Promise<void>(() => undefined);
     w.sim.crash('vm10', 'halt');
-    const c1 = w.controller;
-    await w.clock.runUntil(w.clock.now() + 30 * S, () => Promise.race([c1.idle(), new Promise<void>((r) => setImmediate(r))]));
+    await runPastHungAction(w, 30 * S);
     assert.equal(w.controller.state('vm10')!.pending?.kind, 'reset');
     w.controller.abandon();
     w.sim.start = async (host, vm) => {
