@@ -13,6 +13,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gmondConf } from './ganglia.js';
 import type { LabNetwork } from './topology.js';
+import { p2vDomainXml } from '../p2v/domain-xml.js';
 
 /** The libvirt paths each host gets its own copy of (bind-mounted in its mount namespace). */
 export const LIBVIRT_DIRS = ['/etc/libvirt', '/var/lib/libvirt', '/var/log/libvirt', '/var/cache/libvirt'];
@@ -190,32 +191,9 @@ export interface DomainSpec {
 
 /** libvirt domain XML of a lab VM: TCG, network boot first, then its disk; NIC on the host's br0. */
 export function domainXml(d: DomainSpec): string {
-  const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/'/g, '&apos;').replace(/"/g, '&quot;');
-  return `<domain type='qemu'>
-  <name>${esc(d.name)}</name>
-  <memory unit='MiB'>${d.memoryMb}</memory>
-  <vcpu>${d.cpus}</vcpu>
-  <os><type arch='x86_64' machine='pc'>hvm</type><bios rebootTimeout='${d.rebootTimeoutMs ?? 5000}'/></os>
-  <features><acpi/></features>
-  <on_poweroff>destroy</on_poweroff>
-  <on_reboot>restart</on_reboot>
-  <on_crash>destroy</on_crash>
-  <devices>
-    <disk type='file' device='disk'>
-      <driver name='qemu' type='qcow2' cache='unsafe'/>
-      <source file='${esc(d.disk)}'/>
-      <target dev='vda' bus='virtio'/>
-      <boot order='2'/>
-    </disk>
-    <interface type='bridge'>
-      <source bridge='br0'/>
-      <mac address='${esc(d.mac)}'/>
-      <model type='virtio-non-transitional'/>
-      <boot order='1'/>
-    </interface>
-    <serial type='file'><source path='${esc(d.serialLog)}' append='on'/><target port='0'/></serial>
-    <console type='file'><source path='${esc(d.serialLog)}' append='on'/><target type='serial' port='0'/></console>
-  </devices>
-</domain>
-`;
+  return p2vDomainXml({
+    name: d.name, mac: d.mac, memoryMb: d.memoryMb, cpus: d.cpus, serialLog: d.serialLog, bridge: 'br0', domainType: 'qemu', firmware: 'bios',
+    disks: [{ path: d.disk, target: 'vda', format: 'qcow2', cache: 'unsafe' }],
+    ...(d.rebootTimeoutMs !== undefined ? { rebootTimeoutMs: d.rebootTimeoutMs } : {}),
+  });
 }
