@@ -31,6 +31,7 @@ if [[ $want_tests -eq 1 ]]; then
     qemu-system-x86 qemu-utils ipxe-qemu ovmf pxelinux syslinux syslinux-common syslinux-efi
     debian-installer-12-netboot-amd64 grub-efi-amd64-bin debootstrap busybox-static
     e2fsprogs dosfstools mtools fdisk cpio xz-utils zstd
+    socat                            # the lab's power command for a "physical" qemu host, through its monitor socket
     chromium                         # the dashboard's browser tests (playwright-core drives it)
     etcd-server etcd-client          # the redundant-3rc store
     ganglia-monitor                  # gmond, read by the Ganglia monitor

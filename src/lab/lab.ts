@@ -8,7 +8,7 @@
  */
 import { execFile, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { packageRoot } from '../lib/paths.js';
@@ -43,6 +43,11 @@ export interface BootOptions {
   memoryMb?: number;
   noReboot?: boolean;
   kernel?: { kernel: string; initrd: string; append: string };
+  /**
+   * Give qemu a monitor socket (monitorSocket(host)), so that the VM can be power-cycled or
+   * powered off like a physical host (`echo system_reset | socat - UNIX-CONNECT:<path>`).
+   */
+  monitorSocket?: boolean;
 }
 
 /** Merges config changes over a base: objects key by key, anything else (lists too) replaced. */
@@ -277,6 +282,11 @@ export class RunningLab {
     }
     const varsFile = firmware === 'uefi' ? join(this.workDir, `${h.name}.OVMF_VARS.fd`) : undefined;
     if (varsFile) createVars(varsFile);
+    let monitorSocket: string | undefined;
+    if (opts.monitorSocket) {
+      monitorSocket = this.monitorSocket(h.name);
+      rmSync(monitorSocket, { force: true });   // a stale socket from an earlier boot
+    }
     const boots = this.vms.has(h.name) ? (this.bootCount.get(h.name) ?? 1) + 1 : 1;
     this.bootCount.set(h.name, boots);
     const vm = startVm(
@@ -284,6 +294,7 @@ export class RunningLab {
         name: h.name, mac: h.mac, tap, firmware, memoryMb: opts.memoryMb ?? 1024, boot: opts.boot ?? 'network',
         serialLog: join(this.workDir, `${h.name}.serial${boots > 1 ? `.${boots}` : ''}.log`),
         ...(disk ? { disk } : {}), ...(varsFile ? { varsFile } : {}), ...(opts.noReboot ? { noReboot: true } : {}), ...(opts.kernel ? { kernel: opts.kernel } : {}),
+        ...(monitorSocket ? { monitorSocket } : {}),
       },
       (cmd, args) => this.net.spawn(this.net.switchNs, cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] }),
     );
@@ -294,6 +305,11 @@ export class RunningLab {
     return vm;
   }
   private readonly bootCount = new Map<string, number>();
+
+  /** The monitor socket of a VM booted with `monitorSocket: true` (in workDir). */
+  monitorSocket(host: string): string {
+    return join(this.workDir, `${host}.monitor.sock`);
+  }
 
   /** Powers a VM off (like pulling the plug) and waits for qemu to exit. */
   async powerOff(host: string): Promise<void> {

@@ -8,6 +8,11 @@
  * - uefi: OVMF with its own network stack (VirtioNetDxe) and no option ROM, so it asks DHCP with
  *   architecture 7 like a server's UEFI firmware does and loads syslinux.efi over TFTP. A fresh
  *   copy of OVMF_VARS per VM; boot order from bootindex (NIC, then disk).
+ *
+ * Monitor: none by default. With `monitorSocket`, the human monitor listens on that unix socket
+ * (server, nowait), which makes the VM's power controllable like a physical host's BMC:
+ * `echo system_reset | socat - UNIX-CONNECT:<path>` power-cycles it, `echo quit | socat ...`
+ * powers it off.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync, statSync } from 'node:fs';
@@ -35,11 +40,13 @@ export interface VmSpec {
   noReboot?: boolean;
   /** Direct kernel boot (skips the firmware's PXE), for installer tests. */
   kernel?: { kernel: string; initrd: string; append: string };
+  /** A unix socket for qemu's monitor (`-monitor unix:<path>,server,nowait`); none: no monitor. */
+  monitorSocket?: string;
 }
 
 /** The qemu command line for a spec (pure: no file is touched). */
 export function qemuArgs(spec: VmSpec): string[] {
-  const a = ['-name', spec.name, '-accel', 'tcg', '-m', String(spec.memoryMb), '-smp', '1', '-display', 'none', '-monitor', 'none', '-nodefaults'];
+  const a = ['-name', spec.name, '-accel', 'tcg', '-m', String(spec.memoryMb), '-smp', '1', '-display', 'none', '-monitor', spec.monitorSocket ? `unix:${spec.monitorSocket},server,nowait` : 'none', '-nodefaults'];
   a.push('-serial', `file:${spec.serialLog}`);
   a.push('-machine', spec.firmware === 'uefi' ? 'q35' : 'pc');
   if (spec.firmware === 'uefi') {

@@ -57,4 +57,11 @@ describe('qemu command lines', () => {
     assert.equal(a[a.indexOf('-append') + 1], 'console=ttyS0');
     assert.match(a.join(' '), /format=raw.*bootindex=1/);
   });
+  it('monitor: none by default, a unix socket (server, nowait) when asked', () => {
+    const none = qemuArgs({ ...base, firmware: 'bios' });
+    assert.equal(none[none.indexOf('-monitor') + 1], 'none');
+    const a = qemuArgs({ ...base, firmware: 'bios', monitorSocket: '/tmp/vm10.monitor.sock' });
+    assert.equal(a[a.indexOf('-monitor') + 1], 'unix:/tmp/vm10.monitor.sock,server,nowait');
+    assert.equal(a.filter((x) => x === '-monitor').length, 1);
+  });
 });

@@ -7,7 +7,7 @@ import type { Host, Profile } from '../inventory/inventory.js';
 import { cidrContains, formatIpv4, parseCidr, parseIpv4 } from '../lib/net.js';
 import type { BootEntry } from '../store/store.js';
 import { installKernelArgs } from './kernel-args.js';
-import { installUrls, publicBaseUrl } from './urls.js';
+import { installUrls, macPath, publicBaseUrl } from './urls.js';
 import { mergeVars, type Vars } from './vars.js';
 
 export interface RenderContext {
@@ -19,10 +19,12 @@ export interface RenderContext {
   /** The HINFO role step (kickstarts/post-install/role.sh) and where it finds DNS and the roles. */
   postInstall: { roleScriptUrl: string; rolesUrl: string; dnsServer: string; dnsPort: number };
   kernelArgs: string;
+  /** The capture script's (kickstarts/capture.sh.hbs) upload URL (no query) and what the host does after. */
+  p2v: { url: string; physicalAfter: 'poweroff' | 'reboot' };
   vars: Vars;
 }
 
-export type ContextConfig = Pick<Config, 'network' | 'servers' | 'vars'>;
+export type ContextConfig = Pick<Config, 'network' | 'servers' | 'vars'> & { p2v?: Pick<Config['p2v'], 'physicalAfter'> };
 
 /** Boot files are served over HTTP under /boot/files/, from the same root as TFTP. */
 export function bootFileUrl(base: string, path: string): string {
@@ -52,6 +54,7 @@ export function buildContext(config: ContextConfig, host: Host, profile: Profile
     urls: { base, kernel: bootFileUrl(base, profile.kernel), initrd: bootFileUrl(base, profile.initrd), ipxe: urls.ipxe },
     postInstall: { roleScriptUrl: `${base}/files/post-install/role.sh`, rolesUrl: `${base}/files/roles`, dnsServer: config.network.serverIp, dnsPort: config.servers.dns.port },
     kernelArgs: installKernelArgs({ profile, hostName: host.name, domain: config.network.domain, kickstartUrl: urls.kickstart }),
+    p2v: { url: `${base}/p2v/${macPath(host.mac)}`, physicalAfter: config.p2v?.physicalAfter ?? 'poweroff' },
     vars: mergeVars(config.vars, profile.vars, host.vars),
   };
 }
