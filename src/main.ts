@@ -42,6 +42,7 @@ import { vmSpecs } from './ha/from-config.js';
 import { activeHa, inactiveHa, type HaView } from './ha/view.js';
 import type { BootTrace } from './inventory/trace.js';
 import { LiveFeed } from './web/feed.js'; // web dashboard (issue 12)
+import { P2vService } from './p2v/service.js';
 import { Cluster } from './cluster/cluster.js'; // redundant 3rc (issue 13)
 import { etcdStoreId, openEtcdStore } from './cluster/open.js'; // redundant 3rc (issue 13)
 import { EtcdStore } from './store/etcd.js'; // redundant 3rc (issue 13)
@@ -57,7 +58,8 @@ async function buildHa(
 ): Promise<{ view: HaView; controller?: Service }> {
   if (!config.ha.enabled) return { view: inactiveHa('ha.enabled is false in the config') };
   const vms = vmSpecs(deps.inventory.hosts());
-  if (vms.length === 0) return { view: inactiveHa('no VM in the inventory (no host names a hypervisor)') };
+  // With hypervisors but no VM yet, the controller still runs: `3rc p2v` hands it its first VMs.
+  if (vms.length === 0 && config.hypervisors.length === 0) return { view: inactiveHa('no hypervisor and no VM in the inventory') };
   const sim = config.hypervisors.find((h) => h.driver === 'sim');
   if (sim) return { view: inactiveHa(`hypervisor ${sim.name} uses driver "sim", which runs only in 3rc simulate`) };
   const log = deps.log.child({ server: 'ha' });
@@ -238,6 +240,16 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
       dns.queryHook = installQueryTrace(inventory, bootTable, trace, clock);
       services.push(dns);
     }
+    // ---- P2V (`3rc p2v`): single instance only (a redundant 3rc would need the capture on the leader) ----
+    let p2v: P2vService | undefined;
+    if (!cluster && s.http.enabled) {
+      const p2vLog = log.child({ server: 'p2v' });
+      const p2vSsh = new SshPool({ log: p2vLog });
+      const driver = new LibvirtDriver({ ssh: p2vSsh, hypervisors: config.hypervisors.filter((h) => h.driver === 'libvirt'), log: p2vLog });
+      const svc = await P2vService.load({ config, inventory, catalog, bootTable, install, store, clock, log: p2vLog, driver, ha: () => haView, probePort: config.ha.probe.port });
+      p2v = svc;
+      services.push({ name: 'p2v', start: async () => undefined, stop: async () => { await svc.idle(); svc.stop(); p2vSsh.closeAll(); }, addresses: () => [] });
+    }
     if (s.http.enabled) {
       // ---- learned host keys: keys reported with install-done go into ha.guestSsh.knownHosts ----
       const gs = config.ha.guestSsh;
@@ -245,6 +257,7 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
       // ---- end learned host keys ----
       const app = createApp({
         hostKeys, // learned host keys
+        p2v,
         config, engine, trace, metrics, install, catalog, ha: haView,
         cluster: cluster ? () => cluster.status() : undefined,
         inventory, bootTable, store, clock, startedAt,

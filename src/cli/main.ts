@@ -9,6 +9,7 @@ import { packageVersion } from '../lib/paths.js';
 import * as boot from './commands/boot.js';
 import * as checkConfig from './commands/check-config.js';
 import * as crashTest from './commands/crash-test.js';
+import * as p2v from './commands/p2v.js';
 import * as hosts from './commands/hosts.js';
 import * as lab from './commands/lab.js';
 import * as lint from './commands/lint.js';
@@ -38,6 +39,7 @@ Commands:
   status         the HA controller's view of every VM
   lab            a PXE lab of namespaces and qemu VMs: lab up|down (root)
   crash-test     crash-test the HA controller on real hypervisors and VMs in the lab (root)
+  p2v            capture a physical host into a VM on a hypervisor (physical-to-virtual)
   ha             operator actions: ha disable|enable|clear VM
   version        print the version
 
@@ -159,6 +161,29 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
       if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
       const scenarios = (values as unknown as { scenario?: string[] }).scenario ?? [];
       return crashTest.run({ scenarios, runs: typeof values.runs === 'string' ? values.runs : undefined, json: values.json === true, verbose: values.verbose === true }, io);
+    }
+    case 'p2v': {
+      const { values, positionals } = parse(rest, { ...configOption, to: { type: 'string' }, cpus: { type: 'string' }, memory: { type: 'string' }, 'no-wait': { type: 'boolean' }, json: { type: 'boolean' }, status: { type: 'boolean' }, cancel: { type: 'boolean' } });
+      if (values.help) return io.out(p2v.help), EXIT_OK;
+      const [host, extra] = positionals;
+      if (extra) throw new UsageError(`unexpected argument ${extra}`);
+      const int = (name: string, v: unknown): number | undefined => {
+        if (v === undefined) return undefined;
+        if (typeof v !== 'string' || !/^[1-9][0-9]{0,7}$/.test(v)) throw new UsageError(`--${name} takes a positive whole number, not ${JSON.stringify(v)}`);
+        return Number(v);
+      };
+      const status = values.status === true;
+      const cancel = values.cancel === true;
+      if (status && cancel) throw new UsageError('give --status or --cancel, not both');
+      if (!status && !host) throw new UsageError('name the host: 3rc p2v HOST --to HYPERVISOR');
+      if (!status && !cancel && typeof values.to !== 'string') throw new UsageError('name the hypervisor that runs the VM: --to HYPERVISOR');
+      if ((status || cancel) && (values.to !== undefined || values.cpus !== undefined || values.memory !== undefined)) throw new UsageError('--to, --cpus and --memory go with starting a P2V only');
+      const cpus = int('cpus', values.cpus);
+      const memoryMb = int('memory', values.memory);
+      return p2v.run(configPath(values, io), {
+        ...(host ? { host } : {}), ...(typeof values.to === 'string' ? { to: values.to } : {}), ...(cpus ? { cpus } : {}), ...(memoryMb ? { memoryMb } : {}),
+        wait: values['no-wait'] !== true, json: values.json === true, status, cancel,
+      }, io);
     }
     default:
       throw new UsageError(`unknown command ${JSON.stringify(command)}`);

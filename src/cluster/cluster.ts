@@ -276,6 +276,10 @@ export class Cluster {
         if (c.role === 'leader' && c.leaderHa) return c.leaderHa.operator(vm, op);
         throw c.notLeader(`HA operator actions run on the leader`);
       },
+      adopt(spec) {
+        if (c.role === 'leader' && c.leaderHa) return c.leaderHa.adopt(spec);
+        throw c.notLeader(`HA protection of a new VM runs on the leader`);
+      },
     };
   }
 

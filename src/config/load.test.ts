@@ -117,7 +117,7 @@ describe('config: refused, with file, line, path and what was expected', () => {
       d.setIn(['hosts', 2, 'profile'], 'centos7');
       d.setIn(['hosts', 1, 'hypervisor'], 'hv9');
     }));
-    assert.ok(lines.some((l) => /hosts\[2\]\.profile: profile "centos7" does not exist \(profiles: debian12, debian12-image, rocky9\)$/.test(l)), lines.join('\n'));
+    assert.ok(lines.some((l) => /hosts\[2\]\.profile: profile "centos7" does not exist \(profiles: debian12, debian12-image, capture, rocky9\)$/.test(l)), lines.join('\n'));
     assert.ok(lines.some((l) => /hosts\[1\]\.hypervisor: hypervisor "hv9" does not exist \(hypervisors: hv1, hv2\)$/.test(l)), lines.join('\n'));
   });
 

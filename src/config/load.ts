@@ -147,6 +147,7 @@ export function parseConfig(text: string, file: string): Config {
       ...h,
       ssh: { ...h.ssh, key: h.ssh.key && absolute(base, h.ssh.key), knownHosts: h.ssh.knownHosts && absolute(base, h.ssh.knownHosts) },
     })),
+    p2v: { ...raw.p2v, storage: absolute(base, raw.p2v.storage), hypervisorStorage: raw.p2v.hypervisorStorage ?? absolute(base, raw.p2v.storage) },
     warnings: [],
   };
 

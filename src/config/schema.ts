@@ -190,6 +190,21 @@ const host = z.strictObject({
   memoryMb: z.number().int().positive().default(1024),
   /** Boot entry used only when the store has none yet for this MAC. Default: local. */
   boot: z.enum(['local', 'install']).default('local'),
+  /**
+   * Power control of a physical host (for `3rc p2v`), run on the 3rc host with {{host}}, {{ip}},
+   * {{mac}} and the host's scalar vars as placeholders, e.g. `ipmitool -H {{bmc}} ... chassis
+   * power cycle`. Without it, `3rc p2v` asks the operator to reboot the host.
+   */
+  power: z
+    .strictObject({
+      /** Power-cycles (or resets) the host so that it network-boots. */
+      cycle: z.string().min(1),
+      /** Powers it off; run after a capture when p2v.physicalAfter is poweroff. Default: none. */
+      off: z.string().min(1).optional(),
+      /** Default: 30s. */
+      timeout: duration.prefault(30),
+    })
+    .optional(),
   vars,
 });
 
@@ -367,6 +382,30 @@ export const configSchema = z.strictObject({
           window: duration.prefault(3600),
         })
         .prefault({}),
+    })
+    .prefault({}),
+  /** Physical-to-virtual migration (`3rc p2v HOST --to HYPERVISOR`). */
+  p2v: z
+    .strictObject({
+      /** The capture profile: an `installer: image` profile whose template is capture.sh.hbs. Default: capture. */
+      profile: hostname.default('capture'),
+      /** The shared VM storage directory as 3rc sees it; captured disks are written here. Default: /var/lib/3rc/vms. */
+      storage: z.string().min(1).default('/var/lib/3rc/vms'),
+      /** The same directory as the hypervisors see it (NFS mount point). Default: storage. */
+      hypervisorStorage: z.string().min(1).optional(),
+      /** Bridge on the hypervisor for the VM's NIC. Default: br0. */
+      bridge: z.string().regex(/^[A-Za-z0-9_.:-]{1,15}$/, { message: 'expected a network interface name like br0' }).default('br0'),
+      /** libvirt domain type: kvm, or qemu (emulation, no /dev/kvm). Default: kvm. */
+      domainType: z.enum(['kvm', 'qemu']).default('kvm'),
+      /**
+       * What the physical host does once captured: poweroff (it must not come back with the VM's
+       * MAC and address), or reboot into its own disk (only when it is moved off this network). Default: poweroff.
+       */
+      physicalAfter: z.enum(['poweroff', 'reboot']).default('poweroff'),
+      /** Raw bytes per uploaded chunk, in MiB (a chunk is the unit of resuming). Default: 32. */
+      chunkMb: z.number().int().min(1).max(1024).default(32),
+      /** A capture that has not completed after this long is abandoned. Default: 6h. */
+      timeout: duration.prefault(21600),
     })
     .prefault({}),
   store: z

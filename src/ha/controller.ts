@@ -177,6 +177,20 @@ export class HaController implements Service {
     return s && structuredClone(s);
   }
 
+  /**
+   * Takes a VM under protection at run time (`3rc p2v` made it): it starts in `running` on `spec.host`
+   * and is watched from the next pass on. False when it is watched already (nothing changes).
+   * The VM also has to be in the inventory (a host with a hypervisor) so that the next start finds it.
+   */
+  adopt(spec: VmSpec): boolean {
+    if (this.states.has(spec.name)) return false;
+    this.specs.set(spec.name, spec);
+    this.states.set(spec.name, initialState(spec.name, spec.host, { reinstall: spec.reinstall, now: this.d.clock.now() }));
+    this.account(spec.name, spec.host, +1);
+    this.log.info({ vm: spec.name, host: spec.host }, 'VM taken under HA protection');
+    return true;
+  }
+
   /** `3rc ha disable|enable|clear VM`. */
   async operator(vm: string, op: 'disable' | 'enable' | 'clear'): Promise<void> {
     if (!this.states.has(vm)) throw new NotFoundError(ErrorCodes.UNKNOWN_HOST, `${vm} is not a VM the HA controller watches`);

@@ -4,7 +4,7 @@
  * driver for its hypervisors) still answers, with the reason.
  */
 import { ErrorCodes, ThreeRcError } from '../lib/errors.js';
-import type { HaController, VmStatus } from './controller.js';
+import type { HaController, VmSpec, VmStatus } from './controller.js';
 
 export type OperatorOp = 'disable' | 'enable' | 'clear';
 
@@ -14,6 +14,8 @@ export interface HaView {
   reason: string | null;
   status(): VmStatus[];
   operator(vm: string, op: OperatorOp): Promise<void>;
+  /** Puts a VM under protection now (`3rc p2v`); false when it was already. Throws when inactive. */
+  adopt(spec: VmSpec): boolean;
 }
 
 export class HaInactiveError extends ThreeRcError {
@@ -23,7 +25,7 @@ export class HaInactiveError extends ThreeRcError {
 }
 
 export function activeHa(controller: HaController): HaView {
-  return { active: true, reason: null, status: () => controller.status(), operator: (vm, op) => controller.operator(vm, op) };
+  return { active: true, reason: null, status: () => controller.status(), operator: (vm, op) => controller.operator(vm, op), adopt: (spec) => controller.adopt(spec) };
 }
 
 export function inactiveHa(reason: string): HaView {
@@ -32,6 +34,9 @@ export function inactiveHa(reason: string): HaView {
     reason,
     status: () => [],
     operator: async () => {
+      throw new HaInactiveError(reason);
+    },
+    adopt: () => {
       throw new HaInactiveError(reason);
     },
   };

@@ -2,7 +2,7 @@
  * REST API v1. Reads are open (management network); every change needs the bearer token.
  */
 import { Router } from 'express';
-import { ErrorCodes, InputError, NotFoundError } from '../lib/errors.js';
+import { ConflictError, ErrorCodes, InputError, NotFoundError } from '../lib/errors.js';
 import type { Host } from '../inventory/inventory.js';
 import type { BootEntry } from '../store/store.js';
 import type { AppDeps } from './app.js';
@@ -141,6 +141,35 @@ export function apiRouter(deps: AppDeps): Router {
     if (!deps.ha.active) return apiError(res, 409, ErrorCodes.HA_INACTIVE, `the HA controller is not running: ${deps.ha.reason}`);
     await deps.ha.operator(vm, op);
     res.json(deps.ha.status().find((s) => s.vm === vm) ?? null);
+  });
+
+  // ---- P2V (`3rc p2v`): capture a physical host into a VM ----
+  const p2v = () => {
+    if (!deps.p2v) throw new ConflictError(ErrorCodes.P2V, 'P2V is not available in this process');
+    return deps.p2v;
+  };
+  r.get('/p2v', (_req, res) => {
+    res.json(deps.p2v?.jobs() ?? []);
+  });
+  r.get('/p2v/:host', (req, res) => {
+    res.json(p2v().job(String(req.params.host)));
+  });
+  r.post('/hosts/:name/p2v', auth, async (req, res) => {
+    const h = findHost(String(req.params.name));
+    const body: unknown = req.body;
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new InputError(ErrorCodes.API, 'expected a JSON object like {"to": "hv1"}');
+    const { to, cpus, memoryMb, ...rest } = body as Record<string, unknown>;
+    const unknown = Object.keys(rest);
+    if (unknown.length) throw new InputError(ErrorCodes.API, `unknown field ${unknown[0]} (fields: to, cpus, memoryMb)`, unknown[0]);
+    if (typeof to !== 'string' || !to) throw new InputError(ErrorCodes.API, 'to must name the hypervisor that runs the VM', 'to');
+    for (const [field, v] of [['cpus', cpus], ['memoryMb', memoryMb]] as const) {
+      if (v !== undefined && (typeof v !== 'number' || !Number.isInteger(v) || v < 1)) throw new InputError(ErrorCodes.API, `${field} must be a positive integer`, field);
+    }
+    const job = await p2v().start(h.name, { to, ...(cpus !== undefined ? { cpus: cpus as number } : {}), ...(memoryMb !== undefined ? { memoryMb: memoryMb as number } : {}) });
+    res.status(202).location(`/api/v1/p2v/${h.name}`).json(job);
+  });
+  r.delete('/p2v/:host', auth, async (req, res) => {
+    res.json(await p2v().cancel(String(req.params.host)));
   });
 
   r.get('/hosts/:name/events', async (req, res) => {

@@ -23,6 +23,8 @@ import type { ClusterRole } from '../cluster/cluster.js';
 import { bootFiles } from './boot-files.js';
 import { apiError, errorHandler } from './errors.js';
 import { installRouter } from './install-routes.js';
+import { p2vRouter } from './p2v-routes.js';
+import type { P2vService } from '../p2v/service.js';
 import { webRouter, type WebDeps } from '../web/routes.js'; // web dashboard (issue 12)
 
 declare global {
@@ -59,6 +61,8 @@ export interface AppDeps {
   cluster?: (() => ClusterRole) | undefined;
   /** Where host keys reported with install-done go (ha.guestSsh.learnHostKeys); absent: reported, not recorded. */
   hostKeys?: HostKeySink | undefined;
+  /** Physical-to-virtual migration (`3rc p2v`); absent: the API answers 409. */
+  p2v?: P2vService | undefined;
   /** Web dashboard (issue 12): its live feed and HA budget; without it the page still loads, without live updates. */
   web?: WebDeps;
 }
@@ -89,6 +93,7 @@ export function createApp(deps: AppDeps): Express {
   app.use('/files/post-install', bootFiles(join(deps.config.paths.kickstarts, 'post-install'), fileTrace));
   app.use('/files/roles', bootFiles(join(deps.config.paths.kickstarts, 'roles'), fileTrace));
   app.use(installRouter(deps));
+  if (deps.p2v) app.use(p2vRouter({ ...deps, p2v: deps.p2v }));
   // Web dashboard (issue 12): / and /assets, GET /api/v1/overview, /api/v1/timeline/NAME, /api/v1/stream.
   app.use(webRouter(deps));
   app.use((req, res) => apiError(res, 404, 'E_NOT_FOUND', `no route for ${req.method} ${req.path}`));

@@ -39,7 +39,7 @@ interface Compiled {
 }
 
 /** Runs a shell command; resolves with its exit code and output (never rejects). */
-function sh(command: string, timeoutMs: number): Promise<{ code: number | null; out: string }> {
+export function runShell(command: string, timeoutMs: number): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
     execFile('/bin/sh', ['-c', command], { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
       const code = err ? (typeof (err as NodeJS.ErrnoException & { code?: unknown }).code === 'number' ? ((err as unknown as { code: number }).code) : null) : 0;
@@ -72,9 +72,9 @@ export class CommandFencer implements Fencer {
   async fence(host: string): Promise<'off' | 'on' | 'unknown'> {
     const h = this.hosts.get(host);
     if (!h) return 'unknown';
-    const off = await sh(renderTemplate(h.off, h.values), h.timeoutMs);
+    const off = await runShell(renderTemplate(h.off, h.values), h.timeoutMs);
     if (off.code !== 0) this.log?.warn({ hypervisor: host, code: off.code, output: off.out.slice(0, 500) }, 'fence: power-off command failed; reading the power state anyway');
-    const st = await sh(renderTemplate(h.status, h.values), h.timeoutMs);
+    const st = await runShell(renderTemplate(h.status, h.values), h.timeoutMs);
     if (st.code !== 0) {
       this.log?.warn({ hypervisor: host, code: st.code, output: st.out.slice(0, 500) }, 'fence: power status unreadable');
       return 'unknown';

@@ -69,6 +69,18 @@ export class LibvirtDriver implements HypervisorDriver {
     await this.virsh(host, 'start', vm);
   }
 
+  /**
+   * Defines (or redefines) a domain from its XML (not part of the driver interface: `3rc p2v`).
+   * The XML goes through a temporary file on the hypervisor, written from a here-document.
+   */
+  async define(host: string, xml: string): Promise<void> {
+    const tag = '3RC_DOMAIN_XML_END';
+    if (xml.split('\n').includes(tag)) throw new DriverError(DriverErrorCodes.FAILED, host, 'refusing domain XML that holds the here-document delimiter');
+    const script = `f=$(mktemp) || exit 1\ncat >"$f" <<'${tag}'\n${xml}\n${tag}\n${this.prefix} define "$f"; rc=$?\nrm -f "$f"\nexit $rc`;
+    const r = await this.remote.run(host, script);
+    if (r.code !== 0) throw new DriverError(DriverErrorCodes.FAILED, host, `virsh define failed on ${host}: ${failureText(r)}`);
+  }
+
   /** ACPI power button (not part of the driver interface): the guest shuts down if it listens. */
   async shutdown(host: string, vm: string): Promise<void> {
     await this.virsh(host, 'shutdown', vm, { notRunningOk: true });

@@ -49,6 +49,16 @@ export function validateHost(config: RulesConfig, hosts: readonly Host[], candid
   return problems.length ? { problems } : { host };
 }
 
+/**
+ * A validated host as config input again (what validateHost takes): durations back to text with
+ * their unit, so that validating it once more gives the same host (a bare number means seconds).
+ */
+export function hostAsInput(h: Host): Record<string, unknown> {
+  const out = JSON.parse(JSON.stringify(h)) as Record<string, unknown>;
+  if (h.power) out.power = { ...h.power, timeout: `${h.power.timeout}ms` };
+  return out;
+}
+
 export interface CatalogDeps {
   config: RulesConfig & Pick<Config, 'hosts'>;
   store: Store;
@@ -94,7 +104,7 @@ export class HostCatalog {
     const now = this.deps.clock.now();
     const ops: Parameters<Store['write']>[0] = [];
     if (replacing !== undefined && replacing !== host.name) ops.push({ op: 'putHostOverride', override: { name: replacing, host: null, updatedAt: now } });
-    ops.push({ op: 'putHostOverride', override: { name: host.name, host: host as unknown as Record<string, unknown>, updatedAt: now } });
+    ops.push({ op: 'putHostOverride', override: { name: host.name, host: hostAsInput(host), updatedAt: now } });
     ops.push({ op: 'appendEvent', event: { at: now, kind: replacing === undefined ? 'host.created' : 'host.updated', host: host.name, mac: host.mac, reason: 'api' } });
     await this.deps.store.write(ops);
     const next = replacing === undefined ? [...hosts, host] : hosts.map((h) => (h.name === replacing ? host : h));

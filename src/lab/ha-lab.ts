@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type { StoreEvent } from '../store/store.js';
 import { gmondConf } from './ganglia.js';
 import { domainXml, HypervisorHost } from './hypervisor.js';
-import { labConfig, RunningLab } from './lab.js';
+import { deepMerge, labConfig, RunningLab } from './lab.js';
 import { netnsInode, qemuProcesses, type QemuProc } from './qemu-procs.js';
 
 type Obj = Record<string, unknown>;
@@ -27,6 +27,15 @@ export interface HaLabOptions {
   prefix: string;
   workDir: string;
   log?: (line: string) => void;
+  /** The VMs defined on both hosts and installed. Default: HA_VMS. */
+  vms?: readonly string[];
+  /** More hosts for the inventory (e.g. a physical host for `3rc p2v`), and config deep-merged over haConfig(). */
+  extra?: HaLabExtra;
+}
+
+export interface HaLabExtra {
+  hosts?: Obj[];
+  config?: Obj;
 }
 
 /** One HA decision as the API lists it (ha.transition, ha.action, ha.done). */
@@ -43,6 +52,9 @@ export interface HaVmStatus {
 export class HaLab {
   /** Which config 3rc runs now: fence commands for the hypervisors, or none. */
   fence = false;
+  /** The VMs of this lab, and the extra hosts and config 3rc runs with. */
+  vms: readonly string[] = HA_VMS;
+  extra: HaLabExtra = {};
 
   private constructor(
     readonly lab: RunningLab,
@@ -63,11 +75,15 @@ export class HaLab {
     const key = join(o.workDir, 'id_ed25519');
     if (!existsSync(key)) execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', '3rc-lab', '-f', key]);
     const pub = readFileSync(`${key}.pub`, 'utf8');
-    const lab = await RunningLab.start({ prefix: o.prefix, workDir: o.workDir, sshPublicKey: pub, log, configChanges: haConfig(o.workDir, o.prefix, { enabled: false, fence: false }) });
+    const vms = o.vms ?? HA_VMS;
+    const extra = o.extra ?? {};
+    const lab = await RunningLab.start({ prefix: o.prefix, workDir: o.workDir, sshPublicKey: pub, log, configChanges: haConfig(o.workDir, o.prefix, { enabled: false, fence: false }, vms, extra) });
     const hv = new Map<string, HypervisorHost>();
     const shared = join(o.workDir, 'shared');
     mkdirSync(shared, { recursive: true });
     const h = new HaLab(lab, hv, key, shared, join(o.workDir, 'guest_known_hosts.test'), join(o.workDir, 'guest_known_hosts'), log);
+    h.vms = vms;
+    h.extra = extra;
     try {
       const t0 = Date.now();
       // The collecting gmond beside 3rc: ha.ganglia reads its XML on 127.0.0.1:8649.
@@ -80,8 +96,8 @@ export class HaLab {
       }
       writeFileSync(join(o.workDir, 'known_hosts'), [...hv.values()].map((x) => x.knownHostsLine).join('\n') + '\n');
       log(`ha-lab: hv1 and hv2 up (libvirtd, sshd, gmond) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-      for (const vm of HA_VMS) h.defineEverywhere(vm);
-      await h.installAll([...HA_VMS]);
+      for (const vm of vms) h.defineEverywhere(vm);
+      if (vms.length) await h.installAll([...vms]);
       await h.setConfig({ enabled: true, fence: false }, 'SIGTERM');
       return h;
     } catch (err) {
@@ -129,7 +145,7 @@ export class HaLab {
 
   /** Restarts 3rc with HA on or off, with or without fence commands. */
   async setConfig(c: { enabled: boolean; fence: boolean }, signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
-    await this.lab.restartServer({ signal, configChanges: haConfig(this.lab.workDir, this.lab.net.prefix, c) });
+    await this.lab.restartServer({ signal, configChanges: haConfig(this.lab.workDir, this.lab.net.prefix, c, this.vms, this.extra) });
     this.fence = c.fence;
   }
 
@@ -268,7 +284,7 @@ export function describeDecision(d: Decision): string {
  * killing every process of the host's namespaces stands in for its BMC, and the read-back is
  * "no process left in it".
  */
-export function haConfig(workDir: string, prefix: string, c: { enabled: boolean; fence: boolean }): Obj {
+export function haConfig(workDir: string, prefix: string, c: { enabled: boolean; fence: boolean }, vms: readonly string[] = HA_VMS, extra: HaLabExtra = {}): Obj {
   const key = join(workDir, 'id_ed25519');
   const hypervisors = HYPERVISORS.map((h) => ({
     name: h.name,
@@ -289,10 +305,10 @@ export function haConfig(workDir: string, prefix: string, c: { enabled: boolean;
         }
       : {}),
   }));
-  return {
+  return deepMerge({
     hypervisors,
     // The two VMs of examples/lab.yaml the crash tests use; vm15 must never be reinstalled.
-    hosts: ((labConfig(workDir).hosts as Obj[]) ?? []).filter((h) => (HA_VMS as readonly unknown[]).includes(h.name)).map((h) => (h.name === 'vm15' ? { ...h, reinstall: false } : h)),
+    hosts: [...((labConfig(workDir).hosts as Obj[]) ?? []).filter((h) => (vms as readonly unknown[]).includes(h.name)).map((h) => (h.name === 'vm15' ? { ...h, reinstall: false } : h)), ...(extra.hosts ?? [])],
     ha: {
       enabled: c.enabled,
       ...HA_TIMINGS,
@@ -302,5 +318,5 @@ export function haConfig(workDir: string, prefix: string, c: { enabled: boolean;
       // Many crash scenarios hit the same VM within an hour: the budget must not end the test.
       budget: { recoveries: 100, window: '1h' },
     },
-  };
+  }, extra.config ?? {});
 }

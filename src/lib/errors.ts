@@ -24,6 +24,8 @@ export const ErrorCodes = {
   TEMPLATE: 'E_TEMPLATE',
   HA_INACTIVE: 'E_HA_INACTIVE',
   USAGE: 'E_USAGE',
+  /** A P2V request that cannot go ahead now (a capture runs already, the host is a VM, ...). */
+  P2V: 'E_P2V',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
@@ -145,6 +147,9 @@ export class BindError extends ThreeRcError {
 export class StoreError extends ThreeRcError {}
 
 export class NotFoundError extends ThreeRcError {}
+
+/** A request that contradicts the current state (API 409): what is in the way is in the message. */
+export class ConflictError extends ThreeRcError {}
 
 /**
  * A change refused because this instance is not the leader of a redundant 3rc (or has just lost

@@ -1,0 +1,151 @@
+/**
+ * Physical-to-virtual migration on real parts: a qemu "physical" host (not under libvirt, power
+ * through its monitor socket: the lab's stand-in for IPMI) installed by the lab's image profile,
+ * a marker file written on it, then:
+ *
+ * 1. a capture that is cancelled half-way: the host reboots into its own system, marker intact;
+ * 2. `3rc p2v phys16 --to hv1`: the capture environment uploads the disk, 3rc defines a libvirt
+ *    VM on hv1 with the host's MAC, starts it and takes it under HA protection; the VM answers SSH
+ *    at the same address with the same name, host key and marker, and the physical host is off.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { HaLab } from '../../src/lab/ha-lab.js';
+import { hypervisorUnavailable } from '../../src/lab/hypervisor.js';
+import { labUnavailable } from '../../src/lab/topology.js';
+import type { P2vJobView } from '../../src/p2v/service.js';
+import { ROOT } from '../lib/serve.js';
+
+const skip = labUnavailable() ?? hypervisorUnavailable() ?? (existsSync(join(ROOT, 'boot', 'lab', 'images', 'debian12.img.gz')) ? undefined : 'the lab image is not built (run scripts/lab-image.sh)');
+if (skip) console.log(`# SKIP P2V lab test: ${skip}`);
+
+const PHYS = { name: 'phys16', mac: '52:54:00:77:00:16', ip: '10.77.0.16', profile: 'debian12-image', role: 'services' };
+
+describe('P2V: a physical host captured into a libvirt VM on hv1', { skip }, () => {
+  let h: HaLab;
+  let work: string;
+  let marker: string;
+  const log = (l: string) => console.log(`# ${l}`);
+  const sock = () => h.lab.monitorSocket(PHYS.name);
+  const ssh = (cmd: string) => h.lab.ssh(PHYS.name, h.key, h.haGuestKnownHosts, cmd, 20_000);
+  const job = async () => (await h.lab.api('GET', `/p2v/${PHYS.name}`)).body as P2vJobView;
+  const until = async <T>(what: string, timeoutMs: number, f: () => Promise<T | undefined>, pollMs = 2000): Promise<T> => {
+    const deadline = Date.now() + timeoutMs;
+    let lastErr = '';
+    while (Date.now() < deadline) {
+      try {
+        const v = await f();
+        if (v !== undefined) return v;
+      } catch (err) {
+        lastErr = (err as Error).message;
+      }
+      await new Promise((r) => setTimeout(r, pollMs));
+    }
+    throw new Error(`timed out waiting for ${what}${lastErr ? ` (last error: ${lastErr})` : ''}; phys16 console:\n${h.lab.serialTail(PHYS.name, 30)}`);
+  };
+  const sshUp = (what: string, cmd = 'hostname; cat /root/p2v-marker') => until(what, 8 * 60_000, async () => (await ssh(cmd)).trim());
+
+  before(async () => {
+    work = mkdtempSync(join(tmpdir(), '3rc-p2v-'));
+    const t0 = Date.now();
+    const storage = join(work, 'shared');
+    h = await HaLab.start({
+      prefix: `P${process.pid % 10000}v`, workDir: work, log, vms: [],
+      extra: {
+        hosts: [{
+          ...PHYS,
+          // The lab's power control: qemu's monitor (a BMC would be ipmitool ... chassis power cycle).
+          power: { cycle: `echo system_reset | socat - UNIX-CONNECT:${join(work, `${PHYS.name}.monitor.sock`)}`, off: `echo quit | socat - UNIX-CONNECT:${join(work, `${PHYS.name}.monitor.sock`)} || true`, timeout: '10s' },
+        }],
+        config: { p2v: { storage, domainType: 'qemu', bridge: 'br0', chunkMb: 32 } },
+      },
+    });
+    // HaLab.start restarted 3rc with HA on; install the physical host over PXE like any host.
+    const from = h.lab.events.length;
+    const r = await h.lab.api('PUT', `/hosts/${PHYS.name}/boot`, { mode: 'install', reason: 'p2v test: install' });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    h.lab.bootVm({ host: PHYS.name, diskGb: 1, memoryMb: 1024, monitorSocket: true });
+    await h.lab.waitEvent(PHYS.name, (e) => e.kind === 'install.done', 15 * 60_000, 'install-done', from);
+    const out = await sshUp('phys16 installed and answering SSH', 'hostname');
+    marker = `p2v-${process.pid}-${Date.now()}`;
+    await ssh(`echo ${marker} > /root/p2v-marker && sync`);
+    log(`phys16 installed (${out.split('\n')[0]}), marker ${marker} written, ${((Date.now() - t0) / 1000).toFixed(1)} s after the start`);
+  }, { timeout: 30 * 60_000 });
+
+  after(async () => {
+    await h?.stop();
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  it('a cancelled capture leaves the physical host as it was', { timeout: 15 * 60_000 }, async () => {
+    const t0 = Date.now();
+    const r = await h.lab.api('POST', `/hosts/${PHYS.name}/p2v`, { to: 'hv1' });
+    assert.equal(r.status, 202, JSON.stringify(r.body));
+    assert.equal((r.body as P2vJobView).power, 'command');
+    const j = await until('the first chunk', 6 * 60_000, async () => {
+      const v = await job();
+      assert.notEqual(v.phase, 'failed', v.message);
+      return v.diskProgress.some((d) => d.chunksReceived > 0) ? v : undefined;
+    }, 1000);
+    log(`capture running after ${((Date.now() - t0) / 1000).toFixed(1)} s: ${j.diskProgress.map((d) => `${d.name} ${d.chunksReceived}/${d.chunks} chunks`).join(', ')}; hardware ${JSON.stringify(j.hardware)}`);
+    assert.equal(j.hardware?.nics.some((n) => n.mac === PHYS.mac), true, 'the report lists the host NIC');
+    const c = await h.lab.api('DELETE', `/p2v/${PHYS.name}`);
+    assert.equal(c.status, 200, JSON.stringify(c.body));
+    assert.equal((c.body as P2vJobView).phase, 'cancelled');
+    const boot = (await h.lab.api('GET', `/hosts/${PHYS.name}/boot`)).body as { mode: string };
+    assert.equal(boot.mode, 'local');
+    // The capture's next chunk is refused, it reports the failure and reboots: the host's own system.
+    const out = await sshUp('phys16 back on its own system');
+    assert.equal(out, `${PHYS.name}\n${marker}`);
+    log(`after the cancel, phys16 runs its own system again (${((Date.now() - t0) / 1000).toFixed(1)} s): hostname and marker intact`);
+  });
+
+  it('3rc p2v phys16 --to hv1: the host comes back as a VM with its name, address, keys and files', { timeout: 25 * 60_000 }, async () => {
+    const t0 = Date.now();
+    const lines: string[] = [];
+    const code = await new Promise<number>((resolve) => {
+      const p = execFile('ip', ['netns', 'exec', h.lab.net.serverNs, process.execPath, join(ROOT, 'bin', '3rc.js'), 'p2v', PHYS.name, '--to', 'hv1', '--config', h.lab.configFile], { timeout: 20 * 60_000 });
+      let buf = '';
+      p.stdout?.on('data', (d: Buffer) => {
+        buf += d.toString();
+        let i;
+        while ((i = buf.indexOf('\n')) >= 0) {
+          const l = buf.slice(0, i);
+          buf = buf.slice(i + 1);
+          lines.push(l);
+          log(`3rc p2v: ${l}`);
+        }
+      });
+      p.stderr?.on('data', (d: Buffer) => log(`3rc p2v (stderr): ${d.toString().trim()}`));
+      p.on('exit', (c) => resolve(c ?? -1));
+    });
+    const secs = ((Date.now() - t0) / 1000).toFixed(1);
+    assert.equal(code, 0, `3rc p2v exited ${code}: ${lines.slice(-3).join(' | ')}`);
+    assert.ok(lines.some((l) => / capturing .*\/s ETA /.test(l)), 'the CLI showed bytes, rate and ETA');
+    const j = await job();
+    log(`P2V done in ${secs} s: ${j.message}; disks ${JSON.stringify(j.disks)}`);
+    assert.equal(j.phase, 'done');
+    assert.equal(j.protectedByHa, true);
+    assert.match(j.disks[0]?.sha256 ?? '', /^[0-9a-f]{64}$/);
+    // Sparse: the image holds the data, not the disk's empty space.
+    const img = join(work, 'shared', j.disks[0]!.file);
+    log(`image ${img}: ${statSync(img).size} bytes, ${statSync(img).blocks * 512} allocated`);
+
+    // The physical host is off, the VM runs on hv1 (once: its qemu is the only one named phys16).
+    const phys = h.lab.vms.get(PHYS.name)!;
+    await until('the physical host to power off', 60_000, async () => (phys.proc.exitCode !== null || phys.proc.signalCode !== null ? true : undefined), 1000);
+    assert.equal(h.runningOn(PHYS.name), 'hv1');
+    const out = await sshUp('the VM answering SSH');
+    assert.equal(out, `${PHYS.name}\n${marker}`, 'same host name and marker, over SSH with the host key learned at its install');
+    log(`the VM answers SSH at ${PHYS.ip} as ${PHYS.name} with the marker, ${((Date.now() - t0) / 1000).toFixed(1)} s after 3rc p2v began`);
+
+    const host = (await h.lab.api('GET', `/hosts/${PHYS.name}`)).body as { hypervisor: string; ip: string; mac: string; role: string };
+    assert.deepEqual([host.hypervisor, host.ip, host.mac, host.role], ['hv1', PHYS.ip, PHYS.mac, PHYS.role]);
+    const ha = (await h.lab.api('GET', '/ha')).body as { vms: { vm: string; state: string; host: string }[] };
+    assert.deepEqual(ha.vms.find((v) => v.vm === PHYS.name) && [ha.vms.find((v) => v.vm === PHYS.name)!.state, ha.vms.find((v) => v.vm === PHYS.name)!.host], ['running', 'hv1']);
+  });
+});
