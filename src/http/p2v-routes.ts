@@ -11,6 +11,29 @@ import type { AppDeps } from './app.js';
 import { clientIp } from './install-routes.js';
 
 const REPORT_MAX = 64 * 1024;
+/** The most of a refused body read before answering (p2v.chunkMb is at most 1024); more is cut off. */
+const DRAIN_MAX = 1100 * 1024 * 1024;
+
+/** Reads and drops the rest of a request body (up to `max` bytes, 60 s), then resolves. */
+function drain(req: Request, max: number): Promise<void> {
+  return new Promise((resolve) => {
+    let n = 0;
+    const timer = setTimeout(() => stop(true), 60_000);
+    const stop = (cut: boolean) => {
+      clearTimeout(timer);
+      if (cut) req.destroy();
+      resolve();
+    };
+    req.on('data', (d: Buffer) => {
+      n += d.length;
+      if (n > max) stop(true);
+    });
+    req.once('end', () => stop(false));
+    req.once('close', () => stop(false));
+    req.once('error', () => stop(false));
+    req.resume();
+  });
+}
 
 export function p2vRouter(deps: Pick<AppDeps, 'log' | 'trace' | 'clock' | 'inventory'> & { p2v: P2vService }): Router {
   const r = Router();
@@ -29,8 +52,11 @@ export function p2vRouter(deps: Pick<AppDeps, 'log' | 'trace' | 'clock' | 'inven
       }
       req.log?.warn({ mac, host: host?.name, peer: clientIp(req), what, status: err.status, reason: err.message }, 'p2v: capture call refused');
       deps.trace.record({ at: deps.clock.now(), kind: 'p2v.refused', mac, host: host?.name ?? null, reason: err.message, data: { what, status: err.status, peer: clientIp(req) } });
-      // The rest of a refused chunk is not read: close the connection rather than drain it.
-      if (!req.complete) res.setHeader('Connection', 'close');
+      // A refused chunk is read to its end (at most one chunk's worth) before the answer: a client
+      // still sending when the connection closes (busybox nc) dies of SIGPIPE and never sees the
+      // status, so it cannot tell "stop" (403, 404, 410) from a network failure and retries.
+      if (!req.complete && !req.destroyed) await drain(req, DRAIN_MAX);
+      res.setHeader('Connection', 'close');
       res.status(err.status).type('text/plain').send(`${err.message}\n`);
     }
   };

@@ -5,70 +5,15 @@
  * and a restart in the middle of a capture.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
-import { createHash, randomBytes } from 'node:crypto';
-import { gzipSync } from 'node:zlib';
 import { after, describe, it } from 'node:test';
-import { parse, stringify } from 'yaml';
-import { parseConfig } from '../config/load.js';
-import type { VmSpec } from '../ha/controller.js';
-import { inactiveHa, type HaView } from '../ha/view.js';
-import { BootTable } from '../inventory/boot-table.js';
-import { HostCatalog } from '../inventory/catalog.js';
-import { InstallLifecycle } from '../inventory/install.js';
-import { Inventory } from '../inventory/inventory.js';
-import { FakeClock } from '../lib/clock.js';
-import { silentLogger } from '../lib/log.js';
-import { packageRoot } from '../lib/paths.js';
 import { MemoryStore } from '../store/memory.js';
-import { CaptureRefused, P2vService, type P2vDriver } from './service.js';
+import { CaptureRefused } from './service.js';
+import { chunk, cleanWorlds, disk, MAC, MIB, report, world } from './testkit.js';
 
-const MAC = '52:54:00:77:00:16';
-const MIB = 1024 * 1024;
-const dirs: string[] = [];
-after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
-
-async function world(opts: { power?: boolean; store?: MemoryStore; storage?: string } = {}) {
-  const storage = opts.storage ?? mkdtempSync(join(tmpdir(), '3rc-p2v-svc-'));
-  dirs.push(storage);
-  const raw = parse(readFileSync(join(packageRoot(), 'examples', 'lab.yaml'), 'utf8')) as Record<string, unknown>;
-  raw.hosts = [...(raw.hosts as unknown[]), { name: 'phys16', mac: MAC, ip: '10.77.0.16', profile: 'debian12-image', role: 'services', ...(opts.power ? { power: { cycle: 'cycle {{host}} {{ip}}', off: 'off {{host}}', timeout: '5s' } } : {}) }];
-  raw.p2v = { storage, domainType: 'qemu', chunkMb: 1 };
-  raw.store = { path: join(storage, 'x.db') };
-  const config = parseConfig(stringify(raw), join(packageRoot(), 'examples', 'lab.yaml'));
-  const store = opts.store ?? new MemoryStore();
-  const clock = new FakeClock();
-  const inventory = Inventory.fromConfig(config);
-  const catalog = new HostCatalog({ config, store, inventory, clock, log: silentLogger });
-  await catalog.load();
-  const bootTable = await BootTable.load({ store, inventory, clock });
-  const install = new InstallLifecycle({ bootTable, inventory, store, clock, log: silentLogger, timeoutMs: 3600_000 });
-  const calls: string[] = [];
-  const driver: P2vDriver = {
-    reachable: async (h) => h === 'hv1' || h === 'hv2',
-    define: async (h, xml) => void calls.push(`define ${h} ${/<mac address='([^']+)'/.exec(xml)?.[1]} ${/<vcpu>(\d+)/.exec(xml)?.[1]} ${/<memory unit='MiB'>(\d+)/.exec(xml)?.[1]}`),
-    start: async (h, vm) => void calls.push(`start ${h} ${vm}`),
-  };
-  const adopted: VmSpec[] = [];
-  const ha: HaView = { ...inactiveHa('x'), active: true, reason: null, adopt: (s) => (adopted.push(s), true) };
-  const svc = await P2vService.load({
-    config, inventory, catalog, bootTable, install, store, clock, log: silentLogger, driver, ha: () => ha, poweroffGraceMs: 1000, probe: async () => true,
-    runPower: async (cmd) => (calls.push(`power ${cmd}`), { code: 0, out: '' }),
-  });
-  const token = () => bootTable.get(MAC)?.token ?? undefined;
-  return { svc, store, clock, bootTable, inventory, calls, adopted, storage, token, install };
-}
-
-/** A 2.5 MiB disk: random, zeros and random again, sent in 1 MiB gzip chunks. */
-const disk = Buffer.concat([randomBytes(MIB), Buffer.alloc(MIB), randomBytes(MIB / 2)]);
-const report = `cpus 2\nmemory_kb 1014236\nfirmware bios\nnic ens3 ${MAC}\ndisk vda ${disk.length}\n`;
-const chunk = (i: number) => {
-  const gz = gzipSync(disk.subarray(i * MIB, (i + 1) * MIB), { level: 1 });
-  return { body: Readable.from([gz]), sha: createHash('sha256').update(gz).digest('hex') };
-};
+after(cleanWorlds);
 
 describe('P2V job', () => {
   it('captures, checks, defines and starts the VM with the host MAC, and protects it', async () => {
@@ -151,6 +96,14 @@ describe('P2V job', () => {
     assert.equal(j.phase, 'failed');
     assert.match(j.message, /reported a failure/);
     assert.equal(w.bootTable.get(MAC)?.mode, 'local');
+  });
+
+  it('a capture is not expired by install.timeout (p2v.timeout is its limit)', async () => {
+    const w = await world();
+    await w.svc.start('phys16', { to: 'hv1' });
+    w.clock.advance(3 * 3600_000);
+    assert.equal(await w.install.sweep(), 0);
+    assert.equal(w.bootTable.get(MAC)?.mode, 'install');
   });
 
   it('a restarted 3rc carries on with the capture where it was', async () => {
