@@ -211,7 +211,8 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
     const withEvidence = evidenceTrace(counted as TraceSink, evidence);
     // A follower (redundant 3rc) records nothing: only the leader writes the store.
     const trace: BootTrace = { record: (e) => (cluster && cluster.role !== 'leader' ? undefined : withEvidence.record(e)) };
-    const install = new InstallLifecycle({ bootTable, inventory, store, clock, log, timeoutMs: config.install.timeout });
+    // A P2V capture (a long upload) has its own limit, p2v.timeout, kept by the P2V job.
+    const install = new InstallLifecycle({ bootTable, inventory, store, clock, log, timeoutMs: config.install.timeout, expires: (e) => e.profile !== config.p2v.profile });
     const engine = new TemplateEngine({ templates: config.paths.templates, kickstarts: config.paths.kickstarts });
     const leases = await LeaseTable.load(store);
     log.info({ hosts: inventory.hosts().length, profiles: inventory.profiles().length, hypervisors: inventory.hypervisors().length, bootEntries: bootTable.size, leases: leases.size, store: config.store.path }, 'state loaded');

@@ -42,6 +42,8 @@ export interface InstallDeps {
   log: Logger;
   /** An install with no callback after this long is expired (ms). */
   timeoutMs: number;
+  /** Whether this timeout applies to an entry. Default: every install (a P2V capture has p2v.timeout instead). */
+  expires?: (entry: BootEntry) => boolean;
 }
 
 export class InstallLifecycle {
@@ -95,7 +97,7 @@ export class InstallLifecycle {
     const now = this.deps.clock.now();
     let n = 0;
     for (const e of this.deps.bootTable.all()) {
-      if (e.mode !== 'install' || now - e.since < this.deps.timeoutMs || this.busy.has(e.mac)) continue;
+      if (e.mode !== 'install' || now - e.since < this.deps.timeoutMs || this.busy.has(e.mac) || this.deps.expires?.(e) === false) continue;
       const host = this.deps.inventory.hostByMac(e.mac);
       await this.deps.bootTable.setLocal(e.mac, { reason: 'install-expired', result: 'expired' as InstallResult });
       await this.deps.store.write([
