@@ -104,5 +104,8 @@ describe('p2v hardware report', () => {
     assert.equal(vmShape({ ...r, memoryKb: 1024 * 1024 + 1 }).memoryMb, 1280);
     assert.equal(vmShape({ ...r, memoryKb: 8_153_000 }).memoryMb, 8192); // an 8 GiB host
     assert.equal(vmShape({ ...r, memoryKb: 1 }).memoryMb, 256);
+    assert.equal(vmShape({ ...r, memoryKb: 16_300_000 }).memoryMb, 16384); // a 16 GiB host
+    assert.equal(vmShape({ ...r, memoryKb: 65_900_000 }).memoryMb, 65536); // 64 GiB
+    assert.equal(vmShape({ ...r, memoryKb: 6_080_000 }).memoryMb, 6144); // 6 GiB
   });
 });

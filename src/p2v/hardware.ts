@@ -131,11 +131,13 @@ export function parseHardwareReport(text: string): { report: HardwareReport } | 
 const MIB_STEP = 256;
 
 /**
- * The VM to build for a report: as many vCPUs, and MemTotal rounded up to a multiple of
- * 256 MiB. MemTotal is a little below installed RAM (firmware and the kernel image keep some),
- * so rounding up gives back the installed size: 1014236 kB -> 1024 MiB.
+ * The VM to build for a report: as many vCPUs, and MemTotal rounded up to a step of 1/16 of
+ * its power of two (at least 256 MiB). MemTotal is a little below installed RAM (firmware, the
+ * kernel and crash-kernel reservations keep some: 1-3 %), so rounding up gives back the installed
+ * size: 1014236 kB -> 1024 MiB, 16.3 million kB (a 16 GiB host) -> 16384 MiB, not 16128.
  */
 export function vmShape(report: HardwareReport): { cpus: number; memoryMb: number } {
-  const mib = report.memoryKb / 1024;
-  return { cpus: report.cpus, memoryMb: Math.max(MIB_STEP, Math.ceil(mib / MIB_STEP) * MIB_STEP) };
+  const mib = Math.max(1, report.memoryKb / 1024);
+  const step = Math.max(MIB_STEP, 2 ** (Math.floor(Math.log2(mib)) - 4));
+  return { cpus: report.cpus, memoryMb: Math.max(MIB_STEP, Math.ceil(mib / step) * step) };
 }
