@@ -49,11 +49,12 @@ describe('P2V job', () => {
     await w.svc.idle();
     const end = w.svc.job('phys16');
     assert.equal(end.phase, 'done', end.message);
-    assert.deepEqual(w.calls.slice(1), ["power off 'phys16'", `define hv1 ${MAC} 2 1024`, 'start hv1 phys16']);
+    assert.deepEqual(w.calls.slice(1), ["power off 'phys16'", `define hv1 ${MAC} 2 1024`, `define hv2 ${MAC} 2 1024`, 'start hv1 phys16']);
     assert.equal(w.inventory.hostByName('phys16')?.hypervisor, 'hv1');
     assert.equal(w.inventory.hostByName('phys16')?.cpus, 2);
     assert.deepEqual(w.adopted.map((s) => [s.name, s.host, s.mac]), [['phys16', 'hv1', MAC]]);
     assert.equal(end.protectedByHa, true);
+    assert.deepEqual(end.standby, ['hv2']);
     // The token is spent: the capture cannot call again.
     await assert.rejects(w.svc.complete(MAC, token), (e: unknown) => e instanceof CaptureRefused && e.status === 404);
     // A VM cannot be captured again.

@@ -62,6 +62,8 @@ export interface P2vJob {
   /** CPUs and memory asked for on the command line (else those of the hardware report). */
   overrides: { cpus?: number; memoryMb?: number };
   vm: { cpus: number; memoryMb: number; domainType: string } | null;
+  /** The other libvirt hypervisors where the VM is defined too (not started), for HA restarts. */
+  standby?: string[];
   /** Under HA protection once done; null before. */
   protectedByHa: boolean | null;
 }
@@ -319,6 +321,18 @@ export class P2vService {
         serialLog: join(dir, `${job.host}.console.log`),
       });
       await this.d.driver.define(job.to, xml);
+      // Defined (not started) on the other libvirt hypervisors too, on the same shared disks: the
+      // HA controller can then restart it there when its host fails.
+      const standby: string[] = [];
+      for (const other of this.d.config.hypervisors.filter((h) => h.driver === 'libvirt' && h.name !== job.to)) {
+        try {
+          await this.d.driver.define(other.name, xml);
+          standby.push(other.name);
+        } catch (err) {
+          this.d.log.warn({ host: job.host, hypervisor: other.name, err: (err as Error).message }, 'p2v: cannot define the VM there as a standby; HA cannot restart it on that host');
+        }
+      }
+      job.standby = standby;
       // The host becomes a VM of that hypervisor; its name, MAC, address and role stay.
       await this.d.catalog.put({ ...hostAsInput(host), hypervisor: job.to, cpus: vm.cpus, memoryMb: vm.memoryMb }, host.name);
       try {
@@ -346,7 +360,7 @@ export class P2vService {
         ha = `; NOT under HA protection: ${(err as Error).message}`;
       }
       job.phase = 'done';
-      job.message = `${job.host} runs as a VM on ${job.to} (${vm.cpus} CPU, ${vm.memoryMb} MiB, ${job.disks.length} disk(s))${ha}`;
+      job.message = `${job.host} runs as a VM on ${job.to} (${vm.cpus} CPU, ${vm.memoryMb} MiB, ${job.disks.length} disk(s))${standby.length ? `, defined on ${standby.join(', ')} too` : ''}${ha}`;
       if (p2v.physicalAfter === 'reboot') job.message += `; the physical host reboots into its own system with the same MAC and address: keep it off this network`;
       await this.save(job, 'p2v-done');
       this.d.log.info({ host: job.host, to: job.to, vm }, `p2v: ${job.message}`);

@@ -143,6 +143,8 @@ describe('P2V: a physical host captured into a libvirt VM on hv1', { skip }, () 
     assert.equal(out, `${PHYS.name}\n${marker}`, 'same host name and marker, over SSH with the host key learned at its install');
     log(`the VM answers SSH at ${PHYS.ip} as ${PHYS.name} with the marker, ${((Date.now() - t0) / 1000).toFixed(1)} s after 3rc p2v began`);
 
+    // Defined on hv2 too (shut off, same disk): HA can restart it there.
+    assert.match(h.hv.get('hv2')!.virsh(['list', '--all']), new RegExp(`\\s${PHYS.name}\\s+shut off`));
     const host = (await h.lab.api('GET', `/hosts/${PHYS.name}`)).body as { hypervisor: string; ip: string; mac: string; role: string };
     assert.deepEqual([host.hypervisor, host.ip, host.mac, host.role], ['hv1', PHYS.ip, PHYS.mac, PHYS.role]);
     const ha = (await h.lab.api('GET', '/ha')).body as { vms: { vm: string; state: string; host: string }[] };
