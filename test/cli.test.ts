@@ -82,6 +82,10 @@ describe('3rc command line', () => {
       [['boot', 'vm10', '--local', 'rocky9', '-c', LAB_YAML], /--local takes no profile/],
       [['hosts', '--colour'], /Unknown option '--colour'/],
       [['serve', 'extra'], /unexpected argument extra/],
+      [['p2v', '-c', LAB_YAML], /name the host: 3rc p2v HOST --to HYPERVISOR/],
+      [['p2v', 'phys16', '-c', LAB_YAML], /--to HYPERVISOR/],
+      [['p2v', 'phys16', '--status', '--cancel', '-c', LAB_YAML], /--status or --cancel, not both/],
+      [['p2v', 'phys16', '--to', 'hv1', '--cpus', 'two', '-c', LAB_YAML], /--cpus takes a positive whole number/],
     ];
     for (const [args, re] of cases) {
       const r = await cli(args);
@@ -99,5 +103,9 @@ describe('3rc command line', () => {
     const profile = await cli(['boot', 'vm10', '--install', 'suse', '-c', cfgFile]);
     assert.equal(profile.code, 1);
     assert.match(profile.stderr, /^3rc: profile "suse" does not exist \(profiles: debian12, debian12-image, capture, rocky9\)/);
+    // A P2V needs the running server: it serves the capture.
+    const p2v = await cli(['p2v', 'vm10', '--to', 'hv1', '-c', cfgFile]);
+    assert.equal(p2v.code, 1);
+    assert.match(p2v.stderr, /^3rc: no 3rc answers for .*lab\.yaml: a P2V needs the running server/);
   });
 });

@@ -17,7 +17,7 @@
  * ever written to its disks, and its boot entry goes back to local. Each job's state is an event
  * (`p2v.job`) in the store, so a restarted 3rc carries on with it.
  */
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Config } from '../config/load.js';
@@ -244,7 +244,7 @@ export class P2vService {
     job.hardware = hw;
     job.disks = hw.disks.map((d) => known.get(d.name) ?? { name: d.name, bytes: d.bytes, file: `${job.host}-${d.name}.img`, sha256: null });
     job.phase = 'capturing';
-    job.message = `capturing ${hw.disks.map((d) => `${d.name} (${(d.bytes / 2 ** 30).toFixed(1)} GiB)`).join(', ')}`;
+    job.message = `capturing ${hw.disks.map((d) => `${d.name} (${(d.bytes / 2 ** 30).toFixed(1)} GiB)`).join(', ')}${this.spaceWarning(job)}`;
     const lines = [`chunk_bytes ${this.chunkBytes()}`];
     for (const d of job.disks) lines.push(`disk ${d.name} ${d.bytes} ${(await this.image(job, d.name)).nextChunk()}`);
     this.progressOf(job, true);
@@ -376,6 +376,20 @@ export class P2vService {
     if (!job) throw new CaptureRefused(404, 'no capture is running for this host');
     if (!tokenIsCurrent(this.d.bootTable.get(mac), token)) throw new CaptureRefused(403, 'the token is not the current capture token of this host');
     return job;
+  }
+
+  /** A warning when the storage has less room than the disks (images are sparse: they may still fit). */
+  private spaceWarning(job: P2vJob): string {
+    try {
+      const st = statfsSync(this.d.config.p2v.storage);
+      const free = st.bavail * st.bsize;
+      const need = job.disks.reduce((a, d) => a + d.bytes, 0);
+      if (free >= need) return '';
+      this.d.log.warn({ host: job.host, free, need }, 'p2v: the VM storage may be too small');
+      return `; WARNING: ${this.d.config.p2v.storage} has ${(free / 2 ** 30).toFixed(1)} GiB free for ${(need / 2 ** 30).toFixed(1)} GiB of disks (empty space is not stored, so it may still fit)`;
+    } catch {
+      return '';
+    }
   }
 
   private chunkBytes(): number {
