@@ -145,7 +145,7 @@ export function apiRouter(deps: AppDeps): Router {
 
   // ---- P2V (`3rc p2v`): capture a physical host into a VM ----
   const p2v = () => {
-    if (!deps.p2v) throw new ConflictError(ErrorCodes.P2V, 'P2V is not available in this process');
+    if (!deps.p2v) throw new ConflictError(ErrorCodes.P2V, deps.cluster ? 'P2V runs on a single 3rc for now, not on a redundant one (store.kind etcd)' : 'P2V needs the HTTP server (servers.http.enabled): it serves the capture');
     return deps.p2v;
   };
   r.get('/p2v', (_req, res) => {

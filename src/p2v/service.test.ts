@@ -99,6 +99,21 @@ describe('P2V job', () => {
     assert.equal(w.bootTable.get(MAC)?.mode, 'local');
   });
 
+  it('captures every disk of the report, in order, as vda, vdb', async () => {
+    const w = await world();
+    await w.svc.start('phys16', { to: 'hv1' });
+    const two = `${report}disk sdb ${MIB}\n`;
+    assert.equal(await w.svc.hardware(MAC, w.token(), two), `chunk_bytes ${MIB}\ndisk vda ${disk.length} 0\ndisk sdb ${MIB} 0\n`);
+    // The disks cannot change while the capture runs.
+    await assert.rejects(w.svc.hardware(MAC, w.token(), report), (e: unknown) => e instanceof CaptureRefused && e.status === 409);
+    for (const i of [0, 1, 2]) await w.svc.chunk(MAC, w.token(), 'vda', i, chunk(i).sha, chunk(i).body);
+    await assert.rejects(w.svc.complete(MAC, w.token()), /sdb is incomplete: chunk 0 of 1 is missing/);
+    await w.svc.chunk(MAC, w.token(), 'sdb', 0, chunk(0).sha, chunk(0).body);
+    assert.match(await w.svc.complete(MAC, w.token()), /^ok vda=[0-9a-f]{64} sdb=[0-9a-f]{64}\n$/);
+    const j = w.svc.job('phys16');
+    assert.deepEqual(j.disks.map((d) => d.file), ['phys16-vda.img', 'phys16-sdb.img']);
+  });
+
   it('a capture is not expired by install.timeout (p2v.timeout is its limit)', async () => {
     const w = await world();
     await w.svc.start('phys16', { to: 'hv1' });
