@@ -246,9 +246,19 @@ describe('web dashboard with the HA controller running', { skip: noSshd ?? false
       await shot(page, 'ha-timeline.png');
 
       // Drag across the last seconds to zoom in on the failure: its rungs get room of their own.
-      const box = (await page.locator('#timeline svg').boundingBox())!;
-      const failedAt = await page.locator('#timeline .marker.mk-decision').first().boundingBox();
-      const x0 = Math.max(box.x + 125, failedAt!.x - 40);
+      // The timeline is redrawn as live decisions arrive (the VM is still climbing rungs): an
+      // element read in the middle of a redraw has no box yet, so read both until they have one.
+      const boxOf = async (sel: string) => {
+        for (let i = 0; i < 50; i++) {
+          const b = await page.locator(sel).first().boundingBox();
+          if (b) return b;
+          await page.waitForTimeout(100);
+        }
+        throw new Error(`${sel} has no bounding box (not rendered)`);
+      };
+      const box = await boxOf('#timeline svg');
+      const failedAt = await boxOf('#timeline .marker.mk-decision');
+      const x0 = Math.max(box.x + 125, failedAt.x - 40);
       await page.mouse.move(x0, box.y + 40);
       await page.mouse.down();
       await page.mouse.move(box.x + box.width - 2, box.y + 60, { steps: 5 });
