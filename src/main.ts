@@ -34,6 +34,7 @@ import { CommandDriver } from './hypervisor/command.js';
 import { CommandFencer } from './hypervisor/fence.js';
 import { LibvirtDriver } from './hypervisor/libvirt.js';
 import { SshPool } from './hypervisor/ssh.js';
+import { scalarVars } from './hypervisor/template.js';
 import { KnownHostsFile, knownHostsSink } from './hypervisor/known-hosts-file.js'; // learned host keys
 import { fetchGanglia } from './monitor/ganglia-fetch.js';
 import { probeAll } from './monitor/probe.js';
@@ -70,10 +71,7 @@ async function buildHa(
     log,
     hypervisors: config.hypervisors.flatMap((h) => (h.driver === 'command' && h.command ? [{ ...h, command: h.command }] : [])),
     // A VM's scalar vars (e.g. vmid) are placeholders in its hypervisor's command templates.
-    vars: (vm) => {
-      const v = deps.inventory.hostByName(vm)?.vars ?? {};
-      return Object.fromEntries(Object.entries(v).filter((e): e is [string, string | number] => typeof e[1] === 'string' || typeof e[1] === 'number'));
-    },
+    vars: (vm) => scalarVars(deps.inventory.hostByName(vm)?.vars),
   });
   const driver = new ByHostDriver(new Map(config.hypervisors.map((h) => [h.name, h.driver === 'command' ? command : libvirt])));
   const g = config.ha.guestSsh;

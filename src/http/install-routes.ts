@@ -21,7 +21,8 @@ export function clientIp(req: Request): string {
   return a.startsWith('::ffff:') ? a.slice(7) : a;
 }
 
-function tokenOf(req: Request): string | undefined {
+/** The per-install token of `?token=` (at most 200 characters), or undefined. */
+export function tokenOf(req: Request): string | undefined {
   const t = req.query.token;
   return typeof t === 'string' && t.length > 0 && t.length <= 200 ? t : undefined;
 }

@@ -8,7 +8,7 @@ import express, { Router, type Request, type Response } from 'express';
 import { normalizeMac } from '../lib/net.js';
 import { CaptureRefused, type P2vService } from '../p2v/service.js';
 import type { AppDeps } from './app.js';
-import { clientIp } from './install-routes.js';
+import { clientIp, tokenOf } from './install-routes.js';
 
 const REPORT_MAX = 64 * 1024;
 /** The most of a refused body read before answering (p2v.chunkMb is at most 1024); more is cut off. */
@@ -37,7 +37,6 @@ function drain(req: Request, max: number): Promise<void> {
 
 export function p2vRouter(deps: Pick<AppDeps, 'log' | 'trace' | 'clock' | 'inventory'> & { p2v: P2vService }): Router {
   const r = Router();
-  const tokenOf = (req: Request) => (typeof req.query.token === 'string' && req.query.token.length <= 200 ? req.query.token : undefined);
   const handle = (what: string, fn: (req: Request, mac: string) => Promise<string>) => async (req: Request, res: Response) => {
     const mac = normalizeMac(String(req.params.mac));
     if (!mac) return void res.status(400).type('text/plain').send(`not a MAC address: ${String(req.params.mac)}\n`);

@@ -75,6 +75,13 @@ export function compileTemplate(source: string): CommandTemplate {
   return { source, parts, names };
 }
 
+/** A host's scalar vars (strings and numbers, as text) as placeholder values; other vars are left out. */
+export function scalarVars(vars: Readonly<Record<string, unknown>> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(vars ?? {})) if (typeof v === 'string' || typeof v === 'number') out[k] = String(v);
+  return out;
+}
+
 /** Fills a template; every value is shell-quoted. Throws TemplateError naming a missing value. */
 export function renderTemplate(t: CommandTemplate, values: Readonly<Record<string, string | undefined>>): string {
   let out = '';

@@ -26,7 +26,7 @@ import type { LibvirtDriver } from '../hypervisor/libvirt.js';
 import { isDriverError, DriverErrorCodes } from '../hypervisor/driver.js';
 import { runShell } from '../hypervisor/fence.js';
 import { probeTcp } from '../monitor/probe.js';
-import { compileTemplate, renderTemplate } from '../hypervisor/template.js';
+import { compileTemplate, renderTemplate, scalarVars } from '../hypervisor/template.js';
 import type { BootChange, BootTable } from '../inventory/boot-table.js';
 import { hostAsInput, type HostCatalog } from '../inventory/catalog.js';
 import { tokenIsCurrent, type InstallLifecycle } from '../inventory/install.js';
@@ -512,7 +512,6 @@ export class P2vService {
 
 /** Placeholders of a host's power commands: {{host}}, {{ip}}, {{mac}} and its scalar vars. */
 function powerValues(h: Host): Record<string, string> {
-  const vars = Object.fromEntries(Object.entries(h.vars ?? {}).filter((e): e is [string, string | number] => typeof e[1] === 'string' || typeof e[1] === 'number').map(([k, v]) => [k, String(v)]));
-  return { ...vars, host: h.name, ip: h.ip, mac: h.mac };
+  return { ...scalarVars(h.vars), host: h.name, ip: h.ip, mac: h.mac };
 }
 
