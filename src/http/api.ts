@@ -162,8 +162,8 @@ export function apiRouter(deps: AppDeps): Router {
     const unknown = Object.keys(rest);
     if (unknown.length) throw new InputError(ErrorCodes.API, `unknown field ${unknown[0]} (fields: to, cpus, memoryMb)`, unknown[0]);
     if (typeof to !== 'string' || !to) throw new InputError(ErrorCodes.API, 'to must name the hypervisor that runs the VM', 'to');
-    for (const [field, v] of [['cpus', cpus], ['memoryMb', memoryMb]] as const) {
-      if (v !== undefined && (typeof v !== 'number' || !Number.isInteger(v) || v < 1)) throw new InputError(ErrorCodes.API, `${field} must be a positive integer`, field);
+    for (const [field, v, max] of [['cpus', cpus, 1024], ['memoryMb', memoryMb, 16 * 1024 * 1024]] as const) {
+      if (v !== undefined && (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max)) throw new InputError(ErrorCodes.API, `${field} must be a positive integer (at most ${max})`, field);
     }
     const job = await p2v().start(h.name, { to, ...(cpus !== undefined ? { cpus: cpus as number } : {}), ...(memoryMb !== undefined ? { memoryMb: memoryMb as number } : {}) });
     res.status(202).location(`/api/v1/p2v/${h.name}`).json(job);

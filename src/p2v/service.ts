@@ -151,11 +151,7 @@ export class P2vService {
 
   stop(): void {
     this.d.bootTable.off('change', this.onBoot);
-    for (const [host, l] of this.live) {
-      l.timer?.cancel();
-      for (const img of l.images.values()) void img.close();
-      this.live.delete(host);
-    }
+    for (const host of [...this.live.keys()]) this.closeImages(host);
   }
 
   jobs(): P2vJobView[] {
@@ -182,9 +178,6 @@ export class P2vService {
     const profile = this.d.inventory.profile(p2v.profile);
     if (!profile) throw new ConflictError(ErrorCodes.P2V, `the capture profile ${JSON.stringify(p2v.profile)} (p2v.profile) does not exist: add an installer: image profile with template capture.sh.hbs`);
     if (profile.installer !== 'image') throw new ConflictError(ErrorCodes.P2V, `the capture profile ${p2v.profile} has installer ${profile.installer}; it must be image (the capture runs in the image installer)`);
-    for (const [field, v] of [['cpus', opts.cpus], ['memoryMb', opts.memoryMb]] as const) {
-      if (v !== undefined && (!Number.isInteger(v) || v < 1 || v > (field === 'cpus' ? 1024 : 16 * 1024 * 1024))) throw new InputError(ErrorCodes.P2V, `${field} must be a positive integer`, field);
-    }
     if (!(await this.d.driver.reachable(hv.name))) throw new ConflictError(ErrorCodes.P2V, `libvirt on ${hv.name} (${hv.address}) does not answer over SSH: the VM could not be defined there, so the capture is not started`);
     mkdirSync(p2v.storage, { recursive: true });
     this.removeImages(host.name);
@@ -196,16 +189,10 @@ export class P2vService {
       overrides: { ...(opts.cpus ? { cpus: opts.cpus } : {}), ...(opts.memoryMb ? { memoryMb: opts.memoryMb } : {}) },
       vm: null, protectedByHa: null,
     };
-    this.ownChange.add(host.mac);
-    try {
-      await this.d.bootTable.setInstall(host.mac, { profile: p2v.profile, reason: 'p2v-capture' });
-    } finally {
-      this.ownChange.delete(host.mac);
-    }
+    await this.ownChangeOf(host.mac, () => this.d.bootTable.setInstall(host.mac, { profile: p2v.profile, reason: 'p2v-capture' }));
     this.jobsByHost.set(host.name, job);
     if (host.power) {
-      const cmd = renderTemplate(compileTemplate(host.power.cycle), powerValues(host));
-      const r = await (this.d.runPower ?? runShell)(cmd, host.power.timeout);
+      const r = await this.power(host, host.power, host.power.cycle);
       if (r.code !== 0) {
         await this.fail(job, `the power command failed (exit ${r.code ?? 'timeout'}: ${r.out.slice(0, 300) || 'no output'}); the host was not touched`);
         return this.view(job);
@@ -279,13 +266,8 @@ export class P2vService {
       if (!img.isComplete()) throw new CaptureRefused(409, `${d.name} is incomplete: chunk ${img.nextChunk()} of ${img.chunkCount} is missing`);
     }
     for (const d of job.disks) d.sha256 = await (await this.image(job, d.name)).sha256();
-    this.ownChange.add(mac);
-    try {
-      const r = await this.d.install.done(mac, token);
-      if (r.status !== 'ok') throw new CaptureRefused(r.status === 'gone' ? 410 : 403, r.status === 'unknown' ? 'unknown host' : r.why);
-    } finally {
-      this.ownChange.delete(mac);
-    }
+    const r = await this.ownChangeOf(mac, () => this.d.install.done(mac, token));
+    if (r.status !== 'ok') throw new CaptureRefused(r.status === 'gone' ? 410 : 403, r.status === 'unknown' ? 'unknown host' : r.why);
     this.closeImages(job.host);
     job.phase = 'captured';
     job.message = `captured (${job.disks.map((d) => `${d.name} sha256 ${d.sha256}`).join(', ')}); creating the VM on ${job.to}`;
@@ -307,7 +289,7 @@ export class P2vService {
       // The VM takes the host's MAC and address: the physical host must be off first.
       await this.sleep(this.d.poweroffGraceMs ?? 10_000);
       if (p2v.physicalAfter === 'poweroff' && host.power?.off) {
-        const r = await (this.d.runPower ?? runShell)(renderTemplate(compileTemplate(host.power.off), powerValues(host)), host.power.timeout);
+        const r = await this.power(host, host.power, host.power.off);
         if (r.code !== 0) this.d.log.warn({ host: job.host, code: r.code, out: r.out.slice(0, 300) }, 'p2v: the power-off command failed (the capture powers the host off itself)');
       }
       const hw = job.hardware!;
@@ -342,12 +324,14 @@ export class P2vService {
       }
       // HA takes the VM once it is up: started in `running` while it still boots, the controller
       // would see a dead VM and power-cycle it.
-      job.message = `the VM is defined and started on ${job.to}; waiting for it to answer on port ${this.d.probePort ?? 22}`;
+      const port = this.d.probePort ?? 22;
+      const upTimeout = this.d.upTimeoutMs ?? 15 * 60_000;
+      job.message = `the VM is defined and started on ${job.to}; waiting for it to answer on port ${port}`;
       await this.save(job, 'p2v-vm-started');
-      const probe = this.d.probe ?? (async (ip: string) => (await probeTcp(ip, this.d.probePort ?? 22, 2000)).open);
-      const upBy = this.d.clock.now() + (this.d.upTimeoutMs ?? 15 * 60_000);
+      const probe = this.d.probe ?? (async (ip: string) => (await probeTcp(ip, port, 2000)).open);
+      const upBy = this.d.clock.now() + upTimeout;
       while (!(await probe(host.ip))) {
-        if (this.d.clock.now() >= upBy) throw new Error(`the VM runs on ${job.to} but did not answer on ${host.ip} port ${this.d.probePort ?? 22} within ${Math.round((this.d.upTimeoutMs ?? 15 * 60_000) / 60_000)} min (see its console ${join(dir, `${job.host}.console.log`)}); it is not under HA protection`);
+        if (this.d.clock.now() >= upBy) throw new Error(`the VM runs on ${job.to} but did not answer on ${host.ip} port ${port} within ${Math.round(upTimeout / 60_000)} min (see its console ${join(dir, `${job.host}.console.log`)}); it is not under HA protection`);
         await this.sleep(5000);
       }
       let ha = '';
@@ -383,13 +367,28 @@ export class P2vService {
     try {
       const st = statfsSync(this.d.config.p2v.storage);
       const free = st.bavail * st.bsize;
-      const need = job.disks.reduce((a, d) => a + d.bytes, 0);
+      const need = totalBytes(job);
       if (free >= need) return '';
       this.d.log.warn({ host: job.host, free, need }, 'p2v: the VM storage may be too small');
       return `; WARNING: ${this.d.config.p2v.storage} has ${(free / 2 ** 30).toFixed(1)} GiB free for ${(need / 2 ** 30).toFixed(1)} GiB of disks (empty space is not stored, so it may still fit)`;
     } catch {
       return '';
     }
+  }
+
+  /** Runs a change of the boot entry of `mac` that bootChanged() must not take for a foreign one. */
+  private async ownChangeOf<T>(mac: string, change: () => Promise<T>): Promise<T> {
+    this.ownChange.add(mac);
+    try {
+      return await change();
+    } finally {
+      this.ownChange.delete(mac);
+    }
+  }
+
+  /** Runs one of a host's power commands (hosts[].power) on this machine. */
+  private power(host: Host, power: NonNullable<Host['power']>, template: string): Promise<{ code: number | null; out: string }> {
+    return (this.d.runPower ?? runShell)(renderTemplate(compileTemplate(template), powerValues(host)), power.timeout);
   }
 
   private chunkBytes(): number {
@@ -416,8 +415,7 @@ export class P2vService {
   private progressOf(job: P2vJob, reset: boolean): TransferProgress | null {
     const l = this.liveOf(job.host);
     if ((reset || !l.progress) && job.disks.length) {
-      const total = job.disks.reduce((a, d) => a + d.bytes, 0);
-      l.progress = new TransferProgress(total, this.d.clock.now());
+      l.progress = new TransferProgress(totalBytes(job), this.d.clock.now());
       const done = [...l.images.values()].reduce((a, i) => a + i.receivedBytes(), 0);
       if (done) l.progress.add(done, this.d.clock.now());
     }
@@ -457,12 +455,7 @@ export class P2vService {
   private async end(job: P2vJob, phase: 'failed' | 'cancelled', message: string, reason: string): Promise<void> {
     const entry = this.d.bootTable.get(job.mac);
     if (entry?.mode === 'install' && entry.profile === this.d.config.p2v.profile) {
-      this.ownChange.add(job.mac);
-      try {
-        await this.d.bootTable.setLocal(job.mac, { reason, result: 'failed' });
-      } finally {
-        this.ownChange.delete(job.mac);
-      }
+      await this.ownChangeOf(job.mac, () => this.d.bootTable.setLocal(job.mac, { reason, result: 'failed' }));
     }
     job.phase = phase;
     job.message = message;
@@ -509,6 +502,10 @@ export class P2vService {
   }
 }
 
+
+function totalBytes(job: P2vJob): number {
+  return job.disks.reduce((a, d) => a + d.bytes, 0);
+}
 
 /** Placeholders of a host's power commands: {{host}}, {{ip}}, {{mac}} and its scalar vars. */
 function powerValues(h: Host): Record<string, string> {
