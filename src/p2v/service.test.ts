@@ -81,6 +81,15 @@ describe('P2V job', () => {
     await assert.rejects(w.svc.start('phys16', { to: 'hv9' }), /no hypervisor named/);
   });
 
+  it('a power command that cannot be filled in is refused before the host is touched', async () => {
+    const w = await world({ power: true });
+    w.inventory.replaceHosts(w.inventory.hosts().map((h) => (h.name === 'phys16' ? { ...h, power: { cycle: 'ipmitool -H {{bmc}} chassis power cycle', timeout: 5000 } } : h)));
+    await assert.rejects(w.svc.start('phys16', { to: 'hv1' }), /power command of phys16 cannot be used .*no value for \{\{bmc\}\}/);
+    assert.equal(w.bootTable.get(MAC)?.mode, 'local');
+    assert.deepEqual(w.calls, []);
+    assert.throws(() => w.svc.job('phys16'), /no P2V of "phys16"/);
+  });
+
   it('a cancel or a failed capture puts the host back on its own disk', async () => {
     const w = await world();
     await w.svc.start('phys16', { to: 'hv1' });

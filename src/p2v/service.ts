@@ -179,6 +179,17 @@ export class P2vService {
     if (!profile) throw new ConflictError(ErrorCodes.P2V, `the capture profile ${JSON.stringify(p2v.profile)} (p2v.profile) does not exist: add an installer: image profile with template capture.sh.hbs`);
     if (profile.installer !== 'image') throw new ConflictError(ErrorCodes.P2V, `the capture profile ${p2v.profile} has installer ${profile.installer}; it must be image (the capture runs in the image installer)`);
     if (!(await this.d.driver.reachable(hv.name))) throw new ConflictError(ErrorCodes.P2V, `libvirt on ${hv.name} (${hv.address}) does not answer over SSH: the VM could not be defined there, so the capture is not started`);
+    // The power commands are filled in before anything changes: a template that cannot be (a
+    // placeholder with no value) must not leave the host flipped to the capture.
+    let cycle: string | undefined;
+    if (host.power) {
+      try {
+        cycle = powerCommand(host, host.power.cycle);
+        if (host.power.off) powerCommand(host, host.power.off);
+      } catch (err) {
+        throw new ConflictError(ErrorCodes.P2V, `the power command of ${host.name} cannot be used (hosts[].power): ${(err as Error).message}`);
+      }
+    }
     mkdirSync(p2v.storage, { recursive: true });
     this.removeImages(host.name);
 
@@ -191,8 +202,8 @@ export class P2vService {
     };
     await this.ownChangeOf(host.mac, () => this.d.bootTable.setInstall(host.mac, { profile: p2v.profile, reason: 'p2v-capture' }));
     this.jobsByHost.set(host.name, job);
-    if (host.power) {
-      const r = await this.power(host, host.power, host.power.cycle);
+    if (host.power && cycle !== undefined) {
+      const r = await this.runPower(cycle, host.power.timeout);
       if (r.code !== 0) {
         await this.fail(job, `the power command failed (exit ${r.code ?? 'timeout'}: ${r.out.slice(0, 300) || 'no output'}); the host was not touched`);
         return this.view(job);
@@ -289,7 +300,7 @@ export class P2vService {
       // The VM takes the host's MAC and address: the physical host must be off first.
       await this.sleep(this.d.poweroffGraceMs ?? 10_000);
       if (p2v.physicalAfter === 'poweroff' && host.power?.off) {
-        const r = await this.power(host, host.power, host.power.off);
+        const r = await this.runPower(powerCommand(host, host.power.off), host.power.timeout);
         if (r.code !== 0) this.d.log.warn({ host: job.host, code: r.code, out: r.out.slice(0, 300) }, 'p2v: the power-off command failed (the capture powers the host off itself)');
       }
       const hw = job.hardware!;
@@ -387,8 +398,8 @@ export class P2vService {
   }
 
   /** Runs one of a host's power commands (hosts[].power) on this machine. */
-  private power(host: Host, power: NonNullable<Host['power']>, template: string): Promise<{ code: number | null; out: string }> {
-    return (this.d.runPower ?? runShell)(renderTemplate(compileTemplate(template), powerValues(host)), power.timeout);
+  private runPower(command: string, timeoutMs: number): Promise<{ code: number | null; out: string }> {
+    return (this.d.runPower ?? runShell)(command, timeoutMs);
   }
 
   private chunkBytes(): number {
@@ -507,8 +518,11 @@ function totalBytes(job: P2vJob): number {
   return job.disks.reduce((a, d) => a + d.bytes, 0);
 }
 
-/** Placeholders of a host's power commands: {{host}}, {{ip}}, {{mac}} and its scalar vars. */
-function powerValues(h: Host): Record<string, string> {
-  return { ...scalarVars(h.vars), host: h.name, ip: h.ip, mac: h.mac };
+/**
+ * One of a host's power commands filled in: {{host}}, {{ip}}, {{mac}} and its scalar vars.
+ * Throws TemplateError for a bad template or a placeholder with no value.
+ */
+function powerCommand(h: Host, template: string): string {
+  return renderTemplate(compileTemplate(template), { ...scalarVars(h.vars), host: h.name, ip: h.ip, mac: h.mac });
 }
 
