@@ -32,6 +32,7 @@ if [[ $want_tests -eq 1 ]]; then
     debian-installer-12-netboot-amd64 grub-efi-amd64-bin debootstrap busybox-static
     e2fsprogs dosfstools mtools fdisk cpio xz-utils zstd
     socat                            # the lab's power command for a "physical" qemu host, through its monitor socket
+    radvd                            # the lab switch answers iPXE's IPv6 router solicitations (no prefix, no route)
     chromium                         # the dashboard's browser tests (playwright-core drives it)
     etcd-server etcd-client          # the redundant-3rc store
     ganglia-monitor                  # gmond, read by the Ganglia monitor

@@ -34,7 +34,8 @@ describe('Election on etcd', { skip: skip ?? false }, () => {
     return { store, election, async close() { await election.stop(); await store.close(); } };
   }
 
-  const until = async (cond: () => boolean, ms = 10_000) => {
+  // A bound against a hang, not a timing requirement: a loaded CI machine once took over 10 s here.
+  const until = async (cond: () => boolean, ms = 60_000) => {
     const end = Date.now() + ms;
     while (!cond()) {
       if (Date.now() > end) throw new Error('timed out');
@@ -65,8 +66,10 @@ describe('Election on etcd', { skip: skip ?? false }, () => {
 
   it('refuses a deposed leader\'s late write, and never applies it', async () => {
     const prefix = `/el${n++}/`;
-    const a = instance(prefix, 'a');
-    const b = instance(prefix, 'b');
+    // TTL 5 s: with 2 s, a loaded machine's late keep-alive answers made b win and step down at
+    // once, again and again. The test revokes a's lease itself, so it waits on no TTL.
+    const a = instance(prefix, 'a', 5);
+    const b = instance(prefix, 'b', 5);
     await a.election.start();
     await b.election.start();
     assert.equal(a.election.role, 'leader');
