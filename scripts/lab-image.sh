@@ -33,8 +33,9 @@ MIRROR=http://deb.debian.org/debian
 PACKAGES=linux-image-amd64,systemd-sysv,udev,openssh-server,bind9-dnsutils,wget,iproute2,kmod,zstd
 # Modules the installer loads (dependencies are added from modules.dep; built-ins are skipped).
 INSTALLER_MODULES=(virtio_pci virtio_net virtio_blk virtio_scsi e1000 af_packet sd_mod ata_piix ahci ext4 crc32c_generic)
-# Modules the image's own initramfs carries (MODULES=list): enough to find and mount its root.
-IMAGE_INITRD_MODULES=(virtio_pci virtio_blk virtio_scsi sd_mod ata_piix ahci ext4 crc32c_generic)
+# Modules the image's own initramfs carries (MODULES=list): enough to find and mount its root,
+# and virtio_net, so that the NIC is there when networkd starts (udev's coldplug loads it ~5 s later).
+IMAGE_INITRD_MODULES=(virtio_pci virtio_blk virtio_scsi sd_mod ata_piix ahci ext4 crc32c_generic virtio_net)
 # Module trees removed from the image: a lab VM needs no sound, graphics, wireless, media,
 # InfiniBand, USB, exotic filesystems or storage HBAs. Paths under lib/modules/KVER/kernel/.
 STRIP_MODULES=(sound drivers/gpu drivers/media drivers/net/wireless drivers/infiniband drivers/staging
@@ -415,6 +416,19 @@ EOF
   chroot "$r" systemctl disable -q systemd-networkd-wait-online.service 2>/dev/null || true
   # Consoles: the serial getty follows console=ttyS0 on the kernel command line.
   chroot "$r" systemctl mask -q getty-static.service 2>/dev/null || true
+  # Boot time under TCG, where every HA recovery is a boot: no timers or scrubs a lab VM never
+  # needs, and no drivers for devices qemu gives it that nothing uses (the floppy probe, kvm, cpufreq).
+  chroot "$r" systemctl mask -q apt-daily.timer apt-daily-upgrade.timer dpkg-db-backup.timer \
+    e2scrub_all.timer e2scrub_reap.service fstrim.timer 2>/dev/null || true
+  cat >"$r/etc/modprobe.d/3rc-lab.conf" <<'EOF'
+# 3rc lab image (scripts/lab-image.sh): a qemu VM's devices the lab never uses; each costs boot time.
+blacklist floppy
+blacklist kvm
+blacklist kvm_amd
+blacklist kvm_intel
+blacklist powernow_k8
+blacklist pcspkr
+EOF
 
   cat >"$r/etc/fstab" <<'EOF'
 # 3rc lab image (scripts/lab-image.sh)

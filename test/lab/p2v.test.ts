@@ -7,6 +7,9 @@
  * 2. `3rc p2v phys16 --to hv1`: the capture environment uploads the disk, 3rc defines a libvirt
  *    VM on hv1 with the host's MAC, starts it and takes it under HA protection; the VM answers SSH
  *    at the same address with the same name, host key and marker, and the physical host is off.
+ * 3. with THREERC_LAB_FULL=1 only: the VM's qemu killed, HA starts it again. The default run (CI)
+ *    skips it, and says so: it costs two minutes of a time-bounded CI run, and the same recovery of
+ *    a libvirt VM is the HA crash tests' `crash` scenario; step 2 already checks that HA holds it.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -68,7 +71,9 @@ describe('P2V: a physical host captured into a libvirt VM on hv1', { skip }, () 
     const from = h.lab.events.length;
     const r = await h.lab.api('PUT', `/hosts/${PHYS.name}/boot`, { mode: 'install', reason: 'p2v test: install' });
     assert.equal(r.status, 200, JSON.stringify(r.body));
-    h.lab.bootVm({ host: PHYS.name, diskGb: 1, memoryMb: 1024, monitorSocket: true });
+    // 768 MiB: the image (452 MB) plus room; every chunk of the disk goes through the capture's
+    // gzip in an emulated CPU, so a smaller disk is a shorter test.
+    h.lab.bootVm({ host: PHYS.name, diskGb: 0.75, memoryMb: 1024, monitorSocket: true });
     await h.lab.waitEvent(PHYS.name, (e) => e.kind === 'install.done', 15 * 60_000, 'install-done', from);
     const out = await sshUp('phys16 installed and answering SSH', 'hostname');
     marker = `p2v-${process.pid}-${Date.now()}`;
@@ -157,7 +162,9 @@ describe('P2V: a physical host captured into a libvirt VM on hv1', { skip }, () 
     log(`HA decisions for phys16: ${(await h.decisions()).filter((d) => d.vm === PHYS.name).map(describeDecision).join('; ') || 'none'}`);
   });
 
-  it('the VM is under HA: its qemu killed on hv1, 3rc starts it again', { timeout: 10 * 60_000 }, async () => {
+  const full = process.env.THREERC_LAB_FULL === '1';
+  const killSkip = full ? false : 'set THREERC_LAB_FULL=1 to run it: CI skips it for time; the HA crash tests kill and recover a libvirt VM the same way';
+  it('the VM is under HA: its qemu killed on hv1, 3rc starts it again', { timeout: 10 * 60_000, skip: killSkip }, async () => {
     const [copy] = h.copies(PHYS.name);
     assert.ok(copy, 'phys16 runs');
     const from = await h.mark();
