@@ -42,6 +42,9 @@ describe('hosts through the API', () => {
         assert.deepEqual([noProfile.status, noProfile.body.error.field], [400, 'profile']);
         const extra = await call(s.url, 'POST', '/api/v1/hosts', token, { ...vm20, name: 'vm21', colour: 'red' });
         assert.equal(extra.status, 400);
+        const power = await call(s.url, 'POST', '/api/v1/hosts', token, { ...vm20, name: 'vm21', mac: '52:54:00:77:00:21', ip: '10.77.0.21', power: { cycle: 'ipmitool -H {{bmc}} chassis power cycle' } });
+        assert.equal(power.status, 400, JSON.stringify(power.body));
+        assert.match(power.body.error.message, /no value for \{\{bmc\}\}/);
 
         const moved = await call(s.url, 'PUT', '/api/v1/hosts/vm11', token, { name: 'vm11', mac: '52:54:00:77:00:11', ip: '10.77.0.31', profile: 'rocky9', role: 'middleware', hypervisor: 'hv2' });
         assert.equal(moved.status, 200, JSON.stringify(moved.body));

@@ -170,6 +170,22 @@ describe('config: refused, with file, line, path and what was expected', () => {
     assert.equal(c.hypervisors[0]!.fence!.timeout, 20_000);
   });
 
+  it('a physical host\'s power command with a placeholder that has no value, or one in quotes', () => {
+    const lines = problems(labWith((d) => {
+      d.setIn(['hosts', 0, 'power'], { cycle: 'ipmitool -H {{bmc}} chassis power cycle' });
+      d.setIn(['hosts', 1, 'power'], { cycle: 'ipmitool -H {{bmc}} chassis power cycle', off: "ipmitool -H '{{bmc}}' chassis power off" });
+      d.setIn(['hosts', 1, 'vars', 'bmc'], '10.77.9.11');
+    }));
+    assert.equal(lines.length, 2, lines.join('\n'));
+    assert.match(lines[0]!, /^bad\.yaml:\d+: hosts\[0\]\.power\.cycle: no value for \{\{bmc\}\} .*placeholders: \{\{host\}\}, \{\{ip\}\}, \{\{mac\}\} and the host's vars\)$/);
+    assert.match(lines[1]!, /^bad\.yaml:\d+: hosts\[1\]\.power\.off: placeholder \{\{bmc\}\} is inside single quotes/);
+    const c = parseConfig(labWith((d) => {
+      d.setIn(['hosts', 1, 'power'], { cycle: 'ipmitool -H {{bmc}} chassis power cycle # {{host}} {{ip}} {{mac}}' });
+      d.setIn(['hosts', 1, 'vars', 'bmc'], '10.77.9.11');
+    }), LAB);
+    assert.equal(c.hosts[1]!.power!.cycle, 'ipmitool -H {{bmc}} chassis power cycle # {{host}} {{ip}} {{mac}}');
+  });
+
   it('a TFTP timeout too short to be a timeout', () => {
     const [line] = problems(labWith((d) => d.setIn(['servers'], { tftp: { timeout: '10ms' } })));
     assert.match(line!, /servers\.tftp\.timeout: expected a duration of at least 100ms, got less$/);

@@ -2,6 +2,7 @@
  * Rules that span several fields, checked after the schema: duplicates, addresses outside every
  * subnet, references to things that do not exist. Pure: config in, problems out.
  */
+import { renderHostCommand } from '../hypervisor/template.js';
 import { cidrContains, formatIpv4, parseCidr, parseIpv4, type Cidr } from '../lib/net.js';
 import type { RawConfig } from './schema.js';
 
@@ -107,6 +108,17 @@ export function checkRules(cfg: Pick<RawConfig, 'network' | 'servers' | 'profile
     if (h.hypervisor !== undefined && !hypervisors.has(h.hypervisor)) {
       const known = [...hypervisors].join(', ') || 'none defined';
       out.push({ path: ['hosts', i, 'hypervisor'], message: `hypervisor ${JSON.stringify(h.hypervisor)} does not exist (hypervisors: ${known})` });
+    }
+    // Power commands fill in now, as `3rc p2v` will: a bad template or a placeholder with no value
+    // is a config error, not a failed migration later.
+    for (const field of ['cycle', 'off'] as const) {
+      const template = h.power?.[field];
+      if (template === undefined) continue;
+      try {
+        renderHostCommand(template, h);
+      } catch (err) {
+        out.push({ path: ['hosts', i, 'power', field], message: `${(err as Error).message} (a power command's placeholders: {{host}}, {{ip}}, {{mac}} and the host's vars)` });
+      }
     }
   });
   return out;

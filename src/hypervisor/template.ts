@@ -95,3 +95,11 @@ export function renderTemplate(t: CommandTemplate, values: Readonly<Record<strin
   }
   return out;
 }
+
+/**
+ * A physical host's power command (hosts[].power) filled in: {{host}}, {{ip}}, {{mac}} and the
+ * host's scalar vars. Throws TemplateError for a bad template or a placeholder with no value.
+ */
+export function renderHostCommand(template: string, h: { name: string; ip: string; mac: string; vars?: Readonly<Record<string, unknown>> }): string {
+  return renderTemplate(compileTemplate(template), { ...scalarVars(h.vars), host: h.name, ip: h.ip, mac: h.mac });
+}

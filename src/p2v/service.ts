@@ -26,7 +26,7 @@ import type { LibvirtDriver } from '../hypervisor/libvirt.js';
 import { isDriverError, DriverErrorCodes } from '../hypervisor/driver.js';
 import { runShell } from '../hypervisor/fence.js';
 import { probeTcp } from '../monitor/probe.js';
-import { compileTemplate, renderTemplate, scalarVars } from '../hypervisor/template.js';
+import { renderHostCommand } from '../hypervisor/template.js';
 import type { BootChange, BootTable } from '../inventory/boot-table.js';
 import { hostAsInput, type HostCatalog } from '../inventory/catalog.js';
 import { tokenIsCurrent, type InstallLifecycle } from '../inventory/install.js';
@@ -184,8 +184,8 @@ export class P2vService {
     let cycle: string | undefined;
     if (host.power) {
       try {
-        cycle = powerCommand(host, host.power.cycle);
-        if (host.power.off) powerCommand(host, host.power.off);
+        cycle = renderHostCommand(host.power.cycle, host);
+        if (host.power.off) renderHostCommand(host.power.off, host);
       } catch (err) {
         throw new ConflictError(ErrorCodes.P2V, `the power command of ${host.name} cannot be used (hosts[].power): ${(err as Error).message}`);
       }
@@ -300,7 +300,7 @@ export class P2vService {
       // The VM takes the host's MAC and address: the physical host must be off first.
       await this.sleep(this.d.poweroffGraceMs ?? 10_000);
       if (p2v.physicalAfter === 'poweroff' && host.power?.off) {
-        const r = await this.runPower(powerCommand(host, host.power.off), host.power.timeout);
+        const r = await this.runPower(renderHostCommand(host.power.off, host), host.power.timeout);
         if (r.code !== 0) this.d.log.warn({ host: job.host, code: r.code, out: r.out.slice(0, 300) }, 'p2v: the power-off command failed (the capture powers the host off itself)');
       }
       const hw = job.hardware!;
@@ -516,13 +516,5 @@ export class P2vService {
 
 function totalBytes(job: P2vJob): number {
   return job.disks.reduce((a, d) => a + d.bytes, 0);
-}
-
-/**
- * One of a host's power commands filled in: {{host}}, {{ip}}, {{mac}} and its scalar vars.
- * Throws TemplateError for a bad template or a placeholder with no value.
- */
-function powerCommand(h: Host, template: string): string {
-  return renderTemplate(compileTemplate(template), { ...scalarVars(h.vars), host: h.name, ip: h.ip, mac: h.mac });
 }
 
