@@ -26,15 +26,18 @@ export const LAB_SERVER_ADDR = '10.77.0.1/24';
 export function labUnavailable(): string | undefined {
   if (process.getuid?.() !== 0) return 'the lab needs root (network namespaces, tap devices)';
   for (const [tool, pkg] of [['ip', 'iproute2'], ['ethtool', 'ethtool'], ['qemu-system-x86_64', 'qemu-system-x86']] as const) {
-    if (!SBIN.some((d) => existsSync(`${d}/${tool}`))) return `the lab needs ${tool} (apt-get install ${pkg})`;
+    if (!installed(tool)) return `the lab needs ${tool} (apt-get install ${pkg})`;
   }
   return undefined;
 }
 
-const SBIN = ['/usr/sbin', '/sbin', '/usr/bin', '/bin'];
+/** Whether a program is in one of the system's bin directories. */
+function installed(tool: string): boolean {
+  return ['/usr/sbin', '/sbin', '/usr/bin', '/bin'].some((d) => existsSync(`${d}/${tool}`));
+}
 
 /** The radvd configuration of the lab switch: an answer, not a router (see the header). */
-export const SWITCH_RADVD_CONF = `# 3rc lab switch: answers router solicitations so that iPXE stops waiting; no prefix, no route.
+const SWITCH_RADVD_CONF = `# 3rc lab switch: answers router solicitations so that iPXE stops waiting; no prefix, no route.
 interface br0 {
   AdvSendAdvert on;
   AdvDefaultLifetime 0;
@@ -62,8 +65,6 @@ export class LabNetwork {
   private readonly children: ChildProcess[] = [];
   private seq = 0;
   private radvdDir: string | null = null;
-  /** Why the switch sends no router advertisements (radvd missing), or null when it does. */
-  routerAdvertisements: string | null = null;
 
   private constructor(readonly prefix: string) {
     this.switchNs = `${prefix}-sw`;
@@ -91,9 +92,8 @@ export class LabNetwork {
   }
 
   private startRadvd(): void {
-    if (!SBIN.some((d) => existsSync(`${d}/radvd`))) {
-      this.routerAdvertisements = 'radvd is not installed (apt-get install radvd): every iPXE boot waits 13-16 s for IPv6 routers';
-      console.log(`# lab: ${this.routerAdvertisements}`);
+    if (!installed('radvd')) {
+      console.log('# lab: radvd is not installed (apt-get install radvd): every iPXE boot waits 13-16 s for IPv6 routers');
       return;
     }
     this.radvdDir = mkdtempSync(join(tmpdir(), `3rc-radvd-${this.prefix}-`));
