@@ -18,6 +18,19 @@ import { p2vDomainXml } from '../p2v/domain-xml.js';
 /** The libvirt paths each host gets its own copy of (bind-mounted in its mount namespace). */
 export const LIBVIRT_DIRS = ['/etc/libvirt', '/var/lib/libvirt', '/var/log/libvirt', '/var/cache/libvirt'];
 
+/**
+ * Every path a host gets its own copy of: libvirt's, and root's home. sshd runs each command in
+ * root's login shell, which reads ~/.bashrc; this machine's runs `pyenv init`, whose rehash holds
+ * a lock file under ~/.pyenv. A session killed in it (a host's power cut, a command timeout)
+ * leaves the lock behind, and every later login waits 60 s for it, longer than 3rc's 30 s command
+ * timeout (seen here: all SSH to a lab host hung behind a lock left by an earlier run). A
+ * hypervisor's root home is its own, empty at first, as on a fresh host.
+ */
+export const HOST_DIRS = [...LIBVIRT_DIRS, '/root'];
+
+/** Where a host keeps its copy of `path` (in its dir). */
+const ownCopy = (dir: string, path: string) => join(dir, path.slice(1).replace(/\//g, '_'));
+
 /** qemu.conf settings that work without systemd, cgroups or a security driver (lab-notes). */
 export const QEMU_CONF = [
   'user = "root"',
@@ -72,7 +85,7 @@ export class HypervisorHost {
     const ip = opts.addr.split('/')[0]!;
     const ns = net.addHost(opts.name, opts.addr, { bridge: true });
     const dir = opts.dir;
-    for (const d of LIBVIRT_DIRS) mkdirSync(join(dir, d.slice(1).replace(/\//g, '_')), { recursive: true });
+    for (const d of HOST_DIRS) mkdirSync(ownCopy(dir, d), { recursive: true });
     writeFileSync(join(dir, 'etc_libvirt', 'qemu.conf'), `${QEMU_CONF}\n`);
     writeFileSync(join(dir, 'etc_libvirt', 'libvirtd.conf'), 'unix_sock_rw_perms = "0770"\nlog_outputs = "3:stderr"\n');
     mkdirSync(join(dir, 'ssh'), { recursive: true });
@@ -98,7 +111,7 @@ export class HypervisorHost {
     // The holder keeps the host's mount and UTS namespaces alive; everything else enters them.
     this.holder = this.net.spawn(this.ns, 'unshare', ['--mount', '--uts', '--propagation', 'private', 'sleep', 'infinity'], { stdio: 'ignore' });
     await this.waitHolder();
-    const mounts = ['mount -t tmpfs tmpfs /run', 'mkdir -p /run/sshd /run/libvirt', ...LIBVIRT_DIRS.map((d) => `mount --bind ${join(this.dir, d.slice(1).replace(/\//g, '_'))} ${d}`), `hostname ${this.name}`];
+    const mounts = ['mount -t tmpfs tmpfs /run', 'mkdir -p /run/sshd /run/libvirt', ...HOST_DIRS.map((d) => `mount --bind ${ownCopy(this.dir, d)} ${d}`), `hostname ${this.name}`];
     this.sh(mounts.join(' && '));
     this.exec('/usr/sbin/libvirtd', ['-d', '-p', '/run/libvirtd.pid']);
     this.exec('/usr/sbin/sshd', ['-f', join(this.dir, 'sshd_config')]);

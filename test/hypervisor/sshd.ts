@@ -82,7 +82,12 @@ export async function startSshd(o: SshdOptions): Promise<Sshd> {
   ];
   if (o.env && Object.keys(o.env).length > 0) lines.push(`SetEnv ${Object.entries(o.env).map(([k, v]) => `${k}=${v}`).join(' ')}`);
   writeFileSync(config, `${lines.join('\n')}\n`);
-  const child: ChildProcess = spawn(SSHD, ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // Sessions run root's login shell, which reads ~/.bashrc: this machine's runs `pyenv init`, and a
+  // session killed during its rehash leaves a lock file that makes every later root login wait
+  // 60 s. So sshd runs in its own mount namespace with an empty home on /root.
+  const home = join(o.dir, 'home');
+  mkdirSync(home, { recursive: true });
+  const child: ChildProcess = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', 'mount --bind "$0" /root && exec "$1" -D -e -f "$2"', home, SSHD, config], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   child.stderr!.setEncoding('utf8');
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
