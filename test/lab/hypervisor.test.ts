@@ -42,6 +42,8 @@ describe('lab: a libvirt hypervisor host in namespaces', { skip }, () => {
       assert.throws(() => ssh('true', wrong), /Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/);
       writeFileSync(knownHosts, `${hv1.knownHostsLine}\n`);
       assert.equal(ssh('hostname').trim(), 'hv1', 'its own UTS namespace');
+      // Its own root home, empty: the test machine's ~/.bashrc (pyenv here) does not run in sessions.
+      assert.equal(ssh('echo "$HOME"; ls -A /root').trim(), '/root', 'its own empty /root');
       assert.match(ssh('virsh -c qemu:///system list --all'), /Id\s+Name\s+State/);
 
       const shared = join(work, 'shared');
