@@ -31,12 +31,11 @@ import { after, before, describe, it } from 'node:test';
 import { Lab, netnsUnavailable } from '../lib/netns.js';
 import { BIN, ROOT, writeLabConfig, type LabConfig } from '../lib/serve.js';
 import { serveInNetns, type NsServed } from '../dhcp/ns-serve.js';
-import { keygen } from '../hypervisor/sshd.js';
+import { keygen, startSshd, SSHD, type Sshd } from '../hypervisor/sshd.js';
 
 const ETCD = '/usr/bin/etcd';
 const ETCDCTL = '/usr/bin/etcdctl';
 const PERFDHCP = '/usr/sbin/perfdhcp';
-const SSHD = '/usr/sbin/sshd';
 const skip = netnsUnavailable() ?? [ETCD, ETCDCTL, PERFDHCP, SSHD, '/usr/bin/curl', '/usr/bin/dig'].filter((t) => !existsSync(t)).map((t) => `needs ${t}`)[0];
 if (skip) console.log(`# redundant 3rc failover test skipped: ${skip}`);
 
@@ -89,6 +88,7 @@ interface Reply {
 describe('redundant 3rc on etcd: failover with real clients', { skip: skip ?? false }, () => {
   let lab: Lab;
   let dir: string;
+  let sshd: Sshd | undefined;
   let nsA: string;
   let nsB: string;
   let nsEtcd: string;
@@ -198,16 +198,12 @@ describe('redundant 3rc on etcd: failover with real clients', { skip: skip ?? fa
     const hostKey = keygen(join(dir, 'host_ed25519'), 'ed25519');
     const client = keygen(join(dir, 'client_ed25519'), 'ed25519');
     writeFileSync(join(dir, 'authorized_keys'), `${client.pub}\n`);
-    mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
-    writeFileSync(join(dir, 'sshd_config'), [
-      'Port 22', `ListenAddress ${HV_IP}`, `HostKey ${hostKey.key}`, `PidFile ${join(dir, 'sshd.pid')}`,
-      `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`, 'PermitRootLogin prohibit-password', 'PasswordAuthentication no',
-      'KbdInteractiveAuthentication no', 'UsePAM no', 'StrictModes no', `SetEnv PATH=${bin}:/usr/sbin:/usr/bin:/sbin:/bin FAKE_HV_STATE=${hvState}`,
-    ].join('\n') + '\n');
+    sshd = await startSshd({
+      dir: join(dir, 'sshd'), netns: nsHv, address: HV_IP, port: 22, hostKeys: [hostKey.key], authorizedKeys: join(dir, 'authorized_keys'),
+      env: { PATH: `${bin}:/usr/sbin:/usr/bin:/sbin:/bin`, FAKE_HV_STATE: hvState },
+    });
     const [type, b64] = hostKey.pub.split(' ');
     writeFileSync(join(dir, 'known_hosts'), `${HV_IP} ${type} ${b64}\n`);
-    const sshd = lab.spawn(nsHv, SSHD, ['-D', '-e', '-f', join(dir, 'sshd_config')]);
-    sshd.stderr!.resume();
     const vmService = lab.spawn(nsHv, process.execPath, ['-e', VM_SERVICE, join(hvState, 'domains', 'vmt')]);
     vmService.stderr!.resume();
 
@@ -251,6 +247,7 @@ describe('redundant 3rc on etcd: failover with real clients', { skip: skip ?? fa
 
   after(async () => {
     for (const s of Object.values(served)) await s?.kill9().catch(() => undefined);
+    await sshd?.stop();
     await lab?.destroy();
     for (const c of Object.values(cfg)) c?.cleanup();
     if (dir) rmSync(dir, { recursive: true, force: true });

@@ -52,6 +52,8 @@ export interface SshdOptions {
   address?: string;
   /** Port to listen on. Default: a free one. */
   port?: number;
+  /** Network namespace to run in (then give address and port). Default: this one. */
+  netns?: string;
 }
 
 export interface Sshd {
@@ -87,7 +89,9 @@ export async function startSshd(o: SshdOptions): Promise<Sshd> {
   // 60 s. So sshd runs in its own mount namespace with an empty home on /root.
   const home = join(o.dir, 'home');
   mkdirSync(home, { recursive: true });
-  const child: ChildProcess = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', 'mount --bind "$0" /root && exec "$1" -D -e -f "$2"', home, SSHD, config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const argv = ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', 'mount --bind "$0" /root && exec "$1" -D -e -f "$2"', home, SSHD, config];
+  if (o.netns) argv.unshift('ip', 'netns', 'exec', o.netns);
+  const child: ChildProcess = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   child.stderr!.setEncoding('utf8');
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
