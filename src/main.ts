@@ -23,7 +23,8 @@ import { createTftpServer } from './tftp/server.js';
 import { HostCatalog } from './inventory/catalog.js';
 import { InstallLifecycle } from './inventory/install.js';
 import { countingTrace, storeTrace } from './inventory/trace.js';
-import { createMetrics, registerDnsStats } from './lib/metrics.js';
+import { createMetrics, registerDnsStats, registerGuardStats } from './lib/metrics.js';
+import { processGuard } from './lib/guard.js';
 import { TemplateEngine } from './render/engine.js';
 import { HaController } from './ha/controller.js';
 import { controllerSettings, hostSpecs } from './ha/from-config.js';
@@ -200,6 +201,8 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
     await catalog.load();
     const bootTable = await BootTable.load({ store, inventory, clock });
     const metrics = createMetrics();
+    // Every server's dropped sources and handler failures (lib/guard.ts).
+    registerGuardStats(metrics, processGuard);
     const counted = countingTrace(storeTrace(store, log), {
       dhcp: (type, outcome) => metrics.dhcpPackets.inc({ type, outcome }),
       tftp: (outcome) => metrics.tftpTransfers.inc({ outcome }),

@@ -40,3 +40,30 @@ export function registerDnsStats(metrics: Metrics, stats: ReadonlyMap<string, nu
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** The packet guard's counters (lib/guard.ts), read at scrape time. */
+export function registerGuardStats(metrics: Metrics, guard: { dropped: ReadonlyMap<string, number>; failures: ReadonlyMap<string, number> }): void {
+  new Counter({
+    name: 'threerc_packets_dropped_total',
+    help: 'Datagrams dropped before any reply because their source cannot be answered, by server and reason',
+    labelNames: ['server', 'reason'] as const,
+    registers: [metrics.registry],
+    collect() {
+      this.reset();
+      for (const [key, n] of guard.dropped) {
+        const i = key.indexOf(':');
+        this.inc({ server: key.slice(0, i), reason: key.slice(i + 1) }, n);
+      }
+    },
+  });
+  new Counter({
+    name: 'threerc_handler_errors_total',
+    help: 'Packet or connection handlers that threw or rejected (the packet was dropped, the server went on), by server',
+    labelNames: ['server'] as const,
+    registers: [metrics.registry],
+    collect() {
+      this.reset();
+      for (const [server, n] of guard.failures) this.inc({ server }, n);
+    },
+  });
+}
