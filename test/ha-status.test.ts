@@ -32,7 +32,7 @@ describe('HA status', () => {
       const st = await cli(['status', '--config', cfg.file]);
       assert.equal(st.code, 0, st.stderr);
       assert.match(st.stdout, /^HA controller: no 3rc server is running; the states it last persisted:\n/);
-      assert.match(st.stdout, /^vm11\s+quarantined\s+hv1\s+6\ds ago\s+budget-exhausted\s+3\/3$/m);
+      // The state, its host, reason and budget; not how many seconds the CLI took to start.\n      assert.match(st.stdout, /^vm11\s+quarantined\s+hv1\s+\d+[smh] ago\s+budget-exhausted\s+3\/3$/m);
       const op = await cli(['ha', 'clear', 'vm11', '--config', cfg.file]);
       assert.equal(op.code, 1);
       assert.match(op.stderr, /runs inside `3rc serve`/);

@@ -228,6 +228,10 @@ describe('the API of a running 3rc', () => {
       // Changes are not.
       const none = await api(s.url, 'PUT', '/api/v1/hosts/vm10/boot', { body: { mode: 'install' } });
       assert.equal(none.status, 401);
+      // The render preview shows the kickstart with its install token: a read that needs the token.
+      const preview = await api(s.url, 'GET', '/api/v1/hosts/vm10/render');
+      assert.equal(preview.status, 401);
+      assert.equal(preview.body.error.code, 'E_AUTH_REQUIRED');
       const wrong = await api(s.url, 'PUT', '/api/v1/hosts/vm10/boot', { token: 'x'.repeat(32), body: { mode: 'install' } });
       assert.equal(wrong.status, 403);
       assert.equal((await api(s.url, 'GET', '/api/v1/hosts/vm10')).body.boot.mode, 'local');
