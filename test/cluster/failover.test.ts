@@ -99,6 +99,8 @@ describe('redundant 3rc on etcd: failover with real clients', { skip: skip ?? fa
   const served: Record<'A' | 'B', NsServed | undefined> = { A: undefined, B: undefined };
   let relay: ChildProcess;
   const replies: Reply[] = [];
+  /** Relay markers: text -> how many answers the relay had passed when the marker arrived. */
+  const marks = new Map<string, number>();
   let hvState: string;
 
   const etcdctl = (args: string[], timeoutMs = 15_000): string =>
@@ -159,7 +161,6 @@ describe('redundant 3rc on etcd: failover with real clients', { skip: skip ?? fa
     nsEtcd = attach('etcd', MEMBERS);
     nsCli = attach('cli', ['10.77.0.8', '10.77.0.9']);
     nsHv = attach('hv', [HV_IP, VM_IP]);
-    await sleep(1500); // addresses leave the tentative state
 
     // etcd: three members, one per address, in their own data folders.
     const cluster = MEMBERS.map((m, i) => `m${i + 1}=http://${m}:2380`).join(',');
@@ -214,9 +215,10 @@ describe('redundant 3rc on etcd: failover with real clients', { skip: skip ?? fa
       buf += d.toString();
       let nl: number;
       while ((nl = buf.indexOf('\n')) >= 0) {
-        const m = JSON.parse(buf.slice(0, nl)) as Reply & { listening?: string };
+        const m = JSON.parse(buf.slice(0, nl)) as Reply & { listening?: string; mark?: string };
         buf = buf.slice(nl + 1);
-        if (!m.listening) replies.push(m);
+        if (m.mark) marks.set(m.mark, replies.length);
+        else if (!m.listening) replies.push(m);
       }
     });
 
@@ -276,12 +278,18 @@ describe('redundant 3rc on etcd: failover with real clients', { skip: skip ?? fa
       await waitFor('100 ACKs from A', () => acks().filter((r) => r.from === A_IP).length >= 100, 60_000);
       killAt = Date.now();
       await served.A!.kill9();
+      lab.exec(nsA, 'bash', ['-c', `printf 'MARK A killed' > /dev/udp/10.77.0.9/67`]);
+      await waitFor('the marker through the relay', () => marks.has('A killed'), 10_000);
     });
     const all = acks();
     const fromA = all.filter((r) => r.from === A_IP);
     const fromB = all.filter((r) => r.from === B_IP);
     assert.ok(fromB.length > 0, `B never answered after A was killed; perfdhcp: ${out}\nB: ${served.B!.lines.slice(-20).join('\n')}`);
-    assert.ok(fromA.every((r) => r.at <= killAt + 50), 'an ACK from A after its kill -9');
+    // Causal order, not clocks: once A is dead, a marker sent from A's address takes A's path to the
+    // relay, behind everything A sent while it lived. No answer from A may come after it.
+    const markAt = marks.get('A killed');
+    assert.ok(markAt !== undefined, 'the relay never saw the marker sent from A\'s address after its kill');
+    assert.ok(replies.slice(markAt).every((r) => r.from !== A_IP), 'an answer from A after its kill -9 (after the marker)');
     // Every ACK, of both instances: an address never went to two clients.
     const owner = new Map<string, string>();
     for (const r of all) {
