@@ -22,7 +22,8 @@ import type { Store } from './store/store.js';
 import { createTftpServer } from './tftp/server.js';
 import { HostCatalog } from './inventory/catalog.js';
 import { InstallLifecycle } from './inventory/install.js';
-import { countingTrace, storeTrace } from './inventory/trace.js';
+import { countingTrace, LimitedTrace } from './inventory/trace.js';
+import { EventRetention } from './store/retention.js';
 import { createMetrics, registerDnsStats, registerGuardStats } from './lib/metrics.js';
 import { processGuard } from './lib/guard.js';
 import { TemplateEngine } from './render/engine.js';
@@ -203,7 +204,11 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
     const metrics = createMetrics();
     // Every server's dropped sources and handler failures (lib/guard.ts).
     registerGuardStats(metrics, processGuard);
-    const counted = countingTrace(storeTrace(store, log), {
+    // Issue 19: the boot trace bounded (unknown MACs counted per minute, a write budget) and old events pruned.
+    const limited = new LimitedTrace({ store, clock, log, isKnown: (mac) => inventory.hostByMac(mac) !== undefined, limits: config.events });
+    services.push({ name: 'trace', start: async () => undefined, stop: () => limited.stop(), addresses: () => [] });
+    await onLeader('event-retention', async () => new EventRetention({ store, clock, log, policy: config.events }));
+    const counted = countingTrace(limited, {
       dhcp: (type, outcome) => metrics.dhcpPackets.inc({ type, outcome }),
       tftp: (outcome) => metrics.tftpTransfers.inc({ outcome }),
     });
