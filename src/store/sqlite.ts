@@ -62,7 +62,10 @@ function eventsQuery(q: EventQuery): { sql: string; args: Record<string, unknown
   const args: Record<string, unknown> = { limit: q.limit ?? DEFAULT_EVENT_LIMIT };
   for (const f of ['mac', 'host', 'vm', 'kind'] as const) {
     if (q[f] !== undefined) {
-      where.push(`${f} = @${f}`);
+      // With a MAC, host or VM, their index (a few rows) is the one to use, not the kind's (a
+      // kind like dhcp.discover is most of the log): `+kind` keeps SQLite off the kind index.
+      const other = f === 'kind' && (q.mac ?? q.host ?? q.vm) !== undefined;
+      where.push(`${other ? '+' : ''}${f} = @${f}`);
       args[f] = q[f];
     }
   }
