@@ -452,8 +452,8 @@ export const configSchema = z.strictObject({
       maxAge: duration.prefault('14d'),
       /** At most this many events are kept (the oldest go first). Default: 200000. */
       maxEvents: z.number().int().min(1000).default(200_000),
-      /** Boot-trace events of known hosts written per second, all together (also the burst); the rest are counted and dropped. Default: 200. */
-      writesPerSecond: z.number().int().min(1).default(200),
+      /** Boot-trace events of known hosts written per second, all together (also the burst); the rest are counted and dropped. Default: 1000. */
+      writesPerSecond: z.number().int().min(1).default(1000),
       /** Unknown MACs counted one by one per minute (one row each); beyond, one shared row. Default: 256. */
       unknownMacsPerMinute: z.number().int().min(0).max(10_000).default(256),
     })

@@ -46,7 +46,9 @@ describe('LimitedTrace', () => {
     trace.record({ at: clock.now(), kind: 'http.boot', mac: null });
     await settle();
     assert.equal((await store.queryEvents({ mac: KNOWN })).length, 5);
-    // Nothing of the unknown MAC until its minute is over.
+    // Of the unknown MAC, only its first event until the minute is over.
+    const t0 = Date.UTC(2026, 0, 1, 10, 0, 0);
+    assert.deepEqual((await store.queryEvents({ mac: '02:00:00:00:00:01' })).map((e) => [e.kind, e.reason]), [['tftp.transfer', 'unknown-mac']]);
     assert.deepEqual(await store.queryEvents({ kind: UNKNOWN_TRAFFIC }), []);
     clock.advance(30_000);
     trace.record({ at: clock.now(), kind: 'dhcp.request', mac: '02:00:00:00:00:01' });
@@ -54,13 +56,14 @@ describe('LimitedTrace', () => {
     await settle();
     const rows = await store.queryEvents({ kind: UNKNOWN_TRAFFIC });
     assert.deepEqual(rows.map((r) => [r.mac, r.at, r.data]), [
-      ['02:00:00:00:00:01', Date.UTC(2026, 0, 1, 10, 0, 0), { count: 41, kinds: { 'tftp.transfer': 10, 'dhcp.discover': 30, 'dhcp.request': 1 }, first: Date.UTC(2026, 0, 1, 10, 0, 0), last: Date.UTC(2026, 0, 1, 10, 0, 30) }],
-      [null, Date.UTC(2026, 0, 1, 10, 0, 0), { count: 1, kinds: { 'http.boot': 1 }, first: Date.UTC(2026, 0, 1, 10, 0, 0), last: Date.UTC(2026, 0, 1, 10, 0, 0) }],
+      ['02:00:00:00:00:01', t0, { count: 40, kinds: { 'tftp.transfer': 9, 'dhcp.discover': 30, 'dhcp.request': 1 }, first: t0, last: t0 + 30_000 }],
+      [null, t0, { count: 1, kinds: { 'http.boot': 1 }, first: t0, last: t0 }],
     ]);
     // The next minute has its own row.
     trace.record({ at: clock.now(), kind: 'dhcp.discover', mac: '02:00:00:00:00:01' });
+    trace.record({ at: clock.now(), kind: 'dhcp.discover', mac: '02:00:00:00:00:01' });
     await trace.stop();
-    assert.equal((await store.queryEvents({ kind: UNKNOWN_TRAFFIC, mac: '02:00:00:00:00:01' })).length, 2);
+    assert.equal((await store.queryEvents({ mac: '02:00:00:00:00:01' })).length, 1 + 1 + 1 + 1);
   });
 
   it('leaves a bounded number of rows after a flood of 50,000 random-MAC events (SQLite)', async () => {
@@ -78,11 +81,12 @@ describe('LimitedTrace', () => {
       }
       await trace.stop();
       const all = await store.queryEvents({ limit: 100_000 });
-      // At most 100 MACs and one shared row per minute (5 minutes), plus the known host's 5 events.
-      assert.ok(all.length <= 5 * 101 + 5, `${all.length} rows`);
+      // Per minute (5 of them): at most 100 MACs, each its first event and a counter, and one shared row; plus the known host's 5 events.
+      assert.ok(all.length <= 5 * (2 * 100 + 1) + 5, `${all.length} rows`);
       assert.equal(all.filter((e) => e.mac === KNOWN).length, 5);
-      // Every packet is counted in some row.
-      const counted = all.filter((e) => e.kind === UNKNOWN_TRAFFIC).reduce((n, e) => n + (e.data!['count'] as number), 0);
+      // Every packet is a row or counted in one.
+      const unknown = all.filter((e) => e.mac !== KNOWN);
+      const counted = unknown.reduce((n, e) => n + (e.kind === UNKNOWN_TRAFFIC ? (e.data!['count'] as number) : 1), 0);
       assert.equal(counted, 50_000);
       assert.equal(trace.stats.aggregated, 50_000);
     } finally {

@@ -49,10 +49,12 @@ interface Aggregate {
 /**
  * The boot trace on the store, bounded (issue 19): unauthenticated traffic must not grow the
  * store without limit.
- * - Events of a MAC the inventory does not know (or of no MAC) are not rows: they are counted in
- *   memory, one counter per MAC and minute, written as one `trace.unknown` row per MAC when the
- *   minute is over. Past `unknownMacsPerMinute` distinct MACs in a minute (a random-MAC flood),
- *   the rest of that minute is counted in one row without a MAC. Known hosts keep their full trace.
+ * - Events of a MAC nobody knows (not a host of the inventory, no lease: `isKnown`) or of no MAC
+ *   are counted, not recorded: the first event of a MAC in a minute is kept as it is (so that an
+ *   operator sees why it was ignored), the others are counted in memory and written as one
+ *   `trace.unknown` row for that MAC when the minute is over. Past `unknownMacsPerMinute`
+ *   distinct MACs in a minute (a random-MAC flood), the rest of the minute is counted in one row
+ *   without a MAC. Known hosts keep their full trace.
  * - Events of known hosts spend a token of a global bucket (`writesPerSecond`); over budget they
  *   are counted and dropped, never queued, and one warning per minute says how many.
  * The protocol counters and the HA evidence see every event: they wrap this sink.
@@ -128,8 +130,9 @@ export class LimitedTrace implements BootTrace {
     if (!row) {
       row = { mac: key || null, count: 0, kinds: {}, first: event.at, last: event.at };
       m.rows.set(key, row);
+      if (key) return this.write([event]);
     }
-    row.count++;
+    if (row.count++ === 0) row.first = event.at;
     row.last = Math.max(row.last, event.at);
     if (event.kind in row.kinds || Object.keys(row.kinds).length < MAX_KINDS) row.kinds[event.kind] = (row.kinds[event.kind] ?? 0) + 1;
   }
@@ -139,7 +142,9 @@ export class LimitedTrace implements BootTrace {
     if (!m) return;
     this.minutes.delete(minute);
     m.timer.cancel();
-    this.write([...m.rows.values()].map((r) => ({ at: minute, kind: UNKNOWN_TRAFFIC, mac: r.mac, data: { count: r.count, kinds: r.kinds, first: r.first, last: r.last } })));
+    // count: the events of that MAC in that minute not kept as a row (all but the first).
+    const rows = [...m.rows.values()].filter((r) => r.count > 0);
+    if (rows.length > 0) this.write(rows.map((r) => ({ at: minute, kind: UNKNOWN_TRAFFIC, mac: r.mac, data: { count: r.count, kinds: r.kinds, first: r.first, last: r.last } })));
   }
 
   private write(events: NewEvent[]): void {
