@@ -22,7 +22,8 @@ import type { Store } from './store/store.js';
 import { createTftpServer } from './tftp/server.js';
 import { HostCatalog } from './inventory/catalog.js';
 import { InstallLifecycle } from './inventory/install.js';
-import { countingTrace, storeTrace } from './inventory/trace.js';
+import { countingTrace, LimitedTrace } from './inventory/trace.js';
+import { EventRetention } from './store/retention.js';
 import { createMetrics, registerDnsStats, registerGuardStats } from './lib/metrics.js';
 import { processGuard } from './lib/guard.js';
 import { TemplateEngine } from './render/engine.js';
@@ -203,7 +204,13 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
     const metrics = createMetrics();
     // Every server's dropped sources and handler failures (lib/guard.ts).
     registerGuardStats(metrics, processGuard);
-    const counted = countingTrace(storeTrace(store, log), {
+    // Issue 19: the boot trace bounded (unknown MACs counted per minute, a write budget) and old events pruned.
+    // Known: a host of the inventory, or a MAC holding a lease (pool clients; as many as the pools hold).
+    let dhcpLeases: LeaseTable | undefined;
+    const limited = new LimitedTrace({ store, clock, log, isKnown: (mac) => inventory.hostByMac(mac) !== undefined || (dhcpLeases?.forMac(mac).length ?? 0) > 0, limits: config.events });
+    services.push({ name: 'trace', start: async () => undefined, stop: () => limited.stop(), addresses: () => [] });
+    await onLeader('event-retention', async () => new EventRetention({ store, clock, log, policy: config.events }));
+    const counted = countingTrace(limited, {
       dhcp: (type, outcome) => metrics.dhcpPackets.inc({ type, outcome }),
       tftp: (outcome) => metrics.tftpTransfers.inc({ outcome }),
     });
@@ -216,6 +223,7 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
     const install = new InstallLifecycle({ bootTable, inventory, store, clock, log, timeoutMs: config.install.timeout, expires: (e) => e.profile !== config.p2v.profile });
     const engine = new TemplateEngine({ templates: config.paths.templates, kickstarts: config.paths.kickstarts });
     const leases = await LeaseTable.load(store);
+    dhcpLeases = leases;
     log.info({ hosts: inventory.hosts().length, profiles: inventory.profiles().length, hypervisors: inventory.hypervisors().length, bootEntries: bootTable.size, leases: leases.size, store: config.store.path }, 'state loaded');
     bootTable.on('change', ({ entry, reason }) => {
       metrics.bootTableChanges.inc({ mode: entry.mode, reason });
@@ -234,7 +242,7 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
 
     const s = config.servers;
     // A new leader reads the leases afresh from the store (another instance handed them out).
-    if (s.dhcp.enabled) await onLeader('dhcp', async () => createDhcpServer({ config, inventory, bootTable, leases: cluster ? await LeaseTable.load(store) : leases, trace, clock, log }));
+    if (s.dhcp.enabled) await onLeader('dhcp', async () => createDhcpServer({ config, inventory, bootTable, leases: cluster ? (dhcpLeases = await LeaseTable.load(store)) : leases, trace, clock, log }));
     if (s.tftp.enabled) await onLeader('tftp', async () => createTftpServer({ config, inventory, bootTable, trace, clock, log }));
     if (s.dns.enabled) {
       const dns = createDnsServer(config, inventory, log, clock);

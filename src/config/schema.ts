@@ -441,6 +441,23 @@ export const configSchema = z.strictObject({
         .optional(),
     })
     .prefault({}),
+  /**
+   * The event log (boot trace, HA decisions) and what keeps it bounded (issue 19): unknown MACs
+   * are counted per minute instead of recorded, known hosts' events share a write budget, and
+   * old events are deleted in small batches.
+   */
+  events: z
+    .strictObject({
+      /** Events older than this are deleted. Default: 14d. */
+      maxAge: duration.prefault('14d'),
+      /** At most this many events are kept (the oldest go first). Default: 200000. */
+      maxEvents: z.number().int().min(1000).default(200_000),
+      /** Boot-trace events of known hosts written per second, all together (also the burst); the rest are counted and dropped. Default: 1000. */
+      writesPerSecond: z.number().int().min(1).default(1000),
+      /** Unknown MACs counted one by one per minute (one row each); beyond, one shared row. Default: 256. */
+      unknownMacsPerMinute: z.number().int().min(0).max(10_000).default(256),
+    })
+    .prefault({}),
   log: z
     .strictObject({
       /** Default: info. */

@@ -27,10 +27,21 @@ export function hostView(h: Host, entry: BootEntry | undefined) {
 
 export type HostView = ReturnType<typeof hostView>;
 
+/** Events per page of the event reads; a larger `limit` is cut to this (page on with `before`). */
+export const MAX_EVENT_PAGE = 1000;
+
 function limitParam(v: unknown): number {
   if (v === undefined) return 200;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > 10_000) throw new InputError(ErrorCodes.API, 'limit must be an integer from 1 to 10000', 'limit');
+  if (!Number.isInteger(n) || n < 1) throw new InputError(ErrorCodes.API, `limit must be a positive integer (pages hold at most ${MAX_EVENT_PAGE})`, 'limit');
+  return Math.min(n, MAX_EVENT_PAGE);
+}
+
+/** ?after=ID / ?before=ID: an event id cursor. */
+function idParam(v: unknown, name: 'after' | 'before'): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new InputError(ErrorCodes.API, `${name} must be an event id (an integer of 0 or more)`, name);
   return n;
 }
 
@@ -127,11 +138,14 @@ export function apiRouter(deps: AppDeps): Router {
     res.json(preview(deps, h, deps.bootTable.get(h.mac), profile));
   });
 
+  // Paged (issue 19): the newest `limit` decisions before ?before=ID, each kind read through its index; `next` is the cursor of the older page.
   r.get('/ha', async (req, res) => {
     const limit = limitParam(req.query.limit);
-    const kinds = await Promise.all(['ha.transition', 'ha.action', 'ha.done'].map((kind) => deps.store.queryEvents({ kind, limit })));
+    const beforeId = idParam(req.query.before, 'before');
+    const kinds = await Promise.all(['ha.transition', 'ha.action', 'ha.done'].map((kind) => deps.store.queryEvents({ kind, limit, ...(beforeId !== undefined ? { beforeId } : {}) })));
     const decisions = kinds.flat().sort((a, b) => a.id - b.id).slice(-limit);
-    res.json({ active: deps.ha.active, reason: deps.ha.reason, vms: deps.ha.status(), decisions });
+    const next = decisions.length === limit ? decisions[0]!.id : null;
+    res.json({ active: deps.ha.active, reason: deps.ha.reason, vms: deps.ha.status(), decisions, next });
   });
 
   r.post('/ha/vms/:vm/:op', auth, async (req, res) => {
@@ -174,14 +188,13 @@ export function apiRouter(deps: AppDeps): Router {
 
   r.get('/hosts/:name/events', async (req, res) => {
     const h = findHost(String(req.params.name));
-    // ?after=ID: only events newer than ID (a follower polls with the last id it saw).
-    const after = req.query.after;
-    let afterId: number | undefined;
-    if (after !== undefined) {
-      afterId = Number(after);
-      if (!Number.isInteger(afterId) || afterId < 0) throw new InputError(ErrorCodes.API, 'after must be an event id (an integer of 0 or more)', 'after');
-    }
-    res.json(await deps.store.queryEvents({ mac: h.mac, limit: limitParam(req.query.limit), ...(afterId !== undefined ? { afterId } : {}) }));
+    // ?after=ID: only events newer than ID (a follower polls with the last id it saw); ?before=ID: the page before.
+    const afterId = idParam(req.query.after, 'after');
+    const beforeId = idParam(req.query.before, 'before');
+    const limit = limitParam(req.query.limit);
+    const events = await deps.store.queryEvents({ mac: h.mac, limit, ...(afterId !== undefined ? { afterId } : {}), ...(beforeId !== undefined ? { beforeId } : {}) });
+    if (events.length === limit) res.links({ next: `/api/v1/hosts/${encodeURIComponent(h.name)}/events?limit=${limit}&before=${events[0]!.id}` });
+    res.json(events);
   });
 
   return r;

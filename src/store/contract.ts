@@ -147,6 +147,52 @@ export function runStoreContract(name: string, h: ContractHarness): void {
       await s.close(); // idempotent
     });
 
+    it('pages back with beforeId: each page the newest before the cursor, oldest first', async () => {
+      const s = await h.make();
+      const { eventIds } = await s.write(Array.from({ length: 7 }, (_, i) => ({ op: 'appendEvent' as const, event: { at: i, kind: i % 2 ? 'odd' : 'even', mac: 'm' } })));
+      const page1 = await s.queryEvents({ mac: 'm', limit: 3 });
+      assert.deepEqual(page1.map((e) => e.at), [4, 5, 6]);
+      const page2 = await s.queryEvents({ mac: 'm', limit: 3, beforeId: page1[0]!.id });
+      assert.deepEqual(page2.map((e) => e.at), [1, 2, 3]);
+      const page3 = await s.queryEvents({ mac: 'm', limit: 3, beforeId: page2[0]!.id });
+      assert.deepEqual(page3.map((e) => e.at), [0]);
+      assert.deepEqual((await s.queryEvents({ kind: 'even', beforeId: eventIds[4]! })).map((e) => e.at), [0, 2]);
+      assert.deepEqual((await s.queryEvents({ afterId: eventIds[1]!, beforeId: eventIds[4]! })).map((e) => e.at), [2, 3]);
+      await s.close();
+    });
+
+    it('prunes events by count: only the newest keepNewest stay, in small batches', async () => {
+      const s = await h.make();
+      const ev = (i: number, vm: string | null = null) => ({ op: 'appendEvent' as const, event: { at: i, kind: 'k', vm } });
+      await s.write(Array.from({ length: 30 }, (_, i) => ev(i, i % 3 === 0 ? 'vm1' : null)));
+      const keep = { olderThan: 0, keepNewest: 12, batch: 5 };
+      assert.equal(await s.pruneEvents(keep), 5);
+      assert.deepEqual((await s.queryEvents()).map((e) => e.at)[0], 5);
+      let total = 5;
+      for (let n; (n = await s.pruneEvents(keep)) > 0; ) total += n;
+      assert.equal(total, 18);
+      assert.deepEqual((await s.queryEvents()).map((e) => e.at), Array.from({ length: 12 }, (_, i) => 18 + i));
+      // Every way of reading forgets them (the VM look-up too).
+      assert.deepEqual((await s.queryEvents({ vm: 'vm1' })).map((e) => e.at), [18, 21, 24, 27]);
+      // New events push the oldest out; ids keep increasing.
+      await s.write([ev(30), ev(31)]);
+      assert.equal(await s.pruneEvents(keep), 2);
+      assert.deepEqual((await s.queryEvents()).map((e) => e.at), Array.from({ length: 12 }, (_, i) => 20 + i));
+      await s.close();
+    });
+
+    it('prunes events by age, from the oldest, and keeps what is younger', async () => {
+      const s = await h.make();
+      await s.write([100, 200, 300, 400].map((at) => ({ op: 'appendEvent' as const, event: { at, kind: 'k', vm: 'vm1' } })));
+      const age = (olderThan: number) => ({ olderThan, keepNewest: 1000, batch: 100 });
+      assert.equal(await s.pruneEvents(age(100)), 0);
+      assert.equal(await s.pruneEvents(age(301)), 3);
+      assert.deepEqual((await s.queryEvents()).map((e) => e.at), [400]);
+      assert.deepEqual((await s.queryEvents({ vm: 'vm1' })).map((e) => e.at), [400]);
+      assert.equal(await s.pruneEvents(age(301)), 0);
+      await s.close();
+    });
+
     if (h.reopen) {
       const reopen = h.reopen;
       it('keeps everything acknowledged across close and reopen', async () => {

@@ -94,6 +94,27 @@ if (!skip) {
       await s.close();
     });
 
+    it('bounds the event keyspace: pruning deletes the oldest events and their copies by VM, fenced', async () => {
+      const prefix = `/prune${process.pid}/`;
+      const s = open(prefix);
+      for (let i = 0; i < 6; i++) await s.write(Array.from({ length: 100 }, (_, j) => ({ op: 'appendEvent' as const, event: { at: i * 100 + j, kind: 'k', vm: j % 2 ? `vm${j % 5}` : null } })));
+      const keys = async (dir: string) => (await s.client.getAll().prefix(`${prefix}${dir}`).keys()).length;
+      assert.deepEqual([await keys('events/'), await keys('evvm/')], [600, 300]);
+      const keep = { olderThan: 0, keepNewest: 100, batch: 500 };
+      let calls = 0;
+      for (; (await s.pruneEvents(keep)) > 0; calls++);
+      // One transaction holds at most 120 operations: several calls.
+      assert.ok(calls >= 5, `${calls} calls`);
+      assert.deepEqual([await keys('events/'), await keys('evvm/')], [100, 50]);
+      // A deposed leader prunes nothing.
+      const key = s.key.leader();
+      await s.client.put(key).value('other').exec();
+      s.setFencing({ current: () => ({ key, createRevision: '1' }), refused: (why) => new NotLeaderError(why, null) });
+      await assert.rejects(s.pruneEvents({ ...keep, keepNewest: 10 }), { code: 'E_NOT_LEADER' });
+      assert.equal(await keys('events/'), 100);
+      await s.close();
+    });
+
     it('pages through many events and filters them', async () => {
       const s = open(`/page${process.pid}/`);
       for (let i = 0; i < 25; i++) await s.write(Array.from({ length: 100 }, (_, j) => ({ op: 'appendEvent' as const, event: { at: i * 100 + j, kind: j === 7 ? 'rare' : 'common', vm: j === 7 ? `vm${i}` : null } })));

@@ -34,6 +34,8 @@ import {
   DEFAULT_EVENT_LIMIT,
   matchesQuery,
   normalizeEvent,
+  prunablePrefix,
+  type PruneRequest,
   type BootEntry,
   type EventQuery,
   type HostOverride,
@@ -371,7 +373,8 @@ export class EtcdStore implements Store {
     // By VM: its own index; else the whole log.
     const base = q.vm !== undefined ? `${this.prefix}evvm/${q.vm}/` : this.dirs.events;
     const start = `${base}${pad(q.afterId !== undefined ? q.afterId + 1 : 0)}`;
-    let end = `${base.slice(0, -1)}0`; // '0' follows '/': the end of the range
+    // Exclusive: before the cursor, else '0' (it follows '/'): the end of the range.
+    let end = q.beforeId !== undefined ? `${base}${pad(q.beforeId)}` : `${base.slice(0, -1)}0`;
     const hits: StoreEvent[] = [];
     let revision: string | undefined;
     const unfiltered = q.mac === undefined && q.host === undefined && q.kind === undefined;
@@ -390,6 +393,37 @@ export class EtcdStore implements Store {
       end = text(r.kvs[r.kvs.length - 1]!.key);
     }
     return hits.reverse();
+  }
+
+  /**
+   * One transaction: the oldest events that the retention drops (a range delete) and their copies
+   * under evvm/, fenced like every write. Fewer than `batch` when the copies would not fit in one
+   * transaction; the caller calls again until 0.
+   */
+  async pruneEvents(p: PruneRequest): Promise<number> {
+    if (this.closed) throw new StoreError(ErrorCodes.STORE_CLOSED, 'store is closed');
+    const fence = this.fencing ? this.fencing.current() : null;
+    if (this.fencing && !fence) throw this.fencing.refused('this instance is not the leader');
+    // The counter as stored now (this.seq belongs to the write path).
+    const seqKv = (await this.client.get(this.key.seq()).exec()).kvs[0];
+    const lastId = seqKv ? (JSON.parse(text(seqKv.value)) as { n: number }).n : 0;
+    const page = await this.client.getAll().inRange({ start: this.key.event(0), end: `${this.dirs.events.slice(0, -1)}0` }).sort('Key', 'Ascend').limit(Math.min(p.batch, MAX_TXN_OPS)).exec();
+    const oldest = page.kvs.map((kv) => JSON.parse(text(kv.value)) as StoreEvent);
+    let n = prunablePrefix(oldest, lastId, p);
+    // One op for the range, one per copy under evvm/.
+    let ops = 1;
+    for (let i = 0; i < n; i++) {
+      if (oldest[i]!.vm && ++ops > MAX_TXN_OPS) n = i;
+    }
+    if (n === 0) return 0;
+    const doomed = oldest.slice(0, n);
+    const success: IRequestOp[] = [{ request_delete_range: { key: Buffer.from(this.key.event(doomed[0]!.id)), range_end: Buffer.from(this.key.event(doomed[n - 1]!.id + 1)) } }];
+    for (const e of doomed) if (e.vm) success.push({ request_delete_range: { key: Buffer.from(this.key.eventByVm(e.vm, e.id)) } });
+    const compare: ICompare[] = fence ? [{ key: Buffer.from(fence.key), target: 'Create', result: 'Equal', create_revision: fence.createRevision }] : [];
+    const res = await this.client.kv.txn({ compare, success, failure: [] });
+    if (!res.succeeded) throw this.fencing!.refused('leadership lost: the election key changed, the prune was not applied');
+    this.lastRevision = res.header.revision;
+    return n;
   }
 
   /** Waits for queued writes, then releases the client (when it owns it). Idempotent. */

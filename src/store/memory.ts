@@ -7,6 +7,8 @@ import {
   DEFAULT_EVENT_LIMIT,
   matchesQuery,
   normalizeEvent,
+  prunablePrefix,
+  type PruneRequest,
   type BootEntry,
   type EventQuery,
   type HostOverride,
@@ -70,6 +72,12 @@ export class MemoryStore implements Store {
   async queryEvents(q: EventQuery = {}): Promise<StoreEvent[]> {
     const hits = this.events.filter((e) => matchesQuery(e, q));
     return structuredClone(hits.slice(-(q.limit ?? DEFAULT_EVENT_LIMIT)));
+  }
+
+  async pruneEvents(p: PruneRequest): Promise<number> {
+    const n = prunablePrefix(this.events.slice(0, p.batch), this.nextId - 1, p);
+    this.events.splice(0, n);
+    return n;
   }
 
   async close(): Promise<void> {

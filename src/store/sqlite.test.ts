@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import { runStoreContract } from './contract.js';
 import { migrations } from './migrations.js';
 import { SqliteStore } from './sqlite.js';
-import type { Store } from './store.js';
+import type { EventQuery, Store } from './store.js';
 
 const dir = mkdtempSync(join(tmpdir(), '3rc-sqlite-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -47,6 +47,44 @@ describe('SqliteStore specifics', () => {
     db.pragma(`user_version = ${migrations.length + 1}`);
     db.close();
     assert.throws(() => SqliteStore.open({ path }), (err: Error & { code?: string }) => err.code === 'E_STORE_SCHEMA' && /newer than this 3rc/.test(err.message));
+  });
+
+  it('reads events through an index for every query the API, the dashboard and the controller make', async () => {
+    const s = SqliteStore.open({ path: join(dir, 'plans.db') });
+    const shapes: [EventQuery, string][] = [
+      [{ kind: 'ha.action', limit: 1000 }, 'events_kind'], // GET /api/v1/ha, P2V jobs
+      [{ kind: 'ha.done', limit: 1000, beforeId: 10 }, 'events_kind'], // GET /api/v1/ha?before=
+      [{ mac: 'm', limit: 1 }, 'events_mac'], // dashboard overview, a host's events
+      [{ mac: 'm', afterId: 10 }, 'events_mac'], // GET /hosts/x/events?after=
+      [{ mac: 'm', beforeId: 10 }, 'events_mac'], // GET /hosts/x/events?before=
+      [{ mac: 'm', kind: 'install.done' }, 'events_mac'], // install lifecycle
+      [{ vm: 'v' }, 'events_vm'], // timeline
+      [{ vm: 'v', kind: 'ha.action', limit: 50 }, 'events_vm'], // controller resume
+      [{ host: 'hv1', kind: 'hypervisor.up' }, 'events_host'], // timeline
+      [{ afterId: 10 }, 'INTEGER PRIMARY KEY'], // live stream after a reconnect
+    ];
+    for (const [q, index] of shapes) {
+      const reads = s.explainEvents(q).filter((l) => / events\b/.test(l));
+      assert.deepEqual(reads.length, 1, JSON.stringify(reads));
+      assert.match(reads[0]!, new RegExp(`^SEARCH events USING (COVERING )?(INDEX )?${index}`), `${JSON.stringify(q)}: ${reads[0]}`);
+    }
+    await s.close();
+  });
+
+  it('upgrades a database of schema 2, keeping its events', async () => {
+    const path = join(dir, 'v2.db');
+    const old = new Database(path);
+    for (const m of migrations.slice(0, 2)) old.exec(m);
+    old.pragma('user_version = 2');
+    old.prepare("INSERT INTO events (at, kind, mac) VALUES (1, 'dhcp.discover', 'm'), (2, 'ha.action', NULL)").run();
+    old.close();
+    const s = SqliteStore.open({ path, exclusive: true });
+    assert.equal(s.schemaVersion, migrations.length);
+    assert.deepEqual((await s.queryEvents()).map((e) => e.kind), ['dhcp.discover', 'ha.action']);
+    assert.match(s.explainEvents({ kind: 'ha.action' }).join('\n'), /USING INDEX events_kind/);
+    await s.write([{ op: 'appendEvent', event: { at: 3, kind: 'ha.action' } }]);
+    assert.deepEqual((await s.queryEvents({ kind: 'ha.action' })).map((e) => e.id), [2, 3]);
+    await s.close();
   });
 
   it('names the path when the store cannot be created', () => {

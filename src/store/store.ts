@@ -80,6 +80,8 @@ export interface EventQuery {
   kind?: string;
   /** Only events with id greater than this. */
   afterId?: number;
+  /** Only events with id less than this: paging back, the smallest id of the page before. */
+  beforeId?: number;
   /** Newest first when set; default 1000. */
   limit?: number;
 }
@@ -111,6 +113,13 @@ export interface Store {
   listHostOverrides(): Promise<HostOverride[]>;
   /** Events matching every given filter, oldest first (the newest `limit`). */
   queryEvents(q?: EventQuery): Promise<StoreEvent[]>;
+  /**
+   * Retention: deletes at most `batch` events from the oldest (by id) on, while each is older than
+   * `olderThan` or not among the newest `keepNewest`; stops at the first one that is neither.
+   * Resolves to how many it deleted (0: nothing more to prune). Small batches, so that a prune
+   * never holds the event loop or the database for long; call again until it returns 0.
+   */
+  pruneEvents(p: PruneRequest): Promise<number>;
   /** Flushes pending writes and releases the store (and its lock). Idempotent. */
   close(): Promise<void>;
 }
@@ -128,8 +137,30 @@ export function matchesQuery(e: StoreEvent, q: EventQuery): boolean {
     (q.host === undefined || e.host === q.host) &&
     (q.vm === undefined || e.vm === q.vm) &&
     (q.kind === undefined || e.kind === q.kind) &&
-    (q.afterId === undefined || e.id > q.afterId)
+    (q.afterId === undefined || e.id > q.afterId) &&
+    (q.beforeId === undefined || e.id < q.beforeId)
   );
+}
+
+export interface PruneRequest {
+  /** ms since the epoch: events with `at` before this are expired. */
+  olderThan: number;
+  /** How many of the newest events are kept, whatever their age. */
+  keepNewest: number;
+  /** At most this many deleted per call. */
+  batch: number;
+}
+
+/**
+ * How many of `oldest` (the oldest events, by id) a prune deletes: the leading ones that are
+ * expired or beyond the newest `keepNewest` (ids are dense: the store's last id minus keepNewest
+ * is the cut). Shared by every implementation so that they prune alike.
+ */
+export function prunablePrefix(oldest: readonly { id: number; at: number }[], lastId: number, p: PruneRequest): number {
+  const cut = lastId - p.keepNewest;
+  let n = 0;
+  while (n < oldest.length && n < p.batch && (oldest[n]!.id <= cut || oldest[n]!.at < p.olderThan)) n++;
+  return n;
 }
 
 export const DEFAULT_EVENT_LIMIT = 1000;

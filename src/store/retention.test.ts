@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { FakeClock } from '../lib/clock.js';
+import { silentLogger } from '../lib/log.js';
+import { MemoryStore } from './memory.js';
+import { EventRetention } from './retention.js';
+import type { PruneRequest } from './store.js';
+
+const DAY = 86_400_000;
+const settle = async () => {
+  for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r));
+};
+
+describe('EventRetention', () => {
+  it('keeps the store within maxEvents and maxAge, pass after pass, in batches', async () => {
+    const clock = new FakeClock(10 * DAY);
+    const store = new MemoryStore();
+    const calls: number[] = [];
+    const spy = { pruneEvents: async (p: PruneRequest) => { const n = await store.pruneEvents(p); calls.push(n); return n; } };
+    const r = new EventRetention({ store: spy, clock, log: silentLogger, policy: { maxAge: 2 * DAY, maxEvents: 100 }, intervalMs: 60_000, batch: 40 });
+    // 250 events of today, then 10 more written after the first pass.
+    await store.write(Array.from({ length: 250 }, (_, i) => ({ op: 'appendEvent' as const, event: { at: clock.now(), kind: 'k', data: { i } } })));
+    await r.start();
+    clock.advance(0);
+    await settle();
+    assert.equal((await store.queryEvents({ limit: 1000 })).length, 100);
+    assert.deepEqual(calls, [40, 40, 40, 30, 0]);
+    await store.write(Array.from({ length: 10 }, () => ({ op: 'appendEvent' as const, event: { at: clock.now(), kind: 'k' } })));
+    clock.advance(60_000);
+    await settle();
+    assert.equal((await store.queryEvents({ limit: 1000 })).length, 100);
+    // Three days later every one of them has expired.
+    clock.advance(3 * DAY);
+    await settle();
+    clock.advance(60_000);
+    await settle();
+    assert.deepEqual(await store.queryEvents(), []);
+    await r.stop();
+    const before = calls.length;
+    clock.advance(10 * 60_000);
+    await settle();
+    assert.equal(calls.length, before, 'no pass after stop');
+  });
+
+  it('logs a failed prune and tries again at the next pass', async () => {
+    const clock = new FakeClock();
+    let fail = true;
+    let ok = 0;
+    const r = new EventRetention({ store: { pruneEvents: async () => { if (fail) throw new Error('etcd down'); ok++; return 0; } }, clock, log: silentLogger, policy: { maxAge: DAY, maxEvents: 1000 } });
+    await r.start();
+    clock.advance(0);
+    await settle();
+    fail = false;
+    clock.advance(60_000);
+    await settle();
+    assert.equal(ok, 1);
+    await r.stop();
+  });
+});
