@@ -101,7 +101,8 @@ async function fanout(ns: string, s: Scenario, port: number): Promise<{ seconds:
 export async function runTftp(opts: BenchOptions): Promise<Figure[]> {
   const cfg = await writeLabConfig({
     log: { level: 'info' },
-    servers: { tftp: { listen: '0.0.0.0', port: 6969, maxTransfers: 1000 }, dhcp: { enabled: false }, http: { enabled: false }, dns: { enabled: false } },
+    // Every atftp runs from the one client address: per-client cap as high as the global one.
+    servers: { tftp: { listen: '0.0.0.0', port: 6969, maxTransfers: 1000, maxTransfersPerClient: 1000 }, dhcp: { enabled: false }, http: { enabled: false }, dns: { enabled: false } },
     hypervisors: [],
     hosts: [],
   });

@@ -16,8 +16,9 @@
  * 0.0.0.0 without an address, and all broadcast answers would land on one port-68 socket
  * anyway); relaying is also how a 2,000-node site reaches its DHCP server (a relay per rack),
  * and the server does the same work per packet plus the subnet choice by giaddr. TFTP and HTTP
- * then come from that same address, one UDP socket per transfer (servers tell transfers apart
- * by port). Retransmissions follow the clients' habits, shortened: DHCP after 1, 2, 4, 4, 4, 4, 4, 4 s
+ * then come from the address the client was given (yiaddr), as a PXE ROM and pxelinux do (3rc
+ * serves an install entry only to its host's address); storm.ts makes those addresses local to
+ * the namespace. One UDP socket per transfer (servers tell transfers apart by port). Retransmissions follow the clients' habits, shortened: DHCP after 1, 2, 4, 4, 4, 4, 4, 4 s
  * (each randomised by +-50%, so that 2,000 clients do not retransmit in lock-step);
  * TFTP after 1, 1, 2, 2, 4, 4, 4, 4 s of silence. A client fails when a phase runs out of tries, gets a NAK
  * or a TFTP error, a file of the wrong size, or a non-200 answer.
@@ -257,18 +258,19 @@ async function client(macText: string, local: string): Promise<void> {
   const bootfile = ack.file || getField(ack.options, F.bootfile) || offer.file || getField(offer.options, F.bootfile);
   if (!bootfile) throw new Fail('dhcp', 'no boot file in the OFFER/ACK');
   const next = ack.siaddr !== '0.0.0.0' ? ack.siaddr : spec.server;
+  const own = ack.yiaddr;
   for (const file of [bootfile, 'ldlinux.c32']) {
-    const r = await tftpGet(local, next, file, false);
+    const r = await tftpGet(own, next, file, false);
     if (spec.sizes[file] !== undefined && r.bytes !== spec.sizes[file]) throw new Fail('tftp', `${file}: ${r.bytes} bytes, expected ${spec.sizes[file]}`);
   }
-  const cfg = await tftpGet(local, next, `pxelinux.cfg/01-${macText.toLowerCase().replace(/:/g, '-')}`, true);
+  const cfg = await tftpGet(own, next, `pxelinux.cfg/01-${macText.toLowerCase().replace(/:/g, '-')}`, true);
   const text = cfg.data!.toString('utf8');
   if (!/^DEFAULT /m.test(text)) throw new Fail('tftp', `pxelinux.cfg of ${macText}: no DEFAULT line`);
   report.tftpSeconds = Math.max(report.tftpSeconds, since());
   if (spec.http) {
     const url = /(?:inst\.ks|url)=(http:\/\/\S+)/.exec(text)?.[1];
     if (!url) throw new Fail('http', `pxelinux.cfg of ${macText}: no kickstart URL`);
-    await httpGet(local, url);
+    await httpGet(own, url);
   }
 }
 

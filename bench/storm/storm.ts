@@ -108,6 +108,9 @@ export async function runStorm(opts: BenchOptions): Promise<Figure[]> {
     const cli = lab.netns('cli');
     const { ifB } = lab.link(srv, `${SERVER}/16`, cli, `${LOCAL}/16`);
     for (const a of RELAYS.slice(1)) lab.exec(cli, 'ip', ['addr', 'add', `${a}/16`, 'dev', ifB]);
+    // The hosts' addresses are local to the client namespace (a local route per /24, AnyIP): each
+    // client speaks TFTP and HTTP from the address DHCP gave it, as a real one does.
+    for (const net of new Set(hosts.map((h) => h.ip.split('.').slice(0, 3).join('.')))) lab.exec(cli, 'ip', ['route', 'add', 'local', `${net}.0/24`, 'dev', 'lo']);
     const startDm = (): Promise<Running> => {
       writeFileSync(leaseFile, '');
       return startDnsmasqNs(lab, srv, [

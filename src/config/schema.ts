@@ -114,6 +114,19 @@ const tftpServer = z
     retries: z.number().int().min(0).max(50).default(5),
     /** Concurrent transfers; requests beyond it get an error, not a crash. Default: 512. */
     maxTransfers: z.number().int().positive().default(512),
+    /**
+     * Concurrent transfers from one client address, well below maxTransfers so that one host
+     * cannot take every slot (a PXE client fetches one file at a time). When every slot is taken,
+     * the address holding the most gives up its oldest transfer to a newcomer. Default: 8.
+     */
+    maxTransfersPerClient: z.number().int().positive().default(8),
+    /**
+     * Longest a transfer may last, however it progresses and whatever timeout the client asked
+     * for (RFC 2349 allows 255 s, which with back-off kept an abandoned transfer for over an
+     * hour). Raise it to serve very large files over slow links. At least 1s. Default: 10m.
+     */
+    maxTransferTime: duration.refine((ms) => ms >= 1000, { message: 'expected a duration of at least 1s, got less' }).prefault(600),
+
     /** Memory for caching boot files (kernels, initrds, loaders), in MiB. Default: 256. */
     cacheMb: z.number().int().min(0).default(256),
   })

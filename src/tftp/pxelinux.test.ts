@@ -6,7 +6,7 @@ import { parseConfig } from '../config/load.js';
 import { Inventory } from '../inventory/inventory.js';
 import { packageRoot } from '../lib/paths.js';
 import type { BootEntry } from '../store/store.js';
-import { compilePxelinuxTemplate, defaultConfig, macConfig, parsePxelinuxName, type PxelinuxDeps } from './pxelinux.js';
+import { compilePxelinuxTemplate, defaultConfig, macConfig, parsePxelinuxName, readableBy, type PxelinuxDeps } from './pxelinux.js';
 
 const config = parseConfig(readFileSync(join(packageRoot(), 'examples', 'lab.yaml'), 'utf8'), join(packageRoot(), 'examples', 'lab.yaml'));
 const inventory = Inventory.fromConfig(config);
@@ -59,4 +59,26 @@ test('install entry: kernel, initrd and install arguments with the per-install t
 test('default: local boot for unknown machines; strict template refuses a missing variable', () => {
   assert.match(defaultConfig(deps).content, /DEFAULT local[\s\S]*LOCALBOOT 0/);
   assert.throws(() => compilePxelinuxTemplate('{{nope}}')({} as never));
+});
+
+test('readableBy: a file with the install token only from its host\'s reserved IP; local entries and the default from anywhere', () => {
+  entries.set('52:54:00:77:00:10', { mac: '52:54:00:77:00:10', mode: 'install', profile: 'debian12', token: 'tok', since: 0 });
+  const install = macConfig(parsePxelinuxName('pxelinux.cfg/01-52-54-00-77-00-10')!, deps)!;
+  assert.equal(install.secret, true);
+  assert.equal(install.ownerIp, '10.77.0.10');
+  assert.equal(readableBy(install, '10.77.0.10'), true);
+  assert.equal(readableBy(install, '::ffff:10.77.0.10'), true, 'dual-stack spelling of the same address');
+  for (const other of ['10.77.0.11', '127.0.0.1', '10.77.0.100', '']) assert.equal(readableBy(install, other), false, other);
+  // An install entry for a MAC that is not in the inventory has no owner: nobody reads it.
+  entries.set('52:54:00:99:00:01', { mac: '52:54:00:99:00:01', mode: 'install', profile: 'debian12', token: 'tok', since: 0 });
+  const orphan = macConfig(parsePxelinuxName('pxelinux.cfg/01-52-54-00-99-00-01')!, deps)!;
+  assert.equal(orphan.ownerIp, null);
+  assert.equal(readableBy(orphan, '10.77.0.10'), false);
+  entries.set('52:54:00:77:00:10', { mac: '52:54:00:77:00:10', mode: 'local', profile: 'debian12', token: null, since: 0 });
+  const local = macConfig(parsePxelinuxName('pxelinux.cfg/01-52-54-00-77-00-10')!, deps)!;
+  assert.equal(local.secret, false);
+  assert.equal(readableBy(local, '127.0.0.1'), true);
+  assert.equal(readableBy(defaultConfig(deps), '127.0.0.1'), true);
+  // Whatever the template does, a non-install entry never carries a token to leak.
+  assert.doesNotMatch(local.content + defaultConfig(deps).content, /token/);
 });

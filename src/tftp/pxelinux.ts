@@ -12,6 +12,19 @@
  *   stat, and pxelinux moves on at once. A known host always stops at `01-<mac>`, which comes
  *   before the hex-IP names, so answering those by IP would only serve unknown MACs that happen
  *   to use a known address: we do not.
+ * Who may read them (issue 19: the install entry went to anyone who asked): a virtual file that
+ * carries a secret goes only to its owner, see {@link readableBy}. Today the only secret is the
+ * per-install token in the install entry's kickstart URL, so:
+ * - `01-<mac>` in install mode: only to the host's reserved IP (inventory host.ip), as the HTTP
+ *   route /boot/ipxe does; anyone else is told "file not found" (pxelinux then moves on to the
+ *   next name and ends at `default`: local boot, harmless). A MAC with an install entry but no
+ *   host in the inventory has no owner: refused to everyone;
+ * - `01-<mac>` in local mode and `default`: served to anyone, as before. They hold no token (only
+ *   LOCALBOOT and the host's name, which DNS publishes anyway), and refusing them would change
+ *   nothing: a refused host ends at `default`, which boots locally too;
+ * - hex-IP and UUID names are never generated (see above), so they hold nothing of ours.
+ * The rule is carried by the file ({@link VirtualFile.secret}), not by its name: any virtual file
+ * generated with a secret is bound to its owner.
  * A loader in a sub-directory (`efi64/syslinux.efi`) asks for `efi64/pxelinux.cfg/...` and would
  * prefix the kernel path with `efi64/`: the entry then names it `::path` (pxelinux's syntax for
  * "relative to the TFTP root, no prefix").
@@ -77,6 +90,20 @@ export interface VirtualFile {
   mode: 'install' | 'local';
   /** Why an install entry became a local one (profile gone), else null. */
   note: string | null;
+  /** The content carries a secret (the per-install token): served only to {@link ownerIp}. */
+  secret: boolean;
+  /** The reserved IP of the host the file is for (inventory host.ip), or null if none is known. */
+  ownerIp: string | null;
+}
+
+/**
+ * Whether a request from `address` may read `v`: a file with a secret only from its owner's
+ * reserved IP (null owner: nobody), any other file from anywhere.
+ */
+export function readableBy(v: VirtualFile, address: string): boolean {
+  if (!v.secret) return true;
+  const plain = address.startsWith('::ffff:') ? address.slice(7) : address;
+  return v.ownerIp !== null && plain === v.ownerIp;
 }
 
 function localCtx(target: string, comment: string): PxelinuxContext {
@@ -95,13 +122,14 @@ export function macConfig(req: PxelinuxName, deps: PxelinuxDeps): VirtualFile | 
   if (!entry && !host) return null;
   const name = host?.name ?? mac.replace(/:/g, '-');
   const target = `${name} (${mac})`;
+  const ownerIp = host?.ip ?? null;
   if (!entry || entry.mode === 'local') {
-    return { content: deps.template(localCtx(target, 'boot mode local')), mac, mode: 'local', note: null };
+    return { content: deps.template(localCtx(target, 'boot mode local')), mac, mode: 'local', note: null, secret: false, ownerIp };
   }
   const profile = deps.inventory.profile(entry.profile);
   if (!profile) {
     const note = `profile ${entry.profile} is not in the config: local boot instead`;
-    return { content: deps.template(localCtx(target, note)), mac, mode: 'local', note };
+    return { content: deps.template(localCtx(target, note)), mac, mode: 'local', note, secret: false, ownerIp };
   }
   const path = (p: string) => (req.prefix ? `::${p}` : p);
   const urls = installUrls(publicBaseUrl(deps.config), mac, entry.token);
@@ -115,10 +143,12 @@ export function macConfig(req: PxelinuxName, deps: PxelinuxDeps): VirtualFile | 
     initrd: path(profile.initrd),
     append: installKernelArgs({ profile, hostName: name, domain: deps.config.network.domain, kickstartUrl: urls.kickstart }),
   };
-  return { content: deps.template(ctx), mac, mode: 'install', note: null };
+  // The APPEND line holds the kickstart URL with the per-install token.
+  return { content: deps.template(ctx), mac, mode: 'install', note: null, secret: true, ownerIp };
 }
 
 /** The generated `default`: local boot for machines 3rc does not know. */
 export function defaultConfig(deps: Pick<PxelinuxDeps, 'template'>): VirtualFile {
-  return { content: deps.template(localCtx('unknown machines', 'not in the inventory, so local boot')), mac: null, mode: 'local', note: null };
+  return { content: deps.template(localCtx('unknown machines', 'not in the inventory, so local boot')), mac: null, mode: 'local', note: null, secret: false, ownerIp: null };
+
 }

@@ -17,7 +17,23 @@
  *   handled before that error (two sockets, no ordering): a different RRQ from the same peer
  *   supersedes the old transfer; an identical one is a retransmission and is ignored, unless the
  *   old transfer then ends with an error from the client, in which case it is started right away.
- * - Over servers.tftp.maxTransfers concurrent transfers: error 0 "server busy", logged.
+ * - Every `message` handler (request port and transfer ports) and timer runs inside the packet
+ *   guard's boundary (lib/guard.ts): whatever it throws is logged and counted, never the end of
+ *   the process. Sources that cannot be answered (port 0, broadcast, multicast, our own request
+ *   socket...) are dropped before any reply, counted and logged at debug. No send throws: a
+ *   failed send is logged (issue 19: a WRQ from port 0 made `send` throw and killed 3rc).
+ * - Fair share of the transfer slots (issue 19: 512 abandoned RRQs from one address kept TFTP
+ *   answering "busy" to everyone):
+ *   - one client address holds at most servers.tftp.maxTransfersPerClient transfers (a PXE
+ *     client runs one at a time); more get error 0 "server busy";
+ *   - a transfer lasts at most servers.tftp.maxTransferTime, whatever timeout it negotiated;
+ *   - when all servers.tftp.maxTransfers slots are taken, a new request is admitted by ending
+ *     the oldest transfer of the address that holds the most, if that address holds at least two
+ *     more than the newcomer's address (so shares converge to equal, and nobody is evicted to
+ *     admit an address that already holds as many); else error 0 "server busy", logged;
+ *   - a peer that never acknowledges anything gets one retransmission (see transfer.ts).
+ * - Virtual files with a secret (the install entry and its token) go only to their owner's
+ *   reserved IP; anyone else gets "file not found", logged and traced (see pxelinux.ts).
  * - Sockets bound to 0.0.0.0 answer from the address the kernel picks for the peer; on a
  *   multi-homed server set servers.tftp.listen to the address clients use.
  */
@@ -30,13 +46,15 @@ import type { Inventory } from '../inventory/inventory.js';
 import { storeTrace, type BootTrace } from '../inventory/trace.js';
 import { bindUdp, closeUdp } from '../lib/bind.js';
 import type { Clock, Timer } from '../lib/clock.js';
+import { ownSockets, peerOf, processGuard, unanswerable, type OwnSockets, type PacketGuard } from '../lib/guard.js';
 import type { Logger } from '../lib/log.js';
 import type { Service } from '../lib/service.js';
 import type { Store } from '../store/store.js';
 import { BootFiles, checkRequestPath, type Refusal } from './files.js';
-import { netasciiSize, toNetascii } from './netascii.js';
+import { NetasciiBlocks, netasciiSizeOf } from './netascii.js';
 import { dataHeader, decodePacket, encodeError, Op, TftpErrorCode, TftpPacketError, type TftpPacket } from './packet.js';
-import { compilePxelinuxTemplate, defaultConfig, macConfig, parsePxelinuxName, type PxelinuxDeps } from './pxelinux.js';
+import { compilePxelinuxTemplate, defaultConfig, macConfig, parsePxelinuxName, readableBy, type PxelinuxDeps, type VirtualFile } from './pxelinux.js';
+
 import { negotiate, Transfer, type Command, type Outcome, type TransferLimits } from './transfer.js';
 
 export interface TftpServerDeps {
@@ -49,15 +67,21 @@ export interface TftpServerDeps {
   store?: Store;
   clock: Clock;
   log: Logger;
+  /** Counts dropped sources and handler failures; default: the process's (exposed in /metrics). */
+  guard?: PacketGuard;
 }
 
 type RrqPacket = Extract<TftpPacket, { filename: string }>;
 
 /**
  * How a transfer ended: the machine's outcomes, plus superseded (a different RRQ from the same
- * port replaced it), shutdown (3rc stopping) and internal-error.
+ * port replaced it), evicted (ended to give its slot to another address), shutdown (3rc
+ * stopping) and internal-error.
  */
-export type TransferOutcome = Outcome | 'superseded' | 'shutdown' | 'internal-error';
+export type TransferOutcome = Outcome | 'superseded' | 'evicted' | 'shutdown' | 'internal-error';
+
+/** A refusal, with how it is traced when that is not the default for its code. */
+type Denial = Refusal & { outcome?: 'refused'; message?: string; owner?: string | null };
 
 /** Shortest retransmission timeout used, whatever the config says (0 would spin). */
 const MIN_TIMEOUT_MS = 20;
@@ -74,7 +98,10 @@ interface Session {
   /** The same port, connected to the peer: sends everything to it. */
   peer?: dgram.Socket;
   transfer?: Transfer;
+  /** The file as read (octet transfers send views of it). */
   body?: Buffer;
+  /** netascii transfers: the translation, block by block. */
+  netascii?: NetasciiBlocks;
   file?: string;
   mac: string | null;
   virtual: boolean;
@@ -95,6 +122,10 @@ export class TftpServer implements Service {
   readonly name = 'tftp';
   private socket: dgram.Socket | undefined;
   private readonly sessions = new Map<string, Session>();
+  /** Client address -> its sessions, oldest first. */
+  private readonly byClient = new Map<string, Set<Session>>();
+  private readonly guard: PacketGuard;
+  private own: OwnSockets | undefined;
   private readonly files: BootFiles;
   private readonly limits: TransferLimits;
   private readonly trace: BootTrace;
@@ -104,8 +135,11 @@ export class TftpServer implements Service {
   constructor(private readonly deps: TftpServerDeps) {
     const t = deps.config.servers.tftp;
     this.log = deps.log.child({ server: 'tftp' });
+    this.guard = deps.guard ?? processGuard;
     this.files = new BootFiles(deps.config.paths.boot, t.cacheMb * 1024 * 1024);
-    this.limits = { maxBlksize: t.maxBlksize, maxWindowsize: t.maxWindowsize, timeoutMs: Math.max(MIN_TIMEOUT_MS, t.timeout), retries: t.retries };
+    this.limits = {
+      maxBlksize: t.maxBlksize, maxWindowsize: t.maxWindowsize, timeoutMs: Math.max(MIN_TIMEOUT_MS, t.timeout), retries: t.retries, maxLifetimeMs: t.maxTransferTime,
+    };
     if (deps.trace) this.trace = deps.trace;
     else if (deps.store) this.trace = storeTrace(deps.store, this.log);
     else throw new Error('createTftpServer needs a trace or a store');
@@ -127,7 +161,8 @@ export class TftpServer implements Service {
     this.pxe = { config: this.deps.config, inventory: this.deps.inventory, bootTable: this.deps.bootTable, template: compilePxelinuxTemplate(source) };
     const t = this.deps.config.servers.tftp;
     const socket = await bindUdp({ name: 'tftp', address: t.listen, port: t.port });
-    socket.on('message', (msg, rinfo) => this.onRequest(msg, rinfo));
+    this.own = ownSockets([socket.address().port]);
+    socket.on('message', this.guarded((msg, rinfo) => this.onRequest(msg, rinfo)));
     socket.on('error', (err) => this.log.warn({ err }, 'tftp: socket error'));
     this.socket = socket;
   }
@@ -145,11 +180,40 @@ export class TftpServer implements Service {
     return [`${a.address}:${a.port}/udp`];
   }
 
+  /** A `message` handler inside the guard's boundary. */
+  private guarded(fn: (msg: Buffer, rinfo: dgram.RemoteInfo) => void): (msg: Buffer, rinfo: dgram.RemoteInfo) => void {
+    return this.guard.boundary('tftp', this.log, (_msg: Buffer, rinfo: dgram.RemoteInfo) => peerOf(rinfo), fn);
+  }
+
+  /** True (and counted, logged) when a datagram's source cannot be answered: drop it. */
+  private unanswerable(rinfo: dgram.RemoteInfo, bytes: number): boolean {
+    const reason = unanswerable(rinfo.address, rinfo.port, this.own);
+    if (!reason) return false;
+    this.guard.drop('tftp', reason);
+    this.log.debug({ peer: peerOf(rinfo), bytes, reason }, 'tftp: datagram from a source that cannot be answered dropped');
+    return true;
+  }
+
+  /**
+   * Sends without ever throwing (a closed socket, a bad port): the failure is logged. Errors that
+   * come later (ICMP unreachable) reach the socket's error listener.
+   */
+  private send(socket: dgram.Socket | undefined, msg: Buffer | Uint8Array[], to?: { address: string; port: number }): void {
+    if (!socket) return;
+    try {
+      if (to) socket.send(msg, to.port, to.address);
+      else socket.send(msg);
+    } catch (err) {
+      this.log.warn({ err, peer: to ? `${to.address}:${to.port}` : undefined }, 'tftp: send failed');
+    }
+  }
+
   private reply(address: string, port: number, code: number, message: string): void {
-    this.socket?.send(encodeError(code, message), port, address);
+    this.send(this.socket, encodeError(code, message), { address, port });
   }
 
   private onRequest(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    if (this.unanswerable(rinfo, msg.length)) return;
     const peer = `${rinfo.address}:${rinfo.port}`;
     let packet: TftpPacket;
     try {
@@ -187,11 +251,17 @@ export class TftpServer implements Service {
     const mode = req.mode.toLowerCase();
     const now = this.deps.clock.now();
     const hostByIp = this.deps.inventory.hostByIp(address);
+    const busy = (reason: string, active: number, max: number, setting: string) => {
+      this.log.warn({ peer: key, file: req.filename, active, max, reason }, 'tftp: too many transfers, request refused');
+      this.reply(address, port, TftpErrorCode.NOT_DEFINED, `server busy: ${active} transfers in progress${reason === 'busy' ? '' : ' from your address'} (servers.tftp.${setting}), try again`);
+      this.record(now, { file: req.filename, mac: hostByIp?.mac ?? null, peer: key, outcome: 'busy', reason });
+    };
+    const mine = this.byClient.get(address)?.size ?? 0;
+    if (mine >= t.maxTransfersPerClient) return busy('per-client-limit', mine, t.maxTransfersPerClient, 'maxTransfersPerClient');
     if (this.sessions.size >= t.maxTransfers) {
-      this.log.warn({ peer: key, file: req.filename, active: this.sessions.size, max: t.maxTransfers, reason: 'busy' }, 'tftp: too many transfers, request refused');
-      this.reply(address, port, TftpErrorCode.NOT_DEFINED, `server busy: ${this.sessions.size} transfers in progress (servers.tftp.maxTransfers), try again`);
-      this.record(now, { file: req.filename, mac: hostByIp?.mac ?? null, peer: key, outcome: 'busy' });
-      return;
+      const victim = this.evictionCandidate(mine);
+      if (!victim) return busy('busy', this.sessions.size, t.maxTransfers, 'maxTransfers');
+      this.evict(victim, key);
     }
     if (mode !== 'octet' && mode !== 'netascii') {
       this.reply(address, port, TftpErrorCode.ILLEGAL_OPERATION, `unsupported transfer mode ${JSON.stringify(req.mode)} (octet or netascii)`);
@@ -202,7 +272,7 @@ export class TftpServer implements Service {
       key, address, port, request: req, startedAt: now, mac: hostByIp?.mac ?? null, virtual: false, cached: false,
       timerAt: Infinity, deadline: Infinity, ended: false, pendingRestart: false,
     };
-    this.sessions.set(key, session);
+    this.admit(session);
     void this.open(session).catch((err: unknown) => {
       this.log.error({ err, peer: key, file: req.filename }, 'tftp: transfer failed');
       if (!session.ended) {
@@ -210,6 +280,40 @@ export class TftpServer implements Service {
         this.end(session, 'internal-error', 'internal error', true);
       }
     });
+  }
+
+  private admit(session: Session): void {
+    this.sessions.set(session.key, session);
+    let mine = this.byClient.get(session.address);
+    if (!mine) this.byClient.set(session.address, (mine = new Set()));
+    mine.add(session);
+  }
+
+  private release(session: Session): void {
+    if (this.sessions.get(session.key) === session) this.sessions.delete(session.key);
+    const mine = this.byClient.get(session.address);
+    if (mine?.delete(session) && mine.size === 0) this.byClient.delete(session.address);
+  }
+
+  /**
+   * All slots taken, a request from an address holding `mine` transfers: the oldest transfer of
+   * the address holding the most, if it holds at least two more (max-min fairness), else null.
+   */
+  private evictionCandidate(mine: number): Session | undefined {
+    let biggest: Set<Session> | undefined;
+    for (const s of this.byClient.values()) if (!biggest || s.size > biggest.size) biggest = s;
+    if (!biggest || biggest.size < mine + 2) return undefined;
+    return biggest.values().next().value;
+  }
+
+  private evict(victim: Session, newcomer: string): void {
+    const message = 'server busy: transfer ended to give its slot to another client (servers.tftp.maxTransfers), try again';
+    // A transfer that has started talks from its own port; one still being resolved has not.
+    if (victim.transfer) this.send(victim.peer, encodeError(TftpErrorCode.NOT_DEFINED, message));
+    else this.reply(victim.address, victim.port, TftpErrorCode.NOT_DEFINED, message);
+    const held = this.byClient.get(victim.address)?.size ?? 0;
+    this.log.warn({ peer: victim.key, file: victim.request.filename, held, newcomer, reason: 'evicted' }, 'tftp: all transfer slots taken: the oldest transfer of the biggest holder ended to admit another address');
+    this.end(victim, 'evicted', `ended to admit ${newcomer}: ${victim.address} held ${held} of ${this.sessions.size} transfers`, false);
   }
 
   /** Resolves the file (virtual or on disk), then opens the transfer socket and starts. */
@@ -222,11 +326,15 @@ export class TftpServer implements Service {
       return;
     }
     const netascii = req.mode.toLowerCase() === 'netascii';
-    const body = netascii ? toNetascii(resolved.data) : resolved.data;
-    const negotiated = negotiate(req.options, netascii ? netasciiSize(resolved.data) : body.length, this.limits);
-    session.body = body;
+    // netascii: translated block by block, never copied; its size is counted without a long
+    // synchronous loop and cached per file (netascii.ts).
+    const size = netascii ? await netasciiSizeOf(resolved.data) : resolved.data.length;
+    if (session.ended) return;
+    const negotiated = negotiate(req.options, size, this.limits);
+    session.body = resolved.data;
+    if (netascii) session.netascii = new NetasciiBlocks(resolved.data, negotiated.blksize);
     session.file = resolved.rel;
-    session.transfer = new Transfer(body.length, negotiated, this.limits.retries);
+    session.transfer = new Transfer(size, negotiated, this.limits.retries, this.limits.maxLifetimeMs);
     // Two sockets share the transfer port (SO_REUSEADDR): one connected to the peer, which sends
     // (no per-packet route and address lookup: 2-3x the throughput of sendto) and receives the
     // peer's packets; one unconnected, which receives everything else, so that strangers get
@@ -235,14 +343,15 @@ export class TftpServer implements Service {
     const listen = this.deps.config.servers.tftp.listen;
     const socket = dgram.createSocket({ type: 'udp4', reuseAddr: true });
     session.socket = socket;
+    const onMessage = this.guarded((msg, rinfo) => this.onTransferPacket(session, msg, rinfo));
     socket.on('error', (err) => this.log.warn({ err, peer: session.key, file: session.file }, 'tftp: transfer socket error'));
-    socket.on('message', (msg, rinfo) => this.onTransferPacket(session, msg, rinfo));
+    socket.on('message', onMessage);
     await bindSocket(socket, listen, 0);
     if (session.ended) return;
     const peer = dgram.createSocket({ type: 'udp4', reuseAddr: true });
     session.peer = peer;
     peer.on('error', (err) => this.log.warn({ err, peer: session.key, file: session.file }, 'tftp: transfer socket error'));
-    peer.on('message', (msg, rinfo) => this.onTransferPacket(session, msg, rinfo));
+    peer.on('message', onMessage);
     await bindSocket(peer, listen, socket.address().port);
     if (session.ended) return;
     await new Promise<void>((resolve, reject) => {
@@ -256,45 +365,55 @@ export class TftpServer implements Service {
     this.exec(session, session.transfer.start(this.deps.clock.now()));
   }
 
-  private async resolve(filename: string, session: Session): Promise<{ rel: string; data: Buffer } | Refusal> {
+  private async resolve(filename: string, session: Session): Promise<{ rel: string; data: Buffer } | Denial> {
     const checked = checkRequestPath(filename);
     if (!checked.ok) return checked;
     const pxe = parsePxelinuxName(checked.rel);
     if (pxe?.mac) {
       const v = macConfig(pxe, this.pxe!);
-      if (v) {
-        session.mac = v.mac;
-        session.virtual = true;
-        if (v.note) this.log.warn({ mac: v.mac, file: checked.rel, reason: v.note }, 'tftp: install entry unavailable');
-        return { rel: checked.rel, data: Buffer.from(v.content, 'utf8') };
-      }
+      if (v) return this.virtual(checked.rel, v, session);
     }
     const file = await this.files.openRel(checked.rel);
-    if ('ok' in file && file.code === TftpErrorCode.FILE_NOT_FOUND && pxe?.name === 'default') {
-      session.virtual = true;
-      return { rel: checked.rel, data: Buffer.from(defaultConfig(this.pxe!).content, 'utf8') };
-    }
+    if ('ok' in file && file.code === TftpErrorCode.FILE_NOT_FOUND && pxe?.name === 'default') return this.virtual(checked.rel, defaultConfig(this.pxe!), session);
     if (!('ok' in file)) session.cached = file.cached;
     return file;
   }
 
-  private refuse(session: Session, r: Refusal): void {
+  /** Every generated file goes through here: one owner check for all of them. */
+  private virtual(rel: string, v: VirtualFile, session: Session): { rel: string; data: Buffer } | Denial {
+    session.mac = v.mac ?? session.mac;
+    session.virtual = true;
+    if (!readableBy(v, session.address)) {
+      // Not found, as for a name we do not know: the asker learns nothing, pxelinux moves on.
+      return {
+        ok: false, code: TftpErrorCode.FILE_NOT_FOUND, reason: 'not-owner', outcome: 'refused', owner: v.ownerIp,
+        message: 'tftp: a file holding a secret (the install token) asked for from another address than its host\'s: refused (served only to the host\'s reserved IP)',
+      };
+    }
+    if (v.note) this.log.warn({ mac: v.mac, file: rel, reason: v.note }, 'tftp: install entry unavailable');
+    return { rel, data: Buffer.from(v.content, 'utf8') };
+  }
+
+  private refuse(session: Session, r: Denial): void {
     const message = r.code === TftpErrorCode.FILE_NOT_FOUND ? 'File not found' : `Access violation (${r.reason})`;
+    const outcome = r.outcome ?? (r.code === TftpErrorCode.FILE_NOT_FOUND ? 'not-found' : 'refused');
     // Not-found is routine (pxelinux's search order), refusals are worth an operator's look.
-    const level = r.code === TftpErrorCode.FILE_NOT_FOUND ? 'debug' : 'warn';
-    this.log[level]({ peer: session.key, file: session.request.filename, mac: session.mac, reason: r.reason, tftpError: r.code }, 'tftp: request refused');
+    const level = outcome === 'not-found' ? 'debug' : 'warn';
+    const owner = r.owner === undefined ? {} : { owner: r.owner };
+    this.log[level]({ peer: session.key, file: session.request.filename, mac: session.mac, reason: r.reason, tftpError: r.code, ...owner }, r.message ?? 'tftp: request refused');
     this.reply(session.address, session.port, r.code, message);
     session.ended = true;
-    this.sessions.delete(session.key);
-    this.record(this.deps.clock.now(), { file: session.request.filename, mac: session.mac, peer: session.key, outcome: r.code === TftpErrorCode.FILE_NOT_FOUND ? 'not-found' : 'refused', reason: r.reason });
+    this.release(session);
+    this.record(this.deps.clock.now(), { file: session.request.filename, mac: session.mac, peer: session.key, outcome, reason: r.reason });
   }
 
   private onTransferPacket(session: Session, msg: Buffer, rinfo: dgram.RemoteInfo): void {
     if (session.ended) return;
     if (rinfo.address !== session.address || rinfo.port !== session.port) {
+      if (this.unanswerable(rinfo, msg.length)) return;
       // RFC 1350: a packet from another TID gets error 5, and the transfer goes on untouched.
       this.log.debug({ peer: `${rinfo.address}:${rinfo.port}`, transfer: session.key, bytes: msg.length }, 'tftp: packet from an unknown transfer ID');
-      session.socket?.send(encodeError(TftpErrorCode.UNKNOWN_TID, 'Unknown transfer ID'), rinfo.port, rinfo.address);
+      this.send(session.socket, encodeError(TftpErrorCode.UNKNOWN_TID, 'Unknown transfer ID'), rinfo);
       return;
     }
     const now = this.deps.clock.now();
@@ -320,7 +439,7 @@ export class TftpServer implements Service {
     for (const c of commands) {
       switch (c.type) {
         case 'send':
-          session.peer!.send(c.packet);
+          this.send(session.peer, c.packet);
           break;
         case 'data':
           this.sendBlocks(session, c.first, c.count);
@@ -337,12 +456,13 @@ export class TftpServer implements Service {
 
   private sendBlocks(session: Session, first: number, count: number): void {
     const body = session.body!;
-    const socket = session.peer!;
+    const socket = session.peer;
     const blksize = session.transfer!.blksize;
+    const translated = session.netascii?.blocks(first, count);
     for (let b = first; b < first + count; b++) {
       const off = (b - 1) * blksize;
       // Header from a shared table, payload a view of the (cached) file: no copy per block.
-      socket.send([dataHeader(b), body.subarray(off, Math.min(off + blksize, body.length))]);
+      this.send(socket, [dataHeader(b), translated ? translated[b - first]! : body.subarray(off, Math.min(off + blksize, body.length))]);
     }
   }
 
@@ -360,7 +480,7 @@ export class TftpServer implements Service {
 
   private schedule(session: Session, ms: number): void {
     session.timerAt = this.deps.clock.now() + ms;
-    session.timer = this.deps.clock.schedule(ms, () => {
+    const fire = this.guard.boundary('tftp', this.log, () => session.key, () => {
       session.timer = undefined;
       if (session.ended) return;
       const now = this.deps.clock.now();
@@ -368,6 +488,7 @@ export class TftpServer implements Service {
       if (left > 0) return this.schedule(session, left);
       this.exec(session, session.transfer!.handle({ type: 'timeout' }, now));
     });
+    session.timer = this.deps.clock.schedule(ms, fire);
   }
 
   private end(session: Session, outcome: TransferOutcome, detail: string, restart: boolean): void {
@@ -375,7 +496,8 @@ export class TftpServer implements Service {
     session.ended = true;
     session.timer?.cancel();
     session.timer = undefined;
-    if (this.sessions.get(session.key) === session) this.sessions.delete(session.key);
+    this.release(session);
+
     void closeUdp(session.socket);
     void closeUdp(session.peer);
     const now = this.deps.clock.now();

@@ -110,9 +110,71 @@ test('OACK is retransmitted on timeout too, and the transfer is reaped without a
   const t = new Transfer(10, negotiate([['tsize', '0']], 10, limits), 2);
   t.start(0);
   assert.equal(t.handle({ type: 'timeout' }, 1000)[0]!.type, 'send');
-  assert.equal(t.handle({ type: 'timeout' }, 3000)[0]!.type, 'send');
-  assert.equal((doneOf(t.handle({ type: 'timeout' }, 7000)) as { outcome: string }).outcome, 'timeout');
+  assert.equal((doneOf(t.handle({ type: 'timeout' }, 3000)) as { outcome: string }).outcome, 'timeout');
 });
+
+test('a peer that never acknowledged anything (spoofed RRQ) gets one retransmission, then the transfer ends', () => {
+  for (const options of [[], [['tsize', '0']], [['blksize', '1468'], ['timeout', '255']]] as Array<Array<[string, string]>>) {
+    const t = new Transfer(100_000, negotiate(options, 100_000, limits), 5);
+    let packets = t.start(0).filter((c) => c.type !== 'arm').length;
+    let now = 0;
+    let done: Command | undefined;
+    for (let i = 0; i < 10 && !done; i++) {
+      now += 300_000;
+      const c = t.handle({ type: 'timeout' }, now);
+      packets += c.filter((x) => x.type === 'data' || x.type === 'send').length;
+      done = doneOf(c);
+    }
+    assert.equal(packets, 2, `first packet and one retransmission to a silent peer (options ${JSON.stringify(options)})`);
+    assert.equal((done as { outcome: string }).outcome, 'timeout');
+    assert.match((done as { detail: string }).detail, /never acknowledged/);
+  }
+  // Any ACK, even one ignored, shows the peer is there: full retries with back-off from then on.
+  const u = new Transfer(100_000, negotiate([['tsize', '0']], 100_000, limits), 3);
+  u.start(0);
+  assert.deepEqual(u.handle({ type: 'ack', block: 5 }, 10), [], 'stale ACK during the OACK phase is ignored');
+  let sends = 0;
+  for (let i = 1; i <= 3; i++) sends += u.handle({ type: 'timeout' }, i * 10_000).filter((c) => c.type === 'send').length;
+  assert.equal(sends, 3);
+  assert.equal((doneOf(u.handle({ type: 'timeout' }, 50_000)) as { outcome: string }).outcome, 'timeout');
+});
+
+test('lifetime: the client\'s timeout 255 s cannot keep a transfer beyond maxLifetimeMs; progress does not either', () => {
+  const life = 600_000;
+  // Idle after one ACK: the timers are capped at the end of the lifetime, and it ends there.
+  const t = new Transfer(100_000, negotiate([['timeout', '255']], 100_000, { ...limits, retries: 50 }), 50, life);
+  t.start(0);
+  t.handle({ type: 'ack', block: 0 }, 1);
+  let now = 1;
+  let c = t.handle({ type: 'ack', block: 1 }, now);
+  let ends = 0;
+  while (!t.done) {
+    const ms = arms(c)[0]!;
+    assert.ok(now + ms <= life, `armed for ${now + ms}, past the end of the lifetime`);
+    now += ms;
+    c = t.handle({ type: 'timeout' }, now);
+    ends++;
+  }
+  assert.equal(now, life);
+  assert.equal((doneOf(c) as { outcome: string }).outcome, 'expired');
+  assert.ok(ends <= 4, 'a couple of retransmissions, not an hour of them');
+  // A slow client that keeps ACKing: ended at its first ACK past the lifetime.
+  const u = new Transfer(512 * 100, negotiate([], 512 * 100, limits), 5, life);
+  u.start(0);
+  let block = 0;
+  let last: Command[] = [];
+  for (now = 0; !u.done; ) {
+    now += 100_000;
+    last = u.handle({ type: 'ack', block: ++block }, now);
+  }
+  assert.equal(now, life);
+  assert.equal((doneOf(last) as { outcome: string }).outcome, 'expired');
+  // An error from the client is still its own outcome after the lifetime.
+  const v = new Transfer(10, negotiate([], 10, limits), 5, 1000);
+  v.start(0);
+  assert.equal((doneOf(v.handle({ type: 'error', code: 0, message: 'bye' }, 5000)) as { outcome: string }).outcome, 'client-error');
+});
+
 
 test('duplicate ACKs: an immediate storm causes no resend, a late one exactly one', () => {
   const t = new Transfer(100_000, negotiate([], 100_000, limits), 5);

@@ -14,6 +14,13 @@
  * - Sorcerer's apprentice (RFC 1123 4.2.3.1): a duplicate ACK never triggers a resend when it
  *   arrives soon after we sent (it is the echo of a duplicated DATA). One that arrives late (the
  *   client timed out waiting) triggers at most one resend per window position.
+ * - A peer that has never acknowledged anything (no ACK 0 for our OACK, no ACK for DATA 1) gets
+ *   one retransmission, then the transfer is abandoned: the request may have been spoofed, and
+ *   a forged source must not receive our first packet over and over (issue 19).
+ * - A transfer lives at most `maxLifetimeMs` from its start, however it progresses and whatever
+ *   timeout the client negotiated (RFC 2349 allows 255 s, which with back-off kept an abandoned
+ *   transfer alive for over an hour): the timer is never armed past that end, and the first
+ *   event at or after it ends the transfer as `expired`.
  */
 import { encodeOack, Op, TftpErrorCode, type TftpOptions } from './packet.js';
 
@@ -25,6 +32,8 @@ export interface TransferLimits {
   timeoutMs: number;
   /** Retransmissions of one window (or OACK) before the transfer is abandoned. */
   retries: number;
+  /** Longest a transfer may last from its start, in ms. Default: no limit. */
+  maxLifetimeMs?: number;
 }
 
 /** What was agreed for one transfer. */
@@ -86,7 +95,7 @@ export function negotiate(options: TftpOptions, size: number, limits: TransferLi
   return out;
 }
 
-export type Outcome = 'complete' | 'timeout' | 'option-refused' | 'client-error';
+export type Outcome = 'complete' | 'timeout' | 'expired' | 'option-refused' | 'client-error';
 
 export type Command =
   /** Send this datagram to the peer (OACK). */
@@ -130,6 +139,9 @@ export class Transfer {
   private retries = 0;
   private lastSendAt = 0;
   private dupResent = false;
+  /** The peer acknowledged something (any ACK): it exists and receives what we send. */
+  private heard = false;
+  private startedAt = 0;
   private readonly oack: Buffer | null;
   private readonly timeoutMs: number;
 
@@ -137,6 +149,7 @@ export class Transfer {
     readonly size: number,
     readonly negotiated: Negotiated,
     private readonly maxRetries: number,
+    private readonly maxLifetimeMs = Infinity,
   ) {
     this.blksize = negotiated.blksize;
     this.windowsize = negotiated.windowsize;
@@ -157,10 +170,11 @@ export class Transfer {
   /** First packets: the OACK when options were accepted (wait for ACK 0), else DATA 1. */
   start(now: number): Command[] {
     if (this.phase !== 'new') return [];
+    this.startedAt = now;
     if (this.oack) {
       this.phase = 'oack';
       this.lastSendAt = now;
-      return [{ type: 'send', packet: this.oack }, this.arm()];
+      return [{ type: 'send', packet: this.oack }, this.arm(now)];
     }
     this.phase = 'data';
     return this.sendWindow(now, false);
@@ -168,8 +182,12 @@ export class Transfer {
 
   handle(event: TransferEvent, now: number): Command[] {
     if (this.phase === 'done' || this.phase === 'new') return [];
+    if (event.type !== 'error' && now >= this.startedAt + this.maxLifetimeMs) {
+      return this.finish('expired', `transfer still running after ${this.maxLifetimeMs} ms (servers.tftp.maxTransferTime), at block ${this.acked + 1} of ${this.blocks}`);
+    }
     switch (event.type) {
       case 'ack':
+        this.heard = true;
         return this.onAck(event.block & 0xffff, now);
       case 'timeout':
         return this.onTimeout(now);
@@ -181,9 +199,10 @@ export class Transfer {
     }
   }
 
-  private arm(): Command {
+  /** The timer for the next timeout, never past the end of the transfer's lifetime. */
+  private arm(now: number): Command {
     const factor = Math.min(2 ** this.retries, MAX_BACKOFF_FACTOR);
-    return { type: 'arm', ms: this.timeoutMs * factor };
+    return { type: 'arm', ms: Math.max(0, Math.min(this.timeoutMs * factor, this.startedAt + this.maxLifetimeMs - now)) };
   }
 
   private finish(outcome: Outcome, detail: string): Command[] {
@@ -200,7 +219,7 @@ export class Transfer {
     this.sentUpTo = Math.max(this.sentUpTo, last);
     this.stats.packets += count;
     this.lastSendAt = now;
-    return [{ type: 'data', first, count }, this.arm()];
+    return [{ type: 'data', first, count }, this.arm(now)];
   }
 
   private onAck(block: number, now: number): Command[] {
@@ -243,11 +262,14 @@ export class Transfer {
     if (this.retries >= this.maxRetries) {
       return this.finish('timeout', `no progress after ${this.retries} retransmission(s) at block ${this.acked + 1} of ${this.blocks}`);
     }
+    if (!this.heard && this.retries >= 1) {
+      return this.finish('timeout', `the peer never acknowledged anything (gone, or a spoofed request): abandoned after ${this.retries} retransmission`);
+    }
     this.retries++;
     if (this.phase === 'oack') {
       this.stats.retransmits++;
       this.lastSendAt = now;
-      return [{ type: 'send', packet: this.oack! }, this.arm()];
+      return [{ type: 'send', packet: this.oack! }, this.arm(now)];
     }
     return this.sendWindow(now, true);
   }

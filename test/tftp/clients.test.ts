@@ -12,9 +12,10 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { encodeAck, encodeError, encodeRequest, Op } from '../../src/tftp/packet.js';
-import { cli, serve, writeLabConfig, type LabConfig, type Served } from '../lib/serve.js';
+import { cli, labWithLoopbackHost, LO_MAC, serve, type LabConfig, type Served } from '../lib/serve.js';
 import { LossyProxy } from './lossy-proxy.js';
 import { RawClient } from './raw-client.js';
+import { rawUdpUnavailable, sendRawUdp } from './raw-udp.js';
 
 const execFile = promisify(execFileCb);
 
@@ -33,15 +34,20 @@ const files: Record<string, Buffer> = {
   'sub/nested.bin': randomBytes(3000),
 };
 const text = 'first line\nsecond line\r\nbare CR\rend\n';
+/** Several blocks of text whose CR LF and CR NUL pairs straddle the 512-byte block ends. */
+const longText = Array.from({ length: 40 }, (_, i) => `${'x'.repeat(505 + (i % 9))}${i % 3 === 0 ? '\r' : '\n'}${i % 4 === 0 ? '\n' : ''}`).join('');
 
 before(async () => {
-  lab = await writeLabConfig({ servers: { tftp: { timeout: '150ms', retries: 8 } } });
+  // lo5 (127.0.0.5) is a host on loopback, so that "from the host's own address" can be tested.
+  // maxTransfers 16: small enough for one test to fill it.
+  lab = await labWithLoopbackHost({ servers: { tftp: { timeout: '150ms', retries: 8, maxTransfers: 16 } } });
   boot = join(lab.dir, 'boot');
   out = join(lab.dir, 'out');
   mkdirSync(join(boot, 'sub'), { recursive: true });
   mkdirSync(out);
   for (const [name, data] of Object.entries(files)) writeFileSync(join(boot, name), data);
   writeFileSync(join(boot, 'text.txt'), text);
+  writeFileSync(join(boot, 'long.txt'), longText);
   writeFileSync(join(lab.dir, 'secret.txt'), 'outside the root');
   symlinkSync(join(lab.dir, 'secret.txt'), join(boot, 'link-out'));
   srv = await serve(lab);
@@ -103,6 +109,22 @@ test('tftp-hpa: octet (empty, exact multiple, big), and netascii (mode ascii) tr
     assert.deepEqual(oack.packet, { op: Op.OACK, options: [['tsize', String(Buffer.byteLength(text) + 5)]] });
     const wire = await c.receive(oack, 512);
     assert.equal(wire.toString('latin1'), 'first line\r\nsecond line\r\0\r\nbare CR\r\0end\r\n');
+  } finally {
+    await c.close();
+  }
+});
+
+test('netascii over many blocks, pairs split across block ends: tftp-hpa gets the file back, the wire is the translation', async () => {
+  const ascii = join(out, 'hpa-long');
+  await execFile('tftp', ['127.0.0.1', String(port), '-m', 'ascii', '-c', 'get', 'long.txt', ascii], { timeout: 20_000 });
+  assert.equal(readFileSync(ascii, 'latin1'), longText);
+  const wireText = longText.replace(/\r/g, '\r\0').replace(/\n/g, '\r\n');
+  const c = await RawClient.open();
+  try {
+    c.rrq(port, 'long.txt', [['tsize', '0']], 'netascii');
+    const oack = await c.next();
+    assert.deepEqual(oack.packet, { op: Op.OACK, options: [['tsize', String(wireText.length)]] });
+    assert.equal((await c.receive(oack, 512)).toString('latin1'), wireText);
   } finally {
     await c.close();
   }
@@ -289,28 +311,48 @@ test('a transfer with no progress is reaped and its socket closed', async () => 
     c.rrq(port, 'small.bin');
     const d = await c.next();
     assert.equal(d.packet.op, Op.DATA);
+    // ACK block 1 (a peer that never ACKs anything gets one retransmission only), then stop:
+    // retransmissions of block 2 (timeout 150ms, back-off, 8 retries), then it is reaped.
+    c.send(encodeAck(1), d.port);
     await waitFor('the transfer sockets', () => udpSockets() > baseline);
-    // Never ACK: retransmissions (timeout 150ms, back-off, 8 retries), then it is reaped.
     await waitFor('the transfer reaped', () => udpSockets() === baseline, 20_000);
-    const resent = (await c.drain(10)).filter((r) => r.packet.op === Op.DATA).length;
-    assert.ok(resent <= 8, `at most 8 retransmissions (got ${resent})`);
-    assert.ok(srv.lines.some((l) => l.includes('"outcome":"timeout"')));
+    const resent = (await c.drain(10)).filter((r) => r.packet.op === Op.DATA && r.packet.block === 2).length - 1;
+    assert.ok(resent >= 1 && resent <= 8, `at most 8 retransmissions (got ${resent})`);
+    assert.ok(srv.lines.some((l) => l.includes('"outcome":"timeout"') && l.includes('no progress after 8 retransmission')));
   } finally {
     await c.close();
   }
 });
 
-test('pxelinux.cfg/01-<mac> for vm10 follows a boot flip on the very next request, and is traced', async () => {
+test('pxelinux.cfg/01-<mac> follows a boot flip on the very next request; the install entry (its token) only to the host\'s own IP', async () => {
   const name = 'pxelinux.cfg/01-52-54-00-77-00-10';
   const before = (await curl(name)).toString();
-  assert.match(before, /LOCALBOOT 0/);
+  assert.match(before, /LOCALBOOT 0/, 'a local entry holds no secret: served to anyone');
   assert.doesNotMatch(before, /KERNEL/);
   const flip = await cli(['boot', 'vm10', '--install', '--config', lab.file]);
   assert.equal(flip.code, 0, flip.stderr);
-  const afterFlip = (await curl(name)).toString();
+  // vm10 is 10.77.0.10: from 127.0.0.1 its install entry is "not found", for curl and tftp-hpa alike.
+  // curl exits 68 (CURLE_TFTP_NOTFOUND) and prints a misleading getpeername() message.
+  await assert.rejects(curl(name), (e: { code?: number }) => e.code === 68);
+  const hpa = await execFile('tftp', ['127.0.0.1', String(port), '-c', 'get', name, join(out, 'vm10-cfg')], { timeout: 20_000 }).catch((e: { stdout: string; stderr: string }) => e);
+  assert.match(`${hpa.stdout}${hpa.stderr}`, /Error code 1/);
+  await waitFor('the refusal logged', () => srv.lines.some((l) => l.includes('"reason":"not-owner"') && l.includes('52:54:00:77:00:10')));
+  // lo5 (127.0.0.5) flipped: it gets its own install entry, token included; 127.0.0.1 does not.
+  const loName = `pxelinux.cfg/01-${LO_MAC}`;
+  const loFlip = await cli(['boot', 'lo5', '--install', '--config', lab.file]);
+  assert.equal(loFlip.code, 0, loFlip.stderr);
+  const owner = await RawClient.open('127.0.0.5');
+  let afterFlip: string;
+  try {
+    owner.rrq(port, loName);
+    afterFlip = (await owner.receive(await owner.next(), 512)).toString();
+  } finally {
+    await owner.close();
+  }
   assert.match(afterFlip, /^DEFAULT install$/m);
   assert.match(afterFlip, /KERNEL debian-installer\/12\/amd64\/linux/);
-  assert.match(afterFlip, /APPEND .*url=http:\/\/10\.77\.0\.1(:\d+)?\/ks\/52-54-00-77-00-10\?token=[0-9a-f]{32} hostname=vm10 domain=lab\.test/);
+  assert.match(afterFlip, /APPEND .*url=http:\/\/10\.77\.0\.1(:\d+)?\/ks\/52-54-00-77-00-55\?token=[0-9a-f]{32} hostname=lo5 domain=lab\.test/);
+  await assert.rejects(curl(loName), (e: { code?: number }) => e.code === 68);
   // Unknown MACs, UUIDs and hex IPs: not found at once; default: local boot.
   assert.equal((await errorFor('pxelinux.cfg/01-aa-bb-cc-dd-ee-ff')).code, 1);
   assert.equal((await errorFor('pxelinux.cfg/0A4D000A')).code, 1);
@@ -325,7 +367,68 @@ test('pxelinux.cfg/01-<mac> for vm10 follows a boot flip on the very next reques
   assert.equal(e.data.blksize, 512);
   assert.equal(e.data.windowsize, 1);
   assert.equal(typeof e.data.size, 'number');
+  const refused = events.find((x) => x.data?.file === name && x.data?.outcome === 'refused');
+  assert.equal(refused?.data.reason, 'not-owner', 'the refusal is in vm10\'s trace');
 });
+
+test('datagrams from source port 0 (raw socket): WRQ, RRQ and junk to a transfer port are dropped, counted, and 3rc lives', { skip: rawUdpUnavailable() }, async () => {
+  const c = await RawClient.open();
+  try {
+    c.rrq(port, 'exact.bin', [['tsize', '0']]);
+    const oack = await c.next();
+    // ACK the OACK at once: a peer that never answers is dropped after one retransmission (150 ms here).
+    c.send(encodeAck(0), oack.port);
+    const first = await c.next();
+    const from = { address: '127.0.0.1', port: 0 };
+    sendRawUdp([
+      { from, to: { address: '127.0.0.1', port: oack.port }, payload: encodeAck(1) },
+      { from, to: { address: '127.0.0.1', port }, payload: encodeRequest(Op.WRQ, 'upload.bin', 'octet') },
+      { from, to: { address: '127.0.0.1', port }, payload: encodeRequest(Op.RRQ, 'small.bin', 'octet') },
+    ]);
+    const dropped = /threerc_packets_dropped_total\{server="tftp",reason="port-0"\} 3\b/;
+    let metric = '';
+    for (let i = 0; i < 100 && !dropped.test(metric); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      metric = await (await fetch(`${srv.url}/metrics`)).text();
+    }
+    assert.match(metric, dropped, 'three datagrams from port 0 dropped and counted');
+    assert.equal(srv.proc.exitCode, null, 'the process is alive');
+    // The transfer under way is untouched, and the server serves.
+    assert.ok((await c.receive(first, 512)).equals(files['exact.bin']!));
+    assert.ok((await curl('small.bin')).equals(files['small.bin']!));
+  } finally {
+    await c.close();
+  }
+});
+
+test('abandoned RRQs (timeout 255) from one address take at most its share: another address is still served', async () => {
+  await waitFor('earlier transfers closed', () => udpSockets() === idleSockets);
+  const hog = await Promise.all(Array.from({ length: 16 }, () => RawClient.open('127.0.0.1')));
+  const other = await RawClient.open('127.0.0.2');
+  const tids: Array<[RawClient, number]> = [];
+  try {
+    let busy = 0;
+    for (const h of hog) {
+      h.rrq(port, 'big.bin', [['timeout', '255']]);
+      const r = await h.next();
+      if (r.packet.op === Op.OACK) tids.push([h, r.port]);
+      else if (r.packet.op === Op.ERROR && r.packet.code === 0 && /from your address/.test(r.packet.message)) busy++;
+    }
+    assert.equal(tids.length, 8, 'servers.tftp.maxTransfersPerClient (default 8) transfers from one address');
+    assert.equal(busy, 8);
+    other.rrq(port, 'small.bin');
+    const r = await other.next();
+    assert.ok(r.packet.op === Op.DATA, `another address is served, not told "busy": ${JSON.stringify(r.packet)}`);
+    assert.ok((await other.receive(r, 512)).equals(files['small.bin']!));
+  } finally {
+    // End the hog's transfers (they would wait out timeout 255 s otherwise).
+    for (const [h, tid] of tids) h.send(encodeError(0, 'done'), tid);
+    for (const h of hog) await h.close();
+    await other.close();
+  }
+  await waitFor('the hog\'s transfers ended', () => udpSockets() === idleSockets);
+});
+
 
 interface Ev { kind: string; mac: string | null; host: string | null; data: Record<string, unknown> }
 async function waitForEvents(): Promise<Ev[]> {
