@@ -117,13 +117,14 @@ export interface Decision {
   /**
    * Stable reason code: why this reply, or why none. Replies: offer-reservation,
    * offer-pool-{previous,requested,new,reused}, ack-{selecting,init-reboot,renew,inform},
-   * nak-{not-offered,wrong-address,pool-exhausted,reserved-address-declined,
-   * reserved-address-in-use,reserved-address-unavailable}, proxy-{offer,ack}.
+   * nak-{not-offered,wrong-address,pool-exhausted,reserved-address-in-use,
+   * reserved-address-unavailable}, proxy-{offer,ack}.
    * Lease changes without reply: declined, released. Ignored: unknown-mac, other-server,
-   * no-record, pool-exhausted, reserved-address-declined, reserved-address-in-use, no-subnet, no-subnet-for-relay,
+   * no-record, pool-exhausted, reserved-address-in-use, no-subnet, no-subnet-for-relay,
    * reservation-outside-subnet, bootp-not-served, not-a-request, not-ethernet,
    * not-a-client-message, selecting-without-requested-ip, request-without-address,
-   * decline-without-address, decline-not-ours, release-not-ours, inform-without-ciaddr,
+   * decline-without-address, decline-not-ours, decline-reserved (recorded, never applied),
+   * release-not-ours, inform-without-ciaddr,
    * proxy-{not-pxe-client,leaves-to-site-server,not-a-boot-request,no-boot-file}. The server
    * adds rate-limited, store-failed and (for undecodable packets) the codec's error code.
    */

@@ -141,16 +141,33 @@ describe('dhcp policy: reservations', () => {
     assert.equal(d2.reply!.packet.flags, 0);
   });
 
-  it('DECLINE marks a reserved address bad for declineHold; nothing offered meanwhile', async () => {
-    const h = await harness();
+  it('DECLINE of a reserved address is recorded, never applied: one spoofed packet cannot take the host off the network', async () => {
+    const h = await harness({ start: '10.77.0.20', end: '10.77.0.21' });
     await bind(h, VM10);
-    const d = await send(h, { type: DECLINE, mac: VM10, serverId: '10.77.0.1', requested: '10.77.0.10' });
-    assert.equal(d.reason, 'declined');
-    assert.equal(d.reply, null);
-    assert.equal((await h.store.listLeases())[0]!.state, 'declined');
-    assert.equal((await send(h, { type: DISCOVER, mac: VM10 })).reason, 'reserved-address-declined');
-    h.now += 600_000;
+    // Forged: chaddr = the victim's MAC, option 50 = its reserved address. No server id needed.
+    for (const spec of [
+      { type: DECLINE, mac: VM10, serverId: '10.77.0.1', requested: '10.77.0.10' },
+      { type: DECLINE, mac: VM10, requested: '10.77.0.10' },
+      { type: DECLINE, mac: STRANGER, requested: '10.77.0.10' },
+    ]) {
+      const d = await send(h, spec);
+      assert.equal(d.reason, 'decline-reserved');
+      assert.equal(d.reply, null);
+      assert.equal(d.lease, undefined, 'no lease change');
+      assert.equal(d.data.ip, '10.77.0.10');
+      assert.equal(d.data.reservedFor, 'vm10');
+    }
+    assert.deepEqual((await h.store.listLeases()).map((l) => [l.ip, l.state]), [['10.77.0.10', 'bound']]);
     assert.equal((await send(h, { type: DISCOVER, mac: VM10 })).reason, 'offer-reservation');
+    assert.equal(mt(await send(h, { type: REQUEST, mac: VM10, requested: '10.77.0.10' })), ACK);
+    assert.equal(mt(await send(h, { type: REQUEST, mac: VM10, ciaddr: '10.77.0.10' })), ACK);
+  });
+
+  it('a declined mark on a reserved address (stored by an older 3rc) does not block the host', async () => {
+    const h = await harness();
+    await h.leases.commit({ ip: '10.77.0.10', mac: VM10, state: 'declined', expiresAt: h.now + 600_000, clientId: null, hostname: null, updatedAt: h.now });
+    assert.equal((await send(h, { type: DISCOVER, mac: VM10 })).reason, 'offer-reservation');
+    assert.equal((await send(h, { type: REQUEST, mac: VM10, serverId: '10.77.0.1', requested: '10.77.0.10' })).reason, 'ack-selecting');
   });
 
   it('a reservation for an address a pool client still holds waits for that lease to end', async () => {

@@ -86,10 +86,11 @@ type Allocation = { ip: string; how: string; cursor?: number } | { ip: null; how
 function addressFor(req: DhcpPacket, mac: string, host: Host | undefined, subnet: SubnetInfo, ctx: PolicyContext): Allocation {
   if (host) {
     const l = ctx.leases.byAddress(host.ip);
-    if (l && l.state === 'declined' && l.expiresAt > ctx.now) return { ip: null, how: 'reserved-address-declined' };
+    // A declined mark never keeps a reservation away from its host (see decline()); such a mark
+    // can still be in a store written before that rule.
     // A reservation added (through the API) for an address a pool client still holds: the
     // address is not given twice; the host gets it once that lease ends.
-    if (blocks(l, mac, ctx.now)) return { ip: null, how: 'reserved-address-in-use' };
+    if (l?.state !== 'declined' && blocks(l, mac, ctx.now)) return { ip: null, how: 'reserved-address-in-use' };
     return { ip: host.ip, how: 'reservation' };
   }
   for (const l of ctx.leases.forMac(mac)) {
@@ -210,8 +211,16 @@ function decline(req: DhcpPacket, ctx: PolicyContext, mac: string, host: Host | 
   if (serverId !== undefined && serverId !== ctx.settings.serverIp) return { ...base, reason: 'other-server', reply: null };
   const ip = getField(req.options, F.requestedIp);
   if (!ip) return { ...base, reason: 'decline-without-address', reply: null };
+  // A reserved address is never marked unusable. The inventory says it is that host's and no
+  // other address could be given to the host instead, so a mark would only keep the host off the
+  // network; and a DECLINE proves nothing: anyone can send one with the victim's MAC in chaddr
+  // and its address in option 50 (issue 19, defect 4: ten minutes without an address for one
+  // spoofed packet). A real conflict is an operator's problem: the decision is recorded in the
+  // trace (dhcp.decline, reason decline-reserved) and counted, and the server logs a warning.
+  const reservedFor = ctx.hostByIp(ip);
+  if (reservedFor || host?.ip === ip) return { ...base, reason: 'decline-reserved', reply: null, data: { ...base.data, ip, reservedFor: reservedFor?.name ?? host?.name } };
   const l = ctx.leases.byAddress(ip);
-  if (host?.ip !== ip && l?.mac !== mac) return { ...base, reason: 'decline-not-ours', reply: null, data: { ...base.data, ip } };
+  if (l?.mac !== mac) return { ...base, reason: 'decline-not-ours', reply: null, data: { ...base.data, ip } };
   // RFC 2131 4.3.3: the address is in use by someone else; keep it out of use for a while.
   return {
     ...base,

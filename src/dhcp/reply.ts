@@ -24,6 +24,21 @@ export function destination(req: DhcpPacket, nak: boolean, subnet: SubnetInfo | 
   return subnet ? { address: BROADCAST, port: CLIENT_PORT, fallback: formatIpv4(cidrBroadcast(subnet.cidr)), subnet: subnet.cidr.text } : { address: BROADCAST, port: CLIENT_PORT };
 }
 
+/**
+ * The unicast addresses a reply to `req` goes to, directly or through a relay: the source for a
+ * PXE boot-server request (port 4011, answered where it came from); else the relay (giaddr:67)
+ * and the client's address (ciaddr:68), which a relay forwards to. Empty when the answer is our
+ * own broadcast on the client's subnet. The server drops a request when one of them is an
+ * address no reply may go to (lib/guard.ts unanswerable).
+ */
+export function replyTargets(req: DhcpPacket, via: 'dhcp' | 'pxe', source: Destination): Destination[] {
+  if (via === 'pxe') return [source];
+  const out: Destination[] = [];
+  if (req.giaddr !== ZERO) out.push({ address: req.giaddr, port: SERVER_PORT });
+  if (req.ciaddr !== ZERO) out.push({ address: req.ciaddr, port: CLIENT_PORT });
+  return out;
+}
+
 export function replyHeader(req: DhcpPacket): DhcpPacket {
   const p = emptyPacket(BOOTREPLY);
   p.htype = req.htype;

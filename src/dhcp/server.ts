@@ -3,6 +3,11 @@
  * rate-limits per MAC, asks the policy, applies the lease change (an ACKed lease is durable
  * before the ACK leaves), records the decision in the boot trace and sends the reply. A bad
  * packet is logged and dropped; only a listener failure is fatal.
+ *
+ * Every datagram is handled inside the process's PacketGuard boundary: whatever a handler throws
+ * or rejects (a failing inventory, a send on a closed socket) is logged and counted, and the
+ * server goes on. A request whose reply would go where no reply may go is dropped before the
+ * policy sees it (see replyTarget in reply.ts and handle()).
  */
 import type dgram from 'node:dgram';
 import { networkInterfaces } from 'node:os';
@@ -12,14 +17,16 @@ import type { Inventory } from '../inventory/inventory.js';
 import type { BootTrace } from '../inventory/trace.js';
 import { bindUdp, closeUdp } from '../lib/bind.js';
 import type { Clock } from '../lib/clock.js';
+import { ownSockets, peerOf, processGuard, unanswerable, type OwnSockets, type PacketGuard } from '../lib/guard.js';
 import type { Logger } from '../lib/log.js';
-import { cidrContains, macFromBytes, parseIpv4 } from '../lib/net.js';
+import { cidrBroadcast, cidrContains, formatIpv4, macFromBytes, parseIpv4 } from '../lib/net.js';
 import type { Service } from '../lib/service.js';
 import { DhcpCodecError } from './errors.js';
 import type { LeaseTable } from './lease-table.js';
 import { decode, encode } from './packet.js';
-import { decide, policySettings, type Decision, type PolicyContext, type PolicySettings } from './policy.js';
+import { CLIENT_PORT, decide, policySettings, SERVER_PORT, type Decision, type Destination, type PolicyContext, type PolicySettings } from './policy.js';
 import { MacRateLimiter } from './rate-limit.js';
+import { replyTargets } from './reply.js';
 
 /**
  * Sends a reply; `subnet` picks the socket of that subnet's interface for a broadcast, and
@@ -39,7 +46,17 @@ export interface DhcpServerDeps {
   log: Logger;
   /** Where every decision is recorded (the store's event log in 3rc). */
   trace: BootTrace;
+  /** Error boundary and drop counters; the process's by default. */
+  guard?: PacketGuard;
+  /**
+   * This host's addresses and broadcasts (tests give fixed ones); read from the interfaces at
+   * start() by default. The ports are the DHCP ones: any reply to our own address is refused.
+   */
+  own?: OwnSockets;
 }
+
+/** The guarded entry point's view of a datagram's source. */
+type Rinfo = Pick<dgram.RemoteInfo, 'address' | 'port'>;
 
 /** The DHCP Service (server or ProxyDHCP mode, per servers.dhcp.mode). */
 export class DhcpServer implements Service {
@@ -51,16 +68,52 @@ export class DhcpServer implements Service {
   private readonly senders = new Map<string, dgram.Socket>();
   private readonly settings: PolicySettings;
   private readonly limiter: MacRateLimiter;
-  private readonly limited = new Set<string>();
   private readonly cursors = new Map<string, number>();
   private readonly trace: BootTrace;
   private readonly log: Logger;
+  private readonly guard: PacketGuard;
+  private own: OwnSockets;
+
+  /**
+   * Handles one datagram inside the guard's boundary (what the sockets call). Public so that
+   * tests can hand it datagrams no real socket delivers (a crafted source, port 0 included);
+   * `send` defaults to the socket of `via`.
+   */
+  readonly receive: (msg: Uint8Array, rinfo: Rinfo, via?: 'dhcp' | 'pxe', send?: Sender) => void;
 
   constructor(private readonly deps: DhcpServerDeps) {
     this.settings = policySettings(deps.config);
     this.limiter = new MacRateLimiter(deps.config.servers.dhcp.ratePerMac);
     this.log = deps.log.child({ server: 'dhcp' });
     this.trace = deps.trace;
+    this.guard = deps.guard ?? processGuard;
+    this.own = this.ownAddresses();
+    this.receive = this.guard.boundary(
+      'dhcp',
+      this.log,
+      (_msg: Uint8Array, rinfo: Rinfo) => peerOf(rinfo),
+      (msg: Uint8Array, rinfo: Rinfo, via: 'dhcp' | 'pxe' = 'dhcp', send?: Sender) => this.handle(msg, peerOf(rinfo), send ?? (via === 'pxe' ? (b, a, p) => this.transmit(this.pxeSocket, b, a, p) : undefined), via),
+    );
+  }
+
+  /** MACs the rate limiter remembers (bounded: see rate-limit.ts). */
+  get trackedMacs(): number {
+    return this.limiter.size;
+  }
+
+  /**
+   * Our addresses, directed broadcasts (the interfaces' and the configured subnets': a unicast
+   * reply to a subnet's broadcast address is a broadcast on that subnet) and the DHCP ports.
+   */
+  private ownAddresses(): OwnSockets {
+    const d = this.deps.config.servers.dhcp;
+    const own = this.deps.own ?? ownSockets([SERVER_PORT, CLIENT_PORT, d.port, d.proxyPort]);
+    const broadcasts = new Set(own.broadcasts);
+    for (const s of this.settings.subnets) {
+      broadcasts.add(formatIpv4(cidrBroadcast(s.cidr)));
+      broadcasts.add(formatIpv4(s.cidr.network));
+    }
+    return { ...own, broadcasts };
   }
 
   /**
@@ -74,6 +127,7 @@ export class DhcpServer implements Service {
   async start(): Promise<void> {
     const d = this.deps.config.servers.dhcp;
     const wildcard = d.listen === '0.0.0.0';
+    this.own = this.ownAddresses();
     this.socket = await bindUdp({ name: 'dhcp', address: d.listen, port: d.port }, { broadcast: true, reuseAddr: wildcard });
     this.listen(this.socket);
     if (d.mode === 'proxy') {
@@ -96,15 +150,7 @@ export class DhcpServer implements Service {
 
   private listen(socket: dgram.Socket, via: 'dhcp' | 'pxe' = 'dhcp'): void {
     // Boot-server answers leave from the 4011 socket, back to where the request came from.
-    const send: Sender | undefined = via === 'pxe' ? (b, a, p) => socket.send(b, p, a, (err) => err && this.log.warn({ err, to: `${a}:${p}` }, 'dhcp: send failed')) : undefined;
-    socket.on('message', (msg, rinfo) => {
-      try {
-        void this.handle(msg, `${rinfo.address}:${rinfo.port}`, send, via);
-      } catch (err) {
-        // A bug in a handler must not take the server down: log it with context and go on.
-        this.log.error({ err, peer: `${rinfo.address}:${rinfo.port}` }, 'dhcp: packet handler failed');
-      }
-    });
+    socket.on('message', (msg, rinfo) => this.receive(msg, rinfo, via));
     // An error after binding (an ICMP unreachable surfaced by the OS) is logged, not fatal.
     socket.on('error', (err) => this.log.warn({ err }, 'dhcp: socket error'));
   }
@@ -143,16 +189,31 @@ export class DhcpServer implements Service {
     }
     const macNow = req.htype === 1 && req.hlen === 6 ? macFromBytes(req.chaddr) : null;
     if (macNow) {
-      if (!this.limiter.allow(macNow, now)) {
-        // Record the start of a flood once, not every dropped packet (that would flood the store).
-        if (!this.limited.has(macNow)) {
-          this.limited.add(macNow);
-          this.trace.record({ at: now, kind: 'dhcp.dropped', mac: macNow, reason: 'rate-limited', data: { peer, xid: req.xid } });
-          this.log.warn({ mac: macNow, peer }, 'dhcp: rate limit reached, dropping');
-        }
-        return;
+      const verdict = this.limiter.check(macNow, now);
+      // Record the start of a flood once, not every dropped packet (that would flood the store).
+      if (verdict === 'limit-start') {
+        this.trace.record({ at: now, kind: 'dhcp.dropped', mac: macNow, reason: 'rate-limited', data: { peer, xid: req.xid } });
+        this.log.warn({ mac: macNow, peer }, 'dhcp: rate limit reached, dropping');
       }
-      this.limited.delete(macNow);
+      if (verdict !== 'allow') return;
+    }
+    const source: Destination = { address: peer.slice(0, peer.lastIndexOf(':')), port: Number(peer.slice(peer.lastIndexOf(':') + 1)) };
+    // Where the reply would go, checked before the policy runs (no lease is held or written for
+    // a request that cannot be answered). The UDP source says little here: clients send from
+    // 0.0.0.0:68 and are answered by broadcast, relays at giaddr:67, renewing clients at
+    // ciaddr:68 (reply.ts, destination()); only PXE boot-server requests (port 4011) are answered
+    // at their source. Each of those fields is the sender's to forge: a giaddr or ciaddr that is
+    // a broadcast or multicast address would turn one request into a reply to a whole subnet or
+    // group (amplification), one naming our own address would make us answer ourselves, and
+    // 0.0.0.0/8 or port 0 cannot be sent to at all. Our own limited broadcast to a client
+    // without an address is not subject to this: it is the normal answer, on the client's subnet
+    // only. yiaddr is never a destination (Node cannot add the ARP entry: see destination()).
+    for (const to of replyTargets(req, via, source)) {
+      const why = unanswerable(to.address, to.port, this.own);
+      if (!why) continue;
+      this.guard.drop('dhcp', why);
+      this.log.debug({ peer, mac: macNow, xid: req.xid, to: `${to.address}:${to.port}`, reason: why }, 'dhcp: request dropped, its reply could not be sent');
+      return;
     }
     const ctx: PolicyContext = {
       now,
@@ -163,7 +224,7 @@ export class DhcpServer implements Service {
       leases: this.deps.leases,
       poolCursor: (subnet) => this.cursors.get(subnet),
       via,
-      peer: { address: peer.slice(0, peer.lastIndexOf(':')), port: Number(peer.slice(peer.lastIndexOf(':') + 1)) },
+      peer: source,
     };
     const d = decide(req, ctx);
     if (d.cursor) this.cursors.set(d.cursor.subnet, d.cursor.next);
@@ -194,7 +255,9 @@ export class DhcpServer implements Service {
   private record(d: Decision, now: number, peer: string): void {
     this.trace.record({ at: now, kind: `dhcp.${d.type}`, mac: d.mac, host: d.host, reason: d.reason, data: { ...d.data, peer, to: d.reply ? `${d.reply.to.address}:${d.reply.to.port}` : null } });
     const fields = { mac: d.mac, host: d.host, xid: d.data.xid, ip: d.data.ip, reason: d.reason, peer };
-    if (d.reply) this.log.debug(fields, `dhcp: ${d.type} answered`);
+    // A DECLINE reports an address conflict on the network (or is forged): the operator should see it.
+    if (d.type === 'decline') this.log.warn(fields, 'dhcp: decline received');
+    else if (d.reply) this.log.debug(fields, `dhcp: ${d.type} answered`);
     else this.log.debug(fields, `dhcp: ${d.type} ignored`);
   }
 
@@ -212,15 +275,32 @@ export class DhcpServer implements Service {
 
   private send(bytes: Uint8Array, address: string, port: number, fallback?: string, subnet?: string): void {
     const s = (subnet && this.senders.get(subnet)) || this.socket;
-    if (!s) return;
-    s.send(bytes, port, address, (err) => {
-      if (!err) return;
-      if (fallback && (err as NodeJS.ErrnoException).code === 'ENETUNREACH') {
-        this.log.debug({ to: `${address}:${port}`, fallback }, 'dhcp: no route for the limited broadcast, using the subnet broadcast');
-        return this.send(bytes, fallback, port);
-      }
-      this.log.warn({ err, to: `${address}:${port}` }, 'dhcp: send failed');
+    this.transmit(s, bytes, address, port, (err) => {
+      if (!fallback || err.code !== 'ENETUNREACH') return false;
+      this.log.debug({ to: `${address}:${port}`, fallback }, 'dhcp: no route for the limited broadcast, using the subnet broadcast');
+      this.send(bytes, fallback, port);
+      return true;
     });
+  }
+
+  /**
+   * socket.send that never throws: a synchronous throw (closed socket, bad argument) and a
+   * callback error are both logged here; `retry` may take over a callback error.
+   */
+  private transmit(s: dgram.Socket | undefined, bytes: Uint8Array, address: string, port: number, retry?: (err: NodeJS.ErrnoException) => boolean): void {
+    if (!s) return;
+    const failed = (err: unknown) => this.log.warn({ err, to: `${address}:${port}` }, 'dhcp: send failed');
+    try {
+      s.send(bytes, port, address, (err) => {
+        try {
+          if (err && !retry?.(err)) failed(err);
+        } catch (e) {
+          failed(e);
+        }
+      });
+    } catch (err) {
+      failed(err);
+    }
   }
 }
 

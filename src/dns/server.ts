@@ -10,6 +10,10 @@
  * - update(inventory) rebuilds the zone and swaps it in one assignment: a query sees either the
  *   old zone or the new one, never a mix. It runs on every `change` of the inventory (a host
  *   added through the API resolves at once).
+ * - Every handler (UDP datagram, TCP connection and its data, forwarder reply) runs inside the
+ *   process's PacketGuard boundary: a handler that throws is logged and counted, and the server
+ *   goes on. A datagram from a source that cannot be answered (port 0, unspecified, broadcast,
+ *   multicast, one of our own sockets) is dropped before any reply and counted.
  * - Per-packet logs are at debug level (a flood of bad packets must not become a flood of log
  *   lines); fields: peer, qname, qtype, rcode, reason.
  */
@@ -19,6 +23,7 @@ import type { Config } from '../config/load.js';
 import type { Inventory } from '../inventory/inventory.js';
 import { bindUdp, closeUdp, listenTcp } from '../lib/bind.js';
 import { systemClock, type Clock, type Timer } from '../lib/clock.js';
+import { ownSockets, peerOf, processGuard, unanswerable, type OwnSockets, type PacketGuard } from '../lib/guard.js';
 import type { Logger } from '../lib/log.js';
 import { cidrContains, parseCidr, parseIpv4, type Cidr } from '../lib/net.js';
 import type { Service } from '../lib/service.js';
@@ -48,6 +53,9 @@ export class DnsServer implements Service {
   private current: Zone;
   /** Inventory version the current zone was built from. */
   private builtFrom: number;
+  private readonly guard: PacketGuard;
+  /** Our own addresses and DNS port, read at start (see unanswerable). */
+  private own: OwnSockets | undefined;
 
   /** Rebuilds the zone when the inventory's hosts change. */
   private readonly onInventoryChange = () => {
@@ -64,14 +72,17 @@ export class DnsServer implements Service {
     private readonly inventory: Inventory,
     private readonly log: Logger,
     private readonly clock: Clock = systemClock,
-    opts: { forwarderPort?: number } = {},
+    opts: { forwarderPort?: number; guard?: PacketGuard } = {},
   ) {
+    this.guard = opts.guard ?? processGuard;
+    type Datagram = [socket: dgram.Socket, msg: Buffer, rinfo: Pick<dgram.RemoteInfo, 'address' | 'port'>];
+    this.receive = this.guard.boundary('dns', log, (...[, , rinfo]: Datagram) => peerOf(rinfo), (...[socket, msg, rinfo]: Datagram) => this.onDatagram(socket, msg, rinfo));
     this.source = zoneSourceFromConfig(config);
     this.managed = config.network.subnets.map((s) => parseCidr(s.cidr)!);
     this.builtFrom = inventory.version;
     this.current = buildZone(this.source, inventory, { now: clock.now() });
     const fw = config.servers.dns.forwarders;
-    if (fw.length > 0) this.forwarder = new Forwarder(fw, log, clock, opts.forwarderPort);
+    if (fw.length > 0) this.forwarder = new Forwarder(fw, log, clock, opts.forwarderPort, this.guard);
   }
 
   /** Open DNS-over-TCP connections (for metrics and tests). */
@@ -105,10 +116,18 @@ export class DnsServer implements Service {
     } catch (err) {
       this.log.debug({ err }, 'dns: cannot enlarge socket buffers');
     }
-    udp.on('message', (msg, rinfo) => this.onDatagram(udp, msg, rinfo));
+    this.own = ownSockets([udp.address().port]);
+    udp.on('message', (msg, rinfo) => this.receive(udp, msg, rinfo));
     // An error after binding (e.g. ICMP port unreachable surfaced by the OS) is not fatal.
     udp.on('error', (err) => this.log.warn({ err }, 'dns: udp socket error'));
-    const tcp = net.createServer((conn) => this.onConnection(conn));
+    const tcp = net.createServer(this.guard.boundary('dns', this.log, (conn: net.Socket) => `${conn.remoteAddress}:${conn.remotePort}`, (conn: net.Socket) => {
+      try {
+        this.onConnection(conn);
+      } catch (err) {
+        conn.destroy(); // half set up: no error listener yet, no idle timer
+        throw err;
+      }
+    }));
     tcp.on('error', (err) => this.log.warn({ err }, 'dns: tcp server error'));
     try {
       await listenTcp(tcp, spec);
@@ -157,28 +176,34 @@ export class DnsServer implements Service {
     return ip !== null && this.managed.some((c) => cidrContains(c, ip));
   }
 
-  private onDatagram(socket: dgram.Socket, msg: Buffer, rinfo: dgram.RemoteInfo): void {
-    const client: Client = { transport: 'udp', mayForward: this.mayForward(rinfo.address) };
-    let out: Outcome;
-    try {
-      out = respond(msg, this.current, client);
-    } catch (err) {
-      // respond() does not throw by design; this keeps a bug from becoming a crash.
-      this.log.error({ err, peer: `${rinfo.address}:${rinfo.port}` }, 'dns: query handler failed');
+  /**
+   * Handles one datagram of `socket`, inside the guard's boundary (what the UDP socket calls).
+   * Public so that tests can hand it datagrams no real socket could deliver (port 0, multicast).
+   */
+  readonly receive: (socket: dgram.Socket, msg: Buffer, rinfo: Pick<dgram.RemoteInfo, 'address' | 'port'>) => void;
+
+  private onDatagram(socket: dgram.Socket, msg: Buffer, rinfo: Pick<dgram.RemoteInfo, 'address' | 'port'>): void {
+    const peer = peerOf(rinfo);
+    // Decided before anything is parsed: a reply to such a source is impossible (port 0), or
+    // goes to many hosts (broadcast, multicast: amplification), or to ourselves (a loop).
+    const why = unanswerable(rinfo.address, rinfo.port, this.own);
+    if (why) {
+      this.guard.drop('dns', why);
+      this.log.debug({ peer, reason: why }, 'dns: datagram dropped');
       return;
     }
+    const client: Client = { transport: 'udp', mayForward: this.mayForward(rinfo.address) };
+    const out = respond(msg, this.current, client);
     const send = (bytes: Buffer) => {
-      // dgram.send throws on port 0, which only a forged source has: drop, never crash.
-      if (rinfo.port === 0) return;
       try {
-        socket.send(bytes, rinfo.port, rinfo.address);
+        socket.send(bytes, rinfo.port, rinfo.address, (err) => err && this.log.debug({ err, peer }, 'dns: cannot send reply'));
       } catch (err) {
-        this.log.debug({ err, peer: `${rinfo.address}:${rinfo.port}` }, 'dns: cannot send reply');
+        this.log.debug({ err, peer }, 'dns: cannot send reply');
       }
     };
     this.logOutcome(out, rinfo.address, rinfo.port, 'udp');
     if (out.kind === 'reply') send(out.bytes);
-    else if (out.kind === 'forward') void this.relay(msg, out.query, udpLimit(out.query), (bytes) => this.udp === socket && send(bytes));
+    else if (out.kind === 'forward') this.guard.own('dns', this.log, 'forwarding', this.relay(msg, out.query, udpLimit(out.query), (bytes) => this.udp === socket && send(bytes)));
   }
 
   private async relay(msg: Buffer, q: Query, limit: number, send: (bytes: Buffer) => void): Promise<void> {
@@ -229,23 +254,18 @@ export class DnsServer implements Service {
       closing = true;
       conn.end(); // reading goes on (and is discarded) so that the peer's FIN is seen
     };
+    // The idle timer is re-armed by complete messages only: a peer that trickles bytes of a message
+    // it never completes (slow loris) is closed after tcpIdleTimeout like a silent one.
     armIdle();
-    conn.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer) => {
       if (closing) return;
       const { messages, error } = reader.push(chunk);
       for (const msg of messages) {
         armIdle();
-        let out: Outcome;
-        try {
-          out = respond(msg, this.current, client);
-        } catch (err) {
-          this.log.error({ err, peer }, 'dns: query handler failed');
-          close();
-          return;
-        }
+        const out = respond(msg, this.current, client);
         this.logOutcome(out, conn.remoteAddress, conn.remotePort, 'tcp');
         if (out.kind === 'reply') write(out.bytes);
-        else if (out.kind === 'forward') void this.relay(msg, out.query, TCP_LIMIT, write);
+        else if (out.kind === 'forward') this.guard.own('dns', this.log, 'forwarding', this.relay(msg, out.query, TCP_LIMIT, write));
         else {
           // No readable header: the stream cannot be trusted to stay in sync.
           close();
@@ -256,7 +276,20 @@ export class DnsServer implements Service {
         this.log.debug({ peer, reason: error }, 'dns: tcp connection closed');
         close();
       }
-    });
+    };
+    // A handler failure is counted by the boundary; what follows in the stream is not answered
+    // (answers already written still go out), as after a hostile message.
+    conn.on(
+      'data',
+      this.guard.boundary('dns', this.log, (_chunk: Buffer) => peer, (chunk: Buffer) => {
+        try {
+          onData(chunk);
+        } catch (err) {
+          close();
+          throw err;
+        }
+      }),
+    );
     conn.on('error', (err) => this.log.debug({ peer, err: err.message }, 'dns: tcp connection error'));
     conn.on('close', () => {
       idle?.cancel();
@@ -298,6 +331,6 @@ export class DnsServer implements Service {
 const RCODE_NAMES: Record<number, string> = { 0: 'NOERROR', 1: 'FORMERR', 2: 'SERVFAIL', 3: 'NXDOMAIN', 4: 'NOTIMP', 5: 'REFUSED', 16: 'BADVERS' };
 
 /** The DNS service for a config and inventory (the composition root calls this). */
-export function createDnsServer(config: DnsConfig, inventory: Inventory, log: Logger, clock: Clock = systemClock): DnsServer {
-  return new DnsServer(config, inventory, log.child({ server: 'dns' }), clock);
+export function createDnsServer(config: DnsConfig, inventory: Inventory, log: Logger, clock: Clock = systemClock, guard: PacketGuard = processGuard): DnsServer {
+  return new DnsServer(config, inventory, log.child({ server: 'dns' }), clock, { guard });
 }

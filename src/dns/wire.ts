@@ -65,6 +65,37 @@ const scratch = Buffer.alloc(256);
 const answerCodec = (dnsPacket as unknown as { answer: { decode: ((buf: Buffer, offset?: number) => dnsPacket.Answer) & { bytes: number } } }).answer;
 
 /**
+ * The question at offset 12 (the only one: callers check QDCOUNT), or why it cannot be read.
+ * Used for queries and for the forwarders' replies, whose question must be the one asked.
+ */
+export function readQuestion(buf: Buffer): Pick<Query, 'key' | 'qtype' | 'qclass' | 'qEnd'> | string {
+  // QNAME. A compression pointer here could only point into the header (RFC 1035 §4.1.4 allows
+  // only prior data), so any pointer or extended label type is malformed: no loop is possible.
+  let off = 12;
+  let n = 0;
+  for (;;) {
+    if (off >= buf.length) return 'truncated-qname';
+    const len = buf[off]!;
+    if (len === 0) {
+      scratch[n++] = 0;
+      off++;
+      break;
+    }
+    if (len & 0xc0) return 'pointer-in-qname';
+    if (off + 1 + len > buf.length) return 'truncated-qname';
+    if (n + 1 + len + 1 > 255) return 'qname-too-long';
+    scratch[n++] = len;
+    for (let i = 1; i <= len; i++) {
+      const c = buf[off + i]!;
+      scratch[n++] = c >= 0x41 && c <= 0x5a ? c | 0x20 : c; // ASCII-only case folding (RFC 4343)
+    }
+    off += 1 + len;
+  }
+  if (off + 4 > buf.length) return 'truncated-question';
+  return { key: scratch.toString('latin1', 0, n), qtype: buf.readUInt16BE(off), qclass: buf.readUInt16BE(off + 2), qEnd: off + 4 };
+}
+
+/**
  * Parses a query in time linear in its length, never throwing. Messages with QR set are dropped
  * (answering a response invites reflection loops); a readable header with a bad body gets
  * FORMERR; opcodes other than QUERY get NOTIMP (RFC 1035 §4.1.1).
@@ -86,33 +117,9 @@ export function parseQuery(buf: Buffer): ParseResult {
   if (an !== 0 || ns !== 0) return fail('records-in-query');
   if (ar > MAX_ADDITIONAL) return fail(`arcount-${ar}`);
 
-  // QNAME. A compression pointer here could only point into the header (RFC 1035 §4.1.4 allows
-  // only prior data), so any pointer or extended label type is malformed: no loop is possible.
-  let off = 12;
-  let n = 0;
-  for (;;) {
-    if (off >= buf.length) return fail('truncated-qname');
-    const len = buf[off]!;
-    if (len === 0) {
-      scratch[n++] = 0;
-      off++;
-      break;
-    }
-    if (len & 0xc0) return fail('pointer-in-qname');
-    if (off + 1 + len > buf.length) return fail('truncated-qname');
-    if (n + 1 + len + 1 > 255) return fail('qname-too-long');
-    scratch[n++] = len;
-    for (let i = 1; i <= len; i++) {
-      const c = buf[off + i]!;
-      scratch[n++] = c >= 0x41 && c <= 0x5a ? c | 0x20 : c; // ASCII-only case folding (RFC 4343)
-    }
-    off += 1 + len;
-  }
-  if (off + 4 > buf.length) return fail('truncated-question');
-  const key = scratch.toString('latin1', 0, n);
-  const qtype = buf.readUInt16BE(off);
-  const qclass = buf.readUInt16BE(off + 2);
-  const qEnd = off + 4;
+  const question = readQuestion(buf);
+  if (typeof question === 'string') return fail(question);
+  const { key, qtype, qclass, qEnd } = question;
 
   let edns: Query['edns'] = null;
   let p = qEnd;

@@ -14,6 +14,7 @@ import { DnsServer } from '../../src/dns/server.js';
 import { frame, FrameReader } from '../../src/dns/framing.js';
 import { Inventory } from '../../src/inventory/inventory.js';
 import { FakeClock } from '../../src/lib/clock.js';
+import { PacketGuard } from '../../src/lib/guard.js';
 import { silentLogger } from '../../src/lib/log.js';
 import { freePort, LAB_YAML } from '../lib/serve.js';
 import { dig1 } from './dig.js';
@@ -253,6 +254,154 @@ describe('DnsServer in-process', () => {
       client.close();
       upstream.close();
       await fw.stop();
+    }
+  });
+
+  it('TCP slow loris: a peer trickling bytes of a message it never completes is closed after tcpIdleTimeout', async () => {
+    await settled();
+    const c = new TcpClient(port);
+    await c.connected();
+    // A length prefix announcing 1000 bytes, then one byte every second of the fake clock.
+    c.socket.write(Buffer.from([0x03, 0xe8]));
+    for (let t = 0; t < IDLE_MS / 1000 - 1; t++) {
+      await new Promise((r) => setTimeout(r, 5));
+      clock.advance(1000);
+      c.socket.write(Buffer.from([0x41]));
+    }
+    await new Promise((r) => setTimeout(r, 5));
+    assert.equal(c.socket.destroyed, false, 'still open before the timeout');
+    clock.advance(1000);
+    await c.closed;
+    assert.equal(c.replies.length, 0);
+  });
+
+  /** A DnsServer of its own, with its own guard, on a free port. */
+  async function guarded(cfg: Config = config, opts: { forwarderPort?: number } = {}) {
+    const guard = new PacketGuard();
+    const own = new DnsServer({ ...cfg, servers: { ...cfg.servers, dns: { ...cfg.servers.dns, port: await freePort() } } }, inventory(), silentLogger, clock, { ...opts, guard });
+    await own.start();
+    const p = Number(own.addresses()[0]!.split(':')[1]!.split('/')[0]);
+    return { guard, server: own, port: p };
+  }
+
+  it('UDP: a datagram from a source that cannot be answered is dropped before any reply and counted; real clients are still answered', async () => {
+    const g = await guarded();
+    try {
+      // Such sources cannot be produced on loopback, so the datagrams are handed to the handler
+      // the socket calls, with a socket that records what would be sent.
+      const sent: string[] = [];
+      const spy = { send: (_b: Buffer, p: number, a: string) => void sent.push(`${a}:${p}`) } as unknown as dgram.Socket;
+      const query = q('vm10.lab.test', 'A', 42);
+      for (const [address, port] of [['10.77.0.20', 0], ['224.0.0.251', 5353], ['255.255.255.255', 53], ['0.0.0.0', 53], ['127.0.0.1', g.port]] as const) g.server.receive(spy, query, { address, port });
+      assert.deepEqual(sent, []);
+      assert.deepEqual(g.guard.dropped, new Map([['dns:port-0', 1], ['dns:multicast', 1], ['dns:broadcast', 1], ['dns:unspecified', 1], ['dns:own-socket', 1]]));
+      g.server.receive(spy, query, { address: '10.77.0.20', port: 40000 });
+      assert.deepEqual(sent, ['10.77.0.20:40000'], 'an ordinary source is answered');
+      assert.deepEqual((await dig1(g.port, ['vm10.lab.test'])).answer.map((r) => r[4]), ['10.77.0.10']);
+    } finally {
+      await g.server.stop();
+    }
+  });
+
+  it('a handler that throws (the zone lookup fails) is counted, over UDP and TCP; the server keeps answering', async () => {
+    const g = await guarded();
+    const zone = g.server.zone;
+    const lookup = zone.lookup.bind(zone);
+    (zone as { lookup: typeof zone.lookup }).lookup = (key, qtype) => {
+      if (key.includes('boom')) throw new Error('zone backend failed');
+      return lookup(key, qtype);
+    };
+    const client = dgram.createSocket('udp4');
+    await new Promise<void>((r) => client.bind(0, '127.0.0.1', () => r()));
+    const replies: dnsPacket.DecodedPacket[] = [];
+    client.on('message', (m) => replies.push(dnsPacket.decode(m)));
+    try {
+      client.send(q('boom.lab.test', 'A', 1), g.port, '127.0.0.1');
+      client.send(q('vm10.lab.test', 'A', 2), g.port, '127.0.0.1');
+      while (replies.length < 1) await new Promise((r) => setTimeout(r, 5));
+      assert.deepEqual(replies.map((r) => r.id), [2]);
+      assert.equal(g.guard.failures.get('dns'), 1);
+
+      const c = new TcpClient(g.port);
+      await c.connected();
+      c.socket.write(Buffer.concat([frame(q('vm10.lab.test', 'A', 3)), frame(q('boom.lab.test', 'A', 4))]));
+      await c.closed;
+      assert.deepEqual(c.replies.map((r) => r.id), [3]);
+      assert.equal(g.guard.failures.get('dns'), 2);
+      assert.deepEqual((await dig1(g.port, ['+tcp', 'vm11.lab.test'])).status, 'NOERROR');
+      assert.deepEqual((await dig1(g.port, ['vm11.lab.test'])).status, 'NOERROR');
+    } finally {
+      client.close();
+      await g.server.stop();
+    }
+  });
+
+  it('forwarding: a reply is accepted only with the ID and the question asked, from the upstream; each query leaves from its own port', async () => {
+    const upstream = dgram.createSocket('udp4');
+    await new Promise<void>((r) => upstream.bind(0, '127.0.0.1', () => r()));
+    const seen: { msg: Buffer; port: number }[] = [];
+    upstream.on('message', (msg, rinfo) => seen.push({ msg, port: rinfo.port }));
+    const impostor = dgram.createSocket('udp4');
+    await new Promise<void>((r) => impostor.bind(0, '127.0.0.1', () => r()));
+    const fwConfig: Config = {
+      ...config,
+      network: { ...config.network, subnets: [...config.network.subnets, { cidr: '127.0.0.1/32' }] },
+      servers: { ...config.servers, dns: { ...config.servers.dns, forwarders: ['127.0.0.1'] } },
+    };
+    const g = await guarded(fwConfig, { forwarderPort: upstream.address().port });
+    const client = dgram.createSocket('udp4');
+    await new Promise<void>((r) => client.bind(0, '127.0.0.1', () => r()));
+    const replies: dnsPacket.DecodedPacket[] = [];
+    client.on('message', (m) => replies.push(dnsPacket.decode(m)));
+    const until = async (cond: () => boolean) => {
+      for (let i = 0; !cond(); i++) {
+        if (i > 1000) throw new Error('condition never met');
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    };
+    type Spec = { id: number; name?: string; type?: dnsPacket.RecordType; noQuestion?: boolean };
+    const answer = ({ id, name = 'www.example.org', type = 'A', noQuestion }: Spec, data: string) =>
+      Buffer.from(
+        dnsPacket.encode({
+          type: 'response', id, flags: dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE,
+          questions: noQuestion ? [] : [{ name, type }],
+          answers: [{ name: 'www.example.org', type: 'A', ttl: 60, data }],
+        }),
+      );
+    try {
+      client.send(q('www.example.org', 'A', 4321), g.port, '127.0.0.1');
+      await until(() => seen.length === 1);
+      const first = seen[0]!;
+      const id = first.msg.readUInt16BE(0);
+      // None of these may reach the client: no question, another type, another name, another
+      // ID, and the right answer from another port of the upstream's address.
+      upstream.send(answer({ id, noQuestion: true }, '10.66.6.1'), first.port, '127.0.0.1');
+      upstream.send(answer({ id, type: 'AAAA' }, '10.66.6.2'), first.port, '127.0.0.1');
+      upstream.send(answer({ id, name: 'www.example.org.evil' }, '10.66.6.3'), first.port, '127.0.0.1');
+      upstream.send(answer({ id: (id + 1) & 0xffff }, '10.66.6.4'), first.port, '127.0.0.1');
+      impostor.send(answer({ id }, '10.66.6.5'), first.port, '127.0.0.1');
+      upstream.send(answer({ id, name: 'WWW.Example.ORG' }, '10.77.9.9'), first.port, '127.0.0.1');
+      await until(() => replies.length === 1);
+      assert.equal(replies[0]!.id, 4321);
+      assert.deepEqual(replies[0]!.answers!.map((a) => 'data' in a && a.data), ['10.77.9.9']);
+      assert.deepEqual(
+        g.guard.dropped,
+        new Map([['dns:forwarder-question-mismatch', 3], ['dns:forwarder-id-mismatch', 1], ['dns:forwarder-not-the-upstream', 1]]),
+      );
+
+      // Several queries in flight: each from its own socket, so from its own random port.
+      for (let i = 0; i < 8; i++) client.send(q(`n${i}.example.org`, 'A', 100 + i), g.port, '127.0.0.1');
+      await until(() => seen.length === 9);
+      const ports = new Set(seen.slice(1).map((x) => x.port));
+      assert.equal(ports.size, 8, `queries left from ports ${[...ports].join(', ')}`);
+      clock.advance(2000);
+      await until(() => replies.length === 9);
+      assert.deepEqual(replies.slice(1).map((r) => (r as { rcode?: string }).rcode), Array(8).fill('SERVFAIL'));
+    } finally {
+      client.close();
+      upstream.close();
+      impostor.close();
+      await g.server.stop();
     }
   });
 });
