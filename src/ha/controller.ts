@@ -198,6 +198,16 @@ export class HaController implements Service {
     await this.flushPlacement();
   }
 
+  /**
+   * Applies an event as if it had come from an action or a timer (the model checker feeds
+   * duplicate and late results this way); then plans any placement it asked for.
+   */
+  async inject(vm: string, event: FsmEvent): Promise<void> {
+    if (!this.states.has(vm)) return;
+    await this.enqueue(vm, event);
+    await this.flushPlacement();
+  }
+
   /** One monitoring pass over every VM. Exposed for tests and the simulator. */
   async pass(): Promise<void> {
     if (this.passing) return; // the previous pass is still running: skip, do not pile up

@@ -58,12 +58,17 @@ export class Remote {
     try {
       return await this.o.ssh.run(t, command, { timeoutMs: this.timeoutMs });
     } catch (err) {
-      if (!isSshError(err)) throw new DriverError(DriverErrorCodes.FAILED, host, `${host}: ${(err as Error)?.message ?? err}`, { cause: err });
-      const network = err.code === SshErrorCodes.CONNECT || err.code === SshErrorCodes.TIMEOUT || err.code === SshErrorCodes.DROPPED;
-      this.o.log?.warn({ hypervisor: host, code: err.code, err: err.message }, 'hypervisor command failed over ssh');
-      throw new DriverError(network ? DriverErrorCodes.UNREACHABLE : DriverErrorCodes.FAILED, host, err.message, { cause: err });
+      if (isSshError(err)) this.o.log?.warn({ hypervisor: host, code: err.code, err: err.message }, 'hypervisor command failed over ssh');
+      throw driverErrorOf(host, err);
     }
   }
+}
+
+/** The DriverError an SSH failure of a hypervisor command becomes (see the module comment). */
+export function driverErrorOf(host: string, err: unknown): DriverError {
+  if (!isSshError(err)) return new DriverError(DriverErrorCodes.FAILED, host, `${host}: ${(err as Error)?.message ?? err}`, { cause: err });
+  const network = err.code === SshErrorCodes.CONNECT || err.code === SshErrorCodes.TIMEOUT || err.code === SshErrorCodes.DROPPED;
+  return new DriverError(network ? DriverErrorCodes.UNREACHABLE : DriverErrorCodes.FAILED, host, err.message, { cause: err });
 }
 
 /** stdout and stderr of a failed command, trimmed, for messages. */
