@@ -225,8 +225,11 @@ export class CheckWorld {
     return {
       fence: (host) =>
         this.pend('fence', host, null, inc, async (outcome) => {
-          if (outcome === 'ok') return this.sim.fence(host);
-          if (outcome === 'lost') await this.sim.fence(host);
+          if (outcome === 'ok' || outcome === 'lost') {
+            const power = await this.sim.fence(host);
+            await this.powerLost(host);
+            if (outcome === 'ok') return power;
+          }
           // A timed-out or failed BMC command: the read-back cannot tell, or says on.
           return outcome === 'fail' ? 'on' : 'unknown';
         }),
@@ -249,6 +252,11 @@ export class CheckWorld {
       this.ops.push(op);
       if (this.autoResolve) void Promise.resolve().then(() => op.settle('ok')).catch(() => undefined);
     });
+  }
+
+  /** A host lost power: commands in flight there can no longer take effect (libvirtd died); their connections drop. */
+  private async powerLost(host: string): Promise<void> {
+    for (const op of this.ops.filter((o) => o.host === host && o.kind !== 'fence')) await op.settle('timeout');
   }
 
   private reachable(host: string): boolean {
@@ -344,7 +352,9 @@ export class CheckWorld {
       }
       case 'partition': return this.sim.partition(s.host);
       case 'heal': return this.sim.heal(s.host);
-      case 'down': return this.sim.hostDown(s.host);
+      case 'down':
+        this.sim.hostDown(s.host);
+        return this.powerLost(s.host);
       case 'up': return this.sim.powerOn(s.host);
       case 'halt': return this.sim.crash(s.vm, 'halt');
       case 'hang': return this.sim.crash(s.vm, 'hang');
@@ -378,7 +388,7 @@ export class CheckWorld {
       let ev: FsmEvent;
       if (d.action === 'place') ev = { type: 'placed', id: d.id, host: e.reason === 'placed' ? (d.detail ?? null) : null };
       else if (d.action === 'fence') ev = { type: 'fenced', id: d.id, off: e.reason === 'off', ...(d.detail ? { detail: d.detail } : {}) };
-      else ev = { type: 'result', id: d.id, ok: e.reason === 'ok', ...(d.detail ? { detail: d.detail } : {}) };
+      else ev = { type: 'result', id: d.id, ok: e.reason === 'ok', ...(e.reason === 'unknown' ? { unknown: true } : {}), ...(d.detail ? { detail: d.detail } : {}) };
       this.lastResult.set(e.vm, ev);
     }
     this.seenLog = this.log.length;
