@@ -432,18 +432,24 @@ export class CheckWorld {
    */
   async checkSettles(): Promise<void> {
     this.autoResolve = true;
-    for (const host of this.cfg.hosts) {
-      this.sim.powerOn(host);
-      this.sim.heal(host);
-    }
     this.lies.clear();
     for (const op of [...this.ops]) await op.settle('ok');
     await quiesce();
+    // Hosts come back: healed, and powered on again (also after a fence of this run: with every
+    // host fenced off nothing could run, and that is an operator's call, not a fault that stops).
+    const restore = () => {
+      for (const host of this.cfg.hosts) {
+        if (this.sim.hostState(host).power === 'off') this.sim.powerOn(host);
+        this.sim.heal(host);
+      }
+    };
+    restore();
     const end = this.clock.now() + (this.cfg.settleWithin ?? 3600 * S);
     while (true) {
       const at = this.clock.nextAt();
       if (at === null || at > end) break;
       await this.clock.runUntil(at, quiesce, () => true);
+      restore();
       this.checkSafety();
       if (this.settled()) return;
     }
