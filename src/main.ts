@@ -114,10 +114,15 @@ async function buildHa(
     ...controllerSettings(config.ha),
     log,
   });
+  // An installer that reports failure reaches the machine at once, not after the install timeout.
+  const unsubscribe = deps.evidence.onInstallFailed((vm) => {
+    controller.installFailed(vm, 'the installer reported failure').catch((err: unknown) => log.error({ err, vm }, 'install-failed not applied'));
+  });
   const service: Service = {
     name: 'ha',
     start: () => controller.start(),
     stop: async () => {
+      unsubscribe();
       await controller.stop();
       ssh.closeAll();
     },

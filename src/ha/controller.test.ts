@@ -94,6 +94,50 @@ describe('HA controller against the simulated cluster', () => {
     assert.equal(w.sim.doubleStarts, 0);
   });
 
+  it('fences a hypervisor the last pass saw down with its fence command at once, without trying its ssh first', async () => {
+    const w = await buildWorld(opts());
+    await w.run(15 * S);
+    const asked: string[] = [];
+    const vmState = w.sim.vmState.bind(w.sim);
+    w.sim.vmState = (host, vm) => {
+      asked.push(host);
+      return vmState(host, vm);
+    };
+    w.sim.hostDown('hv1');
+    await w.run(300 * S);
+    assert.equal(w.sim.serviceUp('vm10'), true);
+    assert.notEqual(w.sim.whereIs('vm10'), 'hv1');
+    assert.ok((await log(w.store, 'vm10')).includes('old-copy-off'));
+    assert.deepEqual(asked.filter((h) => h === 'hv1'), [], 'no hypervisor command to the dead host');
+  });
+
+  it('an installer that reports failure moves the reinstall to another host at once (after a fence)', async () => {
+    const w = await buildWorld(opts());
+    await w.run(15 * S);
+    w.sim.crash('vm10', 'destructive');
+    await w.run(300 * S, () => w.controller.state('vm10')!.phase === 'reinstalling');
+    assert.equal(w.controller.state('vm10')!.phase, 'reinstalling');
+    const t0 = w.clock.now();
+    await w.controller.installFailed('vm10', 'installer: no disk');
+    await w.run(700 * S, () => w.sim.serviceUp('vm10'));
+    assert.equal(w.sim.serviceUp('vm10'), true);
+    assert.notEqual(w.sim.whereIs('vm10'), 'hv1', 'not again on the host where the install failed');
+    assert.ok(w.clock.now() - t0 < 600 * S, 'well before the 30 min install timeout');
+    const reasons = await log(w.store, 'vm10');
+    assert.ok(reasons.includes('install-failed') && reasons.includes('fence-required'), reasons.join(','));
+    assert.equal(w.sim.doubleStarts, 0);
+  });
+
+  it('an installer that reports failure twice quarantines the VM at once', async () => {
+    const w = await buildWorld(opts({ rules: defaultRules({ installRetries: 0 }) }));
+    await w.run(15 * S);
+    w.sim.crash('vm10', 'destructive');
+    await w.run(300 * S, () => w.controller.state('vm10')!.phase === 'reinstalling');
+    await w.controller.installFailed('vm10');
+    assert.equal(w.controller.state('vm10')!.phase, 'quarantined');
+    assert.equal(w.controller.state('vm10')!.reason, 'install-failed');
+  });
+
   it('waits in fence-pending with the reason visible while a partitioned host cannot be fenced, then resumes when it heals', async () => {
     const w = await buildWorld(opts({ fence: false }));
     await w.run(15 * S);

@@ -13,14 +13,17 @@
  *   issued but not recorded is reconciled against the world: a start, reset (a power cycle on
  *   the VM's own host) or reinstall is re-issued only if the VM is not running on its target, a
  *   reboot is never repeated (T1 escalates if it did not happen), placement and fencing are
- *   idempotent and are redone.
+ *   idempotent and are redone;
+ * - an action has three outcomes: done, failed (the hypervisor said so) and unknown (timed out,
+ *   dropped, or lost in a restart). After an unknown outcome the machine counts the VM as
+ *   possibly running where the action was aimed, so it is fenced before it is placed elsewhere.
  */
 import type { Clock, Timer } from '../lib/clock.js';
 import { ErrorCodes, NotFoundError } from '../lib/errors.js';
 import { silentLogger, type Logger } from '../lib/log.js';
 import type { Service } from '../lib/service.js';
 import type { NewEvent, Store, StoreOp } from '../store/store.js';
-import { isDriverError, type Fencer, type GuestAccess, type HypervisorDriver } from '../hypervisor/driver.js';
+import { DriverError, DriverErrorCodes, isDriverError, type Fencer, type GuestAccess, type HypervisorDriver } from '../hypervisor/driver.js';
 import { initialState, step, type FsmCommand, type FsmEvent, type FsmRules, type VmFsmState } from './fsm.js';
 import { isBlackout, type Monitor, type Snapshot } from './monitor.js';
 import { planBatch, type HostLoad, type PlanRequest } from './placement.js';
@@ -93,6 +96,8 @@ export class HaController implements Service {
   private readonly inflight = new Set<Promise<unknown>>();
   private placeQueue: Extract<FsmCommand, { type: 'place' }>[] = [];
   private starts: { host: string; at: number }[] = [];
+  /** Hypervisor commands that may start a VM and have not returned yet, per VM: `vm host` -> count. */
+  private readonly powering = new Map<string, number>();
   /** VMs, CPUs and memory the controller's own view puts on each host; kept up to date per step. */
   private readonly usage = new Map<string, { vms: number; cpus: number; mem: number }>();
   private snapshot: Snapshot | null = null;
@@ -192,9 +197,26 @@ export class HaController implements Service {
   }
 
   /** `3rc ha disable|enable|clear VM`. */
+  /** The installer of `vm` reported failure (install-failed callback): retry elsewhere or quarantine at once. */
+  async installFailed(vm: string, detail?: string): Promise<void> {
+    if (!this.states.has(vm)) return;
+    await this.enqueue(vm, { type: 'install-failed', ...(detail ? { detail } : {}) });
+    await this.flushPlacement();
+  }
+
   async operator(vm: string, op: 'disable' | 'enable' | 'clear'): Promise<void> {
     if (!this.states.has(vm)) throw new NotFoundError(ErrorCodes.UNKNOWN_HOST, `${vm} is not a VM the HA controller watches`);
     await this.enqueue(vm, { type: 'operator', op });
+    await this.flushPlacement();
+  }
+
+  /**
+   * Applies an event as if it had come from an action or a timer (the model checker feeds
+   * duplicate and late results this way); then plans any placement it asked for.
+   */
+  async inject(vm: string, event: FsmEvent): Promise<void> {
+    if (!this.states.has(vm)) return;
+    await this.enqueue(vm, event);
     await this.flushPlacement();
   }
 
@@ -311,11 +333,14 @@ export class HaController implements Service {
         return;
       case 'start':
       case 'reset':
-      case 'reinstall':
+      case 'reinstall': {
         // Counted when issued (not when done), so the next plan sees it while it is in flight.
         this.starts.push({ host: c.host, at: this.d.clock.now() });
-        this.track(this.act(vm, c));
+        const key = `${vm} ${c.host}`;
+        this.powering.set(key, (this.powering.get(key) ?? 0) + 1);
+        this.track(this.act(vm, c).finally(() => (this.powering.get(key) === 1 ? this.powering.delete(key) : this.powering.set(key, this.powering.get(key)! - 1))));
         return;
+      }
       default:
         this.track(this.act(vm, c));
     }
@@ -337,13 +362,18 @@ export class HaController implements Service {
 
   // ---- actions -----------------------------------------------------------------------------
 
-  private async act(vm: string, c: Exclude<FsmCommand, { type: 'arm-timer' | 'cancel-timer' | 'place' | 'probe' }>): Promise<void> {
+  /**
+   * Runs an action and feeds its outcome back. `resumed`: re-issued after a restart, when the first
+   * attempt's outcome is unknown; then a failure proves nothing and is reported as unknown.
+   */
+  private async act(vm: string, c: Exclude<FsmCommand, { type: 'arm-timer' | 'cancel-timer' | 'place' | 'probe' }>, resumed = false): Promise<void> {
     if (c.type === 'fence') {
       const r = await this.fence(vm, c.host);
       await this.enqueue(vm, { type: 'fenced', id: c.id, off: r.off, detail: r.detail });
       return;
     }
     let ok = true;
+    let unknown = false;
     let detail: string | undefined;
     try {
       switch (c.type) {
@@ -365,9 +395,10 @@ export class HaController implements Service {
       }
     } catch (err) {
       ok = false;
+      unknown = resumed || isDriverError(err, 'E_HV_UNKNOWN_OUTCOME');
       detail = isDriverError(err) ? `${err.code}: ${err.message}` : String((err as Error)?.message ?? err);
     }
-    await this.enqueue(vm, { type: 'result', id: c.id, ok, ...(detail ? { detail } : {}) });
+    await this.enqueue(vm, { type: 'result', id: c.id, ok, ...(unknown ? { unknown } : {}), ...(detail ? { detail } : {}) });
   }
 
   /** Reset if it runs there, start if it is off: the same "power cycle" either way. */
@@ -389,7 +420,16 @@ export class HaController implements Service {
    * reached, the fence command powers the host off and must read back "off".
    */
   private async fence(vm: string, host: string): Promise<{ off: boolean; detail: string }> {
+    // The last pass saw the host down: straight to its fence command (trying SSH first would only
+    // cost a connect timeout). Without one, the hypervisor is the only way to prove anything.
+    const seenDown = this.snapshot?.hosts.get(host)?.up === false;
+    // A start sent there earlier (superseded by a timer, say) has not returned: a read of "off" now
+    // proves nothing, it may still land. Only a fence of the whole host does.
+    const inFlight = this.powering.has(`${vm} ${host}`);
     try {
+      if (inFlight && this.d.fencer) throw new DriverError(DriverErrorCodes.UNREACHABLE, host, `a start of ${vm} on ${host} has not returned yet`);
+      if (inFlight) return { off: false, detail: `a start of ${vm} on ${host} has not returned yet` };
+      if (seenDown && this.d.fencer) throw new DriverError(DriverErrorCodes.UNREACHABLE, host, `${host} was down in the last pass`);
       if ((await this.d.driver.vmState(host, vm)) === 'off') return { off: true, detail: `${host} reports ${vm} off` };
       // Its hypervisor answers again and runs it: if the VM answers too, the partition healed and
       // the next pass sees it running. Never kill a VM that serves (found in the lab: a fence
@@ -399,7 +439,8 @@ export class HaController implements Service {
       if ((await this.d.driver.vmState(host, vm)) === 'off') return { off: true, detail: `${vm} destroyed on ${host}` };
       return { off: false, detail: `${host} still reports ${vm} running after destroy` };
     } catch (err) {
-      if (!isDriverError(err, 'E_HV_UNREACHABLE')) return { off: false, detail: `hypervisor: ${(err as Error).message}` };
+      // A host that cannot be reached, or whose command got no answer, is fenced out of band.
+      if (!isDriverError(err, 'E_HV_UNREACHABLE') && !isDriverError(err, 'E_HV_UNKNOWN_OUTCOME')) return { off: false, detail: `hypervisor: ${(err as Error).message}` };
     }
     if (!this.d.fencer) return { off: false, detail: `${host} unreachable and no fence command configured` };
     try {
@@ -458,7 +499,7 @@ export class HaController implements Service {
   private async reconcile(s: VmFsmState): Promise<void> {
     const p = s.pending!;
     const cmd = await this.lastAction(s.vm, p.id);
-    const result = (ok: boolean, detail: string) => this.enqueue(s.vm, { type: 'result', id: p.id, ok, detail });
+    const result = (ok: boolean, detail: string, unknown = false) => this.enqueue(s.vm, { type: 'result', id: p.id, ok, ...(unknown ? { unknown } : {}), detail });
     switch (p.kind) {
       case 'place':
         // Planned at the end of the first pass, when the hosts' state is known again.
@@ -477,15 +518,17 @@ export class HaController implements Service {
       // killed while its virsh ran): waiting T2 for a VM that is off would only escalate.
       case 'start':
       case 'reinstall': {
-        if (cmd?.type !== 'start' && cmd?.type !== 'reinstall' && cmd?.type !== 'reset') return void (await result(false, 'resumed: action not found in the log'));
-        let running = false;
+        // Whatever happens here, the first attempt's outcome is unknown: it may have started the VM
+        // on its host, so nothing below may count that copy as off.
+        if (cmd?.type !== 'start' && cmd?.type !== 'reinstall' && cmd?.type !== 'reset') return void (await result(false, 'resumed: action not found in the log', true));
+        let state: 'running' | 'off';
         try {
-          running = (await this.d.driver.vmState(cmd.host, s.vm)) === 'running';
-        } catch {
-          running = false;
+          state = await this.d.driver.vmState(cmd.host, s.vm);
+        } catch (err) {
+          return void (await result(false, `resumed: ${cmd.host} cannot tell whether ${s.vm} runs (${(err as Error).message})`, true));
         }
-        if (running) await result(true, `resumed: ${s.vm} already running on ${cmd.host}; not repeated`);
-        else await this.act(s.vm, cmd);
+        if (state === 'running') await result(true, `resumed: ${s.vm} already running on ${cmd.host}; not repeated`);
+        else await this.act(s.vm, cmd, true);
         return;
       }
     }
@@ -502,7 +545,7 @@ export class HaController implements Service {
 }
 
 function doneReason(e: FsmEvent): string {
-  if (e.type === 'result') return e.ok ? 'ok' : 'failed';
+  if (e.type === 'result') return e.ok ? 'ok' : e.unknown ? 'unknown' : 'failed';
   if (e.type === 'placed') return e.host ? 'placed' : 'no-host';
   if (e.type === 'fenced') return e.off ? 'off' : 'not-proven-off';
   return 'done';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { PxeEvidence } from './evidence.js';
+import { evidenceTrace, PxeEvidence } from './evidence.js';
 import { isBlackout, type Snapshot } from './monitor.js';
 
 describe('PXE-loop evidence', () => {
@@ -66,5 +66,20 @@ describe('evidence from the boot trace', () => {
     trace.record({ at: 4, kind: 'dhcp.discover', host: 'vm10', data: { boot: 'local' } });
     assert.equal(ev.looping('vm10', 4), true);
     assert.deepEqual(seen, ['dhcp.discover', 'dhcp.request', 'dhcp.discover', 'dhcp.discover']);
+  });
+});
+
+describe('install-failed evidence', () => {
+  it('an accepted install-failed callback in the trace reaches the listeners at once; refused ones do not', () => {
+    const ev = new PxeEvidence();
+    const seen: string[] = [];
+    const off = ev.onInstallFailed((vm) => seen.push(vm));
+    const trace = evidenceTrace({ record: () => undefined }, ev);
+    trace.record({ at: 1, kind: 'http.install-failed', host: 'vm10', data: { status: 403 } });
+    trace.record({ at: 2, kind: 'http.install-done', host: 'vm11', data: { status: 200 } });
+    trace.record({ at: 3, kind: 'http.install-failed', host: 'vm10', data: { status: 200 } });
+    off();
+    trace.record({ at: 4, kind: 'http.install-failed', host: 'vm12', data: { status: 200 } });
+    assert.deepEqual(seen, ['vm10']);
   });
 });

@@ -5,6 +5,7 @@
  */
 export class PxeEvidence {
   private readonly seen = new Map<string, number[]>();
+  private readonly failedListeners = new Set<(vm: string) => void>();
 
   /** threshold PXE boots with a local entry within window ms mean "looping". */
   constructor(private readonly opts: { threshold: number; window: number } = { threshold: 3, window: 5 * 60_000 }) {}
@@ -39,6 +40,17 @@ export class PxeEvidence {
     else this.seen.delete(vm);
   }
 
+  /** The VM's installer reported failure (install-failed callback accepted): tell the listeners now. */
+  installFailed(vm: string): void {
+    for (const fn of this.failedListeners) fn(vm);
+  }
+
+  /** Calls fn on every accepted install-failed callback; returns the unsubscribe. */
+  onInstallFailed(fn: (vm: string) => void): () => void {
+    this.failedListeners.add(fn);
+    return () => void this.failedListeners.delete(fn);
+  }
+
   /** Forget a VM's history (after a reinstall was ordered). */
   clear(vm: string): void {
     this.seen.delete(vm);
@@ -59,6 +71,8 @@ export function evidenceTrace(inner: TraceSink, evidence: PxeEvidence): TraceSin
     record(event) {
       const mode = event.data?.['boot'];
       if (event.kind === 'dhcp.discover' && event.host && (mode === 'local' || mode === 'install')) evidence.record(event.host, event.at, mode);
+      // The HTTP server traces every install-failed callback; status 200 = token checked, accepted.
+      if (event.kind === 'http.install-failed' && event.host && event.data?.['status'] === 200) evidence.installFailed(event.host);
       inner.record(event);
     },
   };

@@ -41,6 +41,10 @@ export const Reasons = {
   INSTALL_TIMEOUT: 'install-timeout',
   NO_HOST: 'no-host-under-threshold',
   START_FAILED: 'start-failed',
+  /** A start, reset or reinstall was sent but its result never came back: the VM may run there. */
+  OUTCOME_UNKNOWN: 'outcome-unknown',
+  /** The installer reported failure (install-failed callback). */
+  INSTALL_FAILED: 'install-failed',
   FENCE_REQUIRED: 'fence-required',
   FENCE_FAILED: 'fence-failed',
   OLD_COPY_OFF: 'old-copy-off',
@@ -80,8 +84,16 @@ export interface VmFsmState {
   goal: 'restart' | 'reinstall' | null;
   /** Host chosen while waiting for the old copy to be fenced. */
   target: string | null;
-  /** The copy on `host` is proven off (hypervisor, fence read-back or operator). */
+  /**
+   * The copy on `host` is proven off (hypervisor, fence read-back or operator). Cleared whenever a
+   * start, reset or reinstall is aimed at `host`, and set again only by proof: an action whose
+   * outcome is unknown (timeout, dropped connection, restart) leaves a copy that may run there.
+   */
   oldOff: boolean;
+  /** A host the current recovery must not use (where an install failed); absent = none. */
+  avoid?: string | null;
+  /** Reinstalls of the current recovery retried on another host after an install failure. */
+  installTries?: number;
   /** Counter behind every action and timer id: `${vm}#${seq}`. Never reused. */
   seq: number;
   /** The action in flight, if any; its result event must carry this id. */
@@ -117,8 +129,13 @@ export interface Observation {
 export type FsmEvent =
   | ({ type: 'observe' } & Observation)
   | { type: 'timer'; id: string }
-  /** Outcome of a reboot/reset/start/reinstall command. */
-  | { type: 'result'; id: string; ok: boolean; detail?: string }
+  /**
+   * Outcome of a reboot/reset/start/reinstall command: done (ok), failed (the hypervisor said so),
+   * or unknown (ok false, unknown true: sent, but no result came back).
+   */
+  | { type: 'result'; id: string; ok: boolean; unknown?: boolean; detail?: string }
+  /** The installer of the VM reported failure (install-failed callback). */
+  | { type: 'install-failed'; detail?: string }
   /** Outcome of a place command: the chosen hypervisor, or null when none qualifies. */
   | { type: 'placed'; id: string; host: string | null }
   /** Outcome of a fence command: is the old copy proven off? */
@@ -186,4 +203,6 @@ export interface FsmRules {
   budget: { recoveries: number; window: number } | null;
   /** Pause automatic action during a monitoring blackout. */
   blackoutPause: boolean;
+  /** After an install failure, retry the reinstall on another host this many times, then quarantine. Default 0. */
+  installRetries?: number;
 }

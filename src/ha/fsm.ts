@@ -135,7 +135,7 @@ export function step(state: VmFsmState, event: FsmEvent, now: number, rules: Fsm
     case 'result':
       if (s.pending?.id !== event.id) break;
       x.dropPending();
-      onResult(x, state.pending!.kind, event.ok, event.detail);
+      onResult(x, state.pending!.kind, event.ok, event.unknown === true, event.detail);
       break;
     case 'placed':
       if (s.pending?.id !== event.id) break;
@@ -146,6 +146,9 @@ export function step(state: VmFsmState, event: FsmEvent, now: number, rules: Fsm
       if (s.pending?.id !== event.id) break;
       x.dropPending();
       onFenced(x, event.off, event.detail);
+      break;
+    case 'install-failed':
+      if (s.phase === 'reinstalling') onInstallFailed(x, event.detail);
       break;
   }
   return x.result();
@@ -182,6 +185,7 @@ function observe(x: Step, o: Observation): void {
     x.dropPending();
     s.goal = null;
     s.target = null;
+    s.avoid = null;
     x.go('running', s.phase === 'suspect' ? Reasons.PROBE_OK : Reasons.RECOVERED);
     return;
   }
@@ -238,6 +242,8 @@ function begin(x: Step, o: Observation, reason: Reason): void {
   }
   s.recoveries.push(x.now);
   s.oldOff = false;
+  s.avoid = null;
+  s.installTries = 0;
   if (x.rules.evidence && o.pxeLoop) return toReinstall(x, Reasons.PXE_LOOP);
   if (!o.hostUp && x.rules.skipRebootWhenHostDown) return toRestart(x, Reasons.HYPERVISOR_DOWN);
   if (o.hostUp && o.power === 'off' && x.rules.skipRebootWhenPoweredOff) {
@@ -282,6 +288,7 @@ function toReinstall(x: Step, reason: Reason): void {
   startRung(x, 'reinstall');
   if (s.hostUp && s.host) {
     const host = s.host;
+    s.oldOff = false; // the power cycle may start it there
     x.act('reinstall', (id) => ({ type: 'reinstall', id, vm: s.vm, host, how: 'reset' }));
     x.arm('install', x.rules.installTimeout);
   } else {
@@ -292,8 +299,9 @@ function toReinstall(x: Step, reason: Reason): void {
 /** Asks for a hypervisor; keeps the current one when it is alive and qualifies. */
 function place(x: Step): void {
   const s = x.s;
-  const prefer = s.hostUp ? s.host : null;
+  const prefer = s.hostUp && s.host !== s.avoid ? s.host : null;
   const avoid = !s.hostUp && s.host ? [s.host] : [];
+  if (s.avoid && !avoid.includes(s.avoid)) avoid.push(s.avoid);
   x.act('place', (id) => ({ type: 'place', id, vm: s.vm, prefer, avoid }));
 }
 
@@ -319,6 +327,9 @@ function onPlaced(x: Step, host: string | null): void {
   const phase = goalPhase(s);
   if (s.phase !== phase) x.go(phase, s.phase === 'fence-pending' ? Reasons.OLD_COPY_OFF : Reasons.RETRY, `on ${host}`);
   s.target = null;
+  // Whatever is sent now may run on `host`, whether or not its result ever comes back: only a
+  // proof (hypervisor, fence read-back, a start the hypervisor refused) sets oldOff again.
+  s.oldOff = false;
   if (s.goal === 'reinstall') {
     const how = sameHost ? 'reset' : 'start';
     x.act('reinstall', (id) => ({ type: 'reinstall', id, vm: s.vm, host, how }));
@@ -330,11 +341,8 @@ function onPlaced(x: Step, host: string | null): void {
     x.act('start', (id) => ({ type: 'start', id, vm: s.vm, host }));
     x.arm('t2', x.rules.t2);
   }
-  if (!sameHost) {
-    // From now on the copy that matters is the new one.
-    s.host = host;
-    s.oldOff = false;
-  }
+  // From now on the copy that matters is the one on `host`.
+  s.host = host;
 }
 
 function onFenced(x: Step, off: boolean, detail?: string): void {
@@ -349,7 +357,7 @@ function onFenced(x: Step, off: boolean, detail?: string): void {
   }
 }
 
-function onResult(x: Step, kind: ActionKind, ok: boolean, detail?: string): void {
+function onResult(x: Step, kind: ActionKind, ok: boolean, unknown: boolean, detail?: string): void {
   const s = x.s;
   if (kind === 'reboot') {
     if (ok) x.note(Reasons.REBOOT_SENT, detail);
@@ -358,6 +366,14 @@ function onResult(x: Step, kind: ActionKind, ok: boolean, detail?: string): void
     return;
   }
   if (ok) return;
+  if (unknown) {
+    // It may have taken effect: the VM may run on `host` (oldOff stays false), so a placement
+    // elsewhere fences it first. A reinstall may be installing: its timer keeps running.
+    if (kind === 'reinstall') return x.note(Reasons.OUTCOME_UNKNOWN, detail);
+    x.go('waiting-for-host', Reasons.OUTCOME_UNKNOWN, detail);
+    x.arm('retry', x.rules.retryInterval);
+    return;
+  }
   if (kind === 'reinstall') {
     x.cancelTimer();
     x.go('quarantined', Reasons.REINSTALL_FAILED, detail);
@@ -365,8 +381,26 @@ function onResult(x: Step, kind: ActionKind, ok: boolean, detail?: string): void
   }
   // A start or reset that failed: look for a host again after a while.
   x.go('waiting-for-host', Reasons.START_FAILED, detail);
-  if (kind === 'start') s.oldOff = true; // it never ran there
+  // The hypervisor said the start failed: this start never ran there. A failed reset proves
+  // nothing (the VM may have been running before it).
+  if (kind === 'start') s.oldOff = true;
   x.arm('retry', x.rules.retryInterval);
+}
+
+/** The installer said it failed: another host while the rules allow, else quarantine. */
+function onInstallFailed(x: Step, detail?: string): void {
+  const s = x.s;
+  x.cancelTimer();
+  x.dropPending();
+  const tries = s.installTries ?? 0;
+  if (tries >= (x.rules.installRetries ?? 0) || s.host === null) {
+    x.go('quarantined', Reasons.INSTALL_FAILED, detail);
+    return;
+  }
+  s.installTries = tries + 1;
+  s.avoid = s.host;
+  x.note(Reasons.INSTALL_FAILED, detail ?? `retry on another host than ${s.host}`);
+  place(x);
 }
 
 function onTimer(x: Step, kind: TimerKind): void {

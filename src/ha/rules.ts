@@ -45,6 +45,7 @@ export function defaultRules(over: Partial<FsmRules> = {}): FsmRules {
     evidence: true,
     budget: { recoveries: 3, window: 60 * MIN },
     blackoutPause: true,
+    installRetries: 1,
     ...over,
   };
 }

@@ -49,6 +49,26 @@ export class SimClock implements Clock {
     this.t = end;
   }
 
+  /** When the next live timer is due, or null when none is. */
+  nextAt(): number | null {
+    while (this.queue.length > 0 && this.queue[0]!.cancelled) this.queue.shift();
+    return this.queue[0]?.at ?? null;
+  }
+
+  /** How far ahead each live timer is due, in order (for state hashing). */
+  dueIn(): number[] {
+    return this.queue.filter((e) => !e.cancelled).map((e) => e.at - this.t);
+  }
+
+  /**
+   * A wall-clock jump: now() moves by ms (either way) while every timer keeps the delay it had
+   * left, as real timers (monotonic) do when the system clock is set.
+   */
+  jump(ms: number): void {
+    this.t += ms;
+    for (const e of this.queue) e.at += ms;
+  }
+
   get pending(): number {
     return this.queue.filter((e) => !e.cancelled).length;
   }

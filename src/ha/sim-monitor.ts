@@ -42,6 +42,8 @@ export class SimMonitor implements Monitor {
   private seenUp(vm: string): boolean {
     if (this.sim.serviceUp(vm)) return true;
     const last = this.sim.history(vm).at(-1);
+    // No delay: what the probe sees now (also after the wall clock jumped back past `last.at`).
+    if (this.opts.detectDelay <= 0) return false;
     return last !== undefined && this.clock.now() - last.at < this.opts.detectDelay;
   }
 }

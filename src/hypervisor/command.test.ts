@@ -129,8 +129,9 @@ describe('SSH failures as driver errors', () => {
 
   const cases = [
     [SshErrorCodes.CONNECT, DriverErrorCodes.UNREACHABLE],
-    [SshErrorCodes.TIMEOUT, DriverErrorCodes.UNREACHABLE],
-    [SshErrorCodes.DROPPED, DriverErrorCodes.UNREACHABLE],
+    // Sent, but no result came back: it may have taken effect (libvirtd goes on with a start).
+    [SshErrorCodes.TIMEOUT, DriverErrorCodes.UNKNOWN_OUTCOME],
+    [SshErrorCodes.DROPPED, DriverErrorCodes.UNKNOWN_OUTCOME],
     // Key and login problems say nothing about the host's power: never a reason to fence it.
     [SshErrorCodes.HOST_KEY_MISMATCH, DriverErrorCodes.FAILED],
     [SshErrorCodes.HOST_UNKNOWN, DriverErrorCodes.FAILED],

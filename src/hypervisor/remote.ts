@@ -2,8 +2,11 @@
  * What the two SSH drivers (libvirt, command) share: the hypervisor list from the config, one
  * SSH runner, and the mapping of SSH failures to driver error codes.
  *
- * Network failures (refused, timed out, dropped) are UNREACHABLE: the host may be down, and the
- * controller may fence it. Host key, key and login problems, and a live server refusing to run
+ * A connection that could not be made (refused, connect timeout) is UNREACHABLE: the command never
+ * ran, the host may be down, and the controller may fence it. A command that was sent but whose
+ * result never came back (it timed out, the connection dropped) is UNKNOWN_OUTCOME: killing the
+ * virsh client does not cancel libvirtd's work, so a `virsh start` that timed out may still be
+ * starting the VM, and the controller must treat it as possibly running there. Host key, key and login problems, and a live server refusing to run
  * commands, are FAILED: they prove nothing about the host's power, they need an operator, and
  * fencing a host because its key changed would turn a configuration mistake into an outage.
  */
@@ -58,12 +61,18 @@ export class Remote {
     try {
       return await this.o.ssh.run(t, command, { timeoutMs: this.timeoutMs });
     } catch (err) {
-      if (!isSshError(err)) throw new DriverError(DriverErrorCodes.FAILED, host, `${host}: ${(err as Error)?.message ?? err}`, { cause: err });
-      const network = err.code === SshErrorCodes.CONNECT || err.code === SshErrorCodes.TIMEOUT || err.code === SshErrorCodes.DROPPED;
-      this.o.log?.warn({ hypervisor: host, code: err.code, err: err.message }, 'hypervisor command failed over ssh');
-      throw new DriverError(network ? DriverErrorCodes.UNREACHABLE : DriverErrorCodes.FAILED, host, err.message, { cause: err });
+      if (isSshError(err)) this.o.log?.warn({ hypervisor: host, code: err.code, err: err.message }, 'hypervisor command failed over ssh');
+      throw driverErrorOf(host, err);
     }
   }
+}
+
+/** The DriverError an SSH failure of a hypervisor command becomes (see the module comment). */
+export function driverErrorOf(host: string, err: unknown): DriverError {
+  if (!isSshError(err)) return new DriverError(DriverErrorCodes.FAILED, host, `${host}: ${(err as Error)?.message ?? err}`, { cause: err });
+  if (err.code === SshErrorCodes.CONNECT) return new DriverError(DriverErrorCodes.UNREACHABLE, host, err.message, { cause: err });
+  if (err.code === SshErrorCodes.TIMEOUT || err.code === SshErrorCodes.DROPPED) return new DriverError(DriverErrorCodes.UNKNOWN_OUTCOME, host, err.message, { cause: err });
+  return new DriverError(DriverErrorCodes.FAILED, host, err.message, { cause: err });
 }
 
 /** stdout and stderr of a failed command, trimmed, for messages. */

@@ -215,6 +215,35 @@ export class SimCluster implements HypervisorDriver, GuestAccess, Fencer {
     for (const vm of this.mustHost(host).instances.keys()) this.touch(vm);
   }
 
+  /**
+   * Performs an operation whose command reached the host before a partition cut it off (for the
+   * model checker: a command that took effect while its result was lost). A host that is off
+   * cannot act: UNREACHABLE.
+   */
+  async deliver(op: 'start' | 'reset' | 'destroy', host: string, vm: string): Promise<void> {
+    const h = this.mustHost(host);
+    const cut = h.partitioned;
+    h.partitioned = false;
+    try {
+      await this[op](host, vm);
+    } finally {
+      h.partitioned = cut;
+    }
+  }
+
+  /** Power and network state of a host (ground truth). */
+  hostState(host: string): { power: 'on' | 'off'; partitioned: boolean } {
+    const h = this.mustHost(host);
+    return { power: h.power, partitioned: h.partitioned };
+  }
+
+  /** Every running copy as [host, vm, state], sorted (ground truth, for state hashing). */
+  layout(): [string, string, string][] {
+    const out: [string, string, string][] = [];
+    for (const [name, h] of this.hosts) for (const i of h.instances.values()) out.push([name, i.vm, i.state]);
+    return out.sort((a, b) => (a.join() < b.join() ? -1 : 1));
+  }
+
   // ---- ground truth and metrics -------------------------------------------------------------
 
   /** The VM's service answers (some copy is up on a powered, connected host). */

@@ -77,6 +77,11 @@ export const DriverErrorCodes = {
   NOT_RUNNING: 'E_HV_NOT_RUNNING',
   /** The hypervisor refused or failed the operation (capacity, image lock, ...). */
   FAILED: 'E_HV_FAILED',
+  /**
+   * The command was sent but no result came back (timed out, connection dropped): it may have
+   * taken effect, e.g. libvirtd goes on starting a domain after the virsh client is killed.
+   */
+  UNKNOWN_OUTCOME: 'E_HV_UNKNOWN_OUTCOME',
 } as const;
 
 /** Stable codes of SSH failures (SshError). */
