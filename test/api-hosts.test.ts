@@ -42,9 +42,32 @@ describe('hosts through the API', () => {
         assert.deepEqual([noProfile.status, noProfile.body.error.field], [400, 'profile']);
         const extra = await call(s.url, 'POST', '/api/v1/hosts', token, { ...vm20, name: 'vm21', colour: 'red' });
         assert.equal(extra.status, 400);
-        const power = await call(s.url, 'POST', '/api/v1/hosts', token, { ...vm20, name: 'vm21', mac: '52:54:00:77:00:21', ip: '10.77.0.21', power: { cycle: 'ipmitool -H {{bmc}} chassis power cycle' } });
-        assert.equal(power.status, 400, JSON.stringify(power.body));
-        assert.match(power.body.error.message, /no value for \{\{bmc\}\}/);
+        // Commands 3rc runs on its own host come from the config file only (issue 19): refused
+        // whatever they say, on create and on replace, and nothing is stored.
+        const vm21 = { ...vm20, name: 'vm21', mac: '52:54:00:77:00:21', ip: '10.77.0.21' };
+        for (const [method, path, body] of [
+          ['POST', '/api/v1/hosts', { ...vm21, power: { cycle: 'touch /tmp/3rc-pwned' } }],
+          ['POST', '/api/v1/hosts', { ...vm21, power: { cycle: 'ipmitool -H {{bmc}} chassis power cycle' }, vars: { bmc: '10.77.9.21' } }],
+          ['PUT', '/api/v1/hosts/vm11', { name: 'vm11', mac: '52:54:00:77:00:11', ip: '10.77.0.11', profile: 'rocky9', power: { cycle: 'reboot' } }],
+        ] as const) {
+          const r = await call(s.url, method, path, token, body);
+          assert.deepEqual([r.status, r.body.error?.field], [400, 'power'], JSON.stringify(r.body));
+          assert.match(r.body.error.message, /power commands run on the 3rc host, so they come from the config file only/);
+        }
+        const fence = await call(s.url, 'POST', '/api/v1/hosts', token, { ...vm21, fence: { off: 'x', status: 'y' } });
+        assert.deepEqual([fence.status, fence.body.error.field], [400, 'fence']);
+        assert.match(fence.body.error.message, /config file only/);
+        assert.equal((await call(s.url, 'GET', '/api/v1/hosts/vm21', undefined)).status, 404);
+        // Names, roles and SSH keys that would reach a shell are held to their patterns.
+        const badRole = await call(s.url, 'POST', '/api/v1/hosts', token, { ...vm21, role: "x'; touch /tmp/3rc-pwned; '" });
+        assert.deepEqual([badRole.status, badRole.body.error.field], [400, 'role']);
+        assert.match(badRole.body.error.message, /^role: expected a role name: lowercase letters, digits, - and _/);
+        const badName = await call(s.url, 'POST', '/api/v1/hosts', token, { ...vm21, name: 'vm21;id' });
+        assert.deepEqual([badName.status, badName.body.error.field], [400, 'name']);
+        const badKey = await call(s.url, 'POST', '/api/v1/hosts', token, { ...vm21, vars: { sshKeys: ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJnx9/+N7/8gYeXEf09gNx+3JgE9GpcDzVV0F7QDa2WG "; touch /tmp/3rc-pwned; "'] } });
+        assert.deepEqual([badKey.status, badKey.body.error.field], [400, 'vars.sshKeys[0]']);
+        const badVar = await call(s.url, 'POST', '/api/v1/hosts', token, { ...vm21, vars: { locale: 'en_US\n%post\ntouch /tmp/3rc-pwned\n%end' } });
+        assert.deepEqual([badVar.status, badVar.body.error.field], [400, 'vars.locale']);
 
         const moved = await call(s.url, 'PUT', '/api/v1/hosts/vm11', token, { name: 'vm11', mac: '52:54:00:77:00:11', ip: '10.77.0.31', profile: 'rocky9', role: 'middleware', hypervisor: 'hv2' });
         assert.equal(moved.status, 200, JSON.stringify(moved.body));

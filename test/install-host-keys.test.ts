@@ -136,7 +136,8 @@ describe('host keys learned from install-done', () => {
 
   it("the preseed's late_command posts the target's host keys with curl, or with wget when curl fails", async () => {
     const tail = (ks: string) => {
-      const cmd = /^d-i preseed\/late_command string in-target sh -c '(.*)'$/m.exec(ks)?.[1];
+      // What the target's sh -c gets: the outer shell turns each '\'' back into ' (src/render/shell.ts).
+      const cmd = /^d-i preseed\/late_command string in-target sh -c '(.*)'$/m.exec(ks)?.[1]?.replaceAll(`'\\''`, `'`);
       assert.ok(cmd, ks);
       const at = cmd.indexOf('k=$(');
       assert.ok(at > 0, cmd);

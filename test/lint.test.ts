@@ -9,7 +9,8 @@ describe('3rc lint', () => {
   it('passes on the shipped templates and the example inventory', async () => {
     const r = await cli(['lint', '--config', LAB_YAML]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^lint: 12 render\(s\) for 6 host\(s\): 0 error\(s\)\n$/);
+    assert.match(r.stdout, /^lint: 12 render\(s\) for 6 host\(s\): 0 error\(s\), 0 warning\(s\)\n$/);
+    assert.equal(r.stderr, '');
   });
 
   it('names the template file, the line and the host of a planted missing variable, and a broken preseed and kickstart', async () => {
@@ -32,7 +33,36 @@ describe('3rc lint', () => {
       assert.ok(errs.includes(`${preseed}:${at + 1}: "tiemzone" not defined (host vm10)`), r.stderr);
       assert.ok(errs.includes(`${preseed}:${at + 1}: "tiemzone" not defined (host vm11)`), r.stderr);
       assert.ok(errs.some((e) => e.startsWith(`${join(ks, 'rocky9.ks.hbs')}: rendered line `) && e.includes('%post starts inside %packages') && e.endsWith('(host vm12)')), r.stderr);
-      assert.match(r.stdout, /: [1-9]\d* error\(s\)\n$/);
+      assert.match(r.stdout, /: [1-9]\d* error\(s\), 0 warning\(s\)\n$/);
+    } finally {
+      cfg.cleanup();
+    }
+  });
+
+  it('warns about a variable printed unquoted into a %post script, a late_command or an installer script', async () => {
+    const cfg = await writeLabConfig({ paths: {} });
+    try {
+      const ks = join(cfg.dir, 'kickstarts');
+      const tpl = join(cfg.dir, 'templates');
+      cpSync(join(ROOT, 'kickstarts'), ks, { recursive: true });
+      cpSync(join(ROOT, 'templates'), tpl, { recursive: true });
+      // The shapes of issue 19: a role in a script variable, a key echoed inside sh -c '...'.
+      const image = join(ks, 'debian12-image.sh.hbs');
+      writeFileSync(image, readFileSync(image, 'utf8').replace('ROLE={{shq host.role}}', "ROLE='{{host.role}}'"));
+      const late = join(tpl, 'partials', 'preseed', 'callback.hbs');
+      writeFileSync(late, readFileSync(late, 'utf8').replace('printf "%s\\n" {{shq this nest=1}}', 'echo "{{this}}"'));
+      const post = join(tpl, 'partials', 'kickstart', 'callback.hbs');
+      writeFileSync(post, readFileSync(post, 'utf8').replace('curl -fsS -X POST {{shq install.doneUrl}}', 'curl -fsS -X POST "{{install.doneUrl}}"'));
+      writeFileSync(cfg.file, readFileSync(cfg.file, 'utf8').replace(/paths:\n(\s+)boot: (.*)\n/, `paths:\n$1boot: $2\n$1kickstarts: ${ks}\n$1templates: ${tpl}\n`));
+      const r = await cli(['lint', '--config', cfg.file]);
+      assert.equal(r.code, 0, 'warnings do not fail lint');
+      const line = (file: string, text: string) => readFileSync(file, 'utf8').split('\n').findIndex((l) => l.includes(text)) + 1;
+      assert.deepEqual(r.stderr.trim().split('\n'), [
+        `warning: ${post}:${line(post, '"{{install.doneUrl}}"')}: {{install.doneUrl}} is printed into a shell context (%post) unquoted: write {{shq ...}}`,
+        `warning: ${late}:${line(late, 'd-i preseed/late_command')}: {{this}} is printed into a shell context (late_command) unquoted: write {{shq ...}} (nest=1 inside sh -c '...')`,
+        `warning: ${image}:${line(image, "ROLE='")}: {{host.role}} is printed into a shell context (script) unquoted: write {{shq ...}}`,
+      ]);
+      assert.match(r.stdout, /: 0 error\(s\), 3 warning\(s\)\n$/);
     } finally {
       cfg.cleanup();
     }
@@ -63,7 +93,7 @@ describe('3rc render', () => {
       const ks = await cli(['render', 'vm12', '--only', 'kickstart', '--config', cfg.file]);
       assert.equal(ks.code, 0, ks.stderr);
       assert.match(ks.stdout, /^# vm12\.lab\.test \(52:54:00:77:00:12\): Rocky Linux 9, rendered by 3rc$/m);
-      assert.match(ks.stdout, /\/install\/52-54-00-77-00-12\/done\?token=[0-9a-f]{32}"/);
+      assert.match(ks.stdout, /\/install\/52-54-00-77-00-12\/done\?token=[0-9a-f]{32}'$/m);
       assert.equal(ks.stderr, '');
       const all = await cli(['render', 'vm10', '--config', cfg.file]);
       assert.equal(all.code, 0);

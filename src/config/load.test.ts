@@ -170,6 +170,32 @@ describe('config: refused, with file, line, path and what was expected', () => {
     assert.equal(c.hypervisors[0]!.fence!.timeout, 20_000);
   });
 
+  it('a role, an SSH key or a template variable that could break out of a script or a kickstart line', () => {
+    const key = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJnx9/+N7/8gYeXEf09gNx+3JgE9GpcDzVV0F7QDa2WG';
+    const text = labWith((d) => {
+      d.setIn(['hosts', 3, 'role'], "x'; touch /tmp/pwned; '");
+      d.setIn(['hosts', 4, 'role'], 'Middleware');
+      d.setIn(['vars', 'sshKeys'], [`${key} ops@lab`, `${key} "$(id)"`, 'ssh-ed25519 AAAA`id` x', `command="sh" ${key}`, `ssh-rsa ${key.split(' ')[1]}`]);
+      d.setIn(['profiles', 0, 'vars', 'locale'], 'en_US\n%post\ntouch /tmp/pwned\n%end');
+      d.setIn(['hosts', 2, 'vars', 'motd'], { lines: ['ok', 'bad\rline'] });
+    });
+    const lineOf = (needle: string) => text.split('\n').findIndex((l) => l.includes(needle)) + 1;
+    assert.deepEqual(problems(text), [
+      // The YAML writer folds this long item over lines: it starts on the line after item 0.
+      `bad.yaml:${lineOf('ops@lab') + 1}: vars.sshKeys[1]: not an SSH public key: the comment holds a quote or a backslash, got ${JSON.stringify(`${key} "$(id)"`)}`,
+      `bad.yaml:${lineOf('`id`')}: vars.sshKeys[2]: not an SSH public key: expected one public key: TYPE BASE64 [COMMENT], e.g. ssh-ed25519 AAAAC3Nz... user@host (no options, single spaces), got "ssh-ed25519 AAAA\`id\` x"`,
+      `bad.yaml:${lineOf('command=')}: vars.sshKeys[3]: not an SSH public key: expected one public key: TYPE BASE64 [COMMENT], e.g. ssh-ed25519 AAAAC3Nz... user@host (no options, single spaces), got ${JSON.stringify(`command="sh" ${key}`)}`,
+      `bad.yaml:${lineOf('ssh-rsa')}: vars.sshKeys[4]: not an SSH public key: the base64 part is not a ssh-rsa public key, got ${JSON.stringify(`ssh-rsa ${key.split(' ')[1]}`)}`,
+      `bad.yaml:${lineOf('locale: |-')}: profiles[0].vars.locale: a template variable must not hold a control character (a newline would add lines to kickstarts, preseeds and scripts), got "en_US\\n%post\\ntouch /tmp/pwned\\n%end"`,
+      `bad.yaml:${lineOf('bad\\r')}: hosts[2].vars.motd.lines[1]: a template variable must not hold a control character (a newline would add lines to kickstarts, preseeds and scripts), got "bad\\rline"`,
+      `bad.yaml:${lineOf("touch /tmp/pwned; '")}: hosts[3].role: expected a role name: lowercase letters, digits, - and _, starting with a letter or digit, at most 63 characters, got string "x'; touch /tmp/pwned; '"`,
+      `bad.yaml:${lineOf('Middleware')}: hosts[4].role: expected a role name: lowercase letters, digits, - and _, starting with a letter or digit, at most 63 characters, got string "Middleware"`,
+    ]);
+    // A key with a plain comment, and one without, are fine.
+    const c = parseConfig(labWith((d) => d.setIn(['vars', 'sshKeys'], [`${key} ops@lab-1 (laptop)`, key])), LAB);
+    assert.equal((c.vars.sshKeys as string[]).length, 2);
+  });
+
   it('a physical host\'s power command with a placeholder that has no value, or one in quotes', () => {
     const lines = problems(labWith((d) => {
       d.setIn(['hosts', 0, 'power'], { cycle: 'ipmitool -H {{bmc}} chassis power cycle' });

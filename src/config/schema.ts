@@ -9,6 +9,7 @@ import { isIPv6 } from 'node:net';
 import { z } from 'zod';
 import { parseDuration } from '../lib/duration.js';
 import { isIpv4, normalizeMac, parseCidr } from '../lib/net.js';
+import { checkTemplateVars, ROLE_EXPECTED, ROLE_PATTERN } from './template-values.js';
 
 const ipv4 = z.string().refine(isIpv4, { message: 'expected an IPv4 address like 10.77.0.1' });
 
@@ -51,8 +52,11 @@ const etcdEndpoint = z
   .regex(/^(https?:\/\/)?([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):\d{1,5}$/, { message: 'expected an etcd endpoint like 10.77.200.1:2379 or https://etcd1:2379' })
   .refine((v) => { const p = Number(v.slice(v.lastIndexOf(':') + 1)); return p >= 1 && p <= 65535; }, { message: 'expected a port from 1 to 65535 in the etcd endpoint' });
 
-/** Free-form per-host/profile/global template variables (plain data only). */
-const vars = z.record(z.string(), z.unknown()).default({});
+/**
+ * Free-form per-host/profile/global template variables (plain data only). No string in them holds
+ * a control character, and `sshKeys` is a list of public keys (src/config/template-values.ts).
+ */
+const vars = z.record(z.string(), z.unknown()).superRefine(checkTemplateVars).default({});
 
 /** Fields every protocol server has: on/off, address and port. */
 function serverBase(defaultPort: number) {
@@ -174,8 +178,8 @@ const profile = z.strictObject({
   /** Kernel and initrd, relative to paths.boot. */
   kernel: z.string().min(1),
   initrd: z.string().min(1),
-  /** Extra kernel arguments. Default: none. */
-  kernelArgs: z.string().default(''),
+  /** Extra kernel arguments, on one line. Default: none. */
+  kernelArgs: z.string().regex(/^[^\x00-\x1f\x7f]*$/, { message: 'expected kernel arguments on one line, without control characters' }).default(''),
   /** Template under paths.kickstarts; required for kickstart and preseed. */
   template: z.string().min(1).optional(),
   vars,
@@ -188,8 +192,11 @@ const host = z.strictObject({
   /** IPv6 address published as AAAA. Default: none. */
   ipv6: z.string().refine((v) => isIPv6(v), { message: 'expected an IPv6 address like fd77::10' }).optional(),
   profile: hostname,
-  /** Role published in the host's DNS HINFO record (e.g. middleware, services). Default: none. */
-  role: z.string().min(1).max(255).optional(),
+  /**
+   * Role published in the host's DNS HINFO record (e.g. middleware, services), the folder of its
+   * role script: a plain name (^[a-z0-9][a-z0-9_-]{0,62}$). Default: none.
+   */
+  role: z.string().regex(ROLE_PATTERN, { message: ROLE_EXPECTED }).optional(),
   /** HINFO strings, when the role/profile defaults are not wanted. */
   hinfo: z.strictObject({ cpu: z.string().max(255), os: z.string().max(255) }).optional(),
   /** Hypervisor that runs this host when it is a VM. Default: none (a physical host). */

@@ -8,7 +8,7 @@ import type { BootEntry } from '../store/store.js';
 import type { AppDeps } from './app.js';
 import { requireToken } from './auth.js';
 import { apiError } from './errors.js';
-import { syncBootEntries } from '../inventory/catalog.js';
+import { POWER_FROM_CONFIG_ONLY, syncBootEntries } from '../inventory/catalog.js';
 import { preview } from '../render/preview.js';
 
 /** A host as the API shows it: inventory fields plus its boot entry (never the token). */
@@ -29,6 +29,16 @@ export type HostView = ReturnType<typeof hostView>;
 
 /** Events per page of the event reads; a larger `limit` is cut to this (page on with `before`). */
 export const MAX_EVENT_PAGE = 1000;
+
+/**
+ * Commands 3rc runs on its own host (a host's power commands, a hypervisor's fence) come from the
+ * config file only: a host body that sets one is refused, whatever its value.
+ */
+function refuseHostCommands(body: unknown): void {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return;
+  if ('power' in body) throw new InputError(ErrorCodes.API, `power: ${POWER_FROM_CONFIG_ONLY}`, 'power');
+  if ('fence' in body) throw new InputError(ErrorCodes.API, 'fence: fence commands run on the 3rc host, so they come from the config file only (hypervisors[].fence)', 'fence');
+}
 
 function limitParam(v: unknown): number {
   if (v === undefined) return 200;
@@ -83,6 +93,7 @@ export function apiRouter(deps: AppDeps): Router {
   });
 
   r.post('/hosts', auth, async (req, res) => {
+    refuseHostCommands(req.body);
     const host = await deps.catalog.put(req.body);
     await syncBootEntries(deps.bootTable, undefined, host);
     res.status(201).location(`/api/v1/hosts/${host.name}`).json(hostView(host, deps.bootTable.get(host.mac)));
@@ -90,6 +101,7 @@ export function apiRouter(deps: AppDeps): Router {
 
   r.put('/hosts/:name', auth, async (req, res) => {
     const before = findHost(String(req.params.name));
+    refuseHostCommands(req.body);
     const host = await deps.catalog.put(req.body, before.name);
     await syncBootEntries(deps.bootTable, before, host);
     res.json(hostView(host, deps.bootTable.get(host.mac)));

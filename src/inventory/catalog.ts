@@ -2,6 +2,11 @@
  * Hosts changed through the API: validated exactly like the config file (same schema, same
  * cross-field rules, over the whole resulting host list), persisted as overrides in the store
  * before the inventory changes, and applied over the config's hosts at every start.
+ *
+ * A host's power commands (hosts[].power) run on the 3rc host itself, so they come from the
+ * config file only: an override never carries them (put refuses a candidate that sets them, load
+ * drops them from an override stored by an older 3rc), and a host takes the power commands of
+ * the config file's host of the same name, if any.
  */
 import type { Config } from '../config/load.js';
 import { formatPath } from '../config/load.js';
@@ -50,14 +55,25 @@ export function validateHost(config: RulesConfig, hosts: readonly Host[], candid
 }
 
 /**
- * A validated host as config input again (what validateHost takes): durations back to text with
- * their unit, so that validating it once more gives the same host (a bare number means seconds).
+ * A validated host as an override (what put takes and the store keeps): everything but its power
+ * commands, which come from the config file only.
  */
 export function hostAsInput(h: Host): Record<string, unknown> {
-  const out = JSON.parse(JSON.stringify(h)) as Record<string, unknown>;
-  if (h.power) out.power = { ...h.power, timeout: `${h.power.timeout}ms` };
-  return out;
+  const { power: _power, ...rest } = JSON.parse(JSON.stringify(h)) as Record<string, unknown>;
+  return rest;
 }
+
+/** The power commands of a config file's host as validateHost input (durations back to text with their unit). */
+function powerInput(power: NonNullable<Host['power']>): Record<string, unknown> {
+  return { ...power, timeout: `${power.timeout}ms` };
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Refusal of a candidate that sets power commands (the API answers it with 400, field power). */
+export const POWER_FROM_CONFIG_ONLY = 'power commands run on the 3rc host, so they come from the config file only (hosts[].power): they cannot be set through the API; a host keeps the power commands of the config file\'s host of its name';
 
 export interface CatalogDeps {
   config: RulesConfig & Pick<Config, 'hosts'>;
@@ -70,6 +86,13 @@ export interface CatalogDeps {
 export class HostCatalog {
   constructor(private readonly deps: CatalogDeps) {}
 
+  /** An override as validateHost input: with the config file's power commands of its name, if any. */
+  private withConfigPower(candidate: Record<string, unknown>): Record<string, unknown> {
+    const name = typeof candidate.name === 'string' ? candidate.name.toLowerCase() : undefined;
+    const own = this.deps.config.hosts.find((h) => h.name === name)?.power;
+    return own ? { ...candidate, power: powerInput(own) } : candidate;
+  }
+
   /** Applies the stored overrides over the config's hosts; an override that no longer fits is skipped and logged. */
   async load(): Promise<void> {
     let hosts: Host[] = [...this.deps.config.hosts];
@@ -78,7 +101,14 @@ export class HostCatalog {
         hosts = hosts.filter((h) => h.name !== o.name);
         continue;
       }
-      const r = validateHost(this.deps.config, hosts, o.host, o.name);
+      let stored = o.host as unknown;
+      if (isRecord(stored) && 'power' in stored) {
+        // Stored by a 3rc that still took power commands from the API: never run them.
+        this.deps.log.warn({ host: o.name }, 'a host changed through the API carries power commands: dropped (they come from the config file only)');
+        const { power: _power, ...rest } = stored;
+        stored = rest;
+      }
+      const r = validateHost(this.deps.config, hosts, isRecord(stored) ? this.withConfigPower(stored) : stored, o.name);
       if ('problems' in r) {
         this.deps.log.error({ host: o.name, problems: r.problems }, 'a host changed through the API no longer fits the config: ignored');
         continue;
@@ -94,7 +124,8 @@ export class HostCatalog {
   async put(candidate: unknown, replacing?: string): Promise<Host> {
     const hosts = this.deps.inventory.hosts();
     if (replacing !== undefined && !hosts.some((h) => h.name === replacing)) throw new NotFoundError(ErrorCodes.UNKNOWN_HOST, `no host named ${JSON.stringify(replacing)}`);
-    const r = validateHost(this.deps.config, hosts, candidate, replacing);
+    if (isRecord(candidate) && 'power' in candidate) throw new InputError(ErrorCodes.API, `power: ${POWER_FROM_CONFIG_ONLY}`, 'power');
+    const r = validateHost(this.deps.config, hosts, isRecord(candidate) ? this.withConfigPower(candidate) : candidate, replacing);
     if ('problems' in r) {
       const first = r.problems[0]!;
       throw new InputError(ErrorCodes.API, r.problems.map((p) => `${p.field}: ${p.message}`).join('; '), first.field);

@@ -2,7 +2,8 @@
  * The handlebars environment every 3rc template is rendered in: compiled with `noEscape` (these
  * are kickstarts and boot scripts, not HTML: default escaping turns `=` into `&#x3D;`) and
  * `strict` (a missing variable is an error naming the file and line, not a silent empty string);
- * prototype access stays closed (handlebars' default). Partials are the files under
+ * prototype access stays closed (handlebars' default). `{{shq value}}` quotes a value for the
+ * POSIX shell: every value a template writes into a script goes through it. Partials are the files under
  * templates/partials/, named by their path without `.hbs` (`preseed/network`).
  *
  * Templates are re-read when their file changes (checked at most once a second), so an operator
@@ -12,6 +13,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import Handlebars from 'handlebars';
 import { ErrorCodes, ThreeRcError } from '../lib/errors.js';
+import { shqHelper } from './shell.js';
 
 /** A template that cannot be compiled or rendered: where, and for which host. */
 export class TemplateError extends ThreeRcError {
@@ -47,6 +49,13 @@ function cleanMessage(err: unknown): string {
   return String((err as Error).message ?? err).split('\n')[0]!.replace(/ in \[object Object\]/, '').replace(/ - \d+:\d+$/, '');
 }
 
+/** A handlebars environment with 3rc's helpers: `shq` quotes a value for the POSIX shell (src/render/shell.ts). */
+export function createHandlebars(): typeof Handlebars {
+  const hb = Handlebars.create();
+  hb.registerHelper('shq', shqHelper);
+  return hb;
+}
+
 function walk(dir: string): string[] {
   let names: string[];
   try {
@@ -61,7 +70,7 @@ function walk(dir: string): string[] {
 }
 
 export class TemplateEngine {
-  private hb = Handlebars.create();
+  private hb = createHandlebars();
   private cache = new Map<string, Cached>();
   private partialStamp = '';
   private checkedAt = 0;
@@ -137,7 +146,7 @@ export class TemplateEngine {
     const files = walk(root).sort();
     const stamp = files.map((f) => `${f}:${statSync(f).mtimeMs}`).join('|') || 'none';
     if (stamp !== this.partialStamp) {
-      this.hb = Handlebars.create();
+      this.hb = createHandlebars();
       this.cache.clear();
       for (const f of files) {
         const name = relative(root, f).replace(/\.hbs$/, '');

@@ -53,10 +53,13 @@ describe('rendering the shipped templates', () => {
     const out = renderKickstart(deps, vm10, installing(vm10.mac, 'debian12'));
     assert.match(out.text, /^# vm10\.lab\.test \(52:54:00:77:00:10\): Debian 12, rendered by 3rc$/m);
     assert.match(out.text, /^d-i netcfg\/get_hostname string vm10$/m);
-    assert.ok(out.text.includes('"http://10.77.0.1/install/52-54-00-77-00-10/done?token=tok-123"'), out.text);
+    // The late_command's values are quoted for two shells (src/render/shell.ts): '\''VALUE'\''.
+    assert.ok(out.text.includes(`'\\''http://10.77.0.1/install/52-54-00-77-00-10/done?token=tok-123'\\''`), out.text);
     assert.ok(!out.text.includes('&#x3D;') && !out.text.includes('&quot;'));
     // The HINFO role step runs before the done callback, against 3rc's own DNS.
-    assert.match(out.text, /curl -fsS -o \/root\/3rc\/role\.sh "http:\/\/10\.77\.0\.1\/files\/post-install\/role\.sh".* THREERC_DNS=10\.77\.0\.1 THREERC_DNS_PORT=53 THREERC_FQDN=vm10\.lab\.test ROLES_DIR=\/root\/3rc\/roles ROLES_URL=http:\/\/10\.77\.0\.1\/files\/roles sh \/root\/3rc\/role\.sh/);
+    const q = (v: string) => `'\\''${v}'\\''`;
+    assert.ok(out.text.includes(`curl -fsS -o /root/3rc/role.sh ${q('http://10.77.0.1/files/post-install/role.sh')}`), out.text);
+    assert.ok(out.text.includes(` THREERC_DNS=${q('10.77.0.1')} THREERC_DNS_PORT=${q('53')} THREERC_FQDN=${q('vm10.lab.test')} ROLES_DIR=/root/3rc/roles ROLES_URL=${q('http://10.77.0.1/files/roles')} sh /root/3rc/role.sh`), out.text);
   });
 
   it('a kickstart has balanced sections and known commands', () => {

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { loadConfig } from '../../config/load.js';
@@ -7,6 +7,7 @@ import { Inventory } from '../../inventory/inventory.js';
 import { TemplateEngine, TemplateError } from '../../render/engine.js';
 import { checkKickstart } from '../../render/kickstart-check.js';
 import { renderIpxe, renderKickstart } from '../../render/render.js';
+import { findUnquoted } from '../../render/shell.js';
 import { EXIT_FAIL, EXIT_OK, type Io } from '../io.js';
 
 export const help = `Usage: 3rc lint [--config FILE]
@@ -14,9 +15,26 @@ export const help = `Usage: 3rc lint [--config FILE]
 Renders every template for every host of the config that uses it (with a stand-in install
 token): a missing variable or partial is an error naming the template file, its line and the
 host. Preseeds are checked with debconf-set-selections -c; kickstarts for balanced
-%packages/%pre/%post ... %end sections and known commands. Exits 1 on any error.`;
+%packages/%pre/%post ... %end sections and known commands. Exits 1 on any error.
+
+Warns (without failing) about every variable a template prints into a shell context without
+{{shq ...}}: in a *.sh.hbs or #!/bin/sh template, a kickstart %pre/%post/%onerror section, a
+preseed late_command/early_command, or a line running sh -c. A heuristic over the template
+source: {{shq value}} (or {{shq value nest=1}} inside sh -c '...') quotes the value as one shell
+word, so data never runs as code.`;
 
 const DEBCONF = '/usr/bin/debconf-set-selections';
+
+/** Every .hbs file under dir, sorted. */
+function templates(dir: string): string[] {
+  let entries;
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return [];
+  }
+  return entries.flatMap((e) => (e.isDirectory() ? templates(join(dir, e.name)) : e.name.endsWith('.hbs') ? [join(dir, e.name)] : [])).sort();
+}
 
 export function run(configFile: string, io: Io): number {
   const config = loadConfig(configFile);
@@ -73,7 +91,14 @@ export function run(configFile: string, io: Io): number {
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
+  const warnings: string[] = [];
+  for (const file of [...templates(config.paths.templates), ...templates(config.paths.kickstarts)]) {
+    for (const u of findUnquoted(readFileSync(file, 'utf8'), file)) {
+      warnings.push(`warning: ${rel(file)}:${u.line}: ${u.expression} is printed into a shell context (${u.context}) unquoted: write {{shq ...}}${u.context === 'late_command' || u.context === 'sh -c' ? ' (nest=1 inside sh -c \'...\')' : ''}`);
+    }
+  }
   for (const e of errors) io.err(e);
-  io.out(`lint: ${renders} render(s) for ${inventory.hosts().length} host(s): ${errors.length} error(s)`);
+  for (const w of warnings) io.err(w);
+  io.out(`lint: ${renders} render(s) for ${inventory.hosts().length} host(s): ${errors.length} error(s), ${warnings.length} warning(s)`);
   return errors.length ? EXIT_FAIL : EXIT_OK;
 }
