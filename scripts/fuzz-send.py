@@ -8,7 +8,8 @@ Frames on stdin: u32 length (big endian, of what follows), u8 op, then the op's 
           UDP checksum 0 ("none", RFC 768).
   2 TCP   id(4) bind(4) dst(4) dport(2) flags(2) wait_ms(4) payload: connect from `bind`, send
           the payload (flags bit 0: then half-close; bit 1: in small pieces), read for at most
-          wait_ms, close. Runs on a thread pool; reports {"tcp": id, "recv": n, "head": "..."}.
+          wait_ms, close. Runs on a thread pool; reports {"tcp": id, "recv": n, "head": first
+          answer line, "ms": time to the first answer byte, "sent": first line sent}.
   3 UDP   id(4) bind(4) bport(2) dst(4) dport(2) wait_ms(4) keep(1) payload: a real UDP socket
           sends the payload and waits for the first reply; reports {"udp": id, "from_port",
           "local_port", "recv", "head_hex"}. keep=1 keeps the socket open until a CLOSE.
@@ -64,6 +65,7 @@ def send_raw(body):
 def tcp_job(jid, bind, dst, dport, flags, wait_ms, payload):
     got = b""
     err = None
+    first_ms = None
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
         s.settimeout(max(wait_ms, 1) / 1000)
@@ -79,7 +81,8 @@ def tcp_job(jid, bind, dst, dport, flags, wait_ms, payload):
             s.sendall(payload)
         if flags & 1:
             s.shutdown(socket.SHUT_WR)
-        deadline = time.monotonic() + wait_ms / 1000
+        sent_at = time.monotonic()
+        deadline = sent_at + wait_ms / 1000
         while len(got) < 65536:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -88,6 +91,8 @@ def tcp_job(jid, bind, dst, dport, flags, wait_ms, payload):
             chunk = s.recv(65536)
             if not chunk:
                 break
+            if not got:
+                first_ms = (time.monotonic() - sent_at) * 1000
             got += chunk
     except socket.timeout:
         pass
@@ -100,7 +105,8 @@ def tcp_job(jid, bind, dst, dport, flags, wait_ms, payload):
             pass
         s.close()
     head = got[:200].split(b"\r\n", 1)[0].decode("latin1")
-    report({"tcp": jid, "recv": len(got), "head": head, "err": err, "hex": got[:64].hex()})
+    sent_head = payload[:120].split(b"\r\n", 1)[0].decode("latin1")
+    report({"tcp": jid, "recv": len(got), "head": head, "err": err, "ms": first_ms, "sent": sent_head})
 
 
 kept = {}

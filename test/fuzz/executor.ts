@@ -23,6 +23,8 @@ interface TcpReport {
   recv: number;
   head: string;
   err: string | null;
+  ms: number | null;
+  sent: string;
 }
 
 export class Executor {
@@ -34,6 +36,8 @@ export class Executor {
   /** First response lines of TCP exchanges (`HTTP/1.1 404`, `no answer`, `error: ...`) -> count. */
   readonly tcpOutcomes = new Map<string, number>();
   rawErrors: Record<string, number> = {};
+  /** The slowest TCP exchanges (time to the first answer byte), slowest first; clear between protocols. */
+  slowest: { ms: number; sent: string; head: string }[] = [];
   private exited = false;
 
   constructor(lab: Lab, ns: string, root: string, readonly name: string) {
@@ -64,6 +68,10 @@ export class Executor {
         const t = msg as unknown as TcpReport;
         const key = t.err ? `error: ${t.err}` : t.recv === 0 ? 'no answer' : /^HTTP\/\d\.\d \d{3}/.test(t.head) ? t.head.slice(0, 12) : 'answered';
         this.tcpOutcomes.set(key, (this.tcpOutcomes.get(key) ?? 0) + 1);
+        if (t.ms !== null && (this.slowest.length < 5 || t.ms > this.slowest[4]!.ms)) {
+          this.slowest.push({ ms: t.ms, sent: t.sent.slice(0, 100), head: t.head.slice(0, 40) });
+          this.slowest.sort((a, b) => b.ms - a.ms).splice(5);
+        }
         continue;
       }
       const key = 'sync' in msg ? `sync:${String(msg.sync)}` : 'udp' in msg ? `udp:${String(msg.udp)}` : '';

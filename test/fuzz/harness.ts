@@ -188,6 +188,15 @@ class World {
   /** Starts 3rc again after it died; its start-up does not count as a stall of the campaign. */
   async restart(): Promise<void> {
     await this.start();
+    this.resetStall();
+  }
+
+  /**
+   * Reads /metrics twice: the stall gauges reset when read, and the first scrape of a fresh
+   * process (prom-client's first collection, cold code) may itself stall the loop.
+   */
+  resetStall(): void {
+    this.metrics();
     this.metrics();
   }
 
@@ -320,6 +329,8 @@ interface Counts {
   /** Batches after which 3rc, alive, did not answer the DNS ping. */
   stuck: number;
   deaths: { summary: string; stderr: string }[];
+  /** TFTP transfers real sockets opened, whose ports were fuzzed. */
+  transfers: number;
   /** Deaths in the current phase (TFTP: request port, then transfer ports). */
   phaseDeaths: number;
 }
@@ -393,6 +404,7 @@ async function drive(w: World, p: Protocol, n: number, rng: Rng, seeds: Seeds, c
           continue;
         }
         const t: OpenTransfer = { port: opened.from_port, client: { address: bind, port: opened.local_port } };
+        counts.transfers++;
         const ok = await pump(() => tftpTransferJob(rng, seeds.tftpTransfer, t), one, Math.min(n, sent + perTransfer));
         await w.cliExec.closeUdp(opened.id);
         if (!ok) break;
@@ -445,11 +457,12 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
       }
       const ctx = p === 'http' ? prepareHttp(w) : { apiToken: w.apiToken };
       const pid = w.served.proc.pid;
-      w.metrics(); // resets the stall gauges: what follows measures this protocol only
+      w.resetStall(); // what follows measures this protocol only
       const rssBefore = rssMb(pid);
       const eventsBefore = eventRows(dbPath, scratch);
       const before = new Map(w.cliExec.tcpOutcomes);
-      const counts: Counts = { martian: 0, stuck: 0, deaths: [], phaseDeaths: 0 };
+      w.cliExec.slowest = [];
+      const counts: Counts = { martian: 0, stuck: 0, deaths: [], phaseDeaths: 0, transfers: 0 };
       const t0 = performance.now();
       const packets = await drive(w, p, opts.packets, rng, seeds, ctx, counts);
       const seconds = (performance.now() - t0) / 1000;
@@ -485,11 +498,12 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
       };
       results.push(r);
       opts.log(
-        `fuzz ${p}: ${packets} packets (${counts.martian} with martian sources via the server's loopback) in ${seconds.toFixed(1)} s = ${Math.round(r.packetsPerSecond)} packets/s; ` +
+        `fuzz ${p}: ${packets} packets (${counts.martian} with martian sources via the server's loopback${p === 'tftp' ? `; ${counts.transfers} transfers opened by real sockets and their ports fuzzed` : ''}) in ${seconds.toFixed(1)} s = ${Math.round(r.packetsPerSecond)} packets/s; ` +
           `largest stall ${ms(stallMs)} (wall-clock delay ${ms(r.delayMs)}); RSS ${mb(rssBefore)} -> ${mb(rssAfter)}; events ${eventsBefore} -> ${eventsAfter}; ` +
           `handler errors ${r.handlerErrors ?? '?'}, dropped sources ${r.dropped ?? '?'}`,
       );
       if (Object.keys(tcpOutcomes).length) opts.log(`  tcp outcomes: ${Object.entries(tcpOutcomes).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} x${v}`).join(', ')}`);
+      if (w.cliExec.slowest.length) opts.log(`  slowest answers: ${w.cliExec.slowest.map((x) => `${x.ms.toFixed(0)} ms ${JSON.stringify(x.sent)} -> ${JSON.stringify(x.head)}`).join('; ')}`);
       for (const c of checks) opts.log(`  ${c.ok ? 'PASS' : 'FAIL'} ${c.name}: ${c.detail}`);
       const stderrs = [...new Set(counts.deaths.map((d) => d.stderr.trim().split('\n').slice(0, 14).join('\n')))];
       for (const e of stderrs) for (const l of e.split('\n')) opts.log(`  | ${l}`);

@@ -8,7 +8,7 @@
  */
 import { execFile } from 'node:child_process';
 import dgram from 'node:dgram';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -97,6 +97,7 @@ async function captureTftp(seeds: Seeds): Promise<void> {
   }
   rec.close();
   for (const t of transfer) t.close();
+  rmSync(tmp, { force: true });
 }
 
 /** The query with QR set: enough of an answer for dig to stop waiting. */
