@@ -2,11 +2,15 @@
  * Prometheus metrics (prom-client), one registry per process so that tests can run several
  * servers side by side. Protocol servers get the counters they increment from here.
  */
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { closeSync, openSync, readSync } from 'node:fs';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export function createMetrics(opts: { defaults?: boolean } = {}) {
   const registry = new Registry();
-  if (opts.defaults !== false) collectDefaultMetrics({ register: registry, prefix: 'threerc_' });
+  if (opts.defaults !== false) {
+    collectDefaultMetrics({ register: registry, prefix: 'threerc_' });
+    registerEventLoopStall(registry);
+  }
   return {
     registry,
     httpRequests: new Counter({ name: 'threerc_http_requests_total', help: 'HTTP requests by route and status', labelNames: ['route', 'status'] as const, registers: [registry] }),
@@ -64,6 +68,87 @@ export function registerGuardStats(metrics: Metrics, guard: { dropped: ReadonlyM
     collect() {
       this.reset();
       for (const [server, n] of guard.failures) this.inc({ server }, n);
+    },
+  });
+}
+
+/** How often the event-loop stall monitor's timer runs; its precision. */
+const STALL_TICK_MS = 5;
+
+/**
+ * The main thread's cumulative run-queue wait in ns (field 2 of /proc/thread-self/schedstat:
+ * time it was runnable but another task had the CPU), or null where Linux does not provide it.
+ * The file is opened once (from the main thread, so thread-self is the main thread) and re-read
+ * with pread at offset 0.
+ */
+function runQueueWait(): () => number | null {
+  let fd: number | null = null;
+  try {
+    fd = openSync('/proc/thread-self/schedstat', 'r');
+  } catch {
+    return () => null;
+  }
+  const buf = Buffer.alloc(128);
+  return () => {
+    if (fd === null) return null;
+    try {
+      const n = readSync(fd, buf, 0, buf.length, 0);
+      const wait = Number(buf.toString('latin1', 0, n).split(' ')[1]);
+      return Number.isFinite(wait) ? wait : null;
+    } catch {
+      closeSync(fd);
+      fd = null;
+      return null;
+    }
+  };
+}
+
+/**
+ * The longest event-loop stall since the last scrape, measured by the process itself (the fuzz
+ * campaign's pass criterion, issue 19): a timer due every {@link STALL_TICK_MS} ms notes how late
+ * it fires. Two gauges, both reset when read:
+ * - `threerc_eventloop_delay_max_seconds`: the lateness (wall clock), whatever its cause;
+ * - `threerc_eventloop_stall_max_seconds`: the same less the time the main thread spent waiting
+ *   for a CPU (the kernel's run-queue wait), i.e. what the process itself blocked for (its own
+ *   code, GC, a synchronous disk write); on a machine with more runnable tasks than cores the
+ *   first also counts the scheduler's delays. Without /proc schedstat both are the same.
+ * prom-client's `threerc_nodejs_eventloop_lag_max_seconds` is the lateness too, at 10 ms
+ * resolution and with the resolution included. The timer is unref'd: it never keeps a process up.
+ */
+export function registerEventLoopStall(registry: Registry, tickMs = STALL_TICK_MS): void {
+  const wait = runQueueWait();
+  let last = process.hrtime.bigint();
+  let lastWait = wait();
+  let maxDelay = 0;
+  let maxStall = 0;
+  const timer = setInterval(() => {
+    const now = process.hrtime.bigint();
+    const w = wait();
+    const late = Number(now - last) / 1e6 - tickMs;
+    const queued = w !== null && lastWait !== null ? (w - lastWait) / 1e6 : 0;
+    last = now;
+    lastWait = w;
+    if (late > maxDelay) maxDelay = late;
+    const own = late - queued;
+    if (own > maxStall) maxStall = own;
+  }, tickMs);
+  timer.unref();
+  new Gauge({
+    name: 'threerc_eventloop_delay_max_seconds',
+    help: `Longest event-loop delay since the last scrape (wall clock, ${tickMs} ms resolution; reset when read)`,
+    registers: [registry],
+    collect() {
+      this.set(Math.max(0, maxDelay) / 1000);
+      maxDelay = 0;
+    },
+  });
+  new Gauge({
+    name: 'threerc_eventloop_stall_max_seconds',
+    help: `Longest event-loop stall since the last scrape: the delay less the main thread's wait for a CPU (${tickMs} ms resolution; reset when read)`,
+    registers: [registry],
+    collect() {
+      this.set(Math.max(0, maxStall) / 1000);
+      maxStall = 0;
     },
   });
 }

@@ -1,0 +1,25 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Registry } from 'prom-client';
+import { registerEventLoopStall } from './metrics.js';
+
+const value = async (r: Registry, name: string) => (await r.getSingleMetric(name)!.get()).values[0]!.value;
+
+test('the event-loop stall gauges see a blocked loop, and reset when read', async () => {
+  const r = new Registry();
+  registerEventLoopStall(r, 5);
+  await new Promise((res) => setTimeout(res, 30));
+  await value(r, 'threerc_eventloop_delay_max_seconds'); // reset what start-up left
+  await value(r, 'threerc_eventloop_stall_max_seconds');
+  // Blocks the loop for 80 ms of CPU time (not wall time: on a busy machine the thread also
+  // waits for a CPU meanwhile, which the stall gauge leaves out and the delay gauge counts).
+  const cpu0 = process.cpuUsage();
+  while (process.cpuUsage(cpu0).user + process.cpuUsage(cpu0).system < 80_000);
+  await new Promise((res) => setTimeout(res, 20));
+  const delay = await value(r, 'threerc_eventloop_delay_max_seconds');
+  const stall = await value(r, 'threerc_eventloop_stall_max_seconds');
+  assert.ok(stall >= 0.06, `stall ${stall}, delay ${delay}`);
+  assert.ok(delay >= stall - 1e-9, `stall ${stall}, delay ${delay}`);
+  await new Promise((res) => setTimeout(res, 20));
+  assert.ok((await value(r, 'threerc_eventloop_stall_max_seconds')) < 0.06, 'reset when read');
+});

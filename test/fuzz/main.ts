@@ -1,0 +1,39 @@
+/**
+ * `npm run fuzz -- [--packets N] [--seed S] [--only dhcp,tftp,dns,http] [--max-stall-ms 50]
+ * [--max-rss-growth-mb 64] [--max-event-rows 1000] [--json]`: the fuzz campaign at any size
+ * (the CI test runs it small). Needs root (network namespaces). Exit 0 when every criterion
+ * holds, 1 when one fails, 2 for a wrong command line.
+ */
+import { DEFAULTS, PROTOCOLS, runFuzz, type FuzzOptions, type Protocol } from './harness.js';
+
+function usage(msg: string): never {
+  process.stderr.write(`${msg}\nusage: npm run fuzz -- [--packets N] [--seed S] [--only dhcp,tftp,dns,http] [--max-stall-ms MS] [--max-rss-growth-mb MB] [--max-event-rows N] [--json]\n`);
+  process.exit(2);
+}
+
+const opts: FuzzOptions = { ...DEFAULTS, log: (l) => process.stdout.write(`${l}\n`) };
+let json = false;
+const args = process.argv.slice(2);
+for (let i = 0; i < args.length; i++) {
+  const a = args[i]!;
+  const num = () => {
+    const v = Number(args[++i]);
+    if (!Number.isFinite(v) || v < 0) usage(`${a} needs a number`);
+    return v;
+  };
+  if (a === '--packets') opts.packets = Math.floor(num());
+  else if (a === '--seed') opts.seed = Math.floor(num());
+  else if (a === '--max-stall-ms') opts.maxStallMs = num();
+  else if (a === '--max-rss-growth-mb') opts.maxRssGrowthMb = num();
+  else if (a === '--max-event-rows') opts.maxEventRows = Math.floor(num());
+  else if (a === '--only') {
+    const list = (args[++i] ?? '').split(',').filter(Boolean);
+    for (const p of list) if (!(PROTOCOLS as readonly string[]).includes(p)) usage(`unknown protocol ${p}`);
+    opts.protocols = list as Protocol[];
+  } else if (a === '--json') json = true;
+  else usage(`unknown argument ${a}`);
+}
+if (json) opts.log = (l) => process.stderr.write(`${l}\n`);
+const report = await runFuzz(opts);
+if (json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+process.exit(report.skipped ? 0 : report.pass ? 0 : 1);
