@@ -92,7 +92,8 @@ async function buildHa(
     driver,
     evidence: deps.evidence,
     probeAll: (targets) => probeAll(targets, { timeoutMs: config.ha.probe.timeout, concurrency: 256 }),
-    ganglia: ganglia ? () => fetchGanglia(ganglia.host, ganglia.port, { timeoutMs: 5000 }) : undefined,
+    // A gmond that trickles its XML byte by byte must not hold the pass: at most half an interval.
+    ganglia: ganglia ? () => fetchGanglia(ganglia.host, ganglia.port, { timeoutMs: 5000, deadlineMs: Math.min(5000, config.ha.scanInterval / 2) }) : undefined,
     address: (name) => {
       const hv = deps.inventory.hypervisor(name);
       if (hv) return { host: hv.address, port: hv.ssh.port };
