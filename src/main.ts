@@ -4,6 +4,7 @@
  * and then the store.
  */
 import { createHash } from 'node:crypto';
+import { dirname } from 'node:path';
 import type { Config } from './config/load.js';
 import { ensureApiToken } from './config/api-token.js';
 import { createDhcpServer } from './dhcp/server.js';
@@ -25,6 +26,7 @@ import { InstallLifecycle } from './inventory/install.js';
 import { countingTrace, storeTrace } from './inventory/trace.js';
 import { createMetrics, registerDnsStats, registerGuardStats } from './lib/metrics.js';
 import { processGuard } from './lib/guard.js';
+import { secureStateDir } from './lib/state-dir.js';
 import { TemplateEngine } from './render/engine.js';
 import { HaController } from './ha/controller.js';
 import { controllerSettings, hostSpecs } from './ha/from-config.js';
@@ -167,6 +169,8 @@ function installQueryTrace(inventory: Inventory, bootTable: BootTable, trace: Bo
 
 export async function startServer(config: Config, log: Logger, clock: Clock = systemClock): Promise<Running> {
   const startedAt = clock.now();
+  // The store (install tokens), the API token and P2V images: nothing there for other users.
+  secureStateDir(dirname(config.store.path), log);
   // Web dashboard (issue 12): the store, tapped so that every appended event reaches the live stream.
   const live = new LiveFeed(clock, log.child({ server: 'web' }));
   const store = live.tapStore(openStore(config, { exclusive: true }));
