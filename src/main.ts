@@ -270,7 +270,7 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
         inventory, bootTable, store, clock, startedAt,
         log: log.child({ server: 'http' }),
         apiToken: token.token,
-        web: { live, budget: config.ha.budget },
+        web: { live, budget: config.ha.budget, maxSseClients: s.http.maxSseClients },
         version: packageVersion(),
         instance: instanceId(config),
         servers: () => Object.fromEntries(services.filter((x) => x.addresses().length > 0).map((x) => [x.name, x.addresses()])),
