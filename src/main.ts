@@ -4,6 +4,7 @@
  * and then the store.
  */
 import { createHash } from 'node:crypto';
+import { dirname } from 'node:path';
 import type { Config } from './config/load.js';
 import { ensureApiToken } from './config/api-token.js';
 import { createDhcpServer } from './dhcp/server.js';
@@ -26,6 +27,7 @@ import { countingTrace, LimitedTrace } from './inventory/trace.js';
 import { EventRetention } from './store/retention.js';
 import { createMetrics, registerDnsStats, registerGuardStats } from './lib/metrics.js';
 import { processGuard } from './lib/guard.js';
+import { secureStateDir } from './lib/state-dir.js';
 import { TemplateEngine } from './render/engine.js';
 import { HaController } from './ha/controller.js';
 import { controllerSettings, hostSpecs } from './ha/from-config.js';
@@ -93,7 +95,8 @@ async function buildHa(
     driver,
     evidence: deps.evidence,
     probeAll: (targets) => probeAll(targets, { timeoutMs: config.ha.probe.timeout, concurrency: 256 }),
-    ganglia: ganglia ? () => fetchGanglia(ganglia.host, ganglia.port, { timeoutMs: 5000 }) : undefined,
+    // A gmond that trickles its XML byte by byte must not hold the pass: at most half an interval.
+    ganglia: ganglia ? () => fetchGanglia(ganglia.host, ganglia.port, { timeoutMs: 5000, deadlineMs: Math.min(5000, config.ha.scanInterval / 2) }) : undefined,
     address: (name) => {
       const hv = deps.inventory.hypervisor(name);
       if (hv) return { host: hv.address, port: hv.ssh.port };
@@ -172,6 +175,8 @@ function installQueryTrace(inventory: Inventory, bootTable: BootTable, trace: Bo
 
 export async function startServer(config: Config, log: Logger, clock: Clock = systemClock): Promise<Running> {
   const startedAt = clock.now();
+  // The store (install tokens), the API token and P2V images: nothing there for other users.
+  secureStateDir(dirname(config.store.path), log);
   // Web dashboard (issue 12): the store, tapped so that every appended event reaches the live stream.
   const live = new LiveFeed(clock, log.child({ server: 'web' }));
   const store = live.tapStore(openStore(config, { exclusive: true }));
@@ -278,7 +283,7 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
         inventory, bootTable, store, clock, startedAt,
         log: log.child({ server: 'http' }),
         apiToken: token.token,
-        web: { live, budget: config.ha.budget },
+        web: { live, budget: config.ha.budget, maxSseClients: s.http.maxSseClients },
         version: packageVersion(),
         instance: instanceId(config),
         servers: () => Object.fromEntries(services.filter((x) => x.addresses().length > 0).map((x) => [x.name, x.addresses()])),

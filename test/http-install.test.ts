@@ -1,7 +1,9 @@
 /**
  * The install lifecycle over real HTTP, with curl against a running `3rc serve`: boot files with
  * Range, kickstarts only for their host (source address or current token), iPXE scripts, the
- * done/failed callbacks with single-use tokens, expiry, metrics.
+ * done/failed callbacks with single-use tokens taken only from the host's own address, expiry,
+ * metrics; and, after a whole install cycle, no install token anywhere but in the answers to its
+ * host (API listings, dashboard feed, store events, logs, metrics).
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -10,7 +12,20 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { labWithLoopbackHost, LO_MAC, ROOT, serve, type LabConfig, type Served } from './lib/serve.js';
+import http from 'node:http';
+import Database from 'better-sqlite3';
+import { parse } from 'yaml';
+import { LAB_YAML, labWithLoopbackHost, LO_MAC, ROOT, serve, type LabConfig, type Served } from './lib/serve.js';
+
+/** A second host on loopback: lo6, 127.0.0.6. */
+const LO6_MAC = '52-54-00-77-00-56';
+const withLo6 = async (extra: Record<string, unknown> = {}) => {
+  const base = parse(readFileSync(LAB_YAML, 'utf8')) as { hosts: unknown[] };
+  return labWithLoopbackHost({
+    hosts: [...base.hosts, { name: 'lo5', mac: LO_MAC.replace(/-/g, ':'), ip: '127.0.0.5', profile: 'debian12', role: 'services' }, { name: 'lo6', mac: LO6_MAC.replace(/-/g, ':'), ip: '127.0.0.6', profile: 'debian12', role: 'services' }],
+    ...extra,
+  });
+};
 
 function curl(args: string[]): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -38,7 +53,7 @@ describe('install lifecycle over HTTP', () => {
   };
 
   before(async () => {
-    cfg = await labWithLoopbackHost();
+    cfg = await withLo6();
     const bootDir = join(cfg.dir, 'boot');
     mkdirSync(join(bootDir, 'debian-installer/12/amd64'), { recursive: true });
     kernel = randomBytes(1_500_000);
@@ -71,26 +86,33 @@ describe('install lifecycle over HTTP', () => {
   });
 
   it('install flip -> kickstart with the token -> done -> local -> kickstart refused, done again 410', async () => {
-    const ks = `${s.url}/ks/52-54-00-77-00-10`;
-    assert.equal((await curl([ks])).status, 403); // not from vm10, no token
-    assert.equal((await boot('vm10', { mode: 'install' })).status, 200);
-    const t = await installToken('vm10');
+    const ks = `${s.url}/ks/${LO_MAC}`;
+    const fromLo5 = ['--interface', '127.0.0.5'];
+    assert.equal((await curl([ks])).status, 403); // not from lo5, no token
+    assert.equal((await boot('lo5', { mode: 'install' })).status, 200);
+    const t = await installToken('lo5');
     assert.equal((await curl([`${ks}?token=${'0'.repeat(32)}`])).status, 403);
     const got = await curl([`${ks}?token=${t}`]);
     assert.equal(got.status, 200);
-    assert.match(got.body, /^d-i netcfg\/get_hostname string vm10$/m);
-    assert.ok(got.body.includes(`/install/52-54-00-77-00-10/done?token=${t}`));
+    assert.match(got.body, /^d-i netcfg\/get_hostname string lo5$/m);
+    assert.ok(got.body.includes(`/install/${LO_MAC}/done?token=${t}`));
 
-    assert.equal((await curl(['-X', 'POST', `${s.url}/install/52-54-00-77-00-10/done?token=0000`])).status, 403);
-    const done = await curl(['-X', 'POST', `${s.url}/install/52-54-00-77-00-10/done?token=${t}`]);
+    assert.equal((await curl([...fromLo5, '-X', 'POST', `${s.url}/install/${LO_MAC}/done?token=0000`])).status, 403);
+    // The right token from another address: refused, and the host is still installing.
+    const elsewhere = await curl(['-X', 'POST', `${s.url}/install/${LO_MAC}/done?token=${t}`]);
+    assert.equal(elsewhere.status, 403, elsewhere.body);
+    assert.match(elsewhere.body, /only from its own address \(127\.0\.0\.5\)/);
+    assert.equal((await curl([`${s.url}/install/${LO_MAC}/failed?token=${t}`])).status, 403);
+    assert.equal((JSON.parse((await curl([`${s.url}/api/v1/hosts/lo5`])).body) as { boot: { mode: string } }).boot.mode, 'install');
+    const done = await curl([...fromLo5, '-X', 'POST', `${s.url}/install/${LO_MAC}/done?token=${t}`]);
     assert.equal(done.status, 200, done.body);
-    const vm10 = JSON.parse((await curl([`${s.url}/api/v1/hosts/vm10`])).body) as { boot: { mode: string; lastInstall: string } };
-    assert.deepEqual([vm10.boot.mode, vm10.boot.lastInstall], ['local', 'done']);
+    const lo5 = JSON.parse((await curl([`${s.url}/api/v1/hosts/lo5`])).body) as { boot: { mode: string; lastInstall: string } };
+    assert.deepEqual([lo5.boot.mode, lo5.boot.lastInstall], ['local', 'done']);
     assert.equal((await curl([`${ks}?token=${t}`])).status, 403);
-    const again = await curl(['-X', 'POST', `${s.url}/install/52-54-00-77-00-10/done?token=${t}`]);
+    const again = await curl([...fromLo5, '-X', 'POST', `${s.url}/install/${LO_MAC}/done?token=${t}`]);
     assert.equal(again.status, 410);
-    const after2 = JSON.parse((await curl([`${s.url}/api/v1/hosts/vm10`])).body) as { boot: { since: string } };
-    assert.equal(after2.boot.since, (vm10.boot as unknown as { since: string }).since); // nothing changed
+    const after2 = JSON.parse((await curl([`${s.url}/api/v1/hosts/lo5`])).body) as { boot: { since: string } };
+    assert.equal(after2.boot.since, (lo5.boot as unknown as { since: string }).since); // nothing changed
   });
 
   it('the host itself gets its kickstart and iPXE script by its address; others do not', async () => {
@@ -111,21 +133,23 @@ describe('install lifecycle over HTTP', () => {
     assert.ok(!local.body.includes('kernel ') && /^exit$/m.test(local.body));
   });
 
-  it('install-failed keeps the log (bounded) and leaves the host visibly failed, on local boot', async () => {
-    assert.equal((await boot('vm11', { mode: 'install' })).status, 200);
-    const t = await installToken('vm11');
-    const log = `anaconda: ${'x'.repeat(100_000)}\nERROR: disk not found\n`;
-    const r = await curl(['-X', 'POST', '--data-binary', log, `${s.url}/install/52-54-00-77-00-11/failed?token=${t}`]);
+  it('install-failed keeps the log (bounded, tokens redacted) and leaves the host visibly failed, on local boot', async () => {
+    const fromLo6 = ['--interface', '127.0.0.6'];
+    assert.equal((await boot('lo6', { mode: 'install' })).status, 200);
+    const t = await installToken('lo6');
+    // An installer's log quotes its kernel command line and the URLs it fetched, token and all.
+    const log = `anaconda: ${'x'.repeat(100_000)}\nkernel: inst.ks=http://10.77.0.1/ks/${LO6_MAC}?token=${t} quiet\nsecret ${t}\nERROR: disk not found\n`;
+    const r = await curl([...fromLo6, '-X', 'POST', '--data-binary', log, `${s.url}/install/${LO6_MAC}/failed?token=${t}`]);
     assert.equal(r.status, 200, r.body);
-    const vm11 = JSON.parse((await curl([`${s.url}/api/v1/hosts/vm11`])).body) as { boot: { mode: string; lastInstall: string } };
-    assert.deepEqual([vm11.boot.mode, vm11.boot.lastInstall], ['local', 'failed']);
-    const events = JSON.parse((await curl([`${s.url}/api/v1/hosts/vm11/events`])).body) as { kind: string; data: { log?: string; truncated?: boolean } }[];
+    const lo6 = JSON.parse((await curl([`${s.url}/api/v1/hosts/lo6`])).body) as { boot: { mode: string; lastInstall: string } };
+    assert.deepEqual([lo6.boot.mode, lo6.boot.lastInstall], ['local', 'failed']);
+    const events = JSON.parse((await curl([`${s.url}/api/v1/hosts/lo6/events`])).body) as { kind: string; data: { log?: string; truncated?: boolean } }[];
     const failed = events.find((e) => e.kind === 'install.failed')!;
-    assert.ok(failed.data.log!.endsWith('ERROR: disk not found\n'));
+    assert.ok(failed.data.log!.endsWith(`kernel: inst.ks=http://10.77.0.1/ks/${LO6_MAC}?token=<redacted> quiet\nsecret <redacted>\nERROR: disk not found\n`), failed.data.log!.slice(-300));
     assert.equal(failed.data.truncated, true);
     assert.ok(failed.data.log!.length <= 64 * 1024);
     assert.ok(!JSON.stringify(events).includes(t), 'the token itself is never in the event log');
-    assert.equal((await curl(['-X', 'POST', `${s.url}/install/52-54-00-77-00-11/done?token=${t}`])).status, 410);
+    assert.equal((await curl([...fromLo6, '-X', 'POST', `${s.url}/install/${LO6_MAC}/done?token=${t}`])).status, 410);
   });
 
   it('serves the HINFO role step, which learns the role from 3rc\'s DNS and fetches it over HTTP', async () => {
@@ -177,6 +201,91 @@ describe('install expiry', () => {
       assert.ok(events.some((e) => e.kind === 'install.expired'));
     } finally {
       await s.stop();
+      cfg.cleanup();
+    }
+  });
+});
+
+/** The dashboard's SSE feed, read from a plain HTTP connection. */
+function feed(url: string): { text: () => string; close: () => void } {
+  let text = '';
+  const req = http.get(url, (res) => {
+    res.setEncoding('utf8');
+    res.on('data', (d: string) => (text += d));
+  });
+  req.on('error', () => undefined);
+  return { text: () => text, close: () => req.destroy() };
+}
+
+describe('install tokens go only to their host', () => {
+  it('after an install cycle the token is in no API answer, dashboard feed, store event, log line or metric', async () => {
+    const cfg = await withLo6();
+    const s = await serve(cfg);
+    let token = '';
+    try {
+      const api = readFileSync(join(cfg.dir, 'api-token'), 'utf8').trim();
+      const live = feed(`${s.url}/api/v1/stream`);
+      const flip = await curl(['-X', 'PUT', '-H', `Authorization: Bearer ${api}`, '-H', 'content-type: application/json', '-d', '{"mode":"install"}', `${s.url}/api/v1/hosts/lo5/boot`]);
+      assert.equal(flip.status, 200);
+      const lo5 = ['--interface', '127.0.0.5'];
+      // The owner's own answers carry the token: its iPXE script and its kickstart.
+      const ipxe = await curl([...lo5, `${s.url}/boot/ipxe/${LO_MAC}`]);
+      token = /\?token=([0-9a-f]{32})/.exec(ipxe.body)?.[1] ?? '';
+      assert.ok(token, ipxe.body);
+      assert.ok((await curl([...lo5, `${s.url}/ks/${LO_MAC}`])).body.includes(token));
+      // Someone else with the token: refused (and logged).
+      assert.equal((await curl(['-X', 'POST', `${s.url}/install/${LO_MAC}/done?token=${token}`])).status, 403);
+      assert.equal((await curl(['-X', 'POST', '--data-binary', `stolen ${token}`, `${s.url}/install/${LO_MAC}/failed?token=${token}`])).status, 403);
+      // The installer fails and sends its log, which quotes its kernel command line.
+      const log = `BOOT_IMAGE=linux url=http://10.77.0.1/ks/${LO_MAC}?token=${token} auto=true\nfetching ${s.url}/ks/${LO_MAC}?token=${token}&x=1\n${token}\nERROR: no disk\n`;
+      assert.equal((await curl([...lo5, '-X', 'POST', '--data-binary', log, `${s.url}/install/${LO_MAC}/failed?token=${token}`])).status, 200);
+      // Spent: later uses of it are refused and logged.
+      assert.equal((await curl([`${s.url}/ks/${LO_MAC}?token=${token}`])).status, 403);
+      assert.equal((await curl([...lo5, `${s.url}/install/${LO_MAC}/done?token=${token}`])).status, 410);
+      for (let i = 0; i < 100 && !live.text().includes('install.failed'); i++) await new Promise((r) => setTimeout(r, 50));
+      live.close();
+      assert.ok(live.text().includes('install.failed'), 'the feed saw the cycle');
+
+      const answers: Record<string, string> = { feed: live.text() };
+      for (const path of ['/api/v1/hosts', '/api/v1/hosts/lo5', '/api/v1/hosts/lo5/boot', '/api/v1/hosts/lo5/events?limit=10000', '/api/v1/overview', '/api/v1/timeline/lo5', '/api/v1/ha', '/api/v1/p2v', '/api/v1/health', '/metrics', '/']) {
+        const r = await curl([`${s.url}${path}`]);
+        assert.equal(r.status, 200, `${path}: ${r.body.slice(0, 200)}`);
+        answers[path] = r.body;
+      }
+      // What a reconnecting dashboard gets replayed from the store.
+      const replay = await new Promise<string>((resolve) => {
+        let text = '';
+        const req = http.get(`${s.url}/api/v1/stream`, { headers: { 'last-event-id': '1' } }, (res) => {
+          res.setEncoding('utf8');
+          res.on('data', (d: string) => {
+            text += d;
+            if (text.includes('install.failed')) req.destroy();
+          });
+          res.on('close', () => resolve(text));
+        });
+      });
+      answers.replay = replay;
+      assert.ok(replay.includes('<redacted>'), 'the failed log is there, redacted');
+      for (const [where, text] of Object.entries(answers)) assert.ok(!text.includes(token), `the token is in ${where}`);
+    } finally {
+      await s.stop();
+    }
+    try {
+      if (token) {
+        // The log lines of the whole cycle (refusals included) and every stored event.
+        assert.ok(s.lines.some((l) => l.includes('install-done refused')), 'the refusals were logged');
+        for (const line of s.lines) assert.ok(!line.includes(token), `the token is in a log line: ${line}`);
+        assert.ok(!s.stderr().includes(token));
+        const db = new Database(join(cfg.dir, '3rc.db'), { readonly: true });
+        try {
+          const events = db.prepare('SELECT * FROM events').all();
+          assert.ok(events.length > 5);
+          for (const e of events) assert.ok(!JSON.stringify(e).includes(token), `the token is in a stored event: ${JSON.stringify(e).slice(0, 300)}`);
+        } finally {
+          db.close();
+        }
+      }
+    } finally {
       cfg.cleanup();
     }
   });

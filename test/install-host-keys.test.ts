@@ -2,6 +2,8 @@
  * A reinstalled host's new SSH host keys, learned from its install-done call: a real `3rc serve`
  * with ha.guestSsh.knownHosts, keys made by ssh-keygen, the done call with the install token (and
  * without it), and, where sshd can run, a real SSH connection to a server with those host keys.
+ * A done call is taken only from the host's own address: the hosts here live on loopback
+ * (127.0.0.x), and the installers' curl and wget are made to send from there.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -11,7 +13,32 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { SshErrorCodes, SshPool, type SshTarget } from '../src/hypervisor/ssh.js';
 import { freePort, keygen, sshdUnavailable, startSshd } from './hypervisor/sshd.js';
-import { labWithLoopbackHost, LO_MAC, serve, type LabConfig, type Served } from './lib/serve.js';
+import http from 'node:http';
+import { parse } from 'yaml';
+import { LAB_YAML, labWithLoopbackHost, LO_MAC, serve, type LabConfig, type Served } from './lib/serve.js';
+
+/** Hosts on loopback, so that calls can come from their own address (lo14's is 127.0.0.1: busybox wget cannot pick one). */
+const LOOPBACK_HOSTS = [
+  { name: 'lo5', mac: LO_MAC.replace(/-/g, ':'), ip: '127.0.0.5', profile: 'debian12', role: 'services' },
+  { name: 'lo10', mac: '52:54:00:77:01:10', ip: '127.0.0.10', profile: 'debian12', role: 'services' },
+  { name: 'lo11', mac: '52:54:00:77:01:11', ip: '127.0.0.11', profile: 'debian12', role: 'services' },
+  { name: 'lo14', mac: '52:54:00:77:01:14', ip: '127.0.0.1', profile: 'debian12-image', role: 'services' },
+];
+const macPath = (name: string) => LOOPBACK_HOSTS.find((h) => h.name === name)!.mac.replace(/:/g, '-');
+
+/** An HTTP request from a given local address (fetch cannot choose one). */
+function request(url: string, opts: { method?: string; body?: string; from: string }): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: opts.method ?? 'GET', localAddress: opts.from, headers: { 'content-type': 'text/plain' } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    req.on('error', reject);
+    req.end(opts.body);
+  });
+}
 
 const OLD = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAj4JP3i0GfU7CRnPZn/kUjbHhJD8ozajvZo2f9a9eMZ';
 const noSshd = sshdUnavailable();
@@ -47,13 +74,14 @@ describe('host keys learned from install-done', () => {
     assert.ok(done);
     return done;
   };
-  const postDone = (path: string, body: string) => fetch(`${s.url}${path}`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body });
+  const postDone = (path: string, body: string, from: string) => request(`${s.url}${path}`, { method: 'POST', body, from });
 
   before(async () => {
     port = await freePort();
     before0 = [`# hand-written: keep`, `[127.0.0.5]:${port} ${OLD}`, `hv1 ${OLD}`, `lo5.lab.test ${OLD}`, `127.0.0.5 ${OLD}`, `[127.0.0.1]:${port} ${OLD}`, ''].join('\n');
     writeFileSync(knownHosts, before0);
-    cfg = await labWithLoopbackHost({ ha: { guestSsh: { port, key: client.key, knownHosts } } });
+    const base = parse(readFileSync(LAB_YAML, 'utf8')) as { hosts: unknown[] };
+    cfg = await labWithLoopbackHost({ hosts: [...base.hosts, ...LOOPBACK_HOSTS], ha: { guestSsh: { port, key: client.key, knownHosts } } });
     s = await serve(cfg);
     api = readFileSync(join(cfg.dir, 'api-token'), 'utf8').trim();
   });
@@ -66,13 +94,15 @@ describe('host keys learned from install-done', () => {
   it('a done with a wrong token changes nothing; with the token, the host has exactly the reported keys', async () => {
     const done = await install('lo5', LO_MAC);
     const body = `${keyOf(hostEd.pub)}\n${keyOf(hostEc.pub)}\n`;
-    const forged = await postDone(done.replace(/token=[0-9a-f]+/, `token=${'0'.repeat(32)}`), body);
+    const forged = await postDone(done.replace(/token=[0-9a-f]+/, `token=${'0'.repeat(32)}`), body, '127.0.0.5');
     assert.equal(forged.status, 403);
+    // The right token from another address.
+    assert.equal((await postDone(done, body, '127.0.0.1')).status, 403);
     assert.equal(readFileSync(knownHosts, 'utf8'), before0);
 
-    const ok = await postDone(done, body);
+    const ok = await postDone(done, body, '127.0.0.5');
     assert.equal(ok.status, 200);
-    assert.deepEqual(await ok.json(), { host: 'lo5', result: 'done', boot: 'local', hostKeys: 2 });
+    assert.deepEqual(JSON.parse(ok.text), { host: 'lo5', result: 'done', boot: 'local', hostKeys: 2 });
     assert.equal(
       readFileSync(knownHosts, 'utf8'),
       [`# hand-written: keep`, `[127.0.0.5]:${port} ${keyOf(hostEd.pub)}`, `[127.0.0.5]:${port} ${keyOf(hostEc.pub)}`, `hv1 ${OLD}`, `[127.0.0.1]:${port} ${OLD}`, ''].join('\n'),
@@ -80,7 +110,7 @@ describe('host keys learned from install-done', () => {
 
     // Spent: the same call again is 410 and learns nothing, even with other keys.
     const learned = readFileSync(knownHosts, 'utf8');
-    assert.equal((await postDone(done, `${OLD}\n`)).status, 410);
+    assert.equal((await postDone(done, `${OLD}\n`, '127.0.0.5')).status, 410);
     assert.equal(readFileSync(knownHosts, 'utf8'), learned);
 
     const events = JSON.parse((await call('/api/v1/hosts/lo5/events')).body) as { kind: string; reason: string; data: { fingerprints?: string[]; file?: string; hostKeys?: number; status?: number } }[];
@@ -96,15 +126,15 @@ describe('host keys learned from install-done', () => {
 
   it('a done with no body, or with a body too large or of junk, still counts and learns nothing', async () => {
     const before1 = readFileSync(knownHosts, 'utf8');
-    const huge = await postDone(await install('vm10', '52-54-00-77-00-10'), `${keyOf(hostEd.pub)}\n${'x'.repeat(200_000)}\n`);
+    const huge = await postDone(await install('lo10', macPath('lo10')), `${keyOf(hostEd.pub)}\n${'x'.repeat(200_000)}\n`, '127.0.0.10');
     assert.equal(huge.status, 200);
-    assert.equal(((await huge.json()) as { hostKeys: number }).hostKeys, 0);
-    const junk = await postDone(await install('vm11', '52-54-00-77-00-11'), Buffer.from([0, 255, 10, 115, 115, 104, 45, 114, 115, 97, 32, 65, 65, 10]).toString('latin1'));
+    assert.equal((JSON.parse(huge.text) as { hostKeys: number }).hostKeys, 0);
+    const junk = await postDone(await install('lo11', macPath('lo11')), Buffer.from([0, 255, 10, 115, 115, 104, 45, 114, 115, 97, 32, 65, 65, 10]).toString('latin1'), '127.0.0.11');
     assert.equal(junk.status, 200);
-    const empty = await fetch(`${s.url}${await install('vm10', '52-54-00-77-00-10')}`); // GET, like an old installer may
+    const empty = await request(`${s.url}${await install('lo10', macPath('lo10'))}`, { from: '127.0.0.10' }); // GET, like an old installer may
     assert.equal(empty.status, 200);
     assert.equal(readFileSync(knownHosts, 'utf8'), before1);
-    for (const host of ['vm10', 'vm11']) {
+    for (const host of ['lo10', 'lo11']) {
       const b = JSON.parse((await call(`/api/v1/hosts/${host}`)).body) as { boot: { mode: string; lastInstall: string } };
       assert.deepEqual([b.boot.mode, b.boot.lastInstall], ['local', 'done']);
     }
@@ -123,6 +153,14 @@ describe('host keys learned from install-done', () => {
     mkdirSync(bin);
     writeFileSync(join(bin, 'curl'), '#!/bin/sh\nexit 7\n', { mode: 0o755 });
     symlinkSync(wget, join(bin, 'wget'));
+    return bin;
+  };
+  /** A program `name` that runs the real one with `args` first (to send from a host's address). */
+  const wrapper = (dir0: string, name: string, args: string) => {
+    const bin = join(dir, dir0);
+    mkdirSync(bin, { recursive: true });
+    const real = execFileSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).trim();
+    writeFileSync(join(bin, name), `#!/bin/sh\nexec ${real} ${args} "$@"\n`, { mode: 0o755 });
     return bin;
   };
   const sh = (script: string, env: NodeJS.ProcessEnv = {}) => execFileSync('sh', ['-c', script], { env: { ...process.env, ...env }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -144,19 +182,20 @@ describe('host keys learned from install-done', () => {
       return cmd.slice(at);
     };
     const both = sshDir('target-both', [`${hostEd.key}.pub`, `${hostEc.key}.pub`]);
-    sh(tail(await kickstart('vm11', '52-54-00-77-00-11')).replace('/etc/ssh/', `${both}/etc/ssh/`));
-    assert.deepEqual(linesFor('10.77.0.11'), [`[10.77.0.11]:${port} ${keyOf(hostEd.pub)}`, `[10.77.0.11]:${port} ${keyOf(hostEc.pub)}`]);
+    const curlFromLo11 = wrapper('bin-curl-lo11', 'curl', '--interface 127.0.0.11');
+    sh(tail(await kickstart('lo11', macPath('lo11'))).replace('/etc/ssh/', `${both}/etc/ssh/`), { PATH: `${curlFromLo11}:${process.env.PATH}` });
+    assert.deepEqual(linesFor('127.0.0.11'), [`[127.0.0.11]:${port} ${keyOf(hostEd.pub)}`, `[127.0.0.11]:${port} ${keyOf(hostEc.pub)}`]);
 
     const one = sshDir('target-one', [`${hostEc.key}.pub`]);
-    const gnu = stubs('bin-gnu', execFileSync('sh', ['-c', 'command -v wget'], { encoding: 'utf8' }).trim());
-    sh(tail(await kickstart('vm11', '52-54-00-77-00-11')).replace('/etc/ssh/', `${one}/etc/ssh/`), { PATH: `${gnu}:${process.env.PATH}` });
-    assert.deepEqual(linesFor('10.77.0.11'), [`[10.77.0.11]:${port} ${keyOf(hostEc.pub)}`]);
-    const b = JSON.parse((await call('/api/v1/hosts/vm11')).body) as { boot: { mode: string; lastInstall: string } };
+    const gnu = stubs('bin-gnu', join(wrapper('bin-wget-lo11', 'wget', '--bind-address=127.0.0.11'), 'wget'));
+    sh(tail(await kickstart('lo11', macPath('lo11'))).replace('/etc/ssh/', `${one}/etc/ssh/`), { PATH: `${gnu}:${process.env.PATH}` });
+    assert.deepEqual(linesFor('127.0.0.11'), [`[127.0.0.11]:${port} ${keyOf(hostEc.pub)}`]);
+    const b = JSON.parse((await call('/api/v1/hosts/lo11')).body) as { boot: { mode: string; lastInstall: string } };
     assert.deepEqual([b.boot.mode, b.boot.lastInstall], ['local', 'done']);
   });
 
   it("the image installer's done call posts its host keys with busybox wget", { skip: busybox ? false : 'no busybox' }, async () => {
-    const script = await kickstart('vm14', '52-54-00-77-00-14');
+    const script = await kickstart('lo14', macPath('lo14'));
     const between = (from: string, to: RegExp) => {
       const a = script.indexOf(from);
       assert.ok(a >= 0, from);
@@ -174,8 +213,8 @@ describe('host keys learned from install-done', () => {
     const run = `log() { echo "3rc-install: $*"; }\ndie() { log "ERROR: $*"; exit 1; }\nT='${root}'\nDONE_URL='${doneUrl}'\n${steps.replaceAll('/tmp/', `${work}/`)}`;
     const out = execFileSync(busybox!, ['sh', '-c', run], { env: { ...process.env, PATH: `${stubs('bin-busybox', busybox!)}:${process.env.PATH}` }, encoding: 'utf8' });
     assert.match(out, /^3rc-install: ssh host key: ssh-ed25519 /m);
-    assert.deepEqual(JSON.parse(readFileSync(join(work, 'done.out'), 'utf8')), { host: 'vm14', result: 'done', boot: 'local', hostKeys: 2 });
-    assert.deepEqual(linesFor('10.77.0.14'), [`[10.77.0.14]:${port} ${keyOf(hostEd.pub)}`, `[10.77.0.14]:${port} ${keyOf(hostEc.pub)}`]);
+    assert.deepEqual(JSON.parse(readFileSync(join(work, 'done.out'), 'utf8')), { host: 'lo14', result: 'done', boot: 'local', hostKeys: 2 });
+    assert.deepEqual(linesFor('127.0.0.1'), [`[127.0.0.1]:${port} ${keyOf(hostEd.pub)}`, `[127.0.0.1]:${port} ${keyOf(hostEc.pub)}`]);
   });
 
   it('SshPool connects to an sshd with the learned host keys', { skip: noSshd ?? false }, async () => {

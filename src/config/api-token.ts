@@ -34,7 +34,7 @@ export function ensureApiToken(config: Pick<Config, 'api'>, env: NodeJS.ProcessE
   const existing = readApiToken(config, env);
   if (existing) return { ...existing, created: false };
   const token = randomBytes(24).toString('base64url');
-  mkdirSync(dirname(config.api.tokenFile), { recursive: true });
+  mkdirSync(dirname(config.api.tokenFile), { recursive: true, mode: 0o700 });
   writeFileSync(config.api.tokenFile, `${token}\n`, { mode: 0o600, flag: 'wx' });
   return { token, source: config.api.tokenFile, created: true };
 }

@@ -141,6 +141,14 @@ const httpServer = z
     ...serverBase(80),
     /** URL at which hosts reach this server (iPXE scripts, kickstarts, callbacks). Default: http://network.serverIp[:port]. */
     publicUrl: z.string().url().optional(),
+    /** Open connections at most; more are closed at once. Default: 1024. */
+    maxConnections: z.number().int().positive().default(1024),
+    /** Dashboards connected to the live stream (SSE) at most; more get 503. Default: 64. */
+    maxSseClients: z.number().int().positive().default(64),
+    /** Time for a client to send a request's headers. Default: 10s. */
+    headersTimeout: duration.prefault(10),
+    /** Time for a whole request, body included (a P2V chunk of p2v.chunkMb must fit in it). Default: 60s. */
+    requestTimeout: duration.prefault(60),
   })
   .prefault({});
 

@@ -3,10 +3,13 @@
  * failed callbacks. A host gets only its own kickstart: the request must come from its reserved
  * IP or carry its current per-install token; anything else is 403 and logged, and a host that
  * is not installing gets 404. The iPXE script (it holds the kernel arguments, so the token) is
- * served only to the host's reserved IP. A done call may carry the host's new SSH host keys,
- * which are learned only once its token has been accepted.
+ * served only to the host's reserved IP. The done and failed callbacks need both: the current
+ * token and the host's own address (checked before the body is read), so a token seen in a log
+ * or on a console is of no use elsewhere. A done call may carry the host's new SSH host keys,
+ * which are learned only once its token has been accepted. A failed call's log is stored with
+ * its tokens redacted (http/redact.ts).
  */
-import express, { Router, type Request } from 'express';
+import express, { Router, type NextFunction, type Request, type Response } from 'express';
 import type { Host } from '../inventory/inventory.js';
 import { tokenIsCurrent } from '../inventory/install.js';
 import { parseReportedHostKeys, REPORTED_BYTES_MAX } from '../hypervisor/known-hosts-update.js';
@@ -14,6 +17,8 @@ import { normalizeMac } from '../lib/net.js';
 import { renderIpxe, renderKickstart } from '../render/render.js';
 import type { AppDeps } from './app.js';
 import { apiError } from './errors.js';
+import { redactTokens } from './redact.js';
+import { refuseUnread } from './refuse.js';
 
 /** The peer's IPv4 address (without the ::ffff: prefix of dual-stack sockets). */
 export function clientIp(req: Request): string {
@@ -88,12 +93,28 @@ export function installRouter(deps: AppDeps): Router {
     res.type('text/plain; charset=utf-8').send(out.text);
   });
 
+  /**
+   * A callback comes from the installing host itself: refused (403, before its body is read) from
+   * any other address, whatever token it carries.
+   */
+  const fromOwner = (kind: 'done' | 'failed') => (req: Request, res: Response, next: NextFunction) => {
+    const found = hostOf(req, res);
+    if (!found) return;
+    const { host, mac } = found;
+    if (clientIp(req) === host.ip) return next();
+    req.log?.warn({ mac, host: host.name, peer: clientIp(req), reason: 'wrong-source' }, `http: install-${kind} refused`);
+    trace(req, `http.install-${kind}`, host, mac, 'wrong-source', { status: 403 });
+    deps.metrics.callbacks.inc({ kind, outcome: 'wrong-source' });
+    refuseUnread(req, res, () => apiError(res, 403, 'E_FORBIDDEN', `the install-${kind} call of ${host.name} is taken only from its own address (${host.ip})`));
+  };
+
   // Installers can run curl or wget, nothing fancier: GET and POST both count, token in the URL.
   const callback = (kind: 'done' | 'failed') => async (req: Request, res: express.Response) => {
     const found = hostOf(req, res);
     if (!found) return;
     const { host, mac } = found;
-    const body = typeof req.body === 'string' ? req.body : '';
+    // An installer's log quotes its kernel command line and URLs: stored without the token.
+    const body = typeof req.body === 'string' ? (kind === 'failed' ? redactTokens(req.body, tokenOf(req), deps.bootTable.get(mac)?.token) : req.body) : '';
     const outcome = kind === 'done' ? await deps.install.done(mac, tokenOf(req)) : await deps.install.failed(mac, tokenOf(req), body);
     deps.metrics.callbacks.inc({ kind, outcome: outcome.status });
     switch (outcome.status) {
@@ -156,9 +177,9 @@ export function installRouter(deps: AppDeps): Router {
       }
       next();
     });
-  r.post('/install/:mac/done', keysBody, callback('done'));
-  r.get('/install/:mac/done', callback('done'));
-  r.post('/install/:mac/failed', logBody, callback('failed'));
-  r.get('/install/:mac/failed', callback('failed'));
+  r.post('/install/:mac/done', fromOwner('done'), keysBody, callback('done'));
+  r.get('/install/:mac/done', fromOwner('done'), callback('done'));
+  r.post('/install/:mac/failed', fromOwner('failed'), logBody, callback('failed'));
+  r.get('/install/:mac/failed', fromOwner('failed'), callback('failed'));
   return r;
 }

@@ -66,6 +66,28 @@ describe('Ganglia over TCP on loopback', () => {
     }
   });
 
+  it('gives up on a gmond that trickles its document (a byte every 100 ms) at the deadline', { timeout: 30_000 }, async () => {
+    const timers = new Set<ReturnType<typeof setInterval>>();
+    const { server, port } = await listen((s) => {
+      // 100 bytes in 10 s, then the end (so that a fetch without a deadline ends too, unparsable).
+      let n = 0;
+      s.write('<');
+      const t = setInterval(() => (++n < 100 ? s.write('x') : (clearInterval(t), s.end())), 100);
+      timers.add(t);
+      s.on('close', () => clearInterval(t));
+      s.on('error', () => clearInterval(t));
+    });
+    try {
+      // The idle timeout (300 ms) never fires: a byte comes every 100 ms. Only the deadline ends it.
+      await assert.rejects(fetchGanglia('127.0.0.1', port, { timeoutMs: 300, deadlineMs: 1000 }), (err: Error & { code?: string }) => err.code === 'E_GANGLIA_FETCH' && /not done within 1000 ms/.test(err.message));
+      // Without a deadline of its own: twice the idle timeout.
+      await assert.rejects(fetchGanglia('127.0.0.1', port, { timeoutMs: 300 }), /not done within 600 ms/);
+    } finally {
+      for (const t of timers) clearInterval(t);
+      await close(server);
+    }
+  });
+
   it('fails with its own error when nobody listens', async () => {
     const port = await closedPort();
     await assert.rejects(fetchGanglia('127.0.0.1', port, { timeoutMs: 2000 }), { code: 'E_GANGLIA_FETCH' });

@@ -192,4 +192,48 @@ describe('p2v disk image', () => {
     assert.equal(img.nextChunk(), 2);
     await img.close();
   });
+
+  it('hashes chunks that arrive in order as they are written: the digest needs no read of the file', async () => {
+    const path = newPath();
+    const data = content();
+    const img = await DiskImage.open({ path, bytes: BYTES, chunkBytes: CHUNK });
+    for (let i = 0; i < 4; i++) {
+      assert.equal(img.digestReady(), undefined, 'not before the last chunk');
+      await send(img, i, slice(data, i));
+    }
+    // Spoil the file behind its back: a digest from the running hash does not see it, one that
+    // re-read the file would.
+    const fd = openSync(path, 'r+');
+    writeSync(fd, Buffer.from('spoiled'), 0, 7, 10);
+    closeSync(fd);
+    assert.equal(img.digestReady(), sha(data));
+    assert.equal(await img.sha256(), sha(data));
+    await img.close();
+  });
+
+  it('hashes what came out of order (or was re-sent) from the file, from the first such chunk on', async () => {
+    const data = content();
+    for (const order of [[0, 2, 1, 3], [1, 0, 2, 3], [0, 1, 0, 2, 3]]) {
+      const path = newPath();
+      const img = await DiskImage.open({ path, bytes: BYTES, chunkBytes: CHUNK });
+      for (const i of order) await send(img, i, slice(data, i));
+      assert.ok(img.isComplete());
+      assert.equal(img.digestReady(), undefined, `order ${order.join(',')}`);
+      assert.equal(await img.sha256(), sha(data), `order ${order.join(',')}`);
+      await img.close();
+    }
+  });
+
+  it('creates the image and its sidecar for the owner only (0600), and tightens an existing image', async () => {
+    const path = newPath();
+    writeFileSync(path, Buffer.alloc(0), { mode: 0o644 });
+    const img = await DiskImage.open({ path, bytes: BYTES, chunkBytes: CHUNK });
+    await send(img, 0, slice(content(), 0));
+    await img.close();
+    assert.equal(statSync(path).mode & 0o777, 0o600);
+    assert.equal(statSync(`${path}.chunks.json`).mode & 0o777, 0o600);
+    const fresh = newPath();
+    await (await DiskImage.open({ path: fresh, bytes: BYTES, chunkBytes: CHUNK })).close();
+    assert.equal(statSync(fresh).mode & 0o777, 0o600);
+  });
 });

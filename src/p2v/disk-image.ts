@@ -12,8 +12,16 @@
  * been made (it may have failed half-way, leaving stale bytes), every later attempt at it
  * writes every block. A resumed image (non-empty sidecar) has unknown stale bytes in every
  * chunk not yet received, so it writes every block of every chunk.
+ *
+ * Checksum: chunks that arrive in order (0, 1, 2...) feed a running SHA-256 of the image as they
+ * are written, so the digest of a capture sent in order is ready the moment its last chunk is in;
+ * only the part after the first chunk that came out of order (or everything, for an image resumed
+ * after a restart: a hash state cannot be stored) is read back from the file.
+ *
+ * Modes: the image holds a whole disk (its /etc/shadow, its keys): the image and its sidecar are
+ * created 0600, and an existing one is made 0600.
  */
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, readFile, rename, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -27,6 +35,8 @@ export const SPARSE_BLOCK = 64 * 1024;
 /** Raw bytes buffered before one positional write: bounds memory per receive. */
 const WRITE_BATCH = 16 * SPARSE_BLOCK;
 const ZEROS = Buffer.alloc(SPARSE_BLOCK);
+/** Images and sidecars: a whole disk's secrets, for the owner only. */
+const IMAGE_MODE = 0o600;
 
 export type ChunkErrorCode = 'bad-index' | 'bad-checksum' | 'bad-length' | 'bad-gzip' | 'busy';
 
@@ -61,6 +71,9 @@ export class DiskImage {
   private resumed = false;
   /** Sidecar writes, one at a time, each writing the set as it is then. */
   private saving: Promise<void> = Promise.resolve();
+  /** SHA-256 of chunks 0..hashed-1, fed as they were written in order. */
+  private running: Hash = createHash('sha256');
+  private hashed = 0;
 
   private constructor(
     private readonly o: DiskImageOptions,
@@ -83,10 +96,11 @@ export class DiskImage {
       fh = await open(o.path, 'r+');
     } catch (err) {
       if (!hasErrno(err, 'ENOENT')) throw err;
-      fh = await open(o.path, 'w+');
+      fh = await open(o.path, 'w+', IMAGE_MODE);
       existed = false;
     }
     try {
+      await fh.chmod(IMAGE_MODE);
       const count = Math.ceil(o.bytes / o.chunkBytes);
       const sidecar = await readSidecar(sidecarPath(o.path), o, count);
       const sizeOk = existed && (await fh.stat()).size === o.bytes;
@@ -151,7 +165,11 @@ export class DiskImage {
       const sparse = !this.resumed && !this.attempted.has(index);
       this.attempted.add(index);
       if (this.received.delete(index)) await this.saveSidecar();
-      const rawBytes = await this.write(index, body, sha256.toLowerCase(), sparse, onBytes);
+      // A chunk already in the running hash is being replaced: the hash no longer holds.
+      if (index < this.hashed) this.resetHash();
+      // The next chunk of the running hash: fed into a copy, kept only if this attempt succeeds.
+      const next = index === this.hashed ? this.running.copy() : undefined;
+      const rawBytes = await this.write(index, body, sha256.toLowerCase(), sparse, onBytes, next);
       await this.fh.datasync();
       this.received.add(index);
       try {
@@ -160,17 +178,40 @@ export class DiskImage {
         this.received.delete(index);
         throw err;
       }
+      if (next && index === this.hashed) {
+        this.running = next;
+        this.hashed++;
+      }
       return { rawBytes };
     } finally {
       this.busy.delete(index);
     }
   }
 
-  /** SHA-256 (hex) of the whole image file as stored, read as a stream. */
+  /**
+   * The SHA-256 (hex) of the whole image without reading the file, when every chunk went into
+   * the running hash (they arrived in order); else undefined (see sha256()).
+   */
+  digestReady(): string | undefined {
+    return this.hashed === this.chunkCount && this.isComplete() ? this.running.copy().digest('hex') : undefined;
+  }
+
+  /**
+   * SHA-256 (hex) of the whole image: the running hash of the chunks received in order, then the
+   * rest of the file read as a stream (all of it for a resumed image).
+   */
   async sha256(): Promise<string> {
-    const hash = createHash('sha256');
-    await pipeline(createReadStream(this.o.path, { highWaterMark: WRITE_BATCH }), hash);
+    const ready = this.digestReady();
+    if (ready) return ready;
+    const hash = this.running.copy();
+    const start = this.hashed * this.o.chunkBytes;
+    if (start < this.o.bytes) await pipeline(createReadStream(this.o.path, { start, highWaterMark: WRITE_BATCH }), hash);
     return hash.digest('hex');
+  }
+
+  private resetHash(): void {
+    this.running = createHash('sha256');
+    this.hashed = 0;
   }
 
   /** Closes the file once pending sidecar writes are done. Call after receives have settled. */
@@ -186,7 +227,7 @@ export class DiskImage {
   }
 
   /** Streams one chunk to the file; returns the raw length. */
-  private async write(index: number, body: NodeJS.ReadableStream | Readable, sha256: string, sparse: boolean, onBytes?: (n: number) => void): Promise<number> {
+  private async write(index: number, body: NodeJS.ReadableStream | Readable, sha256: string, sparse: boolean, onBytes?: (n: number) => void, image?: Hash): Promise<number> {
     const expected = this.chunkLength(index);
     const start = index * this.o.chunkBytes;
     // Deflate never grows data by more than a few bytes per 16 KiB: anything far beyond the raw
@@ -228,7 +269,8 @@ export class DiskImage {
       write(chunk: Buffer, _enc, cb) {
         raw += chunk.length;
         if (raw > expected) return cb(new ChunkError('bad-length', `chunk ${index}: more than ${expected} bytes after gunzip`));
-        void (async () => {
+        image?.update(chunk);
+        (async () => {
           let at = 0;
           while (at < chunk.length) {
             const n = chunk.copy(batch, fill, at);
@@ -285,8 +327,9 @@ async function writeSidecar(o: DiskImageOptions, received: number[]): Promise<vo
   const path = sidecarPath(o.path);
   const tmp = `${path}.tmp`;
   const sidecar: Sidecar = { bytes: o.bytes, chunkBytes: o.chunkBytes, received };
-  const fh = await open(tmp, 'w');
+  const fh = await open(tmp, 'w', IMAGE_MODE);
   try {
+    await fh.chmod(IMAGE_MODE);
     await fh.writeFile(`${JSON.stringify(sidecar)}\n`);
     await fh.sync();
   } finally {

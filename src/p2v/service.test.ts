@@ -6,14 +6,21 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { MemoryStore } from '../store/memory.js';
+import { createLogger } from '../lib/log.js';
+import { DiskImage } from './disk-image.js';
 import { CaptureRefused } from './service.js';
 import { chunk, cleanWorlds, disk, MAC, MIB, report, world } from './testkit.js';
 
 after(cleanWorlds);
+
+/** Waits (polling, no deadline of its own) until the job of phys16 has left `phase`. */
+async function leaves(w: { svc: { job(h: string): { phase: string } } }, phase: string): Promise<void> {
+  while (w.svc.job('phys16').phase === phase) await new Promise((r) => setTimeout(r, 5));
+}
 
 describe('P2V job', () => {
   it('captures, checks, defines and starts the VM with the host MAC, and protects it', async () => {
@@ -37,7 +44,7 @@ describe('P2V job', () => {
     const token = w.token();
     const done = await w.svc.complete(MAC, token);
     const sha = createHash('sha256').update(disk).digest('hex');
-    assert.equal(done, `ok vda=${sha}\n`);
+    assert.deepEqual(done, { status: 200, text: `ok vda=${sha}\n` }, 'hashed as the chunks came: answered at once');
     assert.equal(w.bootTable.get(MAC)?.mode, 'local', 'the MAC now boots its disk (as the VM)');
     assert.deepEqual(readFileSync(join(w.storage, 'phys16-vda.img')), disk);
 
@@ -118,7 +125,7 @@ describe('P2V job', () => {
     for (const i of [0, 1, 2]) await w.svc.chunk(MAC, w.token(), 'vda', i, chunk(i).sha, chunk(i).body);
     await assert.rejects(w.svc.complete(MAC, w.token()), /sdb is incomplete: chunk 0 of 1 is missing/);
     await w.svc.chunk(MAC, w.token(), 'sdb', 0, chunk(0).sha, chunk(0).body);
-    assert.match(await w.svc.complete(MAC, w.token()), /^ok vda=[0-9a-f]{64} sdb=[0-9a-f]{64}\n$/);
+    assert.match((await w.svc.complete(MAC, w.token())).text, /^ok vda=[0-9a-f]{64} sdb=[0-9a-f]{64}\n$/);
     const j = w.svc.job('phys16');
     assert.deepEqual(j.disks.map((d) => d.file), ['phys16-vda.img', 'phys16-sdb.img']);
   });
@@ -143,7 +150,92 @@ describe('P2V job', () => {
     // The capture environment rebooted too: its new report resumes at chunk 1.
     assert.equal(await again.svc.hardware(MAC, again.token(), report), `chunk_bytes ${MIB}\ndisk vda ${disk.length} 1\n`);
     for (const i of [1, 2]) await again.svc.chunk(MAC, again.token(), 'vda', i, chunk(i).sha, chunk(i).body);
-    await again.svc.complete(MAC, again.token());
+    // The running hash died with the old process: the image is hashed in the background.
+    assert.equal((await again.svc.complete(MAC, again.token())).status, 202);
+    await leaves(again, 'verifying');
     assert.deepEqual(readFileSync(join(w.storage, 'phys16-vda.img')), disk);
+    assert.equal(again.svc.job('phys16').disks[0]!.sha256, createHash('sha256').update(disk).digest('hex'));
+  });
+
+  it("starting a P2V deletes only that host's images on record, never another host's by a shared prefix", async () => {
+    const w = await world();
+    // phys16-db is another host; its image and sidecar, and an unrelated file.
+    const others = ['phys16-db-sda.img', 'phys16-db-sda.img.chunks.json', 'phys16-notes.txt'];
+    for (const f of others) writeFileSync(join(w.storage, f), 'keep me');
+    await w.svc.start('phys16', { to: 'hv1' });
+    await w.svc.hardware(MAC, w.token(), report);
+    await w.svc.chunk(MAC, w.token(), 'vda', 0, chunk(0).sha, chunk(0).body);
+    await w.svc.cancel('phys16');
+    assert.ok(existsSync(join(w.storage, 'phys16-vda.img')));
+    // Again: the cancelled capture's own image (on record) goes, the others stay.
+    await w.svc.start('phys16', { to: 'hv1' });
+    assert.ok(!existsSync(join(w.storage, 'phys16-vda.img')), 'the previous capture of phys16 is deleted');
+    assert.ok(!existsSync(join(w.storage, 'phys16-vda.img.chunks.json')));
+    for (const f of others) assert.equal(readFileSync(join(w.storage, f), 'utf8'), 'keep me', f);
+  });
+
+  it('a stale image of the same name (no record of it) is not resumed by a new capture', async () => {
+    const first = await world();
+    await first.svc.start('phys16', { to: 'hv1' });
+    await first.svc.hardware(MAC, first.token(), report);
+    await first.svc.chunk(MAC, first.token(), 'vda', 0, chunk(0).sha, chunk(0).body);
+    first.svc.stop();
+    // A new store (the record is gone), the same storage with phys16-vda.img and its sidecar.
+    const w = await world({ storage: first.storage });
+    await w.svc.start('phys16', { to: 'hv1' });
+    assert.equal(await w.svc.hardware(MAC, w.token(), report), `chunk_bytes ${MIB}\ndisk vda ${disk.length} 0\n`);
+  });
+
+  it('complete answers at once for chunks sent in order; out of order it verifies in the background (202), once', async () => {
+    const w = await world();
+    await w.svc.start('phys16', { to: 'hv1' });
+    await w.svc.hardware(MAC, w.token(), report);
+    for (const i of [1, 0, 2]) await w.svc.chunk(MAC, w.token(), 'vda', i, chunk(i).sha, chunk(i).body);
+    let hashes = 0;
+    const sha256 = DiskImage.prototype.sha256;
+    DiskImage.prototype.sha256 = function (this: DiskImage) {
+      hashes++;
+      return sha256.call(this);
+    };
+    try {
+      const token = w.token();
+      const first = await w.svc.complete(MAC, token);
+      assert.deepEqual(first, { status: 202, text: 'verifying vda\n' });
+      assert.equal(w.svc.job('phys16').phase, 'verifying');
+      // The capture retries (its HTTP client timed out): no second hash.
+      assert.equal((await w.svc.complete(MAC, token)).status, 202);
+      await assert.rejects(w.svc.chunk(MAC, token, 'vda', 0, chunk(0).sha, chunk(0).body), (e: unknown) => e instanceof CaptureRefused && e.status === 409);
+      await leaves(w, 'verifying');
+      assert.equal(hashes, 1);
+      const j = w.svc.job('phys16');
+      assert.ok(['captured', 'creating-vm'].includes(j.phase), j.phase);
+      assert.equal(j.disks[0]!.sha256, createHash('sha256').update(disk).digest('hex'));
+      assert.equal(w.bootTable.get(MAC)?.mode, 'local', 'completed by itself: the token is spent');
+      await assert.rejects(w.svc.complete(MAC, token), (e: unknown) => e instanceof CaptureRefused && e.status === 404);
+    } finally {
+      DiskImage.prototype.sha256 = sha256;
+    }
+  });
+
+  it('a capture timing out while the store fails is logged, not an unhandled rejection', async () => {
+    const lines: string[] = [];
+    const log = createLogger('info', { write: (l: string) => void lines.push(l) });
+    const w = await world({ log });
+    await w.svc.start('phys16', { to: 'hv1' });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (err: unknown) => unhandled.push(err);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      w.store.write = async () => {
+        throw new Error('disk full');
+      };
+      w.clock.advance(6 * 3600_000 + 1);
+      await w.svc.idle();
+      for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+      assert.deepEqual(unhandled, []);
+      assert.ok(lines.some((l) => l.includes('disk full') && l.includes('"level":50')), lines.join('\n'));
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
   });
 });

@@ -8,7 +8,10 @@
  *    sparse into the shared VM storage. A restarted capture resumes at the first missing chunk.
  * 3. complete: every chunk is there, each image's SHA-256 is recorded, the token is spent and the
  *    boot entry flipped to local (the MAC now belongs to the VM, which boots its disk); the
- *    capture powers the physical host off (p2v.physicalAfter).
+ *    capture powers the physical host off (p2v.physicalAfter). Chunks sent in order were hashed
+ *    as they arrived, so this answers at once; otherwise (chunks out of order, or a 3rc restarted
+ *    mid-capture) the images are hashed in the background (phase `verifying`, answer 202, a
+ *    retried call starts no second hash) and the capture completes by itself when that is done.
  * 4. The VM is defined on the hypervisor (libvirt: same MAC, the host's CPUs and memory, the
  *    captured disks), the host becomes a VM of that hypervisor in the inventory (its address,
  *    DNS records and role are unchanged), it is started and taken under HA protection.
@@ -17,7 +20,7 @@
  * ever written to its disks, and its boot entry goes back to local. Each job's state is an event
  * (`p2v.job`) in the store, so a restarted 3rc carries on with it.
  */
-import { mkdirSync, readdirSync, rmSync, statfsSync } from 'node:fs';
+import { mkdirSync, rmSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Config } from '../config/load.js';
@@ -34,14 +37,16 @@ import type { Host, Inventory } from '../inventory/inventory.js';
 import type { Clock, Timer } from '../lib/clock.js';
 import { ConflictError, ErrorCodes, InputError, NotFoundError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
+import { processGuard } from '../lib/guard.js';
 import type { Store } from '../store/store.js';
 import { ChunkError, DiskImage } from './disk-image.js';
 import { p2vDomainXml } from './domain-xml.js';
 import { parseHardwareReport, vmShape, type HardwareReport } from './hardware.js';
 import { TransferProgress } from './progress.js';
 
-export type P2vPhase = 'booting' | 'capturing' | 'captured' | 'creating-vm' | 'done' | 'failed' | 'cancelled';
-const CAPTURING: readonly P2vPhase[] = ['booting', 'capturing'];
+export type P2vPhase = 'booting' | 'capturing' | 'verifying' | 'captured' | 'creating-vm' | 'done' | 'failed' | 'cancelled';
+/** Phases in which the capture's token is live (it is spent when the capture completes). */
+const CAPTURING: readonly P2vPhase[] = ['booting', 'capturing', 'verifying'];
 const FINISHING: readonly P2vPhase[] = ['captured', 'creating-vm'];
 
 /** What is stored of a job (event `p2v.job`), and what the API shows with the progress. */
@@ -77,6 +82,12 @@ export interface P2vProgress {
 }
 
 export type P2vJobView = P2vJob & { progress: P2vProgress | null; diskProgress: { name: string; receivedBytes: number; chunks: number; chunksReceived: number }[] };
+
+/** The answer to a capture call that is not refused: 200, or 202 while the images are verified. */
+export interface CaptureAnswer {
+  status: 200 | 202;
+  text: string;
+}
 
 /** A refused upload call: the HTTP status and why. */
 export class CaptureRefused extends Error {
@@ -141,7 +152,11 @@ export class P2vService {
       if (CAPTURING.includes(job.phase)) {
         const entry = deps.bootTable.get(job.mac);
         if (entry?.mode !== 'install' || entry.profile !== deps.config.p2v.profile) await s.fail(job, `the capture's boot entry changed while 3rc was down (now ${entry?.mode ?? 'none'})`);
-        else s.armTimeout(job);
+        else {
+          s.armTimeout(job);
+          // Its hash in the background was lost with the old process: start it again.
+          if (job.phase === 'verifying') s.track(s.verify(job));
+        }
       } else if (FINISHING.includes(job.phase)) {
         s.track(s.finish(job));
       }
@@ -190,8 +205,10 @@ export class P2vService {
         throw new ConflictError(ErrorCodes.P2V, `the power command of ${host.name} cannot be used (hosts[].power): ${(err as Error).message}`);
       }
     }
-    mkdirSync(p2v.storage, { recursive: true });
-    this.removeImages(host.name);
+    mkdirSync(p2v.storage, { recursive: true, mode: 0o700 });
+    // The previous capture's images of this host, by their names on record (never by a prefix:
+    // host web's images must not take web-db's with them).
+    if (prev) this.removeImages(prev.disks.map((d) => d.file));
 
     const now = this.d.clock.now();
     const job: P2vJob = {
@@ -232,6 +249,7 @@ export class P2vService {
   /** The hardware report; answers the chunk size and where each disk's upload (re)starts. */
   async hardware(mac: string, token: string | undefined, text: string): Promise<string> {
     const job = this.authorize(mac, token);
+    if (job.phase === 'verifying') throw new CaptureRefused(409, 'every disk is in and being verified; the capture completes by itself');
     const parsed = parseHardwareReport(text);
     if ('problems' in parsed) throw new CaptureRefused(400, `hardware report refused: ${parsed.problems.join('; ')}`);
     const hw = parsed.report;
@@ -241,6 +259,9 @@ export class P2vService {
     }
     job.hardware = hw;
     job.disks = hw.disks.map((d) => known.get(d.name) ?? { name: d.name, bytes: d.bytes, file: `${job.host}-${d.name}.img`, sha256: null });
+    // A disk new to this job starts from nothing: a file of that name left by an older capture
+    // (whose record is gone) must not be resumed as if it were this one's.
+    this.removeImages(job.disks.filter((d) => !known.has(d.name)).map((d) => d.file));
     job.phase = 'capturing';
     job.message = `capturing ${hw.disks.map((d) => `${d.name} (${(d.bytes / 2 ** 30).toFixed(1)} GiB)`).join(', ')}${this.spaceWarning(job)}`;
     const lines = [`chunk_bytes ${this.chunkBytes()}`];
@@ -254,6 +275,7 @@ export class P2vService {
   /** One gzip chunk of one disk. */
   async chunk(mac: string, token: string | undefined, disk: string, index: number, sha256: string | undefined, body: Readable): Promise<string> {
     const job = this.authorize(mac, token);
+    if (job.phase === 'verifying') throw new CaptureRefused(409, 'every disk is in and being verified; no more chunks are taken');
     if (job.phase !== 'capturing') throw new CaptureRefused(409, 'send the hardware report first');
     if (!job.disks.some((d) => d.name === disk)) throw new CaptureRefused(404, `${disk} is not a disk of the hardware report (${job.disks.map((d) => d.name).join(', ')})`);
     if (!sha256 || !/^[0-9a-f]{64}$/.test(sha256)) throw new CaptureRefused(400, 'header X-3rc-Sha256 must hold the SHA-256 (hex) of the chunk as sent');
@@ -268,16 +290,59 @@ export class P2vService {
     }
   }
 
-  /** Every disk is in: checksums, the boot entry to local, and the VM is made (in the background). */
-  async complete(mac: string, token: string | undefined): Promise<string> {
+  /**
+   * Every disk is in: checksums, the boot entry to local, and the VM is made (in the background).
+   * 200 when every image's hash was kept as its chunks arrived; else 202 and the images are
+   * hashed in the background (phase verifying), after which the capture completes by itself. A
+   * call during verifying answers 202 again and starts nothing.
+   */
+  async complete(mac: string, token: string | undefined): Promise<CaptureAnswer> {
     const job = this.authorize(mac, token);
+    if (job.phase === 'verifying') return { status: 202, text: `verifying ${job.disks.map((d) => d.name).join(' ')}\n` };
     if (job.phase !== 'capturing') throw new CaptureRefused(409, 'send the hardware report and the disks first');
+    const images: DiskImage[] = [];
     for (const d of job.disks) {
       const img = await this.image(job, d.name);
       if (!img.isComplete()) throw new CaptureRefused(409, `${d.name} is incomplete: chunk ${img.nextChunk()} of ${img.chunkCount} is missing`);
+      images.push(img);
     }
-    for (const d of job.disks) d.sha256 = await (await this.image(job, d.name)).sha256();
-    const r = await this.ownChangeOf(mac, () => this.d.install.done(mac, token));
+    const ready = images.map((img) => img.digestReady());
+    if (ready.every((h): h is string => h !== undefined)) {
+      job.disks.forEach((d, i) => (d.sha256 = ready[i]!));
+      await this.captured(job, token);
+      return { status: 200, text: `ok ${job.disks.map((d) => `${d.name}=${d.sha256}`).join(' ')}\n` };
+    }
+    job.phase = 'verifying';
+    job.message = `every disk is in; verifying ${job.disks.map((d) => d.name).join(', ')} (SHA-256 of each image) before the VM is made`;
+    await this.save(job, 'p2v-verifying');
+    this.track(this.verify(job));
+    return { status: 202, text: `verifying ${job.disks.map((d) => d.name).join(' ')}\n` };
+  }
+
+  /** Hashes the images of a job in phase verifying, then completes the capture with its current token. */
+  private async verify(job: P2vJob): Promise<void> {
+    try {
+      for (const d of job.disks) {
+        if (job.phase !== 'verifying') return;
+        d.sha256 = await (await this.image(job, d.name)).sha256();
+      }
+    } catch (err) {
+      if (job.phase === 'verifying') await this.fail(job, `the images could not be verified: ${(err as Error).message}`);
+      return;
+    }
+    // Cancelled or timed out meanwhile: nothing more to do.
+    if (job.phase !== 'verifying') return;
+    const token = this.d.bootTable.get(job.mac)?.token ?? undefined;
+    try {
+      await this.captured(job, token);
+    } catch (err) {
+      await this.fail(job, `the capture could not be completed: ${(err as Error).message}`);
+    }
+  }
+
+  /** The hashes are recorded: spends the token, flips the boot entry to local and makes the VM. */
+  private async captured(job: P2vJob, token: string | undefined): Promise<void> {
+    const r = await this.ownChangeOf(job.mac, () => this.d.install.done(job.mac, token));
     if (r.status !== 'ok') throw new CaptureRefused(r.status === 'gone' ? 410 : 403, r.status === 'unknown' ? 'unknown host' : r.why);
     this.closeImages(job.host);
     job.phase = 'captured';
@@ -285,7 +350,6 @@ export class P2vService {
     await this.save(job, 'p2v-captured');
     this.d.log.info({ host: job.host, disks: job.disks }, 'p2v: capture complete');
     this.track(this.finish(job));
-    return `ok ${job.disks.map((d) => `${d.name}=${d.sha256}`).join(' ')}\n`;
   }
 
   // ---- after the capture ------------------------------------------------------------------
@@ -450,7 +514,7 @@ export class P2vService {
     l.timer?.cancel();
     const left = Math.max(0, job.startedAt + this.d.config.p2v.timeout - this.d.clock.now());
     l.timer = this.d.clock.schedule(left, () => {
-      if (CAPTURING.includes(job.phase)) void this.end(job, 'failed', `the capture did not complete within p2v.timeout; the host boots its own disk again`, 'p2v-timeout');
+      if (CAPTURING.includes(job.phase)) this.track(this.end(job, 'failed', `the capture did not complete within p2v.timeout; the host boots its own disk again`, 'p2v-timeout'));
     });
   }
 
@@ -483,13 +547,14 @@ export class P2vService {
     const l = this.live.get(host);
     if (!l) return;
     l.timer?.cancel();
-    for (const img of l.images.values()) void img.close();
+    for (const img of l.images.values()) processGuard.own('p2v', this.d.log, `closing the image of ${host}`, img.close());
     this.live.delete(host);
   }
 
-  private removeImages(host: string): void {
+  /** Deletes images (and their sidecars) by their exact file names under p2v.storage. */
+  private removeImages(files: readonly string[]): void {
     const dir = this.d.config.p2v.storage;
-    for (const f of readdirSync(dir)) if (f.startsWith(`${host}-`) && /\.img(\.chunks\.json)?$/.test(f)) rmSync(join(dir, f), { force: true });
+    for (const f of files) for (const suffix of ['', '.chunks.json', '.chunks.json.tmp']) rmSync(join(dir, `${f}${suffix}`), { force: true });
   }
 
   private async save(job: P2vJob, reason: string): Promise<void> {

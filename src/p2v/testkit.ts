@@ -19,7 +19,7 @@ import { HostCatalog } from '../inventory/catalog.js';
 import { InstallLifecycle } from '../inventory/install.js';
 import { Inventory } from '../inventory/inventory.js';
 import { FakeClock } from '../lib/clock.js';
-import { silentLogger } from '../lib/log.js';
+import { silentLogger, type Logger } from '../lib/log.js';
 import { packageRoot } from '../lib/paths.js';
 import { MemoryStore } from '../store/memory.js';
 import { P2vService, type P2vDriver } from './service.js';
@@ -32,11 +32,20 @@ export function cleanWorlds(): void {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 }
 
-export async function world(opts: { power?: boolean; store?: MemoryStore; storage?: string } = {}) {
+/**
+ * `ip`: phys16's address (default 10.77.0.16); one on 127.0.0.0/24 lets a test call the capture
+ * routes from the host's own address. `log`: the service's logger (default silent).
+ */
+export async function world(opts: { power?: boolean; store?: MemoryStore; storage?: string; ip?: string; log?: Logger } = {}) {
   const storage = opts.storage ?? mkdtempSync(join(tmpdir(), '3rc-p2v-svc-'));
   dirs.push(storage);
   const raw = parse(readFileSync(join(packageRoot(), 'examples', 'lab.yaml'), 'utf8')) as Record<string, unknown>;
-  raw.hosts = [...(raw.hosts as unknown[]), { name: 'phys16', mac: MAC, ip: '10.77.0.16', profile: 'debian12-image', role: 'services', ...(opts.power ? { power: { cycle: 'cycle {{host}} {{ip}}', off: 'off {{host}}', timeout: '5s' } } : {}) }];
+  const ip = opts.ip ?? '10.77.0.16';
+  if (ip.startsWith('127.')) {
+    const network = raw.network as { subnets: unknown[] };
+    network.subnets = [...network.subnets, { cidr: '127.0.0.0/24' }];
+  }
+  raw.hosts = [...(raw.hosts as unknown[]), { name: 'phys16', mac: MAC, ip, profile: 'debian12-image', role: 'services', ...(opts.power ? { power: { cycle: 'cycle {{host}} {{ip}}', off: 'off {{host}}', timeout: '5s' } } : {}) }];
   raw.p2v = { storage, domainType: 'qemu', chunkMb: 1 };
   raw.store = { path: join(storage, 'x.db') };
   const config = parseConfig(stringify(raw), join(packageRoot(), 'examples', 'lab.yaml'));
@@ -56,7 +65,7 @@ export async function world(opts: { power?: boolean; store?: MemoryStore; storag
   const adopted: VmSpec[] = [];
   const ha: HaView = { ...inactiveHa('x'), active: true, reason: null, adopt: (s) => (adopted.push(s), true) };
   const svc = await P2vService.load({
-    config, inventory, catalog, bootTable, install, store, clock, log: silentLogger, driver, ha: () => ha, poweroffGraceMs: 1000, probe: async () => true,
+    config, inventory, catalog, bootTable, install, store, clock, log: opts.log ?? silentLogger, driver, ha: () => ha, poweroffGraceMs: 1000, probe: async () => true,
     runPower: async (cmd) => (calls.push(`power ${cmd}`), { code: 0, out: '' }),
   });
   const token = () => bootTable.get(MAC)?.token ?? undefined;

@@ -12,7 +12,7 @@
  * must go through the running server's API. The OS drops the lock when the process dies, even
  * by kill -9.
  */
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { ErrorCodes, StoreError } from '../lib/errors.js';
@@ -123,7 +123,9 @@ export class SqliteStore implements Store {
   static open(opts: SqliteOptions): SqliteStore {
     let db: Database.Database | undefined;
     try {
-      mkdirSync(dirname(opts.path), { recursive: true });
+      mkdirSync(dirname(opts.path), { recursive: true, mode: 0o700 });
+      // It holds install tokens: created for its owner only (SQLite gives -wal and -shm its mode).
+      if (opts.path !== ':memory:') closeSync(openSync(opts.path, 'a', 0o600));
       // timeout 0: a file held by a running server must be reported at once, not waited for.
       db = new Database(opts.path, { timeout: 0 });
       if (opts.exclusive) db.pragma('locking_mode = EXCLUSIVE');

@@ -10,6 +10,7 @@ import express, { Router, type Request, type Response } from 'express';
 import type { AppDeps } from '../http/app.js';
 import { hostView } from '../http/api.js';
 import { ErrorCodes, NotFoundError } from '../lib/errors.js';
+import { apiError } from '../http/errors.js';
 import { packageRoot } from '../lib/paths.js';
 import type { Host } from '../inventory/inventory.js';
 import type { StoreEvent } from '../store/store.js';
@@ -25,6 +26,8 @@ export interface WebDeps {
   budget: { recoveries: number; window: number };
   /** SSE heartbeat interval; default 15 s. */
   heartbeatMs?: number;
+  /** Live-stream (SSE) clients connected at once, at most (servers.http.maxSseClients); default 64. */
+  maxSseClients?: number;
 }
 
 /** The last event of a host's trace, as the overview shows it. */
@@ -150,7 +153,7 @@ export function webRouter(deps: AppDeps): Router & { hub: SseHub } {
   });
 
   // ---- live stream ----------------------------------------------------------------------------
-  const hub = new SseHub({ heartbeatMs: web?.heartbeatMs ?? 15_000 });
+  const hub = new SseHub({ heartbeatMs: web?.heartbeatMs ?? 15_000, maxClients: web?.maxSseClients ?? 64 });
   const dirtyVms = new Set<string>();
   const dirtyHosts = new Map<string, LastEvent>();
   let flushTimer: ReturnType<typeof setTimeout> | null = null;
@@ -186,9 +189,17 @@ export function webRouter(deps: AppDeps): Router & { hub: SseHub } {
   }
 
   r.get('/api/v1/stream', async (req: Request, res: Response) => {
+    const refuseFull = () => {
+      req.log?.warn({ peer: req.socket.remoteAddress, clients: hub.size }, 'dashboard: live stream refused, too many clients (servers.http.maxSseClients)');
+      res.set('Retry-After', '30');
+      apiError(res, 503, 'E_TOO_MANY_CLIENTS', `the live stream has ${hub.size} clients, its limit (servers.http.maxSseClients); retry later`);
+    };
+    if (hub.full) return refuseFull();
     // What a reconnecting browser missed, from the store (bounded).
     const lastId = Number(req.get('last-event-id'));
     const missed = Number.isInteger(lastId) && lastId > 0 ? await deps.store.queryEvents({ afterId: lastId, limit: 1000 }) : [];
+    // Checked again: others may have connected while the store answered (from here to add, nothing awaits).
+    if (hub.full) return refuseFull();
     res.status(200).set({ 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache, no-transform', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
     res.flushHeaders();
     req.socket.setNoDelay(true);

@@ -3,7 +3,8 @@
  * closes (nothing is kept per client but the response itself), one shared heartbeat runs only
  * while a client is connected, and a client that does not read (its socket buffer above
  * `maxBuffered`) is dropped instead of growing the process's memory; its browser reconnects and
- * reloads what it missed.
+ * reloads what it missed. At most `maxClients` are connected at once (the route answers 503 to
+ * more: see `full`).
  */
 
 /** What the hub needs of a response: express's Response fits. */
@@ -21,6 +22,8 @@ export interface SseHubOptions {
   maxBuffered?: number;
   /** The reconnection delay browsers are told to use. */
   retryMs?: number;
+  /** Clients connected at once, at most. Default: 64. */
+  maxClients?: number;
 }
 
 /** One SSE message; `data` is sent as JSON on one line. */
@@ -38,11 +41,16 @@ export class SseHub {
   dropped = 0;
 
   constructor(opts: SseHubOptions = {}) {
-    this.o = { heartbeatMs: 15_000, maxBuffered: 1 << 20, retryMs: 3000, ...opts };
+    this.o = { heartbeatMs: 15_000, maxBuffered: 1 << 20, retryMs: 3000, maxClients: 64, ...opts };
   }
 
   get size(): number {
     return this.clients.size;
+  }
+
+  /** True when no more clients are taken (maxClients are connected). */
+  get full(): boolean {
+    return this.clients.size >= this.o.maxClients;
   }
 
   /** True while the shared heartbeat timer runs (only with clients). */

@@ -177,6 +177,45 @@ describe('dashboard routes', () => {
   });
 });
 
+describe('dashboard live stream limit', () => {
+  it('takes at most maxSseClients; one more gets 503 until a client leaves', async () => {
+    const live = new LiveFeed(systemClock);
+    const store = live.tapStore(new MemoryStore());
+    const config = loadConfig(LAB_YAML);
+    const inventory = Inventory.fromConfig(config);
+    const bootTable = await BootTable.load({ store, inventory, clock: systemClock });
+    const deps = { inventory, bootTable, store, clock: systemClock, ha: inactiveHa('test'), startedAt: Date.now(), instance: 'test', web: { live, budget: { recoveries: 3, window: 3_600_000 }, maxSseClients: 2 } } as unknown as AppDeps;
+    const router = webRouter(deps);
+    const server = http.createServer(express().use(router).use(errorHandler));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v1/stream`;
+    const status = () => new Promise<{ status: number; retryAfter: string | undefined }>((resolve, reject) => {
+      http.get(url, (res) => {
+        res.resume();
+        resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'] as string | undefined });
+      }).on('error', reject);
+    });
+    try {
+      const clients = [await sseClient(url), await sseClient(url)];
+      await Promise.all(clients.map((c) => c.waitFor(/event: hello/)));
+      assert.equal(router.hub.size, 2);
+      assert.deepEqual(await status(), { status: 503, retryAfter: '30' });
+      assert.equal(router.hub.size, 2);
+      clients[0]!.close();
+      await until(() => router.hub.size === 1);
+      const third = await sseClient(url);
+      await third.waitFor(/event: hello/);
+      clients.push(third);
+      for (const c of clients) c.close();
+      await until(() => router.hub.size === 0);
+    } finally {
+      router.hub.close();
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  });
+});
+
 describe('SseHub', () => {
   const sink = (buffered = 0) => {
     const s = { chunks: [] as string[], ended: false, writableLength: buffered, closeFn: undefined as undefined | (() => void), write(c: string) { this.chunks.push(c); return true; }, end() { this.ended = true; }, on(_e: 'close', fn: () => void) { this.closeFn = fn; } };

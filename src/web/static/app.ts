@@ -88,6 +88,18 @@ async function api<T>(method: string, path: string, opts: { body?: unknown; auth
   return data as T;
 }
 
+/**
+ * Runs a task in the background with an owner: a failure is shown at the top of the page and in
+ * the console, never left as an unhandled rejection.
+ */
+function own(what: string, task: Promise<unknown>): void {
+  task.catch((err: unknown) => {
+    console.error(`dashboard: ${what} failed`, err);
+    const box = document.getElementById('global-error');
+    if (box) box.textContent = `${what}: ${errorText(err)}`;
+  });
+}
+
 function errorText(err: unknown): string {
   if (err instanceof HttpError) return `${err.status} ${err.code}: ${err.message}`;
   return err instanceof Error ? err.message : String(err);
@@ -233,12 +245,12 @@ function timelineSection(name: string): HTMLElement {
   select.addEventListener('change', () => {
     rangeMs = Number(select.value);
     zoom = null;
-    void loadTimeline(name);
+    own('timeline', loadTimeline(name));
   });
   const reset = h('button', { id: 'zoom-reset', type: 'button', hidden: true }, 'reset zoom');
   reset.addEventListener('click', () => {
     zoom = null;
-    void loadTimeline(name);
+    own('timeline', loadTimeline(name));
   });
   const legend = h('div', { class: 'legend' }, ...['decision', 'result', 'dhcp', 'tftp', 'http', 'install', 'boot', 'hypervisor'].map((c) => h('span', { class: `key mk-${c}` }, c)));
   return h('section', {}, h('h2', {}, 'Timeline ', select, reset, h('span', { id: 'zoom-range', class: 'muted small' }, 'drag across the timeline to zoom')), h('div', { id: 'timeline', class: 'timeline' }, h('div', { id: 'tooltip', class: 'tooltip', hidden: true })), legend);
@@ -254,7 +266,7 @@ async function loadTimeline(name: string): Promise<void> {
     const tooltip = $('tooltip');
     const svg = renderTimeline(t, Math.max(400, box.clientWidth - 12), tooltip, Date.now(), (a, b) => {
       zoom = { from: a, to: b };
-      void loadTimeline(name);
+      own('timeline', loadTimeline(name));
     });
     $('zoom-reset').hidden = zoom === null;
     $('zoom-range').textContent = zoom ? `${fmtTime(zoom.from)} → ${fmtTime(zoom.to)}` : 'drag across the timeline to zoom';
@@ -280,8 +292,8 @@ function scheduleTimeline(name: string): void {
   timelineTimer = setTimeout(() => {
     timelineTimer = null;
     if (pressed) return scheduleTimeline(name);
-    void loadTimeline(name);
-    if (route.page === 'host') void loadTrace(name);
+    own('timeline', loadTimeline(name));
+    if (route.page === 'host') own('trace', loadTrace(name));
   }, 300);
 }
 
@@ -440,8 +452,8 @@ async function loadOverview(): Promise<void> {
 function render(): void {
   const main = $('main');
   if (route.page === 'overview') renderOverview(main);
-  else if (route.page === 'host') void renderHost(main, route.name);
-  else void renderHypervisor(main, route.name);
+  else if (route.page === 'host') own('host page', renderHost(main, route.name));
+  else own('hypervisor page', renderHypervisor(main, route.name));
 }
 
 function queueFill(): void {
@@ -474,7 +486,7 @@ function connect(): void {
   });
   // Sent at every (re)connection: reload what may have changed meanwhile.
   es.addEventListener('hello', () => {
-    void loadOverview().then(() => (route.page === 'overview' ? queueFill() : undefined));
+    own('overview', loadOverview().then(() => (route.page === 'overview' ? queueFill() : undefined)));
   });
   es.addEventListener('vm', (m) => {
     const row = JSON.parse((m as MessageEvent<string>).data) as VmRow;
@@ -483,7 +495,7 @@ function connect(): void {
     if (i >= 0) overview.vms[i] = row;
     else overview.vms.push(row);
     queueFill();
-    if (route.page === 'host' && route.name === row.vm) void refreshHost();
+    if (route.page === 'host' && route.name === row.vm) own('host', refreshHost());
   });
   es.addEventListener('host', (m) => {
     const row = JSON.parse((m as MessageEvent<string>).data) as HostRow;
@@ -492,7 +504,7 @@ function connect(): void {
     if (i >= 0) overview.hosts[i] = row;
     else overview.hosts.push(row); // added through the API
     queueFill();
-    if (route.page === 'host' && route.name === row.name) void refreshHost();
+    if (route.page === 'host' && route.name === row.name) own('host', refreshHost());
   });
   es.addEventListener('hypervisors', (m) => {
     if (!overview) return;
@@ -551,4 +563,4 @@ async function start(): Promise<void> {
   }, 30_000);
 }
 
-void start();
+own('start', start());
