@@ -17,8 +17,9 @@ const hosts = [
   ...labHosts.map((h) => (h.name === 'vm11' ? { ...h, ipv6: 'fd77::11' } : h)),
   // 2 x 255-byte HINFO strings: the answer is about 570 bytes, more than 512.
   { name: 'big', mac: '52:54:00:77:00:99', ip: '10.77.0.99', profile: 'debian12', hinfo: { cpu: 'c'.repeat(255), os: 'o'.repeat(255) } },
-  // A role that is not a plain name: role.sh must refuse it.
-  { name: 'evil', mac: '52:54:00:77:00:98', ip: '10.77.0.98', profile: 'debian12', role: '../../tmp' },
+  // A HINFO cpu string (where role.sh reads the role) that is not a plain name: role.sh must refuse
+  // it. The config refuses such a `role`; an explicit `hinfo` (or a spoofed answer) can still carry it.
+  { name: 'evil', mac: '52:54:00:77:00:98', ip: '10.77.0.98', profile: 'debian12', hinfo: { cpu: '../../tmp', os: 'debian12' } },
 ];
 
 let cfg: LabConfig;

@@ -2,16 +2,16 @@
  * A node:test reporter that prints, at the end of the run, how long each test file took (sorted,
  * slowest first) and one plain closing line `tests: N passed, N failed, N skipped`.
  *
- * Files run one after another (--test-concurrency=1), each in its own process. Node 20 reports no
- * per-file event, so a file's time is measured here as the time from the previous file's last
- * event to this file's last event: it includes the file's process start and imports, which is
- * what CI pays.
+ * Each file runs in its own process; the runner reports the file itself as a test whose name is
+ * the file's path, and its `test:complete` carries the file's duration (process start and imports
+ * included: what CI pays). Tests declared in a shared suite (a contract) carry that suite's file,
+ * so files are only taken from these per-file events.
  */
 import { relative } from 'node:path';
 
 interface TestEvent {
   type: string;
-  data?: { file?: string; nesting?: number; skip?: boolean | string; todo?: boolean | string; details?: { type?: string } };
+  data?: { name?: string; file?: string; skip?: boolean | string; todo?: boolean | string; details?: { type?: string; duration_ms?: number } };
 }
 
 function fmt(ms: number): string {
@@ -20,37 +20,34 @@ function fmt(ms: number): string {
 
 export default async function* durations(source: AsyncIterable<TestEvent>): AsyncGenerator<string> {
   const started = Date.now();
-  const lastAt = new Map<string, number>();
-  const firstSeen: string[] = [];
+  const rows: Array<{ file: string; ms: number; failed: boolean }> = [];
   let passed = 0;
   let failed = 0;
   let skipped = 0;
-  const failedFiles = new Set<string>();
   for await (const ev of source) {
-    const file = ev.data?.file;
-    if (file) {
-      if (!lastAt.has(file)) firstSeen.push(file);
-      lastAt.set(file, Date.now());
+    const d = ev.data;
+    const isFile = d?.file !== undefined && d.name === d.file;
+    if (ev.type === 'test:complete' && isFile) {
+      rows.push({ file: relative(process.cwd(), d.file!), ms: d.details?.duration_ms ?? 0, failed: false });
     }
-    if ((ev.type === 'test:pass' || ev.type === 'test:fail') && ev.data?.details?.type !== 'suite') {
-      if (ev.data?.skip || ev.data?.todo) skipped++;
-      else if (ev.type === 'test:pass') passed++;
-      else {
+    if (ev.type !== 'test:pass' && ev.type !== 'test:fail') continue;
+    if (isFile) {
+      // The file itself: a failure here (a crash, a failed hook) counts once; a pass is its tests'.
+      if (ev.type === 'test:fail') {
         failed++;
-        if (file) failedFiles.add(file);
+        const row = rows.find((r) => r.file === relative(process.cwd(), d!.file!));
+        if (row) row.failed = true;
       }
+      continue;
     }
-  }
-  const rows: Array<{ file: string; ms: number }> = [];
-  let prev = started;
-  for (const file of [...firstSeen].sort((a, b) => lastAt.get(a)! - lastAt.get(b)!)) {
-    const end = lastAt.get(file)!;
-    rows.push({ file: relative(process.cwd(), file), ms: end - prev });
-    prev = end;
+    if (d?.details?.type === 'suite') continue;
+    if (d?.skip || d?.todo) skipped++;
+    else if (ev.type === 'test:pass') passed++;
+    else failed++;
   }
   rows.sort((a, b) => b.ms - a.ms);
   let out = `\nper-file durations (${rows.length} files, ${fmt(Date.now() - started)} in all), slowest first:\n`;
-  for (const r of rows) out += `  ${fmt(r.ms).padStart(7)}  ${r.file}${failedFiles.has(r.file) ? '  (failed)' : ''}\n`;
+  for (const r of rows) out += `  ${fmt(r.ms).padStart(7)}  ${r.file}${r.failed ? '  (failed)' : ''}\n`;
   out += `tests: ${passed} passed, ${failed} failed, ${skipped} skipped\n`;
   yield out;
 }
