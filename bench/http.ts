@@ -25,9 +25,11 @@ export const HTTP_NOTE = `**HTTP**: wrk (2 threads, ${CONNECTIONS} connections) 
 export async function runHttp(opts: BenchOptions): Promise<Figure[]> {
   const n = opts.quick ? 300 : 10_000;
   const seconds = opts.quick ? 2 : 10;
-  const hosts = benchHosts(n, { boot: 'install' });
+  // A kickstart goes only to its host's own address, and wrk sends from 127.0.0.1: the host whose
+  // kickstart is rendered lives there; the other hosts fill the inventory (the render reads it all).
+  const hosts = benchHosts(n, { boot: 'install' }).map((h, i) => (i === 0 ? { ...h, ip: '127.0.0.1' } : h));
   const cfg = await writeLabConfig({
-    network: { subnets: [{ cidr: '10.77.0.0/16', router: '10.77.0.1' }] },
+    network: { subnets: [{ cidr: '10.77.0.0/16', router: '10.77.0.1' }, { cidr: '127.0.0.0/24' }] },
     servers: { dhcp: { enabled: false }, tftp: { enabled: false }, dns: { enabled: false } },
     log: { level: 'info' },
     hypervisors: [],
@@ -41,7 +43,7 @@ export async function runHttp(opts: BenchOptions): Promise<Figure[]> {
   let rss = NaN;
   try {
     const token = readFileSync(join(cfg.dir, 'api-token'), 'utf8').trim();
-    const sample = hosts.filter((_, i) => i % Math.max(1, Math.floor(n / 1000)) === 0).slice(0, 1000);
+    const sample = hosts.slice(0, 1);
     const paths: string[] = [];
     for (const h of sample) {
       const r = await fetch(`${s.served.url}/api/v1/hosts/${h.name}/render`, { headers: { authorization: `Bearer ${token}` } });
@@ -69,7 +71,7 @@ export async function runHttp(opts: BenchOptions): Promise<Figure[]> {
     await s.stop();
     cfg.cleanup();
   }
-  const cond = `${n} hosts installing, ${CONNECTIONS} connections`;
+  const cond = `${n} hosts installing, one host's kickstart from its own address, ${CONNECTIONS} connections`;
   return [
     { bench: 'http', name: `kickstart renders/s, ${cond}`, unit: 'req/s', better: 'higher', ours: rps },
     { bench: 'http', name: `p99 latency, ${cond}`, unit: 'ms', better: 'lower', ours: p99 },

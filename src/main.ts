@@ -176,7 +176,7 @@ function installQueryTrace(inventory: Inventory, bootTable: BootTable, trace: Bo
 export async function startServer(config: Config, log: Logger, clock: Clock = systemClock): Promise<Running> {
   const startedAt = clock.now();
   // The store (install tokens), the API token and P2V images: nothing there for other users.
-  secureStateDir(dirname(config.store.path), log);
+  secureStateDir(dirname(config.store.path), log, { public: [config.paths.boot] });
   // Web dashboard (issue 12): the store, tapped so that every appended event reaches the live stream.
   const live = new LiveFeed(clock, log.child({ server: 'web' }));
   const store = live.tapStore(openStore(config, { exclusive: true }));

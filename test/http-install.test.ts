@@ -91,8 +91,12 @@ describe('install lifecycle over HTTP', () => {
     assert.equal((await curl([ks])).status, 403); // not from lo5, no token
     assert.equal((await boot('lo5', { mode: 'install' })).status, 200);
     const t = await installToken('lo5');
-    assert.equal((await curl([`${ks}?token=${'0'.repeat(32)}`])).status, 403);
-    const got = await curl([`${ks}?token=${t}`]);
+    assert.equal((await curl([...fromLo5, `${ks}?token=${'0'.repeat(32)}`])).status, 403); // its own address, a wrong token
+    // The right token from another address: the kickstart (secrets, token) goes to its host only.
+    const stolen = await curl([`${ks}?token=${t}`]);
+    assert.equal(stolen.status, 403);
+    assert.ok(!stolen.body.includes(t));
+    const got = await curl([...fromLo5, `${ks}?token=${t}`]);
     assert.equal(got.status, 200);
     assert.match(got.body, /^d-i netcfg\/get_hostname string lo5$/m);
     assert.ok(got.body.includes(`/install/${LO_MAC}/done?token=${t}`));

@@ -24,6 +24,7 @@ const LOOPBACK_HOSTS = [
   { name: 'lo11', mac: '52:54:00:77:01:11', ip: '127.0.0.11', profile: 'debian12', role: 'services' },
   { name: 'lo14', mac: '52:54:00:77:01:14', ip: '127.0.0.1', profile: 'debian12-image', role: 'services' },
 ];
+const ipOf = (name: string) => LOOPBACK_HOSTS.find((h) => h.name === name)!.ip;
 const macPath = (name: string) => LOOPBACK_HOSTS.find((h) => h.name === name)!.mac.replace(/:/g, '-');
 
 /** An HTTP request from a given local address (fetch cannot choose one). */
@@ -68,9 +69,10 @@ describe('host keys learned from install-done', () => {
     assert.equal((await call(`/api/v1/hosts/${host}/boot`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{"mode":"install"}' })).status, 200);
     const token = /\?token=([0-9a-f]+)/.exec((await call(`/api/v1/hosts/${host}/render`)).body)?.[1];
     assert.ok(token);
-    const ks = await fetch(`${s.url}/ks/${mac}?token=${token}`);
+    // The kickstart goes to its host only, from its own address.
+    const ks = await request(`${s.url}/ks/${mac}?token=${token}`, { from: ipOf(host) });
     assert.equal(ks.status, 200);
-    const done = /\/install\/[0-9a-f-]+\/done\?token=[0-9a-f]+/.exec(await ks.text())?.[0];
+    const done = /\/install\/[0-9a-f-]+\/done\?token=[0-9a-f]+/.exec(ks.text)?.[0];
     assert.ok(done);
     return done;
   };
@@ -167,7 +169,7 @@ describe('host keys learned from install-done', () => {
   /** The kickstart of a host flipped to install, with its URLs pointing at this 3rc. */
   const kickstart = async (host: string, mac: string) => {
     const done = await install(host, mac);
-    const ks = await (await fetch(`${s.url}${done.replace(/\/install\/([0-9a-f-]+)\/done/, '/ks/$1')}`)).text();
+    const ks = (await request(`${s.url}${done.replace(/\/install\/([0-9a-f-]+)\/done/, '/ks/$1')}`, { from: ipOf(host) })).text;
     return ks.replace(/http:\/\/10\.77\.0\.1(:\d+)?/g, s.url);
   };
   const linesFor = (ip: string) => readFileSync(knownHosts, 'utf8').split('\n').filter((l) => l.startsWith(`[${ip}]:${port} `));

@@ -20,7 +20,9 @@ describe('state directory at start-up', () => {
       chmodSync(stale, 0o644);
       const s = await serve(cfg);
       try {
-        assert.equal(mode(cfg.dir), 0o700);
+        // The test config keeps its boot files (public: TFTP and HTTP serve them to anyone) in
+        // cfg.dir/boot: the directory stays passable (0711) so that they can be reached, never listable.
+        assert.equal(mode(cfg.dir), 0o711);
         assert.equal(mode(stale), 0o600);
         for (const f of ['3rc.db', '3rc.db-wal', 'api-token']) {
           const p = join(cfg.dir, f);

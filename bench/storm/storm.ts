@@ -14,7 +14,8 @@
  * --tftp-max 4096 (their defaults, 512 and 50, would refuse part of a 2,000-client storm);
  * dnsmasq with --no-ping (else it pings every address for 3 s before offering it).
  */
-import { copyFileSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { netnsUnavailable } from '../../test/lib/netns.js';
@@ -89,7 +90,10 @@ export async function runStorm(opts: BenchOptions): Promise<Figure[]> {
   copyFileSync(PXELINUX, join(root, 'pxelinux.0'));
   copyFileSync(LDLINUX, join(root, 'ldlinux.c32'));
   const fileSizes = { 'pxelinux.0': statSync(PXELINUX).size, 'ldlinux.c32': statSync(LDLINUX).size };
-  const dm = join(cfg.dir, 'dnsmasq');
+  // dnsmasq's files live outside 3rc's state directory: 3rc keeps that one owner-only at start-up,
+  // and dnsmasq reads its TFTP root as nobody.
+  const dm = mkdtempSync(join(tmpdir(), '3rc-bench-dnsmasq-'));
+  chmodSync(dm, 0o755);
   mkdirSync(join(dm, 'pxelinux.cfg'), { recursive: true });
   copyFileSync(PXELINUX, join(dm, 'pxelinux.0'));
   copyFileSync(LDLINUX, join(dm, 'ldlinux.c32'));
@@ -97,9 +101,9 @@ export async function runStorm(opts: BenchOptions): Promise<Figure[]> {
     // The same shape and size as 3rc's install entry, fixed text (dnsmasq has no templates).
     writeFileSync(join(dm, 'pxelinux.cfg', `01-${dashed(h.mac)}`), `# ${h.name} (${h.mac})\nDEFAULT install\nPROMPT 0\nTIMEOUT 0\n\nLABEL install\n  MENU LABEL Install ${h.profile} on ${h.name}\n  KERNEL debian-installer/12/amd64/linux\n  INITRD debian-installer/12/amd64/initrd.gz\n  APPEND auto=true priority=critical console=ttyS0 url=http://${SERVER}/ks/${dashed(h.mac)}?token=0000000000000000 hostname=${h.name} domain=lab.test\n  IPAPPEND 2\n\nLABEL local\n  MENU LABEL Boot from the local disk\n  LOCALBOOT 0\n`);
   }
-  const hostsFile = join(cfg.dir, 'dnsmasq.hosts');
+  const hostsFile = join(dm, 'dnsmasq.hosts');
   writeFileSync(hostsFile, hosts.map((h) => `${h.mac},${h.ip},${h.name}`).join('\n') + '\n');
-  const leaseFile = join(cfg.dir, 'dnsmasq.leases');
+  const leaseFile = join(dm, 'dnsmasq.leases');
 
   const { lab, close } = openLab('bs');
   const figures: Figure[] = [];
@@ -172,6 +176,7 @@ export async function runStorm(opts: BenchOptions): Promise<Figure[]> {
   } finally {
     await close();
     cfg.cleanup();
+    rmSync(dm, { recursive: true, force: true });
   }
   return figures;
 }

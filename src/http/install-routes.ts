@@ -1,8 +1,8 @@
 /**
  * What installing hosts fetch and call: the iPXE script, the kickstart/preseed, and the done and
  * failed callbacks. A host gets only its own kickstart: the request must come from its reserved
- * IP or carry its current per-install token; anything else is 403 and logged, and a host that
- * is not installing gets 404. The iPXE script (it holds the kernel arguments, so the token) is
+ * IP (and a token, when it carries one, must be its current one); anything else is 403 and logged,
+ * and a host that is not installing gets 404. The iPXE script (it holds the kernel arguments, so the token) is
  * served only to the host's reserved IP. The done and failed callbacks need both: the current
  * token and the host's own address (checked before the body is read), so a token seen in a log
  * or on a console is of no use elsewhere. A done call may carry the host's new SSH host keys,
@@ -58,14 +58,17 @@ export function installRouter(deps: AppDeps): Router {
     if (!found) return;
     const { host, mac } = found;
     const entry = deps.bootTable.get(mac);
+    // The kickstart holds the host's secrets (password hash, keys, vars) and its install token: it
+    // goes to the host's own address only, whatever token a request carries (a token seen on a
+    // console or in a log is of no use elsewhere). A wrong token from the host itself is refused too.
     const fromHost = clientIp(req) === host.ip;
     const token = tokenOf(req);
-    if (!fromHost && !tokenIsCurrent(entry, token)) {
-      const reason = token ? 'bad-token' : 'wrong-source';
+    if (!fromHost || (token !== undefined && !tokenIsCurrent(entry, token))) {
+      const reason = fromHost ? 'bad-token' : 'wrong-source';
       req.log?.warn({ mac, host: host.name, peer: clientIp(req), reason }, 'http: kickstart refused');
       trace(req, 'http.kickstart', host, mac, reason, { status: 403 });
       deps.metrics.renders.inc({ kind: 'kickstart', result: 'refused' });
-      return apiError(res, 403, 'E_FORBIDDEN', `a kickstart is served only to its host (${host.ip}) or with its current install token`);
+      return apiError(res, 403, 'E_FORBIDDEN', `a kickstart is served only to its host, from its own address (${host.ip})`);
     }
     if (entry?.mode !== 'install') {
       trace(req, 'http.kickstart', host, mac, 'not-installing', { status: 404 });

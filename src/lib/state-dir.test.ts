@@ -49,6 +49,22 @@ describe('state directory modes', () => {
     assert.deepEqual(again.lines, []);
   });
 
+  it('leaves a public directory inside it (the boot files) readable, and its way there passable', () => {
+    const dir = join(root, 'with-boot');
+    mkdirSync(join(dir, 'boot', 'lab'), { recursive: true });
+    chmodSync(dir, 0o755);
+    writeFileSync(join(dir, 'boot', 'lab', 'pxelinux.0'), 'loader', { mode: 0o644 });
+    writeFileSync(join(dir, '3rc.db'), 'tokens', { mode: 0o644 });
+    const { log } = capture();
+    const fixes = secureStateDir(dir, log, { public: [join(dir, 'boot')] });
+    assert.deepEqual(fixes.map((f) => [f.path, f.from, f.to]), [
+      [dir, 0o755, 0o711],
+      [join(dir, '3rc.db'), 0o644, 0o600],
+    ]);
+    assert.equal(mode(join(dir, 'boot')), 0o755);
+    assert.equal(mode(join(dir, 'boot', 'lab', 'pxelinux.0')), 0o644);
+  });
+
   it('leaves a missing directory alone, and a shared one untouched with a warning', () => {
     const { lines, log } = capture();
     assert.deepEqual(secureStateDir(join(root, 'nope'), log), []);

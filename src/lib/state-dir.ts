@@ -22,18 +22,28 @@ export interface ModeFix {
 
 const SHARED = ['/', '/etc', '/home', '/root', '/tmp', '/usr', '/var', '/var/lib', '/var/tmp'];
 
-/** The mode a path must have at most: the owner's bits only (no group, other, setuid, setgid, sticky). */
-function tightened(mode: number): number {
-  return mode & 0o700;
+/**
+ * The mode a path must have at most: the owner's bits only (no group, other, setuid, setgid,
+ * sticky); a directory on the way to a public directory (see secureStateDir) keeps search (x) for
+ * group and other, never read or write: others may pass through it, not list it.
+ */
+function tightened(mode: number, passage = false): number {
+  return mode & (passage ? 0o711 : 0o700);
 }
+
+const inside = (path: string, dir: string) => path === dir || path.startsWith(dir.endsWith('/') ? dir : `${dir}/`);
 
 /**
  * Checks `dir` and everything under it; fixes (chmod) what is looser than 0700 (directories) or
  * 0600-ish (files: no group or other bits) and warns once per path. A missing directory is fine
  * (it is created 0700 by whoever needs it). Returns the fixes, for tests.
  */
-export function secureStateDir(dir: string, log: Logger): ModeFix[] {
+export function secureStateDir(dir: string, log: Logger, opts: { public?: string[] } = {}): ModeFix[] {
   const root = resolve(dir);
+  // Directories that are public by design (the boot files that TFTP and HTTP serve to anyone,
+  // which a reference tftpd running as nobody may read too) are left alone when they sit inside
+  // the state directory, and the directories leading to them stay passable.
+  const publicDirs = (opts.public ?? []).map((p) => resolve(p)).filter((p) => inside(p, root) && p !== root);
   if ([...SHARED, resolve(homedir()), resolve(tmpdir())].includes(root)) {
     log.warn({ path: root }, 'state directory: this is a shared directory, its modes are left alone; give store.path a directory of its own (e.g. /var/lib/3rc)');
     return [];
@@ -48,9 +58,11 @@ export function secureStateDir(dir: string, log: Logger): ModeFix[] {
       return;
     }
     if (!st.isDirectory() && !st.isFile()) return;
+    if (publicDirs.some((p) => inside(path, p))) return;
+    const passage = st.isDirectory() && publicDirs.some((p) => inside(p, path));
     const mode = st.mode & 0o7777;
-    if (mode !== tightened(mode)) {
-      const to = tightened(mode);
+    if (mode !== tightened(mode, passage)) {
+      const to = tightened(mode, passage);
       try {
         chmodSync(path, to);
         fixes.push({ path, from: mode, to });
