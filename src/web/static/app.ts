@@ -181,6 +181,9 @@ function hvStatus(r: HvRow): string {
 function fillTables(): void {
   const o = overview;
   if (!o || route.page !== 'overview') return;
+  // A live event can queue a fill while the overview page still shows "loading…" (re-rendered
+  // after a route change): its tables do not exist yet, and renderOverview fills them once built.
+  if (!document.querySelector('#hv-table tbody')) return;
   let shown = 0;
   let total = 0;
   const body = (id: string) => document.querySelector<HTMLTableSectionElement>(`#${id} tbody`)!;
