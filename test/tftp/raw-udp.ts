@@ -1,20 +1,14 @@
 /**
  * One UDP datagram with any source address and port, port 0 included, which no ordinary socket
- * can send (binding port 0 means "pick one"): python3 builds the IP and UDP headers and sends
- * them through a raw socket. Needs root (CAP_NET_RAW); loopback destinations only in tests.
+ * can send (binding port 0 means "pick one"): the fuzz campaign's python3 sender
+ * (scripts/fuzz-send.py) builds the IP and UDP headers and sends them through a raw socket. Needs root (CAP_NET_RAW); loopback destinations only in tests.
  */
 import { execFileSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-const SCRIPT = `
-import socket, struct, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
-for spec in sys.argv[1:]:
-    src, sport, dst, dport, payload = spec.split(',')
-    payload = bytes.fromhex(payload)
-    udp = struct.pack('!HHHH', int(sport), int(dport), 8 + len(payload), 0) + payload  # checksum 0: none (IPv4)
-    ip = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0, socket.inet_aton(src), socket.inet_aton(dst))
-    s.sendto(ip + udp, (dst, 0))
-`;
+/** The fuzz campaign's sender: frames on stdin, op 1 is one raw datagram (see its header). */
+const SENDER = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'scripts', 'fuzz-send.py');
 
 /** Why raw datagrams cannot be sent here, or undefined. */
 export function rawUdpUnavailable(): string | undefined {
@@ -35,6 +29,13 @@ export interface RawDatagram {
 
 /** Sends the datagrams in order, from one python3 process. */
 export function sendRawUdp(datagrams: RawDatagram[]): void {
-  const specs = datagrams.map((d) => [d.from.address, d.from.port, d.to.address, d.to.port, d.payload.toString('hex')].join(','));
-  execFileSync('python3', ['-c', SCRIPT, ...specs], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 10_000 });
+  const ip = (a: string) => Buffer.from(a.split('.').map(Number));
+  const port = (p: number) => Buffer.from([p >> 8, p & 255]);
+  const frames = datagrams.map((d) => {
+    const body = Buffer.concat([Buffer.from([1]), ip(d.from.address), port(d.from.port), ip(d.to.address), port(d.to.port), d.payload]);
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(body.length);
+    return Buffer.concat([len, body]);
+  });
+  execFileSync('python3', [SENDER], { input: Buffer.concat(frames), stdio: ['pipe', 'ignore', 'pipe'], timeout: 10_000 });
 }
