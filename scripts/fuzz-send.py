@@ -147,7 +147,7 @@ def read_exact(n):
 
 
 def main():
-    pool = ThreadPoolExecutor(max_workers=int(os.environ.get("FUZZ_TCP_WORKERS", "32")))
+    pool = ThreadPoolExecutor(max_workers=int(os.environ.get("FUZZ_TCP_WORKERS", "128")))
     pending = []
     sent = 0
     while True:

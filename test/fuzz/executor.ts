@@ -40,8 +40,9 @@ export class Executor {
   slowest: { ms: number; sent: string; head: string }[] = [];
   private exited = false;
 
-  constructor(lab: Lab, ns: string, root: string, readonly name: string) {
-    this.proc = lab.spawn(ns, PYTHON, [join(root, 'scripts', 'fuzz-send.py')], { stdio: ['pipe', 'pipe', 'pipe'] });
+  /** `tcpWorkers`: how many TCP exchanges run at once (the helper's thread pool). */
+  constructor(lab: Lab, ns: string, root: string, readonly name: string, tcpWorkers = 32) {
+    this.proc = lab.spawn(ns, PYTHON, [join(root, 'scripts', 'fuzz-send.py')], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, FUZZ_TCP_WORKERS: String(tcpWorkers) } });
     this.proc.stdout!.on('data', (d: Buffer) => this.onData(d.toString()));
     this.proc.stderr!.on('data', (d: Buffer) => (this.stderr = (this.stderr + d.toString()).slice(-4000)));
     this.proc.stdin!.on('error', () => undefined);

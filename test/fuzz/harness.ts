@@ -44,11 +44,19 @@ export interface FuzzOptions {
   maxStallMs: number;
   maxRssGrowthMb: number;
   maxEventRows: number;
+  /**
+   * TCP exchanges in flight at once (DNS over TCP, HTTP). Most end at once, but one whose
+   * request 3rc waits on (a body shorter than its Content-Length, a DNS frame cut short) lasts
+   * its whole wait (300-400 ms): with few workers those set the pace of the campaign.
+   */
+  tcpWorkers: number;
+  /** Extra arguments for the node process that runs 3rc (profiling: --cpu-prof, --trace-gc...). */
+  nodeArgs?: string[];
   /** Where progress and results go (one line each). */
   log: (line: string) => void;
 }
 
-export const DEFAULTS: Omit<FuzzOptions, 'log'> = { packets: 3000, seed: 19, protocols: PROTOCOLS, maxStallMs: 50, maxRssGrowthMb: 64, maxEventRows: 1000 };
+export const DEFAULTS: Omit<FuzzOptions, 'log'> = { packets: 3000, seed: 19, protocols: PROTOCOLS, maxStallMs: 50, maxRssGrowthMb: 64, maxEventRows: 1000, tcpWorkers: 128 };
 
 export interface Check {
   name: string;
@@ -153,6 +161,11 @@ class World {
   bootFile = randomBytes(30_000);
   restarts: string[] = [];
 
+  constructor(
+    private readonly nodeArgs: string[] = [],
+    readonly tcpWorkers = DEFAULTS.tcpWorkers,
+  ) {}
+
   async setUp(): Promise<void> {
     this.srv = this.lab.netns('srv');
     this.cli = this.lab.netns('cli');
@@ -177,12 +190,12 @@ class World {
     symlinkSync('/etc/hostname', join(boot, 'link-out')); // a symlink out of the root: must never be served
     writeFileSync(join(this.cfg.dir, 'api-token'), `${this.apiToken}\n`, { mode: 0o600 });
     await this.start();
-    this.cliExec = new Executor(this.lab, this.cli, ROOT, 'cli');
-    this.srvExec = new Executor(this.lab, this.srv, ROOT, 'srv');
+    this.cliExec = new Executor(this.lab, this.cli, ROOT, 'cli', this.tcpWorkers);
+    this.srvExec = new Executor(this.lab, this.srv, ROOT, 'srv', this.tcpWorkers);
   }
 
   async start(): Promise<void> {
-    this.served = await serveInNetns(this.lab, this.srv, this.cfg, { timeoutMs: 30_000 });
+    this.served = await serveInNetns(this.lab, this.srv, this.cfg, { timeoutMs: 30_000, nodeArgs: this.nodeArgs });
   }
 
   /** Starts 3rc again after it died; its start-up does not count as a stall of the campaign. */
@@ -337,7 +350,9 @@ interface Counts {
 
 /** Sends `n` packets of one protocol; if 3rc dies, records it and starts it again (MAX_RESTARTS times). */
 async function drive(w: World, p: Protocol, n: number, rng: Rng, seeds: Seeds, ctx: HttpContext, counts: Counts): Promise<number> {
-  const batch = p === 'http' || p === 'dns' ? 128 : 64;
+  // A batch ends with a liveness ping; TCP batches are larger so that the exchanges that last
+  // their whole wait overlap (see tcpWorkers).
+  const batch = p === 'http' || p === 'dns' ? 4 * w.tcpWorkers : 64;
   let sent = 0;
   /** Packets a stopped phase did not send. */
   let skipped = 0;
@@ -436,7 +451,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
     opts.log(`fuzz: skipped: ${skipped}`);
     return { skipped, seeds: [], results: [], pass: true };
   }
-  const w = new World();
+  const w = new World(opts.nodeArgs, opts.tcpWorkers);
   const scratch = mkdtempSync(join(tmpdir(), '3rc-fuzz-'));
   const results: ProtocolResult[] = [];
   let seedLines: string[] = [];

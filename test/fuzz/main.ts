@@ -1,13 +1,15 @@
 /**
  * `npm run fuzz -- [--packets N] [--seed S] [--only dhcp,tftp,dns,http] [--max-stall-ms 50]
- * [--max-rss-growth-mb 64] [--max-event-rows 1000] [--json]`: the fuzz campaign at any size
- * (the CI test runs it small). Needs root (network namespaces). Exit 0 when every criterion
+ * [--max-rss-growth-mb 64] [--max-event-rows 1000] [--tcp-workers 128] [--node-arg ARG]... [--json]`:
+ * the fuzz campaign at any size (the CI test runs it small). --node-arg passes an argument to the
+ * node process that runs 3rc, for profiling a stall: e.g. --node-arg --cpu-prof
+ * --node-arg --cpu-prof-dir=/tmp/prof. Needs root (network namespaces). Exit 0 when every criterion
  * holds, 1 when one fails, 2 for a wrong command line.
  */
 import { DEFAULTS, PROTOCOLS, runFuzz, type FuzzOptions, type Protocol } from './harness.js';
 
 function usage(msg: string): never {
-  process.stderr.write(`${msg}\nusage: npm run fuzz -- [--packets N] [--seed S] [--only dhcp,tftp,dns,http] [--max-stall-ms MS] [--max-rss-growth-mb MB] [--max-event-rows N] [--json]\n`);
+  process.stderr.write(`${msg}\nusage: npm run fuzz -- [--packets N] [--seed S] [--only dhcp,tftp,dns,http] [--max-stall-ms MS] [--max-rss-growth-mb MB] [--max-event-rows N] [--tcp-workers N] [--node-arg ARG]... [--json]\n`);
   process.exit(2);
 }
 
@@ -26,10 +28,15 @@ for (let i = 0; i < args.length; i++) {
   else if (a === '--max-stall-ms') opts.maxStallMs = num();
   else if (a === '--max-rss-growth-mb') opts.maxRssGrowthMb = num();
   else if (a === '--max-event-rows') opts.maxEventRows = Math.floor(num());
+  else if (a === '--tcp-workers') opts.tcpWorkers = Math.max(1, Math.floor(num()));
   else if (a === '--only') {
     const list = (args[++i] ?? '').split(',').filter(Boolean);
     for (const p of list) if (!(PROTOCOLS as readonly string[]).includes(p)) usage(`unknown protocol ${p}`);
     opts.protocols = list as Protocol[];
+  } else if (a === '--node-arg') {
+    const v = args[++i];
+    if (!v) usage('--node-arg needs a value');
+    (opts.nodeArgs ??= []).push(v);
   } else if (a === '--json') json = true;
   else usage(`unknown argument ${a}`);
 }
