@@ -19,6 +19,7 @@ import type { Logger } from './lib/log.js';
 import { packageVersion } from './lib/paths.js';
 import type { Service } from './lib/service.js';
 import { SqliteStore } from './store/sqlite.js';
+import { SqliteThreadStore } from './store/sqlite-thread.js';
 import type { Store } from './store/store.js';
 import { createTftpServer } from './tftp/server.js';
 import { HostCatalog } from './inventory/catalog.js';
@@ -155,6 +156,23 @@ export function instanceId(config: Pick<Config, 'store'>): string {
   return createHash('sha256').update(id).digest('hex').slice(0, 16);
 }
 
+/**
+ * The store of a serving 3rc: SQLite on a worker thread (its fsyncs never stall the protocol
+ * servers), or etcd. If the SQLite thread dies, 3rc exits: it must not answer without its store.
+ */
+async function openServingStore(config: Config, log: Logger): Promise<Store> {
+  if (config.store.kind === 'etcd') return openStore(config, { exclusive: true });
+  return SqliteThreadStore.open({
+    path: config.store.path,
+    sync: config.store.sync,
+    exclusive: true,
+    onDeath: (err) => {
+      log.fatal({ err }, 'store: its worker thread died; 3rc stops');
+      process.exit(1);
+    },
+  });
+}
+
 export function openStore(config: Config, opts: { exclusive: boolean }): Store {
   if (config.store.kind === 'etcd') return openEtcdStore(config, { serving: opts.exclusive });
   return SqliteStore.open({ path: config.store.path, sync: config.store.sync, exclusive: opts.exclusive });
@@ -179,7 +197,7 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
   secureStateDir(dirname(config.store.path), log, { public: [config.paths.boot] });
   // Web dashboard (issue 12): the store, tapped so that every appended event reaches the live stream.
   const live = new LiveFeed(clock, log.child({ server: 'web' }));
-  const store = live.tapStore(openStore(config, { exclusive: true }));
+  const store = live.tapStore(await openServingStore(config, log));
   const services: Service[] = [];
   const stopAll = async () => {
     for (const s of [...services].reverse()) {

@@ -7,6 +7,7 @@ import Database from 'better-sqlite3';
 import { runStoreContract } from './contract.js';
 import { migrations } from './migrations.js';
 import { SqliteStore } from './sqlite.js';
+import { SqliteThreadStore } from './sqlite-thread.js';
 import type { EventQuery, Store } from './store.js';
 
 const dir = mkdtempSync(join(tmpdir(), '3rc-sqlite-'));
@@ -25,6 +26,44 @@ runStoreContract('sqlite', {
     await s.close();
     return SqliteStore.open({ path: paths.get(s)!, exclusive: true });
   },
+});
+
+// What a serving 3rc uses: the same store on a worker thread.
+runStoreContract('sqlite on a worker thread', {
+  async make() {
+    const path = join(dir, `t${n++}.db`);
+    const s = await SqliteThreadStore.open({ path, exclusive: true });
+    paths.set(s, path);
+    return s;
+  },
+  async reopen(s) {
+    await s.close();
+    return SqliteThreadStore.open({ path: paths.get(s)!, exclusive: true });
+  },
+});
+
+describe('SqliteThreadStore specifics', () => {
+  it('refuses a file another server holds, with the same error as SqliteStore', async () => {
+    const path = join(dir, 'thread-locked.db');
+    const server = await SqliteThreadStore.open({ path, exclusive: true });
+    await assert.rejects(SqliteThreadStore.open({ path, exclusive: true }), (err: Error & { code?: string }) => err instanceof Error && err.name === 'StoreError' && err.code === 'E_STORE_LOCKED');
+    assert.throws(() => SqliteStore.open({ path }), { code: 'E_STORE_LOCKED' });
+    await server.close();
+    await server.close();
+    await assert.rejects(server.listLeases(), { code: 'E_STORE_CLOSED' });
+  });
+
+  it('fails every call with E_STORE_UNAVAILABLE once its thread is gone, and says so once', async () => {
+    const deaths: Error[] = [];
+    const s = await SqliteThreadStore.open({ path: join(dir, 'thread-dies.db'), onDeath: (e) => deaths.push(e) });
+    // The worker ends as a crash would end it: not through close().
+    await (s as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+    await new Promise((r) => setImmediate(r));
+    await assert.rejects(s.listLeases(), { code: 'E_STORE_UNAVAILABLE' });
+    await assert.rejects(s.write([{ op: 'deleteLease', ip: '10.77.0.9' }]), { code: 'E_STORE_UNAVAILABLE' });
+    assert.equal(deaths.length, 1);
+    await s.close();
+  });
 });
 
 describe('SqliteStore specifics', () => {
