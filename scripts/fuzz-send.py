@@ -15,6 +15,7 @@ Frames on stdin: u32 length (big endian, of what follows), u8 op, then the op's 
           "local_port", "recv", "head_hex"}. keep=1 keeps the socket open until a CLOSE.
   4 CLOSE id(4): closes a kept UDP socket.
   5 SYNC  id(4): waits for every TCP job queued before it, then reports {"sync": id}.
+  6 POOL  n(4): waits for every TCP job queued before it, then runs TCP jobs n at a time.
 Reports are JSON lines on stdout. Only addresses the caller passes are used: the harness passes
 10.77.0.0/16 destinations inside its own namespaces.
 """
@@ -147,7 +148,7 @@ def read_exact(n):
 
 
 def main():
-    pool = ThreadPoolExecutor(max_workers=int(os.environ.get("FUZZ_TCP_WORKERS", "128")))
+    pool = ThreadPoolExecutor(max_workers=int(os.environ.get("FUZZ_TCP_WORKERS", "32")))
     pending = []
     sent = 0
     while True:
@@ -180,6 +181,13 @@ def main():
                 f.result()
             pending = []
             report({"sync": jid, "raw_sent": sent, "raw_errors": raw_errors})
+        elif op == 6:
+            (workers,) = struct.unpack(">I", body[:4])
+            for f in pending:
+                f.result()
+            pending = []
+            pool.shutdown()
+            pool = ThreadPoolExecutor(max_workers=max(1, workers))
     for f in pending:
         f.result()
     pool.shutdown()

@@ -40,9 +40,8 @@ export class Executor {
   slowest: { ms: number; sent: string; head: string }[] = [];
   private exited = false;
 
-  /** `tcpWorkers`: how many TCP exchanges run at once (the helper's thread pool). */
-  constructor(lab: Lab, ns: string, root: string, readonly name: string, tcpWorkers = 32) {
-    this.proc = lab.spawn(ns, PYTHON, [join(root, 'scripts', 'fuzz-send.py')], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, FUZZ_TCP_WORKERS: String(tcpWorkers) } });
+  constructor(lab: Lab, ns: string, root: string, readonly name: string) {
+    this.proc = lab.spawn(ns, PYTHON, [join(root, 'scripts', 'fuzz-send.py')], { stdio: ['pipe', 'pipe', 'pipe'] });
     this.proc.stdout!.on('data', (d: Buffer) => this.onData(d.toString()));
     this.proc.stderr!.on('data', (d: Buffer) => (this.stderr = (this.stderr + d.toString()).slice(-4000)));
     this.proc.stdin!.on('error', () => undefined);
@@ -140,6 +139,13 @@ export class Executor {
     const b = Buffer.alloc(4);
     b.writeUInt32BE(id);
     return this.write(4, b);
+  }
+
+  /** TCP exchanges from now on run `n` at a time (after those queued before have finished). */
+  pool(n: number): Promise<void> {
+    const b = Buffer.alloc(4);
+    b.writeUInt32BE(n);
+    return this.write(6, b);
   }
 
   /** Resolves once everything sent before it was done (TCP exchanges finished). */

@@ -134,5 +134,5 @@ function fromSeed(rng: Rng, seeds: readonly Seed[]): Buffer {
 
 export function httpJob(rng: Rng, seeds: readonly Seed[], ctx: HttpContext): Job {
   const payload = seeds.length && rng.chance(0.3) ? fromSeed(rng, seeds) : structured(rng, ctx);
-  return { type: 'tcp', bind: rng.pick(CLIENT_ADDRS), dport: 80, payload, halfClose: rng.chance(0.5), split: rng.chance(0.1), waitMs: 300, messages: 1 };
+  return { type: 'tcp', bind: rng.pick(CLIENT_ADDRS), dport: 80, payload, halfClose: rng.chance(0.5), split: rng.chance(0.1), waitMs: 200, messages: 1 };
 }
