@@ -4,7 +4,7 @@
  * and never applied, whether or not it has noticed yet.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, afterEach, before, describe, it } from 'node:test';
 import { NotLeaderError } from '../lib/errors.js';
 import { silentLogger } from '../lib/log.js';
 import { EtcdStore } from '../store/etcd.js';
@@ -22,6 +22,15 @@ describe('Election on etcd', { skip: skip ?? false }, () => {
   before(async () => {
     etcd = await startEtcd();
   });
+  /**
+   * Every instance a test opened, closed after it whether it passed or not: a failed assertion
+   * must not leave an etcd client or watch open, or they keep this file's process alive (until
+   * CI's limit) after its last test.
+   */
+  const open = new Set<{ close(): Promise<void> }>();
+  afterEach(async () => {
+    for (const i of open) await i.close();
+  });
   after(async () => {
     await etcd?.stop();
   });
@@ -31,7 +40,20 @@ describe('Election on etcd', { skip: skip ?? false }, () => {
     const store = new EtcdStore({ endpoints: [etcd.endpoint], prefix });
     const election = new Election({ client: store.client, key: store.key.leader(), me: { name, url: null }, ttlSeconds, log: silentLogger });
     store.setFencing({ current: () => election.fence(), refused: (why) => new NotLeaderError(why, null) });
-    return { store, election, async close() { await election.stop(); await store.close(); } };
+    const inst = {
+      store,
+      election,
+      async close() {
+        if (!open.delete(inst)) return;
+        try {
+          await election.stop();
+        } finally {
+          await store.close();
+        }
+      },
+    };
+    open.add(inst);
+    return inst;
   }
 
   // A bound against a hang, not a timing requirement: a loaded CI machine once took over 10 s here.

@@ -24,9 +24,12 @@ describe('simulator: the paper\'s figures (--timings paper)', () => {
     assert.equal(r.unrecovered, 0);
     const paperFigure = r.detect_mean_s + r.last_rung_mean_s;
     assert.ok(Math.abs(paperFigure - 542) <= 45, `detect + last rung ${paperFigure}`);
-    assert.ok(Math.abs(r.last_rung_mean_s - 442) <= 17, `reinstall ${r.last_rung_mean_s}`);
-    // The escalation waits (T1 + T2 = 360 s) are in the user's wait, not in the paper's figure.
-    assert.ok(r.mean_s - paperFigure >= 300, `end to end ${r.mean_s}`);
+    // What the controller adds (the install's own 442 +/- 17 s is the simulator's input, not
+    // asserted): detection (70 s Ganglia delay + half a 60 s scan on average) ...
+    assert.ok(Math.abs(r.detect_mean_s - 100) <= 30, `detection ${r.detect_mean_s}`);
+    // ... and the escalation waits of the paper's FSM, T1 + T2 = 360 s, in the user's wait but
+    // not in the paper's figure (0.2 s: the three means are rounded to 0.1 s).
+    assert.ok(Math.abs(r.mean_s - paperFigure - 360) <= 0.2, `end to end ${r.mean_s} = detect + last rung ${paperFigure} + ${r.mean_s - paperFigure}`);
   });
 
   it('the paper\'s FSM starts a partitioned VM elsewhere: double starts (why 3rc fences)', async () => {

@@ -4,7 +4,7 @@
  * two writers, and fencing (a write carrying a stale election revision is never applied).
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, afterEach, before, describe, it } from 'node:test';
 import { runStoreContract } from './contract.js';
 import { EtcdStore, type Fencing } from './etcd.js';
 import { etcdUnavailable, startEtcd, type EtcdProcess } from './etcd-testkit.js';
@@ -25,11 +25,22 @@ if (!skip) {
   before(async () => {
     etcd = await startEtcd();
   });
+  // Every store a test opened is closed after it, passed or failed: an etcd client left open by a
+  // failed assertion keeps this file's process alive after its last test. close() is idempotent.
+  const opened = new Set<EtcdStore>();
+  afterEach(async () => {
+    for (const s of opened) await s.close();
+    opened.clear();
+  });
   after(async () => {
     await etcd?.stop();
   });
 
-  const open = (prefix: string) => new EtcdStore({ endpoints: [etcd!.endpoint], prefix });
+  const open = (prefix: string) => {
+    const s = new EtcdStore({ endpoints: [etcd!.endpoint], prefix });
+    opened.add(s);
+    return s;
+  };
 
   runStoreContract('etcd', {
     async make() {

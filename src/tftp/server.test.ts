@@ -26,6 +26,15 @@ test('maxTransfers: requests over the bound get error 0 "server busy", recorded;
   config.paths.boot = dir;
   config.servers.tftp = { ...config.servers.tftp, listen: '127.0.0.1', port: 0, maxTransfers: 2, timeout: 5000 };
   const trace = memoryTrace();
+  // The server records a transfer's outcome once it has released its slot: the test waits for that
+  // record, not for a while.
+  const record = trace.record;
+  const completed = new Promise<void>((resolve) => {
+    trace.record = (e) => {
+      record(e);
+      if (e.kind === 'tftp.transfer' && e.reason === 'complete') resolve();
+    };
+  });
   const server = new TftpServer({ config, inventory: Inventory.fromConfig(config), bootTable: { get: () => undefined }, trace, clock: systemClock, log: silentLogger });
   await server.start();
   const port = Number(server.addresses()[0]!.split(':')[1]!.split('/')[0]);
@@ -48,7 +57,10 @@ test('maxTransfers: requests over the bound get error 0 "server busy", recorded;
       if (r.packet.data.length < 512) break;
       r = await clients[0]!.next();
     }
-    for (let i = 0; i < 50 && server.active > 1; i++) await new Promise((res) => setTimeout(res, 20));
+    // 10 s: a bound against a hang (the finally below must still run), not a timing requirement.
+    let bound: NodeJS.Timeout | undefined;
+    await Promise.race([completed, new Promise((_, reject) => (bound = setTimeout(() => reject(new Error('the first transfer never completed')), 10_000)))]);
+    clearTimeout(bound);
     assert.equal(server.active, 1);
     clients[2]!.rrq(port, 'f');
     assert.equal((await clients[2]!.next()).packet.op, Op.DATA);

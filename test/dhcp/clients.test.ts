@@ -4,7 +4,7 @@
  * client in others. Needs root and the tools; skips with the reason otherwise.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +15,7 @@ import { Lab, netnsUnavailable } from '../lib/netns.js';
 import { ROOT, writeLabConfig, type LabConfig } from '../lib/serve.js';
 import { serveInNetns, type NsServed } from './ns-serve.js';
 
-const TOOLS = ['/usr/sbin/dhclient', '/usr/sbin/udhcpc', '/usr/sbin/dhcrelay', '/usr/sbin/perfdhcp'];
+const TOOLS = ['/usr/sbin/dhclient', '/usr/sbin/udhcpc', '/usr/sbin/dhcrelay', '/usr/sbin/perfdhcp', '/usr/bin/python3', '/usr/bin/ss'];
 const skip = netnsUnavailable() ?? TOOLS.filter((t) => !existsSync(t)).map((t) => `needs ${t}`)[0];
 if (skip) console.log(`dhcp real-client tests skipped: ${skip}`);
 
@@ -59,6 +59,42 @@ function readEnv(file: string): Record<string, string> {
     if (i > 0) out[line.slice(0, i)] = line.slice(i + 1).replace(/^'(.*)'$/, '$1');
   }
   return out;
+}
+
+/** A DHCP message seen on a link by sniff-dhcp.py (decoded there, not by 3rc's codec). */
+interface Sniffed {
+  src: string;
+  dst: string;
+  op: number;
+  type: number | null;
+  xid: number;
+  giaddr: string;
+  yiaddr: string;
+  opt82: string | null;
+}
+
+/** A child's JSON stdout lines, appended as they come. */
+function jsonLines<T>(proc: ChildProcess): T[] {
+  const lines: T[] = [];
+  let buf = '';
+  proc.stdout!.on('data', (d: Buffer) => {
+    buf += d.toString();
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      lines.push(JSON.parse(buf.slice(0, nl)) as T);
+      buf = buf.slice(nl + 1);
+    }
+  });
+  return lines;
+}
+
+/** Waits for a condition (10 s: a bound against a hang, not a timing requirement). */
+async function until(what: string, cond: () => boolean, detail: () => string = () => ''): Promise<void> {
+  const end = Date.now() + 10_000;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}: ${detail()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 async function withLab<T>(tag: string, fn: (lab: Lab) => Promise<T>): Promise<T> {
@@ -184,11 +220,18 @@ describe('dhcp: real clients in namespaces', { skip, timeout: 150_000 }, () => {
       });
       const served = await serveInNetns(lab, srv, cfg);
       try {
+        // What crosses the relay's server-side link, read by an independent decoder: dhcrelay strips
+        // option 82 from what it passes on to the client, so only there can the echo be seen.
+        const sniffer = lab.spawn(relay, 'python3', [join(ROOT, 'test', 'dhcp', 'sniff-dhcp.py'), up.ifB]);
+        const seen = jsonLines<Sniffed & { listening?: string }>(sniffer);
+        await until('the sniffer on the relay\'s server-side link', () => seen.some((l) => l.listening));
         const relayProc = lab.spawn(relay, 'dhcrelay', ['-4', '-d', '-a', '--no-pid', '-iu', up.ifB, '-id', down.ifA, '10.77.0.1']);
         let relayLog = '';
         relayProc.stderr!.on('data', (d: Buffer) => (relayLog += d.toString()));
         relayProc.stdout!.on('data', (d: Buffer) => (relayLog += d.toString()));
-        await new Promise((r) => setTimeout(r, 500));
+        // dhcrelay is ready once it has set up its last interface (the fallback socket, logged) and
+        // its port 67 socket is bound.
+        await until('dhcrelay listening', () => relayLog.includes('Socket/fallback') && /\s0\.0\.0\.0:67\s/.test(lab.exec(relay, 'ss', ['-lun'])), () => relayLog);
         const script = envScript('relayed', 'bound');
         const r = udhcpc(lab, cli, down.ifB, script.path);
         assert.ok(r.ok, `${r.out}\nrelay: ${relayLog}`);
@@ -197,6 +240,20 @@ describe('dhcp: real clients in namespaces', { skip, timeout: 150_000 }, () => {
         assert.equal(e.router, '10.77.1.1');
         assert.equal(e.subnet, '255.255.255.0');
         assert.equal(e.serverid, '10.77.0.1');
+        // RFC 3046 2.2: each answer carries the relay agent information of its request, unchanged.
+        await until('the ACK on the relay\'s server-side link', () => seen.some((l) => l.src === '10.77.0.1' && l.type === 5), () => JSON.stringify(seen));
+        const requests = seen.filter((l) => l.op === 1 && l.dst === '10.77.0.1');
+        const answers = seen.filter((l) => l.op === 2 && l.src === '10.77.0.1');
+        assert.deepEqual([...new Set(answers.map((a) => a.type))].sort(), [2, 5], JSON.stringify(seen));
+        for (const q of requests) {
+          assert.equal(q.giaddr, '10.77.1.1');
+          assert.ok(q.opt82, `dhcrelay -a added no option 82: ${JSON.stringify(q)}`);
+        }
+        for (const a of answers) {
+          const q = requests.find((x) => x.xid === a.xid);
+          assert.ok(q, `an answer to no relayed request: ${JSON.stringify(a)}`);
+          assert.equal(a.opt82, q.opt82, `type ${a.type} answer without its request's option 82 (RFC 3046 2.2): ${JSON.stringify(a)}`);
+        }
       } finally {
         await served.stop();
       }
@@ -264,10 +321,10 @@ describe('dhcp: real clients in namespaces', { skip, timeout: 150_000 }, () => {
         store: { sync: 'full' },
         network: { subnets: [{ cidr: '10.77.0.0/22', router: '10.77.0.1', pool: { start: '10.77.0.100', end: '10.77.3.250' } }] },
       });
-      const clientJs = join(ROOT, 'dist', 'test', 'dhcp', 'relay-client.js');
+      const clientPy = join(ROOT, 'test', 'dhcp', 'relay-client.py');
       let served: NsServed = await serveInNetns(lab, srv, cfg);
       const acked: { mac: string; ip: string }[] = [];
-      const client = lab.spawn(cli, process.execPath, [clientJs, 'bind', '10.77.0.1', '10.77.0.2', '800']);
+      const client = lab.spawn(cli, 'python3', [clientPy, 'bind', '10.77.0.1', '10.77.0.2', '800']);
       let buf = '';
       await new Promise<void>((resolve, reject) => {
         const t = setTimeout(() => reject(new Error(`only ${acked.length} ACKs before the timeout`)), 30_000);
@@ -296,7 +353,7 @@ describe('dhcp: real clients in namespaces', { skip, timeout: 150_000 }, () => {
       try {
         const list = join(tmp, 'acked.jsonl');
         writeFileSync(list, acked.map((a) => JSON.stringify(a)).join('\n') + '\n');
-        const out = lab.exec(cli, process.execPath, [clientJs, 'verify', '10.77.0.1', '10.77.0.2', list], { timeoutMs: 60_000 });
+        const out = lab.exec(cli, 'python3', [clientPy, 'verify', '10.77.0.1', '10.77.0.2', list], { timeoutMs: 60_000 });
         verified = out.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { verify: { result: string; ip: string; got?: string } }).verify);
       } finally {
         await served.stop();

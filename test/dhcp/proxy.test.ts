@@ -1,7 +1,7 @@
 /**
  * ProxyDHCP with a real site DHCP server: dnsmasq hands out addresses on the same Ethernet segment
  * (a bridge in a switch namespace), 3rc runs with `dhcp.mode: proxy`. A plain client (udhcpc)
- * gets its address from dnsmasq and nothing from 3rc; a PXE client (scripted, see pxe-client.ts)
+ * gets its address from dnsmasq and nothing from 3rc; a PXE client (scripted, see pxe-client.py: its own codec, not 3rc's)
  * gets the address offer from dnsmasq and the boot file from 3rc, on port 67 and on 4011.
  * Needs root and dnsmasq; skips with the reason otherwise.
  */
@@ -59,7 +59,7 @@ describe('dhcp: ProxyDHCP beside a real DHCP server', { skip, timeout: 60_000 },
         assert.match(ip, /^10\.77\.0\.1[0-5][0-9]$/, `${env}\n${dnsmasqLog}`);
         assert.match(env, /^serverid=10\.77\.0\.2$/m);
         // The PXE client: offers from both, then the boot-server request to 3rc on 4011.
-        const out = lab.exec(cli, process.execPath, [join(ROOT, 'dist', 'test', 'dhcp', 'pxe-client.js'), VM10, '10.77.0.255', ip], { timeoutMs: 20_000 });
+        const out = lab.exec(cli, 'python3', [join(ROOT, 'test', 'dhcp', 'pxe-client.py'), VM10, '10.77.0.255', ip, '2'], { timeoutMs: 20_000 });
         offers = out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as (typeof offers)[number]);
       } finally {
         await served.stop();
