@@ -475,6 +475,13 @@ function prepareHttp(w: World): HttpContext {
   return ctx;
 }
 
+/** A request or answer head as text when it is text (HTTP), else its first 32 bytes in hex (DNS). */
+function printable(latin1: string): string {
+  if (/^[\x20-\x7e]*$/.test(latin1)) return JSON.stringify(latin1);
+  const b = Buffer.from(latin1, 'latin1');
+  return `0x${b.subarray(0, 32).toString('hex')}${b.length > 32 ? '…' : ''}`;
+}
+
 const mb = (v: number | null) => (v === null ? '?' : `${v.toFixed(1)} MB`);
 const ms = (v: number | null) => (v === null ? '?' : `${v.toFixed(1)} ms`);
 
@@ -557,7 +564,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
           `handler errors ${r.handlerErrors ?? '?'}, dropped sources ${r.dropped ?? '?'}`,
       );
       if (Object.keys(tcpOutcomes).length) opts.log(`  tcp outcomes: ${Object.entries(tcpOutcomes).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} x${v}`).join(', ')}`);
-      if (w.cliExec.slowest.length) opts.log(`  slowest answers: ${w.cliExec.slowest.map((x) => `${x.ms.toFixed(0)} ms ${JSON.stringify(x.sent)} -> ${JSON.stringify(x.head)}`).join('; ')}`);
+      if (w.cliExec.slowest.length) opts.log(`  slowest answers: ${w.cliExec.slowest.map((x) => `${x.ms.toFixed(0)} ms ${printable(x.sent)} -> ${printable(x.head)}`).join('; ')}`);
       for (const c of checks) opts.log(`  ${c.ok ? 'PASS' : 'FAIL'} ${c.name}: ${c.detail}`);
       const stderrs = [...new Set(counts.deaths.map((d) => d.stderr.trim().split('\n').slice(0, 14).join('\n')))];
       for (const e of stderrs) for (const l of e.split('\n')) opts.log(`  | ${l}`);
