@@ -106,9 +106,9 @@ async function withLab<T>(tag: string, fn: (lab: Lab) => Promise<T>): Promise<T>
   }
 }
 
-function udhcpc(lab: Lab, ns: string, ifname: string, script: string, extra: string[] = []): { ok: boolean; out: string } {
+function udhcpc(lab: Lab, ns: string, ifname: string, script: string, extra: string[] = [], timeoutMs = 20_000): { ok: boolean; out: string } {
   try {
-    return { ok: true, out: lab.exec(ns, 'udhcpc', ['-i', ifname, '-q', '-n', '-f', '-t', '3', '-T', '1', '-s', script, ...extra], { timeoutMs: 20_000 }) };
+    return { ok: true, out: lab.exec(ns, 'udhcpc', ['-i', ifname, '-q', '-n', '-f', '-t', '3', '-T', '1', '-s', script, ...extra], { timeoutMs }) };
   } catch (err) {
     const e = err as { stdout?: string; stderr?: string };
     return { ok: false, out: `${e.stdout ?? ''}${e.stderr ?? ''}` };
@@ -197,6 +197,67 @@ describe('dhcp: real clients in namespaces', { skip, timeout: 150_000 }, () => {
           assert.equal(readEnv(script.file).ip, '10.77.0.100');
           assert.equal(readEnv(script.file).boot_file, undefined);
         }
+        cfg.cleanup();
+      }
+    });
+  });
+
+  it('udhcpc -a declines an address another host answers ARP for: a pool address is held back, a reserved one never', async () => {
+    await withLab('dd', async (lab) => {
+      const srv = lab.netns('srv');
+      const cli = lab.netns('cli');
+      const stranger = '52:54:00:99:00:02';
+      const script = envScript('decline', 'bound');
+      // The "other host" is the server's namespace itself: a second address on its link makes it
+      // answer udhcpc's ARP probe for that address, as a host squatting on it would.
+      const conflict = (ifA: string, ip: string, on: boolean) => lab.exec(srv, 'ip', ['addr', on ? 'add' : 'del', `${ip}/32`, 'dev', ifA]);
+
+      // 1. A pool address in use: declined, held back (declineHold), and the client gets the next one.
+      {
+        const { ifA, ifB } = lab.link(srv, '10.77.0.1/24', cli, undefined, { mac: stranger });
+        const cfg = await dhcpConfig({ network: { subnets: [{ cidr: '10.77.0.0/24', router: '10.77.0.1', pool: { start: '10.77.0.100', end: '10.77.0.120' } }] } });
+        conflict(ifA, '10.77.0.100', true);
+        const served = await serveInNetns(lab, srv, cfg);
+        let r;
+        try {
+          r = udhcpc(lab, cli, ifB, script.path, ['-a', '-A', '1', '-t', '4']);
+        } finally {
+          await served.stop();
+        }
+        assert.ok(r.ok, r.out);
+        assert.equal(readEnv(script.file).ip, '10.77.0.101', r.out);
+        const { leases, events } = await stored(cfg);
+        assert.deepEqual(leases.find((l) => l.ip === '10.77.0.100')?.state, 'declined');
+        assert.ok(events.some((e) => e.mac === stranger && e.kind === 'dhcp.decline' && e.reason === 'declined'), events.map((e) => `${e.kind}:${e.reason}`).join(' '));
+        cfg.cleanup();
+        lab.exec(srv, 'ip', ['link', 'del', ifA]);
+      }
+
+      // 2. A reserved address in use: the DECLINE is recorded, never applied (issue 19, defect 4),
+      //    so once the conflict is gone the host gets its address at once, not after declineHold.
+      {
+        const { ifA, ifB } = lab.link(srv, '10.77.0.1/24', cli, undefined, { mac: VM10 });
+        const cfg = await dhcpConfig();
+        conflict(ifA, '10.77.0.10', true);
+        const served = await serveInNetns(lab, srv, cfg);
+        try {
+          rmSync(script.file, { force: true });
+          // While the conflict lasts udhcpc declines, asks again and is offered the same address
+          // again at once (a held-back address would not be): it never binds, and is stopped.
+          const during = udhcpc(lab, cli, ifB, script.path, ['-a', '-A', '1', '-t', '2'], 8000);
+          assert.equal(during.ok, false, `bound although the address answers ARP: ${during.out}`);
+          assert.ok((during.out.match(/declining/g) ?? []).length >= 2, `declined once, not offered again: ${during.out}`);
+          assert.ok((during.out.match(/select for 10\.77\.0\.10,/g) ?? []).length >= 2, during.out);
+          conflict(ifA, '10.77.0.10', false);
+          const after = udhcpc(lab, cli, ifB, script.path, ['-a', '-A', '1', '-t', '2']);
+          assert.ok(after.ok, after.out);
+          assert.equal(readEnv(script.file).ip, '10.77.0.10');
+        } finally {
+          await served.stop();
+        }
+        const { leases, events } = await stored(cfg);
+        assert.ok(events.some((e) => e.mac === VM10 && e.kind === 'dhcp.decline' && e.reason === 'decline-reserved'), events.map((e) => `${e.kind}:${e.reason}`).join(' '));
+        assert.deepEqual(leases.map((l) => [l.ip, l.state]), [['10.77.0.10', 'bound']]);
         cfg.cleanup();
       }
     });
