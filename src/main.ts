@@ -21,6 +21,9 @@ import type { Service } from './lib/service.js';
 import { SqliteStore } from './store/sqlite.js';
 import type { Store } from './store/store.js';
 import { createTftpServer } from './tftp/server.js';
+import { bootSources } from './boot/booter.js';
+import { loadPxelinuxTemplate, pxelinuxFiles } from './render/pxelinux.js';
+import { hostRenderer } from './render/served.js';
 import { HostCatalog } from './inventory/catalog.js';
 import { InstallLifecycle } from './inventory/install.js';
 import { countingTrace, LimitedTrace } from './inventory/trace.js';
@@ -253,7 +256,7 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
     const s = config.servers;
     // A new leader reads the leases afresh from the store (another instance handed them out).
     if (s.dhcp.enabled) await onLeader('dhcp', async () => createDhcpServer({ config, inventory, bootTable, leases: cluster ? (dhcpLeases = await LeaseTable.load(store)) : leases, trace, clock, log }));
-    if (s.tftp.enabled) await onLeader('tftp', async () => createTftpServer({ config, inventory, bootTable, trace, clock, log }));
+    if (s.tftp.enabled) await onLeader('tftp', async () => createTftpServer({ config, inventory, virtualFiles: pxelinuxFiles(bootSources(config, inventory, bootTable), loadPxelinuxTemplate(config.paths.templates)), trace, clock, log }));
     if (s.dns.enabled) {
       const dns = createDnsServer(config, inventory, log, clock);
       registerDnsStats(metrics, dns.stats);
@@ -278,7 +281,7 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
       const app = createApp({
         hostKeys, // learned host keys
         p2v,
-        config, engine, trace, metrics, install, catalog, ha: haView,
+        config, render: hostRenderer({ config, inventory, engine, bootTable }), trace, metrics, install, catalog, ha: haView,
         cluster: cluster ? () => cluster.status() : undefined,
         inventory, bootTable, store, clock, startedAt,
         log: log.child({ server: 'http' }),
