@@ -45,7 +45,7 @@ import { scalarVars } from './hypervisor/template.js';
 import { KnownHostsFile, knownHostsSink } from './hypervisor/known-hosts-file.js'; // learned host keys
 import { fetchGanglia } from './monitor/ganglia-fetch.js';
 import { probeAll } from './monitor/probe.js';
-import { evidenceTrace, PxeEvidence, type TraceSink } from './ha/evidence.js';
+import { bootEvidence, PxeEvidence, type TraceSink } from './ha/evidence.js';
 import { vmSpecs } from './ha/from-config.js';
 import { activeHa, inactiveHa, type HaView } from './ha/view.js';
 import type { BootTrace } from './inventory/trace.js';
@@ -229,7 +229,7 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
     });
     // The boot servers' evidence for the HA controller: a VM that PXE-boots again and again.
     const evidence = new PxeEvidence();
-    const withEvidence = evidenceTrace(counted as TraceSink, evidence);
+    const withEvidence = bootEvidence(counted as TraceSink, evidence);
     // A follower (redundant 3rc) records nothing: only the leader writes the store.
     const trace: BootTrace = { record: (e) => (cluster && cluster.role !== 'leader' ? undefined : withEvidence.record(e)) };
     // A P2V capture (a long upload) has its own limit, p2v.timeout, kept by the P2V job.
