@@ -40,8 +40,9 @@ export interface TftpTransferData {
   peer: string;
   outcome: string;
   reason?: string;
-  size?: number;
-  blksize?: number;
+  /** Null: not known (refused before the file was opened). */
+  size?: number | null;
+  blksize?: number | null;
   ms?: number;
   [k: string]: unknown;
 }
@@ -165,6 +166,11 @@ export function newEvent<K extends EventKind>(kind: K, fields: EventFields, data
 
 /** The family of a kind (`dhcp` of `dhcp.discover`). */
 export type EventFamily = EventKind extends `${infer F}.${string}` ? F : never;
+
+/** The family of a known kind. */
+export function familyOf(kind: EventKind): EventFamily {
+  return kind.slice(0, kind.indexOf('.')) as EventFamily;
+}
 
 /** For the default of an exhaustive switch: a kind nobody handled is a compile error. */
 export function assertNever(x: never, what = 'event kind'): never {

@@ -40,6 +40,7 @@
 import dgram from 'node:dgram';
 import type { Config } from '../config/load.js';
 import { readableBy, type VirtualFile, type VirtualFiles } from '../boot/virtual.js';
+import { newEvent, type TftpTransferData } from '../events/kinds.js';
 import type { Inventory } from '../inventory/inventory.js';
 import { storeTrace, type BootTrace } from '../inventory/trace.js';
 import { bindUdp, closeUdp } from '../lib/bind.js';
@@ -510,9 +511,9 @@ export class TftpServer implements Service {
     }
   }
 
-  private record(now: number, data: { file: string; mac: string | null; peer: string; outcome: string; reason?: string } & Record<string, unknown>): void {
+  private record(now: number, data: TftpTransferData): void {
     const host = data.mac ? this.deps.inventory.hostByMac(data.mac) : undefined;
-    this.trace.record({ at: now, kind: 'tftp.transfer', mac: data.mac, host: host?.name ?? null, reason: data.outcome, data });
+    this.trace.record(newEvent('tftp.transfer', { at: now, mac: data.mac, host: host?.name ?? null, reason: data.outcome }, data));
   }
 }
 
