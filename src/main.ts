@@ -22,6 +22,9 @@ import { SqliteStore } from './store/sqlite.js';
 import { SqliteThreadStore } from './store/sqlite-thread.js';
 import type { Store } from './store/store.js';
 import { createTftpServer } from './tftp/server.js';
+import { bootSources } from './boot/booter.js';
+import { loadPxelinuxTemplate, pxelinuxFiles } from './render/pxelinux.js';
+import { hostRenderer } from './render/served.js';
 import { HostCatalog } from './inventory/catalog.js';
 import { InstallLifecycle } from './inventory/install.js';
 import { countingTrace, LimitedTrace } from './inventory/trace.js';
@@ -43,7 +46,7 @@ import { scalarVars } from './hypervisor/template.js';
 import { KnownHostsFile, knownHostsSink } from './hypervisor/known-hosts-file.js'; // learned host keys
 import { fetchGanglia } from './monitor/ganglia-fetch.js';
 import { probeAll } from './monitor/probe.js';
-import { evidenceTrace, PxeEvidence, type TraceSink } from './ha/evidence.js';
+import { bootEvidence, PxeEvidence, type TraceSink } from './ha/evidence.js';
 import { vmSpecs } from './ha/from-config.js';
 import { activeHa, inactiveHa, type HaView } from './ha/view.js';
 import type { BootTrace } from './inventory/trace.js';
@@ -244,7 +247,7 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
     });
     // The boot servers' evidence for the HA controller: a VM that PXE-boots again and again.
     const evidence = new PxeEvidence();
-    const withEvidence = evidenceTrace(counted as TraceSink, evidence);
+    const withEvidence = bootEvidence(counted as TraceSink, evidence);
     // A follower (redundant 3rc) records nothing: only the leader writes the store.
     const trace: BootTrace = { record: (e) => (cluster && cluster.role !== 'leader' ? undefined : withEvidence.record(e)) };
     // A P2V capture (a long upload) has its own limit, p2v.timeout, kept by the P2V job.
@@ -271,7 +274,7 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
     const s = config.servers;
     // A new leader reads the leases afresh from the store (another instance handed them out).
     if (s.dhcp.enabled) await onLeader('dhcp', async () => createDhcpServer({ config, inventory, bootTable, leases: cluster ? (dhcpLeases = await LeaseTable.load(store)) : leases, trace, clock, log }));
-    if (s.tftp.enabled) await onLeader('tftp', async () => createTftpServer({ config, inventory, bootTable, trace, clock, log }));
+    if (s.tftp.enabled) await onLeader('tftp', async () => createTftpServer({ config, inventory, virtualFiles: pxelinuxFiles(bootSources(config, inventory, bootTable), loadPxelinuxTemplate(config.paths.templates)), trace, clock, log }));
     if (s.dns.enabled) {
       const dns = createDnsServer(config, inventory, log, clock);
       registerDnsStats(metrics, dns.stats);
@@ -296,7 +299,7 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
       const app = createApp({
         hostKeys, // learned host keys
         p2v,
-        config, engine, trace, metrics, install, catalog, ha: haView,
+        config, render: hostRenderer({ config, inventory, engine, bootTable }), trace, metrics, install, catalog, ha: haView,
         cluster: cluster ? () => cluster.status() : undefined,
         inventory, bootTable, store, clock, startedAt,
         log: log.child({ server: 'http' }),

@@ -2,10 +2,10 @@
  * The policy's inputs and outputs: settings derived from the config, the request-time context,
  * the decision, and the choice of subnet for a request. Pure: no I/O.
  */
+import { bootSettings, type BootSettings } from '../boot/booter.js';
 import type { Config } from '../config/load.js';
 import type { Host } from '../inventory/inventory.js';
 import { cidrContains, parseCidr, parseIpv4, type Cidr } from '../lib/net.js';
-import { installUrls, publicBaseUrl } from '../render/urls.js';
 import type { BootEntry, Lease } from '../store/store.js';
 import type { DhcpPacket } from './packet.js';
 
@@ -19,31 +19,22 @@ export interface SubnetInfo {
   leaseTime: number;
 }
 
-/** What the policy needs from the config, computed once at start-up. */
-export interface PolicySettings {
+/** What the policy needs from the config, computed once at start-up (the booter's settings included). */
+export interface PolicySettings extends BootSettings {
   mode: 'server' | 'proxy';
-  serverIp: string;
-  domain: string;
   subnets: SubnetInfo[];
   /** ms. */
   offerHold: number;
   /** ms. */
   declineHold: number;
-  bootFiles: { bios: string; efiX64: string };
-  /** Send iPXE clients the HTTP script (true) or the boot file by architecture (false). */
-  ipxeScript: boolean;
-  /** URL of the iPXE script of a MAC (HTTP). */
-  ipxeScriptUrl(mac: string): string;
 }
 
 /** The policy settings of a config (defaults applied: subnet name servers, lease times). */
 export function policySettings(config: Pick<Config, 'network' | 'servers'>): PolicySettings {
   const net = config.network;
-  const base = publicBaseUrl(config);
   return {
+    ...bootSettings(config),
     mode: config.servers.dhcp.mode,
-    serverIp: net.serverIp,
-    domain: net.domain,
     subnets: net.subnets.map((s) => ({
       cidr: parseCidr(s.cidr)!,
       router: s.router,
@@ -53,9 +44,6 @@ export function policySettings(config: Pick<Config, 'network' | 'servers'>): Pol
     })),
     offerHold: config.servers.dhcp.offerHold,
     declineHold: config.servers.dhcp.declineHold,
-    bootFiles: config.servers.dhcp.bootFiles,
-    ipxeScript: config.servers.dhcp.ipxeScript,
-    ipxeScriptUrl: (mac) => installUrls(base, mac, null).ipxe,
   };
 }
 

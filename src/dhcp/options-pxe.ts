@@ -43,14 +43,7 @@ export function encodeSubOptions(code: number, subs: SubOptions, end: boolean): 
   return Uint8Array.from(parts);
 }
 
-/** RFC 4578 section 2.1 (IANA "Processor Architecture Types"): the values 3rc acts on. */
-export const ClientArch = {
-  BIOS: 0,
-  EFI_IA32: 6,
-  EFI_X64: 7,
-  EFI_BC: 9,
-  EFI_ARM64: 11,
-} as const;
+/* Option 93 values and the architecture -> loader table: boot/client.ts. */
 
 /** PXE spec 2.1, option 43 sub-option 6: bit 3 = "boot file name given: download it, no discovery". */
 export const PXE_DISCOVERY_CONTROL = 6;

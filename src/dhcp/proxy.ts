@@ -27,10 +27,10 @@ export function proxy(req: DhcpPacket, ctx: PolicyContext, mac: string, host: Ho
   if (!pxePort && mt !== MessageType.DISCOVER) return ignore('proxy-leaves-to-site-server');
   if (pxePort && mt !== MessageType.REQUEST && mt !== MessageType.INFORM) return ignore('proxy-not-a-boot-request');
   const boot = bootInfo(req, ctx, mac);
-  if (boot.file === null) return { ...base, reason: 'proxy-no-boot-file', reply: null, data: { ...base.data, ...boot.data } };
+  if (boot.file === null || boot.nextServer === null) return { ...base, reason: 'proxy-no-boot-file', reply: null, data: { ...base.data, ...boot.data } };
   const p = replyHeader(req);
   if (pxePort) p.ciaddr = req.ciaddr;
-  p.siaddr = ctx.settings.serverIp;
+  p.siaddr = boot.nextServer;
   const o = p.options;
   setField(o, F.messageType, pxePort ? MessageType.ACK : MessageType.OFFER);
   setField(o, F.serverId, ctx.settings.serverIp);

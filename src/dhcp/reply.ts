@@ -2,10 +2,12 @@
  * Building replies (RFC 2131 section 4.3, PXE 2.1, RFC 4578): header, network and boot options,
  * and where each reply goes. Pure: no I/O.
  */
+import { bootFile } from '../boot/booter.js';
+import { dhcpClient } from '../boot/client.js';
 import type { Host } from '../inventory/inventory.js';
 import { cidrBroadcast, formatIpv4 } from '../lib/net.js';
 import { DhcpOptions, F, getField, MessageType, Opt, setField } from './options.js';
-import { ClientArch, IPXE_NO_PXEDHCP, PXE_DISCOVERY_CONTROL, PxeF, userClasses } from './options-pxe.js';
+import { IPXE_NO_PXEDHCP, PXE_DISCOVERY_CONTROL, PxeF, userClasses } from './options-pxe.js';
 import { BOOTREPLY, emptyPacket, FLAG_BROADCAST, type DhcpPacket } from './packet.js';
 import { BROADCAST, CLIENT_PORT, SERVER_PORT, ZERO, type Destination, type PolicyContext, type SubnetInfo } from './context.js';
 
@@ -74,27 +76,23 @@ export function isIpxe(req: DhcpPacket): boolean {
 }
 
 /**
- * Boot information for a client with a BootTable entry (RFC 4578, PXE 2.1). The DHCP answer is
- * the same whether the entry says local or install: the pxelinux/iPXE config that 3rc serves
- * next reads the BootTable and either boots the disk or starts the install. Clients without an
- * entry (pool clients unknown to the inventory) get no boot file.
+ * Boot information for a client, as the booter answers it (boot/booter.ts bootFile: the loader
+ * of its architecture, or the iPXE script URL; none without a BootTable entry), with the facts
+ * the boot trace records: the entry's mode (`boot`: the HA evidence counts local-mode boots),
+ * iPXE, the architecture asked (`none`: no option 93, answered as BIOS), why no file.
  */
-export function bootInfo(req: DhcpPacket, ctx: PolicyContext, mac: string): { file: string | null; data: Record<string, unknown> } {
+export function bootInfo(req: DhcpPacket, ctx: PolicyContext, mac: string): { file: string | null; nextServer: string | null; data: Record<string, unknown> } {
   const entry = ctx.bootEntry(mac);
-  if (!entry) return { file: null, data: { boot: 'none' } };
+  const asked = getField(req.options, PxeF.clientArch)?.[0] ?? null;
+  const client = dhcpClient(asked, isIpxe(req));
+  const loader = bootFile(ctx.settings, mac, entry, client);
+  if (!entry) return { file: null, nextServer: null, data: { boot: 'none' } };
   const data: Record<string, unknown> = { boot: entry.mode };
-  if (isIpxe(req)) data.client = 'ipxe';
-  if (isIpxe(req) && ctx.settings.ipxeScript) {
-    return { file: ctx.settings.ipxeScriptUrl(mac), data };
-  }
-  // No option 93 (a plain DHCP client such as an installer's): answered as BIOS, traced as such.
-  const asked = getField(req.options, PxeF.clientArch)?.[0];
-  const arch = asked ?? ClientArch.BIOS;
+  if (client.firmware === 'ipxe') data.client = 'ipxe';
+  if (client.firmware === 'ipxe' && ctx.settings.ipxeScript) return { file: loader.file, nextServer: loader.nextServer, data };
   data.arch = asked ?? 'none';
-  if (arch === ClientArch.BIOS) return { file: ctx.settings.bootFiles.bios, data };
-  if (arch === ClientArch.EFI_X64 || arch === ClientArch.EFI_BC) return { file: ctx.settings.bootFiles.efiX64, data };
-  data.bootFile = `none for architecture ${arch}`;
-  return { file: null, data };
+  if (loader.file === null) data.bootFile = loader.why;
+  return { file: loader.file, nextServer: loader.nextServer, data };
 }
 
 /** Boot file and the PXE/iPXE options that go with it (shared by the server and proxy modes). */
@@ -145,8 +143,8 @@ export function buildReply(req: DhcpPacket, ctx: PolicyContext, subnet: SubnetIn
   setField(o, F.domainName, s.domain);
 
   const boot = bootInfo(req, ctx, mac);
-  if (boot.file !== null) {
-    p.siaddr = s.serverIp; // next-server: where TFTP is
+  if (boot.file !== null && boot.nextServer !== null) {
+    p.siaddr = boot.nextServer; // next-server: where TFTP is
     addBootOptions(req, ctx, p, boot.file, false);
   }
   echoRelayInfo(req, o);

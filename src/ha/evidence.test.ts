@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { evidenceTrace, PxeEvidence } from './evidence.js';
+import { bootEvidence, evidenceTrace, PxeEvidence, type BootEvidenceEvent } from './evidence.js';
 import { isBlackout, type Snapshot } from './monitor.js';
 
 describe('PXE-loop evidence', () => {
@@ -81,5 +81,22 @@ describe('install-failed evidence', () => {
     off();
     trace.record({ at: 4, kind: 'http.install-failed', host: 'vm12', data: { status: 200 } });
     assert.deepEqual(seen, ['vm10']);
+  });
+});
+
+describe('BootEvidence sink', () => {
+  it('turns accepted install callbacks into controller events; passes every event on, kinds it does not know (old rows) included', () => {
+    const ev = new PxeEvidence({ threshold: 1, window: 60_000 });
+    const passed: string[] = [];
+    const events: BootEvidenceEvent[] = [];
+    const sink = bootEvidence({ record: (e) => void passed.push(e.kind) }, ev, (e) => events.push(e));
+    sink.record({ at: 1, kind: 'http.install-done', host: 'vm11', data: { peer: '10.77.0.11', status: 200 } });
+    sink.record({ at: 2, kind: 'http.install-failed', host: 'vm10', data: { peer: '10.77.0.10', status: 403 } });
+    sink.record({ at: 3, kind: 'http.install-failed', host: 'vm10', data: { peer: '10.77.0.10', status: 200 } });
+    sink.record({ at: 4, kind: 'dhcp.legacy-kind', host: 'vm12', data: { boot: 'local' } });
+    sink.record({ at: 5, kind: 'dhcp.request', host: 'vm12', data: null });
+    assert.deepEqual(events, [{ type: 'install-done', vm: 'vm11', at: 1 }, { type: 'install-failed', vm: 'vm10', at: 3 }]);
+    assert.deepEqual(passed, ['http.install-done', 'http.install-failed', 'http.install-failed', 'dhcp.legacy-kind', 'dhcp.request']);
+    assert.equal(ev.looping('vm12', 5), false, 'an unknown kind is never evidence');
   });
 });

@@ -1,3 +1,5 @@
+import { assertNever, readEvent } from '../events/kinds.js';
+
 /**
  * Boot-server evidence: a VM that PXE-boots again and again while its boot entry says `local`
  * has a disk that no longer boots (the boot servers keep telling it "boot local" and it keeps
@@ -62,18 +64,61 @@ export interface TraceSink {
   record(event: { at: number; kind: string; host?: string | null; data?: Record<string, unknown> | null }): void;
 }
 
+/** What the boot servers tell the HA controller about a VM's install (see {@link bootEvidence}). */
+export type BootEvidenceEvent = { type: 'install-failed'; vm: string; at: number } | { type: 'install-done'; vm: string; at: number };
+
 /**
- * Wraps the boot trace so that every DHCP DISCOVER from a PXE client (the DHCP server puts the
- * boot entry's mode in `data.boot`) also feeds the evidence. One DISCOVER per boot attempt.
+ * The BootEvidence sink: wraps the boot trace so that the boot servers' events feed the HA side.
+ * - every DHCP DISCOVER from a PXE client (the DHCP server puts the boot entry's mode in
+ *   `data.boot`) feeds the PXE-loop evidence; one DISCOVER per boot attempt;
+ * - an accepted install callback (HTTP traces every one; status 200 = token checked) becomes a
+ *   controller event: install-failed reaches the FSM at once (PxeEvidence.installFailed), not
+ *   after the install timeout; install-done is passed on too.
+ * It switches over every event kind (events/kinds.ts): a new kind does not compile until it is
+ * decided here whether it is evidence.
  */
-export function evidenceTrace(inner: TraceSink, evidence: PxeEvidence): TraceSink {
+export function bootEvidence(inner: TraceSink, evidence: PxeEvidence, onEvent?: (e: BootEvidenceEvent) => void): TraceSink {
+  const feed = (event: Parameters<TraceSink['record']>[0]): void => {
+    const e = readEvent(event);
+    if ('other' in e || !event.host) return;
+    const vm = event.host;
+    switch (e.kind) {
+      case 'dhcp.discover': {
+        const mode = e.data?.boot;
+        if (mode === 'local' || mode === 'install') evidence.record(vm, e.at, mode);
+        return;
+      }
+      case 'http.install-failed':
+        if (e.data?.status !== 200) return;
+        evidence.installFailed(vm);
+        onEvent?.({ type: 'install-failed', vm, at: e.at });
+        return;
+      case 'http.install-done':
+        if (e.data?.status === 200) onEvent?.({ type: 'install-done', vm, at: e.at });
+        return;
+      // Not evidence: other DHCP messages (one DISCOVER per boot attempt is counted), transfers
+      // and fetches (they follow the DISCOVER), and what the boot servers do not record
+      // (install.* is written by the install lifecycle, ha.* by the controller, the rest by
+      // the inventory, the monitor and P2V).
+      case 'dhcp.offer': case 'dhcp.request': case 'dhcp.decline': case 'dhcp.ack': case 'dhcp.nak': case 'dhcp.release': case 'dhcp.inform':
+      case 'dhcp.bootp': case 'dhcp.invalid': case 'dhcp.malformed': case 'dhcp.dropped':
+      case 'tftp.transfer': case 'http.file': case 'http.kickstart': case 'http.ipxe': case 'http.refused':
+      case 'install.done': case 'install.failed': case 'install.expired': case 'install.host-keys':
+      case 'dns.query': case 'boot.set': case 'boot.removed': case 'host.created': case 'host.updated': case 'host.deleted':
+      case 'p2v.job': case 'p2v.refused': case 'ha.transition': case 'ha.action': case 'ha.done': case 'hypervisor.up': case 'hypervisor.down':
+      case 'trace.unknown':
+        return;
+      default:
+        assertNever(e);
+    }
+  };
   return {
     record(event) {
-      const mode = event.data?.['boot'];
-      if (event.kind === 'dhcp.discover' && event.host && (mode === 'local' || mode === 'install')) evidence.record(event.host, event.at, mode);
-      // The HTTP server traces every install-failed callback; status 200 = token checked, accepted.
-      if (event.kind === 'http.install-failed' && event.host && event.data?.['status'] === 200) evidence.installFailed(event.host);
+      feed(event);
       inner.record(event);
     },
   };
 }
+
+/** The sink under its old name. */
+export const evidenceTrace = bootEvidence;

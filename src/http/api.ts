@@ -9,7 +9,6 @@ import type { AppDeps } from './app.js';
 import { requireToken } from './auth.js';
 import { apiError } from './errors.js';
 import { POWER_FROM_CONFIG_ONLY, syncBootEntries } from '../inventory/catalog.js';
-import { preview } from '../render/preview.js';
 
 /** A host as the API shows it: inventory fields plus its boot entry (never the token). */
 export function hostView(h: Host, entry: BootEntry | undefined) {
@@ -147,7 +146,7 @@ export function apiRouter(deps: AppDeps): Router {
     const h = findHost(String(req.params.name));
     const profile = typeof req.query.profile === 'string' ? req.query.profile : undefined;
     if (profile !== undefined && !deps.inventory.profile(profile)) throw new InputError(ErrorCodes.UNKNOWN_PROFILE, `profile ${JSON.stringify(profile)} does not exist`, 'profile');
-    res.json(preview(deps, h, deps.bootTable.get(h.mac), profile));
+    res.json(deps.render.preview(h, profile));
   });
 
   // Paged (issue 19): the newest `limit` decisions before ?before=ID, each kind read through its index; `next` is the cursor of the older page.

@@ -16,7 +16,7 @@ import type { HaView } from '../ha/view.js';
 import type { InstallLifecycle } from '../inventory/install.js';
 import type { BootTrace } from '../inventory/trace.js';
 import type { Metrics } from '../lib/metrics.js';
-import type { TemplateEngine } from '../render/engine.js';
+import type { HostRenderer } from '../boot/served.js';
 import type { HostKeySink } from '../hypervisor/known-hosts-file.js';
 import { apiRouter } from './api.js';
 import type { ClusterRole } from '../cluster/cluster.js';
@@ -38,7 +38,8 @@ declare global {
 
 export interface AppDeps {
   config: Pick<Config, 'network' | 'servers' | 'vars' | 'paths'>;
-  engine: TemplateEngine;
+  /** Kickstarts, iPXE scripts and previews (render/served.ts hostRenderer over the template engine). */
+  render: HostRenderer;
   trace: BootTrace;
   metrics: Metrics;
   install: InstallLifecycle;

@@ -14,7 +14,6 @@ import type { Host } from '../inventory/inventory.js';
 import { tokenIsCurrent } from '../inventory/install.js';
 import { parseReportedHostKeys, REPORTED_BYTES_MAX } from '../hypervisor/known-hosts-update.js';
 import { normalizeMac } from '../lib/net.js';
-import { renderIpxe, renderKickstart } from '../render/render.js';
 import type { AppDeps } from './app.js';
 import { apiError } from './errors.js';
 import { redactTokens } from './redact.js';
@@ -74,9 +73,9 @@ export function installRouter(deps: AppDeps): Router {
       trace(req, 'http.kickstart', host, mac, 'not-installing', { status: 404 });
       return apiError(res, 404, 'E_NOT_INSTALLING', `${host.name} is not installing (its boot entry is local)`);
     }
-    const out = renderKickstart(deps, host, entry);
+    const out = deps.render.kickstart(host, entry);
     deps.metrics.renders.inc({ kind: 'kickstart', result: 'ok' });
-    trace(req, 'http.kickstart', host, mac, null, { status: 200, profile: out.profile.name, bytes: Buffer.byteLength(out.text) });
+    trace(req, 'http.kickstart', host, mac, null, { status: 200, profile: out.profile, bytes: Buffer.byteLength(out.text) });
     res.type('text/plain; charset=utf-8').send(out.text);
   });
 
@@ -89,10 +88,9 @@ export function installRouter(deps: AppDeps): Router {
       trace(req, 'http.ipxe', host, mac, 'wrong-source', { status: 403 });
       return apiError(res, 403, 'E_FORBIDDEN', `the iPXE script of ${host.name} is served only to ${host.ip}`);
     }
-    const entry = deps.bootTable.get(mac);
-    const out = renderIpxe(deps, host, entry);
+    const out = deps.render.ipxe(host);
     deps.metrics.renders.inc({ kind: 'ipxe', result: 'ok' });
-    trace(req, 'http.ipxe', host, mac, null, { status: 200, mode: entry?.mode ?? 'local' });
+    trace(req, 'http.ipxe', host, mac, null, { status: 200, mode: out.mode });
     res.type('text/plain; charset=utf-8').send(out.text);
   });
 

@@ -4,6 +4,7 @@
  * without waiting (the store batches the writes); a failed write is logged, never thrown into a
  * packet handler.
  */
+import { assertNever, familyOf, readEvent } from '../events/kinds.js';
 import type { Clock, Timer } from '../lib/clock.js';
 import type { Logger } from '../lib/log.js';
 import type { NewEvent, Store } from '../store/store.js';
@@ -167,8 +168,26 @@ export function memoryTrace(): BootTrace & { events: NewEvent[] } {
 export function countingTrace(inner: BootTrace, counters: { dhcp: (type: string, outcome: string) => void; tftp: (outcome: string) => void }): BootTrace {
   return {
     record(event) {
-      if (event.kind.startsWith('dhcp.')) counters.dhcp(event.kind.slice(5), event.reason ?? 'answered');
-      else if (event.kind === 'tftp.transfer') counters.tftp(event.reason ?? 'unknown');
+      const e = readEvent(event);
+      if (!('other' in e)) {
+        const family = familyOf(e.kind);
+        switch (family) {
+          case 'dhcp':
+            counters.dhcp(e.kind.slice(5), e.reason ?? 'answered');
+            break;
+          case 'tftp':
+            counters.tftp(e.reason ?? 'unknown');
+            break;
+          // Counted elsewhere (HTTP: its own middleware) or not protocol traffic.
+          case 'http': case 'install': case 'dns': case 'boot': case 'host': case 'p2v': case 'ha': case 'hypervisor': case 'trace':
+            break;
+          default:
+            assertNever(family, 'event family');
+        }
+      } else if (event.kind.startsWith('dhcp.')) {
+        // A message type without a kind of its own (dhcp.type-N): still DHCP traffic.
+        counters.dhcp(event.kind.slice(5), event.reason ?? 'answered');
+      }
       inner.record(event);
     },
   };

@@ -7,6 +7,7 @@
  *
  * Pure: events in, text out.
  */
+import { archName } from '../boot/client.js';
 import type { StoreEvent } from '../store/store.js';
 
 type Data = Record<string, unknown>;
@@ -31,8 +32,6 @@ function sizeAndSpeed(bytes: number | undefined, ms: number | undefined): string
 
 const QTYPE: Record<number, string> = { 1: 'A', 2: 'NS', 6: 'SOA', 12: 'PTR', 13: 'HINFO', 15: 'MX', 16: 'TXT', 28: 'AAAA', 33: 'SRV', 255: 'ANY' };
 
-const ARCH: Record<number, string> = { 0: 'BIOS', 6: 'UEFI ia32', 7: 'UEFI x64', 9: 'UEFI x64' };
-
 /** What the event says, without host and time. */
 export function describeEvent(e: Pick<StoreEvent, 'kind' | 'reason' | 'data'>): { proto: string; text: string } {
   const d: Data = e.data ?? {};
@@ -44,7 +43,7 @@ export function describeEvent(e: Pick<StoreEvent, 'kind' | 'reason' | 'data'>): 
       const answer = e.kind === 'dhcp.discover' ? 'OFFER' : 'ACK';
       const ok = reason.startsWith('offer') || reason.startsWith('ack');
       const file = str(d.file);
-      const client = d.client === 'ipxe' ? 'iPXE' : num(d.arch) !== undefined ? (ARCH[num(d.arch)!] ?? `arch ${String(d.arch)}`) : 'no PXE architecture: plain client';
+      const client = d.client === 'ipxe' ? 'iPXE' : num(d.arch) !== undefined ? archName(num(d.arch)!) : 'no PXE architecture: plain client';
       const boot = file ? `, boot ${file} (${client})` : ` (${client})`;
       return { proto: 'dhcp', text: ok ? `${answer} ${str(d.ip) ?? '?'}${boot}` : `${what.toUpperCase()} not answered: ${reason}` };
     }

@@ -6,8 +6,8 @@ import type { Config } from '../config/load.js';
 import type { Host, Profile } from '../inventory/inventory.js';
 import { cidrContains, formatIpv4, parseCidr, parseIpv4 } from '../lib/net.js';
 import type { BootEntry } from '../store/store.js';
-import { installKernelArgs } from './kernel-args.js';
-import { installUrls, macPath, publicBaseUrl } from './urls.js';
+import { installKernelArgs } from '../boot/kernel-args.js';
+import { bootFileUrl, installUrls, macPath, publicBaseUrl } from '../boot/urls.js';
 import { mergeVars, type Vars } from './vars.js';
 
 export interface RenderContext {
@@ -25,11 +25,6 @@ export interface RenderContext {
 }
 
 export type ContextConfig = Pick<Config, 'network' | 'servers' | 'vars'> & { p2v?: Pick<Config['p2v'], 'physicalAfter'> };
-
-/** Boot files are served over HTTP under /boot/files/, from the same root as TFTP. */
-export function bootFileUrl(base: string, path: string): string {
-  return `${base}/boot/files/${path.split('/').map(encodeURIComponent).join('/')}`;
-}
 
 export function buildContext(config: ContextConfig, host: Host, profile: Profile, entry: Pick<BootEntry, 'token'> | undefined): RenderContext {
   const ip = parseIpv4(host.ip)!;

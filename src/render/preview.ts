@@ -5,29 +5,17 @@
 import { readFileSync } from 'node:fs';
 import type { Host } from '../inventory/inventory.js';
 import type { BootEntry } from '../store/store.js';
-import { compilePxelinuxTemplate, macConfig, parsePxelinuxName } from '../tftp/pxelinux.js';
-import { renderIpxe, renderKickstart, type RenderDeps } from './render.js';
-import { macPath } from './urls.js';
+import type { Preview } from '../boot/served.js';
+import { macPath } from '../boot/urls.js';
+import { compilePxelinuxTemplate, macConfig, PXELINUX_TEMPLATE } from './pxelinux.js';
+import { hostSpec, renderIpxe, renderKickstart, type RenderDeps } from './render.js';
 
-export const PXELINUX_TEMPLATE = 'pxelinux.cfg.hbs';
-
-export interface Preview {
-  host: string;
-  /** In URL and pxelinux form: 52-54-00-77-00-10. */
-  mac: string;
-  mode: 'install' | 'local';
-  profile: string;
-  /** Null for `image` profiles, which have no template. */
-  kickstart: { file: string; text: string } | null;
-  ipxe: { file: string; text: string };
-  /** pxelinux.cfg/01-<mac> as TFTP serves it (pxelinux.0 and syslinux.efi read it). */
-  pxelinux: { file: string; text: string };
-  /** Why what is shown is not (yet) what the host gets, if it is not. */
-  note: string | null;
-}
+export type { Preview };
 
 export function preview(deps: RenderDeps, host: Host, entry: BootEntry | undefined, profileName?: string): Preview {
-  const ipxe = renderIpxe(deps, host, entry, profileName);
+  // The booter's answer, as DHCP, TFTP and HTTP get it (with the preview's profile, if any).
+  const spec = hostSpec(deps, host, entry, profileName);
+  const ipxe = renderIpxe(deps, host, spec);
   const profile = ipxe.profile;
   const ks = profile.template ? renderKickstart(deps, host, entry, profileName) : null;
   const mode = entry?.mode ?? 'local';
@@ -36,12 +24,6 @@ export function preview(deps: RenderDeps, host: Host, entry: BootEntry | undefin
   else if (profileName && profileName !== entry?.profile) note = `${host.name} is installing ${entry?.profile}; this is a preview with profile ${profileName}`;
   // The same function the TFTP server answers pxelinux.cfg/01-<mac> with.
   const pxeFile = deps.engine.templateFile(PXELINUX_TEMPLATE);
-  const shown: BootEntry | undefined = profileName && entry ? { ...entry, mode: 'install', profile: profileName } : entry;
-  const pxe = macConfig(parsePxelinuxName(`pxelinux.cfg/01-${macPath(host.mac)}`)!, {
-    config: deps.config,
-    inventory: deps.inventory as Parameters<typeof macConfig>[1]['inventory'],
-    bootTable: { get: () => shown },
-    template: compilePxelinuxTemplate(readFileSync(pxeFile, 'utf8')),
-  })!;
+  const pxe = macConfig(spec, '', compilePxelinuxTemplate(readFileSync(pxeFile, 'utf8')))!;
   return { host: host.name, mac: macPath(host.mac), mode, profile: profile.name, kickstart: ks && { file: ks.file, text: ks.text }, ipxe: { file: ipxe.file, text: ipxe.text }, pxelinux: { file: pxeFile, text: pxe.content }, note };
 }

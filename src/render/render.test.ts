@@ -9,7 +9,7 @@ import { packageRoot } from '../lib/paths.js';
 import { buildContext } from './context.js';
 import { TemplateEngine, TemplateError } from './engine.js';
 import { checkKickstart } from './kickstart-check.js';
-import { renderIpxe, renderKickstart } from './render.js';
+import { hostSpec, renderIpxe, renderKickstart } from './render.js';
 import { mergeVars } from './vars.js';
 
 const root = packageRoot();
@@ -69,11 +69,11 @@ describe('rendering the shipped templates', () => {
   });
 
   it('an iPXE script chains kernel and initrd over HTTP when installing, and exits otherwise', () => {
-    const on = renderIpxe(deps, vm10, installing(vm10.mac, 'debian12')).text;
+    const on = renderIpxe(deps, vm10, hostSpec(deps, vm10, installing(vm10.mac, 'debian12'))).text;
     assert.match(on, /^#!ipxe\n/);
     assert.match(on, /^kernel http:\/\/10\.77\.0\.1\/boot\/files\/debian-installer\/12\/amd64\/linux initrd=initrd auto=true .*url=http:\/\/10\.77\.0\.1\/ks\/52-54-00-77-00-10\?token=tok-123 .*BOOTIF=01-\$\{netX\/mac:hexhyp\}$/m);
     assert.match(on, /^initrd --name initrd http:\/\/10\.77\.0\.1\/boot\/files\/debian-installer\/12\/amd64\/initrd\.gz$/m);
-    const off = renderIpxe(deps, vm10, { ...installing(vm10.mac, 'debian12'), mode: 'local', token: null }).text;
+    const off = renderIpxe(deps, vm10, hostSpec(deps, vm10, { ...installing(vm10.mac, 'debian12'), mode: 'local', token: null })).text;
     assert.ok(!off.includes('kernel '));
     assert.match(off, /^exit$/m);
   });

@@ -1,11 +1,12 @@
 /**
- * Renders what a host gets: its kickstart or preseed, and its iPXE script. The HTTP routes,
- * `3rc render` and `3rc lint` all call these, so what an operator previews is exactly what the
- * host is served.
+ * Renders what a host gets: its kickstart or preseed, and its iPXE script (from the booter's
+ * answer, boot/booter.ts). The HTTP routes (through served.ts), `3rc render` and `3rc lint` all
+ * call these, so what an operator previews is exactly what the host is served.
  */
 import type { Config } from '../config/load.js';
 import type { Host, Inventory, Profile } from '../inventory/inventory.js';
 import { ErrorCodes, NotFoundError } from '../lib/errors.js';
+import { ANY_CLIENT, bootSettings, bootSpec, type BootSpec } from '../boot/booter.js';
 import type { BootEntry } from '../store/store.js';
 import { buildContext, type RenderContext } from './context.js';
 import type { TemplateEngine } from './engine.js';
@@ -42,11 +43,22 @@ export function renderKickstart(deps: RenderDeps, host: Host, entry: BootEntry |
   return { text: deps.engine.render(file, context, host.name), file, profile, context };
 }
 
-/** The iPXE script of a host: chain to kernel and initrd over HTTP when installing, else exit to the next boot device. */
-export function renderIpxe(deps: RenderDeps, host: Host, entry: BootEntry | undefined, profileName?: string): Rendered {
-  const profile = profileFor(deps, host, entry, profileName);
-  const context = buildContext(deps.config, host, profile, entry);
+/**
+ * The booter's answer for a host whose boot entry is `entry` (the BootTable's, or a stand-in:
+ * `3rc lint` renders every host as installing), optionally with another profile (previews).
+ */
+export function hostSpec(deps: Pick<RenderDeps, 'config' | 'inventory'>, host: Host, entry: BootEntry | undefined, profileName?: string): BootSpec {
+  const src = { settings: bootSettings(deps.config), hostByMac: (m: string) => deps.inventory.hostByMac(m), profile: (n: string) => deps.inventory.profile(n), bootEntry: () => entry };
+  return bootSpec(src, host.mac, ANY_CLIENT, profileName === undefined ? {} : { profile: profileName });
+}
+
+/**
+ * The iPXE script of a host, from the booter's answer (boot/booter.ts bootSpec): chain to kernel
+ * and initrd over HTTP when installing, else exit to the next boot device.
+ */
+export function renderIpxe(deps: Pick<RenderDeps, 'config' | 'engine'>, host: Host, spec: BootSpec): Rendered {
+  if (!spec.profile) throw new NotFoundError(ErrorCodes.UNKNOWN_PROFILE, `profile ${JSON.stringify(spec.profileName)} does not exist`);
+  const context = buildContext(deps.config, host, spec.profile, { token: spec.token });
   const file = deps.engine.templateFile(IPXE_TEMPLATE);
-  const install = profileName !== undefined || entry?.mode === 'install';
-  return { text: deps.engine.render(file, { ...context, installing: install }, host.name), file, profile, context };
+  return { text: deps.engine.render(file, { ...context, installing: spec.mode === 'install' }, host.name), file, profile: spec.profile, context };
 }

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import type dgram from 'node:dgram';
 import { test } from 'node:test';
 import { parse, stringify } from 'yaml';
+import { bootSources } from '../boot/booter.js';
 import { parseConfig } from '../config/load.js';
 import { Inventory } from '../inventory/inventory.js';
 import { memoryTrace } from '../inventory/trace.js';
@@ -13,6 +14,7 @@ import { FakeClock, systemClock, type Clock } from '../lib/clock.js';
 import { PacketGuard } from '../lib/guard.js';
 import { createLogger, silentLogger } from '../lib/log.js';
 import { packageRoot } from '../lib/paths.js';
+import { loadPxelinuxTemplate, pxelinuxFiles } from '../render/pxelinux.js';
 import type { BootEntry } from '../store/store.js';
 import { RawClient } from '../../test/tftp/raw-client.js';
 import { encodeAck, encodeRequest, Op } from './packet.js';
@@ -35,7 +37,7 @@ test('maxTransfers: requests over the bound get error 0 "server busy", recorded;
       if (e.kind === 'tftp.transfer' && e.reason === 'complete') resolve();
     };
   });
-  const server = new TftpServer({ config, inventory: Inventory.fromConfig(config), bootTable: { get: () => undefined }, trace, clock: systemClock, log: silentLogger });
+  const server = new TftpServer({ config, inventory: Inventory.fromConfig(config), virtualFiles: { generated: () => null, fallback: () => null }, trace, clock: systemClock, log: silentLogger });
   await server.start();
   const port = Number(server.addresses()[0]!.split(':')[1]!.split('/')[0]);
   const clients = await Promise.all([RawClient.open(), RawClient.open(), RawClient.open()]);
@@ -113,7 +115,10 @@ async function startServer(opts: { tftp?: Record<string, unknown>; clock?: Clock
   const lines: string[] = [];
   const log = createLogger('debug', { write: (s: string) => void lines.push(s) });
   const entries = opts.entries ?? new Map<string, BootEntry>();
-  const server = new TftpServer({ config, inventory: Inventory.fromConfig(config), bootTable: { get: (m) => entries.get(m) }, trace, clock: opts.clock ?? systemClock, log, guard });
+  const inventory = Inventory.fromConfig(config);
+  // The real generated files (what main.ts gives the server): the owner rule is tested end to end.
+  const virtualFiles = pxelinuxFiles(bootSources(config, inventory, { get: (m) => entries.get(m) }), loadPxelinuxTemplate(config.paths.templates));
+  const server = new TftpServer({ config, inventory, virtualFiles, trace, clock: opts.clock ?? systemClock, log, guard });
   await server.start();
   const port = Number(server.addresses()[0]!.split(':')[1]!.split('/')[0]);
   return {

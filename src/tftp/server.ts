@@ -38,10 +38,9 @@
  *   multi-homed server set servers.tftp.listen to the address clients use.
  */
 import dgram from 'node:dgram';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Config } from '../config/load.js';
-import type { BootTable } from '../inventory/boot-table.js';
+import { readableBy, type VirtualFile, type VirtualFiles } from '../boot/virtual.js';
+import { newEvent, type TftpTransferData } from '../events/kinds.js';
 import type { Inventory } from '../inventory/inventory.js';
 import { storeTrace, type BootTrace } from '../inventory/trace.js';
 import { bindUdp, closeUdp } from '../lib/bind.js';
@@ -53,14 +52,16 @@ import type { Store } from '../store/store.js';
 import { BootFiles, checkRequestPath, type Refusal } from './files.js';
 import { NetasciiBlocks, netasciiSizeOf } from './netascii.js';
 import { dataHeader, decodePacket, encodeError, Op, TftpErrorCode, TftpPacketError, type TftpPacket } from './packet.js';
-import { compilePxelinuxTemplate, defaultConfig, macConfig, parsePxelinuxName, readableBy, type PxelinuxDeps, type VirtualFile } from './pxelinux.js';
-
 import { negotiate, Transfer, type Command, type Outcome, type TransferLimits } from './transfer.js';
 
 export interface TftpServerDeps {
   config: Pick<Config, 'servers' | 'paths' | 'network'>;
-  inventory: Inventory;
-  bootTable: Pick<BootTable, 'get'>;
+  inventory: Pick<Inventory, 'hostByIp' | 'hostByMac'>;
+  /**
+   * The generated files (pxelinux.cfg/01-<mac>, default), asked for by name: the booter's answer
+   * in the loader's syntax (render/pxelinux.ts pxelinuxFiles in main.ts).
+   */
+  virtualFiles: VirtualFiles;
   /** Where every transfer is recorded; default: the store's event log via storeTrace. */
   trace?: BootTrace;
   /** Used for the default trace. */
@@ -130,7 +131,6 @@ export class TftpServer implements Service {
   private readonly limits: TransferLimits;
   private readonly trace: BootTrace;
   private readonly log: Logger;
-  private pxe: PxelinuxDeps | undefined;
 
   constructor(private readonly deps: TftpServerDeps) {
     const t = deps.config.servers.tftp;
@@ -151,14 +151,6 @@ export class TftpServer implements Service {
   }
 
   async start(): Promise<void> {
-    const file = join(this.deps.config.paths.templates, 'pxelinux.cfg.hbs');
-    let source: string;
-    try {
-      source = readFileSync(file, 'utf8');
-    } catch (err) {
-      throw new Error(`cannot start TFTP: cannot read the pxelinux template ${file}: ${(err as Error).message} (set paths.templates)`, { cause: err });
-    }
-    this.pxe = { config: this.deps.config, inventory: this.deps.inventory, bootTable: this.deps.bootTable, template: compilePxelinuxTemplate(source) };
     const t = this.deps.config.servers.tftp;
     const socket = await bindUdp({ name: 'tftp', address: t.listen, port: t.port });
     this.own = ownSockets([socket.address().port]);
@@ -368,13 +360,13 @@ export class TftpServer implements Service {
   private async resolve(filename: string, session: Session): Promise<{ rel: string; data: Buffer } | Denial> {
     const checked = checkRequestPath(filename);
     if (!checked.ok) return checked;
-    const pxe = parsePxelinuxName(checked.rel);
-    if (pxe?.mac) {
-      const v = macConfig(pxe, this.pxe!);
-      if (v) return this.virtual(checked.rel, v, session);
-    }
+    const generated = this.deps.virtualFiles.generated(checked.rel);
+    if (generated) return this.virtual(checked.rel, generated, session);
     const file = await this.files.openRel(checked.rel);
-    if ('ok' in file && file.code === TftpErrorCode.FILE_NOT_FOUND && pxe?.name === 'default') return this.virtual(checked.rel, defaultConfig(this.pxe!), session);
+    if ('ok' in file && file.code === TftpErrorCode.FILE_NOT_FOUND) {
+      const fallback = this.deps.virtualFiles.fallback(checked.rel);
+      if (fallback) return this.virtual(checked.rel, fallback, session);
+    }
     if (!('ok' in file)) session.cached = file.cached;
     return file;
   }
@@ -519,9 +511,9 @@ export class TftpServer implements Service {
     }
   }
 
-  private record(now: number, data: { file: string; mac: string | null; peer: string; outcome: string; reason?: string } & Record<string, unknown>): void {
+  private record(now: number, data: TftpTransferData): void {
     const host = data.mac ? this.deps.inventory.hostByMac(data.mac) : undefined;
-    this.trace.record({ at: now, kind: 'tftp.transfer', mac: data.mac, host: host?.name ?? null, reason: data.outcome, data });
+    this.trace.record(newEvent('tftp.transfer', { at: now, mac: data.mac, host: host?.name ?? null, reason: data.outcome }, data));
   }
 }
 

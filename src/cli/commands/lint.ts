@@ -6,7 +6,7 @@ import { loadConfig } from '../../config/load.js';
 import { Inventory } from '../../inventory/inventory.js';
 import { TemplateEngine, TemplateError } from '../../render/engine.js';
 import { checkKickstart } from '../../render/kickstart-check.js';
-import { renderIpxe, renderKickstart } from '../../render/render.js';
+import { hostSpec, renderIpxe, renderKickstart } from '../../render/render.js';
 import { findUnquoted } from '../../render/shell.js';
 import { EXIT_FAIL, EXIT_OK, type Io } from '../io.js';
 
@@ -66,7 +66,7 @@ export function run(configFile: string, io: Io): number {
           return undefined;
         }
       };
-      attempt(() => renderIpxe(deps, host, entry));
+      attempt(() => renderIpxe(deps, host, hostSpec(deps, host, entry)));
       const profile = inventory.profile(host.profile)!;
       if (!profile.template) continue;
       const ks = attempt(() => renderKickstart(deps, host, entry));

@@ -5,6 +5,7 @@
  * the token-protected API with the token the operator typed, kept only in sessionStorage. Every
  * value from the server reaches the DOM through textContent or attributes, never as markup.
  */
+import type { StoreEvent } from '../../store/store.js';
 import type { Timeline } from '../timeline.js';
 import { filterFromQuery, filterToQuery, matches, type FilterSpec } from './filter.js';
 import { fmtSpan, fmtTime, renderTimeline, cls } from './svg.js';
@@ -17,7 +18,6 @@ interface HostRow { name: string; mac: string; ip: string; profile: string; role
 interface VmRow { vm: string; state: string; host: string | null; since: number; reason: string; recoveriesUsed: number; budget: number | null; monitored: boolean }
 interface HvRow { name: string; address: string; driver: string; maintenance: boolean; loadThreshold: number; up: boolean | null; loadFive: number | null; cpuNum: number | null; seenAt: number | null; vms: string[] }
 interface Overview { now: number; ha: { active: boolean; reason: string | null; budget: { recoveries: number; windowMs: number } | null }; hypervisors: HvRow[]; vms: VmRow[]; hosts: HostRow[] }
-interface StoreEvent { id: number; at: number; kind: string; mac: string | null; host: string | null; vm: string | null; reason: string | null; data: Record<string, unknown> | null }
 interface ApiError { error?: { code?: string; message?: string; field?: string } }
 
 const TOKEN_KEY = '3rc.apiToken';

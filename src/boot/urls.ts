@@ -37,3 +37,8 @@ export function installUrls(base: string, mac: string, token: string | null): In
     failed: `${base}/install/${m}/failed${q}`,
   };
 }
+
+/** Boot files are served over HTTP under /boot/files/, from the same root as TFTP. */
+export function bootFileUrl(base: string, path: string): string {
+  return `${base}/boot/files/${path.split('/').map(encodeURIComponent).join('/')}`;
+}

@@ -12,29 +12,29 @@
  *   stat, and pxelinux moves on at once. A known host always stops at `01-<mac>`, which comes
  *   before the hex-IP names, so answering those by IP would only serve unknown MACs that happen
  *   to use a known address: we do not.
- * Who may read them (issue 19: the install entry went to anyone who asked): a virtual file that
- * carries a secret goes only to its owner, see {@link readableBy}. Today the only secret is the
- * per-install token in the install entry's kickstart URL, so:
+ * Who may read them: the install entry carries the per-install token in its kickstart URL, so it
+ * is generated as a secret bound to the host's reserved IP (boot/virtual.ts readableBy):
  * - `01-<mac>` in install mode: only to the host's reserved IP (inventory host.ip), as the HTTP
  *   route /boot/ipxe does; anyone else is told "file not found" (pxelinux then moves on to the
  *   next name and ends at `default`: local boot, harmless). A MAC with an install entry but no
  *   host in the inventory has no owner: refused to everyone;
- * - `01-<mac>` in local mode and `default`: served to anyone, as before. They hold no token (only
+ * - `01-<mac>` in local mode and `default`: served to anyone. They hold no token (only
  *   LOCALBOOT and the host's name, which DNS publishes anyway), and refusing them would change
  *   nothing: a refused host ends at `default`, which boots locally too;
  * - hex-IP and UUID names are never generated (see above), so they hold nothing of ours.
- * The rule is carried by the file ({@link VirtualFile.secret}), not by its name: any virtual file
- * generated with a secret is bound to its owner.
+ * What the entry says (install or local, kernel, arguments) is the booter's answer
+ * (boot/booter.ts); this file only writes it in pxelinux's syntax.
  * A loader in a sub-directory (`efi64/syslinux.efi`) asks for `efi64/pxelinux.cfg/...` and would
  * prefix the kernel path with `efi64/`: the entry then names it `::path` (pxelinux's syntax for
  * "relative to the TFTP root, no prefix").
  */
-import Handlebars from 'handlebars';
-import type { Config } from '../config/load.js';
-import type { BootEntry } from '../inventory/boot-table.js';
-import type { Inventory } from '../inventory/inventory.js';
-import { installKernelArgs } from '../render/kernel-args.js';
-import { installUrls, publicBaseUrl } from '../render/urls.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ANY_CLIENT, bootSpec, type BootSources, type BootSpec } from '../boot/booter.js';
+import type { VirtualFile, VirtualFiles } from '../boot/virtual.js';
+import { createHandlebars } from './engine.js';
+
+export const PXELINUX_TEMPLATE = 'pxelinux.cfg.hbs';
 
 /** The variables templates/pxelinux.cfg.hbs receives (all present: it is compiled strict). */
 export interface PxelinuxContext {
@@ -53,7 +53,19 @@ export type PxelinuxTemplate = (ctx: PxelinuxContext) => string;
 
 /** Compiles the template the way every 3rc config template is: no HTML escaping, strict. */
 export function compilePxelinuxTemplate(source: string): PxelinuxTemplate {
-  return Handlebars.compile<PxelinuxContext>(source, { noEscape: true, strict: true });
+  return createHandlebars().compile<PxelinuxContext>(source, { noEscape: true, strict: true });
+}
+
+/** Reads and compiles templates/pxelinux.cfg.hbs; the error names the file (TFTP cannot start without it). */
+export function loadPxelinuxTemplate(templatesDir: string): PxelinuxTemplate {
+  const file = join(templatesDir, PXELINUX_TEMPLATE);
+  let source: string;
+  try {
+    source = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new Error(`cannot start TFTP: cannot read the pxelinux template ${file}: ${(err as Error).message} (set paths.templates)`, { cause: err });
+  }
+  return compilePxelinuxTemplate(source);
 }
 
 /** A pxelinux.cfg request: the loader's directory prefix and the name it looked for. */
@@ -76,79 +88,56 @@ export function parsePxelinuxName(rel: string): PxelinuxName | null {
   return { prefix: m[1] ?? '', name, mac: mm ? mm.slice(1, 7).join(':').toLowerCase() : null };
 }
 
-export interface PxelinuxDeps {
-  config: Pick<Config, 'network' | 'servers'>;
-  inventory: Pick<Inventory, 'hostByMac' | 'profile'>;
-  bootTable: { get(mac: string): BootEntry | undefined };
-  template: PxelinuxTemplate;
-}
-
-/** The generated entry and what it was generated from (for the log and the boot trace). */
-export interface VirtualFile {
-  content: string;
-  mac: string | null;
-  mode: 'install' | 'local';
-  /** Why an install entry became a local one (profile gone), else null. */
-  note: string | null;
-  /** The content carries a secret (the per-install token): served only to {@link ownerIp}. */
-  secret: boolean;
-  /** The reserved IP of the host the file is for (inventory host.ip), or null if none is known. */
-  ownerIp: string | null;
-}
-
-/**
- * Whether a request from `address` may read `v`: a file with a secret only from its owner's
- * reserved IP (null owner: nobody), any other file from anywhere.
- */
-export function readableBy(v: VirtualFile, address: string): boolean {
-  if (!v.secret) return true;
-  const plain = address.startsWith('::ffff:') ? address.slice(7) : address;
-  return v.ownerIp !== null && plain === v.ownerIp;
-}
-
 function localCtx(target: string, comment: string): PxelinuxContext {
   return { target, comment, install: false, host: '', profile: '', kernel: '', initrd: '', append: '' };
 }
 
 /**
- * The `01-<mac>` entry for a known MAC, or null when the MAC is neither in the BootTable nor in
- * the inventory (then the request falls through to the boot root).
+ * The `01-<mac>` entry of a boot spec, for a loader in directory `prefix`; null when the MAC is
+ * neither in the BootTable nor in the inventory (then the request falls through to the boot root).
  */
-export function macConfig(req: PxelinuxName, deps: PxelinuxDeps): VirtualFile | null {
-  if (!req.mac) return null;
-  const mac = req.mac;
-  const host = deps.inventory.hostByMac(mac);
-  const entry = deps.bootTable.get(mac);
+export function macConfig(spec: BootSpec, prefix: string, template: PxelinuxTemplate): VirtualFile | null {
+  const { mac, host, entry } = spec;
   if (!entry && !host) return null;
   const name = host?.name ?? mac.replace(/:/g, '-');
   const target = `${name} (${mac})`;
   const ownerIp = host?.ip ?? null;
-  if (!entry || entry.mode === 'local') {
-    return { content: deps.template(localCtx(target, 'boot mode local')), mac, mode: 'local', note: null, secret: false, ownerIp };
+  if (spec.mode === 'local') {
+    return { content: template(localCtx(target, spec.note ?? 'boot mode local')), mac, mode: 'local', note: spec.note, secret: false, ownerIp };
   }
-  const profile = deps.inventory.profile(entry.profile);
-  if (!profile) {
-    const note = `profile ${entry.profile} is not in the config: local boot instead`;
-    return { content: deps.template(localCtx(target, note)), mac, mode: 'local', note, secret: false, ownerIp };
-  }
-  const path = (p: string) => (req.prefix ? `::${p}` : p);
-  const urls = installUrls(publicBaseUrl(deps.config), mac, entry.token);
+  const path = (p: string) => (prefix ? `::${p}` : p);
   const ctx: PxelinuxContext = {
     target,
-    comment: `boot mode install, profile ${profile.name}`,
+    comment: `boot mode install, profile ${spec.profileName!}`,
     install: true,
     host: name,
-    profile: profile.name,
-    kernel: path(profile.kernel),
-    initrd: path(profile.initrd),
-    append: installKernelArgs({ profile, hostName: name, domain: deps.config.network.domain, kickstartUrl: urls.kickstart }),
+    profile: spec.profileName!,
+    kernel: path(spec.kernel!),
+    initrd: path(spec.initrd!),
+    append: spec.args!,
   };
   // The APPEND line holds the kickstart URL with the per-install token.
-  return { content: deps.template(ctx), mac, mode: 'install', note: null, secret: true, ownerIp };
+  return { content: template(ctx), mac, mode: 'install', note: null, secret: true, ownerIp };
 }
 
 /** The generated `default`: local boot for machines 3rc does not know. */
-export function defaultConfig(deps: Pick<PxelinuxDeps, 'template'>): VirtualFile {
-  return { content: deps.template(localCtx('unknown machines', 'not in the inventory, so local boot')), mac: null, mode: 'local', note: null, secret: false, ownerIp: null };
+export function defaultConfig(template: PxelinuxTemplate): VirtualFile {
+  return { content: template(localCtx('unknown machines', 'not in the inventory, so local boot')), mac: null, mode: 'local', note: null, secret: false, ownerIp: null };
+}
 
+/**
+ * The pxelinux.cfg files the TFTP server serves: `01-<mac>` of a known MAC in place of the root's,
+ * `default` when the root has none. pxelinux and syslinux.efi are BIOS and UEFI PXE loaders
+ * alike: their entry does not depend on the architecture.
+ */
+export function pxelinuxFiles(src: BootSources, template: PxelinuxTemplate): VirtualFiles {
+  return {
+    generated(rel) {
+      const req = parsePxelinuxName(rel);
+      return req?.mac ? macConfig(bootSpec(src, req.mac, ANY_CLIENT), req.prefix, template) : null;
+    },
+    fallback(rel) {
+      return parsePxelinuxName(rel)?.name === 'default' ? defaultConfig(template) : null;
+    },
+  };
 }

@@ -6,13 +6,15 @@ import { parseConfig } from '../config/load.js';
 import { Inventory } from '../inventory/inventory.js';
 import { packageRoot } from '../lib/paths.js';
 import type { BootEntry } from '../store/store.js';
-import { compilePxelinuxTemplate, defaultConfig, macConfig, parsePxelinuxName, readableBy, type PxelinuxDeps } from './pxelinux.js';
+import { bootSources } from '../boot/booter.js';
+import { readableBy } from '../boot/virtual.js';
+import { compilePxelinuxTemplate, defaultConfig, parsePxelinuxName, pxelinuxFiles } from './pxelinux.js';
 
 const config = parseConfig(readFileSync(join(packageRoot(), 'examples', 'lab.yaml'), 'utf8'), join(packageRoot(), 'examples', 'lab.yaml'));
 const inventory = Inventory.fromConfig(config);
 const template = compilePxelinuxTemplate(readFileSync(join(packageRoot(), 'templates', 'pxelinux.cfg.hbs'), 'utf8'));
 const entries = new Map<string, BootEntry>();
-const deps: PxelinuxDeps = { config, inventory, bootTable: { get: (m) => entries.get(m) }, template };
+const files = pxelinuxFiles(bootSources(config, inventory, { get: (m: string) => entries.get(m) }), template);
 
 test('names: pxelinux search order, with or without a loader directory', () => {
   assert.deepEqual(parsePxelinuxName('pxelinux.cfg/01-52-54-00-77-00-10'), { prefix: '', name: '01-52-54-00-77-00-10', mac: '52:54:00:77:00:10' });
@@ -26,18 +28,18 @@ test('names: pxelinux search order, with or without a loader directory', () => {
 
 test('local entry for a known host; unknown MAC -> null (falls through to the root)', () => {
   entries.set('52:54:00:77:00:10', { mac: '52:54:00:77:00:10', mode: 'local', profile: 'debian12', token: null, since: 0 });
-  const v = macConfig(parsePxelinuxName('pxelinux.cfg/01-52-54-00-77-00-10')!, deps)!;
+  const v = files.generated('pxelinux.cfg/01-52-54-00-77-00-10')!;
   assert.equal(v.mode, 'local');
   assert.match(v.content, /^DEFAULT local$/m);
   assert.match(v.content, /LOCALBOOT 0/);
   assert.doesNotMatch(v.content, /KERNEL/);
-  assert.equal(macConfig(parsePxelinuxName('pxelinux.cfg/01-52-54-00-99-99-99')!, deps), null);
-  assert.equal(macConfig(parsePxelinuxName('pxelinux.cfg/0A4D000A')!, deps), null);
+  assert.equal(files.generated('pxelinux.cfg/01-52-54-00-99-99-99'), null);
+  assert.equal(files.generated('pxelinux.cfg/0A4D000A'), null);
 });
 
 test('install entry: kernel, initrd and install arguments with the per-install token; no escaping', () => {
   entries.set('52:54:00:77:00:10', { mac: '52:54:00:77:00:10', mode: 'install', profile: 'debian12', token: 'tok&<en>', since: 0 });
-  const v = macConfig(parsePxelinuxName('pxelinux.cfg/01-52-54-00-77-00-10')!, deps)!;
+  const v = files.generated('pxelinux.cfg/01-52-54-00-77-00-10')!;
   assert.equal(v.mode, 'install');
   assert.match(v.content, /^DEFAULT install$/m);
   assert.match(v.content, /^ {2}KERNEL debian-installer\/12\/amd64\/linux$/m);
@@ -47,23 +49,23 @@ test('install entry: kernel, initrd and install arguments with the per-install t
     /^ {2}APPEND auto=true priority=critical console=ttyS0 url=http:\/\/10\.77\.0\.1\/ks\/52-54-00-77-00-10\?token=tok%26%3Cen%3E hostname=vm10 domain=lab\.test$/m,
   );
   // From a loader in a sub-directory the paths are absolute on the server (pxelinux "::").
-  const efi = macConfig(parsePxelinuxName('efi64/pxelinux.cfg/01-52-54-00-77-00-10')!, deps)!;
+  const efi = files.generated('efi64/pxelinux.cfg/01-52-54-00-77-00-10')!;
   assert.match(efi.content, /KERNEL ::debian-installer\/12\/amd64\/linux/);
   // A profile that left the config: local boot, with the reason.
   entries.set('52:54:00:77:00:11', { mac: '52:54:00:77:00:11', mode: 'install', profile: 'gone', token: 't', since: 0 });
-  const gone = macConfig(parsePxelinuxName('pxelinux.cfg/01-52-54-00-77-00-11')!, deps)!;
+  const gone = files.generated('pxelinux.cfg/01-52-54-00-77-00-11')!;
   assert.equal(gone.mode, 'local');
   assert.match(gone.note!, /gone/);
 });
 
 test('default: local boot for unknown machines; strict template refuses a missing variable', () => {
-  assert.match(defaultConfig(deps).content, /DEFAULT local[\s\S]*LOCALBOOT 0/);
+  assert.match(defaultConfig(template).content, /DEFAULT local[\s\S]*LOCALBOOT 0/);
   assert.throws(() => compilePxelinuxTemplate('{{nope}}')({} as never));
 });
 
 test('readableBy: a file with the install token only from its host\'s reserved IP; local entries and the default from anywhere', () => {
   entries.set('52:54:00:77:00:10', { mac: '52:54:00:77:00:10', mode: 'install', profile: 'debian12', token: 'tok', since: 0 });
-  const install = macConfig(parsePxelinuxName('pxelinux.cfg/01-52-54-00-77-00-10')!, deps)!;
+  const install = files.generated('pxelinux.cfg/01-52-54-00-77-00-10')!;
   assert.equal(install.secret, true);
   assert.equal(install.ownerIp, '10.77.0.10');
   assert.equal(readableBy(install, '10.77.0.10'), true);
@@ -71,14 +73,14 @@ test('readableBy: a file with the install token only from its host\'s reserved I
   for (const other of ['10.77.0.11', '127.0.0.1', '10.77.0.100', '']) assert.equal(readableBy(install, other), false, other);
   // An install entry for a MAC that is not in the inventory has no owner: nobody reads it.
   entries.set('52:54:00:99:00:01', { mac: '52:54:00:99:00:01', mode: 'install', profile: 'debian12', token: 'tok', since: 0 });
-  const orphan = macConfig(parsePxelinuxName('pxelinux.cfg/01-52-54-00-99-00-01')!, deps)!;
+  const orphan = files.generated('pxelinux.cfg/01-52-54-00-99-00-01')!;
   assert.equal(orphan.ownerIp, null);
   assert.equal(readableBy(orphan, '10.77.0.10'), false);
   entries.set('52:54:00:77:00:10', { mac: '52:54:00:77:00:10', mode: 'local', profile: 'debian12', token: null, since: 0 });
-  const local = macConfig(parsePxelinuxName('pxelinux.cfg/01-52-54-00-77-00-10')!, deps)!;
+  const local = files.generated('pxelinux.cfg/01-52-54-00-77-00-10')!;
   assert.equal(local.secret, false);
   assert.equal(readableBy(local, '127.0.0.1'), true);
-  assert.equal(readableBy(defaultConfig(deps), '127.0.0.1'), true);
+  assert.equal(readableBy(defaultConfig(template), '127.0.0.1'), true);
   // Whatever the template does, a non-install entry never carries a token to leak.
-  assert.doesNotMatch(local.content + defaultConfig(deps).content, /token/);
+  assert.doesNotMatch(local.content + defaultConfig(template).content, /token/);
 });

@@ -1,0 +1,41 @@
+/**
+ * What the HTTP routes serve a host, as an interface: the routes ask it (AppDeps.render), the
+ * templates behind it live in render/ (render/served.ts), so no protocol folder imports render/.
+ * Types only.
+ */
+import type { BootEntry } from '../inventory/boot-table.js';
+import type { Host } from '../inventory/inventory.js';
+
+/** A rendered text and where it came from. */
+export interface Served {
+  text: string;
+  /** Template file it came from. */
+  file: string;
+  /** Name of the profile it was rendered for. */
+  profile: string;
+}
+
+/** Everything a host would be served (`3rc render`, GET /api/v1/hosts/NAME/render). */
+export interface Preview {
+  host: string;
+  /** In URL and pxelinux form: 52-54-00-77-00-10. */
+  mac: string;
+  mode: 'install' | 'local';
+  profile: string;
+  /** Null for `image` profiles, which have no template. */
+  kickstart: { file: string; text: string } | null;
+  ipxe: { file: string; text: string };
+  /** pxelinux.cfg/01-<mac> as TFTP serves it (pxelinux.0 and syslinux.efi read it). */
+  pxelinux: { file: string; text: string };
+  /** Why what is shown is not (yet) what the host gets, if it is not. */
+  note: string | null;
+}
+
+export interface HostRenderer {
+  /** The iPXE script of a host as the booter answers for its current boot entry; `mode` is that answer's. */
+  ipxe(host: Host): Served & { mode: 'install' | 'local' };
+  /** The kickstart/preseed of a host for its boot entry. Throws NotFoundError (no template) or TemplateError. */
+  kickstart(host: Host, entry: BootEntry | undefined): Served;
+  /** Everything the host would be served, optionally with another profile. */
+  preview(host: Host, profile?: string): Preview;
+}

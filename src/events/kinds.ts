@@ -1,0 +1,178 @@
+/**
+ * Every kind of event 3rc records (boot trace, HA decisions, inventory changes), with the data
+ * each carries: one discriminated union that producers construct through and consumers switch
+ * over exhaustively ({@link assertNever}), so that a new kind is a compile error in every
+ * consumer that has not decided what to do with it (HA evidence, timeline, trace view, metrics).
+ *
+ * The stored shape does not change (a row is `{ at, kind, mac, host, vm, reason, data }` with
+ * `data` a JSON object); rows written by older versions, or with a kind this version does not
+ * know, read as {@link OtherEvent} through {@link readEvent}. Types and pure functions only (the
+ * browser code imports the types too).
+ */
+
+/** DHCP message types as the trace names them (dhcp/options.ts messageTypeName), plus the server's own. */
+export type DhcpEventKind =
+  | 'dhcp.discover' | 'dhcp.offer' | 'dhcp.request' | 'dhcp.decline' | 'dhcp.ack' | 'dhcp.nak' | 'dhcp.release' | 'dhcp.inform'
+  | 'dhcp.bootp' | 'dhcp.invalid' | 'dhcp.malformed' | 'dhcp.dropped';
+
+/** The data of a DHCP decision (dhcp/reply.ts bootInfo sets the boot facts). */
+export interface DhcpEventData {
+  xid?: number;
+  peer?: string;
+  /** Where the reply went (`10.77.0.10:68`), null when none. */
+  to?: string | null;
+  ip?: string;
+  /** The BootTable entry's mode; `none` for a MAC without entry. The HA evidence counts `local` boots. */
+  boot?: 'install' | 'local' | 'none';
+  /** Option 93 asked (`none`: no option 93, answered as BIOS). */
+  arch?: number | 'none';
+  client?: 'ipxe';
+  file?: string | null;
+  /** Why no boot file. */
+  bootFile?: string | null;
+  detail?: string;
+  [k: string]: unknown;
+}
+
+export interface TftpTransferData {
+  file: string;
+  mac: string | null;
+  peer: string;
+  outcome: string;
+  reason?: string;
+  /** Null: not known (refused before the file was opened). */
+  size?: number | null;
+  blksize?: number | null;
+  ms?: number;
+  [k: string]: unknown;
+}
+
+/** HTTP requests of hosts: `peer` and `status` always. */
+export interface HttpEventData {
+  peer: string;
+  status?: number;
+  [k: string]: unknown;
+}
+
+/** Every kind and its data. */
+export interface EventDataMap {
+  'dhcp.discover': DhcpEventData;
+  'dhcp.offer': DhcpEventData;
+  'dhcp.request': DhcpEventData;
+  'dhcp.decline': DhcpEventData;
+  'dhcp.ack': DhcpEventData;
+  'dhcp.nak': DhcpEventData;
+  'dhcp.release': DhcpEventData;
+  'dhcp.inform': DhcpEventData;
+  'dhcp.bootp': DhcpEventData;
+  'dhcp.invalid': DhcpEventData;
+  'dhcp.malformed': DhcpEventData;
+  'dhcp.dropped': DhcpEventData;
+  'tftp.transfer': TftpTransferData;
+  'http.file': { file: string; bytes?: number; ms?: number; status?: number; [k: string]: unknown };
+  'http.kickstart': HttpEventData;
+  'http.ipxe': HttpEventData;
+  'http.refused': HttpEventData;
+  /** The installer's done callback, as HTTP saw it (status 200: token checked, accepted). */
+  'http.install-done': HttpEventData;
+  /** The installer's failed callback, as HTTP saw it (status 200: token checked, accepted). */
+  'http.install-failed': HttpEventData;
+  'install.done': { tokenHash: string; profile: string; [k: string]: unknown };
+  'install.failed': { tokenHash: string; profile: string; log?: string; [k: string]: unknown };
+  'install.expired': { tokenHash: string | null; profile: string; startedAt: number };
+  'install.host-keys': { fingerprints: string[]; rejected: number; [k: string]: unknown };
+  'dns.query': { peer: string; name: string; type: number };
+  'boot.set': { mode: 'install' | 'local'; profile: string; previous: 'install' | 'local' | null; result: string | null };
+  'boot.removed': null;
+  'host.created': null;
+  'host.updated': null;
+  'host.deleted': null;
+  'p2v.job': Record<string, unknown>;
+  'p2v.refused': { what: string; status: number; peer: string };
+  'ha.transition': { from: string; to: string; detail?: string };
+  'ha.action': { type: string; host?: string; [k: string]: unknown };
+  'ha.done': { id: number; action: string; detail?: string };
+  'hypervisor.up': { loadFive: number | null };
+  'hypervisor.down': { loadFive: number | null };
+  /** Events of MACs nobody knows, counted per minute (inventory/trace.ts LimitedTrace). */
+  'trace.unknown': { count: number; kinds: Record<string, number>; first: number; last: number };
+}
+
+export type EventKind = keyof EventDataMap;
+
+/** The stored fields every event has besides its kind and data. */
+export interface EventFields {
+  at: number;
+  mac?: string | null;
+  host?: string | null;
+  vm?: string | null;
+  reason?: string | null;
+}
+
+/** A new event of a known kind (what producers build). */
+export type KnownNewEvent = { [K in EventKind]: EventFields & { kind: K; data?: EventDataMap[K] } }[EventKind];
+
+/** A stored event of a known kind. */
+export type KnownEvent = { [K in EventKind]: StoredFields & { kind: K; data: EventDataMap[K] | null } }[EventKind];
+
+/** A stored event of a kind this version does not know (older or newer rows): shown, never acted on. */
+export interface OtherEvent extends StoredFields {
+  kind: string;
+  data: Record<string, unknown> | null;
+  /** Marks the unknown kind for exhaustive switches. */
+  other: true;
+}
+
+interface StoredFields {
+  id?: number;
+  at: number;
+  mac?: string | null;
+  host?: string | null;
+  vm?: string | null;
+  reason?: string | null;
+}
+
+const KINDS: Record<EventKind, true> = {
+  'dhcp.discover': true, 'dhcp.offer': true, 'dhcp.request': true, 'dhcp.decline': true, 'dhcp.ack': true, 'dhcp.nak': true, 'dhcp.release': true, 'dhcp.inform': true,
+  'dhcp.bootp': true, 'dhcp.invalid': true, 'dhcp.malformed': true, 'dhcp.dropped': true,
+  'tftp.transfer': true,
+  'http.file': true, 'http.kickstart': true, 'http.ipxe': true, 'http.refused': true, 'http.install-done': true, 'http.install-failed': true,
+  'install.done': true, 'install.failed': true, 'install.expired': true, 'install.host-keys': true,
+  'dns.query': true, 'boot.set': true, 'boot.removed': true, 'host.created': true, 'host.updated': true, 'host.deleted': true,
+  'p2v.job': true, 'p2v.refused': true, 'ha.transition': true, 'ha.action': true, 'ha.done': true, 'hypervisor.up': true, 'hypervisor.down': true,
+  'trace.unknown': true,
+};
+
+/** Every kind, for tests and for the browser's filter lists. */
+export const EVENT_KINDS = Object.keys(KINDS) as EventKind[];
+
+export function isEventKind(kind: string): kind is EventKind {
+  return Object.prototype.hasOwnProperty.call(KINDS, kind);
+}
+
+/**
+ * A stored row as a typed event. The kind decides the type; the data is trusted to have the
+ * shape its kind's producer writes (rows are written only by 3rc), and null data stays null.
+ */
+export function readEvent<E extends { kind: string; at: number; data?: Record<string, unknown> | null }>(e: E): (E & KnownEvent) | (E & OtherEvent) {
+  if (isEventKind(e.kind)) return e as unknown as E & KnownEvent;
+  return { ...e, data: e.data ?? null, other: true } as E & OtherEvent;
+}
+
+/** Builds a new event of a known kind: the compiler checks its data against the kind. */
+export function newEvent<K extends EventKind>(kind: K, fields: EventFields, data: EventDataMap[K]): EventFields & { kind: K; data: EventDataMap[K] } {
+  return { ...fields, kind, data };
+}
+
+/** The family of a kind (`dhcp` of `dhcp.discover`). */
+export type EventFamily = EventKind extends `${infer F}.${string}` ? F : never;
+
+/** The family of a known kind. */
+export function familyOf(kind: EventKind): EventFamily {
+  return kind.slice(0, kind.indexOf('.')) as EventFamily;
+}
+
+/** For the default of an exhaustive switch: a kind nobody handled is a compile error. */
+export function assertNever(x: never, what = 'event kind'): never {
+  throw new Error(`unhandled ${what}: ${JSON.stringify(x)}`);
+}

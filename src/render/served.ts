@@ -1,0 +1,23 @@
+/**
+ * The HTTP routes' renderer (boot/served.ts HostRenderer) over the template engine: the iPXE
+ * script from the booter's answer for the host's current entry, the kickstart, the preview.
+ */
+import type { HostRenderer } from '../boot/served.js';
+import type { BootEntry } from '../inventory/boot-table.js';
+import { preview } from './preview.js';
+import { hostSpec, renderIpxe, renderKickstart, type RenderDeps } from './render.js';
+
+export function hostRenderer(deps: RenderDeps & { bootTable: { get(mac: string): BootEntry | undefined } }): HostRenderer {
+  return {
+    ipxe(host) {
+      const spec = hostSpec(deps, host, deps.bootTable.get(host.mac));
+      const out = renderIpxe(deps, host, spec);
+      return { text: out.text, file: out.file, profile: out.profile.name, mode: spec.mode };
+    },
+    kickstart(host, entry) {
+      const out = renderKickstart(deps, host, entry);
+      return { text: out.text, file: out.file, profile: out.profile.name };
+    },
+    preview: (host, profile) => preview(deps, host, deps.bootTable.get(host.mac), profile),
+  };
+}
