@@ -46,7 +46,7 @@ import { evidenceTrace, PxeEvidence, type TraceSink } from './ha/evidence.js';
 import { vmSpecs } from './ha/from-config.js';
 import { activeHa, inactiveHa, type HaView } from './ha/view.js';
 import type { BootTrace } from './inventory/trace.js';
-import { LiveFeed } from './web/feed.js'; // web dashboard (issue 12)
+import { LiveFeed } from './http/live-feed.js';
 import { P2vService } from './p2v/service.js';
 import { Cluster } from './cluster/cluster.js'; // redundant 3rc (issue 13)
 import { etcdStoreId, openEtcdStore } from './cluster/open.js'; // redundant 3rc (issue 13)

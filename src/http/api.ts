@@ -4,28 +4,12 @@
 import { Router } from 'express';
 import { ConflictError, ErrorCodes, InputError, NotFoundError } from '../lib/errors.js';
 import type { Host } from '../inventory/inventory.js';
-import type { BootEntry } from '../store/store.js';
-import type { AppDeps } from './app.js';
+import type { AppDeps } from './deps.js';
+import { hostView } from './views.js';
 import { requireToken } from './auth.js';
 import { apiError } from './errors.js';
 import { POWER_FROM_CONFIG_ONLY, syncBootEntries } from '../inventory/catalog.js';
 import { preview } from '../render/preview.js';
-
-/** A host as the API shows it: inventory fields plus its boot entry (never the token). */
-export function hostView(h: Host, entry: BootEntry | undefined) {
-  return {
-    name: h.name,
-    mac: h.mac,
-    ip: h.ip,
-    profile: h.profile,
-    role: h.role ?? null,
-    hypervisor: h.hypervisor ?? null,
-    reinstall: h.reinstall,
-    boot: entry ? { mode: entry.mode, profile: entry.profile, since: new Date(entry.since).toISOString(), lastInstall: entry.result ?? null } : null,
-  };
-}
-
-export type HostView = ReturnType<typeof hostView>;
 
 /** Events per page of the event reads; a larger `limit` is cut to this (page on with `before`). */
 export const MAX_EVENT_PAGE = 1000;

@@ -15,7 +15,7 @@ import { tokenIsCurrent } from '../inventory/install.js';
 import { parseReportedHostKeys, REPORTED_BYTES_MAX } from '../hypervisor/known-hosts-update.js';
 import { normalizeMac } from '../lib/net.js';
 import { renderIpxe, renderKickstart } from '../render/render.js';
-import type { AppDeps } from './app.js';
+import type { AppDeps } from './deps.js';
 import { apiError } from './errors.js';
 import { redactTokens } from './redact.js';
 import { refuseUnread } from './refuse.js';

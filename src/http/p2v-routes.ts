@@ -9,7 +9,7 @@
 import express, { Router, type NextFunction, type Request, type Response } from 'express';
 import { normalizeMac } from '../lib/net.js';
 import { CaptureRefused, type CaptureAnswer, type P2vService } from '../p2v/service.js';
-import type { AppDeps } from './app.js';
+import type { AppDeps } from './deps.js';
 import { clientIp, tokenOf } from './install-routes.js';
 import { refuseUnread } from './refuse.js';
 

@@ -5,7 +5,7 @@
  * the token-protected API with the token the operator typed, kept only in sessionStorage. Every
  * value from the server reaches the DOM through textContent or attributes, never as markup.
  */
-import type { Timeline } from '../timeline.js';
+import type { Timeline } from '../src/http/timeline.js';
 import { filterFromQuery, filterToQuery, matches, type FilterSpec } from './filter.js';
 import { fmtSpan, fmtTime, renderTimeline, cls } from './svg.js';
 
