@@ -22,7 +22,8 @@
 import { DriverError, DriverErrorCodes, type HypervisorDriver, type VmListing, type VmRunState } from './driver.js';
 import { failureText, Remote, type RemoteOptions, type SshHypervisor } from './remote.js';
 import type { RunResult } from './ssh.js';
-import { compileTemplate, renderTemplate, TemplateError, type CommandTemplate } from './template.js';
+import { TemplateError } from '../lib/errors.js';
+import { compileTemplate, renderTemplate, type CommandTemplate } from './template.js';
 
 /** The command templates of one hypervisor (syntax in template.ts). */
 export interface CommandTemplates {

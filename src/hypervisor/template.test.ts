@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { shQuote } from './remote.js';
-import { compileTemplate, renderTemplate, TemplateError } from './template.js';
+import { TemplateError } from '../lib/errors.js';
+import { compileTemplate, renderTemplate } from './template.js';
 
 describe('command templates', () => {
   it('substitutes placeholders as single shell words', () => {

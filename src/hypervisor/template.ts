@@ -9,15 +9,8 @@
  * program with its own syntax, pass it as an argument: `awk -v n={{vm}} '$2 == n {print $1}'`.
  * There is no escape for a literal `{{`.
  */
+import { TemplateError } from '../lib/errors.js';
 import { shQuote } from './remote.js';
-
-/** A template or pattern that cannot work: a configuration error, raised when the driver is built. */
-export class TemplateError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'TemplateError';
-  }
-}
 
 type Part = { text: string } | { name: string };
 

@@ -7,7 +7,7 @@
  * byte maps to exactly one character and back (a file name is never re-encoded).
  */
 
-import { PacketErrorCodes } from '../lib/errors.js';
+import { PacketErrorCodes, ThreeRcError } from '../lib/errors.js';
 
 export { PacketErrorCodes };
 
@@ -51,12 +51,10 @@ export type TftpPacket =
 export type PacketErrorCode = (typeof PacketErrorCodes)[keyof typeof PacketErrorCodes];
 
 /** The only error the decoder raises: a datagram that is not a TFTP packet. */
-export class TftpPacketError extends Error {
-  readonly code: PacketErrorCode;
+export class TftpPacketError extends ThreeRcError {
+  declare readonly code: PacketErrorCode;
   constructor(code: PacketErrorCode, message: string) {
-    super(message);
-    this.code = code;
-    this.name = 'TftpPacketError';
+    super(code, message);
   }
 }
 
