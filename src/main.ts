@@ -38,7 +38,7 @@ import { CommandDriver } from './hypervisor/command.js';
 import { CommandFencer } from './hypervisor/fence.js';
 import { LibvirtDriver } from './hypervisor/libvirt.js';
 import { SshPool } from './hypervisor/ssh.js';
-import { scalarVars } from './hypervisor/template.js';
+import { scalarVars } from './lib/command-template.js';
 import { KnownHostsFile, knownHostsSink } from './hypervisor/known-hosts-file.js'; // learned host keys
 import { fetchGanglia } from './monitor/ganglia-fetch.js';
 import { probeAll } from './monitor/probe.js';

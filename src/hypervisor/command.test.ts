@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CommandDriver, type CommandSpec } from './command.js';
+import type { CommandSpec } from '../lib/command-spec.js';
+import { CommandDriver } from './command.js';
 import { DriverErrorCodes } from './driver.js';
 import { SshError, SshErrorCodes, type RunResult, type SshRunner, type SshTarget } from './ssh.js';
 import { TemplateError } from '../lib/errors.js';

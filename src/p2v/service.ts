@@ -29,7 +29,7 @@ import type { LibvirtDriver } from '../hypervisor/libvirt.js';
 import { isDriverError, DriverErrorCodes } from '../hypervisor/driver.js';
 import { runShell } from '../hypervisor/fence.js';
 import { probeTcp } from '../monitor/probe.js';
-import { renderHostCommand } from '../hypervisor/template.js';
+import { renderHostCommand } from '../lib/command-template.js';
 import type { BootChange, BootTable } from '../inventory/boot-table.js';
 import { hostAsInput, type HostCatalog } from '../inventory/catalog.js';
 import { tokenIsCurrent, type InstallLifecycle } from '../inventory/install.js';

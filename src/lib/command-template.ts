@@ -9,8 +9,12 @@
  * program with its own syntax, pass it as an argument: `awk -v n={{vm}} '$2 == n {print $1}'`.
  * There is no escape for a literal `{{`.
  */
-import { TemplateError } from '../lib/errors.js';
-import { shQuote } from './remote.js';
+import { TemplateError } from './errors.js';
+
+/** POSIX shell single-quoting: the value reaches the command as one literal word. */
+export function shQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
 
 type Part = { text: string } | { name: string };
 
