@@ -25,7 +25,8 @@ import { NotLeaderError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import type { Service } from '../lib/service.js';
 import type { EtcdStore } from '../store/etcd.js';
-import type { BootEntry, VmState } from '../store/store.js';
+import type { VmState } from '../store/store.js';
+import type { BootEntry } from '../domain/boot-entry.js';
 import { Election, type LeaderInfo, type Role } from './election.js';
 import { Mirror } from './mirror.js';
 

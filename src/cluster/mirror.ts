@@ -7,7 +7,9 @@
 import type { Watcher } from 'etcd3';
 import type { Logger } from '../lib/log.js';
 import type { EtcdStore } from '../store/etcd.js';
-import type { BootEntry, HostOverride, Lease, VmState } from '../store/store.js';
+import type { HostOverride, VmState } from '../store/store.js';
+import type { BootEntry } from '../domain/boot-entry.js';
+import type { Lease } from '../domain/lease.js';
 
 export type MirrorKind = 'boot' | 'leases' | 'vms' | 'hosts';
 

@@ -11,7 +11,7 @@
  */
 import type { Host } from '../inventory/inventory.js';
 import { cidrBroadcast, cidrContains, formatIpv4, parseIpv4 } from '../lib/net.js';
-import type { Lease } from '../store/store.js';
+import type { Lease } from '../domain/lease.js';
 import { F, getField, MessageType, messageTypeName, Opt } from './options.js';
 import { BOOTREQUEST, clientMac, type DhcpPacket } from './packet.js';
 import { subnetFor, ZERO, type Base, type Decision, type PolicyContext, type SubnetInfo } from './context.js';

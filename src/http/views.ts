@@ -1,6 +1,6 @@
 /** How the API and the dashboard show inventory objects: one shape for both. */
 import type { Host } from '../inventory/inventory.js';
-import type { BootEntry } from '../store/store.js';
+import type { BootEntry } from '../domain/boot-entry.js';
 
 /** A host as the API shows it: inventory fields plus its boot entry (never the token). */
 export function hostView(h: Host, entry: BootEntry | undefined) {

@@ -8,7 +8,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Clock, Timer } from '../lib/clock.js';
 import type { Logger } from '../lib/log.js';
-import type { BootEntry, InstallResult, Store } from '../store/store.js';
+import type { Store } from '../store/store.js';
+import type { BootEntry, InstallResult } from '../domain/boot-entry.js';
 import type { BootTable } from './boot-table.js';
 import type { Inventory } from './inventory.js';
 

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Host } from '../inventory/inventory.js';
-import type { BootEntry } from '../store/store.js';
+import type { BootEntry } from '../domain/boot-entry.js';
 import { compilePxelinuxTemplate, macConfig, parsePxelinuxName } from '../tftp/pxelinux.js';
 import { renderIpxe, renderKickstart, type RenderDeps } from './render.js';
 import { macPath } from './urls.js';

@@ -36,16 +36,16 @@ import {
   normalizeEvent,
   prunablePrefix,
   type PruneRequest,
-  type BootEntry,
   type EventQuery,
   type HostOverride,
-  type Lease,
   type Store,
   type StoreEvent,
   type StoreOp,
   type VmState,
   type WriteResult,
 } from './store.js';
+import type { BootEntry } from '../domain/boot-entry.js';
+import type { Lease } from '../domain/lease.js';
 
 export interface EtcdTls {
   /** PEM contents (not paths). */

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { parseConfig } from '../config/load.js';
 import { Inventory } from '../inventory/inventory.js';
 import { packageRoot } from '../lib/paths.js';
-import type { BootEntry } from '../store/store.js';
+import type { BootEntry } from '../domain/boot-entry.js';
 import { compilePxelinuxTemplate, defaultConfig, macConfig, parsePxelinuxName, readableBy, type PxelinuxDeps } from './pxelinux.js';
 
 const config = parseConfig(readFileSync(join(packageRoot(), 'examples', 'lab.yaml'), 'utf8'), join(packageRoot(), 'examples', 'lab.yaml'));

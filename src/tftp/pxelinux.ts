@@ -31,7 +31,7 @@
  */
 import Handlebars from 'handlebars';
 import type { Config } from '../config/load.js';
-import type { BootEntry } from '../inventory/boot-table.js';
+import type { BootEntry } from '../domain/boot-entry.js';
 import type { Inventory } from '../inventory/inventory.js';
 import { installKernelArgs } from '../render/kernel-args.js';
 import { installUrls, publicBaseUrl } from '../render/urls.js';

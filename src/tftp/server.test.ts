@@ -13,7 +13,7 @@ import { FakeClock, systemClock, type Clock } from '../lib/clock.js';
 import { PacketGuard } from '../lib/guard.js';
 import { createLogger, silentLogger } from '../lib/log.js';
 import { packageRoot } from '../lib/paths.js';
-import type { BootEntry } from '../store/store.js';
+import type { BootEntry } from '../domain/boot-entry.js';
 import { RawClient } from '../../test/tftp/raw-client.js';
 import { encodeAck, encodeRequest, Op } from './packet.js';
 import { TftpServer } from './server.js';
