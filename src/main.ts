@@ -198,7 +198,7 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
 
     // ---- redundant 3rc (store.kind etcd, src/cluster): join the election before loading state;
     // leader-only services (install expiry, HA, DHCP, TFTP) start at each election win. ----
-    const cluster = store instanceof EtcdStore ? await Cluster.join({ store, config, log }) : null;
+    const cluster = store instanceof EtcdStore ? await Cluster.join({ store, config, clock, log }) : null;
     if (cluster) services.push({ name: 'cluster', start: async () => undefined, stop: () => cluster.stop(), addresses: () => [] });
     const onLeader = async (name: string, build: () => Promise<Service | null>): Promise<void> => {
       if (cluster) return void services.push(cluster.leaderOnly(name, build));
