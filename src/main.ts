@@ -255,9 +255,8 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
     if (s.dhcp.enabled) await onLeader('dhcp', async () => createDhcpServer({ config, inventory, bootTable, leases: cluster ? (dhcpLeases = await LeaseTable.load(store)) : leases, trace, clock, log }));
     if (s.tftp.enabled) await onLeader('tftp', async () => createTftpServer({ config, inventory, bootTable, trace, clock, log }));
     if (s.dns.enabled) {
-      const dns = createDnsServer(config, inventory, log, clock);
+      const dns = createDnsServer({ config, inventory, clock, log, onQuery: installQueryTrace(inventory, bootTable, trace, clock) });
       registerDnsStats(metrics, dns.stats);
-      dns.queryHook = installQueryTrace(inventory, bootTable, trace, clock);
       services.push(dns);
     }
     // ---- P2V (`3rc p2v`): single instance only (a redundant 3rc would need the capture on the leader) ----
