@@ -48,9 +48,9 @@ import { activeHa, inactiveHa, type HaView } from './ha/view.js';
 import type { BootTrace } from './inventory/trace.js';
 import { LiveFeed } from './http/live-feed.js';
 import { P2vService } from './p2v/service.js';
-import { Cluster } from './cluster/cluster.js'; // redundant 3rc (issue 13)
-import { etcdStoreId, openEtcdStore } from './cluster/open.js'; // redundant 3rc (issue 13)
-import { EtcdStore } from './store/etcd.js'; // redundant 3rc (issue 13)
+import { Cluster } from './cluster/cluster.js';
+import { etcdStoreId, openEtcdStore } from './cluster/open.js';
+import { EtcdStore } from './store/etcd.js';
 
 /**
  * The HA controller, when it can run in this process; else the reason, shown by the API and
@@ -177,7 +177,7 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
   const startedAt = clock.now();
   // The store (install tokens), the API token and P2V images: nothing there for other users.
   secureStateDir(dirname(config.store.path), log, { public: [config.paths.boot] });
-  // Web dashboard (issue 12): the store, tapped so that every appended event reaches the live stream.
+  // Web dashboard: the store, tapped so that every appended event reaches the live stream.
   const live = new LiveFeed(clock, log.child({ server: 'web' }));
   const store = live.tapStore(openStore(config, { exclusive: true }));
   const services: Service[] = [];
@@ -205,7 +205,6 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
       const svc = await build();
       if (svc) services.push(svc);
     };
-    // ---- end redundant 3rc ----
 
     const inventory = Inventory.fromConfig(config);
     const catalog = new HostCatalog({ config, store, inventory, clock, log });
@@ -273,7 +272,6 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
       // ---- learned host keys: keys reported with install-done go into ha.guestSsh.knownHosts ----
       const gs = config.ha.guestSsh;
       const hostKeys = gs?.knownHosts && gs.learnHostKeys ? knownHostsSink(new KnownHostsFile(gs.knownHosts), { port: gs.port, domain: config.network.domain }) : undefined;
-      // ---- end learned host keys ----
       const app = createApp({
         hostKeys, // learned host keys
         p2v,

@@ -42,7 +42,7 @@ export interface ClusterRole {
 }
 
 /** The URL other instances and operators use to reach this instance's API. */
-export function apiUrlOf(config: Pick<Config, 'servers' | 'network'>): string {
+function apiUrlOf(config: Pick<Config, 'servers' | 'network'>): string {
   const h = config.servers.http;
   if (h.publicUrl) return h.publicUrl.replace(/\/$/, '');
   let host = h.listen;

@@ -134,7 +134,7 @@ export function apiRouter(deps: AppDeps): Router {
     res.json(preview(deps, h, deps.bootTable.get(h.mac), profile));
   });
 
-  // Paged (issue 19): the newest `limit` decisions before ?before=ID, each kind read through its index; `next` is the cursor of the older page.
+  // Paged: the newest `limit` decisions before ?before=ID, each kind read through its index; `next` is the cursor of the older page.
   r.get('/ha', async (req, res) => {
     const limit = limitParam(req.query.limit);
     const beforeId = idParam(req.query.before, 'before');

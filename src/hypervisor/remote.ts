@@ -22,7 +22,7 @@ export interface SshHypervisor {
 }
 
 /** The SSH target of a configured hypervisor. */
-export function sshTarget(h: SshHypervisor): SshTarget {
+function sshTarget(h: SshHypervisor): SshTarget {
   return { name: h.name, address: h.address, port: h.ssh.port, user: h.ssh.user, keyFile: h.ssh.key, knownHostsFile: h.ssh.knownHosts };
 }
 

@@ -13,7 +13,7 @@ import type { BootEntry, BootMode, InstallResult } from '../domain/boot-entry.js
 import type { Inventory } from './inventory.js';
 
 /** 128 random bits, hex: the per-install token in kernel arguments and callback URLs. */
-export function randomToken(): string {
+function randomToken(): string {
   return randomBytes(16).toString('hex');
 }
 

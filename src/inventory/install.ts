@@ -14,7 +14,7 @@ import type { BootTable } from './boot-table.js';
 import type { Inventory } from './inventory.js';
 
 /** Logs kept from a failed install: the end of it, where the error is. */
-export const FAILED_LOG_KEEP = 64 * 1024;
+const FAILED_LOG_KEEP = 64 * 1024;
 
 export function tokenHash(token: string): string {
   return createHash('sha256').update(token).digest('hex').slice(0, 32);

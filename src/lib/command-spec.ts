@@ -34,7 +34,7 @@ export interface CommandSpec {
 }
 
 /** Patterns used when a CommandSpec leaves one unset; they cover virsh, qm, vim-cmd, xl and VBoxManage wording. */
-export const DEFAULT_PATTERNS = {
+const DEFAULT_PATTERNS = {
   listPattern: String.raw`^\s*(?<name>\S+)\s+(?<state>\S.*?)\s*$`,
   running: String.raw`^(running|on|powered on|poweredon|started|active|idle|blocked|paused|suspended|pmsuspended|in shutdown|stopping)$`,
   off: String.raw`^(off|shut off|shutoff|stopped|powered off|poweredoff|poweroff|halted|aborted|inactive|not running)$`,

@@ -171,7 +171,7 @@ export interface ConfigProblem {
 }
 
 /** Formats a problem as one line: `file:line: path: message`. */
-export function formatProblem(p: ConfigProblem): string {
+function formatProblem(p: ConfigProblem): string {
   const where = p.line ? `${p.file}:${p.line}` : p.file;
   return p.path ? `${where}: ${p.path}: ${p.message}` : `${where}: ${p.message}`;
 }

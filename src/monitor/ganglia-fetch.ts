@@ -23,7 +23,7 @@ export interface GangliaFetchOptions {
   maxBytes?: number;
 }
 
-export function fetchGangliaXml(host: string, port: number, opts: GangliaFetchOptions): Promise<string> {
+function fetchGangliaXml(host: string, port: number, opts: GangliaFetchOptions): Promise<string> {
   const max = opts.maxBytes ?? 64 * 1024 * 1024;
   const deadlineMs = opts.deadlineMs ?? 2 * opts.timeoutMs;
   return new Promise((resolve, reject) => {

@@ -31,7 +31,7 @@ import { createGunzip } from 'node:zlib';
 import { ChunkErrorCodes, hasErrno, ThreeRcError } from '../lib/errors.js';
 
 /** Zero-skipping granularity: the usual filesystem block (4 KiB) times 16, a cheap memcmp. */
-export const SPARSE_BLOCK = 64 * 1024;
+const SPARSE_BLOCK = 64 * 1024;
 /** Raw bytes buffered before one positional write: bounds memory per receive. */
 const WRITE_BATCH = 16 * SPARSE_BLOCK;
 const ZEROS = Buffer.alloc(SPARSE_BLOCK);

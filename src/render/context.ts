@@ -27,7 +27,7 @@ export interface RenderContext {
 export type ContextConfig = Pick<Config, 'network' | 'servers' | 'vars'> & { p2v?: Pick<Config['p2v'], 'physicalAfter'> };
 
 /** Boot files are served over HTTP under /boot/files/, from the same root as TFTP. */
-export function bootFileUrl(base: string, path: string): string {
+function bootFileUrl(base: string, path: string): string {
   return `${base}/boot/files/${path.split('/').map(encodeURIComponent).join('/')}`;
 }
 

@@ -38,7 +38,7 @@ function cleanMessage(err: unknown): string {
 }
 
 /** A handlebars environment with 3rc's helpers: `shq` quotes a value for the POSIX shell (src/render/shell.ts). */
-export function createHandlebars(): typeof Handlebars {
+function createHandlebars(): typeof Handlebars {
   const hb = Handlebars.create();
   hb.registerHelper('shq', shqHelper);
   return hb;

@@ -9,7 +9,7 @@ import { compilePxelinuxTemplate, macConfig, parsePxelinuxName } from '../tftp/p
 import { renderIpxe, renderKickstart, type RenderDeps } from './render.js';
 import { macPath } from './urls.js';
 
-export const PXELINUX_TEMPLATE = 'pxelinux.cfg.hbs';
+const PXELINUX_TEMPLATE = 'pxelinux.cfg.hbs';
 
 export interface Preview {
   host: string;

@@ -36,7 +36,7 @@ export const TftpErrorCode = {
 } as const;
 
 /** Largest DATA payload a 16-bit UDP length allows with IP and UDP headers (RFC 2348). */
-export const MAX_BLKSIZE = 65464;
+const MAX_BLKSIZE = 65464;
 
 /** Options as sent: name (as spelled by the peer) and value, in order. */
 export type TftpOptions = Array<[name: string, value: string]>;

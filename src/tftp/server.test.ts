@@ -64,7 +64,7 @@ test('maxTransfers: requests over the bound get error 0 "server busy", recorded;
   }
 });
 
-// ---- issue 19 ------------------------------------------------------------------------------
+// ---- hostile and broken clients ----------------------------------------------------------
 
 const LO5 = '52:54:00:77:00:55';
 const VM10 = '52:54:00:77:00:10';
