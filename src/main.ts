@@ -42,7 +42,7 @@ import { CommandDriver } from './hypervisor/command.js';
 import { CommandFencer } from './hypervisor/fence.js';
 import { LibvirtDriver } from './hypervisor/libvirt.js';
 import { SshPool } from './hypervisor/ssh.js';
-import { scalarVars } from './hypervisor/template.js';
+import { scalarVars } from './lib/command-template.js';
 import { KnownHostsFile, knownHostsSink } from './hypervisor/known-hosts-file.js'; // learned host keys
 import { fetchGanglia } from './monitor/ganglia-fetch.js';
 import { probeAll } from './monitor/probe.js';
@@ -50,11 +50,11 @@ import { bootEvidence, PxeEvidence, type TraceSink } from './ha/evidence.js';
 import { vmSpecs } from './ha/from-config.js';
 import { activeHa, inactiveHa, type HaView } from './ha/view.js';
 import type { BootTrace } from './inventory/trace.js';
-import { LiveFeed } from './web/feed.js'; // web dashboard (issue 12)
+import { LiveFeed } from './http/live-feed.js';
 import { P2vService } from './p2v/service.js';
-import { Cluster } from './cluster/cluster.js'; // redundant 3rc (issue 13)
-import { etcdStoreId, openEtcdStore } from './cluster/open.js'; // redundant 3rc (issue 13)
-import { EtcdStore } from './store/etcd.js'; // redundant 3rc (issue 13)
+import { Cluster } from './cluster/cluster.js';
+import { etcdStoreId, openEtcdStore } from './cluster/open.js';
+import { EtcdStore } from './store/etcd.js';
 
 /**
  * The HA controller, when it can run in this process; else the reason, shown by the API and
@@ -198,7 +198,7 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
   const startedAt = clock.now();
   // The store (install tokens), the API token and P2V images: nothing there for other users.
   secureStateDir(dirname(config.store.path), log, { public: [config.paths.boot] });
-  // Web dashboard (issue 12): the store, tapped so that every appended event reaches the live stream.
+  // Web dashboard: the store, tapped so that every appended event reaches the live stream.
   const live = new LiveFeed(clock, log.child({ server: 'web' }));
   const store = live.tapStore(await openServingStore(config, log));
   const services: Service[] = [];
@@ -219,14 +219,13 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
 
     // ---- redundant 3rc (store.kind etcd, src/cluster): join the election before loading state;
     // leader-only services (install expiry, HA, DHCP, TFTP) start at each election win. ----
-    const cluster = store instanceof EtcdStore ? await Cluster.join({ store, config, log }) : null;
+    const cluster = store instanceof EtcdStore ? await Cluster.join({ store, config, clock, log }) : null;
     if (cluster) services.push({ name: 'cluster', start: async () => undefined, stop: () => cluster.stop(), addresses: () => [] });
     const onLeader = async (name: string, build: () => Promise<Service | null>): Promise<void> => {
       if (cluster) return void services.push(cluster.leaderOnly(name, build));
       const svc = await build();
       if (svc) services.push(svc);
     };
-    // ---- end redundant 3rc ----
 
     const inventory = Inventory.fromConfig(config);
     const catalog = new HostCatalog({ config, store, inventory, clock, log });
@@ -276,9 +275,8 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
     if (s.dhcp.enabled) await onLeader('dhcp', async () => createDhcpServer({ config, inventory, bootTable, leases: cluster ? (dhcpLeases = await LeaseTable.load(store)) : leases, trace, clock, log }));
     if (s.tftp.enabled) await onLeader('tftp', async () => createTftpServer({ config, inventory, virtualFiles: pxelinuxFiles(bootSources(config, inventory, bootTable), loadPxelinuxTemplate(config.paths.templates)), trace, clock, log }));
     if (s.dns.enabled) {
-      const dns = createDnsServer(config, inventory, log, clock);
+      const dns = createDnsServer({ config, inventory, clock, log, onQuery: installQueryTrace(inventory, bootTable, trace, clock) });
       registerDnsStats(metrics, dns.stats);
-      dns.queryHook = installQueryTrace(inventory, bootTable, trace, clock);
       services.push(dns);
     }
     // ---- P2V (`3rc p2v`): single instance only (a redundant 3rc would need the capture on the leader) ----
@@ -295,7 +293,6 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
       // ---- learned host keys: keys reported with install-done go into ha.guestSsh.knownHosts ----
       const gs = config.ha.guestSsh;
       const hostKeys = gs?.knownHosts && gs.learnHostKeys ? knownHostsSink(new KnownHostsFile(gs.knownHosts), { port: gs.port, domain: config.network.domain }) : undefined;
-      // ---- end learned host keys ----
       const app = createApp({
         hostKeys, // learned host keys
         p2v,

@@ -13,7 +13,7 @@ import express from 'express';
 import { loadConfig } from '../src/config/load.js';
 import { inactiveHa } from '../src/ha/view.js';
 import { apiRouter, MAX_EVENT_PAGE } from '../src/http/api.js';
-import type { AppDeps } from '../src/http/app.js';
+import type { AppDeps } from '../src/http/deps.js';
 import { errorHandler } from '../src/http/errors.js';
 import { Inventory } from '../src/inventory/inventory.js';
 import { systemClock } from '../src/lib/clock.js';

@@ -42,7 +42,7 @@ describe('hosts through the API', () => {
         assert.deepEqual([noProfile.status, noProfile.body.error.field], [400, 'profile']);
         const extra = await call(s.url, 'POST', '/api/v1/hosts', token, { ...vm20, name: 'vm21', colour: 'red' });
         assert.equal(extra.status, 400);
-        // Commands 3rc runs on its own host come from the config file only (issue 19): refused
+        // Commands 3rc runs on its own host come from the config file only: refused
         // whatever they say, on create and on replace, and nothing is stored.
         const vm21 = { ...vm20, name: 'vm21', mac: '52:54:00:77:00:21', ip: '10.77.0.21' };
         for (const [method, path, body] of [

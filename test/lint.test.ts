@@ -46,7 +46,7 @@ describe('3rc lint', () => {
       const tpl = join(cfg.dir, 'templates');
       cpSync(join(ROOT, 'kickstarts'), ks, { recursive: true });
       cpSync(join(ROOT, 'templates'), tpl, { recursive: true });
-      // The shapes of issue 19: a role in a script variable, a key echoed inside sh -c '...'.
+      // Shapes seen in the wild: a role in a script variable, a key echoed inside sh -c '...'.
       const image = join(ks, 'debian12-image.sh.hbs');
       writeFileSync(image, readFileSync(image, 'utf8').replace('ROLE={{shq host.role}}', "ROLE='{{host.role}}'"));
       const late = join(tpl, 'partials', 'preseed', 'callback.hbs');

@@ -20,7 +20,7 @@ export interface Figure {
   /** Which reference (`dnsmasq`, `tftpd-hpa`). */
   refName?: string | undefined;
   note?: string | undefined;
-  /** A goal of issue 10 this figure is checked against (median of 3rc's values). */
+  /** A design goal this figure is checked against (median of 3rc's values). */
   target?: { max: number; text: string } | undefined;
 }
 

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { parseConfig } from '../config/load.js';
 import { Inventory } from '../inventory/inventory.js';
 import { packageRoot } from '../lib/paths.js';
-import type { BootEntry } from '../store/store.js';
+import type { BootEntry } from '../domain/boot-entry.js';
 import { ANY_CLIENT, bootFile, bootSettings, bootSources, bootSpec } from './booter.js';
 import { ARCHES, archName, ClientArch, dhcpClient, type BootClient } from './client.js';
 

@@ -8,7 +8,7 @@
  * Pure: no I/O, no templates (those are render/'s).
  */
 import type { Config } from '../config/load.js';
-import type { BootEntry } from '../inventory/boot-table.js';
+import type { BootEntry } from '../domain/boot-entry.js';
 import type { Host, Profile } from '../inventory/inventory.js';
 import { archInfo, ClientArch, type BootClient } from './client.js';
 import { installKernelArgs } from './kernel-args.js';

@@ -3,7 +3,7 @@
  * templates behind it live in render/ (render/served.ts), so no protocol folder imports render/.
  * Types only.
  */
-import type { BootEntry } from '../inventory/boot-table.js';
+import type { BootEntry } from '../domain/boot-entry.js';
 import type { Host } from '../inventory/inventory.js';
 
 /** A rendered text and where it came from. */

@@ -4,7 +4,7 @@
  * 2 usage).
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { ConfigError, ErrorCodes, ThreeRcError } from '../lib/errors.js';
+import { ConfigError, ErrorCodes, InputError, ThreeRcError } from '../lib/errors.js';
 import { packageVersion } from '../lib/paths.js';
 import * as boot from './commands/boot.js';
 import * as checkConfig from './commands/check-config.js';
@@ -48,7 +48,10 @@ ${DEFAULT_CONFIG}). Run '3rc <command> --help' for its options.`;
 
 const VERSION_HELP = 'Usage: 3rc version\n\nPrints the version of 3rc.';
 
-class UsageError extends Error {}
+/** A command line that does not parse: exit 2 with a pointer to the help. */
+function usage(message: string, field?: string): InputError {
+  return new InputError(ErrorCodes.USAGE, message, field);
+}
 
 type Values = Record<string, string | boolean | undefined>;
 
@@ -57,7 +60,7 @@ function parse(args: string[], options: ParseArgsConfig['options']): { values: V
     const r = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
     return { values: r.values as Values, positionals: r.positionals };
   } catch (err) {
-    throw new UsageError((err as Error).message);
+    throw usage((err as Error).message);
   }
 }
 
@@ -87,78 +90,78 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
     case 'serve': {
       const { values, positionals } = parse(rest, configOption);
       if (values.help) return io.out(serve.help), EXIT_OK;
-      if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
+      if (positionals.length) throw usage(`unexpected argument ${positionals[0]}`);
       return serve.run(configPath(values, io), io);
     }
     case 'check-config': {
       const { values, positionals } = parse(rest, configOption);
       if (values.help) return io.out(checkConfig.help), EXIT_OK;
-      if (positionals.length > 1) throw new UsageError(`unexpected argument ${positionals[1]}`);
+      if (positionals.length > 1) throw usage(`unexpected argument ${positionals[1]}`);
       return checkConfig.run(positionals[0] ?? configPath(values, io), io);
     }
     case 'hosts': {
       const { values, positionals } = parse(rest, { ...configOption, json: { type: 'boolean' } });
       if (values.help) return io.out(hosts.help), EXIT_OK;
-      if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
+      if (positionals.length) throw usage(`unexpected argument ${positionals[0]}`);
       return hosts.run(configPath(values, io), { json: values.json === true }, io);
     }
     case 'boot': {
       const { values, positionals } = parse(rest, { ...configOption, install: { type: 'boolean' }, local: { type: 'boolean' } });
       if (values.help) return io.out(boot.help), EXIT_OK;
       const [host, profile, extra] = positionals;
-      if (!host) throw new UsageError('name the host: 3rc boot HOST --install [PROFILE] | --local');
-      if (values.install === values.local) throw new UsageError('give exactly one of --install [PROFILE] or --local');
-      if (values.local && profile) throw new UsageError(`unexpected argument ${profile}: --local takes no profile`);
-      if (extra) throw new UsageError(`unexpected argument ${extra}`);
+      if (!host) throw usage('name the host: 3rc boot HOST --install [PROFILE] | --local');
+      if (values.install === values.local) throw usage('give exactly one of --install [PROFILE] or --local');
+      if (values.local && profile) throw usage(`unexpected argument ${profile}: --local takes no profile`);
+      if (extra) throw usage(`unexpected argument ${extra}`);
       return boot.run(configPath(values, io), host, values.install ? { mode: 'install', profile } : { mode: 'local' }, io);
     }
     case 'render': {
       const { values, positionals } = parse(rest, { ...configOption, profile: { type: 'string' }, only: { type: 'string' } });
       if (values.help) return io.out(render.help), EXIT_OK;
       const [host, extra] = positionals;
-      if (!host) throw new UsageError('name the host: 3rc render HOST [--profile P]');
-      if (extra) throw new UsageError(`unexpected argument ${extra}`);
+      if (!host) throw usage('name the host: 3rc render HOST [--profile P]');
+      if (extra) throw usage(`unexpected argument ${extra}`);
       return render.run(configPath(values, io), host, { profile: values.profile as string | undefined, only: values.only as string | undefined }, io);
     }
     case 'status': {
       const { values, positionals } = parse(rest, { ...configOption, json: { type: 'boolean' } });
       if (values.help) return io.out(status.help), EXIT_OK;
-      if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
+      if (positionals.length) throw usage(`unexpected argument ${positionals[0]}`);
       return status.run(configPath(values, io), { json: values.json === true }, io);
     }
     case 'ha': {
       const { values, positionals } = parse(rest, configOption);
       if (values.help) return io.out(status.help), EXIT_OK;
       const [op, vm, extra] = positionals;
-      if (!op || !vm) throw new UsageError('usage: 3rc ha disable|enable|clear VM');
-      if (op !== 'disable' && op !== 'enable' && op !== 'clear') throw new UsageError(`3rc ha takes disable, enable or clear, not ${JSON.stringify(op)}`);
-      if (extra) throw new UsageError(`unexpected argument ${extra}`);
+      if (!op || !vm) throw usage('usage: 3rc ha disable|enable|clear VM');
+      if (op !== 'disable' && op !== 'enable' && op !== 'clear') throw usage(`3rc ha takes disable, enable or clear, not ${JSON.stringify(op)}`);
+      if (extra) throw usage(`unexpected argument ${extra}`);
       return status.operator(configPath(values, io), op, vm, io);
     }
     case 'lint': {
       const { values, positionals } = parse(rest, configOption);
       if (values.help) return io.out(lint.help), EXIT_OK;
-      if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
+      if (positionals.length) throw usage(`unexpected argument ${positionals[0]}`);
       return lint.run(configPath(values, io), io);
     }
     case 'simulate': {
       const { values, positionals } = parse(rest, { scenario: { type: 'string' }, runs: { type: 'string' }, timings: { type: 'string' }, seed: { type: 'string' }, json: { type: 'boolean' } });
       if (values.help) return io.out(simulate.help), EXIT_OK;
-      if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
+      if (positionals.length) throw usage(`unexpected argument ${positionals[0]}`);
       const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
       return simulate.run({ scenario: str(values.scenario), runs: str(values.runs), timings: str(values.timings), seed: str(values.seed), json: values.json === true }, io);
     }
     case 'lab': {
       const { values, positionals } = parse(rest, { vm: { type: 'string', multiple: true }, install: { type: 'boolean' }, pxe: { type: 'boolean' }, disk: { type: 'string' } });
       if (values.help) return io.out(lab.help), EXIT_OK;
-      if (positionals.length > 1) throw new UsageError(`unexpected argument ${positionals[1]}`);
+      if (positionals.length > 1) throw usage(`unexpected argument ${positionals[1]}`);
       const vms = (values as unknown as { vm?: string[] }).vm ?? [];
       return lab.run({ action: positionals[0], vms, install: values.install === true, pxe: values.pxe === true, disk: typeof values.disk === 'string' ? values.disk : undefined }, io);
     }
     case 'crash-test': {
       const { values, positionals } = parse(rest, { scenario: { type: 'string', multiple: true }, runs: { type: 'string' }, json: { type: 'boolean' }, verbose: { type: 'boolean' } });
       if (values.help) return io.out(crashTest.help), EXIT_OK;
-      if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
+      if (positionals.length) throw usage(`unexpected argument ${positionals[0]}`);
       const scenarios = (values as unknown as { scenario?: string[] }).scenario ?? [];
       return crashTest.run({ scenarios, runs: typeof values.runs === 'string' ? values.runs : undefined, json: values.json === true, verbose: values.verbose === true }, io);
     }
@@ -166,18 +169,18 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
       const { values, positionals } = parse(rest, { ...configOption, to: { type: 'string' }, cpus: { type: 'string' }, memory: { type: 'string' }, 'no-wait': { type: 'boolean' }, json: { type: 'boolean' }, status: { type: 'boolean' }, cancel: { type: 'boolean' } });
       if (values.help) return io.out(p2v.help), EXIT_OK;
       const [host, extra] = positionals;
-      if (extra) throw new UsageError(`unexpected argument ${extra}`);
+      if (extra) throw usage(`unexpected argument ${extra}`);
       const int = (name: string, v: unknown): number | undefined => {
         if (v === undefined) return undefined;
-        if (typeof v !== 'string' || !/^[1-9][0-9]{0,7}$/.test(v)) throw new UsageError(`--${name} takes a positive whole number, not ${JSON.stringify(v)}`);
+        if (typeof v !== 'string' || !/^[1-9][0-9]{0,7}$/.test(v)) throw usage(`--${name} takes a positive whole number, not ${JSON.stringify(v)}`);
         return Number(v);
       };
       const status = values.status === true;
       const cancel = values.cancel === true;
-      if (status && cancel) throw new UsageError('give --status or --cancel, not both');
-      if (!status && !host) throw new UsageError('name the host: 3rc p2v HOST --to HYPERVISOR');
-      if (!status && !cancel && typeof values.to !== 'string') throw new UsageError('name the hypervisor that runs the VM: --to HYPERVISOR');
-      if ((status || cancel) && (values.to !== undefined || values.cpus !== undefined || values.memory !== undefined)) throw new UsageError('--to, --cpus and --memory go with starting a P2V only');
+      if (status && cancel) throw usage('give --status or --cancel, not both');
+      if (!status && !host) throw usage('name the host: 3rc p2v HOST --to HYPERVISOR');
+      if (!status && !cancel && typeof values.to !== 'string') throw usage('name the hypervisor that runs the VM: --to HYPERVISOR');
+      if ((status || cancel) && (values.to !== undefined || values.cpus !== undefined || values.memory !== undefined)) throw usage('--to, --cpus and --memory go with starting a P2V only');
       const cpus = int('cpus', values.cpus);
       const memoryMb = int('memory', values.memory);
       return p2v.run(configPath(values, io), {
@@ -186,7 +189,7 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
       }, io);
     }
     default:
-      throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+      throw usage(`unknown command ${JSON.stringify(command)}`, 'command');
   }
 }
 
@@ -195,18 +198,15 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   try {
     return await dispatch(argv, io);
   } catch (err) {
-    if (err instanceof UsageError) {
-      io.err(`3rc: ${err.message}\nRun '3rc --help' for usage.`);
-      return EXIT_USAGE;
-    }
     if (err instanceof ConfigError) {
       for (const line of err.message.split('\n')) io.err(line);
       io.err(`3rc: the config has ${err.problems.length} problem(s); nothing was started or changed`);
       return EXIT_FAIL;
     }
-    // A command's own argument checks (InputError with E_USAGE) are usage errors too: exit 2.
+    // The command line's and a command's own argument checks (InputError with E_USAGE): exit 2.
     if (err instanceof ThreeRcError && err.code === ErrorCodes.USAGE) {
-      io.err(`3rc: ${err.message}\nRun '3rc ${argv[0] ?? ''} --help' for usage.`);
+      const help = err instanceof InputError && err.field === 'command' ? '3rc --help' : `3rc ${argv[0]} --help`;
+      io.err(`3rc: ${err.message}\nRun '${help}' for usage.`);
       return EXIT_USAGE;
     }
     if (err instanceof ThreeRcError) {

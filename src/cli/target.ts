@@ -16,7 +16,7 @@ export interface ApiTarget {
 }
 
 /** Base URL of the config's HTTP server, reached from this machine. */
-export function apiBaseUrl(config: Config): string {
+function apiBaseUrl(config: Config): string {
   const { listen, port } = config.servers.http;
   const host = listen === '0.0.0.0' ? '127.0.0.1' : listen;
   return `http://${host}:${port}`;

@@ -22,10 +22,12 @@ import type { HaView } from '../ha/view.js';
 import type { BootTable } from '../inventory/boot-table.js';
 import type { HostCatalog } from '../inventory/catalog.js';
 import { NotLeaderError } from '../lib/errors.js';
+import type { Clock, Timer } from '../lib/clock.js';
 import type { Logger } from '../lib/log.js';
 import type { Service } from '../lib/service.js';
 import type { EtcdStore } from '../store/etcd.js';
-import type { BootEntry, VmState } from '../store/store.js';
+import type { VmState } from '../store/store.js';
+import type { BootEntry } from '../domain/boot-entry.js';
 import { Election, type LeaderInfo, type Role } from './election.js';
 import { Mirror } from './mirror.js';
 
@@ -40,7 +42,7 @@ export interface ClusterRole {
 }
 
 /** The URL other instances and operators use to reach this instance's API. */
-export function apiUrlOf(config: Pick<Config, 'servers' | 'network'>): string {
+function apiUrlOf(config: Pick<Config, 'servers' | 'network'>): string {
   const h = config.servers.http;
   if (h.publicUrl) return h.publicUrl.replace(/\/$/, '');
   let host = h.listen;
@@ -71,14 +73,14 @@ export class Cluster {
   private bootTable: BootTable | null = null;
   private catalog: HostCatalog | null = null;
   private leaderHa: HaView | null = null;
-  private catalogReload: NodeJS.Timeout | null = null;
+  private catalogReload: Timer | null = null;
   private readonly name: string;
 
-  private constructor(private readonly store: EtcdStore, private readonly config: Config, private readonly log: Logger) {
+  private constructor(private readonly store: EtcdStore, private readonly config: Config, private readonly clock: Clock, private readonly log: Logger) {
     const etcd = config.store.etcd!;
     this.name = etcd.name ?? `${hostname()}/${process.pid}`;
-    this.election = new Election({ client: store.client, key: store.key.leader(), me: { name: this.name, url: apiUrlOf(config) }, ttlSeconds: etcd.leaseTtl / 1000, log });
-    this.mirror = new Mirror(store, log);
+    this.election = new Election({ client: store.client, key: store.key.leader(), me: { name: this.name, url: apiUrlOf(config) }, ttlSeconds: etcd.leaseTtl / 1000, clock, log });
+    this.mirror = new Mirror(store, clock, log);
     store.setFencing({
       current: () => this.election.fence(),
       refused: (why) => this.notLeader(why),
@@ -86,8 +88,8 @@ export class Cluster {
   }
 
   /** Joins the cluster; see the module comment for when it resolves. */
-  static async join(deps: { store: EtcdStore; config: Config; log: Logger }): Promise<Cluster> {
-    const c = new Cluster(deps.store, deps.config, deps.log.child({ server: 'cluster' }));
+  static async join(deps: { store: EtcdStore; config: Config; clock: Clock; log: Logger }): Promise<Cluster> {
+    const c = new Cluster(deps.store, deps.config, deps.clock, deps.log.child({ server: 'cluster' }));
     await c.mirror.start();
     c.mirror.onChange = (ch) => c.follow(ch.kind, ch.id, ch.value);
     c.election.on('elected', () => c.queue(() => c.promote()));
@@ -115,7 +117,7 @@ export class Cluster {
     }
     if (c.election.role === 'leader') {
       c.leading = true;
-      c.leaderSince = Date.now();
+      c.leaderSince = c.clock.now();
     }
     return c;
   }
@@ -138,11 +140,11 @@ export class Cluster {
     if (kind === 'boot' && !this.leading) this.bootTable?.applyStored(id, value as BootEntry | null);
     if (kind === 'hosts' && !this.leading && this.catalog) {
       // Several overrides often come in one write: reload once for them.
-      if (this.catalogReload) clearTimeout(this.catalogReload);
-      this.catalogReload = setTimeout(() => {
+      this.catalogReload?.cancel();
+      this.catalogReload = this.clock.schedule(20, () => {
         this.catalogReload = null;
         this.catalog?.load().catch((err: unknown) => this.log.error({ err }, 'cluster: inventory reload failed'));
-      }, 20);
+      });
     }
   }
 
@@ -177,7 +179,10 @@ export class Cluster {
     g.inner = null;
     if (!s) return;
     // A deposed leader's actions in flight can only fail now (fenced): do not wait on them for long.
-    await Promise.race([s.stop().catch((err: unknown) => this.log.error({ err, server: g.name }, 'cluster: error while stopping')), new Promise((r) => setTimeout(r, 3000).unref())]);
+    let bound: Timer | undefined;
+    const stopped = s.stop().catch((err: unknown) => this.log.error({ err, server: g.name }, 'cluster: error while stopping'));
+    await Promise.race([stopped, new Promise<void>((resolve) => (bound = this.clock.schedule(3000, resolve)))]);
+    bound?.cancel();
   }
 
   private queue(fn: () => Promise<void>): void {
@@ -187,7 +192,7 @@ export class Cluster {
   /** Elected after start-up: load the state from etcd, then start the leader's services. */
   private async promote(): Promise<void> {
     if (this.role !== 'leader' || !this.startupDone) return;
-    const t0 = Date.now();
+    const t0 = this.clock.now();
     // Everything the old leader wrote is older than our election revision (its writes were fenced).
     await this.mirror.reload();
     await this.catalog?.load();
@@ -199,7 +204,7 @@ export class Cluster {
       await this.activate(g);
     }
     await this.election.announce(true).catch(() => false);
-    this.log.info({ loadMs: Date.now() - t0, services: this.gates.filter((g) => g.inner).map((g) => g.name) }, 'cluster: leading (state loaded from etcd, leader services started)');
+    this.log.info({ loadMs: this.clock.now() - t0, services: this.gates.filter((g) => g.inner).map((g) => g.name) }, 'cluster: leading (state loaded from etcd, leader services started)');
   }
 
   private async demote(reason: string): Promise<void> {
@@ -266,7 +271,7 @@ export class Cluster {
       },
       status(): VmStatus[] {
         if (c.role === 'leader' && c.leaderHa?.active) return c.leaderHa.status();
-        const now = Date.now();
+        const now = c.clock.now();
         return c.mirror.values<VmState>('vms').map((v) => {
           const s = v.data as VmFsmState;
           return { vm: v.vm, state: s.phase, host: s.host, since: s.since, reason: s.reason, recoveriesUsed: (s.recoveries ?? []).filter((t) => t > now - window).length };
@@ -289,6 +294,6 @@ export class Cluster {
     await this.election.stop();
     await this.transitions;
     await this.mirror.stop();
-    if (this.catalogReload) clearTimeout(this.catalogReload);
+    this.catalogReload?.cancel();
   }
 }

@@ -1,11 +1,15 @@
 /**
  * The election and its fencing against a real single-member etcd on loopback (started here):
  * one leader at a time, a clean hand-over on stop, and a deposed leader's write refused by etcd
- * and never applied, whether or not it has noticed yet.
+ * and never applied, whether or not it has noticed yet. The lease timing (when a leader whose
+ * keep-alives go unanswered steps down) runs on a fake clock against a fake etcd client.
  */
 import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
+import type { Etcd3 } from 'etcd3';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { NotLeaderError } from '../lib/errors.js';
+import { FakeClock, systemClock } from '../lib/clock.js';
 import { silentLogger } from '../lib/log.js';
 import { EtcdStore } from '../store/etcd.js';
 import { etcdUnavailable, startEtcd, type EtcdProcess } from '../store/etcd-testkit.js';
@@ -38,7 +42,7 @@ describe('Election on etcd', { skip: skip ?? false }, () => {
   /** An instance: its store (fenced by its election) and its election. */
   function instance(prefix: string, name: string, ttlSeconds = 2) {
     const store = new EtcdStore({ endpoints: [etcd.endpoint], prefix });
-    const election = new Election({ client: store.client, key: store.key.leader(), me: { name, url: null }, ttlSeconds, log: silentLogger });
+    const election = new Election({ client: store.client, key: store.key.leader(), me: { name, url: null }, ttlSeconds, clock: systemClock, log: silentLogger });
     store.setFencing({ current: () => election.fence(), refused: (why) => new NotLeaderError(why, null) });
     const inst = {
       store,
@@ -108,5 +112,56 @@ describe('Election on etcd', { skip: skip ?? false }, () => {
     assert.equal(eventIds.length, 1);
     await a.close();
     await b.close();
+  });
+});
+
+describe('Election lease timing (fake clock, fake etcd client)', () => {
+  /** Just what the election calls: one lease, a watch that never fires, a txn that wins. */
+  function fakeEtcd() {
+    const leases: (EventEmitter & { revokedAt: number | null })[] = [];
+    const client = {
+      lease: () => {
+        const l = Object.assign(new EventEmitter(), {
+          revokedAt: null as number | null,
+          grant: async () => String(leases.length),
+          revoke: async () => void (l.revokedAt = 1),
+          revoked: () => l.revokedAt !== null,
+        });
+        leases.push(l);
+        return l;
+      },
+      watch: () => ({ key: () => ({ create: async () => Object.assign(new EventEmitter(), { cancel: async () => undefined }) }) }),
+      kv: { txn: async () => ({ succeeded: true, header: { revision: '7' }, responses: [] }) },
+    };
+    return { client: client as unknown as Etcd3, leases };
+  }
+
+  it('keeps the lead while keep-alives are confirmed, and steps down once the lease may have expired', async () => {
+    const clock = new FakeClock();
+    const etcd = fakeEtcd();
+    // TTL 2 s: the margin is 400 ms, so the lead holds until 1.6 s after the last confirmed keep-alive was sent.
+    const election = new Election({ client: etcd.client, key: '/k', me: { name: 'a', url: null }, ttlSeconds: 2, clock, log: silentLogger });
+    const deposed: string[] = [];
+    election.on('deposed', (why) => deposed.push(why));
+    await election.start();
+    assert.equal(election.role, 'leader');
+    assert.deepEqual(election.fence(), { key: '/k', createRevision: '7' });
+    const lease = etcd.leases[0]!;
+    clock.advance(1000);
+    lease.emit('keepaliveFired');
+    lease.emit('keepaliveSucceeded', { TTL: '2' });
+    // 2.5 s after the grant: past the first lease's 1.6 s, within the renewed one (1 s + 1.6 s).
+    clock.advance(1500);
+    assert.equal(election.role, 'leader');
+    assert.notEqual(election.fence(), null);
+    // A keep-alive sent now and never answered does not extend it.
+    lease.emit('keepaliveFired');
+    clock.advance(200);
+    assert.equal(election.role, 'follower', 'the watchdog steps down on the clock, with no call to fence()');
+    assert.deepEqual(deposed, ['lease keep-alive not confirmed in time']);
+    assert.equal(election.fence(), null);
+    assert.notEqual(lease.revokedAt, null, 'its lease is revoked so that the key goes at once');
+    await election.stop();
+    assert.equal(clock.pending, 0, 'stop cancels the watchdog and the retries');
   });
 });

@@ -13,6 +13,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Etcd3, IKeyValue, Lease, Watcher } from 'etcd3';
+import { delay, every, type Clock, type Timer } from '../lib/clock.js';
 import type { Logger } from '../lib/log.js';
 
 export interface LeaderInfo {
@@ -28,12 +29,12 @@ export interface ElectionOptions {
   key: string;
   me: { name: string; url: string | null };
   ttlSeconds: number;
+  /** Lease validity, the watchdog and the retries run on it (tests give a fake one). */
+  clock: Clock;
   log: Logger;
 }
 
 export type Role = 'leader' | 'follower';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class Election extends EventEmitter<{ elected: []; deposed: [reason: string]; leader: [LeaderInfo | null] }> {
   role: Role = 'follower';
@@ -47,8 +48,9 @@ export class Election extends EventEmitter<{ elected: []; deposed: [reason: stri
   private unanswered: number[] = [];
   private validUntil = 0;
   private watcher: Watcher | null = null;
-  private watchdog: NodeJS.Timeout | null = null;
-  private retry: NodeJS.Timeout | null = null;
+  private watchdog: Timer | null = null;
+  private retry: Timer | null = null;
+  private again: Timer | null = null;
   private stopped = false;
   private campaigning = false;
   private readonly marginMs: number;
@@ -62,7 +64,7 @@ export class Election extends EventEmitter<{ elected: []; deposed: [reason: stri
   /** The fencing token while leader; null otherwise. */
   fence(): { key: string; createRevision: string } | null {
     if (this.role !== 'leader' || this.createRevision === null) return null;
-    if (Date.now() >= this.validUntil - this.marginMs) {
+    if (this.o.clock.now() >= this.validUntil - this.marginMs) {
       this.stepDown('lease keep-alive not confirmed in time');
       return null;
     }
@@ -71,20 +73,19 @@ export class Election extends EventEmitter<{ elected: []; deposed: [reason: stri
 
   /** Watches the key and campaigns once; resolves when this instance knows its first role. */
   async start(): Promise<void> {
-    this.watchdog = setInterval(() => {
-      if (this.role === 'leader' && Date.now() >= this.validUntil - this.marginMs) this.stepDown('lease keep-alive not confirmed in time');
-    }, 100);
-    this.watchdog.unref();
+    this.watchdog = every(this.o.clock, 100, () => {
+      if (this.role === 'leader' && this.o.clock.now() >= this.validUntil - this.marginMs) this.stepDown('lease keep-alive not confirmed in time');
+    });
     // Campaign again now and then, whatever the watch says (a missed event costs one period).
-    this.retry = setInterval(() => void this.campaign(), Math.max(1000, (this.o.ttlSeconds * 1000) / 2));
-    this.retry.unref();
+    this.retry = every(this.o.clock, Math.max(1000, (this.o.ttlSeconds * 1000) / 2), () => void this.campaign());
     for (;;) {
       try {
         this.watcher = await this.o.client.watch().key(this.o.key).create();
         break;
       } catch (err) {
         this.o.log.warn({ err }, 'cluster: cannot watch the election key yet; retrying');
-        await sleep(500);
+        if (this.stopped) return;
+        await delay(this.o.clock, 500);
       }
     }
     this.watcher.on('put', (kv) => this.seen(kv));
@@ -129,15 +130,15 @@ export class Election extends EventEmitter<{ elected: []; deposed: [reason: stri
 
   private async ensureLease(): Promise<string> {
     if (this.lease && this.leaseId && !this.lease.revoked()) return this.leaseId;
-    const sentAt = Date.now();
+    const sentAt = this.o.clock.now();
     const lease = this.o.client.lease(this.o.ttlSeconds);
     this.lease = lease;
     this.unanswered = [];
-    lease.on('keepaliveFired', () => this.unanswered.push(Date.now()));
+    lease.on('keepaliveFired', () => this.unanswered.push(this.o.clock.now()));
     // A new keep-alive stream (the old one broke): what was sent on the old one gets no answer.
     lease.on('keepaliveEstablished', () => (this.unanswered = []));
     lease.on('keepaliveSucceeded', (res) => {
-      const firedAt = this.unanswered.shift() ?? Date.now();
+      const firedAt = this.unanswered.shift() ?? this.o.clock.now();
       if (lease === this.lease) this.validUntil = Math.max(this.validUntil, firedAt + Number(res.TTL) * 1000);
     });
     lease.on('lost', (err) => {
@@ -208,14 +209,15 @@ export class Election extends EventEmitter<{ elected: []; deposed: [reason: stri
     this.leaseId = null;
     lease?.revoke().catch(() => undefined);
     this.emit('deposed', reason);
-    if (!this.stopped) setTimeout(() => void this.campaign(), 200).unref();
+    if (!this.stopped) this.again = this.o.clock.schedule(200, () => void this.campaign());
   }
 
   /** Leaves the election: releases the key (revokes the lease) so that another takes over now. */
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.watchdog) clearInterval(this.watchdog);
-    if (this.retry) clearInterval(this.retry);
+    this.watchdog?.cancel();
+    this.retry?.cancel();
+    this.again?.cancel();
     const wasLeader = this.role === 'leader';
     this.role = 'follower';
     this.createRevision = null;

@@ -5,9 +5,12 @@
  * change never replaces a newer one, so a full reload and the watches may overlap in any order.
  */
 import type { Watcher } from 'etcd3';
+import { delay, type Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/log.js';
 import type { EtcdStore } from '../store/etcd.js';
-import type { BootEntry, HostOverride, Lease, VmState } from '../store/store.js';
+import type { HostOverride, VmState } from '../store/store.js';
+import type { BootEntry } from '../domain/boot-entry.js';
+import type { Lease } from '../domain/lease.js';
 
 export type MirrorKind = 'boot' | 'leases' | 'vms' | 'hosts';
 
@@ -30,7 +33,7 @@ export class Mirror {
   /** Called for each change applied (from a watch or a reload). */
   onChange: ((c: MirrorChange) => void) | null = null;
 
-  constructor(private readonly store: EtcdStore, private readonly log: Logger) {}
+  constructor(private readonly store: EtcdStore, private readonly clock: Clock, private readonly log: Logger) {}
 
   private dir(kind: MirrorKind): string {
     return this.store.dirs[kind];
@@ -69,7 +72,7 @@ export class Mirror {
         } catch (err) {
           if (this.stopped) return;
           this.log.warn({ err: (err as Error).message, kind }, 'cluster: cannot watch yet; retrying');
-          await new Promise((r) => setTimeout(r, 500));
+          await delay(this.clock, 500);
         }
       }
     }

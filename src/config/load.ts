@@ -9,8 +9,7 @@ import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, ErrorCodes, hasErrno, type ConfigProblem } from '../lib/errors.js';
 import { packageRoot } from '../lib/paths.js';
-import { validateCommandSpec } from '../hypervisor/command.js';
-import { CommandFencer } from '../hypervisor/fence.js';
+import { compileCommandSpec, compileFence } from '../lib/command-spec.js';
 import { checkRules } from './rules.js';
 import { configSchema, type RawConfig } from './schema.js';
 
@@ -168,7 +167,7 @@ export function parseConfig(text: string, file: string): Config {
   raw.hypervisors.forEach((h, i) => {
     if (!h.fence) return;
     try {
-      new CommandFencer([{ name: h.name, address: h.address, fence: h.fence }]);
+      compileFence({ name: h.name, address: h.address, fence: h.fence });
     } catch (err) {
       const path = ['hypervisors', i, 'fence'];
       problems.push({ file, path: formatPath(path), line: lineOf(doc, counter, path), message: (err as Error).message });
@@ -177,7 +176,7 @@ export function parseConfig(text: string, file: string): Config {
   raw.hypervisors.forEach((h, i) => {
     if (h.driver !== 'command' || !h.command) return;
     try {
-      validateCommandSpec({ name: h.name, address: h.address, ssh: h.ssh, command: h.command });
+      compileCommandSpec({ name: h.name, address: h.address, command: h.command });
     } catch (err) {
       const path = ['hypervisors', i, 'command'];
       problems.push({ file, path: formatPath(path), line: lineOf(doc, counter, path), message: (err as Error).message });

@@ -2,7 +2,7 @@
  * Rules that span several fields, checked after the schema: duplicates, addresses outside every
  * subnet, references to things that do not exist. Pure: config in, problems out.
  */
-import { renderHostCommand } from '../hypervisor/template.js';
+import { renderHostCommand } from '../lib/command-template.js';
 import { cidrContains, formatIpv4, parseCidr, parseIpv4, type Cidr } from '../lib/net.js';
 import type { RawConfig } from './schema.js';
 

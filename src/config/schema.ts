@@ -470,7 +470,7 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   /**
-   * The event log (boot trace, HA decisions) and what keeps it bounded (issue 19): unknown MACs
+   * The event log (boot trace, HA decisions) and what keeps it bounded: unknown MACs
    * are counted per minute instead of recorded, known hosts' events share a write budget, and
    * old events are deleted in small batches.
    */

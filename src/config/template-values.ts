@@ -25,7 +25,7 @@ export const ROLE_EXPECTED = 'expected a role name: lowercase letters, digits, -
 const CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/;
 
 /** Why a public key line is not acceptable, or null when it is. */
-export function sshKeyProblem(line: string): string | null {
+function sshKeyProblem(line: string): string | null {
   if (CONTROL.test(line)) return 'holds a control character (a newline would add lines to authorized_keys and kickstarts)';
   const m = /^([a-z0-9][a-z0-9@.-]*) ([A-Za-z0-9+/]+={0,2})(?: (.*))?$/.exec(line);
   if (!m) return 'expected one public key: TYPE BASE64 [COMMENT], e.g. ssh-ed25519 AAAAC3Nz... user@host (no options, single spaces)';

@@ -6,7 +6,8 @@ import { bootSettings, type BootSettings } from '../boot/booter.js';
 import type { Config } from '../config/load.js';
 import type { Host } from '../inventory/inventory.js';
 import { cidrContains, parseCidr, parseIpv4, type Cidr } from '../lib/net.js';
-import type { BootEntry, Lease } from '../store/store.js';
+import type { BootEntry } from '../domain/boot-entry.js';
+import type { Lease } from '../domain/lease.js';
 import type { DhcpPacket } from './packet.js';
 
 /** A subnet as the policy uses it: numbers, with defaults applied. */

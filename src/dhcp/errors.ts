@@ -3,7 +3,7 @@
  * arbitrary bytes never raise anything else); callers branch on `code`, one of DhcpErrorCodes,
  * which src/lib/errors.ts lists with every other stable code.
  */
-import { DhcpErrorCodes } from '../lib/errors.js';
+import { DhcpErrorCodes, ThreeRcError } from '../lib/errors.js';
 
 export { DhcpErrorCodes };
 
@@ -11,14 +11,12 @@ export { DhcpErrorCodes };
 export type DhcpErrorCode = (typeof DhcpErrorCodes)[keyof typeof DhcpErrorCodes];
 
 /** The only error the DHCP codec raises. */
-export class DhcpCodecError extends Error {
-  readonly code: DhcpErrorCode;
+export class DhcpCodecError extends ThreeRcError {
+  declare readonly code: DhcpErrorCode;
   /** Option code concerned, when there is one. */
   readonly option: number | undefined;
   constructor(code: DhcpErrorCode, message: string, opts: { option?: number; cause?: unknown } = {}) {
-    super(message, { cause: opts.cause });
-    this.code = code;
+    super(code, message, { cause: opts.cause });
     this.option = opts.option;
-    this.name = 'DhcpCodecError';
   }
 }

@@ -7,7 +7,8 @@
  * commit() (visible at once, durable when it resolves) so that two requests handled in the same
  * tick can never be given the same address.
  */
-import type { Lease, Store } from '../store/store.js';
+import type { Store } from '../store/store.js';
+import type { Lease } from '../domain/lease.js';
 
 /** The lease table: O(1) by address and by MAC; see the module comment for durability. */
 export class LeaseTable {

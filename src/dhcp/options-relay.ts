@@ -15,6 +15,3 @@ export const RelayF = {
     encode: (s) => encodeSubOptions(Opt.RELAY_AGENT_INFO, s, false),
   }),
 };
-
-/** RFC 3046 section 2.0: sub-option codes. */
-export const RelaySub = { CIRCUIT_ID: 1, REMOTE_ID: 2 } as const;

@@ -227,7 +227,7 @@ export function ipToBytes(ip: string, out: Uint8Array = new Uint8Array(4), off =
 }
 
 /** One IPv4 address (exactly 4 bytes). */
-export function ipField(code: number, name: string): Field<string> {
+function ipField(code: number, name: string): Field<string> {
   return defineField({
     code,
     name,
@@ -240,7 +240,7 @@ export function ipField(code: number, name: string): Field<string> {
 }
 
 /** A list of IPv4 addresses (a non-zero multiple of 4 bytes). */
-export function ipListField(code: number, name: string): Field<string[]> {
+function ipListField(code: number, name: string): Field<string[]> {
   return defineField({
     code,
     name,
@@ -260,7 +260,7 @@ export function ipListField(code: number, name: string): Field<string[]> {
 }
 
 /** An unsigned integer of 1, 2 or 4 bytes, big-endian. */
-export function uintField(code: number, name: string, bytes: 1 | 2 | 4, min = 0): Field<number> {
+function uintField(code: number, name: string, bytes: 1 | 2 | 4, min = 0): Field<number> {
   const max = bytes === 4 ? 0xffffffff : (1 << (8 * bytes)) - 1;
   return defineField({
     code,
@@ -302,19 +302,6 @@ export function textField(code: number, name: string): Field<string> {
       if (s.length === 0) throw encodeError(code, name, 'empty text');
       return fromLatin1(s, code, name);
     },
-  });
-}
-
-/** Opaque bytes with a minimum length. */
-export function bytesField(code: number, name: string, minLength: number): Field<Uint8Array> {
-  return defineField({
-    code,
-    name,
-    decode(v) {
-      if (v.length < minLength) throw lengthError(code, name, v.length, `at least ${minLength}`);
-      return v;
-    },
-    encode: (v) => v,
   });
 }
 

@@ -22,14 +22,14 @@ export const BOOTREPLY = 2;
 /** RFC 2131 section 2: the one flag defined, "broadcast" (the client cannot receive unicast yet). */
 export const FLAG_BROADCAST = 0x8000;
 /** RFC 2131 section 3: the 4 bytes that start the options field. */
-export const MAGIC_COOKIE = Uint8Array.of(99, 130, 83, 99);
+const MAGIC_COOKIE = Uint8Array.of(99, 130, 83, 99);
 /** Fixed header + cookie. */
-export const HEADER_SIZE = 240;
+const HEADER_SIZE = 240;
 /**
  * RFC 1542 section 3.1.2: a BOOTP message is at least 300 bytes; some relays and old PXE ROMs
  * drop anything shorter, so replies are padded to it.
  */
-export const MIN_PACKET_SIZE = 300;
+const MIN_PACKET_SIZE = 300;
 
 const SNAME_OFF = 44;
 const SNAME_LEN = 64;

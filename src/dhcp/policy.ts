@@ -11,7 +11,7 @@
  */
 import type { Host } from '../inventory/inventory.js';
 import { cidrBroadcast, cidrContains, formatIpv4, parseIpv4 } from '../lib/net.js';
-import type { Lease } from '../store/store.js';
+import type { Lease } from '../domain/lease.js';
 import { F, getField, MessageType, messageTypeName, Opt } from './options.js';
 import { BOOTREQUEST, clientMac, type DhcpPacket } from './packet.js';
 import { subnetFor, ZERO, type Base, type Decision, type PolicyContext, type SubnetInfo } from './context.js';
@@ -214,7 +214,7 @@ function decline(req: DhcpPacket, ctx: PolicyContext, mac: string, host: Host | 
   // A reserved address is never marked unusable. The inventory says it is that host's and no
   // other address could be given to the host instead, so a mark would only keep the host off the
   // network; and a DECLINE proves nothing: anyone can send one with the victim's MAC in chaddr
-  // and its address in option 50 (issue 19, defect 4: ten minutes without an address for one
+  // and its address in option 50 (ten minutes without an address for one
   // spoofed packet). A real conflict is an operator's problem: the decision is recorded in the
   // trace (dhcp.decline, reason decline-reserved) and counted, and the server logs a warning.
   const reservedFor = ctx.hostByIp(ip);

@@ -123,7 +123,7 @@ describe('dhcp server (no socket)', () => {
   });
 });
 
-describe('dhcp server: error boundary and unanswerable reply targets (issue 19)', () => {
+describe('dhcp server: error boundary and unanswerable reply targets', () => {
   const VM11 = '52:54:00:77:00:11'; // reserved 10.77.1.101 on the relayed subnet 10.77.1.0/24
 
   it('drops a request whose reply would go to a broadcast, multicast, unspecified or own address, before any lease change', async () => {
@@ -232,7 +232,7 @@ describe('dhcp server: error boundary and unanswerable reply targets (issue 19)'
   });
 });
 
-describe('dhcp server: DECLINE of a reserved address (issue 19, defect 4)', () => {
+describe('dhcp server: DECLINE of a reserved address', () => {
   it('is recorded (trace, metric, log) and the host keeps its address', async () => {
     const s = await setup();
     await s.handle(encode(request({ type: MessageType.REQUEST, mac: VM10, requested: '10.77.0.10' })));

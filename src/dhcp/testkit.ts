@@ -4,7 +4,7 @@
  */
 import { parseConfig, type Config } from '../config/load.js';
 import { Inventory } from '../inventory/inventory.js';
-import type { BootEntry } from '../store/store.js';
+import type { BootEntry } from '../domain/boot-entry.js';
 import { MemoryStore } from '../store/memory.js';
 import { LeaseTable } from './lease-table.js';
 import { DhcpOptions, F, setField } from './options.js';

@@ -20,9 +20,9 @@ import type { Logger } from '../lib/log.js';
 import { readQuestion, type Query } from './wire.js';
 
 /** How long one upstream has to answer before the next is tried. */
-export const FORWARD_TIMEOUT_MS = 2000;
+const FORWARD_TIMEOUT_MS = 2000;
 /** Queries in flight upstream at once (one socket each); beyond it, clients get SERVFAIL at once. */
-export const MAX_PENDING = 1024;
+const MAX_PENDING = 1024;
 const DNS_PORT = 53;
 
 /** One query on its way upstream: the current attempt's socket, ID and timer. */

@@ -22,7 +22,7 @@ import net from 'node:net';
 import type { Config } from '../config/load.js';
 import type { Inventory } from '../inventory/inventory.js';
 import { bindUdp, closeUdp, listenTcp } from '../lib/bind.js';
-import { systemClock, type Clock, type Timer } from '../lib/clock.js';
+import type { Clock, Timer } from '../lib/clock.js';
 import { ownSockets, peerOf, processGuard, unanswerable, type OwnSockets, type PacketGuard } from '../lib/guard.js';
 import type { Logger } from '../lib/log.js';
 import { cidrContains, parseCidr, parseIpv4, type Cidr } from '../lib/net.js';
@@ -35,6 +35,24 @@ import { buildZone, zoneSourceFromConfig, type Zone, type ZoneSource } from './z
 
 /** The parts of the config the DNS server reads. */
 export type DnsConfig = Pick<Config, 'network' | 'servers'>;
+
+/** What the DNS server is built from, as for the DHCP and TFTP servers. */
+export interface DnsServerDeps {
+  config: DnsConfig;
+  /** The zone is rebuilt from it when its hosts change. */
+  inventory: Inventory;
+  clock: Clock;
+  log: Logger;
+  /**
+   * Called for every answered or forwarded query with the client's address, question and answer
+   * code; the composition root records the queries of hosts being installed into their boot trace.
+   */
+  onQuery?: (address: string, q: { name: string; type: number }, answer: string) => void;
+  /** Error boundary and drop counters; the process's by default. */
+  guard?: PacketGuard;
+  /** The port the forwarders are asked on (tests: a local upstream); 53 by default. */
+  forwarderPort?: number;
+}
 
 /** Socket buffer sizes: room for a burst of queries while the event loop is busy. */
 const UDP_BUFFER_BYTES = 4 * 1024 * 1024;
@@ -67,14 +85,20 @@ export class DnsServer implements Service {
     }
   };
 
-  constructor(
-    private readonly config: DnsConfig,
-    private readonly inventory: Inventory,
-    private readonly log: Logger,
-    private readonly clock: Clock = systemClock,
-    opts: { forwarderPort?: number; guard?: PacketGuard } = {},
-  ) {
-    this.guard = opts.guard ?? processGuard;
+  private readonly config: DnsConfig;
+  private readonly inventory: Inventory;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly onQuery: DnsServerDeps['onQuery'];
+
+  constructor(deps: DnsServerDeps) {
+    const { config, inventory, clock, log } = deps;
+    this.config = config;
+    this.inventory = inventory;
+    this.clock = clock;
+    this.log = log;
+    this.onQuery = deps.onQuery;
+    this.guard = deps.guard ?? processGuard;
     type Datagram = [socket: dgram.Socket, msg: Buffer, rinfo: Pick<dgram.RemoteInfo, 'address' | 'port'>];
     this.receive = this.guard.boundary('dns', log, (...[, , rinfo]: Datagram) => peerOf(rinfo), (...[socket, msg, rinfo]: Datagram) => this.onDatagram(socket, msg, rinfo));
     this.source = zoneSourceFromConfig(config);
@@ -82,7 +106,7 @@ export class DnsServer implements Service {
     this.builtFrom = inventory.version;
     this.current = buildZone(this.source, inventory, { now: clock.now() });
     const fw = config.servers.dns.forwarders;
-    if (fw.length > 0) this.forwarder = new Forwarder(fw, log, clock, opts.forwarderPort, this.guard);
+    if (fw.length > 0) this.forwarder = new Forwarder(fw, log, clock, deps.forwarderPort, this.guard);
   }
 
   /** Open DNS-over-TCP connections (for metrics and tests). */
@@ -304,17 +328,11 @@ export class DnsServer implements Service {
    */
   readonly stats = new Map<string, number>();
 
-  /**
-   * Called for every answered or forwarded query with the client's address, question and answer
-   * code; the composition root records the queries of hosts being installed into their boot trace.
-   */
-  queryHook: ((address: string, q: { name: string; type: number }, answer: string) => void) | undefined;
-
   private logOutcome(out: Outcome, address: string | undefined, port: number | undefined, transport: string): void {
     const answer = out.kind === 'drop' ? 'dropped' : out.kind === 'forward' ? 'forwarded' : (RCODE_NAMES[out.rcode] ?? String(out.rcode));
     const key = `${transport}:${answer}`;
     this.stats.set(key, (this.stats.get(key) ?? 0) + 1);
-    if (this.queryHook && address && out.kind !== 'drop' && out.query) this.queryHook(address.startsWith('::ffff:') ? address.slice(7) : address, { name: keyToName(out.query.key), type: out.query.qtype }, answer);
+    if (this.onQuery && address && out.kind !== 'drop' && out.query) this.onQuery(address.startsWith('::ffff:') ? address.slice(7) : address, { name: keyToName(out.query.key), type: out.query.qtype }, answer);
     if (!this.log.isLevelEnabled('debug')) return;
     const peer = `${address}:${port}`;
     if (out.kind === 'drop') this.log.debug({ peer, transport, reason: out.reason }, 'dns: message dropped');
@@ -331,6 +349,6 @@ export class DnsServer implements Service {
 const RCODE_NAMES: Record<number, string> = { 0: 'NOERROR', 1: 'FORMERR', 2: 'SERVFAIL', 3: 'NXDOMAIN', 4: 'NOTIMP', 5: 'REFUSED', 16: 'BADVERS' };
 
 /** The DNS service for a config and inventory (the composition root calls this). */
-export function createDnsServer(config: DnsConfig, inventory: Inventory, log: Logger, clock: Clock = systemClock, guard: PacketGuard = processGuard): DnsServer {
-  return new DnsServer(config, inventory, log.child({ server: 'dns' }), clock, { guard });
+export function createDnsServer(deps: DnsServerDeps): DnsServer {
+  return new DnsServer({ ...deps, log: deps.log.child({ server: 'dns' }) });
 }

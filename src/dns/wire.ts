@@ -20,9 +20,9 @@ export const CLASS_IN = 1;
 export const CLASS_ANY = 255;
 
 /** The UDP payload size this server advertises in its OPT (DNS flag day 2020: 1232). */
-export const OUR_UDP_SIZE = 1232;
+const OUR_UDP_SIZE = 1232;
 /** RFC 1035 §4.2.1: without EDNS, UDP messages are at most 512 bytes. */
-export const PLAIN_UDP_SIZE = 512;
+const PLAIN_UDP_SIZE = 512;
 /** Most additional records a query may carry (OPT, and perhaps a TSIG we ignore). */
 const MAX_ADDITIONAL = 2;
 

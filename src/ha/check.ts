@@ -44,7 +44,7 @@ export interface CheckStats {
 }
 
 /** Steps that are faults; the others (time passing, an op done as asked) are the world's progress. */
-export function isFault(s: CheckStep): boolean {
+function isFault(s: CheckStep): boolean {
   return s.t !== 'tick' && s.t !== 'ok';
 }
 

@@ -15,8 +15,6 @@ export type Phase =
   | 'quarantined'
   | 'disabled';
 
-export const PHASES: readonly Phase[] = ['running', 'suspect', 'rebooting', 'restarting', 'reinstalling', 'waiting-for-host', 'fence-pending', 'quarantined', 'disabled'];
-
 /**
  * Stable reason codes: every transition carries one, and the decision log, `3rc status` and the
  * API show them. Branch on these, never on log text.

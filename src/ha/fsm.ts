@@ -24,11 +24,6 @@ export function initialState(vm: string, host: string | null, opts: { reinstall:
   };
 }
 
-/** Phases in which the machine is trying to bring the VM back. */
-export function isRecovering(phase: Phase): boolean {
-  return phase !== 'running' && phase !== 'quarantined' && phase !== 'disabled';
-}
-
 /** Mutable working copy for one step; collects commands and decisions. */
 class Step {
   readonly s: VmFsmState;

@@ -51,7 +51,7 @@ export function disqualified(h: HostLoad, vm: VmDemand): string | null {
 }
 
 /** Total order on qualifying hosts: least loaded, fewest VMs, name. */
-export function compareHosts(a: HostLoad, b: HostLoad): number {
+function compareHosts(a: HostLoad, b: HostLoad): number {
   const la = a.loadFive ?? Infinity;
   const lb = b.loadFive ?? Infinity;
   if (la !== lb) return la < lb ? -1 : 1;
@@ -97,7 +97,7 @@ export interface Plan {
 }
 
 /** Stable order of a batch: priority (high first), then name. */
-export function byPriority(a: VmDemand, b: VmDemand): number {
+function byPriority(a: VmDemand, b: VmDemand): number {
   return b.priority - a.priority || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 }
 

@@ -22,7 +22,7 @@ export type TimingSet = 'paper' | 'default';
 const S = 1000;
 
 /** The paper's measured durations (section 4.6): boot 80 +/- 10 s, install 442 +/- 17 s. */
-export const PAPER_DURATIONS: SimTimings = { boot: { mean: 80 * S, sd: 10 * S }, install: { mean: 442 * S, sd: 17 * S }, pxe: 10 * S, pxeLoop: 25 * S };
+const PAPER_DURATIONS: SimTimings = { boot: { mean: 80 * S, sd: 10 * S }, install: { mean: 442 * S, sd: 17 * S }, pxe: 10 * S, pxeLoop: 25 * S };
 
 export interface TimingProfile {
   name: TimingSet;
@@ -34,7 +34,7 @@ export interface TimingProfile {
 }
 
 /** paper: 60 s scan, 70 s Ganglia delay, T1 = T2 = 3 min, the paper's FSM. default: 3rc's config defaults and rules. */
-export function timingProfile(name: TimingSet): TimingProfile {
+function timingProfile(name: TimingSet): TimingProfile {
   if (name === 'paper') return { name, scanInterval: 60 * S, detectDelay: 70 * S, rules: paperRules(), durations: PAPER_DURATIONS };
   return { name, scanInterval: 10 * S, detectDelay: 0, rules: defaultRules(), durations: PAPER_DURATIONS };
 }

@@ -18,7 +18,7 @@ export interface HaView {
   adopt(spec: VmSpec): boolean;
 }
 
-export class HaInactiveError extends ThreeRcError {
+class HaInactiveError extends ThreeRcError {
   constructor(reason: string) {
     super(ErrorCodes.HA_INACTIVE, `the HA controller is not running: ${reason}`);
   }

@@ -4,27 +4,11 @@
 import { Router } from 'express';
 import { ConflictError, ErrorCodes, InputError, NotFoundError } from '../lib/errors.js';
 import type { Host } from '../inventory/inventory.js';
-import type { BootEntry } from '../store/store.js';
-import type { AppDeps } from './app.js';
+import type { AppDeps } from './deps.js';
+import { hostView } from './views.js';
 import { requireToken } from './auth.js';
 import { apiError } from './errors.js';
 import { POWER_FROM_CONFIG_ONLY, syncBootEntries } from '../inventory/catalog.js';
-
-/** A host as the API shows it: inventory fields plus its boot entry (never the token). */
-export function hostView(h: Host, entry: BootEntry | undefined) {
-  return {
-    name: h.name,
-    mac: h.mac,
-    ip: h.ip,
-    profile: h.profile,
-    role: h.role ?? null,
-    hypervisor: h.hypervisor ?? null,
-    reinstall: h.reinstall,
-    boot: entry ? { mode: entry.mode, profile: entry.profile, since: new Date(entry.since).toISOString(), lastInstall: entry.result ?? null } : null,
-  };
-}
-
-export type HostView = ReturnType<typeof hostView>;
 
 /** Events per page of the event reads; a larger `limit` is cut to this (page on with `before`). */
 export const MAX_EVENT_PAGE = 1000;
@@ -149,7 +133,7 @@ export function apiRouter(deps: AppDeps): Router {
     res.json(deps.render.preview(h, profile));
   });
 
-  // Paged (issue 19): the newest `limit` decisions before ?before=ID, each kind read through its index; `next` is the cursor of the older page.
+  // Paged: the newest `limit` decisions before ?before=ID, each kind read through its index; `next` is the cursor of the older page.
   r.get('/ha', async (req, res) => {
     const limit = limitParam(req.query.limit);
     const beforeId = idParam(req.query.before, 'before');

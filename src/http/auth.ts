@@ -6,7 +6,7 @@ import { apiError } from './errors.js';
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
 /** Compares in constant time (digests have equal length whatever the inputs). */
-export function tokenMatches(given: string, expected: string): boolean {
+function tokenMatches(given: string, expected: string): boolean {
   return timingSafeEqual(digest(given), digest(expected));
 }
 

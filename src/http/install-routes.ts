@@ -13,8 +13,9 @@ import express, { Router, type NextFunction, type Request, type Response } from 
 import type { Host } from '../inventory/inventory.js';
 import { tokenIsCurrent } from '../inventory/install.js';
 import { parseReportedHostKeys, REPORTED_BYTES_MAX } from '../hypervisor/known-hosts-update.js';
+import { ErrorCodes } from '../lib/errors.js';
 import { normalizeMac } from '../lib/net.js';
-import type { AppDeps } from './app.js';
+import type { AppDeps } from './deps.js';
 import { apiError } from './errors.js';
 import { redactTokens } from './redact.js';
 import { refuseUnread } from './refuse.js';
@@ -40,7 +41,7 @@ export function installRouter(deps: AppDeps): Router {
   const hostOf = (req: Request, res: express.Response): { host: Host; mac: string } | undefined => {
     const mac = normalizeMac(String(req.params.mac));
     if (!mac) {
-      apiError(res, 400, 'E_BAD_MAC', `not a MAC address: ${JSON.stringify(req.params.mac)}`);
+      apiError(res, 400, ErrorCodes.BAD_MAC, `not a MAC address: ${JSON.stringify(req.params.mac)}`);
       return undefined;
     }
     const host = deps.inventory.hostByMac(mac);

@@ -8,8 +8,10 @@
  */
 import express, { Router, type NextFunction, type Request, type Response } from 'express';
 import { normalizeMac } from '../lib/net.js';
+import { CaptureErrorCodes } from '../lib/errors.js';
 import { CaptureRefused, type CaptureAnswer, type P2vService } from '../p2v/service.js';
-import type { AppDeps } from './app.js';
+import type { AppDeps } from './deps.js';
+import { httpStatus } from './errors.js';
 import { clientIp, tokenOf } from './install-routes.js';
 import { refuseUnread } from './refuse.js';
 
@@ -20,9 +22,10 @@ export function p2vRouter(deps: Pick<AppDeps, 'log' | 'trace' | 'clock' | 'inven
   /** The refusal: logged, traced, answered before any more of the body is read. */
   const refuse = (req: Request, res: Response, what: string, mac: string, err: CaptureRefused) => {
     const host = deps.inventory.hostByMac(mac);
-    req.log?.warn({ mac, host: host?.name, peer: clientIp(req), what, status: err.status, reason: err.message }, 'p2v: capture call refused');
-    deps.trace.record({ at: deps.clock.now(), kind: 'p2v.refused', mac, host: host?.name ?? null, reason: err.message, data: { what, status: err.status, peer: clientIp(req) } });
-    refuseUnread(req, res, () => res.status(err.status).type('text/plain').send(`${err.message}\n`));
+    const status = httpStatus(err);
+    req.log?.warn({ mac, host: host?.name, peer: clientIp(req), what, status, code: err.code, reason: err.message }, 'p2v: capture call refused');
+    deps.trace.record({ at: deps.clock.now(), kind: 'p2v.refused', mac, host: host?.name ?? null, reason: err.message, data: { what, status, peer: clientIp(req) } });
+    refuseUnread(req, res, () => res.status(status).type('text/plain').send(`${err.message}\n`));
   };
   /**
    * A capture call comes from the host itself (its reserved address) and carries its token: the
@@ -32,8 +35,8 @@ export function p2vRouter(deps: Pick<AppDeps, 'log' | 'trace' | 'clock' | 'inven
     const mac = normalizeMac(String(req.params.mac));
     if (!mac) return refuseUnread(req, res, () => res.status(400).type('text/plain').send(`not a MAC address: ${String(req.params.mac)}\n`));
     const host = deps.inventory.hostByMac(mac);
-    if (!host) return refuse(req, res, what, mac, new CaptureRefused(404, 'no capture is running for this host'));
-    if (clientIp(req) !== host.ip) return refuse(req, res, what, mac, new CaptureRefused(403, `the capture calls of ${host.name} are taken only from its own address ${host.ip}`));
+    if (!host) return refuse(req, res, what, mac, new CaptureRefused(CaptureErrorCodes.NOT_FOUND, 'no capture is running for this host'));
+    if (clientIp(req) !== host.ip) return refuse(req, res, what, mac, new CaptureRefused(CaptureErrorCodes.FORBIDDEN, `the capture calls of ${host.name} are taken only from its own address ${host.ip}`));
     next();
   };
   const handle = (what: string, fn: (req: Request, mac: string) => Promise<string | CaptureAnswer>) => async (req: Request, res: Response) => {
@@ -57,7 +60,7 @@ export function p2vRouter(deps: Pick<AppDeps, 'log' | 'trace' | 'clock' | 'inven
   r.post('/p2v/:mac/hardware', owner('hardware'), reportBody, handle('hardware', (req, mac) => deps.p2v.hardware(mac, tokenOf(req), typeof req.body === 'string' ? req.body : '')));
   r.post('/p2v/:mac/disks/:disk/chunks/:index', owner('chunk'), handle('chunk', (req, mac) => {
     const index = /^[0-9]{1,9}$/.test(String(req.params.index)) ? Number(req.params.index) : -1;
-    if (index < 0) throw new CaptureRefused(400, `not a chunk index: ${String(req.params.index)}`);
+    if (index < 0) throw new CaptureRefused(CaptureErrorCodes.INVALID, `not a chunk index: ${String(req.params.index)}`);
     return deps.p2v.chunk(mac, tokenOf(req), String(req.params.disk), index, req.get('x-3rc-sha256')?.toLowerCase(), req);
   }));
   r.post('/p2v/:mac/complete', owner('complete'), handle('complete', (req, mac) => deps.p2v.complete(mac, tokenOf(req))));

@@ -5,7 +5,7 @@
  * and the operator's authenticated preview (`3rc render`) carry a token.
  */
 
-export const REDACTED = '<redacted>';
+const REDACTED = '<redacted>';
 
 /** `token=VALUE` in URLs and kernel arguments (the value ends at &, whitespace, a quote or <). */
 const TOKEN_PARAM = /(\btoken=)[^&\s"'<>]+/gi;

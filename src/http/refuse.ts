@@ -12,9 +12,9 @@ import type { Request, Response } from 'express';
 import type { Socket } from 'node:net';
 
 /** The most of a refused body read after the answer. */
-export const LINGER_BYTES = 4 * 1024 * 1024;
+const LINGER_BYTES = 4 * 1024 * 1024;
 /** The longest a refused connection stays open after the answer. */
-export const LINGER_MS = 2000;
+const LINGER_MS = 2000;
 
 /**
  * Sends the answer `send` writes (status and body) with `Connection: close`, then lingers as

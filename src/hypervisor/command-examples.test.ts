@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { CommandDriver, type CommandSpec } from './command.js';
+import type { CommandSpec } from '../lib/command-spec.js';
+import { CommandDriver } from './command.js';
 import { QM, VBOXMANAGE, VIM_CMD, XL } from './command-examples.js';
 import type { RunResult, SshRunner } from './ssh.js';
 

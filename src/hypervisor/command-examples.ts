@@ -4,7 +4,7 @@
  * inventory host's `vars.vmid`; `{{vm}}` is the inventory host name, which must then be the VM's
  * name on the hypervisor.
  */
-import type { CommandSpec } from './command.js';
+import type { CommandSpec } from '../lib/command-spec.js';
 
 /** Proxmox VE: `qm`, VMs addressed by numeric id; `qm list` shows the name and status. */
 export const QM: CommandSpec = {

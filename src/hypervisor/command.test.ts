@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CommandDriver, type CommandSpec } from './command.js';
+import type { CommandSpec } from '../lib/command-spec.js';
+import { CommandDriver } from './command.js';
 import { DriverErrorCodes } from './driver.js';
 import { SshError, SshErrorCodes, type RunResult, type SshRunner, type SshTarget } from './ssh.js';
-import { TemplateError } from './template.js';
+import { TemplateError } from '../lib/errors.js';
 
 /** A runner that records commands and answers from a script. */
 function fakeRunner(answer: (command: string) => Partial<RunResult>) {

@@ -3,7 +3,7 @@
  * templates over SSH, the simulator). Host names are the inventory's hypervisor names; VM names
  * are the inventory's host names. Every implementation passes the suite in contract.ts.
  */
-import { DriverErrorCodes } from '../lib/errors.js';
+import { DriverErrorCodes, RemoteError } from '../lib/errors.js';
 
 /** Power state of one VM on one hypervisor. `off` also covers "defined but not running". */
 export type VmRunState = 'running' | 'off';
@@ -17,16 +17,8 @@ export { DriverErrorCodes };
 
 export type DriverErrorCode = (typeof DriverErrorCodes)[keyof typeof DriverErrorCodes];
 
-export class DriverError extends Error {
-  readonly code: DriverErrorCode;
-  readonly host: string;
-  constructor(code: DriverErrorCode, host: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-    this.host = host;
-    this.name = 'DriverError';
-  }
-}
+/** A hypervisor operation that failed; `host` is the hypervisor. */
+export class DriverError extends RemoteError<DriverErrorCode> {}
 
 /** True when err is a DriverError with this code. */
 export function isDriverError(err: unknown, code?: DriverErrorCode): err is DriverError {

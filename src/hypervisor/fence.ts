@@ -9,34 +9,8 @@
 import { execFile } from 'node:child_process';
 import type { Logger } from '../lib/log.js';
 import type { Fencer } from './driver.js';
-import { compileTemplate, renderTemplate, type CommandTemplate } from './template.js';
-
-export interface FenceSpec {
-  /** Powers the host off. */
-  off: string;
-  /** Prints the power state. */
-  status: string;
-  /** Case-insensitive pattern of a status output that means off. Default: `\boff\b`. */
-  offPattern?: string;
-  /** Extra placeholder values (e.g. bmc: 10.77.9.2). */
-  vars?: Record<string, string>;
-  /** Per command. Default: 20 s. */
-  timeoutMs?: number;
-}
-
-export interface FencedHost {
-  name: string;
-  address: string;
-  fence: FenceSpec;
-}
-
-interface Compiled {
-  off: CommandTemplate;
-  status: CommandTemplate;
-  offRe: RegExp;
-  values: Record<string, string>;
-  timeoutMs: number;
-}
+import { renderTemplate } from '../lib/command-template.js';
+import { compileFence, type CompiledFence, type FencedHost } from '../lib/command-spec.js';
 
 /** Runs a shell command; resolves with its exit code and output (never rejects). */
 export function runShell(command: string, timeoutMs: number): Promise<{ code: number | null; out: string }> {
@@ -49,19 +23,11 @@ export function runShell(command: string, timeoutMs: number): Promise<{ code: nu
 }
 
 export class CommandFencer implements Fencer {
-  private readonly hosts = new Map<string, Compiled>();
+  private readonly hosts = new Map<string, CompiledFence>();
 
-  /** Throws TemplateError (or SyntaxError for a bad pattern) for a spec that cannot work. */
+  /** Throws TemplateError for a spec that cannot work (lib/command-spec.ts compileFence). */
   constructor(hosts: readonly FencedHost[], private readonly log?: Logger) {
-    for (const h of hosts) {
-      this.hosts.set(h.name, {
-        off: compileTemplate(h.fence.off),
-        status: compileTemplate(h.fence.status),
-        offRe: new RegExp(h.fence.offPattern ?? String.raw`\boff\b`, 'i'),
-        values: { ...h.fence.vars, hypervisor: h.name, address: h.address },
-        timeoutMs: h.fence.timeoutMs ?? 20_000,
-      });
-    }
+    for (const h of hosts) this.hosts.set(h.name, compileFence(h));
   }
 
   /** Whether a host has a fence configured. */

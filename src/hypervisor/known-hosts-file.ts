@@ -56,7 +56,7 @@ export class KnownHostsFile {
 }
 
 /** Writes `text` to `file` by rename of a synced temporary file (mode 0600) in the same directory. */
-export async function writeAtomic(file: string, text: string): Promise<void> {
+async function writeAtomic(file: string, text: string): Promise<void> {
   const dir = dirname(file);
   const tmp = join(dir, `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   const fh = await open(tmp, 'wx', 0o600);

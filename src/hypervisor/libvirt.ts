@@ -5,7 +5,8 @@
  * uses the same host key check and credentials as every other SSH action.
  */
 import { DriverError, DriverErrorCodes, type HypervisorDriver, type VmListing, type VmRunState } from './driver.js';
-import { failureText, Remote, shQuote, type RemoteOptions } from './remote.js';
+import { shQuote } from '../lib/command-template.js';
+import { failureText, Remote, type RemoteOptions } from './remote.js';
 import { classifyVirshError, isPlainDomainName, parseDomstate, parseVirshList, virshRunState } from './virsh.js';
 
 /** The SSH runner and hypervisors, plus where virsh and libvirt are. */

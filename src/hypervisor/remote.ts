@@ -22,13 +22,8 @@ export interface SshHypervisor {
 }
 
 /** The SSH target of a configured hypervisor. */
-export function sshTarget(h: SshHypervisor): SshTarget {
+function sshTarget(h: SshHypervisor): SshTarget {
   return { name: h.name, address: h.address, port: h.ssh.port, user: h.ssh.user, keyFile: h.ssh.key, knownHostsFile: h.ssh.knownHosts };
-}
-
-/** POSIX shell single-quoting: the value reaches the command as one literal word. */
-export function shQuote(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
 /** What every SSH driver is built from. */

@@ -8,7 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
-import { SshErrorCodes } from '../lib/errors.js';
+import { RemoteError, SshErrorCodes } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { checkHostKey, hostForm, hostKeyAlgorithms, knownKeyTypes, parseKnownHosts } from './known-hosts.js';
 
@@ -17,17 +17,7 @@ export { SshErrorCodes };
 export type SshErrorCode = (typeof SshErrorCodes)[keyof typeof SshErrorCodes];
 
 /** An SSH failure with a stable code and the target it is about. */
-export class SshError extends Error {
-  readonly code: SshErrorCode;
-  /** Target name (inventory name) the error is about. */
-  readonly host: string;
-  constructor(code: SshErrorCode, host: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-    this.host = host;
-    this.name = 'SshError';
-  }
-}
+export class SshError extends RemoteError<SshErrorCode> {}
 
 /** True when err is an SshError (with this code, when given). */
 export function isSshError(err: unknown, code?: SshErrorCode): err is SshError {

@@ -8,11 +8,12 @@ import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../lib/clock.js';
 import { ErrorCodes, NotFoundError } from '../lib/errors.js';
-import type { BootEntry, BootMode, InstallResult, Store } from '../store/store.js';
+import type { Store } from '../store/store.js';
+import type { BootEntry, BootMode, InstallResult } from '../domain/boot-entry.js';
 import type { Inventory } from './inventory.js';
 
 /** 128 random bits, hex: the per-install token in kernel arguments and callback URLs. */
-export function randomToken(): string {
+function randomToken(): string {
   return randomBytes(16).toString('hex');
 }
 
@@ -146,4 +147,3 @@ export class BootTable extends EventEmitter<{ change: [BootChange] }> {
   }
 }
 
-export type { BootEntry, BootMode };

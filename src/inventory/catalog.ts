@@ -30,7 +30,7 @@ export interface HostProblem {
  * Problems of `candidate` replacing the host named `replacing` (or added), judged over the whole
  * resulting list. Returns the validated host, or the problems.
  */
-export function validateHost(config: RulesConfig, hosts: readonly Host[], candidate: unknown, replacing?: string): { host: Host } | { problems: HostProblem[] } {
+function validateHost(config: RulesConfig, hosts: readonly Host[], candidate: unknown, replacing?: string): { host: Host } | { problems: HostProblem[] } {
   const parsed = hostSchema.safeParse(candidate, { reportInput: true });
   if (!parsed.success) {
     return {

@@ -8,12 +8,13 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Clock, Timer } from '../lib/clock.js';
 import type { Logger } from '../lib/log.js';
-import type { BootEntry, InstallResult, Store } from '../store/store.js';
+import type { Store } from '../store/store.js';
+import type { BootEntry, InstallResult } from '../domain/boot-entry.js';
 import type { BootTable } from './boot-table.js';
 import type { Inventory } from './inventory.js';
 
 /** Logs kept from a failed install: the end of it, where the error is. */
-export const FAILED_LOG_KEEP = 64 * 1024;
+const FAILED_LOG_KEEP = 64 * 1024;
 
 export function tokenHash(token: string): string {
   return createHash('sha256').update(token).digest('hex').slice(0, 32);

@@ -48,7 +48,7 @@ interface Aggregate {
 }
 
 /**
- * The boot trace on the store, bounded (issue 19): unauthenticated traffic must not grow the
+ * The boot trace on the store, bounded: unauthenticated traffic must not grow the
  * store without limit.
  * - Events of a MAC nobody knows (not a host of the inventory, no lease: `isKnown`) or of no MAC
  *   are counted, not recorded: the first event of a MAC in a minute is kept as it is (so that an

@@ -13,7 +13,7 @@ export interface ListenSpec {
   port: number;
 }
 
-export function bindErrorMessage(spec: ListenSpec, transport: 'udp' | 'tcp', err: unknown): string {
+function bindErrorMessage(spec: ListenSpec, transport: 'udp' | 'tcp', err: unknown): string {
   const code = (err as NodeJS.ErrnoException).code;
   const what = `cannot listen for ${spec.name.toUpperCase()} on ${spec.address}:${spec.port}/${transport}`;
   const cfg = `servers.${spec.name}`;

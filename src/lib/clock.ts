@@ -67,3 +67,19 @@ export class FakeClock implements Clock {
     return this.timers.size;
   }
 }
+
+/** Runs fn every ms milliseconds on the clock until the returned timer is cancelled. */
+export function every(clock: Clock, ms: number, fn: () => void): Timer {
+  let t: Timer;
+  const tick = () => {
+    t = clock.schedule(ms, tick);
+    fn();
+  };
+  t = clock.schedule(ms, tick);
+  return { cancel: () => t.cancel() };
+}
+
+/** Resolves after ms milliseconds of the clock's time. */
+export function delay(clock: Clock, ms: number): Promise<void> {
+  return new Promise((resolve) => void clock.schedule(ms, resolve));
+}

@@ -18,8 +18,6 @@ export const ErrorCodes = {
   UNKNOWN_HOST: 'E_UNKNOWN_HOST',
   UNKNOWN_PROFILE: 'E_UNKNOWN_PROFILE',
   BAD_MAC: 'E_BAD_MAC',
-  BAD_IPV4: 'E_BAD_IPV4',
-  BAD_DURATION: 'E_BAD_DURATION',
   API: 'E_API',
   TEMPLATE: 'E_TEMPLATE',
   HA_INACTIVE: 'E_HA_INACTIVE',
@@ -28,11 +26,8 @@ export const ErrorCodes = {
   P2V: 'E_P2V',
 } as const;
 
-export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
-
 // Codecs and drivers keep their own error classes (a decoder raises exactly one kind of error),
 // but their codes are listed here with the rest, so that every stable code is in one place.
-// Ganglia's two: E_GANGLIA_XML (monitor/ganglia.ts) and E_GANGLIA_FETCH (monitor/ganglia-fetch.ts).
 
 /** Stable codes of the DHCP codec (DhcpCodecError). */
 export const DhcpErrorCodes = {
@@ -106,6 +101,54 @@ export const SshErrorCodes = {
   EXEC: 'E_SSH_EXEC',
 } as const;
 
+/** Stable codes of the Ganglia reader (GangliaParseError, GangliaFetchError). */
+export const GangliaErrorCodes = {
+  /** gmond's answer is not the XML it sends (monitor/ganglia.ts). */
+  XML: 'E_GANGLIA_XML',
+  /** gmond could not be reached, or its answer was too slow or too large (monitor/ganglia-fetch.ts). */
+  FETCH: 'E_GANGLIA_FETCH',
+} as const;
+
+/** Stable codes of a P2V disk chunk that is refused (ChunkError); the capture side sends it again. */
+export const ChunkErrorCodes = {
+  /** The chunk index is not one of the disk's chunks (a bug on the capture side). */
+  BAD_INDEX: 'E_CHUNK_BAD_INDEX',
+  /** The body's SHA-256 is not the one announced. */
+  BAD_CHECKSUM: 'E_CHUNK_BAD_CHECKSUM',
+  /** More or fewer bytes than the chunk holds (after gunzip), or too many compressed bytes. */
+  BAD_LENGTH: 'E_CHUNK_BAD_LENGTH',
+  /** The body is not gzip. */
+  BAD_GZIP: 'E_CHUNK_BAD_GZIP',
+  /** The same chunk is being received already. */
+  BUSY: 'E_CHUNK_BUSY',
+} as const;
+
+/** Stable codes of a refused P2V capture call (CaptureRefused); http/errors.ts maps them to statuses. */
+export const CaptureErrorCodes = {
+  /** A request that cannot be taken as sent: a refused hardware report or chunk, a bad index. */
+  INVALID: 'E_CAPTURE_INVALID',
+  /** Not the capture's token, not the host's own address, not a host being captured. */
+  FORBIDDEN: 'E_CAPTURE_FORBIDDEN',
+  /** No capture runs for this host, or no such disk in its report. */
+  NOT_FOUND: 'E_CAPTURE_NOT_FOUND',
+  /** Not now: the capture is in another phase, or the chunk is being received. */
+  CONFLICT: 'E_CAPTURE_CONFLICT',
+  /** The host's capture is over (its token was used up). */
+  GONE: 'E_CAPTURE_GONE',
+} as const;
+
+type CodesOf<T> = T[keyof T];
+
+/** Every stable code 3rc raises. */
+export type ErrorCode =
+  | CodesOf<typeof ErrorCodes>
+  | CodesOf<typeof DhcpErrorCodes>
+  | CodesOf<typeof PacketErrorCodes>
+  | CodesOf<typeof DriverErrorCodes>
+  | CodesOf<typeof SshErrorCodes>
+  | CodesOf<typeof GangliaErrorCodes>
+  | CodesOf<typeof ChunkErrorCodes>
+  | CodesOf<typeof CaptureErrorCodes>;
 
 /** Base class: a stable code, an operator-facing message, and the underlying cause. */
 export class ThreeRcError extends Error {
@@ -128,7 +171,7 @@ export interface ConfigProblem {
 }
 
 /** Formats a problem as one line: `file:line: path: message`. */
-export function formatProblem(p: ConfigProblem): string {
+function formatProblem(p: ConfigProblem): string {
   const where = p.line ? `${p.file}:${p.line}` : p.file;
   return p.path ? `${where}: ${p.path}: ${p.message}` : `${where}: ${p.message}`;
 }
@@ -150,6 +193,36 @@ export class BindError extends ThreeRcError {
 }
 
 export class StoreError extends ThreeRcError {}
+
+/**
+ * A failure on a remote machine 3rc drives (a hypervisor, an SSH target): `host` is its
+ * inventory name. DriverError and SshError are its two kinds.
+ */
+export class RemoteError<C extends ErrorCode = ErrorCode> extends ThreeRcError {
+  declare readonly code: C;
+  readonly host: string;
+  constructor(code: C, host: string, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.host = host;
+  }
+}
+
+/**
+ * A template that cannot be compiled, filled or rendered: a kickstart or iPXE template
+ * (render/engine.ts: `file`, `line`, the `host` rendered for) or a hypervisor command template
+ * (hypervisor/template.ts: the message names the config field). `detail` is the message
+ * without the place.
+ */
+export class TemplateError extends ThreeRcError {
+  constructor(
+    readonly detail: string,
+    readonly file?: string,
+    readonly line?: number,
+    readonly host?: string,
+  ) {
+    super(ErrorCodes.TEMPLATE, `${file ? `${file}${line ? `:${line}` : ''}: ` : ''}${detail}${host ? ` (rendering for ${host})` : ''}`);
+  }
+}
 
 export class NotFoundError extends ThreeRcError {}
 

@@ -105,7 +105,7 @@ function runQueueWait(): () => number | null {
 
 /**
  * The longest event-loop stall since the last scrape, measured by the process itself (the fuzz
- * campaign's pass criterion, issue 19): a timer due every {@link STALL_TICK_MS} ms notes how late
+ * campaign's pass criterion): a timer due every {@link STALL_TICK_MS} ms notes how late
  * it fires. Two gauges, both reset when read:
  * - `threerc_eventloop_delay_max_seconds`: the lateness (wall clock), whatever its cause;
  * - `threerc_eventloop_stall_max_seconds`: the same less the time the main thread spent waiting

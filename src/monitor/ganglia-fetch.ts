@@ -6,13 +6,12 @@
  * A fetch that fails leaves its hosts' loads unknown for that pass.
  */
 import { connect } from 'node:net';
+import { GangliaErrorCodes, ThreeRcError } from '../lib/errors.js';
 import { parseGanglia, type GangliaHost } from './ganglia.js';
 
-export class GangliaFetchError extends Error {
-  readonly code = 'E_GANGLIA_FETCH';
+export class GangliaFetchError extends ThreeRcError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'GangliaFetchError';
+    super(GangliaErrorCodes.FETCH, message, options);
   }
 }
 
@@ -24,7 +23,7 @@ export interface GangliaFetchOptions {
   maxBytes?: number;
 }
 
-export function fetchGangliaXml(host: string, port: number, opts: GangliaFetchOptions): Promise<string> {
+function fetchGangliaXml(host: string, port: number, opts: GangliaFetchOptions): Promise<string> {
   const max = opts.maxBytes ?? 64 * 1024 * 1024;
   const deadlineMs = opts.deadlineMs ?? 2 * opts.timeoutMs;
   return new Promise((resolve, reject) => {

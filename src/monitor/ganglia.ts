@@ -9,6 +9,7 @@
  * by field, so a malformed value yields null instead of NaN.
  */
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { GangliaErrorCodes, ThreeRcError } from '../lib/errors.js';
 
 export interface GangliaHost {
   name: string;
@@ -24,11 +25,9 @@ export interface GangliaHost {
   cpuNum: number | null;
 }
 
-export class GangliaParseError extends Error {
-  readonly code = 'E_GANGLIA_XML';
+export class GangliaParseError extends ThreeRcError {
   constructor(message: string) {
-    super(message);
-    this.name = 'GangliaParseError';
+    super(GangliaErrorCodes.XML, message);
   }
 }
 

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
+import { ChunkErrorCodes } from '../lib/errors.js';
 import { ChunkError, DiskImage } from './disk-image.js';
 
 const KiB = 1024;
@@ -124,7 +125,7 @@ describe('p2v disk image', () => {
     const img = await DiskImage.open({ path, bytes: BYTES, chunkBytes: CHUNK });
     await send(img, 0, slice(data, 0));
     // Chunk 2 (mostly zero blocks) first arrives corrupted: random bytes, checksum of something else.
-    await refused(send(img, 2, randomBytes(CHUNK), { sha: '0'.repeat(64) }), 'bad-checksum');
+    await refused(send(img, 2, randomBytes(CHUNK), { sha: '0'.repeat(64) }), ChunkErrorCodes.BAD_CHECKSUM);
     assert.equal(img.nextChunk(), 1);
     assert.equal(img.receivedChunks(), 1);
     assert.deepEqual(JSON.parse(readFileSync(`${path}.chunks.json`, 'utf8')).received, [0]);
@@ -137,9 +138,9 @@ describe('p2v disk image', () => {
 
   it('refuses wrong lengths, destroying a zip bomb early', async () => {
     const img = await DiskImage.open({ path: newPath(), bytes: BYTES, chunkBytes: CHUNK });
-    await refused(send(img, 0, Buffer.alloc(CHUNK + 1)), 'bad-length');
-    await refused(send(img, 0, Buffer.alloc(CHUNK - 1)), 'bad-length');
-    await refused(send(img, 3, Buffer.alloc(CHUNK)), 'bad-length'); // the last chunk is half size
+    await refused(send(img, 0, Buffer.alloc(CHUNK + 1)), ChunkErrorCodes.BAD_LENGTH);
+    await refused(send(img, 0, Buffer.alloc(CHUNK - 1)), ChunkErrorCodes.BAD_LENGTH);
+    await refused(send(img, 3, Buffer.alloc(CHUNK)), ChunkErrorCodes.BAD_LENGTH); // the last chunk is half size
     const bomb = gzipSync(Buffer.alloc(256 * 1024 * KiB)); // 256 MiB of zeros, ~256 KiB of gzip
     let read = 0;
     const stream = new Readable({
@@ -149,7 +150,7 @@ describe('p2v disk image', () => {
         read += 4096;
       },
     });
-    await refused(img.receive(1, stream, sha(bomb)), 'bad-length');
+    await refused(img.receive(1, stream, sha(bomb)), ChunkErrorCodes.BAD_LENGTH);
     assert.ok(stream.destroyed, 'body destroyed');
     assert.ok(read < bomb.length / 4, `read ${read} of ${bomb.length} compressed bytes`);
     assert.equal(img.nextChunk(), 0);
@@ -159,9 +160,9 @@ describe('p2v disk image', () => {
   it('refuses bodies that are not gzip, or cut short', async () => {
     const img = await DiskImage.open({ path: newPath(), bytes: BYTES, chunkBytes: CHUNK });
     const junk = randomBytes(1000);
-    await refused(img.receive(0, Readable.from([junk]), sha(junk)), 'bad-gzip');
+    await refused(img.receive(0, Readable.from([junk]), sha(junk)), ChunkErrorCodes.BAD_GZIP);
     const gz = gzipSync(randomBytes(CHUNK)).subarray(0, 5000);
-    await refused(img.receive(0, Readable.from([gz]), sha(gz)), 'bad-gzip');
+    await refused(img.receive(0, Readable.from([gz]), sha(gz)), ChunkErrorCodes.BAD_GZIP);
     assert.equal(img.nextChunk(), 0);
     await img.close();
   });
@@ -169,10 +170,10 @@ describe('p2v disk image', () => {
   it('refuses bad indexes and a second concurrent receive of one chunk', async () => {
     const img = await DiskImage.open({ path: newPath(), bytes: BYTES, chunkBytes: CHUNK });
     const gz = gzipSync(Buffer.alloc(CHUNK));
-    for (const i of [-1, 4, 1.5, Number.NaN]) await refused(img.receive(i, Readable.from([gz]), sha(gz)), 'bad-index');
+    for (const i of [-1, 4, 1.5, Number.NaN]) await refused(img.receive(i, Readable.from([gz]), sha(gz)), ChunkErrorCodes.BAD_INDEX);
     const slow = new PassThrough();
     const first = img.receive(0, slow, sha(gz));
-    await refused(img.receive(0, Readable.from([gz]), sha(gz)), 'busy');
+    await refused(img.receive(0, Readable.from([gz]), sha(gz)), ChunkErrorCodes.BUSY);
     await send(img, 1, Buffer.alloc(CHUNK)); // another chunk meanwhile is fine
     slow.end(gz);
     assert.deepEqual(await first, { rawBytes: CHUNK });
@@ -186,7 +187,7 @@ describe('p2v disk image', () => {
     await send(img, 0, Buffer.alloc(CHUNK));
     assert.ok(statSync(path).blocks * 512 < 64 * KiB, `${statSync(path).blocks} blocks after a zero chunk`);
     // A failed first attempt at chunk 1: its retry must write its zeros over whatever was there.
-    await refused(send(img, 1, Buffer.alloc(CHUNK), { sha: 'f'.repeat(64) }), 'bad-checksum');
+    await refused(send(img, 1, Buffer.alloc(CHUNK), { sha: 'f'.repeat(64) }), ChunkErrorCodes.BAD_CHECKSUM);
     await send(img, 1, Buffer.alloc(CHUNK));
     assert.ok(statSync(path).blocks * 512 >= CHUNK, 'the retry wrote every block');
     assert.equal(img.nextChunk(), 2);

@@ -28,26 +28,23 @@ import { dirname } from 'node:path';
 import { Transform, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import { hasErrno } from '../lib/errors.js';
+import { ChunkErrorCodes, hasErrno, ThreeRcError } from '../lib/errors.js';
 
 /** Zero-skipping granularity: the usual filesystem block (4 KiB) times 16, a cheap memcmp. */
-export const SPARSE_BLOCK = 64 * 1024;
+const SPARSE_BLOCK = 64 * 1024;
 /** Raw bytes buffered before one positional write: bounds memory per receive. */
 const WRITE_BATCH = 16 * SPARSE_BLOCK;
 const ZEROS = Buffer.alloc(SPARSE_BLOCK);
 /** Images and sidecars: a whole disk's secrets, for the owner only. */
 const IMAGE_MODE = 0o600;
 
-export type ChunkErrorCode = 'bad-index' | 'bad-checksum' | 'bad-length' | 'bad-gzip' | 'busy';
+export type ChunkErrorCode = (typeof ChunkErrorCodes)[keyof typeof ChunkErrorCodes];
 
-/** A chunk refused; the capture side retries it (or, for bad-index, has a bug). */
-export class ChunkError extends Error {
-  constructor(
-    readonly code: ChunkErrorCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'ChunkError';
+/** A chunk refused; the capture side retries it (or, for BAD_INDEX, has a bug). */
+export class ChunkError extends ThreeRcError {
+  declare readonly code: ChunkErrorCode;
+  constructor(code: ChunkErrorCode, message: string) {
+    super(code, message);
   }
 }
 
@@ -157,9 +154,9 @@ export class DiskImage {
   async receive(index: number, body: NodeJS.ReadableStream | Readable, sha256: string, onBytes?: (rawBytes: number) => void): Promise<{ rawBytes: number }> {
     if (this.closed) throw new Error(`DiskImage ${this.o.path} is closed`);
     if (!Number.isInteger(index) || index < 0 || index >= this.chunkCount) {
-      throw new ChunkError('bad-index', `chunk ${index} is not in 0..${this.chunkCount - 1}`);
+      throw new ChunkError(ChunkErrorCodes.BAD_INDEX, `chunk ${index} is not in 0..${this.chunkCount - 1}`);
     }
-    if (this.busy.has(index)) throw new ChunkError('busy', `chunk ${index} is already being received`);
+    if (this.busy.has(index)) throw new ChunkError(ChunkErrorCodes.BUSY, `chunk ${index} is already being received`);
     this.busy.add(index);
     try {
       const sparse = !this.resumed && !this.attempted.has(index);
@@ -238,7 +235,7 @@ export class DiskImage {
     const tap = new Transform({
       transform(chunk: Buffer, _enc, cb) {
         compressed += chunk.length;
-        if (compressed > maxCompressed) return cb(new ChunkError('bad-length', `chunk ${index}: more than ${maxCompressed} compressed bytes`));
+        if (compressed > maxCompressed) return cb(new ChunkError(ChunkErrorCodes.BAD_LENGTH, `chunk ${index}: more than ${maxCompressed} compressed bytes`));
         hash.update(chunk);
         cb(null, chunk);
       },
@@ -268,7 +265,7 @@ export class DiskImage {
       highWaterMark: 4 * SPARSE_BLOCK,
       write(chunk: Buffer, _enc, cb) {
         raw += chunk.length;
-        if (raw > expected) return cb(new ChunkError('bad-length', `chunk ${index}: more than ${expected} bytes after gunzip`));
+        if (raw > expected) return cb(new ChunkError(ChunkErrorCodes.BAD_LENGTH, `chunk ${index}: more than ${expected} bytes after gunzip`));
         image?.update(chunk);
         (async () => {
           let at = 0;
@@ -281,7 +278,7 @@ export class DiskImage {
         })().then(() => cb(), cb);
       },
       final(cb) {
-        flush().then(() => cb(raw === expected ? null : new ChunkError('bad-length', `chunk ${index}: ${raw} bytes after gunzip, expected ${expected}`)), cb);
+        flush().then(() => cb(raw === expected ? null : new ChunkError(ChunkErrorCodes.BAD_LENGTH, `chunk ${index}: ${raw} bytes after gunzip, expected ${expected}`)), cb);
       },
     });
 
@@ -289,11 +286,11 @@ export class DiskImage {
       await pipeline(body, tap, createGunzip({ chunkSize: SPARSE_BLOCK }), sink);
     } catch (err) {
       if (err instanceof ChunkError) throw err;
-      if (isZlibError(err)) throw new ChunkError('bad-gzip', `chunk ${index}: ${(err as Error).message}`);
+      if (isZlibError(err)) throw new ChunkError(ChunkErrorCodes.BAD_GZIP, `chunk ${index}: ${(err as Error).message}`);
       throw err;
     }
     const got = hash.digest('hex');
-    if (got !== sha256) throw new ChunkError('bad-checksum', `chunk ${index}: SHA-256 of the body is ${got}, expected ${sha256}`);
+    if (got !== sha256) throw new ChunkError(ChunkErrorCodes.BAD_CHECKSUM, `chunk ${index}: SHA-256 of the body is ${got}, expected ${sha256}`);
     return raw;
   }
 

@@ -11,9 +11,9 @@ import { normalizeMac } from '../lib/net.js';
 
 /** Largest report accepted, in bytes: a real one is a few hundred. */
 export const MAX_REPORT_BYTES = 64 * 1024;
-export const MAX_NICS = 32;
-export const MAX_DISKS = 16;
-export const MAX_CPUS = 1024;
+const MAX_NICS = 32;
+const MAX_DISKS = 16;
+const MAX_CPUS = 1024;
 
 export interface HardwareReport {
   cpus: number;

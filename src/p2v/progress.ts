@@ -5,9 +5,9 @@
  */
 
 /** Rate window: long enough to smooth chunk-sized bursts, short enough to follow a slowdown. */
-export const RATE_WINDOW_MS = 30_000;
+const RATE_WINDOW_MS = 30_000;
 /** Below this span between the oldest and newest sample the rate is noise: none is shown. */
-export const MIN_RATE_SPAN_MS = 1_000;
+const MIN_RATE_SPAN_MS = 1_000;
 /** add() may be called per 64 KiB block: samples closer than this are merged into one. */
 const MERGE_MS = 500;
 

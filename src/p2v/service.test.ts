@@ -12,7 +12,8 @@ import { after, describe, it } from 'node:test';
 import { MemoryStore } from '../store/memory.js';
 import { createLogger } from '../lib/log.js';
 import { DiskImage } from './disk-image.js';
-import { CaptureRefused } from './service.js';
+import { CaptureErrorCodes } from '../lib/errors.js';
+import { CaptureRefused, type CaptureErrorCode } from './service.js';
 import { chunk, cleanWorlds, disk, MAC, MIB, report, world } from './testkit.js';
 
 after(cleanWorlds);
@@ -63,7 +64,7 @@ describe('P2V job', () => {
     assert.equal(end.protectedByHa, true);
     assert.deepEqual(end.standby, ['hv2']);
     // The token is spent: the capture cannot call again.
-    await assert.rejects(w.svc.complete(MAC, token), (e: unknown) => e instanceof CaptureRefused && e.status === 404);
+    await assert.rejects(w.svc.complete(MAC, token), (e: unknown) => e instanceof CaptureRefused && e.code === CaptureErrorCodes.NOT_FOUND);
     // A VM cannot be captured again.
     await assert.rejects(w.svc.start('phys16', { to: 'hv1' }), /is a VM already/);
   });
@@ -73,15 +74,15 @@ describe('P2V job', () => {
     const j = await w.svc.start('phys16', { to: 'hv1' });
     assert.equal(j.power, 'operator');
     assert.match(j.message, /reboot phys16 \(10\.77\.0\.16\) now/);
-    const status = (p: Promise<unknown>, s: number) => assert.rejects(p, (e: unknown) => e instanceof CaptureRefused && e.status === s);
-    await status(w.svc.hardware(MAC, 'nope', report), 403);
-    await status(w.svc.hardware(MAC, w.token(), 'cpus x\n'), 400);
-    await status(w.svc.chunk(MAC, w.token(), 'vda', 0, 'a'.repeat(64), chunk(0).body), 409);
+    const status = (p: Promise<unknown>, code: CaptureErrorCode) => assert.rejects(p, (e: unknown) => e instanceof CaptureRefused && e.code === code);
+    await status(w.svc.hardware(MAC, 'nope', report), CaptureErrorCodes.FORBIDDEN);
+    await status(w.svc.hardware(MAC, w.token(), 'cpus x\n'), CaptureErrorCodes.INVALID);
+    await status(w.svc.chunk(MAC, w.token(), 'vda', 0, 'a'.repeat(64), chunk(0).body), CaptureErrorCodes.CONFLICT);
     await w.svc.hardware(MAC, w.token(), report);
-    await status(w.svc.chunk(MAC, w.token(), 'vdb', 0, chunk(0).sha, chunk(0).body), 404);
-    await status(w.svc.chunk(MAC, w.token(), 'vda', 0, 'a'.repeat(64), chunk(0).body), 400);
-    await status(w.svc.chunk(MAC, w.token(), 'vda', 7, chunk(0).sha, chunk(0).body), 400);
-    await status(w.svc.complete(MAC, w.token()), 409);
+    await status(w.svc.chunk(MAC, w.token(), 'vdb', 0, chunk(0).sha, chunk(0).body), CaptureErrorCodes.NOT_FOUND);
+    await status(w.svc.chunk(MAC, w.token(), 'vda', 0, 'a'.repeat(64), chunk(0).body), CaptureErrorCodes.INVALID);
+    await status(w.svc.chunk(MAC, w.token(), 'vda', 7, chunk(0).sha, chunk(0).body), CaptureErrorCodes.INVALID);
+    await status(w.svc.complete(MAC, w.token()), CaptureErrorCodes.CONFLICT);
     assert.equal(w.bootTable.get(MAC)?.mode, 'install');
     await assert.rejects(w.svc.start('phys16', { to: 'hv1' }), /in progress/);
     await assert.rejects(w.svc.start('vm10', { to: 'hv1' }), /is a VM already/);
@@ -121,7 +122,7 @@ describe('P2V job', () => {
     const two = `${report}disk sdb ${MIB}\n`;
     assert.equal(await w.svc.hardware(MAC, w.token(), two), `chunk_bytes ${MIB}\ndisk vda ${disk.length} 0\ndisk sdb ${MIB} 0\n`);
     // The disks cannot change while the capture runs.
-    await assert.rejects(w.svc.hardware(MAC, w.token(), report), (e: unknown) => e instanceof CaptureRefused && e.status === 409);
+    await assert.rejects(w.svc.hardware(MAC, w.token(), report), (e: unknown) => e instanceof CaptureRefused && e.code === CaptureErrorCodes.CONFLICT);
     for (const i of [0, 1, 2]) await w.svc.chunk(MAC, w.token(), 'vda', i, chunk(i).sha, chunk(i).body);
     await assert.rejects(w.svc.complete(MAC, w.token()), /sdb is incomplete: chunk 0 of 1 is missing/);
     await w.svc.chunk(MAC, w.token(), 'sdb', 0, chunk(0).sha, chunk(0).body);
@@ -204,14 +205,14 @@ describe('P2V job', () => {
       assert.equal(w.svc.job('phys16').phase, 'verifying');
       // The capture retries (its HTTP client timed out): no second hash.
       assert.equal((await w.svc.complete(MAC, token)).status, 202);
-      await assert.rejects(w.svc.chunk(MAC, token, 'vda', 0, chunk(0).sha, chunk(0).body), (e: unknown) => e instanceof CaptureRefused && e.status === 409);
+      await assert.rejects(w.svc.chunk(MAC, token, 'vda', 0, chunk(0).sha, chunk(0).body), (e: unknown) => e instanceof CaptureRefused && e.code === CaptureErrorCodes.CONFLICT);
       await leaves(w, 'verifying');
       assert.equal(hashes, 1);
       const j = w.svc.job('phys16');
       assert.ok(['captured', 'creating-vm'].includes(j.phase), j.phase);
       assert.equal(j.disks[0]!.sha256, createHash('sha256').update(disk).digest('hex'));
       assert.equal(w.bootTable.get(MAC)?.mode, 'local', 'completed by itself: the token is spent');
-      await assert.rejects(w.svc.complete(MAC, token), (e: unknown) => e instanceof CaptureRefused && e.status === 404);
+      await assert.rejects(w.svc.complete(MAC, token), (e: unknown) => e instanceof CaptureRefused && e.code === CaptureErrorCodes.NOT_FOUND);
     } finally {
       DiskImage.prototype.sha256 = sha256;
     }

@@ -29,13 +29,13 @@ import type { LibvirtDriver } from '../hypervisor/libvirt.js';
 import { isDriverError, DriverErrorCodes } from '../hypervisor/driver.js';
 import { runShell } from '../hypervisor/fence.js';
 import { probeTcp } from '../monitor/probe.js';
-import { renderHostCommand } from '../hypervisor/template.js';
+import { renderHostCommand } from '../lib/command-template.js';
 import type { BootChange, BootTable } from '../inventory/boot-table.js';
 import { hostAsInput, type HostCatalog } from '../inventory/catalog.js';
 import { tokenIsCurrent, type InstallLifecycle } from '../inventory/install.js';
 import type { Host, Inventory } from '../inventory/inventory.js';
 import type { Clock, Timer } from '../lib/clock.js';
-import { ConflictError, ErrorCodes, InputError, NotFoundError } from '../lib/errors.js';
+import { CaptureErrorCodes, ChunkErrorCodes, ConflictError, ErrorCodes, InputError, NotFoundError, ThreeRcError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { processGuard } from '../lib/guard.js';
 import type { Store } from '../store/store.js';
@@ -89,12 +89,15 @@ export interface CaptureAnswer {
   text: string;
 }
 
-/** A refused upload call: the HTTP status and why. */
-export class CaptureRefused extends Error {
-  constructor(readonly status: number, message: string) {
-    super(message);
+/** A refused capture call: one of CaptureErrorCodes and why (http/errors.ts gives its status). */
+export class CaptureRefused extends ThreeRcError {
+  declare readonly code: CaptureErrorCode;
+  constructor(code: CaptureErrorCode, message: string) {
+    super(code, message);
   }
 }
+
+export type CaptureErrorCode = (typeof CaptureErrorCodes)[keyof typeof CaptureErrorCodes];
 
 /** The part of the libvirt driver a P2V uses. */
 export type P2vDriver = Pick<LibvirtDriver, 'define' | 'start' | 'reachable'>;
@@ -249,13 +252,13 @@ export class P2vService {
   /** The hardware report; answers the chunk size and where each disk's upload (re)starts. */
   async hardware(mac: string, token: string | undefined, text: string): Promise<string> {
     const job = this.authorize(mac, token);
-    if (job.phase === 'verifying') throw new CaptureRefused(409, 'every disk is in and being verified; the capture completes by itself');
+    if (job.phase === 'verifying') throw new CaptureRefused(CaptureErrorCodes.CONFLICT, 'every disk is in and being verified; the capture completes by itself');
     const parsed = parseHardwareReport(text);
-    if ('problems' in parsed) throw new CaptureRefused(400, `hardware report refused: ${parsed.problems.join('; ')}`);
+    if ('problems' in parsed) throw new CaptureRefused(CaptureErrorCodes.INVALID, `hardware report refused: ${parsed.problems.join('; ')}`);
     const hw = parsed.report;
     const known = new Map(job.disks.map((d) => [d.name, d]));
     if (job.hardware && (hw.disks.length !== job.disks.length || hw.disks.some((d) => known.get(d.name)?.bytes !== d.bytes))) {
-      throw new CaptureRefused(409, `the disks changed since this capture began (${job.disks.map((d) => `${d.name} ${d.bytes}`).join(', ')}); cancel and start again`);
+      throw new CaptureRefused(CaptureErrorCodes.CONFLICT, `the disks changed since this capture began (${job.disks.map((d) => `${d.name} ${d.bytes}`).join(', ')}); cancel and start again`);
     }
     job.hardware = hw;
     job.disks = hw.disks.map((d) => known.get(d.name) ?? { name: d.name, bytes: d.bytes, file: `${job.host}-${d.name}.img`, sha256: null });
@@ -275,17 +278,17 @@ export class P2vService {
   /** One gzip chunk of one disk. */
   async chunk(mac: string, token: string | undefined, disk: string, index: number, sha256: string | undefined, body: Readable): Promise<string> {
     const job = this.authorize(mac, token);
-    if (job.phase === 'verifying') throw new CaptureRefused(409, 'every disk is in and being verified; no more chunks are taken');
-    if (job.phase !== 'capturing') throw new CaptureRefused(409, 'send the hardware report first');
-    if (!job.disks.some((d) => d.name === disk)) throw new CaptureRefused(404, `${disk} is not a disk of the hardware report (${job.disks.map((d) => d.name).join(', ')})`);
-    if (!sha256 || !/^[0-9a-f]{64}$/.test(sha256)) throw new CaptureRefused(400, 'header X-3rc-Sha256 must hold the SHA-256 (hex) of the chunk as sent');
+    if (job.phase === 'verifying') throw new CaptureRefused(CaptureErrorCodes.CONFLICT, 'every disk is in and being verified; no more chunks are taken');
+    if (job.phase !== 'capturing') throw new CaptureRefused(CaptureErrorCodes.CONFLICT, 'send the hardware report first');
+    if (!job.disks.some((d) => d.name === disk)) throw new CaptureRefused(CaptureErrorCodes.NOT_FOUND, `${disk} is not a disk of the hardware report (${job.disks.map((d) => d.name).join(', ')})`);
+    if (!sha256 || !/^[0-9a-f]{64}$/.test(sha256)) throw new CaptureRefused(CaptureErrorCodes.INVALID, 'header X-3rc-Sha256 must hold the SHA-256 (hex) of the chunk as sent');
     const img = await this.image(job, disk);
     const progress = this.progressOf(job, false);
     try {
       await img.receive(index, body, sha256, (n) => progress?.add(n, this.d.clock.now()));
       return `ok ${index} ${img.receivedBytes()}\n`;
     } catch (err) {
-      if (err instanceof ChunkError) throw new CaptureRefused(err.code === 'busy' ? 409 : 400, `${disk} chunk ${index}: ${err.message}`);
+      if (err instanceof ChunkError) throw new CaptureRefused(err.code === ChunkErrorCodes.BUSY ? CaptureErrorCodes.CONFLICT : CaptureErrorCodes.INVALID, `${disk} chunk ${index}: ${err.message}`);
       throw err;
     }
   }
@@ -299,11 +302,11 @@ export class P2vService {
   async complete(mac: string, token: string | undefined): Promise<CaptureAnswer> {
     const job = this.authorize(mac, token);
     if (job.phase === 'verifying') return { status: 202, text: `verifying ${job.disks.map((d) => d.name).join(' ')}\n` };
-    if (job.phase !== 'capturing') throw new CaptureRefused(409, 'send the hardware report and the disks first');
+    if (job.phase !== 'capturing') throw new CaptureRefused(CaptureErrorCodes.CONFLICT, 'send the hardware report and the disks first');
     const images: DiskImage[] = [];
     for (const d of job.disks) {
       const img = await this.image(job, d.name);
-      if (!img.isComplete()) throw new CaptureRefused(409, `${d.name} is incomplete: chunk ${img.nextChunk()} of ${img.chunkCount} is missing`);
+      if (!img.isComplete()) throw new CaptureRefused(CaptureErrorCodes.CONFLICT, `${d.name} is incomplete: chunk ${img.nextChunk()} of ${img.chunkCount} is missing`);
       images.push(img);
     }
     const ready = images.map((img) => img.digestReady());
@@ -343,7 +346,7 @@ export class P2vService {
   /** The hashes are recorded: spends the token, flips the boot entry to local and makes the VM. */
   private async captured(job: P2vJob, token: string | undefined): Promise<void> {
     const r = await this.ownChangeOf(job.mac, () => this.d.install.done(job.mac, token));
-    if (r.status !== 'ok') throw new CaptureRefused(r.status === 'gone' ? 410 : 403, r.status === 'unknown' ? 'unknown host' : r.why);
+    if (r.status !== 'ok') throw new CaptureRefused(r.status === 'gone' ? CaptureErrorCodes.GONE : CaptureErrorCodes.FORBIDDEN, r.status === 'unknown' ? 'unknown host' : r.why);
     this.closeImages(job.host);
     job.phase = 'captured';
     job.message = `captured (${job.disks.map((d) => `${d.name} sha256 ${d.sha256}`).join(', ')}); creating the VM on ${job.to}`;
@@ -432,8 +435,8 @@ export class P2vService {
 
   private authorize(mac: string, token: string | undefined): P2vJob {
     const job = [...this.jobsByHost.values()].find((j) => j.mac === mac && CAPTURING.includes(j.phase));
-    if (!job) throw new CaptureRefused(404, 'no capture is running for this host');
-    if (!tokenIsCurrent(this.d.bootTable.get(mac), token)) throw new CaptureRefused(403, 'the token is not the current capture token of this host');
+    if (!job) throw new CaptureRefused(CaptureErrorCodes.NOT_FOUND, 'no capture is running for this host');
+    if (!tokenIsCurrent(this.d.bootTable.get(mac), token)) throw new CaptureRefused(CaptureErrorCodes.FORBIDDEN, 'the token is not the current capture token of this host');
     return job;
   }
 

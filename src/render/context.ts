@@ -5,7 +5,7 @@
 import type { Config } from '../config/load.js';
 import type { Host, Profile } from '../inventory/inventory.js';
 import { cidrContains, formatIpv4, parseCidr, parseIpv4 } from '../lib/net.js';
-import type { BootEntry } from '../store/store.js';
+import type { BootEntry } from '../domain/boot-entry.js';
 import { installKernelArgs } from '../boot/kernel-args.js';
 import { bootFileUrl, installUrls, macPath, publicBaseUrl } from '../boot/urls.js';
 import { mergeVars, type Vars } from './vars.js';

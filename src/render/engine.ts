@@ -12,20 +12,8 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import Handlebars from 'handlebars';
-import { ErrorCodes, ThreeRcError } from '../lib/errors.js';
+import { TemplateError } from '../lib/errors.js';
 import { shqHelper } from './shell.js';
-
-/** A template that cannot be compiled or rendered: where, and for which host. */
-export class TemplateError extends ThreeRcError {
-  constructor(
-    readonly file: string,
-    readonly line: number | undefined,
-    readonly detail: string,
-    readonly host?: string,
-  ) {
-    super(ErrorCodes.TEMPLATE, `${file}${line ? `:${line}` : ''}: ${detail}${host ? ` (rendering for ${host})` : ''}`);
-  }
-}
 
 type Compiled = (ctx: unknown, options?: unknown) => string;
 
@@ -84,7 +72,7 @@ export class TemplateEngine {
     try {
       return fn(ctx);
     } catch (err) {
-      if (err instanceof TemplateError) throw new TemplateError(err.file, err.line, err.detail, host);
+      if (err instanceof TemplateError) throw new TemplateError(err.detail, err.file, err.line, host);
       throw this.locate(file, err, host);
     }
   }
@@ -112,7 +100,7 @@ export class TemplateEngine {
       }
       source = readFileSync(file, 'utf8');
     } catch (err) {
-      throw new TemplateError(file, undefined, `cannot read template: ${(err as Error).message}`);
+      throw new TemplateError(`cannot read template: ${(err as Error).message}`, file);
     }
     let fn: Compiled;
     try {
@@ -120,7 +108,7 @@ export class TemplateEngine {
       // Handlebars compiles lazily: force it now so syntax errors name this file.
       this.hb.precompile(source, OPTIONS);
     } catch (err) {
-      throw new TemplateError(file, errorLine(err), cleanMessage(err));
+      throw new TemplateError(cleanMessage(err), file, errorLine(err));
     }
     this.cache.set(file, { mtimeMs, fn, checkedAt: now });
     return fn;
@@ -133,9 +121,9 @@ export class TemplateEngine {
     if (partial) {
       const lines = readFileSync(file, 'utf8').split('\n');
       const idx = lines.findIndex((l) => new RegExp(`\\{\\{~?>\\s*${partial[1]!.replace(/[/.]/g, '\\$&')}[\\s}~]`).test(l));
-      return new TemplateError(file, idx >= 0 ? idx + 1 : undefined, `partial "${partial[1]}" not found under ${join(this.dirs.templates, 'partials')}`, host);
+      return new TemplateError(`partial "${partial[1]}" not found under ${join(this.dirs.templates, 'partials')}`, file, idx >= 0 ? idx + 1 : undefined, host);
     }
-    return new TemplateError(file, errorLine(err), msg, host);
+    return new TemplateError(msg, file, errorLine(err), host);
   }
 
   /** Re-registers the partials when any of them changed (checked at most once a second). */
@@ -156,7 +144,7 @@ export class TemplateEngine {
           fn = this.hb.compile(source, OPTIONS) as Compiled;
           this.hb.precompile(source, OPTIONS);
         } catch (err) {
-          throw new TemplateError(f, errorLine(err), cleanMessage(err));
+          throw new TemplateError(cleanMessage(err), f, errorLine(err));
         }
         // Errors inside a partial name the partial's file, not the template that included it.
         this.hb.registerPartial(name, ((ctx: unknown, options: unknown) => {
@@ -164,7 +152,7 @@ export class TemplateEngine {
             return fn(ctx, options);
           } catch (err) {
             if (err instanceof TemplateError) throw err;
-            throw new TemplateError(f, errorLine(err), cleanMessage(err));
+            throw new TemplateError(cleanMessage(err), f, errorLine(err));
           }
         }) as unknown as Handlebars.Template);
       }

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Host } from '../inventory/inventory.js';
-import type { BootEntry } from '../store/store.js';
+import type { BootEntry } from '../domain/boot-entry.js';
 import type { Preview } from '../boot/served.js';
 import { macPath } from '../boot/urls.js';
 import { compilePxelinuxTemplate, macConfig, PXELINUX_TEMPLATE } from './pxelinux.js';

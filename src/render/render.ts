@@ -7,7 +7,7 @@ import type { Config } from '../config/load.js';
 import type { Host, Inventory, Profile } from '../inventory/inventory.js';
 import { ErrorCodes, NotFoundError } from '../lib/errors.js';
 import { ANY_CLIENT, bootSettings, bootSpec, type BootSpec } from '../boot/booter.js';
-import type { BootEntry } from '../store/store.js';
+import type { BootEntry } from '../domain/boot-entry.js';
 import { buildContext, type RenderContext } from './context.js';
 import type { TemplateEngine } from './engine.js';
 

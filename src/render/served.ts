@@ -3,7 +3,7 @@
  * script from the booter's answer for the host's current entry, the kickstart, the preview.
  */
 import type { HostRenderer } from '../boot/served.js';
-import type { BootEntry } from '../inventory/boot-table.js';
+import type { BootEntry } from '../domain/boot-entry.js';
 import { preview } from './preview.js';
 import { hostSpec, renderIpxe, renderKickstart, type RenderDeps } from './render.js';
 

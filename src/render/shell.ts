@@ -13,7 +13,7 @@
  * quoting, the `sh -c` inside the target reads the second. Each level of `nest` re-quotes the
  * quoted word for one more enclosing single-quoted string (every `'` becomes `'\''`).
  */
-import { shQuote } from '../hypervisor/remote.js';
+import { shQuote } from '../lib/command-template.js';
 
 /** A value quoted for the shell, `nest` times more for enclosing single-quoted strings. */
 export function shellQuote(value: unknown, nest = 0): string {

@@ -5,7 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { BootEntry, Lease, Store, VmState } from './store.js';
+import type { Store, VmState } from './store.js';
+import type { BootEntry } from '../domain/boot-entry.js';
+import type { Lease } from '../domain/lease.js';
 
 export interface ContractHarness {
   make(): Promise<Store>;

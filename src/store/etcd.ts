@@ -36,16 +36,16 @@ import {
   normalizeEvent,
   prunablePrefix,
   type PruneRequest,
-  type BootEntry,
   type EventQuery,
   type HostOverride,
-  type Lease,
   type Store,
   type StoreEvent,
   type StoreOp,
   type VmState,
   type WriteResult,
 } from './store.js';
+import type { BootEntry } from '../domain/boot-entry.js';
+import type { Lease } from '../domain/lease.js';
 
 export interface EtcdTls {
   /** PEM contents (not paths). */
@@ -88,7 +88,7 @@ interface Pending {
 }
 
 /** Builds an etcd3 client with a deadline on every unary call. */
-export function etcdClient(o: Pick<EtcdStoreOptions, 'endpoints' | 'tls' | 'callTimeoutMs'>): Etcd3 {
+function etcdClient(o: Pick<EtcdStoreOptions, 'endpoints' | 'tls' | 'callTimeoutMs'>): Etcd3 {
   const timeout = o.callTimeoutMs ?? 5000;
   const opts: IOptions = {
     hosts: o.endpoints.map((e) => (/^https?:\/\//.test(e) ? e : `${o.tls ? 'https' : 'http'}://${e}`)),

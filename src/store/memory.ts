@@ -9,16 +9,16 @@ import {
   normalizeEvent,
   prunablePrefix,
   type PruneRequest,
-  type BootEntry,
   type EventQuery,
   type HostOverride,
-  type Lease,
   type Store,
   type StoreEvent,
   type StoreOp,
   type VmState,
   type WriteResult,
 } from './store.js';
+import type { BootEntry } from '../domain/boot-entry.js';
+import type { Lease } from '../domain/lease.js';
 
 export class MemoryStore implements Store {
   readonly kind = 'memory';

@@ -55,7 +55,7 @@ export const migrations: readonly string[] = [
     updated_at INTEGER NOT NULL
   ) STRICT;
   `,
-  // 3: the API's and the retention's event reads all use an index (issue 19): by kind (GET
+  // 3: the API's and the retention's event reads all use an index: by kind (GET
   // /api/v1/ha, P2V jobs); by id (paging, pruning the oldest) is the primary key.
   `
   CREATE INDEX events_kind ON events(kind, id);

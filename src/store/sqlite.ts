@@ -22,19 +22,16 @@ import {
   normalizeEvent,
   prunablePrefix,
   type PruneRequest,
-  type BootEntry,
   type EventQuery,
-  type Lease,
-  type LeaseState,
-  type BootMode,
   type HostOverride,
-  type InstallResult,
   type Store,
   type StoreEvent,
   type StoreOp,
   type VmState,
   type WriteResult,
 } from './store.js';
+import type { BootEntry, BootMode, InstallResult } from '../domain/boot-entry.js';
+import type { Lease, LeaseState } from '../domain/lease.js';
 
 export interface SqliteOptions {
   path: string;

@@ -7,23 +7,8 @@
  * in memory by their owners (BootTable, lease table, controller), so no protocol request waits
  * on the store for a read.
  */
-
-export type BootMode = 'local' | 'install';
-
-/** What a MAC boots: the local disk, or an install of a profile with a per-install token. */
-export interface BootEntry {
-  mac: string;
-  mode: BootMode;
-  profile: string;
-  /** Single-use token of the current install; null in local mode. */
-  token: string | null;
-  /** When this entry was set (ms since the epoch). */
-  since: number;
-  /** How the last install ended, once it has: done, failed (installer said so), expired (never called back). */
-  result?: InstallResult | null;
-}
-
-export type InstallResult = 'done' | 'failed' | 'expired';
+import type { BootEntry } from '../domain/boot-entry.js';
+import type { Lease } from '../domain/lease.js';
 
 /**
  * A host created or changed through the API (`host` set), or deleted (`host` null). Applied over
@@ -32,20 +17,6 @@ export type InstallResult = 'done' | 'failed' | 'expired';
 export interface HostOverride {
   name: string;
   host: Record<string, unknown> | null;
-  updatedAt: number;
-}
-
-export type LeaseState = 'offered' | 'bound' | 'declined' | 'released';
-
-/** A DHCP lease. One per address: the store's key is the IP, so no address is held twice. */
-export interface Lease {
-  ip: string;
-  mac: string;
-  state: LeaseState;
-  /** ms since the epoch. */
-  expiresAt: number;
-  clientId?: string | null;
-  hostname?: string | null;
   updatedAt: number;
 }
 

@@ -25,7 +25,7 @@ import { TftpErrorCode } from './packet.js';
 export type Refusal = { ok: false; code: typeof TftpErrorCode.FILE_NOT_FOUND | typeof TftpErrorCode.ACCESS_VIOLATION; reason: string };
 
 /** Longest request name accepted; PXE ROMs limit the name to 128 bytes anyway. */
-export const MAX_NAME = 1024;
+const MAX_NAME = 1024;
 
 /** Checks a request name (pure); returns the clean relative path or a refusal. */
 export function checkRequestPath(name: string): { ok: true; rel: string } | Refusal {

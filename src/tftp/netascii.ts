@@ -3,7 +3,7 @@
  * Files on disk are Unix text (LF); a netascii read translates them on the way out, and the
  * RFC 2349 tsize of such a transfer is the translated size.
  *
- * A netascii read never copies the file (issue 19: a 40 MB initrd asked for in netascii cost a
+ * A netascii read never copies the file (a 40 MB initrd asked for in netascii cost a
  * 42 MB copy and a 370 ms event-loop stall per request, so one host could exhaust 3rc):
  * - blocks are translated one at a time from the (cached) file, by {@link NetasciiBlocks};
  * - the translated size (needed for tsize and to know the last block) is counted in chunks that

@@ -7,7 +7,7 @@
  * byte maps to exactly one character and back (a file name is never re-encoded).
  */
 
-import { PacketErrorCodes } from '../lib/errors.js';
+import { PacketErrorCodes, ThreeRcError } from '../lib/errors.js';
 
 export { PacketErrorCodes };
 
@@ -36,7 +36,7 @@ export const TftpErrorCode = {
 } as const;
 
 /** Largest DATA payload a 16-bit UDP length allows with IP and UDP headers (RFC 2348). */
-export const MAX_BLKSIZE = 65464;
+const MAX_BLKSIZE = 65464;
 
 /** Options as sent: name (as spelled by the peer) and value, in order. */
 export type TftpOptions = Array<[name: string, value: string]>;
@@ -51,12 +51,10 @@ export type TftpPacket =
 export type PacketErrorCode = (typeof PacketErrorCodes)[keyof typeof PacketErrorCodes];
 
 /** The only error the decoder raises: a datagram that is not a TFTP packet. */
-export class TftpPacketError extends Error {
-  readonly code: PacketErrorCode;
+export class TftpPacketError extends ThreeRcError {
+  declare readonly code: PacketErrorCode;
   constructor(code: PacketErrorCode, message: string) {
-    super(message);
-    this.code = code;
-    this.name = 'TftpPacketError';
+    super(code, message);
   }
 }
 

@@ -15,7 +15,7 @@ import { PacketGuard } from '../lib/guard.js';
 import { createLogger, silentLogger } from '../lib/log.js';
 import { packageRoot } from '../lib/paths.js';
 import { loadPxelinuxTemplate, pxelinuxFiles } from '../render/pxelinux.js';
-import type { BootEntry } from '../store/store.js';
+import type { BootEntry } from '../domain/boot-entry.js';
 import { RawClient } from '../../test/tftp/raw-client.js';
 import { encodeAck, encodeRequest, Op } from './packet.js';
 import { TftpServer } from './server.js';
@@ -78,7 +78,7 @@ test('maxTransfers: requests over the bound get error 0 "server busy", recorded;
   }
 });
 
-// ---- issue 19 ------------------------------------------------------------------------------
+// ---- hostile and broken clients ----------------------------------------------------------
 
 const LO5 = '52:54:00:77:00:55';
 const VM10 = '52:54:00:77:00:10';

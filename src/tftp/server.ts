@@ -21,8 +21,8 @@
  *   guard's boundary (lib/guard.ts): whatever it throws is logged and counted, never the end of
  *   the process. Sources that cannot be answered (port 0, broadcast, multicast, our own request
  *   socket...) are dropped before any reply, counted and logged at debug. No send throws: a
- *   failed send is logged (issue 19: a WRQ from port 0 made `send` throw and killed 3rc).
- * - Fair share of the transfer slots (issue 19: 512 abandoned RRQs from one address kept TFTP
+ *   failed send is logged (a WRQ from port 0 made `send` throw and killed 3rc).
+ * - Fair share of the transfer slots (512 abandoned RRQs from one address kept TFTP
  *   answering "busy" to everyone):
  *   - one client address holds at most servers.tftp.maxTransfersPerClient transfers (a PXE
  *     client runs one at a time); more get error 0 "server busy";

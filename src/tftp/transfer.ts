@@ -16,7 +16,7 @@
  *   client timed out waiting) triggers at most one resend per window position.
  * - A peer that has never acknowledged anything (no ACK 0 for our OACK, no ACK for DATA 1) gets
  *   one retransmission, then the transfer is abandoned: the request may have been spoofed, and
- *   a forged source must not receive our first packet over and over (issue 19).
+ *   a forged source must not receive our first packet over and over.
  * - A transfer lives at most `maxLifetimeMs` from its start, however it progresses and whatever
  *   timeout the client negotiated (RFC 2349 allows 255 s, which with back-off kept an abandoned
  *   transfer alive for over an hour): the timer is never armed past that end, and the first
@@ -275,5 +275,3 @@ export class Transfer {
   }
 }
 
-/** Opcodes a read transfer's port accepts from its peer; everything else is ignored. */
-export const TRANSFER_OPS: ReadonlySet<number> = new Set([Op.ACK, Op.ERROR]);

@@ -75,9 +75,20 @@ describe('DnsServer in-process', () => {
   before(async () => {
     config = await labConfig();
     clock = new FakeClock(Date.UTC(2026, 10, 25));
-    server = new DnsServer(config, inventory(), silentLogger, clock);
+    server = new DnsServer({ config, inventory: inventory(), log: silentLogger, clock, onQuery: (address, q, answer) => queries.push({ address, ...q, answer }) });
     await server.start();
     port = config.servers.dns.port;
+  });
+  const queries: { address: string; name: string; type: number; answer: string }[] = [];
+
+  it('tells onQuery (the boot trace in 3rc) of every answered query: client address, question, answer code', async () => {
+    queries.length = 0;
+    await dig1(port, ['vm10.lab.test']);
+    await dig1(port, ['nope.lab.test', 'AAAA']);
+    assert.deepEqual(queries, [
+      { address: '127.0.0.1', name: 'vm10.lab.test', type: 1, answer: 'NOERROR' },
+      { address: '127.0.0.1', name: 'nope.lab.test', type: 28, answer: 'NXDOMAIN' },
+    ]);
   });
 
   after(async () => {
@@ -103,7 +114,7 @@ describe('DnsServer in-process', () => {
 
   it('a change of the inventory (replaceHosts, as the API does) is served at once', async () => {
     const inv = inventory();
-    const own = new DnsServer({ ...config, servers: { ...config.servers, dns: { ...config.servers.dns, port: await freePort() } } }, inv, silentLogger, clock);
+    const own = new DnsServer({ config: { ...config, servers: { ...config.servers, dns: { ...config.servers.dns, port: await freePort() } } }, inventory: inv, log: silentLogger, clock });
     await own.start();
     try {
       const p = own.addresses()[0]!.split(':')[1]!.split('/')[0]!;
@@ -214,7 +225,7 @@ describe('DnsServer in-process', () => {
       network: { ...config.network, subnets: [...config.network.subnets, { cidr: '127.0.0.1/32' }] },
       servers: { ...config.servers, dns: { ...config.servers.dns, port: await freePort(), forwarders: ['127.0.0.1'] } },
     };
-    const fw = new DnsServer(fwConfig, inventory(), silentLogger, clock, { forwarderPort: upstream.address().port });
+    const fw = new DnsServer({ config: fwConfig, inventory: inventory(), log: silentLogger, clock, forwarderPort: upstream.address().port });
     await fw.start();
     const client = dgram.createSocket('udp4');
     await new Promise<void>((r) => client.bind(0, '127.0.0.1', () => r()));
@@ -278,7 +289,7 @@ describe('DnsServer in-process', () => {
   /** A DnsServer of its own, with its own guard, on a free port. */
   async function guarded(cfg: Config = config, opts: { forwarderPort?: number } = {}) {
     const guard = new PacketGuard();
-    const own = new DnsServer({ ...cfg, servers: { ...cfg.servers, dns: { ...cfg.servers.dns, port: await freePort() } } }, inventory(), silentLogger, clock, { ...opts, guard });
+    const own = new DnsServer({ config: { ...cfg, servers: { ...cfg.servers, dns: { ...cfg.servers.dns, port: await freePort() } } }, inventory: inventory(), log: silentLogger, clock, ...opts, guard });
     await own.start();
     const p = Number(own.addresses()[0]!.split(':')[1]!.split('/')[0]);
     return { guard, server: own, port: p };

@@ -1,5 +1,5 @@
 /**
- * The fuzz campaign at CI size (issue 19): a few thousand random and mutated packets per
+ * The fuzz campaign at CI size: a few thousand random and mutated packets per
  * protocol (FUZZ_PACKETS, default 3000) from random sources, port 0 included, then the pass
  * criteria of each protocol: 3rc alive, a real client answered, no event-loop stall over 50 ms,
  * RSS and the events table bounded. `npm run fuzz -- --packets 1000000` is the full-size run.

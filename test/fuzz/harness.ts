@@ -1,5 +1,5 @@
 /**
- * The fuzz campaign (issue 19): 3rc serves DHCP, TFTP, DNS and HTTP in a network namespace;
+ * The fuzz campaign: 3rc serves DHCP, TFTP, DNS and HTTP in a network namespace;
  * random and mutated packets reach it from random sources (raw sockets, port 0 included), one
  * protocol after the other; after each protocol the pass criteria are checked and printed:
  * - the process is alive (if it died, the reason is shown and 3rc is started again, so that the

@@ -8,14 +8,14 @@
  * overview and on the VM's timeline. Screenshots go to var/test-artifacts/web/.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { keygen, sshdUnavailable, startSshd } from '../hypervisor/sshd.js';
-import { makeHypervisorState, writeFakeTools } from '../hypervisor/fake-tools.js';
+import { sshdUnavailable } from '../hypervisor/sshd.js';
+import { startFakeHypervisor } from '../lib/fake-hypervisor.js';
 import { loadConfig } from '../../src/config/load.js';
 import { freePort, LAB_YAML, ROOT, serve, writeLabConfig, type LabConfig, type Served } from '../lib/serve.js';
 
@@ -182,16 +182,7 @@ describe('web dashboard on the example inventory', { skip: noBrowser ?? false },
 
 describe('web dashboard with the HA controller running', { skip: noSshd ?? false }, () => {
   it('shows a VM failure live on the overview and on its timeline', async () => {
-    const dir = mkdtempSync(join(tmpdir(), '3rc-web-ha-'));
-    const hostKey = keygen(join(dir, 'host_ed25519'), 'ed25519');
-    const client = keygen(join(dir, 'client_ed25519'), 'ed25519');
-    writeFileSync(join(dir, 'authorized_keys'), `${client.pub}\n`);
-    const bin = writeFakeTools(dir);
-    const state = makeHypervisorState(join(dir, 'state'), ['vmt']);
-    writeFileSync(join(state, 'domains', 'vmt'), 'running\n');
-    const sshd = await startSshd({ dir: join(dir, 'sshd'), hostKeys: [hostKey.key], authorizedKeys: join(dir, 'authorized_keys'), env: { PATH: `${bin}:/usr/sbin:/usr/bin:/sbin:/bin`, FAKE_HV_STATE: state, HOME: dir } });
-    const [type, b64] = hostKey.pub.split(' ');
-    writeFileSync(join(dir, 'known_hosts'), `[127.0.0.1]:${sshd.port} ${type} ${b64}\n`);
+    const hv = await startFakeHypervisor();
     // The VM's service: answers while this listener is open.
     const servicePort = await freePort();
     const sockets = new Set<net.Socket>();
@@ -201,12 +192,7 @@ describe('web dashboard with the HA controller running', { skip: noSshd ?? false
       c.on('error', () => undefined);
     });
     await new Promise<void>((resolve) => service.listen(servicePort, '127.0.0.20', resolve));
-    const cfg = await writeLabConfig({
-      network: { domain: 'lab.test', serverIp: '10.77.0.1', subnets: [{ cidr: '10.77.0.0/24', router: '10.77.0.1' }, { cidr: '127.0.0.0/24' }] },
-      hypervisors: [{ name: 'hv1', address: '127.0.0.1', driver: 'libvirt', ssh: { user: 'root', port: sshd.port, key: client.key, knownHosts: join(dir, 'known_hosts') }, loadThreshold: 4, capacity: { vms: 4 } }],
-      hosts: [{ name: 'vmt', mac: '52:54:00:77:00:20', ip: '127.0.0.20', profile: 'debian12', role: 'services', hypervisor: 'hv1' }],
-      ha: { enabled: true, scanInterval: '1s', t1: '2s', t2: '2s', probe: { port: servicePort, timeout: '500ms' } },
-    });
+    const cfg = await writeLabConfig(hv.config({ driver: 'libvirt', probePort: servicePort }));
     const s = await serve(cfg);
     const b = await browse();
     try {
@@ -293,10 +279,9 @@ describe('web dashboard with the HA controller running', { skip: noSshd ?? false
     } finally {
       await b.close();
       await s.stop();
-      await sshd.stop();
+      await hv.stop();
       service.close();
       cfg.cleanup();
-      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

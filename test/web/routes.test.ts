@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import express from 'express';
 import { loadConfig } from '../../src/config/load.js';
-import type { AppDeps } from '../../src/http/app.js';
+import type { AppDeps } from '../../src/http/deps.js';
 import { errorHandler } from '../../src/http/errors.js';
 import { inactiveHa } from '../../src/ha/view.js';
 import { BootTable } from '../../src/inventory/boot-table.js';
@@ -17,9 +17,9 @@ import { Inventory } from '../../src/inventory/inventory.js';
 import { systemClock } from '../../src/lib/clock.js';
 import { MemoryStore } from '../../src/store/memory.js';
 import type { Snapshot } from '../../src/ha/monitor.js';
-import { LiveFeed } from '../../src/web/feed.js';
-import { webRouter } from '../../src/web/routes.js';
-import { formatSse, SseHub, type SseSink } from '../../src/web/sse.js';
+import { LiveFeed } from '../../src/http/live-feed.js';
+import { webRouter } from '../../src/http/web-routes.js';
+import { formatSse, SseHub, type SseSink } from '../../src/http/sse.js';
 import { LAB_YAML } from '../lib/serve.js';
 
 /** An SSE client on a raw HTTP request: collects the text it receives. */
@@ -124,6 +124,8 @@ describe('dashboard routes', () => {
     assert.equal(js.status, 200);
     assert.match(js.headers.get('content-type')!, /javascript/);
     assert.equal((await fetch(`${url}/assets/style.css`)).status, 200);
+    // The scripts' TypeScript sources sit beside the page in web/; they are not served.
+    for (const src of ['/assets/app.ts', '/assets/js/app.ts', '/assets/filter.ts']) assert.equal((await fetch(`${url}${src}`)).status, 404, src);
   });
 
   it('streams boot-table changes and heartbeats; forgets clients that disconnect', async () => {

@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { InputError } from '../../src/lib/errors.js';
 import type { StoreEvent } from '../../src/store/store.js';
-import { buildBands, buildTimeline, markerOf, parseInstant, parseRange, MAX_RANGE_MS } from '../../src/web/timeline.js';
-import { filterFromQuery, filterToQuery, isProblem, matches } from '../../src/web/static/filter.js';
-import { clusterMarkers, fmtSpan, tickLabel, ticks } from '../../src/web/static/svg.js';
+import { buildBands, buildTimeline, markerOf, parseInstant, parseRange, MAX_RANGE_MS } from '../../src/http/timeline.js';
+import { filterFromQuery, filterToQuery, isProblem, matches } from '../../web/filter.js';
+import { clusterMarkers, fmtSpan, tickLabel, ticks } from '../../web/svg.js';
 
 const H = 3_600_000;
 const T0 = Date.UTC(2026, 10, 25, 0, 0, 0);

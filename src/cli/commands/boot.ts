@@ -1,5 +1,5 @@
 import { loadConfig } from '../../config/load.js';
-import { hostView, type HostView } from '../../http/api.js';
+import { hostView, type HostView } from '../../http/views.js';
 import type { Inventory } from '../../inventory/inventory.js';
 import { ErrorCodes, InputError } from '../../lib/errors.js';
 import { EXIT_OK, type Io } from '../io.js';

@@ -1,5 +1,5 @@
 import { loadConfig } from '../../config/load.js';
-import { hostView, type HostView } from '../../http/api.js';
+import { hostView, type HostView } from '../../http/views.js';
 import { withLocalState } from '../local-state.js';
 import { EXIT_OK, table, type Io } from '../io.js';
 import { findApi } from '../target.js';

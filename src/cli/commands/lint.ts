@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { loadConfig } from '../../config/load.js';
 import { Inventory } from '../../inventory/inventory.js';
-import { TemplateEngine, TemplateError } from '../../render/engine.js';
+import { TemplateError } from '../../lib/errors.js';
+import { TemplateEngine } from '../../render/engine.js';
 import { checkKickstart } from '../../render/kickstart-check.js';
 import { hostSpec, renderIpxe, renderKickstart } from '../../render/render.js';
 import { findUnquoted } from '../../render/shell.js';
@@ -61,7 +62,7 @@ export function run(configFile: string, io: Io): number {
           renders++;
           return fn();
         } catch (err) {
-          if (err instanceof TemplateError) add(`${rel(err.file)}${err.line ? `:${err.line}` : ''}: ${err.detail} (host ${host.name})`);
+          if (err instanceof TemplateError && err.file) add(`${rel(err.file)}${err.line ? `:${err.line}` : ''}: ${err.detail} (host ${host.name})`);
           else add(`${host.name}: ${(err as Error).message}`);
           return undefined;
         }

@@ -43,7 +43,7 @@ export interface P2vArgs {
 }
 
 /** One line of a job: phase, progress and its message. */
-export function describeJob(j: P2vJobView): string {
+function describeJob(j: P2vJobView): string {
   const p = j.progress;
   const bytes = p && (j.phase === 'capturing' || j.phase === 'booting')
     ? ` ${formatBytes(p.bytes)}/${formatBytes(p.totalBytes)} (${p.percent.toFixed(0)}%)${p.rateBytesPerSec ? ` ${formatBytes(p.rateBytesPerSec)}/s ETA ${formatEta(p.etaSeconds)}` : ''}`

@@ -5,8 +5,8 @@
  * the token-protected API with the token the operator typed, kept only in sessionStorage. Every
  * value from the server reaches the DOM through textContent or attributes, never as markup.
  */
-import type { StoreEvent } from '../../store/store.js';
-import type { Timeline } from '../timeline.js';
+import type { StoreEvent } from '../src/store/store.js';
+import type { Timeline } from '../src/http/timeline.js';
 import { filterFromQuery, filterToQuery, matches, type FilterSpec } from './filter.js';
 import { fmtSpan, fmtTime, renderTimeline, cls } from './svg.js';
 

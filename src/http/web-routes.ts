@@ -1,34 +1,22 @@
 /**
- * The web dashboard (issue 12), served by 3rc itself: the page at `/`, its assets, and the
+ * The web dashboard, served by 3rc itself: the page at `/`, its assets, and the
  * read-only routes it feeds on: GET /api/v1/overview, GET /api/v1/timeline/NAME?from&to and the
  * SSE stream GET /api/v1/stream. Reads are open like the rest of the API's reads; every change the
  * page makes goes through the existing token-protected routes.
  */
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import express, { Router, type Request, type Response } from 'express';
-import type { AppDeps } from '../http/app.js';
-import { hostView } from '../http/api.js';
+import type { AppDeps } from './deps.js';
+import { hostView } from './views.js';
 import { ErrorCodes, NotFoundError } from '../lib/errors.js';
-import { apiError } from '../http/errors.js';
+import { apiError } from './errors.js';
 import { packageRoot } from '../lib/paths.js';
 import type { Host } from '../inventory/inventory.js';
 import type { StoreEvent } from '../store/store.js';
 import type { VmStatus } from '../ha/controller.js';
-import type { HypervisorLive, LiveFeed } from './feed.js';
+import type { HypervisorLive } from './live-feed.js';
 import { formatSse, SseHub } from './sse.js';
 import { buildTimeline, parseRange } from './timeline.js';
-
-/** What the dashboard needs beyond the app's own dependencies. */
-export interface WebDeps {
-  live: LiveFeed;
-  /** ha.budget of the config: recoveries allowed per window. */
-  budget: { recoveries: number; window: number };
-  /** SSE heartbeat interval; default 15 s. */
-  heartbeatMs?: number;
-  /** Live-stream (SSE) clients connected at once, at most (servers.http.maxSseClients); default 64. */
-  maxSseClients?: number;
-}
 
 /** The last event of a host's trace, as the overview shows it. */
 export interface LastEvent {
@@ -43,8 +31,6 @@ function lastOf(e: StoreEvent | undefined): LastEvent | null {
   return e ? { at: e.at, kind: e.kind, reason: e.reason ?? null } : null;
 }
 
-/** Where tsc puts the browser code (src/web/static/*.ts -> dist/src/web/static/*.js). */
-const SCRIPTS = fileURLToPath(new URL('./static/', import.meta.url));
 
 // The page runs only its own scripts and styles; data goes into the DOM as text, never as markup.
 const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'";
@@ -53,15 +39,19 @@ const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 's
 export function webRouter(deps: AppDeps): Router & { hub: SseHub } {
   const web = deps.web;
   const r = Router();
+  // The page and its stylesheet come from web/; its scripts are web/*.ts as tsc compiled them (dist/web/*.js).
   const assets = join(packageRoot(), 'web');
+  const scripts = join(packageRoot(), 'dist', 'web');
   const noCache = { index: false, dotfiles: 'deny' as const, fallthrough: true, setHeaders: (res: Response) => res.set('Cache-Control', 'no-cache') };
 
   r.get(['/', '/index.html'], (_req, res) => {
     res.set({ 'Content-Security-Policy': CSP, 'Cache-Control': 'no-cache', 'X-Content-Type-Options': 'nosniff', 'Referrer-Policy': 'no-referrer' });
     res.sendFile(join(assets, 'index.html'));
   });
-  r.use('/assets/js', express.static(SCRIPTS, { ...noCache, extensions: false }));
-  r.use('/assets', express.static(assets, noCache));
+  r.use('/assets/js', express.static(scripts, { ...noCache, extensions: false }));
+  // The browser code's TypeScript sources sit beside the page; they are not assets.
+  const pageAssets = express.static(assets, noCache);
+  r.use('/assets', (req, res, next) => (req.path.endsWith('.ts') ? next() : pageAssets(req, res, next)));
 
   const vmRows = (): (VmStatus & { budget: number | null; monitored: boolean })[] => {
     const budget = web?.budget.recoveries ?? null;

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { shQuote } from './remote.js';
-import { compileTemplate, renderTemplate, TemplateError } from './template.js';
+import { shQuote } from './command-template.js';
+import { TemplateError } from './errors.js';
+import { compileTemplate, renderTemplate } from './command-template.js';
 
 describe('command templates', () => {
   it('substitutes placeholders as single shell words', () => {

@@ -9,14 +9,11 @@
  * program with its own syntax, pass it as an argument: `awk -v n={{vm}} '$2 == n {print $1}'`.
  * There is no escape for a literal `{{`.
  */
-import { shQuote } from './remote.js';
+import { TemplateError } from './errors.js';
 
-/** A template or pattern that cannot work: a configuration error, raised when the driver is built. */
-export class TemplateError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'TemplateError';
-  }
+/** POSIX shell single-quoting: the value reaches the command as one literal word. */
+export function shQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
 type Part = { text: string } | { name: string };

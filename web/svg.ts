@@ -3,7 +3,7 @@
  * lane per VM, boot entry and hypervisor, state bands, and markers for decisions and boot-trace
  * events that show their details on hover. Every text goes in with textContent.
  */
-import type { Marker, Timeline } from '../timeline.js';
+import type { Marker, Timeline } from '../src/http/timeline.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
 const LABEL_W = 120;
