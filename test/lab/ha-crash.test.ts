@@ -17,6 +17,7 @@ import { after, before, describe, it } from 'node:test';
 import { runScenario, type CrashRun, type Scenario } from '../../src/lab/crash-scenarios.js';
 import { HaLab } from '../../src/lab/ha-lab.js';
 import { hypervisorUnavailable } from '../../src/lab/hypervisor.js';
+import { stopAllLabs } from '../../src/lab/lab.js';
 import { labUnavailable } from '../../src/lab/topology.js';
 import { ROOT } from '../lib/serve.js';
 
@@ -49,6 +50,7 @@ describe('HA on real parts: libvirt hypervisors, SSH, Ganglia, installed VMs', {
       console.log('#   paper (Ganglia, 60 s polls): detection 100 +/- 30 s; recovery 180 +/- 30 s (restart), 542 +/- 45 s (reinstall)');
     }
     await h?.stop();
+    await stopAllLabs(); // also a lab whose start timed out (h unset)
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
@@ -79,7 +81,7 @@ describe('HA on real parts: libvirt hypervisors, SSH, Ganglia, installed VMs', {
   scenario('crash', (r) => assert.ok(r.recovery_s !== null && r.detection_s !== null));
   scenario('hang');
   scenario('controller-restart');
-  scenario('destructive');
+  scenario('destructive', async () => { await h.verifyInstall('vm14'); });
   scenario('management-link', (r) => assert.equal(r.detection_s, null));
   scenario('partition');
   scenario('partition-fenced');
