@@ -20,6 +20,7 @@ import { hypervisorUnavailable } from '../../src/lab/hypervisor.js';
 import { stopAllLabs } from '../../src/lab/lab.js';
 import { labUnavailable } from '../../src/lab/topology.js';
 import { ROOT } from '../lib/serve.js';
+import { hypervisorChecks, hypervisorKillCheck } from './hypervisors-in-ha-lab.js';
 
 const skip = labUnavailable() ?? hypervisorUnavailable() ?? (existsSync(join(ROOT, 'boot', 'lab', 'images', 'debian12.img.gz')) ? undefined : 'the lab image is not built (run scripts/lab-image.sh)');
 if (skip) console.log(`# SKIP HA crash tests: ${skip}`);
@@ -78,6 +79,7 @@ describe('HA on real parts: libvirt hypervisors, SSH, Ganglia, installed VMs', {
     assert.deepEqual((await h.status('vm15')).state, 'running');
   });
 
+  hypervisorChecks(() => h);
   scenario('crash', (r) => assert.ok(r.recovery_s !== null && r.detection_s !== null));
   scenario('hang');
   scenario('controller-restart');
@@ -87,4 +89,5 @@ describe('HA on real parts: libvirt hypervisors, SSH, Ganglia, installed VMs', {
   scenario('partition-fenced');
   scenario('hypervisor');
   scenario('no-reinstall', (r) => assert.equal(r.recovery_s, null));
+  hypervisorKillCheck(() => h);
 });
