@@ -21,6 +21,7 @@ import { stopAllLabs } from '../../src/lab/lab.js';
 import { labUnavailable } from '../../src/lab/topology.js';
 import { ROOT } from '../lib/serve.js';
 import { hypervisorChecks, hypervisorKillCheck } from './hypervisors-in-ha-lab.js';
+import { p2vExtra, p2vScenarios } from './p2v-in-ha-lab.js';
 
 const skip = labUnavailable() ?? hypervisorUnavailable() ?? (existsSync(join(ROOT, 'boot', 'lab', 'images', 'debian12.img.gz')) ? undefined : 'the lab image is not built (run scripts/lab-image.sh)');
 if (skip) console.log(`# SKIP HA crash tests: ${skip}`);
@@ -40,7 +41,7 @@ describe('HA on real parts: libvirt hypervisors, SSH, Ganglia, installed VMs', {
   before(async () => {
     work = mkdtempSync(join(tmpdir(), '3rc-ha-crash-'));
     const t0 = Date.now();
-    h = await HaLab.start({ prefix: `L${process.pid % 10000}x`, workDir: work, log: (l) => console.log(`# ${l}`) });
+    h = await HaLab.start({ prefix: `L${process.pid % 10000}x`, workDir: work, log: (l) => console.log(`# ${l}`), extra: p2vExtra(work) });
     console.log(`# HA lab ready (2 hypervisors, vm14 and vm15 installed, HA on) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   }, { timeout: 25 * 60_000 });
 
@@ -89,5 +90,6 @@ describe('HA on real parts: libvirt hypervisors, SSH, Ganglia, installed VMs', {
   scenario('partition-fenced');
   scenario('hypervisor');
   scenario('no-reinstall', (r) => assert.equal(r.recovery_s, null));
+  p2vScenarios(() => h);
   hypervisorKillCheck(() => h);
 });
