@@ -182,7 +182,8 @@ export class HaLab {
     if (image.data?.bytes !== size) fail(`image: ${String(image.data?.bytes)} bytes sent, the file has ${size}`);
     const hinfo = has((e) => e.kind === 'dns.query' && e.data?.name === `${vm}.lab.test` && e.data?.type === 13, 'HINFO lookup');
     if (hinfo.reason !== 'NOERROR') fail(`HINFO lookup answered ${String(hinfo.reason)}`);
-    const flip = evs.find((e) => e.id > done.id && e.kind === 'boot.set' && e.data?.mode === 'local') ?? fail('no flip to local after install-done');
+    // 3rc records the flip before the install.done event itself (both from the one callback).
+    const flip = evs.find((e) => e.id > script.id && e.kind === 'boot.set' && e.data?.mode === 'local') ?? fail('no flip to local by the install-done call');
     evs.find((e) => e.id > flip.id && e.kind === 'http.ipxe' && e.data?.mode === 'local') ?? fail('the PXE boot after the install was not told local');
     const entry = (await this.lab.api('GET', `/hosts/${vm}`)).body as { boot?: { mode?: string; lastInstall?: string | null } };
     if (entry.boot?.mode !== 'local' || entry.boot.lastInstall !== 'done') fail(`boot entry after the install: ${JSON.stringify(entry.boot)}`);
