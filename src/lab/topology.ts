@@ -22,6 +22,15 @@ import { join } from 'node:path';
 
 export const LAB_SERVER_ADDR = '10.77.0.1/24';
 
+/**
+ * A lab test's time budget: `ms` (its time measured in CI, with a margin), times
+ * THREERC_LAB_BUDGET_SCALE when set (a machine much busier or slower than CI's 2 cores).
+ */
+export function labBudget(ms: number): number {
+  const scale = Number(process.env.THREERC_LAB_BUDGET_SCALE);
+  return scale > 0 ? ms * scale : ms;
+}
+
 /** Why a lab cannot run here, or undefined when it can. */
 export function labUnavailable(): string | undefined {
   if (process.getuid?.() !== 0) return 'the lab needs root (network namespaces, tap devices)';

@@ -22,6 +22,7 @@ import { LibvirtDriver } from '../../src/hypervisor/libvirt.js';
 import { SshPool } from '../../src/hypervisor/ssh.js';
 import type { HaLab } from '../../src/lab/ha-lab.js';
 import type { HypervisorHost } from '../../src/lab/hypervisor.js';
+import { labBudget } from '../../src/lab/topology.js';
 
 const VM = 'contract1';
 
@@ -32,7 +33,7 @@ function ssh(h: HaLab, hv: HypervisorHost, knownHosts: string, cmd: string): str
 
 /** The hosts' own identity and a refused wrong host key; then the contract on the real driver. */
 export function hypervisorChecks(lab: () => HaLab): void {
-  it('each hypervisor over SSH: a wrong host key refused, its own host name, an empty /root, libvirt answering', { timeout: 60_000 }, () => {
+  it('each hypervisor over SSH: a wrong host key refused, its own host name, an empty /root, libvirt answering', { timeout: labBudget(30_000) }, () => {
     const h = lab();
     const other = join(h.lab.workDir, 'other_host_key');
     if (!existsSync(other)) execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', other]);
@@ -49,7 +50,7 @@ export function hypervisorChecks(lab: () => HaLab): void {
     }
   });
 
-  describe('the real libvirt driver on the HA lab hypervisors', { timeout: 3 * 60_000 }, () => {
+  describe('the real libvirt driver on the HA lab hypervisors', { timeout: labBudget(1.5 * 60_000) }, () => {
     runDriverContract('libvirt, real libvirtd and sshd (HA lab hosts)', { make: () => fixture(lab()) });
   });
 }
@@ -122,7 +123,7 @@ async function fixture(h: HaLab): Promise<DriverFixture> {
 
 /** Last: a hypervisor killed (a power cut) leaves no process of it behind. */
 export function hypervisorKillCheck(lab: () => HaLab): void {
-  it('a killed hypervisor leaves nothing running in its namespaces', { timeout: 60_000 }, async () => {
+  it('a killed hypervisor leaves nothing running in its namespaces', { timeout: labBudget(30_000) }, async () => {
     const hv = lab().hv.get('hv2')!;
     assert.ok(hv.pids().length > 0, 'hv2 runs before its kill');
     hv.kill();

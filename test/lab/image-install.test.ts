@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { serveInNetns, type NsServed } from '../dhcp/ns-serve.js';
 import { Lab, netnsUnavailable } from '../lib/netns.js';
-import { LabNetwork, teardownOnExit } from '../../src/lab/topology.js';
+import { labBudget, LabNetwork, teardownOnExit } from '../../src/lab/topology.js';
 import { ROOT, writeLabConfig, type LabConfig } from '../lib/serve.js';
 
 const INSTALLER = join(ROOT, 'boot', 'lab', 'installer');
@@ -144,7 +144,7 @@ describe('lab: a failed image install of a qemu VM from 3rc', { skip }, () => {
     server = await serveInNetns(lab, ns, cfg, { timeoutMs: 30_000 });
     apiToken = readFileSync(join(cfg.dir, 'api-token'), 'utf8').trim();
     phase('lab set up (namespace, bridge, tap, 3rc ready)', Date.now() - t0);
-  }, { timeout: 60_000 });
+  }, { timeout: labBudget(30_000) });
 
   after(async () => {
     await server?.stop().catch(() => undefined);
@@ -155,7 +155,7 @@ describe('lab: a failed image install of a qemu VM from 3rc', { skip }, () => {
     if (phases.length) console.log(`image-install: phases\n${phases.map(([n, ms]) => `  ${secs(ms).padStart(8)}  ${n}`).join('\n')}`);
   });
 
-  it('a failed install says why on the console, posts its log to 3rc and reboots (here: no disk)', { timeout: 3 * 60_000 }, async () => {
+  it('a failed install says why on the console, posts its log to 3rc and reboots (here: no disk)', { timeout: labBudget(90_000) }, async () => {
     const ksUrl = await flipToInstall();
     const serial = join(tmp, 'nodisk-serial.log');
     const t0 = Date.now();

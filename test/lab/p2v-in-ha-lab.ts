@@ -18,14 +18,15 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { it } from 'node:test';
 import { describeDecision, type HaLab, type HaLabExtra } from '../../src/lab/ha-lab.js';
+import { labBudget } from '../../src/lab/topology.js';
 import type { P2vJobView } from '../../src/p2v/service.js';
 import { ROOT } from '../lib/serve.js';
 
 const MIN = 60_000;
 /** Budgets (measured in the HA lab, with margin): a hang fails in minutes. */
-const INSTALL_MS = 8 * MIN;
-const CANCEL_MS = 6 * MIN;
-const P2V_MS = 12 * MIN;
+const INSTALL_MS = labBudget(4 * MIN);
+const CANCEL_MS = labBudget(3 * MIN);
+const P2V_MS = labBudget(5 * MIN);
 
 const PHYS = { name: 'phys16', mac: '52:54:00:77:00:16', ip: '10.77.0.16', profile: 'debian12-image', role: 'services' };
 
@@ -160,7 +161,7 @@ export function p2vScenarios(lab: () => HaLab): void {
 
   const full = process.env.THREERC_LAB_FULL === '1';
   const killSkip = full ? false : 'set THREERC_LAB_FULL=1 to run it: CI skips it for time; the HA crash tests kill and recover a libvirt VM the same way';
-  it('the VM is under HA: its qemu killed on hv1, 3rc starts it again', { timeout: 10 * 60_000, skip: killSkip }, async () => {
+  it('the VM is under HA: its qemu killed on hv1, 3rc starts it again', { timeout: labBudget(4 * MIN), skip: killSkip }, async () => {
     const [copy] = h.copies(PHYS.name);
     assert.ok(copy, 'phys16 runs');
     const from = await h.mark();

@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { RunningLab } from '../../src/lab/lab.js';
-import { labUnavailable } from '../../src/lab/topology.js';
+import { labBudget, labUnavailable } from '../../src/lab/topology.js';
 import type { StoreEvent } from '../../src/store/store.js';
 import { ROOT } from '../lib/serve.js';
 
@@ -38,8 +38,8 @@ if (skip) console.log(`# SKIP lab PXE tests: ${skip}`);
 
 const INITRD_SIZE = skip ? 0 : statSync(join(ROOT, 'boot', 'debian-installer/12/amd64/initrd.gz')).size;
 /** Budgets: each test's measured time with a margin (a hang fails in minutes). */
-const FIRMWARE_MS = 6 * 60_000;
-const PROXY_MS = 3 * 60_000;
+const FIRMWARE_MS = labBudget(5 * 60_000);
+const PROXY_MS = labBudget(60_000);
 const INSTALL_WAIT = FIRMWARE_MS;
 let seq = 0;
 
