@@ -8,12 +8,13 @@
  * vm14 (on hv1) may be reinstalled; vm15 (on hv2) has `reinstall: false`.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { packageRoot } from '../lib/paths.js';
 import type { StoreEvent } from '../store/store.js';
 import { gmondConf } from './ganglia.js';
 import { domainXml, HypervisorHost } from './hypervisor.js';
-import { deepMerge, labConfig, RunningLab } from './lab.js';
+import { deepMerge, LAB_SERVER_IP, labConfig, RunningLab } from './lab.js';
 import { netnsInode, qemuProcesses, type QemuProc } from './qemu-procs.js';
 
 type Obj = Record<string, unknown>;
@@ -140,7 +141,83 @@ export class HaLab {
       await this.waitSsh(vm, 10 * 60_000);
       if (!this.learnedKeysMatch(vm)) throw new Error(`3rc did not learn the SSH host keys ${vm}'s installer reported (${this.haGuestKnownHosts})`);
       this.log(`ha-lab: ${vm} installed and answering on SSH after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+      await this.verifyInstall(vm);
     }));
+  }
+
+  /**
+   * Checks what the latest install of `vm` did, on every install of the lab (the first ones and
+   * the crash tests' reinstalls alike; they replace the former install-cycle and image-install
+   * tests' success paths). Throws at the first miss; logs and returns what was checked.
+   * - 3rc's boot trace: DHCP ACK to iPXE, iPXE script in install mode, the installer's initrd
+   *   over HTTP, the install script of the host's profile fetched from the host's own address,
+   *   the whole image sent, the HINFO role lookup answered, install-done, the flip to local, and
+   *   the next PXE boot told local; the API's boot entry local with last install done;
+   * - the installer's console: each step of the install, no ERROR or FAILED;
+   * - the installed system over SSH (host key checked): its name, the role's marker, the address
+   *   from 3rc's DHCP, a machine-id, and on disk exactly the host keys the installer printed.
+   */
+  async verifyInstall(vm: string): Promise<string[]> {
+    const host = ((this.lab.config.hosts as Obj[]) ?? []).find((x) => x.name === vm) ?? {};
+    const { ip } = this.lab.host(vm);
+    const role = String(host.role);
+    const fail = (what: string): never => {
+      throw new Error(`${vm}: ${what}\nconsole tail:\n${this.consoleTail(vm)}`);
+    };
+    const evs = this.lab.events.filter((e) => e.host === vm);
+    const last = (pred: (e: StoreEvent) => boolean, before = Infinity) => evs.filter((e) => e.id < before && pred(e)).pop();
+    const done = last((e) => e.kind === 'install.done') ?? fail('no install.done in the boot trace');
+    const script = last((e) => e.kind === 'http.ipxe' && e.data?.mode === 'install', done.id) ?? fail('no iPXE script in install mode before install-done');
+    const ack = last((e) => e.kind === 'dhcp.request' && String(e.reason).startsWith('ack') && e.data?.client === 'ipxe', script.id) ?? fail('no DHCP ACK to iPXE before its install script');
+    const scriptUrl = `http://${LAB_SERVER_IP}/boot/ipxe/${this.lab.host(vm).mac.replace(/:/g, '-')}`;
+    if (ack.data?.file !== scriptUrl || ack.data?.ip !== ip) fail(`DHCP ACK to iPXE: file ${String(ack.data?.file)}, address ${String(ack.data?.ip)}; expected ${scriptUrl}, ${ip}`);
+    if (evs.some((e) => e.id > ack.id && e.id < done.id && e.kind === 'tftp.transfer')) fail('iPXE fetched something over TFTP: its path is HTTP only');
+    const between = evs.filter((e) => e.id > script.id && e.id < done.id);
+    const has = (pred: (e: StoreEvent) => boolean, what: string) => between.find(pred) ?? fail(`no ${what} between the iPXE install script and install-done`);
+    has((e) => e.kind === 'http.file' && e.data?.file === '/boot/files/lab/installer/initrd.gz' && e.reason === 'complete', "installer's initrd over HTTP");
+    const ks = has((e) => e.kind === 'http.kickstart' && e.data?.status === 200, 'install script fetch');
+    if (ks.data?.profile !== host.profile || ks.data?.peer !== ip) fail(`install script: profile ${String(ks.data?.profile)} from ${String(ks.data?.peer)}, expected ${String(host.profile)} from ${ip}`);
+    const image = has((e) => e.kind === 'http.file' && e.data?.file === '/boot/files/lab/images/debian12.img.gz' && e.reason === 'complete', 'image fetch');
+    const size = statSync(join(packageRoot(), 'boot', 'lab', 'images', 'debian12.img.gz')).size;
+    if (image.data?.bytes !== size) fail(`image: ${String(image.data?.bytes)} bytes sent, the file has ${size}`);
+    const hinfo = has((e) => e.kind === 'dns.query' && e.data?.name === `${vm}.lab.test` && e.data?.type === 13, 'HINFO lookup');
+    if (hinfo.reason !== 'NOERROR') fail(`HINFO lookup answered ${String(hinfo.reason)}`);
+    // 3rc records the flip before the install.done event itself (both from the one callback).
+    const flip = evs.find((e) => e.id > script.id && e.kind === 'boot.set' && e.data?.mode === 'local') ?? fail('no flip to local by the install-done call');
+    evs.find((e) => e.id > flip.id && e.kind === 'http.ipxe' && e.data?.mode === 'local') ?? fail('the PXE boot after the install was not told local');
+    const entry = (await this.lab.api('GET', `/hosts/${vm}`)).body as { boot?: { mode?: string; lastInstall?: string | null } };
+    if (entry.boot?.mode !== 'local' || entry.boot.lastInstall !== 'done') fail(`boot entry after the install: ${JSON.stringify(entry.boot)}`);
+    const checks = ['boot trace: DHCP ACK to iPXE with its script URL, iPXE install script, initrd over HTTP (nothing over TFTP), install script, whole image, HINFO, install-done, flip to local, PXE told local; boot entry local, last install done'];
+
+    const text = existsSync(this.consoleLog(vm)) ? readFileSync(this.consoleLog(vm), 'utf8').replace(/\r/g, '') : '';
+    const starts = [...text.matchAll(/3rc-installer: \[[^\]]*\] started/g)];
+    const ours = text.slice(starts.pop()?.index ?? 0).split('\n').filter((l) => l.startsWith('3rc-install')).join('\n');
+    for (const re of [
+      /3rc-installer: .*loaded \d+ modules/,
+      new RegExp(`3rc-installer: .*DHCP on \\S+: ${ip.replace(/\./g, '\\.')}/24`),
+      /3rc-installer: .*running the install script/,
+      /3rc-install: disk \/dev\/vda, 4096 MiB/,
+      /3rc-install: fetched \d+ MB in [\d.]+ s \([\d.]+ MB\/s\), uncompressed to \/dev\/vda/,
+      /3rc-install: wrote \d+ MiB \(the image's partitions\) to \/dev\/vda/,
+      /3rc-install: sha256 ok/,
+      /3rc-install: partition vda2 grown from \d+ MiB to \d+ MiB/,
+      /3rc-install: root filesystem \/dev\/vda2 mounted/,
+      new RegExp(`3rc-install: identity: ${vm}\\.lab\\.test, machine-id [0-9a-f]{32}, 1 root key\\(s\\)`),
+      new RegExp(`3rc-install: role ${role} installed`),
+      /3rc-install: done callback answered: .*"result":"done"/,
+      /3rc-install: rebooting into the installed system/,
+    ]) if (!re.test(ours)) fail(`${re} not on the console of its latest install:\n${ours}`);
+    if (/ERROR|FAILED/.test(ours)) fail(`the installer reported an error:\n${ours}`);
+    checks.push('installer console: modules, DHCP, install script, disk, image fetched, written, sha256, partition grown, root mounted, identity, role, done callback, reboot; no error');
+
+    const [name, marker, addr, machineId] = (await this.ssh(vm, "hostname; cat /etc/3rc/role; ip -4 -o addr show scope global | awk '{print $4}'; cat /etc/machine-id")).trim().split('\n');
+    if (name !== vm || marker !== role || addr !== `${ip}/24` || !/^[0-9a-f]{32}$/.test(machineId ?? '')) fail(`installed system: hostname ${name}, role ${marker}, address ${addr}, machine-id ${machineId}; expected ${vm}, ${role}, ${ip}/24`);
+    const onDisk = await this.ssh(vm, 'cat /etc/ssh/ssh_host_*_key.pub');
+    const printed = this.latestHostKeys(vm);
+    if (!printed.length || printed.some((k) => !onDisk.includes(k))) fail('the host keys on disk are not the ones its installer printed');
+    checks.push(`installed system: hostname ${vm}, role ${role} marker, address ${ip}/24 from 3rc, machine-id, the printed host keys on disk`);
+    this.log(`ha-lab: ${vm} install verified:\n${checks.map((c) => `  ${c}`).join('\n')}`);
+    return checks;
   }
 
   /** Restarts 3rc with HA on or off, with or without fence commands. */
@@ -179,6 +256,7 @@ export class HaLab {
     for (;;) {
       const hit = (await this.decisions(afterId)).find((d) => d.vm === vm && pred(d));
       if (hit) return hit;
+      this.lab.alive(`${vm}: ${what}`);
       if (Date.now() > deadline) {
         const seen = (await this.decisions(afterId)).filter((d) => d.vm === vm).map(describeDecision).join('\n  ');
         throw new Error(`${vm}: no ${what} within ${Math.round(timeoutMs / 1000)} s; decisions since:\n  ${seen || '(none)'}\nconsole tail:\n${this.consoleTail(vm)}`);
@@ -231,6 +309,7 @@ export class HaLab {
     const deadline = Date.now() + timeoutMs;
     let last = '';
     for (;;) {
+      this.lab.alive(`${vm} on SSH`);
       this.trustConsoleKeys(vm, this.guestKnownHosts);
       try {
         const name = (await this.ssh(vm, 'hostname', 15_000)).trim();

@@ -14,7 +14,7 @@ import { parse, stringify } from 'yaml';
 import { packageRoot } from '../lib/paths.js';
 import type { StoreEvent } from '../store/store.js';
 import { createDisk, createVars, startVm, type Firmware, type VmProcess } from './qemu.js';
-import { LabNetwork } from './topology.js';
+import { destroyLiveNetworks, LabNetwork } from './topology.js';
 import { formatEvent } from './trace-view.js';
 
 type Obj = Record<string, unknown>;
@@ -82,6 +82,19 @@ function spawnServer(net: LabNetwork, configFile: string, apiToken: string): Chi
   });
 }
 
+/** Labs started and not stopped yet (stopAllLabs). */
+const liveLabs = new Set<RunningLab>();
+
+/**
+ * Stops every lab of this process that is still up, also one whose start() has not returned yet:
+ * the after hook of a test whose before hook timed out has no handle on its lab. Whatever still
+ * waits on a stopped lab (waitEvent, HaLab's waits) fails at once instead of running on.
+ */
+export async function stopAllLabs(): Promise<void> {
+  await Promise.all([...liveLabs].map((l) => l.stop()));
+  destroyLiveNetworks();
+}
+
 export class RunningLab {
   readonly vms = new Map<string, VmProcess>();
   /** Every boot-trace event seen so far, in order. */
@@ -91,7 +104,8 @@ export class RunningLab {
   private readonly followed = new Set<string>();
   private poller: NodeJS.Timeout | undefined;
   private polling = false;
-  private stopped = false;
+  /** stop() was called: waits on this lab fail instead of polling on. */
+  stopped = false;
   serverLines: string[] = [];
 
   private constructor(
@@ -118,13 +132,20 @@ export class RunningLab {
     try {
       const server = spawnServer(net, configFile, apiToken);
       const lab = new RunningLab(net, opts.workDir, config, configFile, apiToken, server, log, opts.sshPublicKey);
+      liveLabs.add(lab);
       await lab.awaitServer();
       log(`lab: 3rc serving ${configFile} at ${LAB_SERVER_IP} in namespace ${net.serverNs}`);
       return lab;
     } catch (err) {
+      for (const l of liveLabs) if (l.net === net) liveLabs.delete(l);
       await net.destroy();
       throw err;
     }
+  }
+
+  /** Throws when the lab was stopped (a wait loop must not outlive its lab). */
+  alive(what: string): void {
+    if (this.stopped) throw new Error(`the lab was stopped while waiting for ${what}`);
   }
 
   /**
@@ -247,6 +268,7 @@ export class RunningLab {
     for (;;) {
       const hit = this.events.slice(from).find((e) => e.host === host && pred(e));
       if (hit) return hit;
+      this.alive(`${host}: ${what}`);
       if (Date.now() > deadline) throw new Error(`${host}: no ${what} within ${Math.round(timeoutMs / 1000)} s; serial console tail:\n${this.serialTail(host)}`);
       await new Promise((r) => setTimeout(r, 500));
     }
@@ -259,6 +281,7 @@ export class RunningLab {
       const vm = this.vms.get(host);
       const m = vm?.serial().match(re);
       if (m) return m;
+      this.alive(`${host}: ${what}`);
       if (Date.now() > deadline) throw new Error(`${host}: no ${what} on the serial console within ${Math.round(timeoutMs / 1000)} s; tail:\n${this.serialTail(host)}`);
       await new Promise((r) => setTimeout(r, 500));
     }
@@ -335,6 +358,7 @@ export class RunningLab {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    liveLabs.delete(this);
     if (this.poller) clearInterval(this.poller);
     for (const vm of this.vms.values()) vm.kill('SIGKILL');
     await this.net.destroy();

@@ -22,6 +22,15 @@ import { join } from 'node:path';
 
 export const LAB_SERVER_ADDR = '10.77.0.1/24';
 
+/**
+ * A lab test's time budget: `ms` (its time measured in CI, with a margin), times
+ * THREERC_LAB_BUDGET_SCALE when set (a machine much busier or slower than CI's 2 cores).
+ */
+export function labBudget(ms: number): number {
+  const scale = Number(process.env.THREERC_LAB_BUDGET_SCALE);
+  return scale > 0 ? ms * scale : ms;
+}
+
 /** Why a lab cannot run here, or undefined when it can. */
 export function labUnavailable(): string | undefined {
   if (process.getuid?.() !== 0) return 'the lab needs root (network namespaces, tap devices)';
@@ -58,6 +67,53 @@ function tryRun(cmd: string, args: string[]): void {
   }
 }
 
+/**
+ * The safety net of a test process that is killed (SIGTERM, SIGINT, SIGHUP) or exits with a lab
+ * still up: every live LabNetwork is torn down synchronously (its processes killed, everything
+ * left in its namespaces killed, the namespaces deleted), so that a killed lab test leaves no
+ * libvirtd, qemu, gmond, sshd or 3rc behind. `also` adds teardowns of labs built otherwise.
+ */
+const live = new Set<LabNetwork>();
+const extraTeardowns = new Set<() => void>();
+let netInstalled = false;
+
+function teardownAllSync(): void {
+  for (const net of [...live]) net.destroyNow();
+  for (const f of [...extraTeardowns]) {
+    try {
+      f();
+    } catch {
+      /* best effort */
+    }
+  }
+  extraTeardowns.clear();
+}
+
+function installSafetyNet(): void {
+  if (netInstalled) return;
+  netInstalled = true;
+  process.once('exit', teardownAllSync);
+  for (const [sig, n] of [['SIGTERM', 15], ['SIGINT', 2], ['SIGHUP', 1]] as const) {
+    process.once(sig, () => {
+      process.stderr.write(`lab: ${sig}: tearing down ${live.size + extraTeardowns.size} lab(s)\n`);
+      teardownAllSync();
+      process.exit(128 + n);
+    });
+  }
+}
+
+/** Tears down every LabNetwork of this process still up (an after hook's last resort). */
+export function destroyLiveNetworks(): void {
+  for (const net of [...live]) net.destroyNow();
+}
+
+/** Registers a synchronous teardown for the safety net (see above); returns its unregister. */
+export function teardownOnExit(f: () => void): () => void {
+  installSafetyNet();
+  extraTeardowns.add(f);
+  return () => extraTeardowns.delete(f);
+}
+
 export class LabNetwork {
   readonly switchNs: string;
   readonly serverNs: string;
@@ -75,6 +131,8 @@ export class LabNetwork {
   static create(prefix: string): LabNetwork {
     if (!/^[a-z0-9]{1,10}$/i.test(prefix)) throw new Error(`lab prefix must be 1-10 letters or digits, got ${JSON.stringify(prefix)}`);
     const net = new LabNetwork(prefix);
+    installSafetyNet();
+    live.add(net);
     try {
       net.addNs(net.switchNs);
       run('ip', ['-n', net.switchNs, 'link', 'add', 'br0', 'type', 'bridge']);
@@ -196,7 +254,13 @@ export class LabNetwork {
     this.destroySync();
   }
 
+  /** destroy() without waiting: everything killed at once (the safety net, a failed start). */
+  destroyNow(): void {
+    this.destroySync();
+  }
+
   private destroySync(): void {
+    live.delete(this);
     for (const c of this.children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     for (const ns of [...this.namespaces].reverse()) {
       killNamespacePids(ns);

@@ -9,6 +9,7 @@ describe('lab trace lines', () => {
     assert.equal(describeEvent({ kind: 'dhcp.discover', reason: 'offer-reservation', data: { ip: '10.77.0.11', file: 'syslinux.efi', arch: 7 } }).text, 'OFFER 10.77.0.11, boot syslinux.efi (UEFI x64)');
     assert.equal(describeEvent({ kind: 'dhcp.discover', reason: 'offer-reservation', data: { ip: '10.77.0.10', file: 'http://x/boot/ipxe/m', client: 'ipxe' } }).text, 'OFFER 10.77.0.10, boot http://x/boot/ipxe/m (iPXE)');
     assert.equal(describeEvent({ kind: 'dhcp.request', reason: 'nak-wrong-address', data: {} }).text, 'REQUEST not answered: nak-wrong-address');
+    assert.equal(describeEvent({ kind: 'dhcp.discover', reason: 'proxy-offer', data: { file: 'pxelinux.0', arch: 0 } }).text, 'proxy OFFER, boot pxelinux.0 (BIOS)');
   });
 
   it('TFTP and HTTP: file, size, time and rate; a size probe is named as such', () => {

@@ -45,6 +45,8 @@ export function describeEvent(e: Pick<StoreEvent, 'kind' | 'reason' | 'data'>): 
       const file = str(d.file);
       const client = d.client === 'ipxe' ? 'iPXE' : num(d.arch) !== undefined ? archName(num(d.arch)!) : 'no PXE architecture: plain client';
       const boot = file ? `, boot ${file} (${client})` : ` (${client})`;
+      // ProxyDHCP: the boot file only, no address (the site's DHCP server gives that).
+      if (reason === 'proxy-offer' || reason === 'proxy-ack') return { proto: 'dhcp', text: `proxy ${answer}${boot}` };
       return { proto: 'dhcp', text: ok ? `${answer} ${str(d.ip) ?? '?'}${boot}` : `${what.toUpperCase()} not answered: ${reason}` };
     }
     case 'tftp.transfer': {

@@ -1,7 +1,8 @@
 /**
- * Physical-to-virtual migration on real parts: a qemu "physical" host (not under libvirt, power
- * through its monitor socket: the lab's stand-in for IPMI) installed by the lab's image profile,
- * a marker file written on it, then:
+ * Physical-to-virtual migration on real parts, run in the run's one HA lab (ha-crash.test.ts calls
+ * p2vScenarios after its crash scenarios and starts its lab with p2vExtra): a qemu "physical"
+ * host (not under libvirt, power through its monitor socket: the lab's stand-in for IPMI)
+ * installed by the lab's image profile, a marker file written on it, then:
  *
  * 1. a capture that is cancelled half-way: the host reboots into its own system, marker intact;
  * 2. `3rc p2v phys16 --to hv1`: the capture environment uploads the disk, 3rc defines a libvirt
@@ -13,33 +14,47 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { describeDecision, HaLab } from '../../src/lab/ha-lab.js';
-import { hypervisorUnavailable } from '../../src/lab/hypervisor.js';
-import { labUnavailable } from '../../src/lab/topology.js';
+import { it } from 'node:test';
+import { describeDecision, type HaLab, type HaLabExtra } from '../../src/lab/ha-lab.js';
+import { labBudget } from '../../src/lab/topology.js';
 import type { P2vJobView } from '../../src/p2v/service.js';
 import { ROOT } from '../lib/serve.js';
 
-const skip = labUnavailable() ?? hypervisorUnavailable() ?? (existsSync(join(ROOT, 'boot', 'lab', 'images', 'debian12.img.gz')) ? undefined : 'the lab image is not built (run scripts/lab-image.sh)');
-if (skip) console.log(`# SKIP P2V lab test: ${skip}`);
+const MIN = 60_000;
+/** Budgets (measured in the HA lab, with margin): a hang fails in minutes. */
+const INSTALL_MS = labBudget(4 * MIN);
+const CANCEL_MS = labBudget(3 * MIN);
+const P2V_MS = labBudget(5 * MIN);
 
 const PHYS = { name: 'phys16', mac: '52:54:00:77:00:16', ip: '10.77.0.16', profile: 'debian12-image', role: 'services' };
 
-describe('P2V: a physical host captured into a libvirt VM on hv1', { skip }, () => {
+/** The HA lab's extra inventory and config for P2V: the physical host and where images go. */
+export function p2vExtra(work: string): HaLabExtra {
+  const sock = join(work, `${PHYS.name}.monitor.sock`);
+  return {
+    hosts: [{
+      ...PHYS,
+      // The lab's power control: qemu's monitor (a BMC would be ipmitool ... chassis power cycle).
+      power: { cycle: `echo system_reset | socat - UNIX-CONNECT:${sock}`, off: `echo quit | socat - UNIX-CONNECT:${sock} || true`, timeout: '10s' },
+    }],
+    config: { p2v: { storage: join(work, 'shared'), domainType: 'qemu', bridge: 'br0', chunkMb: 32 } },
+  };
+}
+
+/** The P2V tests, on the HA lab `lab()` started with p2vExtra. */
+export function p2vScenarios(lab: () => HaLab): void {
   let h: HaLab;
-  let work: string;
-  let marker: string;
+  let marker = '';
   const log = (l: string) => console.log(`# ${l}`);
-  const sock = () => h.lab.monitorSocket(PHYS.name);
   const ssh = (cmd: string) => h.lab.ssh(PHYS.name, h.key, h.haGuestKnownHosts, cmd, 20_000);
   const job = async () => (await h.lab.api('GET', `/p2v/${PHYS.name}`)).body as P2vJobView;
   const until = async <T>(what: string, timeoutMs: number, f: () => Promise<T | undefined>, pollMs = 2000): Promise<T> => {
     const deadline = Date.now() + timeoutMs;
     let lastErr = '';
     while (Date.now() < deadline) {
+      h.lab.alive(what);
       try {
         const v = await f();
         if (v !== undefined) return v;
@@ -52,41 +67,23 @@ describe('P2V: a physical host captured into a libvirt VM on hv1', { skip }, () 
   };
   const sshUp = (what: string, cmd = 'hostname; cat /root/p2v-marker') => until(what, 8 * 60_000, async () => (await ssh(cmd)).trim());
 
-  before(async () => {
-    work = mkdtempSync(join(tmpdir(), '3rc-p2v-'));
+  it('P2V: a physical host (qemu, power through its monitor) installed over PXE, a marker written', { timeout: INSTALL_MS }, async () => {
+    h = lab();
     const t0 = Date.now();
-    const storage = join(work, 'shared');
-    h = await HaLab.start({
-      prefix: `P${process.pid % 10000}v`, workDir: work, log, vms: [],
-      extra: {
-        hosts: [{
-          ...PHYS,
-          // The lab's power control: qemu's monitor (a BMC would be ipmitool ... chassis power cycle).
-          power: { cycle: `echo system_reset | socat - UNIX-CONNECT:${join(work, `${PHYS.name}.monitor.sock`)}`, off: `echo quit | socat - UNIX-CONNECT:${join(work, `${PHYS.name}.monitor.sock`)} || true`, timeout: '10s' },
-        }],
-        config: { p2v: { storage, domainType: 'qemu', bridge: 'br0', chunkMb: 32 } },
-      },
-    });
-    // HaLab.start restarted 3rc with HA on; install the physical host over PXE like any host.
     const from = h.lab.events.length;
     const r = await h.lab.api('PUT', `/hosts/${PHYS.name}/boot`, { mode: 'install', reason: 'p2v test: install' });
     assert.equal(r.status, 200, JSON.stringify(r.body));
     // 768 MiB: the image (452 MB) plus room; every chunk of the disk goes through the capture's
     // gzip in an emulated CPU, so a smaller disk is a shorter test.
     h.lab.bootVm({ host: PHYS.name, diskGb: 0.75, memoryMb: 1024, monitorSocket: true });
-    await h.lab.waitEvent(PHYS.name, (e) => e.kind === 'install.done', 15 * 60_000, 'install-done', from);
+    await h.lab.waitEvent(PHYS.name, (e) => e.kind === 'install.done', INSTALL_MS, 'install-done', from);
     const out = await sshUp('phys16 installed and answering SSH', 'hostname');
     marker = `p2v-${process.pid}-${Date.now()}`;
     await ssh(`echo ${marker} > /root/p2v-marker && sync`);
-    log(`phys16 installed (${out.split('\n')[0]}), marker ${marker} written, ${((Date.now() - t0) / 1000).toFixed(1)} s after the start`);
-  }, { timeout: 30 * 60_000 });
-
-  after(async () => {
-    await h?.stop();
-    if (work) rmSync(work, { recursive: true, force: true });
+    log(`phys16 installed (${out.split('\n')[0]}), marker ${marker} written, ${((Date.now() - t0) / 1000).toFixed(1)} s after the install began`);
   });
 
-  it('a cancelled capture leaves the physical host as it was', { timeout: 15 * 60_000 }, async () => {
+  it('a cancelled capture leaves the physical host as it was', { timeout: CANCEL_MS }, async () => {
     const t0 = Date.now();
     const r = await h.lab.api('POST', `/hosts/${PHYS.name}/p2v`, { to: 'hv1' });
     assert.equal(r.status, 202, JSON.stringify(r.body));
@@ -109,11 +106,11 @@ describe('P2V: a physical host captured into a libvirt VM on hv1', { skip }, () 
     log(`after the cancel, phys16 runs its own system again (${((Date.now() - t0) / 1000).toFixed(1)} s): hostname and marker intact`);
   });
 
-  it('3rc p2v phys16 --to hv1: the host comes back as a VM with its name, address, keys and files', { timeout: 25 * 60_000 }, async () => {
+  it('3rc p2v phys16 --to hv1: the host comes back as a VM with its name, address, keys and files', { timeout: P2V_MS }, async () => {
     const t0 = Date.now();
     const lines: string[] = [];
     const code = await new Promise<number>((resolve) => {
-      const p = execFile('ip', ['netns', 'exec', h.lab.net.serverNs, process.execPath, join(ROOT, 'bin', '3rc.js'), 'p2v', PHYS.name, '--to', 'hv1', '--config', h.lab.configFile], { timeout: 20 * 60_000 });
+      const p = execFile('ip', ['netns', 'exec', h.lab.net.serverNs, process.execPath, join(ROOT, 'bin', '3rc.js'), 'p2v', PHYS.name, '--to', 'hv1', '--config', h.lab.configFile], { timeout: P2V_MS });
       let buf = '';
       p.stdout?.on('data', (d: Buffer) => {
         buf += d.toString();
@@ -137,7 +134,7 @@ describe('P2V: a physical host captured into a libvirt VM on hv1', { skip }, () 
     assert.equal(j.protectedByHa, true);
     assert.match(j.disks[0]?.sha256 ?? '', /^[0-9a-f]{64}$/);
     // Sparse: the image holds the data, not the disk's empty space.
-    const img = join(work, 'shared', j.disks[0]!.file);
+    const img = join(h.shared, j.disks[0]!.file);
     log(`image ${img}: ${statSync(img).size} bytes, ${statSync(img).blocks * 512} allocated`);
 
     // The physical host is off, the VM runs on hv1 (once: its qemu is the only one named phys16).
@@ -164,7 +161,7 @@ describe('P2V: a physical host captured into a libvirt VM on hv1', { skip }, () 
 
   const full = process.env.THREERC_LAB_FULL === '1';
   const killSkip = full ? false : 'set THREERC_LAB_FULL=1 to run it: CI skips it for time; the HA crash tests kill and recover a libvirt VM the same way';
-  it('the VM is under HA: its qemu killed on hv1, 3rc starts it again', { timeout: 10 * 60_000, skip: killSkip }, async () => {
+  it('the VM is under HA: its qemu killed on hv1, 3rc starts it again', { timeout: labBudget(4 * MIN), skip: killSkip }, async () => {
     const [copy] = h.copies(PHYS.name);
     assert.ok(copy, 'phys16 runs');
     const from = await h.mark();
@@ -177,4 +174,4 @@ describe('P2V: a physical host captured into a libvirt VM on hv1', { skip }, () 
     assert.equal(out, `${PHYS.name}\n${marker}`);
     log(`killed phys16's qemu: detected after ${((down.at - t0) / 1000).toFixed(1)} s, running again (3rc's probe) after ${((up.at - t0) / 1000).toFixed(1)} s, marker intact`);
   });
-});
+}
