@@ -17,7 +17,7 @@ import type { InstallLifecycle } from '../inventory/install.js';
 import type { BootTrace } from '../inventory/trace.js';
 import type { Metrics } from '../lib/metrics.js';
 import type { TemplateEngine } from '../render/engine.js';
-import type { HostKeySink } from '../hypervisor/known-hosts-file.js';
+import type { HostKeySink } from '../hypervisor/learned-keys.js';
 import { apiRouter } from './api.js';
 import type { ClusterRole } from '../cluster/cluster.js';
 import { bootFiles } from './boot-files.js';

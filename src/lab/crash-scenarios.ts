@@ -231,8 +231,8 @@ async function destructive(h: HaLab): Promise<CrashRun> {
     const entry = await h.lab.api('GET', `/hosts/${vm}/boot`);
     if ((entry.body as { mode?: string }).mode !== 'local') fail(`boot entry after the reinstall: ${JSON.stringify(entry.body)}`);
     r.checks.push('freshly installed: marker gone, new SSH host keys, role middleware applied, boot entry back to local');
-    if (!h.learnedKeysMatch(vm)) fail('3rc did not learn the new SSH host keys from the install-done call');
-    r.checks.push('3rc learned the new SSH host keys through the install-done call (its reboot rung can log in again)');
+    if (!(await h.learnedKeysMatch(vm))) fail('3rc did not learn the new SSH host keys from the install-done call');
+    r.checks.push('3rc recorded the new SSH host keys in its store through the install-done call (its reboot rung can log in again)');
   });
 }
 

@@ -10,6 +10,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fingerprint } from '../hypervisor/known-hosts-update.js';
 import type { StoreEvent } from '../store/store.js';
 import { gmondConf } from './ganglia.js';
 import { domainXml, HypervisorHost } from './hypervisor.js';
@@ -63,8 +64,6 @@ export class HaLab {
     readonly shared: string,
     /** The test's own known_hosts for the VMs (from the keys their installer printed). */
     readonly guestKnownHosts: string,
-    /** 3rc's known_hosts for the VMs (ha.guestSsh.knownHosts). */
-    readonly haGuestKnownHosts: string,
     readonly log: (line: string) => void,
   ) {}
 
@@ -81,7 +80,7 @@ export class HaLab {
     const hv = new Map<string, HypervisorHost>();
     const shared = join(o.workDir, 'shared');
     mkdirSync(shared, { recursive: true });
-    const h = new HaLab(lab, hv, key, shared, join(o.workDir, 'guest_known_hosts.test'), join(o.workDir, 'guest_known_hosts'), log);
+    const h = new HaLab(lab, hv, key, shared, join(o.workDir, 'guest_known_hosts.test'), log);
     h.vms = vms;
     h.extra = extra;
     try {
@@ -138,7 +137,7 @@ export class HaLab {
     await Promise.all(vms.map(async (vm) => {
       await this.lab.waitEvent(vm, (e) => e.kind === 'install.done', 15 * 60_000, 'install-done', from);
       await this.waitSsh(vm, 10 * 60_000);
-      if (!this.learnedKeysMatch(vm)) throw new Error(`3rc did not learn the SSH host keys ${vm}'s installer reported (${this.haGuestKnownHosts})`);
+      if (!(await this.learnedKeysMatch(vm))) throw new Error(`3rc did not record in its store the SSH host keys ${vm}'s installer reported`);
       this.log(`ha-lab: ${vm} installed and answering on SSH after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     }));
   }
@@ -197,20 +196,31 @@ export class HaLab {
 
   /** The host keys the VM's latest install printed on its console (one of each type). */
   latestHostKeys(vm: string): string[] {
-    const text = existsSync(this.consoleLog(vm)) ? readFileSync(this.consoleLog(vm), 'utf8') : '';
-    const all = [...text.matchAll(/3rc-install: ssh host key: ((?:ssh|ecdsa)-[a-z0-9-]+) ([A-Za-z0-9+/=]+)/g)].map((m) => `${m[1]} ${m[2]}`);
-    const types = new Set(all.map((k) => k.split(' ')[0]));
-    return all.slice(-types.size);
+    return printedHostKeys(existsSync(this.consoleLog(vm)) ? readFileSync(this.consoleLog(vm), 'utf8') : '');
   }
 
   /**
-   * Whether 3rc's own known_hosts for the VMs (which 3rc rewrites from the keys each install
-   * reports through its install-done call) holds exactly the keys the VM's latest install printed.
+   * A known_hosts file (the test's own) for a host from the keys its latest install printed in
+   * `consoleText`; null when it printed none yet.
    */
-  learnedKeysMatch(vm: string): boolean {
-    const ip = this.lab.host(vm).ip;
-    const learned = existsSync(this.haGuestKnownHosts) ? readFileSync(this.haGuestKnownHosts, 'utf8').split('\n').filter((l) => l.split(' ')[0] === ip).map((l) => l.split(' ').slice(1, 3).join(' ')) : [];
-    const printed = this.latestHostKeys(vm);
+  knownHostsFromConsole(host: string, consoleText: string): string | null {
+    const keys = printedHostKeys(consoleText);
+    if (keys.length === 0) return null;
+    const file = join(this.lab.workDir, `${host}.known_hosts`);
+    writeFileSync(file, keys.map((k) => `${this.lab.host(host).ip} ${k}\n`).join(''), { mode: 0o600 });
+    return file;
+  }
+
+  /**
+   * Whether 3rc recorded in its store (the install.host-keys event of the VM's latest install-done
+   * call says so, with their fingerprints) exactly the keys the VM's latest install printed. 3rc
+   * has no file of them any more: its guest SSH checks the store's record.
+   */
+  async learnedKeysMatch(vm: string): Promise<boolean> {
+    const r = await this.lab.api('GET', `/hosts/${vm}/events?limit=10000`);
+    const ev = ((r.body as StoreEvent[] | undefined) ?? []).filter((e) => e.kind === 'install.host-keys' && e.reason === 'recorded').at(-1);
+    const learned = ((ev?.data as { fingerprints?: string[] } | undefined)?.fingerprints ?? []);
+    const printed = this.latestHostKeys(vm).map((k) => `${k.split(' ')[0]} ${fingerprint(Buffer.from(k.split(' ')[1]!, 'base64'))}`);
     return printed.length > 0 && learned.length === printed.length && printed.every((k) => learned.includes(k));
   }
 
@@ -269,6 +279,13 @@ export class HaLab {
   }
 }
 
+/** The host keys an install printed on a console (`3rc-install: ssh host key: TYPE BASE64`), the latest of each type. */
+export function printedHostKeys(consoleText: string): string[] {
+  const all = [...consoleText.matchAll(/3rc-install: ssh host key: ((?:ssh|ecdsa)-[a-z0-9-]+) ([A-Za-z0-9+/=]+)/g)].map((m) => `${m[1]} ${m[2]}`);
+  const types = new Set(all.map((k) => k.split(' ')[0]));
+  return all.slice(-types.size);
+}
+
 /** One decision as a line: `transition running -> suspect (probe-failed)`, `action reset on hv1`. */
 export function describeDecision(d: Decision): string {
   const data = (d.data ?? {}) as Obj;
@@ -313,7 +330,8 @@ export function haConfig(workDir: string, prefix: string, c: { enabled: boolean;
       enabled: c.enabled,
       ...HA_TIMINGS,
       probe: { port: 22, timeout: '2s' },
-      guestSsh: { user: 'root', key, knownHosts: join(workDir, 'guest_known_hosts') },
+      // No known_hosts file: 3rc checks the VMs' host keys against those their installs reported (its store).
+      guestSsh: { user: 'root', key },
       ganglia: { host: '127.0.0.1', port: 8649 },
       // Many crash scenarios hit the same VM within an hour: the budget must not end the test.
       budget: { recoveries: 100, window: '1h' },
