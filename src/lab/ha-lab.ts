@@ -13,9 +13,9 @@ import { join } from 'node:path';
 import { fingerprint } from '../hypervisor/known-hosts-update.js';
 import type { StoreEvent } from '../store/store.js';
 import { gmondConf } from './ganglia.js';
-import { domainXml, HypervisorHost } from './hypervisor.js';
+import { domainXml, HypervisorHost, type SeenStart } from './hypervisor.js';
 import { deepMerge, labConfig, RunningLab } from './lab.js';
-import { netnsInode, qemuProcesses, type QemuProc } from './qemu-procs.js';
+import { DoubleStartWatch, LifecycleLog, netnsInode, qemuProcesses, type QemuProc } from './qemu-procs.js';
 
 type Obj = Record<string, unknown>;
 
@@ -56,6 +56,8 @@ export class HaLab {
   /** The VMs of this lab, and the extra hosts and config 3rc runs with. */
   vms: readonly string[] = HA_VMS;
   extra: HaLabExtra = {};
+  /** libvirt's lifecycle events of both hosts since the lab started (the double-start watch). */
+  readonly lifecycle = new LifecycleLog();
 
   private constructor(
     readonly lab: RunningLab,
@@ -89,7 +91,7 @@ export class HaLab {
       writeFileSync(join(o.workDir, 'collector.conf'), gmondConf({ hostName: '3rc', cluster: 'lab', collectOn: '10.77.0.1' }));
       lab.net.spawn(lab.net.serverNs, 'gmond', ['-c', join(o.workDir, 'collector.conf'), '-f'], { stdio: 'ignore' });
       for (const x of HYPERVISORS) {
-        const host = await HypervisorHost.start(lab.net, { name: x.name, addr: x.addr, dir: join(o.workDir, x.name), authorizedKey: pub });
+        const host = await HypervisorHost.start(lab.net, { name: x.name, addr: x.addr, dir: join(o.workDir, x.name), authorizedKey: pub, onLifecycle: (e) => h.lifecycle.push(e) });
         host.startGmond('10.77.0.1');
         hv.set(x.name, host);
       }
@@ -148,9 +150,14 @@ export class HaLab {
     this.fence = c.fence;
   }
 
-  /** Restarts 3rc with its current config (SIGKILL: a crash). */
-  async restart3rc(signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
-    await this.lab.restartServer({ signal });
+  /** Restarts 3rc with its current config (SIGKILL: a crash); `whileDown` runs between the kill and the start. */
+  async restart3rc(signal: 'SIGTERM' | 'SIGKILL', whileDown?: () => void): Promise<void> {
+    await this.lab.restartServer({ signal, whileDown });
+  }
+
+  /** Every `virsh start` of `vm` both hosts' virsh saw after `since` (ms), with the host. */
+  startsOf(vm: string, since: number): (SeenStart & { host: string })[] {
+    return [...this.hv.values()].flatMap((x) => x.starts().filter((s) => s.vm === vm && s.asked >= since).map((s) => ({ ...s, host: x.name })));
   }
 
   async decisions(afterId = 0): Promise<Decision[]> {
@@ -256,8 +263,19 @@ export class HaLab {
 
   /** The live qemu processes of a VM, with the hypervisor each runs on. */
   copies(vm: string): (QemuProc & { host: string })[] {
+    const hostOf = this.hostOfNetns();
+    return qemuProcesses().filter((p) => p.vm === vm).map((p) => ({ ...p, host: hostOf(p.netns) }));
+  }
+
+  /** The hypervisor of a network namespace inode ('?' for another). */
+  hostOfNetns(): (ino: number) => string {
     const byIno = new Map([...this.hv.values()].map((h) => [netnsInode(h.ns), h.name]));
-    return qemuProcesses().filter((p) => p.vm === vm).map((p) => ({ ...p, host: byIno.get(p.netns) ?? '?' }));
+    return (ino) => byIno.get(ino) ?? '?';
+  }
+
+  /** Watches the VMs for double starts: libvirt's lifecycle events and /proc (qemu-procs.ts). */
+  watchDoubleStarts(vms: readonly string[]): DoubleStartWatch {
+    return new DoubleStartWatch(vms, { lifecycle: this.lifecycle, hostOf: this.hostOfNetns() });
   }
 
   /** The one hypervisor running the VM (per /proc), or null. Throws when it runs twice. */

@@ -4,8 +4,14 @@
  * monitor, and VMs installed over PXE by the lab's image profile. Then the crash scenarios of the
  * issue, in an order that leaves each one's starting point ready for the next:
  *
- *   without fence commands: crash, hang, controller restart, destructive, management link,
- *   partition (fence-pending); with them: partition (fenced), hypervisor failure, reinstall disabled.
+ *   without fence commands: crash, hang, controller restart, start timeout, destructive,
+ *   management link, partition (fence-pending); with them: partition (fenced), hypervisor failure,
+ *   reinstall disabled.
+ *
+ * Double starts: every scenario watches both VMs through libvirt's lifecycle events of both
+ * hosts (`virsh event --loop`: event-driven, so a start while another copy runs is seen however
+ * short the overlap) and through /proc sampled every 250 ms (any qemu process, also one libvirt
+ * did not start); see DoubleStartWatch in src/lab/qemu-procs.ts.
  *
  * Every phase's time is printed; the summary compares detection and recovery with the paper's.
  */
@@ -79,6 +85,7 @@ describe('HA on real parts: libvirt hypervisors, SSH, Ganglia, installed VMs', {
   scenario('crash', (r) => assert.ok(r.recovery_s !== null && r.detection_s !== null));
   scenario('hang');
   scenario('controller-restart');
+  scenario('start-timeout');
   scenario('destructive');
   scenario('management-link', (r) => assert.equal(r.detection_s, null));
   scenario('partition');
