@@ -261,16 +261,22 @@ export class HaLab {
     }
   }
 
-  /** The live qemu processes of a VM, with the hypervisor each runs on. */
+  /**
+   * The live qemu processes of a VM on this lab's hypervisors, with the one each runs on (another
+   * lab on this machine may run VMs of the same names: their qemu is in its own namespaces).
+   */
   copies(vm: string): (QemuProc & { host: string })[] {
     const hostOf = this.hostOfNetns();
-    return qemuProcesses().filter((p) => p.vm === vm).map((p) => ({ ...p, host: hostOf(p.netns) }));
+    return qemuProcesses().flatMap((p) => {
+      const host = hostOf(p.netns);
+      return p.vm === vm && host !== undefined ? [{ ...p, host }] : [];
+    });
   }
 
-  /** The hypervisor of a network namespace inode ('?' for another). */
-  hostOfNetns(): (ino: number) => string {
+  /** The hypervisor of this lab that a network namespace inode is, or undefined. */
+  hostOfNetns(): (ino: number) => string | undefined {
     const byIno = new Map([...this.hv.values()].map((h) => [netnsInode(h.ns), h.name]));
-    return (ino) => byIno.get(ino) ?? '?';
+    return (ino) => byIno.get(ino);
   }
 
   /** Watches the VMs for double starts: libvirt's lifecycle events and /proc (qemu-procs.ts). */

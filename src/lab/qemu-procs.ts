@@ -123,8 +123,11 @@ export class LifecycleLog {
 export interface DoubleStartWatchOptions {
   /** libvirt's lifecycle events of every host: the event-driven check. */
   lifecycle?: LifecycleLog;
-  /** Host name of a network namespace inode (for the /proc samples). */
-  hostOf?: (netns: number) => string;
+  /**
+   * Host name of a network namespace inode, undefined for one that is not the lab's: only the
+   * lab's hosts' qemu processes count (another lab on the machine may run VMs of the same names).
+   */
+  hostOf?: (netns: number) => string | undefined;
   everyMs?: number;
 }
 
@@ -151,8 +154,8 @@ export class DoubleStartWatch {
   }
 
   sample(): void {
-    const procs = qemuProcesses();
     const hostOf = this.o.hostOf;
+    const procs = hostOf ? qemuProcesses().filter((p) => hostOf(p.netns) !== undefined) : qemuProcesses();
     if (hostOf) this.samples.push({ at: Date.now(), present: new Set(procs.map((p) => `${p.vm}@${hostOf(p.netns)}`)) });
     for (const vm of this.vms) {
       const mine = procs.filter((p) => p.vm === vm);
