@@ -449,12 +449,22 @@ async function startTimeout(h: HaLab): Promise<CrashRun> {
       });
       r.notes.push(`3rc saw ${host}'s load_five ${load} at +${secs(Date.now(), r.t0).toFixed(1)} s`);
       r.checks.push(`${host} over its load threshold in 3rc's view while its start hung`);
-      r.recovery = await r.wait(toPhase('running'), 6 * MIN, 'running again');
+      // Where it ends running is 3rc's choice (the first copy, or a new one once the first is proven
+      // off); on a busy machine a boot may pass T2 and the controller reinstalls it: that is allowed.
+      r.recovery = await r.wait(toPhase('running'), 20 * MIN, 'running again');
       r.sshAt = await h.waitSsh(vm, 5 * MIN);
       // Past the command timeout (the slow virsh answers after 120 s): whatever 3rc made of the unknown outcome has happened.
       await until('the command timeout of the slow start', 2 * MIN, () => (Date.now() > seen.asked + 45_000 ? true : undefined));
-      const unknown = (await r.decisions()).find((d) => d.reason === 'outcome-unknown');
+      const ds = await r.decisions();
+      const unknown = ds.find((d) => d.reason === 'outcome-unknown');
       r.notes.push(unknown ? `start outcome unknown (command timeout) at +${secs(unknown.at, r.t0).toFixed(1)} s` : 'the VM was seen running before the start command timed out');
+      // After the unknown outcome, a start elsewhere only once the first copy was proven off.
+      const startElsewhere = ds.find((d) => d.kind === 'ha.action' && ['start', 'reinstall'].includes(String(d.reason)) && (d.data as { host?: string }).host !== host);
+      if (startElsewhere) {
+        const proven = ds.find((d) => d.id < startElsewhere.id && d.reason === 'old-copy-off');
+        if (!proven) fail(`${vm} was started on ${String((startElsewhere.data as { host?: string }).host)} before its copy on ${host} was proven off`);
+        r.checks.push(`the possible copy on ${host} was proven off (${describeDecision(proven)}) before the start on ${String((startElsewhere.data as { host?: string }).host)}`);
+      }
       const copies = h.copies(vm);
       if (copies.length !== 1) fail(`expected exactly one copy of ${vm}, found ${JSON.stringify(copies)}`);
       const starts = h.startsOf(vm, since);

@@ -59,7 +59,7 @@ describe('HA on real parts: libvirt hypervisors, SSH, Ganglia, installed VMs', {
   });
 
   const scenario = (name: Scenario, extra?: (r: CrashRun) => void | Promise<void>) =>
-    it(name, { timeout: 20 * 60_000 }, async () => {
+    it(name, { timeout: 30 * 60_000 }, async () => {
       const r = await runScenario(h, name);
       results.push(r);
       print(r);
