@@ -43,7 +43,7 @@ import { CommandFencer } from './hypervisor/fence.js';
 import { LibvirtDriver } from './hypervisor/libvirt.js';
 import { SshPool } from './hypervisor/ssh.js';
 import { scalarVars } from './lib/command-template.js';
-import { KnownHostsFile, knownHostsSink } from './hypervisor/known-hosts-file.js'; // learned host keys
+import { learnedKeysOf, storeHostKeySink } from './hypervisor/learned-keys.js'; // learned host keys
 import { fetchGanglia } from './monitor/ganglia-fetch.js';
 import { probeAll } from './monitor/probe.js';
 import { bootEvidence, PxeEvidence, type TraceSink } from './ha/evidence.js';
@@ -87,7 +87,8 @@ async function buildHa(
     ssh,
     (vm) => {
       const h = deps.inventory.hostByName(vm);
-      return g && h ? { name: h.name, address: h.ip, port: g.port, user: g.user, keyFile: g.key, knownHostsFile: g.knownHosts } : undefined;
+      // Host keys: those learned from the VM's installs (the store), else the operator's file.
+      return g && h ? { name: h.name, address: h.ip, port: g.port, user: g.user, keyFile: g.key, knownHostsFile: g.knownHosts, learnedKeys: g.learnHostKeys ? learnedKeysOf(deps.store, h.name) : undefined } : undefined;
     },
     { command: g?.command },
   );
@@ -290,9 +291,9 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
       services.push({ name: 'p2v', start: async () => undefined, stop: async () => { await svc.idle(); svc.stop(); p2vSsh.closeAll(); }, addresses: () => [] });
     }
     if (s.http.enabled) {
-      // ---- learned host keys: keys reported with install-done go into ha.guestSsh.knownHosts ----
+      // ---- learned host keys: keys reported with install-done go into the store ----
       const gs = config.ha.guestSsh;
-      const hostKeys = gs?.knownHosts && gs.learnHostKeys ? knownHostsSink(new KnownHostsFile(gs.knownHosts), { port: gs.port, domain: config.network.domain }) : undefined;
+      const hostKeys = gs?.learnHostKeys ? storeHostKeySink(store, clock) : undefined;
       const app = createApp({
         hostKeys, // learned host keys
         p2v,

@@ -1,7 +1,9 @@
 /**
- * A reinstalled host's new SSH host keys, learned from its install-done call: a real `3rc serve`
- * with ha.guestSsh.knownHosts, keys made by ssh-keygen, the done call with the install token (and
- * without it), and, where sshd can run, a real SSH connection to a server with those host keys.
+ * A reinstalled host's new SSH host keys, learned from its install-done call into the store: a
+ * real `3rc serve` with ha.guestSsh (and an operator's knownHosts file, which 3rc only reads), keys
+ * made by ssh-keygen, the done call with the install token (and without it); then the server is
+ * killed with SIGKILL, its SQLite store reopened, and, where sshd can run, a real SSH connection
+ * checks a server's host keys against the keys the store kept.
  * A done call is taken only from the host's own address: the hosts here live on loopback
  * (127.0.0.x), and the installers' curl and wget are made to send from there.
  */
@@ -11,8 +13,10 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { SshErrorCodes, SshPool, type SshTarget } from '../src/hypervisor/ssh.js';
-import { freePort, keygen, sshdUnavailable, startSshd } from './hypervisor/sshd.js';
+import { SshErrorCodes, type SshTarget } from '../src/hypervisor/ssh.js';
+import { learnedKeysOf } from '../src/hypervisor/learned-keys.js';
+import { SqliteStore } from '../src/store/sqlite.js';
+import { freePort, keygen, runOnNewConnection, sshdUnavailable, startSshd } from './hypervisor/sshd.js';
 import http from 'node:http';
 import { parse } from 'yaml';
 import { LAB_YAML, labWithLoopbackHost, LO_MAC, serve, type LabConfig, type Served } from './lib/serve.js';
@@ -77,6 +81,23 @@ describe('host keys learned from install-done', () => {
     return done;
   };
   const postDone = (path: string, body: string, from: string) => request(`${s.url}${path}`, { method: 'POST', body, from });
+  /** `SHA256:...` of a key pair's public key, as ssh-keygen prints it. */
+  const fpOf = (k: { key: string }) => execFileSync('ssh-keygen', ['-lf', `${k.key}.pub`], { encoding: 'utf8' }).split(' ')[1]!;
+  /**
+   * Fingerprints of the keys the server's latest install.host-keys event of `host` says it
+   * recorded (the trace is written behind the answer: read again, a few times, until `want`).
+   */
+  const recorded = async (host: string, want?: string[]) => {
+    let got: string[] = [];
+    for (let i = 0; i < 50; i++) {
+      const events = JSON.parse((await call(`/api/v1/hosts/${host}/events`)).body) as { kind: string; reason: string; data: { fingerprints: string[] } }[];
+      const ev = events.filter((e) => e.kind === 'install.host-keys' && e.reason === 'recorded').at(-1);
+      got = ev ? ev.data.fingerprints.map((f) => f.split(' ')[1]!) : [];
+      if (want === undefined || JSON.stringify(got) === JSON.stringify(want)) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return got;
+  };
 
   before(async () => {
     port = await freePort();
@@ -102,32 +123,30 @@ describe('host keys learned from install-done', () => {
     assert.equal((await postDone(done, body, '127.0.0.1')).status, 403);
     assert.equal(readFileSync(knownHosts, 'utf8'), before0);
 
+    assert.deepEqual(await recorded('lo5'), []);
+
     const ok = await postDone(done, body, '127.0.0.5');
     assert.equal(ok.status, 200);
     assert.deepEqual(JSON.parse(ok.text), { host: 'lo5', result: 'done', boot: 'local', hostKeys: 2 });
-    assert.equal(
-      readFileSync(knownHosts, 'utf8'),
-      [`# hand-written: keep`, `[127.0.0.5]:${port} ${keyOf(hostEd.pub)}`, `[127.0.0.5]:${port} ${keyOf(hostEc.pub)}`, `hv1 ${OLD}`, `[127.0.0.1]:${port} ${OLD}`, ''].join('\n'),
-    );
+    // Learned into the store; the operator's file is only read.
+    assert.equal(readFileSync(knownHosts, 'utf8'), before0);
+    assert.deepEqual(await recorded('lo5', [fpOf(hostEd), fpOf(hostEc)]), [fpOf(hostEd), fpOf(hostEc)]);
 
     // Spent: the same call again is 410 and learns nothing, even with other keys.
-    const learned = readFileSync(knownHosts, 'utf8');
     assert.equal((await postDone(done, `${OLD}\n`, '127.0.0.5')).status, 410);
-    assert.equal(readFileSync(knownHosts, 'utf8'), learned);
+    assert.equal((await recorded('lo5')).length, 2);
 
-    const events = JSON.parse((await call('/api/v1/hosts/lo5/events')).body) as { kind: string; reason: string; data: { fingerprints?: string[]; file?: string; hostKeys?: number; status?: number } }[];
+    const events = JSON.parse((await call('/api/v1/hosts/lo5/events')).body) as { kind: string; reason: string; data: { fingerprints?: string[]; store?: string; hostKeys?: number; status?: number } }[];
     const ev = events.find((e) => e.kind === 'install.host-keys');
     assert.ok(ev, JSON.stringify(events));
     assert.equal(ev.reason, 'recorded');
-    assert.equal(ev.data.file, knownHosts);
-    const fp = (f: string) => execFileSync('ssh-keygen', ['-lf', f], { encoding: 'utf8' }).split(' ')[1];
-    assert.deepEqual(ev.data.fingerprints, [`ssh-ed25519 ${fp(`${hostEd.key}.pub`)}`, `ecdsa-sha2-nistp256 ${fp(`${hostEc.key}.pub`)}`]);
+    assert.equal(ev.data.store, 'sqlite');
+    assert.deepEqual(ev.data.fingerprints, [`ssh-ed25519 ${fpOf(hostEd)}`, `ecdsa-sha2-nistp256 ${fpOf(hostEc)}`]);
     assert.ok(events.some((e) => e.kind === 'http.install-done' && e.data.status === 200 && e.data.hostKeys === 2));
     assert.ok(!JSON.stringify(events).includes(keyOf(hostEd.pub).split(' ')[1]!), 'fingerprints only, not whole keys');
   });
 
   it('a done with no body, or with a body too large or of junk, still counts and learns nothing', async () => {
-    const before1 = readFileSync(knownHosts, 'utf8');
     const huge = await postDone(await install('lo10', macPath('lo10')), `${keyOf(hostEd.pub)}\n${'x'.repeat(200_000)}\n`, '127.0.0.10');
     assert.equal(huge.status, 200);
     assert.equal((JSON.parse(huge.text) as { hostKeys: number }).hostKeys, 0);
@@ -135,7 +154,7 @@ describe('host keys learned from install-done', () => {
     assert.equal(junk.status, 200);
     const empty = await request(`${s.url}${await install('lo10', macPath('lo10'))}`, { from: '127.0.0.10' }); // GET, like an old installer may
     assert.equal(empty.status, 200);
-    assert.equal(readFileSync(knownHosts, 'utf8'), before1);
+    assert.deepEqual([await recorded('lo10'), await recorded('lo11')], [[], []]);
     for (const host of ['lo10', 'lo11']) {
       const b = JSON.parse((await call(`/api/v1/hosts/${host}`)).body) as { boot: { mode: string; lastInstall: string } };
       assert.deepEqual([b.boot.mode, b.boot.lastInstall], ['local', 'done']);
@@ -172,7 +191,6 @@ describe('host keys learned from install-done', () => {
     const ks = (await request(`${s.url}${done.replace(/\/install\/([0-9a-f-]+)\/done/, '/ks/$1')}`, { from: ipOf(host) })).text;
     return ks.replace(/http:\/\/10\.77\.0\.1(:\d+)?/g, s.url);
   };
-  const linesFor = (ip: string) => readFileSync(knownHosts, 'utf8').split('\n').filter((l) => l.startsWith(`[${ip}]:${port} `));
 
   it("the preseed's late_command posts the target's host keys with curl, or with wget when curl fails", async () => {
     const tail = (ks: string) => {
@@ -186,12 +204,12 @@ describe('host keys learned from install-done', () => {
     const both = sshDir('target-both', [`${hostEd.key}.pub`, `${hostEc.key}.pub`]);
     const curlFromLo11 = wrapper('bin-curl-lo11', 'curl', '--interface 127.0.0.11');
     sh(tail(await kickstart('lo11', macPath('lo11'))).replace('/etc/ssh/', `${both}/etc/ssh/`), { PATH: `${curlFromLo11}:${process.env.PATH}` });
-    assert.deepEqual(linesFor('127.0.0.11'), [`[127.0.0.11]:${port} ${keyOf(hostEd.pub)}`, `[127.0.0.11]:${port} ${keyOf(hostEc.pub)}`]);
+    assert.deepEqual(await recorded('lo11', [fpOf(hostEd), fpOf(hostEc)]), [fpOf(hostEd), fpOf(hostEc)]);
 
     const one = sshDir('target-one', [`${hostEc.key}.pub`]);
     const gnu = stubs('bin-gnu', join(wrapper('bin-wget-lo11', 'wget', '--bind-address=127.0.0.11'), 'wget'));
     sh(tail(await kickstart('lo11', macPath('lo11'))).replace('/etc/ssh/', `${one}/etc/ssh/`), { PATH: `${gnu}:${process.env.PATH}` });
-    assert.deepEqual(linesFor('127.0.0.11'), [`[127.0.0.11]:${port} ${keyOf(hostEc.pub)}`]);
+    assert.deepEqual(await recorded('lo11', [fpOf(hostEc)]), [fpOf(hostEc)]);
     const b = JSON.parse((await call('/api/v1/hosts/lo11')).body) as { boot: { mode: string; lastInstall: string } };
     assert.deepEqual([b.boot.mode, b.boot.lastInstall], ['local', 'done']);
   });
@@ -216,25 +234,33 @@ describe('host keys learned from install-done', () => {
     const out = execFileSync(busybox!, ['sh', '-c', run], { env: { ...process.env, PATH: `${stubs('bin-busybox', busybox!)}:${process.env.PATH}` }, encoding: 'utf8' });
     assert.match(out, /^3rc-install: ssh host key: ssh-ed25519 /m);
     assert.deepEqual(JSON.parse(readFileSync(join(work, 'done.out'), 'utf8')), { host: 'lo14', result: 'done', boot: 'local', hostKeys: 2 });
-    assert.deepEqual(linesFor('127.0.0.1'), [`[127.0.0.1]:${port} ${keyOf(hostEd.pub)}`, `[127.0.0.1]:${port} ${keyOf(hostEc.pub)}`]);
+    assert.deepEqual(await recorded('lo14', [fpOf(hostEd), fpOf(hostEc)]), [fpOf(hostEd), fpOf(hostEc)]);
   });
 
-  it('SshPool connects to an sshd with the learned host keys', { skip: noSshd ?? false }, async () => {
-    const authorized = join(dir, 'authorized_keys');
-    writeFileSync(authorized, `${client.pub}\n`);
-    const sshd = await startSshd({ dir: join(dir, 'sshd'), address: '127.0.0.5', hostKeys: [hostEd.key, hostEc.key], authorizedKeys: authorized, env: { HOME: dir }, port });
-    const pool = new SshPool({ connectTimeoutMs: 5000 });
+  it('the learned keys survive a kill -9 in the store, and SshPool accepts the learned keys only', async () => {
+    await s.kill9();
+    const store = SqliteStore.open({ path: join(cfg.dir, '3rc.db') });
     try {
-      const target: SshTarget = { name: 'lo5', address: '127.0.0.5', port, user: 'root', keyFile: client.key, knownHostsFile: knownHosts };
-      const r = await pool.run(target, 'echo learned', { timeoutMs: 10_000 });
-      assert.equal(r.stdout, 'learned\n');
-      // The file as it was before the install would have refused this server.
-      const stale = join(dir, 'known_hosts.before');
-      writeFileSync(stale, before0);
-      await assert.rejects(pool.run({ ...target, knownHostsFile: stale }, 'true', { timeoutMs: 5000 }), { code: SshErrorCodes.HOST_KEY_MISMATCH });
+      const rec = await store.getHostKeys('lo5');
+      assert.deepEqual(rec?.keys.map((k) => `${k.keyType} ${k.base64}`), [keyOf(hostEd.pub), keyOf(hostEc.pub)]);
+      assert.equal(rec?.address, '127.0.0.5');
+      assert.deepEqual((await store.getHostKeys('lo11'))?.keys.map((k) => `${k.keyType} ${k.base64}`), [keyOf(hostEc.pub)]);
+      if (noSshd) return;
+      const authorized = join(dir, 'authorized_keys');
+      writeFileSync(authorized, `${client.pub}\n`);
+      const sshd = await startSshd({ dir: join(dir, 'sshd'), address: '127.0.0.5', hostKeys: [hostEd.key, hostEc.key], authorizedKeys: authorized, env: { HOME: dir }, port });
+      const run = (t: SshTarget) => runOnNewConnection(t, 'echo learned');
+      try {
+        const target: SshTarget = { name: 'lo5', address: '127.0.0.5', port, user: 'root', keyFile: client.key, knownHostsFile: knownHosts, learnedKeys: learnedKeysOf(store, 'lo5') };
+        // The operator's file names lo5 with its old key: the learned keys win.
+        assert.equal(await run(target), 'learned\n');
+        // The file alone (what 3rc had before the install) refuses this server.
+        await assert.rejects(run({ ...target, learnedKeys: undefined }), { code: SshErrorCodes.HOST_KEY_MISMATCH });
+      } finally {
+        await sshd.stop();
+      }
     } finally {
-      pool.closeAll();
-      await sshd.stop();
+      await store.close();
     }
   });
 });

@@ -69,6 +69,7 @@ for (const sync of ['full', 'normal']) {
         const leases = new Map((await store.listLeases()).map((l) => [l.mac, l]));
         const boot = new Map((await store.listBootEntries()).map((e) => [e.mac, e]));
         const vms = new Map((await store.listVmStates()).map((v) => [v.vm, v]));
+        const hostKeys = new Map((await store.listHostKeys()).map((r) => [r.host, r]));
         const events = new Set((await store.queryEvents({ kind: 'test.write', limit: 10_000_000 })).map((e) => (e.data as { i: number }).i));
         const missing: string[] = [];
         for (const i of all) {
@@ -77,6 +78,7 @@ for (const sync of ['full', 'normal']) {
           const e = boot.get(mac);
           if (!e || e.since !== i || e.token !== (i % 2 ? `t${i}` : null)) missing.push(`boot entry ${i}`);
           if ((vms.get(`vm${i}`)?.data as { i?: number } | undefined)?.i !== i) missing.push(`vm state ${i}`);
+          if (hostKeys.get(`h${i}`)?.keys[0]?.base64 !== `k${i}`) missing.push(`host keys ${i}`);
           if (!events.has(i)) missing.push(`event ${i}`);
         }
         assert.deepEqual(missing.slice(0, 10), [], `${missing.length} acknowledged writes lost`);

@@ -393,9 +393,10 @@ export const configSchema = z.strictObject({
           /** Default: reboot (e.g. `sudo -n reboot` for another user). */
           command: z.string().min(1).default('reboot'),
           /**
-           * Replace a host's lines in knownHosts with the keys its installer reported through its
-           * token-authenticated install-done call, so the reboot rung reaches a reinstalled VM (its
-           * new host keys) without an operator. Only with knownHosts set. Default: true.
+           * Record in the store the keys a host's installer reported through its token-authenticated
+           * install-done call, as that host's only accepted keys (knownHosts, when set, is only read:
+           * keys of hosts never reinstalled, and @revoked lines), so the reboot rung reaches a
+           * reinstalled VM (its new host keys) without an operator, from every instance. Default: true.
            */
           learnHostKeys: z.boolean().default(true),
         })

@@ -109,6 +109,9 @@ describe('HA controller against the simulated cluster', () => {
     assert.notEqual(w.sim.whereIs('vm10'), 'hv1');
     assert.ok((await log(w.store, 'vm10')).includes('old-copy-off'));
     assert.deepEqual(asked.filter((h) => h === 'hv1'), [], 'no hypervisor command to the dead host');
+    // The fence's outcome records why it went straight to the fence command (the lab checks this).
+    const fenced = (await w.store.queryEvents({ vm: 'vm10', kind: 'ha.done' })).find((e) => (e.data as { action?: string }).action === 'fence');
+    assert.match(String((fenced?.data as { detail?: string }).detail), /^fence read back hv1 off \(hv1 was down in the last pass\)$/);
   });
 
   it('an installer that reports failure moves the reinstall to another host at once (after a fence)', async () => {

@@ -426,6 +426,8 @@ export class HaController implements Service {
     // A start sent there earlier (superseded by a timer, say) has not returned: a read of "off" now
     // proves nothing, it may still land. Only a fence of the whole host does.
     const inFlight = this.powering.has(`${vm} ${host}`);
+    /** Why the hypervisor could not prove it, recorded with the fence's outcome. */
+    let why = '';
     try {
       if (inFlight && this.d.fencer) throw new DriverError(DriverErrorCodes.UNREACHABLE, host, `a start of ${vm} on ${host} has not returned yet`);
       if (inFlight) return { off: false, detail: `a start of ${vm} on ${host} has not returned yet` };
@@ -441,11 +443,12 @@ export class HaController implements Service {
     } catch (err) {
       // A host that cannot be reached, or whose command got no answer, is fenced out of band.
       if (!isDriverError(err, 'E_HV_UNREACHABLE') && !isDriverError(err, 'E_HV_UNKNOWN_OUTCOME')) return { off: false, detail: `hypervisor: ${(err as Error).message}` };
+      why = ` (${(err as Error).message})`;
     }
     if (!this.d.fencer) return { off: false, detail: `${host} unreachable and no fence command configured` };
     try {
       const power = await this.d.fencer.fence(host);
-      return power === 'off' ? { off: true, detail: `fence read back ${host} off` } : { off: false, detail: `fence read back ${host} ${power}` };
+      return power === 'off' ? { off: true, detail: `fence read back ${host} off${why}` } : { off: false, detail: `fence read back ${host} ${power}${why}` };
     } catch (err) {
       return { off: false, detail: `fence failed: ${(err as Error).message}` };
     }

@@ -14,7 +14,7 @@ import type { InstallLifecycle } from '../inventory/install.js';
 import type { BootTrace } from '../inventory/trace.js';
 import type { Metrics } from '../lib/metrics.js';
 import type { HostRenderer } from '../boot/served.js';
-import type { HostKeySink } from '../hypervisor/known-hosts-file.js';
+import type { HostKeySink } from '../hypervisor/learned-keys.js';
 import type { ClusterRole } from '../cluster/cluster.js';
 import type { P2vService } from '../p2v/service.js';
 import type { LiveFeed } from './live-feed.js';

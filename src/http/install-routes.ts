@@ -153,15 +153,15 @@ export function installRouter(deps: AppDeps): Router {
     const event = (reason: string, data: Record<string, unknown>) =>
       deps.trace.record({ at: deps.clock.now(), kind: 'install.host-keys', mac, host: host.name, reason, data: { fingerprints, rejected: r.rejected.length, ...data } });
     if (!deps.hostKeys) {
-      event('not-recorded', { why: 'no ha.guestSsh.knownHosts, or learnHostKeys is false' });
+      event('not-recorded', { why: 'no ha.guestSsh, or learnHostKeys is false' });
       return r.keys.length;
     }
     try {
       const w = await deps.hostKeys.learn(host, r.keys);
-      req.log?.info({ mac, host: host.name, file: w.file, keys: w.written, replaced: w.replaced, fingerprints }, 'install-done: host keys recorded in known_hosts');
-      event('recorded', { file: w.file, replaced: w.replaced });
+      req.log?.info({ mac, host: host.name, store: w.store, keys: w.written, replaced: w.replaced, fingerprints }, 'install-done: host keys recorded in the store');
+      event('recorded', { store: w.store, replaced: w.replaced });
     } catch (err) {
-      req.log?.error({ mac, host: host.name, err }, 'install-done: cannot record host keys in known_hosts');
+      req.log?.error({ mac, host: host.name, err }, 'install-done: cannot record host keys in the store');
       event('write-failed', { error: (err as Error).message });
     }
     return r.keys.length;

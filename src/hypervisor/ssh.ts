@@ -1,7 +1,8 @@
 /**
  * Runs commands on hypervisors (and guests) over SSH, with ssh2. Host keys are checked against a
- * known_hosts file and nothing else: no file, no entry or a different key means no connection
- * (the error names the host and the file). One connection per target is kept open and shared by
+ * known_hosts file and, for guests, the keys 3rc learned from their installs (kept in the store,
+ * learned-keys.ts), and nothing else: no entry or a different key means no connection (the error
+ * names the host and where its keys were looked up). One connection per target is kept open and shared by
  * concurrent commands (OpenSSH allows 10 sessions per connection by default), then closed after
  * an idle period; keepalives notice a peer that vanished.
  */
@@ -10,7 +11,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
 import { RemoteError, SshErrorCodes } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
-import { checkHostKey, hostForm, hostKeyAlgorithms, knownKeyTypes, parseKnownHosts } from './known-hosts.js';
+import { checkHostKey, hostFieldMatches, hostForm, hostKeyAlgorithms, knownKeyTypes, parseKnownHosts, type KnownHostEntry } from './known-hosts.js';
 
 export { SshErrorCodes };
 
@@ -34,8 +35,15 @@ export interface SshTarget {
   user: string;
   /** Private key file (OpenSSH or PEM format, unencrypted). */
   keyFile?: string;
-  /** known_hosts file. */
+  /** known_hosts file (only read). */
   knownHostsFile?: string;
+  /**
+   * The host keys 3rc learned for this host (the store's record, learned-keys.ts), read for every
+   * new connection; null when none were learned. When there are some, they are the host's only
+   * accepted keys: the file's lines naming the host no longer count (a reinstalled host's old keys
+   * are refused), its @revoked lines still do.
+   */
+  learnedKeys?: () => Promise<readonly { keyType: string; base64: string }[] | null>;
 }
 
 /** What a command that ran to completion left behind. */
@@ -192,12 +200,12 @@ export class SshPool implements SshRunner {
     const client = new Client();
     const c: Conn = { key, client, ready: Promise.resolve(), closed: false, active: 0, idle: null, onDrop: new Set(), sessions: 0, queue: [] };
     c.ready = (async () => {
-      const { knownHosts, names } = await this.loadKnownHosts(t);
+      const { knownHosts, names, where } = await this.loadKnownHosts(t);
       const privateKey = await this.loadKey(t);
       const types = knownKeyTypes(knownHosts, names);
       const algs = hostKeyAlgorithms(types).filter((a) => SUPPORTED_HOST_KEY_ALGS.has(a));
       if (algs.length === 0) {
-        throw new SshError(SshErrorCodes.HOST_UNKNOWN, t.name, `no host key for ${t.name} (${names.join(', ')}) in known_hosts file ${t.knownHostsFile}: refusing to connect (add it with ssh-keyscan after checking its fingerprint)`);
+        throw new SshError(SshErrorCodes.HOST_UNKNOWN, t.name, `no host key for ${t.name} (${names.join(', ')}) in ${where}: refusing to connect (add it with ssh-keyscan after checking its fingerprint)`);
       }
       // closeAll() while we read the files: do not open a connection nobody will close.
       if (c.closed) throw new SshError(SshErrorCodes.CONNECT, t.name, `ssh connection to ${t.name} closed before it was opened`);
@@ -221,8 +229,8 @@ export class SshPool implements SshRunner {
             v.result === 'revoked'
               ? `host key of ${t.name} (${t.address}:${t.port}) is marked @revoked in ${t.knownHostsFile}:${v.line}: refusing to connect`
               : v.result === 'mismatch'
-                ? `host key of ${t.name} (${t.address}:${t.port}) does not match ${t.knownHostsFile} (lines ${v.lines.join(', ')}): refusing to connect; the key changed or someone is in the middle`
-                : `no host key for ${t.name} (${names.join(', ')}) in known_hosts file ${t.knownHostsFile}: refusing to connect`,
+                ? `host key of ${t.name} (${t.address}:${t.port}) does not match ${where}${v.lines.some((l) => l > 0) ? ` (lines ${v.lines.join(', ')})` : ''}: refusing to connect; the key changed or someone is in the middle`
+                : `no host key for ${t.name} (${names.join(', ')}) in ${where}: refusing to connect`,
           );
           return false;
         },
@@ -264,20 +272,36 @@ export class SshPool implements SshRunner {
     return c;
   }
 
-  private async loadKnownHosts(t: SshTarget) {
-    if (!t.knownHostsFile) {
+  /**
+   * The entries a new connection checks the host key against, and where they come from (for
+   * messages). Read for every new connection, never cached: keys learned from an install-done call
+   * apply to the next connection to the reinstalled host.
+   */
+  private async loadKnownHosts(t: SshTarget): Promise<{ knownHosts: KnownHostEntry[]; names: string[]; where: string }> {
+    if (!t.knownHostsFile && !t.learnedKeys) {
       throw new SshError(SshErrorCodes.KNOWN_HOSTS, t.name, `no known_hosts file configured for ${t.name} (ssh.knownHosts): refusing to connect without checking its host key`);
     }
-    // Read for every new connection, never cached: keys learned from an install-done call
-    // (known-hosts-file.ts) apply to the next connection to the reinstalled host.
-    let text: string;
-    try {
-      text = await readFile(t.knownHostsFile, 'utf8');
-    } catch (err) {
-      throw new SshError(SshErrorCodes.KNOWN_HOSTS, t.name, `cannot read known_hosts file ${t.knownHostsFile} for ${t.name}: ${(err as Error).message}`, { cause: err });
-    }
     const names = [...new Set([hostForm(t.address, t.port), hostForm(t.name, t.port)])];
-    return { knownHosts: parseKnownHosts(text), names };
+    let fromFile: KnownHostEntry[] = [];
+    if (t.knownHostsFile) {
+      try {
+        fromFile = parseKnownHosts(await readFile(t.knownHostsFile, 'utf8'));
+      } catch (err) {
+        throw new SshError(SshErrorCodes.KNOWN_HOSTS, t.name, `cannot read known_hosts file ${t.knownHostsFile} for ${t.name}: ${(err as Error).message}`, { cause: err });
+      }
+    }
+    let learned: readonly { keyType: string; base64: string }[] | null = null;
+    try {
+      learned = (await t.learnedKeys?.()) ?? null;
+    } catch (err) {
+      throw new SshError(SshErrorCodes.KNOWN_HOSTS, t.name, `cannot read the host keys learned for ${t.name} from the store: ${(err as Error).message}`, { cause: err });
+    }
+    const file = t.knownHostsFile ? `known_hosts file ${t.knownHostsFile}` : null;
+    if (!learned || learned.length === 0) return { knownHosts: fromFile, names, where: [file, t.learnedKeys ? 'the keys learned from its installs (none)' : null].filter(Boolean).join(' or ') };
+    // Learned keys replace the file's lines for this host; @revoked lines and other hosts' stay.
+    const others = fromFile.filter((e) => e.marker === 'revoked' || !names.some((h) => hostFieldMatches(e.hosts, h)));
+    const mine = learned.map((k): KnownHostEntry => ({ line: 0, marker: null, hosts: names[0]!, keyType: k.keyType, key: Buffer.from(k.base64, 'base64') }));
+    return { knownHosts: [...others, ...mine], names, where: 'the host keys learned from its latest install (store)' };
   }
 
   private async loadKey(t: SshTarget): Promise<Buffer> {

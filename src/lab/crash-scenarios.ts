@@ -10,9 +10,9 @@
  */
 import type { StoreEvent } from '../store/store.js';
 import { describeDecision, type Decision, type HaLab } from './ha-lab.js';
-import { DoubleStartWatch } from './qemu-procs.js';
+import type { DoubleStartWatch } from './qemu-procs.js';
 
-export const SCENARIOS = ['crash', 'hang', 'destructive', 'hypervisor', 'partition', 'partition-fenced', 'management-link', 'controller-restart', 'no-reinstall'] as const;
+export const SCENARIOS = ['crash', 'hang', 'destructive', 'hypervisor', 'partition', 'partition-fenced', 'management-link', 'controller-restart', 'start-timeout', 'no-reinstall'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 export const SCENARIO_HELP: Record<Scenario, string> = {
@@ -23,7 +23,8 @@ export const SCENARIO_HELP: Record<Scenario, string> = {
   partition: 'all links of the VM\'s hypervisor cut, no fence command: the VM waits in fence-pending, never runs twice',
   'partition-fenced': 'the same with a fence command: the old copy is powered off first, then the VM starts on the other host',
   'management-link': 'only the hypervisor\'s management link cut, its VMs reachable: nothing is restarted',
-  'controller-restart': 'kill -9 of 3rc in the middle of a recovery: it resumes and does not repeat the action',
+  'controller-restart': 'kill -9 of 3rc while its start is held in virsh on the hypervisor: it resumes and does not issue the start again',
+  'start-timeout': 'the restart\'s virsh start answers after 3rc\'s command timeout while the host\'s load rises over its threshold: never two copies, runs once',
   'no-reinstall': 'boot sector wiped on a VM with reinstall disabled: quarantined and reported, never reinstalled',
 };
 
@@ -59,7 +60,7 @@ function secs(at: number, t0: number): number {
 /** The VM each scenario breaks. */
 export const SCENARIO_VM: Record<Scenario, string> = {
   crash: 'vm14', hang: 'vm14', destructive: 'vm14', hypervisor: 'vm14', partition: 'vm14', 'partition-fenced': 'vm14',
-  'management-link': 'vm14', 'controller-restart': 'vm15', 'no-reinstall': 'vm15',
+  'management-link': 'vm14', 'controller-restart': 'vm15', 'start-timeout': 'vm14', 'no-reinstall': 'vm15',
 };
 
 /**
@@ -84,7 +85,7 @@ export async function ready(h: HaLab, scenario: Scenario): Promise<void> {
 export function runScenario(h: HaLab, scenario: Scenario): Promise<CrashRun> {
   const runners: Record<Scenario, (h: HaLab) => Promise<CrashRun>> = {
     crash, hang, destructive, hypervisor: hypervisorDies, partition: (x) => partition(x, false), 'partition-fenced': (x) => partition(x, true),
-    'management-link': managementLink, 'controller-restart': controllerRestart, 'no-reinstall': noReinstall,
+    'management-link': managementLink, 'controller-restart': controllerRestart, 'start-timeout': startTimeout, 'no-reinstall': noReinstall,
   };
   return runners[scenario](h);
 }
@@ -94,12 +95,14 @@ class Run {
   readonly t0 = Date.now();
   readonly watch: DoubleStartWatch;
   readonly checks: string[] = [];
+  /** Lines printed in the timeline after the decisions (information, not checks). */
+  readonly notes: string[] = [];
   detection: Decision | null = null;
   recovery: Decision | null = null;
   sshAt: number | null = null;
 
   constructor(readonly h: HaLab, readonly scenario: Scenario, readonly vm: string, readonly mark: number) {
-    this.watch = new DoubleStartWatch(['vm14', 'vm15']);
+    this.watch = h.watchDoubleStarts(['vm14', 'vm15']);
   }
 
   static async begin(h: HaLab, scenario: Scenario, vm: string): Promise<Run> {
@@ -132,9 +135,9 @@ class Run {
   /** Checks the watch and finishes the run record. */
   async end(): Promise<CrashRun> {
     const w = this.watch.stop();
-    if (w.doubleStarts > 0) fail(`${this.scenario}: a VM ran twice at once (${w.doubleStarts} time(s))`);
-    this.checks.push('no VM ever had two live qemu processes (sampled every 250 ms)');
-    const timeline = (await this.decisions()).map((d) => `+${secs(d.at, this.t0).toFixed(1)} s ${describeDecision(d)}`);
+    if (w.doubleStarts > 0) fail(`${this.scenario}: a VM ran twice at once (${w.doubleStarts} time(s)${this.watch.lifecycleDoubles.map((d) => `; ${d.vm} started on ${d.host} at +${secs(d.at, this.t0)} s while running on ${d.others.join(', ')}`).join('')})`);
+    this.checks.push("no VM ever started while another copy of it ran (libvirt's lifecycle events of both hosts), nor had two live qemu processes (/proc, every 250 ms)");
+    const timeline = [...(await this.decisions()).map((d) => `+${secs(d.at, this.t0).toFixed(1)} s ${describeDecision(d)}`), ...this.notes];
     return {
       scenario: this.scenario, vm: this.vm,
       detection_s: this.detection ? secs(this.detection.at, this.t0) : null,
@@ -231,8 +234,8 @@ async function destructive(h: HaLab): Promise<CrashRun> {
     const entry = await h.lab.api('GET', `/hosts/${vm}/boot`);
     if ((entry.body as { mode?: string }).mode !== 'local') fail(`boot entry after the reinstall: ${JSON.stringify(entry.body)}`);
     r.checks.push('freshly installed: marker gone, new SSH host keys, role middleware applied, boot entry back to local');
-    if (!h.learnedKeysMatch(vm)) fail('3rc did not learn the new SSH host keys from the install-done call');
-    r.checks.push('3rc learned the new SSH host keys through the install-done call (its reboot rung can log in again)');
+    if (!(await h.learnedKeysMatch(vm))) fail('3rc did not learn the new SSH host keys from the install-done call');
+    r.checks.push('3rc recorded the new SSH host keys in its store through the install-done call (its reboot rung can log in again)');
   });
 }
 
@@ -248,6 +251,24 @@ async function checkFencedFirst(r: Run, vm: string, newHost: string): Promise<vo
   const start = ds.find((d) => d.kind === 'ha.action' && (d.data as { host?: string }).host === newHost && ['start', 'reinstall'].includes(String(d.reason)));
   if (!fenced || !start || fenced.id > start.id) fail(`${vm}: expected the old copy proven off (fence) before the start on ${newHost}`);
   r.checks.push(`${vm}: old copy proven off (${String((fenced.data as { detail?: string }).detail)}) before its start on ${newHost}`);
+}
+
+/**
+ * The fence of a host the last monitoring pass saw down goes straight to its fence command: no
+ * SSH to the dead host first (that would cost a connect timeout). Causal evidence, not a clock:
+ * the fence's recorded outcome names the reason it skipped the hypervisor ("was down in the last
+ * pass", controller.ts fence()), where an SSH attempt would have recorded its own failure. The
+ * gap from the detection to the fence is printed as information.
+ */
+async function checkFencedWithoutSsh(r: Run, vm: string, dead: string): Promise<void> {
+  const ds = await r.decisions(vm);
+  const fence = ds.find((d) => d.kind === 'ha.action' && d.reason === 'fence');
+  const done = ds.find((d) => d.kind === 'ha.done' && (d.data as { action?: string }).action === 'fence' && d.reason === 'off');
+  const detail = String((done?.data as { detail?: string } | undefined)?.detail);
+  if (!done || !detail.includes(`${dead} was down in the last pass`)) fail(`${vm}: expected the fence of ${dead} issued because the last pass saw it down, without SSH to it first; its outcome says: ${detail}`);
+  r.checks.push(`${vm}: ${dead} fenced straight away because the last pass saw it down, no SSH tried first (${detail})`);
+  const detected = r.detection;
+  if (detected && fence) r.notes.push(`detection -> fence command: ${((fence.at - detected.at) / 1000).toFixed(1)} s; fence command -> read back off: ${((done.at - fence.at) / 1000).toFixed(1)} s`);
 }
 
 /** 4. The VM's hypervisor dies: every process killed and its links cut. */
@@ -273,6 +294,7 @@ async function hypervisorDies(h: HaLab): Promise<CrashRun> {
       await checkFencedFirst(r, v, alive);
     }
     r.checks.push(`${victims.join(' and ')} restarted on ${alive}`);
+    await checkFencedWithoutSsh(r, vm, dead);
     h.lab.net.setHostLink(dead, true, 'all');
     await hv.powerOn();
     r.checks.push(`${dead} powered on again (its VMs stay on ${alive})`);
@@ -347,33 +369,113 @@ async function managementLink(h: HaLab): Promise<CrashRun> {
   });
 }
 
-/** 6. kill -9 of 3rc while a recovery is under way. */
+/** Waits until `f` returns something (polled every 100 ms). */
+async function until<T>(what: string, ms: number, f: () => T | undefined | null | Promise<T | undefined | null>): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (v !== undefined && v !== null) return v;
+    if (Date.now() > deadline) fail(`no ${what} within ${Math.round(ms / 1000)} s`);
+    await new Promise((res) => setTimeout(res, 100));
+  }
+}
+
+/**
+ * 6. kill -9 of 3rc while its restart action is in flight, every time: both hosts' virsh hold a
+ * start (hypervisor.ts, virshWrapper) until 3rc is dead; it is released before 3rc starts again.
+ * The resumed controller must find the start done and not issue it again: the hosts' virsh saw
+ * exactly one start of the VM.
+ */
 function controllerRestart(h: HaLab): Promise<CrashRun> {
+  const hosts = [...h.hv.values()];
+  const since = Date.now();
+  for (const x of hosts) x.setStartMode('hold');
   return qemuFault(h, 'controller-restart', 'SIGKILL', async (r) => {
     const vm = r.vm;
-    await r.detected();
-    // Polled fast, so that the kill usually lands while the action's virsh is still running.
-    const action = await r.wait((d) => d.kind === 'ha.action' && ['reset', 'start', 'reinstall'].includes(String(d.reason)), 3 * MIN, 'restart action', vm, 50);
-    const killAt = Date.now();
-    await h.restart3rc('SIGKILL');
-    const id = String((action.data as { id?: string }).id);
-    r.checks.push(`3rc killed -9 after it issued ${action.reason} (${id}) and restarted on the same store`);
+    try {
+      await r.detected();
+      const held = await until(`start of ${vm} held in virsh`, 3 * MIN, () => h.startsOf(vm, since)[0]);
+      const action = await r.wait((d) => d.kind === 'ha.action' && ['reset', 'start', 'reinstall'].includes(String(d.reason)), MIN, 'restart action', vm, 100);
+      await h.restart3rc('SIGKILL', () => hosts.forEach((x) => x.releaseStarts()));
+      const id = String((action.data as { id?: string }).id);
+      r.checks.push(`3rc killed -9 while its ${action.reason} (${id}) was held in virsh on ${held.host}; released, 3rc restarted on the same store`);
+      r.notes.push(`start asked on ${held.host} at +${secs(held.asked, r.t0).toFixed(1)} s, held until 3rc was killed`);
+    } finally {
+      for (const x of hosts) x.setStartMode('pass');
+    }
     await r.recovered(6 * MIN);
     const ds = await r.decisions();
     const actions = ds.filter((d) => d.kind === 'ha.action' && ['reset', 'start', 'reinstall'].includes(String(d.reason)));
+    const id = String((actions[0]?.data as { id?: string } | undefined)?.id);
     const done = ds.filter((d) => d.kind === 'ha.done' && (d.data as { id?: string }).id === id);
     if (actions.length !== 1) fail(`expected exactly one restart action, got ${actions.map(describeDecision).join('; ')}`);
     if (done.length !== 1) fail(`expected the action's outcome recorded exactly once, got ${done.length}`);
+    const starts = h.startsOf(vm, since);
+    if (starts.length !== 1) fail(`expected the hypervisors' virsh to see exactly one start of ${vm}, saw ${starts.length}: ${starts.map((x) => `${x.host} at +${secs(x.asked, r.t0)} s`).join(', ')}`);
     const pids = r.watch.pids.get(vm) ?? new Set();
     if (pids.size !== 2) fail(`expected exactly one new qemu process of ${vm} (the killed one and one start), saw pids ${[...pids].join(', ')}`);
-    const detail = (done[0]!.data as { detail?: string }).detail;
-    const when = done[0]!.at < killAt
-      ? 'completed before the kill; the new process resumed the T2 wait'
-      : detail?.startsWith('resumed')
-        ? `in flight at the kill; the new process found it done (${detail})`
-        : 'in flight at the kill and not done on the hypervisor; the new process issued it (once)';
-    r.checks.push(`one restart action, its outcome recorded once: ${when}; ${vm} started exactly once`);
+    r.checks.push(`one restart action, its outcome recorded once (${String((done[0]!.data as { detail?: string }).detail ?? done[0]!.reason)}); the hypervisors' virsh saw exactly one start of ${vm}`);
   });
+}
+
+/** load_five a host is given in start-timeout: over any lab threshold (haConfig's is 1000). */
+const OVERLOAD = 5000;
+
+/**
+ * 6b. The restart's `virsh start` takes longer than 3rc's command timeout: the host's virsh
+ * starts the domain, then answers only after 120 s (3rc gives up at 30 s: outcome unknown), and
+ * meanwhile the host's load_five rises over its threshold, so that a new placement picks the other
+ * host. 3rc must not start the VM there while the first copy may run: it never runs twice, and it
+ * ends running exactly once.
+ */
+async function startTimeout(h: HaLab): Promise<CrashRun> {
+  if (h.fence) await h.setConfig({ enabled: true, fence: false });
+  const vm = SCENARIO_VM['start-timeout'];
+  const host = h.runningOn(vm) ?? fail(`${vm} runs nowhere`);
+  const hv = h.hv.get(host)!;
+  const since = Date.now();
+  hv.setStartMode('slow');
+  try {
+    return await qemuFault(h, 'start-timeout', 'SIGKILL', async (r) => {
+      await r.detected();
+      const seen = await until(`start of ${vm} in virsh`, 3 * MIN, () => h.startsOf(vm, since)[0]);
+      if (seen.host !== host) fail(`expected the restart on ${host}, it went to ${seen.host}`);
+      hv.setLoad(OVERLOAD);
+      r.notes.push(`virsh start asked on ${host} at +${secs(seen.asked, r.t0).toFixed(1)} s; its load_five set to ${OVERLOAD}`);
+      const load = await until(`load_five of ${host} over its threshold in 3rc's view`, 2 * MIN, async () => {
+        const ov = (await h.lab.api('GET', '/overview')).body as { hypervisors?: { name: string; loadFive: number | null }[] };
+        const l = ov.hypervisors?.find((x) => x.name === host)?.loadFive;
+        return l !== undefined && l !== null && l >= OVERLOAD ? l : undefined;
+      });
+      r.notes.push(`3rc saw ${host}'s load_five ${load} at +${secs(Date.now(), r.t0).toFixed(1)} s`);
+      r.checks.push(`${host} over its load threshold in 3rc's view while its start hung`);
+      // Where it ends running is 3rc's choice (the first copy, or a new one once the first is proven
+      // off); on a busy machine a boot may pass T2 and the controller reinstalls it: that is allowed.
+      r.recovery = await r.wait(toPhase('running'), 20 * MIN, 'running again');
+      r.sshAt = await h.waitSsh(vm, 5 * MIN);
+      // Past the command timeout (the slow virsh answers after 120 s): whatever 3rc made of the unknown outcome has happened.
+      await until('the command timeout of the slow start', 2 * MIN, () => (Date.now() > seen.asked + 45_000 ? true : undefined));
+      const ds = await r.decisions();
+      const unknown = ds.find((d) => d.reason === 'outcome-unknown');
+      r.notes.push(unknown ? `start outcome unknown (command timeout) at +${secs(unknown.at, r.t0).toFixed(1)} s` : 'the VM was seen running before the start command timed out');
+      // After the unknown outcome, a start elsewhere only once the first copy was proven off.
+      const startElsewhere = ds.find((d) => d.kind === 'ha.action' && ['start', 'reinstall'].includes(String(d.reason)) && (d.data as { host?: string }).host !== host);
+      if (startElsewhere) {
+        const proven = ds.find((d) => d.id < startElsewhere.id && d.reason === 'old-copy-off');
+        if (!proven) fail(`${vm} was started on ${String((startElsewhere.data as { host?: string }).host)} before its copy on ${host} was proven off`);
+        r.checks.push(`the possible copy on ${host} was proven off (${describeDecision(proven)}) before the start on ${String((startElsewhere.data as { host?: string }).host)}`);
+      }
+      const copies = h.copies(vm);
+      if (copies.length !== 1) fail(`expected exactly one copy of ${vm}, found ${JSON.stringify(copies)}`);
+      const starts = h.startsOf(vm, since);
+      const elsewhere = starts.filter((x) => x.host !== host);
+      r.checks.push(`${vm} runs exactly once, on ${copies[0]!.host}; virsh starts seen: ${starts.map((x) => `${x.host} (rc ${x.rc ?? '?'})`).join(', ')}`);
+      if (elsewhere.length > 0 && copies[0]!.host === host) fail(`${vm} was started on ${elsewhere[0]!.host} as well`);
+    });
+  } finally {
+    hv.setStartMode('pass');
+    hv.setLoad(null);
+  }
 }
 
 /** 7. Reinstall disabled: a VM whose disk no longer boots is quarantined and reported. */

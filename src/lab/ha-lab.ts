@@ -11,11 +11,12 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../lib/paths.js';
+import { fingerprint } from '../hypervisor/known-hosts-update.js';
 import type { StoreEvent } from '../store/store.js';
 import { gmondConf } from './ganglia.js';
-import { domainXml, HypervisorHost } from './hypervisor.js';
+import { domainXml, HypervisorHost, type SeenStart } from './hypervisor.js';
 import { deepMerge, LAB_SERVER_IP, labConfig, RunningLab } from './lab.js';
-import { netnsInode, qemuProcesses, type QemuProc } from './qemu-procs.js';
+import { DoubleStartWatch, LifecycleLog, netnsInode, qemuProcesses, type QemuProc } from './qemu-procs.js';
 
 type Obj = Record<string, unknown>;
 
@@ -56,6 +57,8 @@ export class HaLab {
   /** The VMs of this lab, and the extra hosts and config 3rc runs with. */
   vms: readonly string[] = HA_VMS;
   extra: HaLabExtra = {};
+  /** libvirt's lifecycle events of both hosts since the lab started (the double-start watch). */
+  readonly lifecycle = new LifecycleLog();
 
   private constructor(
     readonly lab: RunningLab,
@@ -64,8 +67,6 @@ export class HaLab {
     readonly shared: string,
     /** The test's own known_hosts for the VMs (from the keys their installer printed). */
     readonly guestKnownHosts: string,
-    /** 3rc's known_hosts for the VMs (ha.guestSsh.knownHosts). */
-    readonly haGuestKnownHosts: string,
     readonly log: (line: string) => void,
   ) {}
 
@@ -82,7 +83,7 @@ export class HaLab {
     const hv = new Map<string, HypervisorHost>();
     const shared = join(o.workDir, 'shared');
     mkdirSync(shared, { recursive: true });
-    const h = new HaLab(lab, hv, key, shared, join(o.workDir, 'guest_known_hosts.test'), join(o.workDir, 'guest_known_hosts'), log);
+    const h = new HaLab(lab, hv, key, shared, join(o.workDir, 'guest_known_hosts.test'), log);
     h.vms = vms;
     h.extra = extra;
     try {
@@ -91,7 +92,7 @@ export class HaLab {
       writeFileSync(join(o.workDir, 'collector.conf'), gmondConf({ hostName: '3rc', cluster: 'lab', collectOn: '10.77.0.1' }));
       lab.net.spawn(lab.net.serverNs, 'gmond', ['-c', join(o.workDir, 'collector.conf'), '-f'], { stdio: 'ignore' });
       for (const x of HYPERVISORS) {
-        const host = await HypervisorHost.start(lab.net, { name: x.name, addr: x.addr, dir: join(o.workDir, x.name), authorizedKey: pub });
+        const host = await HypervisorHost.start(lab.net, { name: x.name, addr: x.addr, dir: join(o.workDir, x.name), authorizedKey: pub, onLifecycle: (e) => h.lifecycle.push(e) });
         host.startGmond('10.77.0.1');
         hv.set(x.name, host);
       }
@@ -139,7 +140,7 @@ export class HaLab {
     await Promise.all(vms.map(async (vm) => {
       await this.lab.waitEvent(vm, (e) => e.kind === 'install.done', 15 * 60_000, 'install-done', from);
       await this.waitSsh(vm, 10 * 60_000);
-      if (!this.learnedKeysMatch(vm)) throw new Error(`3rc did not learn the SSH host keys ${vm}'s installer reported (${this.haGuestKnownHosts})`);
+      if (!(await this.learnedKeysMatch(vm))) throw new Error(`3rc did not record in its store the SSH host keys ${vm}'s installer reported`);
       this.log(`ha-lab: ${vm} installed and answering on SSH after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
       await this.verifyInstall(vm);
     }));
@@ -226,9 +227,14 @@ export class HaLab {
     this.fence = c.fence;
   }
 
-  /** Restarts 3rc with its current config (SIGKILL: a crash). */
-  async restart3rc(signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
-    await this.lab.restartServer({ signal });
+  /** Restarts 3rc with its current config (SIGKILL: a crash); `whileDown` runs between the kill and the start. */
+  async restart3rc(signal: 'SIGTERM' | 'SIGKILL', whileDown?: () => void): Promise<void> {
+    await this.lab.restartServer({ signal, whileDown });
+  }
+
+  /** Every `virsh start` of `vm` both hosts' virsh saw after `since` (ms), with the host. */
+  startsOf(vm: string, since: number): (SeenStart & { host: string })[] {
+    return [...this.hv.values()].flatMap((x) => x.starts().filter((s) => s.vm === vm && s.asked >= since).map((s) => ({ ...s, host: x.name })));
   }
 
   async decisions(afterId = 0): Promise<Decision[]> {
@@ -275,20 +281,31 @@ export class HaLab {
 
   /** The host keys the VM's latest install printed on its console (one of each type). */
   latestHostKeys(vm: string): string[] {
-    const text = existsSync(this.consoleLog(vm)) ? readFileSync(this.consoleLog(vm), 'utf8') : '';
-    const all = [...text.matchAll(/3rc-install: ssh host key: ((?:ssh|ecdsa)-[a-z0-9-]+) ([A-Za-z0-9+/=]+)/g)].map((m) => `${m[1]} ${m[2]}`);
-    const types = new Set(all.map((k) => k.split(' ')[0]));
-    return all.slice(-types.size);
+    return printedHostKeys(existsSync(this.consoleLog(vm)) ? readFileSync(this.consoleLog(vm), 'utf8') : '');
   }
 
   /**
-   * Whether 3rc's own known_hosts for the VMs (which 3rc rewrites from the keys each install
-   * reports through its install-done call) holds exactly the keys the VM's latest install printed.
+   * A known_hosts file (the test's own) for a host from the keys its latest install printed in
+   * `consoleText`; null when it printed none yet.
    */
-  learnedKeysMatch(vm: string): boolean {
-    const ip = this.lab.host(vm).ip;
-    const learned = existsSync(this.haGuestKnownHosts) ? readFileSync(this.haGuestKnownHosts, 'utf8').split('\n').filter((l) => l.split(' ')[0] === ip).map((l) => l.split(' ').slice(1, 3).join(' ')) : [];
-    const printed = this.latestHostKeys(vm);
+  knownHostsFromConsole(host: string, consoleText: string): string | null {
+    const keys = printedHostKeys(consoleText);
+    if (keys.length === 0) return null;
+    const file = join(this.lab.workDir, `${host}.known_hosts`);
+    writeFileSync(file, keys.map((k) => `${this.lab.host(host).ip} ${k}\n`).join(''), { mode: 0o600 });
+    return file;
+  }
+
+  /**
+   * Whether 3rc recorded in its store (the install.host-keys event of the VM's latest install-done
+   * call says so, with their fingerprints) exactly the keys the VM's latest install printed. 3rc
+   * has no file of them any more: its guest SSH checks the store's record.
+   */
+  async learnedKeysMatch(vm: string): Promise<boolean> {
+    const r = await this.lab.api('GET', `/hosts/${vm}/events?limit=10000`);
+    const ev = ((r.body as StoreEvent[] | undefined) ?? []).filter((e) => e.kind === 'install.host-keys' && e.reason === 'recorded').at(-1);
+    const learned = ((ev?.data as { fingerprints?: string[] } | undefined)?.fingerprints ?? []);
+    const printed = this.latestHostKeys(vm).map((k) => `${k.split(' ')[0]} ${fingerprint(Buffer.from(k.split(' ')[1]!, 'base64'))}`);
     return printed.length > 0 && learned.length === printed.length && printed.every((k) => learned.includes(k));
   }
 
@@ -323,10 +340,27 @@ export class HaLab {
     }
   }
 
-  /** The live qemu processes of a VM, with the hypervisor each runs on. */
+  /**
+   * The live qemu processes of a VM on this lab's hypervisors, with the one each runs on (another
+   * lab on this machine may run VMs of the same names: their qemu is in its own namespaces).
+   */
   copies(vm: string): (QemuProc & { host: string })[] {
+    const hostOf = this.hostOfNetns();
+    return qemuProcesses().flatMap((p) => {
+      const host = hostOf(p.netns);
+      return p.vm === vm && host !== undefined ? [{ ...p, host }] : [];
+    });
+  }
+
+  /** The hypervisor of this lab that a network namespace inode is, or undefined. */
+  hostOfNetns(): (ino: number) => string | undefined {
     const byIno = new Map([...this.hv.values()].map((h) => [netnsInode(h.ns), h.name]));
-    return qemuProcesses().filter((p) => p.vm === vm).map((p) => ({ ...p, host: byIno.get(p.netns) ?? '?' }));
+    return (ino) => byIno.get(ino);
+  }
+
+  /** Watches the VMs for double starts: libvirt's lifecycle events and /proc (qemu-procs.ts). */
+  watchDoubleStarts(vms: readonly string[]): DoubleStartWatch {
+    return new DoubleStartWatch(vms, { lifecycle: this.lifecycle, hostOf: this.hostOfNetns() });
   }
 
   /** The one hypervisor running the VM (per /proc), or null. Throws when it runs twice. */
@@ -346,6 +380,13 @@ export class HaLab {
     }
     await this.lab.stop();
   }
+}
+
+/** The host keys an install printed on a console (`3rc-install: ssh host key: TYPE BASE64`), the latest of each type. */
+export function printedHostKeys(consoleText: string): string[] {
+  const all = [...consoleText.matchAll(/3rc-install: ssh host key: ((?:ssh|ecdsa)-[a-z0-9-]+) ([A-Za-z0-9+/=]+)/g)].map((m) => `${m[1]} ${m[2]}`);
+  const types = new Set(all.map((k) => k.split(' ')[0]));
+  return all.slice(-types.size);
 }
 
 /** One decision as a line: `transition running -> suspect (probe-failed)`, `action reset on hv1`. */
@@ -392,7 +433,8 @@ export function haConfig(workDir: string, prefix: string, c: { enabled: boolean;
       enabled: c.enabled,
       ...HA_TIMINGS,
       probe: { port: 22, timeout: '2s' },
-      guestSsh: { user: 'root', key, knownHosts: join(workDir, 'guest_known_hosts') },
+      // No known_hosts file: 3rc checks the VMs' host keys against those their installs reported (its store).
+      guestSsh: { user: 'root', key },
       ganglia: { host: '127.0.0.1', port: 8649 },
       // Many crash scenarios hit the same VM within an hour: the budget must not end the test.
       budget: { recoveries: 100, window: '1h' },

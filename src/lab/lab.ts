@@ -152,7 +152,8 @@ export class RunningLab {
    * Stops 3rc (SIGTERM: orderly; SIGKILL: a crash) and starts it again on the same store, with
    * the config rebuilt from examples/lab.yaml and `configChanges` (the old changes are dropped).
    */
-  async restartServer(opts: { signal: 'SIGTERM' | 'SIGKILL'; configChanges?: Obj }): Promise<void> {
+  /** `whileDown` runs once the old process is gone, before the new one starts. */
+  async restartServer(opts: { signal: 'SIGTERM' | 'SIGKILL'; configChanges?: Obj; whileDown?: () => void }): Promise<void> {
     const old = this.server;
     this.restarting = true; // no "3rc exited" or failed trace polls while it is down on purpose
     try {
@@ -161,6 +162,7 @@ export class RunningLab {
         old.kill(opts.signal);
         await gone;
       }
+      opts.whileDown?.();
       if (opts.configChanges) {
         this.config = labConfig(this.workDir, opts.configChanges, this.sshPublicKey);
         writeFileSync(this.configFile, stringify(this.config));

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Store, VmState } from './store.js';
+import type { LearnedHostKeys, Store, VmState } from './store.js';
 import type { BootEntry } from '../domain/boot-entry.js';
 import type { Lease } from '../domain/lease.js';
 
@@ -16,6 +16,13 @@ export interface ContractHarness {
 
 const lease = (ip: string, mac: string, extra: Partial<Lease> = {}): Lease => ({
   ip, mac, state: 'bound', expiresAt: 1_800_000_000_000, clientId: null, hostname: null, updatedAt: 1_700_000_000_000, ...extra,
+});
+const hostKeys = (host: string, n: number, extra: Partial<LearnedHostKeys> = {}): LearnedHostKeys => ({
+  host,
+  address: '10.77.0.20',
+  keys: Array.from({ length: n }, (_, i) => ({ keyType: 'ssh-ed25519', base64: `AAAAC3NzaC1lZDI1NTE5AAAAI${host}${i}`, fingerprint: `SHA256:${host}${i}` })),
+  learnedAt: 1_700_000_000_000,
+  ...extra,
 });
 const boot = (mac: string, extra: Partial<BootEntry> = {}): BootEntry => ({ mac, mode: 'local', profile: 'debian12', token: null, since: 1_700_000_000_000, result: null, ...extra });
 
@@ -75,6 +82,24 @@ export function runStoreContract(name: string, h: ContractHarness): void {
       await s.write([{ op: 'putHostOverride', override: { name: 'vm20', host: { name: 'vm20', mac: '52:54:00:77:00:21' }, updatedAt: 3 } }]);
       const all = await s.listHostOverrides();
       assert.deepEqual(all.map((o) => [o.name, o.host === null ? null : o.host.mac]), [['vm10', null], ['vm20', '52:54:00:77:00:21']]);
+      await s.close();
+    });
+
+    it("keeps each host's learned SSH host keys, a new record replacing the host's old keys", async () => {
+      const s = await h.make();
+      assert.deepEqual(await s.listHostKeys(), []);
+      assert.equal(await s.getHostKeys('vm20'), null);
+      await s.write([{ op: 'putHostKeys', record: hostKeys('vm20', 3) }]);
+      await s.write([{ op: 'putHostKeys', record: hostKeys('vm10', 1) }]);
+      // A reinstall: the new report is the host's whole set (the old keys are gone, not merged).
+      await s.write([{ op: 'putHostKeys', record: hostKeys('vm20', 1, { address: '10.77.0.21', learnedAt: 5 }) }]);
+      assert.deepEqual(await s.getHostKeys('vm20'), hostKeys('vm20', 1, { address: '10.77.0.21', learnedAt: 5 }));
+      assert.deepEqual((await s.listHostKeys()).map((r) => [r.host, r.keys.length]), [['vm10', 1], ['vm20', 1]]);
+      // A host whose name starts like another's is another host.
+      assert.equal(await s.getHostKeys('vm2'), null);
+      await s.write([{ op: 'deleteHostKeys', host: 'vm10' }, { op: 'appendEvent', event: { at: 6, kind: 'install.host-keys', host: 'vm10' } }]);
+      assert.equal(await s.getHostKeys('vm10'), null);
+      assert.deepEqual((await s.listHostKeys()).map((r) => r.host), ['vm20']);
       await s.close();
     });
 
@@ -204,8 +229,10 @@ export function runStoreContract(name: string, h: ContractHarness): void {
           { op: 'putBootEntry', entry: boot('52:54:00:77:00:10', { mode: 'install', token: 't' }) },
           { op: 'putVmState', state: { vm: 'vm10', state: 'running', data: { n: 1 }, updatedAt: 1 } },
           { op: 'appendEvent', event: { at: 1, kind: 'boot.set', mac: '52:54:00:77:00:10' } },
+          { op: 'putHostKeys', record: hostKeys('vm10', 2) },
         ]);
         const again = await reopen(s);
+        assert.deepEqual(await again.getHostKeys('vm10'), hostKeys('vm10', 2));
         assert.equal((await again.listLeases()).length, 1);
         assert.equal((await again.listBootEntries())[0]!.token, 't');
         assert.deepEqual((await again.listVmStates())[0]!.data, { n: 1 });

@@ -4,6 +4,7 @@
  * Key layout, under a configurable prefix P (default `/3rc/`), values JSON:
  *   P leases/<ip>          Lease            P boot/<mac>     BootEntry
  *   P vms/<vm>             VmState          P hosts/<name>   HostOverride (listed by last write)
+ *   P hostkeys/<name>      LearnedHostKeys
  *   P events/<id, 16 digits, zero-padded>   StoreEvent
  *   P evvm/<vm>/<id>       the same event again, for events naming a VM: the HA controller's
  *                          look-ups by VM (resuming a recovery) never scan the DHCP trace
@@ -38,6 +39,7 @@ import {
   type PruneRequest,
   type EventQuery,
   type HostOverride,
+  type LearnedHostKeys,
   type Store,
   type StoreEvent,
   type StoreOp,
@@ -135,6 +137,7 @@ export class EtcdStore implements Store {
     boot: (mac: string) => `${this.prefix}boot/${mac}`,
     vm: (vm: string) => `${this.prefix}vms/${vm}`,
     host: (name: string) => `${this.prefix}hosts/${name}`,
+    hostKeys: (name: string) => `${this.prefix}hostkeys/${name}`,
     event: (id: number) => `${this.prefix}events/${pad(id)}`,
     eventByVm: (vm: string, id: number) => `${this.prefix}evvm/${vm}/${pad(id)}`,
     seq: () => `${this.prefix}meta/event-seq`,
@@ -143,7 +146,7 @@ export class EtcdStore implements Store {
 
   /** Key prefixes of each kind of record (for watches). */
   get dirs() {
-    return { leases: `${this.prefix}leases/`, boot: `${this.prefix}boot/`, vms: `${this.prefix}vms/`, hosts: `${this.prefix}hosts/`, events: `${this.prefix}events/` };
+    return { leases: `${this.prefix}leases/`, boot: `${this.prefix}boot/`, vms: `${this.prefix}vms/`, hosts: `${this.prefix}hosts/`, hostKeys: `${this.prefix}hostkeys/`, events: `${this.prefix}events/` };
   }
 
   write(ops: StoreOp[]): Promise<WriteResult> {
@@ -197,6 +200,8 @@ export class EtcdStore implements Store {
       case 'putVmState': return [this.key.vm(o.state.vm)];
       case 'deleteVmState': return [this.key.vm(o.vm)];
       case 'putHostOverride': return [this.key.host(o.override.name)];
+      case 'putHostKeys': return [this.key.hostKeys(o.record.host)];
+      case 'deleteHostKeys': return [this.key.hostKeys(o.host)];
       case 'appendEvent': {
         const k = `event#${eventsBefore}#${Math.random()}`;
         return o.event.vm ? [k, `${k}#vm`] : [k];
@@ -257,6 +262,8 @@ export class EtcdStore implements Store {
             case 'putVmState': folded.set(this.key.vm(o.state.vm), JSON.stringify({ ...o.state, data: o.state.data ?? null })); break;
             case 'deleteVmState': folded.set(this.key.vm(o.vm), null); break;
             case 'putHostOverride': folded.set(this.key.host(o.override.name), JSON.stringify(o.override)); break;
+            case 'putHostKeys': folded.set(this.key.hostKeys(o.record.host), JSON.stringify(o.record)); break;
+            case 'deleteHostKeys': folded.set(this.key.hostKeys(o.host), null); break;
             case 'appendEvent': {
               const id = base + ids.length + 1;
               ids.push(id);
@@ -365,6 +372,16 @@ export class EtcdStore implements Store {
     // In the order they were last written, like the SQLite store's updated_at order.
     kvs.sort((a, b) => Number(BigInt(a.mod_revision) - BigInt(b.mod_revision)));
     return kvs.map((kv) => JSON.parse(text(kv.value)) as HostOverride);
+  }
+
+  async listHostKeys(): Promise<LearnedHostKeys[]> {
+    return (await this.list(this.dirs.hostKeys)).map((kv) => JSON.parse(text(kv.value)) as LearnedHostKeys);
+  }
+
+  /** A linearizable read (etcd's default): keys another instance just learned are seen. */
+  async getHostKeys(host: string): Promise<LearnedHostKeys | null> {
+    const v = await this.client.get(this.key.hostKeys(host)).string();
+    return v === null ? null : (JSON.parse(v) as LearnedHostKeys);
   }
 
   /** Newest first, page by page, at one revision, until `limit` matches. */

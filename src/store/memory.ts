@@ -11,6 +11,7 @@ import {
   type PruneRequest,
   type EventQuery,
   type HostOverride,
+  type LearnedHostKeys,
   type Store,
   type StoreEvent,
   type StoreOp,
@@ -26,6 +27,7 @@ export class MemoryStore implements Store {
   private boot = new Map<string, BootEntry>();
   private vms = new Map<string, VmState>();
   private hosts = new Map<string, HostOverride>();
+  private hostKeys = new Map<string, LearnedHostKeys>();
   private events: StoreEvent[] = [];
   private nextId = 1;
   private closed = false;
@@ -40,6 +42,8 @@ export class MemoryStore implements Store {
         case 'putBootEntry': this.boot.set(o.entry.mac, { ...o.entry, result: o.entry.result ?? null }); break;
         case 'putHostOverride': this.hosts.delete(o.override.name); this.hosts.set(o.override.name, o.override); break;
         case 'deleteBootEntry': this.boot.delete(o.mac); break;
+        case 'putHostKeys': this.hostKeys.set(o.record.host, o.record); break;
+        case 'deleteHostKeys': this.hostKeys.delete(o.host); break;
         case 'putVmState': this.vms.set(o.state.vm, o.state); break;
         case 'deleteVmState': this.vms.delete(o.vm); break;
         case 'appendEvent': {
@@ -67,6 +71,14 @@ export class MemoryStore implements Store {
 
   async listHostOverrides(): Promise<HostOverride[]> {
     return structuredClone([...this.hosts.values()]);
+  }
+
+  async listHostKeys(): Promise<LearnedHostKeys[]> {
+    return structuredClone([...this.hostKeys.values()].sort((a, b) => a.host.localeCompare(b.host)));
+  }
+
+  async getHostKeys(host: string): Promise<LearnedHostKeys | null> {
+    return structuredClone(this.hostKeys.get(host) ?? null);
   }
 
   async queryEvents(q: EventQuery = {}): Promise<StoreEvent[]> {

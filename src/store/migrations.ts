@@ -60,4 +60,15 @@ export const migrations: readonly string[] = [
   `
   CREATE INDEX events_kind ON events(kind, id);
   `,
+  // 4: SSH host keys learned from install-done calls (issue 20), one row per host, the keys as
+  // JSON: the source of truth for guest SSH host key checks (a local known_hosts file was not
+  // shared by the instances of a redundant 3rc).
+  `
+  CREATE TABLE host_keys (
+    host TEXT PRIMARY KEY,
+    address TEXT NOT NULL,
+    keys TEXT NOT NULL,
+    learned_at INTEGER NOT NULL
+  ) STRICT;
+  `,
 ];

@@ -31,7 +31,7 @@ export interface WireError {
 export type ThreadReply = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: WireError };
 
 type StoreMethod = { [K in keyof Store]: Store[K] extends (...a: never[]) => unknown ? K : never }[keyof Store];
-const METHODS = ['write', 'listLeases', 'listBootEntries', 'listVmStates', 'listHostOverrides', 'queryEvents', 'pruneEvents'] as const satisfies readonly StoreMethod[];
+const METHODS = ['write', 'listLeases', 'listBootEntries', 'listVmStates', 'listHostOverrides', 'listHostKeys', 'getHostKeys', 'queryEvents', 'pruneEvents'] as const satisfies readonly StoreMethod[];
 // A Store method added to the interface and not forwarded here fails to compile.
 type Unforwarded = Exclude<StoreMethod, (typeof METHODS)[number] | 'close'>;
 const everyMethodForwarded: [Unforwarded] extends [never] ? true : Unforwarded = true;
@@ -119,6 +119,8 @@ export class SqliteThreadStore implements Store {
   listBootEntries: Store['listBootEntries'] = () => this.call('listBootEntries', []);
   listVmStates: Store['listVmStates'] = () => this.call('listVmStates', []);
   listHostOverrides: Store['listHostOverrides'] = () => this.call('listHostOverrides', []);
+  listHostKeys: Store['listHostKeys'] = () => this.call('listHostKeys', []);
+  getHostKeys: Store['getHostKeys'] = (...a) => this.call('getHostKeys', a);
   queryEvents: Store['queryEvents'] = (...a) => this.call('queryEvents', a);
   pruneEvents: Store['pruneEvents'] = (...a) => this.call('pruneEvents', a);
 

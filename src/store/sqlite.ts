@@ -24,6 +24,7 @@ import {
   type PruneRequest,
   type EventQuery,
   type HostOverride,
+  type LearnedHostKeys,
   type Store,
   type StoreEvent,
   type StoreOp,
@@ -76,6 +77,10 @@ function eventsQuery(q: EventQuery): { sql: string; args: Record<string, unknown
   return { sql, args };
 }
 
+function hostKeysOf(r: Row): LearnedHostKeys {
+  return { host: r.host as string, address: r.address as string, keys: JSON.parse(r.keys as string) as LearnedHostKeys['keys'], learnedAt: r.learned_at as number };
+}
+
 export class SqliteStore implements Store {
   readonly kind = 'sqlite';
   private db: Database.Database;
@@ -108,6 +113,12 @@ export class SqliteStore implements Store {
         `INSERT INTO host_overrides (name, data, updated_at) VALUES (@name, @data, @updatedAt)
          ON CONFLICT(name) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at`,
       ),
+      putHostKeys: db.prepare(
+        `INSERT INTO host_keys (host, address, keys, learned_at) VALUES (@host, @address, @keys, @learnedAt)
+         ON CONFLICT(host) DO UPDATE SET address = excluded.address, keys = excluded.keys, learned_at = excluded.learned_at`,
+      ),
+      deleteHostKeys: db.prepare('DELETE FROM host_keys WHERE host = ?'),
+      getHostKeys: db.prepare('SELECT * FROM host_keys WHERE host = ?'),
       appendEvent: db.prepare('INSERT INTO events (at, kind, mac, host, vm, reason, data) VALUES (@at, @kind, @mac, @host, @vm, @reason, @data)'),
       // Retention: the primary key only (the oldest ids, the last id, a range delete).
       lastEventId: db.prepare('SELECT max(id) AS id FROM events'),
@@ -231,6 +242,12 @@ export class SqliteStore implements Store {
         case 'putHostOverride':
           this.stmts.putHost.run({ name: o.override.name, data: o.override.host === null ? null : JSON.stringify(o.override.host), updatedAt: o.override.updatedAt });
           break;
+        case 'putHostKeys':
+          this.stmts.putHostKeys.run({ host: o.record.host, address: o.record.address, keys: JSON.stringify(o.record.keys), learnedAt: o.record.learnedAt });
+          break;
+        case 'deleteHostKeys':
+          this.stmts.deleteHostKeys.run(o.host);
+          break;
         case 'appendEvent': {
           const e = normalizeEvent(o.event, 0);
           const info = this.stmts.appendEvent.run({ ...e, data: e.data === null ? null : JSON.stringify(e.data) });
@@ -271,6 +288,15 @@ export class SqliteStore implements Store {
       host: r.data === null ? null : (JSON.parse(r.data as string) as Record<string, unknown>),
       updatedAt: r.updated_at as number,
     }));
+  }
+
+  async listHostKeys(): Promise<LearnedHostKeys[]> {
+    return (this.db.prepare('SELECT * FROM host_keys ORDER BY host').all() as Row[]).map(hostKeysOf);
+  }
+
+  async getHostKeys(host: string): Promise<LearnedHostKeys | null> {
+    const r = this.stmts.getHostKeys.get(host) as Row | undefined;
+    return r ? hostKeysOf(r) : null;
   }
 
   async listVmStates(): Promise<VmState[]> {

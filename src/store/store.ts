@@ -28,6 +28,30 @@ export interface VmState {
   updatedAt: number;
 }
 
+/**
+ * SSH host keys 3rc learned for a host (from its installer's install-done call): the host's known
+ * keys, all of them (a new report replaces the record). Guest SSH checks a host key against this
+ * record first; kept in the store so that every instance of a redundant 3rc sees it.
+ */
+export interface LearnedHostKeys {
+  /** Inventory name of the host. */
+  host: string;
+  /** Its address when the keys were learned (for messages). */
+  address: string;
+  keys: LearnedKey[];
+  /** ms since the epoch. */
+  learnedAt: number;
+}
+
+export interface LearnedKey {
+  /** ssh-ed25519, ecdsa-sha2-nistp256, ssh-rsa, ... */
+  keyType: string;
+  /** The key blob in base64, as in known_hosts. */
+  base64: string;
+  /** `SHA256:...`, as ssh-keygen -l prints it. */
+  fingerprint: string;
+}
+
 /** One entry in the event log. */
 export interface StoreEvent {
   /** Assigned by the store, increasing. */
@@ -66,7 +90,9 @@ export type StoreOp =
   | { op: 'putVmState'; state: VmState }
   | { op: 'deleteVmState'; vm: string }
   | { op: 'appendEvent'; event: NewEvent }
-  | { op: 'putHostOverride'; override: HostOverride };
+  | { op: 'putHostOverride'; override: HostOverride }
+  | { op: 'putHostKeys'; record: LearnedHostKeys }
+  | { op: 'deleteHostKeys'; host: string };
 
 export interface WriteResult {
   /** Ids of the events appended, in op order. */
@@ -82,6 +108,13 @@ export interface Store {
   listBootEntries(): Promise<BootEntry[]>;
   listVmStates(): Promise<VmState[]>;
   listHostOverrides(): Promise<HostOverride[]>;
+  /** Every host's learned SSH host keys, by host name. */
+  listHostKeys(): Promise<LearnedHostKeys[]>;
+  /**
+   * One host's learned SSH host keys, or null. Read from the store itself at each call (never a
+   * copy held by this instance), so that keys learned through another instance count at once.
+   */
+  getHostKeys(host: string): Promise<LearnedHostKeys | null>;
   /** Events matching every given filter, oldest first (the newest `limit`). */
   queryEvents(q?: EventQuery): Promise<StoreEvent[]>;
   /**

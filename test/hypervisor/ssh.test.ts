@@ -18,7 +18,11 @@ import { DriverErrorCodes, type HypervisorDriver } from '../../src/hypervisor/dr
 import { SshGuestAccess } from '../../src/hypervisor/guest.js';
 import { LibvirtDriver } from '../../src/hypervisor/libvirt.js';
 import { SshErrorCodes, SshPool, type SshTarget } from '../../src/hypervisor/ssh.js';
-import { alive, keygen, sshdUnavailable, startSshd, type Sshd } from './sshd.js';
+import { learnedKeysOf, storeHostKeySink } from '../../src/hypervisor/learned-keys.js';
+import { parseReportedHostKeys } from '../../src/hypervisor/known-hosts-update.js';
+import { systemClock } from '../../src/lib/clock.js';
+import { SqliteStore } from '../../src/store/sqlite.js';
+import { alive, keygen, runOnNewConnection, sshdUnavailable, startSshd, type Sshd } from './sshd.js';
 import { makeHypervisorState, writeFakeTools } from './fake-tools.js';
 
 const skip = sshdUnavailable();
@@ -177,6 +181,37 @@ describe('SSH runner against a real sshd', { skip: skip ?? false }, () => {
     const [type, b64] = material().hostEd.pub.split(' ');
     writeFileSync(kh, `${khLine(hv.sshd.port, material().hostEd.pub)}\n@revoked * ${type} ${b64}\n`);
     await assert.rejects(pool.run({ ...target, knownHostsFile: kh }, 'true', { timeoutMs: 10_000 }), { code: SshErrorCodes.HOST_KEY_MISMATCH });
+  });
+
+  it('checks a guest against the host keys learned in the store: the learned key accepted, a wrong one refused', async () => {
+    const store = SqliteStore.open({ path: join(tempDir('store'), '3rc.db') });
+    const learn = (pub: string) => storeHostKeySink(store, systemClock).learn({ name: 'hv1', ip: '127.0.0.1' }, parseReportedHostKeys(pub.split(' ').slice(0, 2).join(' ')).keys);
+    // A new connection each time (a pooled one would skip the check).
+    const run = (t: SshTarget) => runOnNewConnection(t, 'echo ok');
+    try {
+      const guest: SshTarget = { ...target, knownHostsFile: undefined, learnedKeys: learnedKeysOf(store, 'hv1') };
+      await assert.rejects(run(guest), { code: SshErrorCodes.HOST_UNKNOWN });
+      await learn(material().hostEd.pub);
+      assert.equal(await run(guest), 'ok\n');
+      // A wrong key learned (the store says another key): refused, naming the store.
+      await learn(material().other.pub);
+      await assert.rejects(run(guest), (err: Error & { code?: string }) => {
+        assert.equal(err.code, SshErrorCodes.HOST_KEY_MISMATCH);
+        assert.match(err.message, /learned .*store/);
+        return true;
+      });
+      // The operator's file accepts this server's key, but the learned record is the host's whole set.
+      await assert.rejects(run({ ...guest, knownHostsFile: hv.knownHosts }), { code: SshErrorCodes.HOST_KEY_MISMATCH });
+      // The file's @revoked lines still refuse a learned key.
+      await learn(material().hostEd.pub);
+      const revoked = join(material().dir, `kh-revoked-learned-${seq++}`);
+      const [type, b64] = material().hostEd.pub.split(' ');
+      writeFileSync(revoked, `@revoked * ${type} ${b64}\n`);
+      await assert.rejects(run({ ...guest, knownHostsFile: revoked }), { code: SshErrorCodes.HOST_KEY_MISMATCH });
+      assert.equal(await run({ ...guest, knownHostsFile: hv.knownHosts }), 'ok\n');
+    } finally {
+      await store.close();
+    }
   });
 
   it('accepts hashed entries (ssh-keygen -H), and the inventory name as well as the address', async () => {

@@ -7,6 +7,7 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { SshPool, type SshTarget } from '../../src/hypervisor/ssh.js';
 
 export const SSHD = '/usr/sbin/sshd';
 
@@ -160,5 +161,18 @@ export function alive(pid: number): boolean {
     return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
   } catch {
     return false;
+  }
+}
+
+/**
+ * Runs `command` over a connection of its own (a fresh SshPool, closed after): every call checks
+ * the host key again, as a new connection does. Returns stdout.
+ */
+export async function runOnNewConnection(t: SshTarget, command: string): Promise<string> {
+  const pool = new SshPool({ connectTimeoutMs: 5000 });
+  try {
+    return (await pool.run(t, command, { timeoutMs: 10_000 })).stdout;
+  } finally {
+    pool.closeAll();
   }
 }
