@@ -44,7 +44,9 @@ const MIN = 60_000;
 /**
  * Budgets, so that a hang fails in minutes: about twice each part's time in CI (2 cores; the file
  * took 11 min there before P2V, the contract and the install checks moved in). The sum of every
- * lab file's budgets stays under 60 min. THREERC_LAB_BUDGET_SCALE stretches them on busier machines.
+ * lab file's budgets is 65 min with start-timeout and the held controller-restart (issue 29 asks
+ * for under 60: to be recalibrated from one clean run's per-part times). THREERC_LAB_BUDGET_SCALE
+ * stretches them on busier machines.
  */
 const BUDGET: Partial<Record<Scenario, number>> = { destructive: 6 * MIN, partition: 3.5 * MIN, hypervisor: 3 * MIN, 'start-timeout': 4 * MIN, 'controller-restart': 4 * MIN };
 
