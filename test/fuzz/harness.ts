@@ -9,7 +9,7 @@
  * - no event-loop stall over 50 ms, as the process itself measures it
  *   (threerc_eventloop_stall_max_seconds, reset at each read);
  * - RSS stays under --max-rss-mb at every batch's end (its peak): a Node process's RSS first
- *   rises to its working set (V8 grows the old space under 128 connections with bodies of up to
+ *   rises to its working set (V8 grows the old space under many connections with bodies of up to
  *   256 kB, and heapUsed falls back after each major GC), so bounded means a ceiling, not a
  *   growth of zero; the growth over the second half of the packets is printed beside it, where a
  *   leak would show as growth that does not level off;
@@ -377,11 +377,11 @@ interface Counts {
 }
 
 /** Sends `n` packets of one protocol; if 3rc dies, records it and starts it again (MAX_RESTARTS times). */
-async function drive(w: World, p: Protocol, n: number, rng: Rng, seeds: Seeds, ctx: HttpContext, counts: Counts, tcpWorkers: number): Promise<number> {
+async function drive(w: World, p: Protocol, n: number, rng: Rng, seeds: Seeds, ctx: HttpContext, counts: Counts, tcpWorkers: number | null): Promise<number> {
   // A batch ends with a liveness ping; TCP batches are larger so that the exchanges that last
   // their whole wait overlap (see tcpWorkers).
-  const batch = p === 'http' || p === 'dns' ? 4 * tcpWorkers : 64;
-  if (p === 'http' || p === 'dns') await w.cliExec.pool(tcpWorkers);
+  const batch = tcpWorkers ? 4 * tcpWorkers : 64;
+  if (tcpWorkers) await w.cliExec.pool(tcpWorkers);
   let sent = 0;
   /** Packets a stopped phase did not send. */
   let skipped = 0;
@@ -520,7 +520,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
       w.cliExec.slowest = [];
       const counts: Counts = { martian: 0, stuck: 0, deaths: [], phaseDeaths: 0, transfers: 0, rssPeak: rssBefore, rssHalf: null };
       const t0 = performance.now();
-      const packets = await drive(w, p, opts.packets, rng, seeds, ctx, counts, p === 'http' || p === 'dns' ? opts.tcpWorkers[p] : 1);
+      const packets = await drive(w, p, opts.packets, rng, seeds, ctx, counts, p === 'http' || p === 'dns' ? opts.tcpWorkers[p] : null);
       const seconds = (performance.now() - t0) / 1000;
       const alive = w.alive();
       if (alive && w.served.proc.pid !== pid) opts.log(`fuzz ${p}: 3rc now runs as pid ${w.served.proc.pid} (started again after dying)`);
