@@ -99,17 +99,29 @@ describe('Election on etcd', { skip: skip ?? false }, () => {
     await a.election.start();
     await b.election.start();
     assert.equal(a.election.role, 'leader');
-    // A "pause" of a (a GC stop, a partition): its lease is gone in etcd, and b wins meanwhile.
+    const stale = a.election.fence();
+    assert.ok(stale);
+    // A "pause" of a (a GC stop, a partition): its lease is gone in etcd, and a new term starts.
+    // Who wins it is a race (a campaigns again as soon as it sees the key go, as b does), so the
+    // test waits for the new term, whoever holds it.
     const [kv] = (await a.store.client.getAll().prefix(a.store.key.leader()).exec()).kvs;
     await a.store.client.leaseClient.leaseRevoke({ ID: kv!.lease });
-    await until(() => b.election.role === 'leader');
-    // a's write, issued whether or not it has noticed yet: etcd refuses it.
+    const leaderNow = () => [a, b].find((i) => { const f = i.election.fence(); return f !== null && f.createRevision !== stale.createRevision; });
+    await until(() => leaderNow() !== undefined);
+    // a wakes and writes with the fence it held before the pause, before it notices anything:
+    // only etcd's compare can refuse this write, and it does.
+    a.store.setFencing({ current: () => stale, refused: (why) => new NotLeaderError(why, null) });
     await assert.rejects(a.store.write([{ op: 'putLease', lease }, { op: 'appendEvent', event: { at: 1, kind: 'late' } }]), { code: 'E_NOT_LEADER' });
     assert.deepEqual(await b.store.listLeases(), []);
     assert.deepEqual(await b.store.queryEvents({ kind: 'late' }), []);
-    await until(() => a.election.role === 'follower');
-    const { eventIds } = await b.store.write([{ op: 'appendEvent', event: { at: 2, kind: 'b' } }]);
+    // The same instance, once it uses its live fence again: it writes only if it won the new term.
+    a.store.setFencing({ current: () => a.election.fence(), refused: (why) => new NotLeaderError(why, null) });
+    const leader = leaderNow()!;
+    const other = leader === a ? b : a;
+    await assert.rejects(other.store.write([{ op: 'appendEvent', event: { at: 2, kind: 'other' } }]), { code: 'E_NOT_LEADER' });
+    const { eventIds } = await leader.store.write([{ op: 'appendEvent', event: { at: 3, kind: 'leader' } }]);
     assert.equal(eventIds.length, 1);
+    assert.deepEqual(await b.store.queryEvents({ kind: 'other' }), []);
     await a.close();
     await b.close();
   });
