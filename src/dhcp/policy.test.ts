@@ -376,10 +376,14 @@ describe('dhcp policy: PXE', () => {
     assert.deepEqual([...o.get(Opt.VENDOR_SPECIFIC)!], [6, 1, 8, 255]);
     assert.deepEqual([...o.get(Opt.CLIENT_UUID)!], uuid[1]);
     assert.equal(d.data.arch, 7);
-    // A plain client (dhclient) gets no PXE options.
-    const plain = (await send(h, { type: DISCOVER, mac: VM10 })).reply!.packet.options;
+    assert.equal(d.data.pxe, true, 'a boot attempt, for the HA evidence');
+    // A plain client (dhclient) gets no PXE options, and its request is no boot attempt.
+    const plainD = await send(h, { type: DISCOVER, mac: VM10 });
+    const plain = plainD.reply!.packet.options;
     assert.equal(plain.has(Opt.VENDOR_CLASS), false);
     assert.equal(plain.has(Opt.VENDOR_SPECIFIC), false);
+    assert.equal(plainD.data.pxe, undefined);
+    assert.equal(plainD.data.boot, 'local');
   });
 
   it('iPXE (user class iPXE, or option 175) gets the HTTP script URL and no-pxedhcp', async () => {

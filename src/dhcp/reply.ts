@@ -75,6 +75,12 @@ export function isIpxe(req: DhcpPacket): boolean {
   return !!uc && userClasses(uc).includes('iPXE');
 }
 
+/** Is the client boot firmware: vendor class `PXEClient…` or `HTTPClient…` (RFC 4578, UEFI), or iPXE? */
+export function isBootFirmware(req: DhcpPacket): boolean {
+  const vc = getField(req.options, PxeF.vendorClass);
+  return (vc?.startsWith('PXEClient') ?? false) || (vc?.startsWith('HTTPClient') ?? false) || isIpxe(req);
+}
+
 /**
  * Boot information for a client, as the booter answers it (boot/booter.ts bootFile: the loader
  * of its architecture, or the iPXE script URL; none without a BootTable entry), with the facts
@@ -88,6 +94,9 @@ export function bootInfo(req: DhcpPacket, ctx: PolicyContext, mac: string): { fi
   const loader = bootFile(ctx.settings, mac, entry, client);
   if (!entry) return { file: null, nextServer: null, data: { boot: 'none' } };
   const data: Record<string, unknown> = { boot: entry.mode };
+  // Boot firmware asking (PXE ROM, iPXE, UEFI): only these requests are boot attempts that the
+  // HA evidence counts; the installed system's own DHCP client asks on every boot too.
+  if (isBootFirmware(req)) data.pxe = true;
   if (client.firmware === 'ipxe') data.client = 'ipxe';
   if (client.firmware === 'ipxe' && ctx.settings.ipxeScript) return { file: loader.file, nextServer: loader.nextServer, data };
   data.arch = asked ?? 'none';

@@ -130,6 +130,7 @@ export class CheckWorld {
         const r = await inner.probe(vm, host);
         return { ...r, vm: lie(vm, r.vm) };
       },
+      powered: (vm, at) => inner.powered(vm, at),
     };
   }
 

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { DriverError, DriverErrorCodes } from '../hypervisor/driver.js';
 import type { SimTimings } from '../hypervisor/sim.js';
 import { MemoryStore } from '../store/memory.js';
 import type { Store } from '../store/store.js';
@@ -228,6 +229,40 @@ describe('HA controller against the simulated cluster', () => {
     await w.run(300 * S);
     assert.deepEqual(await log(w.store, 'vm10', 'ha.action'), []);
     assert.equal(w.controller.status().find((s) => s.vm === 'vm10')!.state, 'disabled');
+  });
+
+  it('copies that booted where a start and a reset timed out are no PXE-loop evidence against the copy started after them (lab: start-timeout)', async () => {
+    // The lab's VMs try the network first: every boot is a DHCP DISCOVER answered "boot local".
+    const w = await buildWorld(opts({ networkFirst: true }));
+    await w.run(15 * S);
+    // hv1 is sick: its virsh start, then its virsh reset, time out, but libvirtd does both: the
+    // VM boots there twice (one PXE request each), never coming up before 3rc gives up on hv1.
+    let hv1Timeouts = 0;
+    for (const op of ['start', 'reset'] as const) {
+      const real = w.sim[op].bind(w.sim);
+      w.sim[op] = async (host, vm) => {
+        await real(host, vm);
+        if (host !== 'hv1' || hv1Timeouts >= 2) return;
+        hv1Timeouts += 1;
+        throw new DriverError(DriverErrorCodes.UNKNOWN_OUTCOME, host, `virsh ${op} ${vm} timed out`);
+      };
+    }
+    // As in the lab, hv1 is over its load threshold once both timed out, so the retry goes elsewhere.
+    const metrics = w.sim.hostMetrics.bind(w.sim);
+    w.sim.hostMetrics = (host) => {
+      const m = metrics(host);
+      return m && host === 'hv1' && hv1Timeouts >= 2 ? { ...m, loadFive: 100 } : m;
+    };
+    w.sim.crash('vm10', 'halt');
+    await w.run(600 * S);
+    const actions = (await w.store.queryEvents({ vm: 'vm10', kind: 'ha.action' })).map((e) => `${e.reason}${(e.data as { host?: string }).host ? ` ${(e.data as { host?: string }).host}` : ''}`);
+    const reasons = await log(w.store, 'vm10');
+    assert.equal(hv1Timeouts, 2, actions.join(', '));
+    assert.equal(w.sim.serviceUp('vm10'), true);
+    assert.notEqual(w.sim.whereIs('vm10'), 'hv1', actions.join(', '));
+    assert.ok(!reasons.includes('pxe-loop'), `a healthy VM was taken for a PXE loop: ${reasons.join(', ')}; actions ${actions.join(', ')}`);
+    assert.deepEqual(w.installs, [], 'no reinstall of a healthy VM');
+    assert.equal(w.sim.doubleStarts, 0);
   });
 
   it('resumes after a crash of the controller without repeating completed actions', async () => {

@@ -59,13 +59,29 @@ describe('evidence from the boot trace', () => {
     const seen: string[] = [];
     const ev = new PxeEvidence({ threshold: 2, window: 60_000 });
     const trace = evidenceTrace({ record: (e: { kind: string }) => void seen.push(e.kind) }, ev);
-    trace.record({ at: 1, kind: 'dhcp.discover', host: 'vm10', data: { boot: 'local', arch: 0 } });
-    trace.record({ at: 2, kind: 'dhcp.request', host: 'vm10', data: { boot: 'local' } });
+    trace.record({ at: 1, kind: 'dhcp.discover', host: 'vm10', data: { boot: 'local', pxe: true, arch: 0 } });
+    trace.record({ at: 2, kind: 'dhcp.request', host: 'vm10', data: { boot: 'local', pxe: true } });
     trace.record({ at: 3, kind: 'dhcp.discover', host: 'vm11', data: { boot: 'none' } });
+    // The installed system's own DHCP client (no PXE vendor class): not a boot attempt.
+    trace.record({ at: 3, kind: 'dhcp.discover', host: 'vm10', data: { boot: 'local' } });
     assert.equal(ev.looping('vm10', 3), false);
-    trace.record({ at: 4, kind: 'dhcp.discover', host: 'vm10', data: { boot: 'local' } });
+    trace.record({ at: 4, kind: 'dhcp.discover', host: 'vm10', data: { boot: 'local', pxe: true } });
     assert.equal(ev.looping('vm10', 4), true);
-    assert.deepEqual(seen, ['dhcp.discover', 'dhcp.request', 'dhcp.discover', 'dhcp.discover']);
+    assert.deepEqual(seen, ['dhcp.discover', 'dhcp.request', 'dhcp.discover', 'dhcp.discover', 'dhcp.discover']);
+  });
+
+  it('forgets the boots before a power action: they were another copy (reset, or destroyed before this start)', () => {
+    const ev = new PxeEvidence({ threshold: 3, window: 60_000 });
+    ev.record('vm10', 1_000, 'local');
+    ev.record('vm10', 2_000, 'local');
+    ev.powered('vm10', 3_000);
+    ev.record('vm10', 4_000, 'local');
+    assert.equal(ev.looping('vm10', 4_000), false, 'two boots of a copy that is gone and one of the new copy');
+    ev.record('vm10', 5_000, 'local');
+    ev.record('vm10', 6_000, 'local');
+    assert.equal(ev.looping('vm10', 6_000), true, 'three boots since the power action: a loop');
+    ev.powered('vm10', 7_000);
+    assert.equal(ev.looping('vm10', 7_000), false);
   });
 });
 

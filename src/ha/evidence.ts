@@ -53,6 +53,20 @@ export class PxeEvidence {
     return () => void this.failedListeners.delete(fn);
   }
 
+  /**
+   * The controller powered the VM on or reset it at `at` (start, reset, reinstall): the boots
+   * before belong to a copy that no longer runs (reset, or destroyed before this start), so they
+   * are no evidence about this one. Without this, a copy that booted where a start timed out
+   * (and was then proven off) adds its boots to the new copy's, and a healthy VM looks looping.
+   */
+  powered(vm: string, at: number): void {
+    const list = this.seen.get(vm);
+    if (!list) return;
+    const left = list.filter((t) => t >= at);
+    if (left.length) this.seen.set(vm, left);
+    else this.seen.delete(vm);
+  }
+
   /** Forget a VM's history (after a reinstall was ordered). */
   clear(vm: string): void {
     this.seen.delete(vm);
@@ -69,8 +83,9 @@ export type BootEvidenceEvent = { type: 'install-failed'; vm: string; at: number
 
 /**
  * The BootEvidence sink: wraps the boot trace so that the boot servers' events feed the HA side.
- * - every DHCP DISCOVER from a PXE client (the DHCP server puts the boot entry's mode in
- *   `data.boot`) feeds the PXE-loop evidence; one DISCOVER per boot attempt;
+ * - every DHCP DISCOVER from boot firmware (the DHCP server puts the boot entry's mode in
+ *   `data.boot` and marks firmware `data.pxe`) feeds the PXE-loop evidence; one DISCOVER per
+ *   boot attempt;
  * - an accepted install callback (HTTP traces every one; status 200 = token checked) becomes a
  *   controller event: install-failed reaches the FSM at once (PxeEvidence.installFailed), not
  *   after the install timeout; install-done is passed on too.
@@ -84,8 +99,10 @@ export function bootEvidence(inner: TraceSink, evidence: PxeEvidence, onEvent?: 
     const vm = event.host;
     switch (e.kind) {
       case 'dhcp.discover': {
+        // Boot firmware only (the DHCP server marks it `pxe`): the installed system's DHCP client
+        // also asks on each boot, and counting it would make every boot count twice.
         const mode = e.data?.boot;
-        if (mode === 'local' || mode === 'install') evidence.record(vm, e.at, mode);
+        if (e.data?.pxe === true && (mode === 'local' || mode === 'install')) evidence.record(vm, e.at, mode);
         return;
       }
       case 'http.install-failed':

@@ -80,4 +80,8 @@ export class LiveMonitor implements Monitor {
     const snap = await this.pass({ hosts: host ? [host] : [], vms: [{ name: vm, host }] });
     return { vm: snap.vms.get(vm)!, hostUp: host ? snap.hosts.get(host)!.up : false };
   }
+
+  powered(vm: string, at: number): void {
+    this.d.evidence?.powered(vm, at);
+  }
 }

@@ -38,6 +38,11 @@ export interface Monitor {
   pass(target: MonitorTarget): Promise<Snapshot>;
   /** Looks at one VM again now (the confirmation of a suspect). */
   probe(vm: string, host: string | null): Promise<{ vm: VmView; hostUp: boolean }>;
+  /**
+   * The controller is about to power the VM on or reset it (start, reset, reinstall): evidence
+   * gathered from earlier copies does not describe the copy that boots now.
+   */
+  powered(vm: string, at: number): void;
 }
 
 /**

@@ -32,10 +32,17 @@ export class SimMonitor implements Monitor {
     return { vm: this.view(vm, host, hostUp), hostUp };
   }
 
+  powered(vm: string, at: number): void {
+    this.opts.evidence?.powered(vm, at);
+  }
+
   private view(vm: string, host: string | null, hostUp: boolean): VmView {
     let power: VmPower = 'unknown';
     if (host && hostUp) power = this.sim.runsOn(host, vm) ? 'on' : 'off';
-    return { up: this.seenUp(vm), power, pxeLoop: this.opts.evidence?.looping(vm, this.clock.now()) ?? false };
+    const up = this.seenUp(vm);
+    // As the live monitor: boots that ended with the VM answering are not a PXE loop.
+    if (up) this.opts.evidence?.seenUp(vm, this.clock.now());
+    return { up, power, pxeLoop: this.opts.evidence?.looping(vm, this.clock.now()) ?? false };
   }
 
   /** Down is seen only once it has lasted detectDelay (Ganglia's TN > k*TMAX). */

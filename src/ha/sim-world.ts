@@ -32,6 +32,8 @@ export interface WorldOptions {
   /** Out-of-band fencing configured in 3rc (the sim hosts' `bmc` says whether it works). */
   fence: boolean;
   store?: Store;
+  /** The VMs' firmware tries the network first on every boot (as the lab's do). */
+  networkFirst?: boolean;
 }
 
 export interface World {
@@ -63,7 +65,7 @@ export async function buildWorld(o: WorldOptions): Promise<World> {
   const macs = new Map(o.vms.map((v, i) => [v.name, macFor(i + 1)]));
   const vmByMac = new Map([...macs].map(([vm, mac]) => [mac, vm]));
   const sim = new SimCluster({
-    clock, rng: o.rng, timings: o.timings, hosts: o.hosts,
+    clock, rng: o.rng, timings: o.timings, hosts: o.hosts, networkFirst: o.networkFirst ?? false,
     vms: o.vms.map((v) => ({ name: v.name, mac: macs.get(v.name)!, host: v.host })),
     hooks: {
       bootMode: (mac) => modes.get(mac) ?? 'local',

@@ -90,6 +90,7 @@ export class LiveFeed extends EventEmitter<LiveFeedEvents> {
         return snap;
       },
       probe: (vm, host) => monitor.probe(vm, host),
+      powered: (vm, at) => monitor.powered(vm, at),
     };
   }
 

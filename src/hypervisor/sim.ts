@@ -87,6 +87,11 @@ export interface SimOptions {
   hooks?: SimHooks;
   /** load_five added per running VM (what Ganglia would report). Default: 0.5. */
   loadPerVm?: number;
+  /**
+   * The firmware tries the network before the disk on every boot (the lab's VMs do): a healthy
+   * boot also makes a PXE request, `timings.pxe` after power-on, answered "boot local". Default: false.
+   */
+  networkFirst?: boolean;
 }
 
 export class SimCluster implements HypervisorDriver, GuestAccess, Fencer {
@@ -294,7 +299,16 @@ export class SimCluster implements HypervisorDriver, GuestAccess, Fencer {
     const mode = this.o.hooks?.bootMode?.(vm.spec.mac) ?? 'local';
     if (mode === 'install') this.install(inst, this.sample(this.o.timings.install));
     else if (vm.disk === 'broken') this.pxeLoop(inst, this.o.timings.pxe);
-    else {
+    else if (this.o.networkFirst) {
+      inst.state = 'booting';
+      const bootMs = this.sample(this.o.timings.boot);
+      inst.timer = this.o.clock.schedule(Math.min(this.o.timings.pxe, bootMs), () => {
+        const now = this.o.hooks?.bootMode?.(vm.spec.mac) ?? 'local';
+        this.o.hooks?.onPxe?.(inst.vm, vm.spec.mac, now);
+        if (now === 'install') this.install(inst, Math.max(0, this.sample(this.o.timings.install) - this.o.timings.pxe));
+        else inst.timer = this.o.clock.schedule(Math.max(0, bootMs - this.o.timings.pxe), () => this.up(inst));
+      });
+    } else {
       inst.state = 'booting';
       inst.timer = this.o.clock.schedule(this.sample(this.o.timings.boot), () => this.up(inst));
     }

@@ -264,7 +264,7 @@ describe('LiveFeed', () => {
     const store = live.tapStore(new MemoryStore());
     let up = true;
     const snap = (): Snapshot => ({ hosts: new Map([['hv1', { up, loadFive: up ? 0.5 : null, cpuNum: 2 }]]), vms: new Map() });
-    const monitor = live.tapMonitor({ pass: async () => snap(), probe: async () => ({ vm: { up: true, power: 'on' as const, pxeLoop: false }, hostUp: true }) });
+    const monitor = live.tapMonitor({ pass: async () => snap(), probe: async () => ({ vm: { up: true, power: 'on' as const, pxeLoop: false }, hostUp: true }), powered: () => undefined });
     const pushes: unknown[] = [];
     live.on('hypervisors', (h) => pushes.push(h));
     await monitor.pass({ hosts: ['hv1'], vms: [] });
