@@ -27,6 +27,8 @@ export interface DhcpEventData {
   /** Option 93 asked (`none`: no option 93, answered as BIOS). */
   arch?: number | 'none';
   client?: 'ipxe';
+  /** Boot firmware asked (PXEClient/HTTPClient vendor class, or iPXE): a boot attempt, counted by the HA evidence. */
+  pxe?: true;
   file?: string | null;
   /** Why no boot file. */
   bootFile?: string | null;
