@@ -491,6 +491,12 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** Default: info. */
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      /**
+       * Log lines per second at most (also the burst); beyond, lines are counted and dropped, and
+       * one warn line a second says how many. Any host on the LAN can make 3rc log (malformed
+       * packets, refused requests): unbounded, a flood costs CPU, disk and memory. 0: no limit. Default: 1000.
+       */
+      maxLinesPerSecond: z.number().int().min(0).default(1000),
     })
     .prefault({}),
 });

@@ -451,6 +451,8 @@ async function startTimeout(h: HaLab): Promise<CrashRun> {
       r.checks.push(`${host} over its load threshold in 3rc's view while its start hung`);
       // Where it ends running is 3rc's choice (the first copy, or a new one once the first is proven
       // off); on a busy machine a boot may pass T2 and the controller reinstalls it: that is allowed.
+      // A PXE-loop decision is not: the copies' boots were healthy (a run once counted the boots of
+      // the copy destroyed on hv1 with the new one's and reinstalled a healthy VM).
       r.recovery = await r.wait(toPhase('running'), 20 * MIN, 'running again');
       r.sshAt = await h.waitSsh(vm, 5 * MIN);
       // Past the command timeout (the slow virsh answers after 120 s): whatever 3rc made of the unknown outcome has happened.
@@ -465,6 +467,9 @@ async function startTimeout(h: HaLab): Promise<CrashRun> {
         if (!proven) fail(`${vm} was started on ${String((startElsewhere.data as { host?: string }).host)} before its copy on ${host} was proven off`);
         r.checks.push(`the possible copy on ${host} was proven off (${describeDecision(proven)}) before the start on ${String((startElsewhere.data as { host?: string }).host)}`);
       }
+      const loop = ds.find((d) => d.reason === 'pxe-loop');
+      if (loop) fail(`a healthy ${vm} was taken for a PXE loop: ${describeDecision(loop)}`);
+      r.checks.push('no PXE-loop decision: the boots of the copy proven off were not counted against the new one');
       const copies = h.copies(vm);
       if (copies.length !== 1) fail(`expected exactly one copy of ${vm}, found ${JSON.stringify(copies)}`);
       const starts = h.startsOf(vm, since);

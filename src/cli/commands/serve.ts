@@ -11,7 +11,7 @@ standard output.`;
 
 export async function run(configFile: string, _io: Io): Promise<number> {
   const config = loadConfig(configFile);
-  const log = createLogger(config.log.level);
+  const log = createLogger(config.log.level, undefined, { maxLinesPerSecond: config.log.maxLinesPerSecond });
   for (const w of config.warnings) log.warn(w);
   const running = await startServer(config, log);
   log.info({ pid: process.pid, config: config.source, listening: Object.fromEntries(running.services.filter((s) => s.addresses().length > 0).map((s) => [s.name, s.addresses()])) }, '3rc ready');
