@@ -12,6 +12,7 @@ export type DhcpErrorCode = (typeof DhcpErrorCodes)[keyof typeof DhcpErrorCodes]
 
 /** The only error the DHCP codec raises. */
 export class DhcpCodecError extends ThreeRcError {
+  static override readonly stackless = true;
   declare readonly code: DhcpErrorCode;
   /** Option code concerned, when there is one. */
   readonly option: number | undefined;

@@ -52,6 +52,7 @@ export type PacketErrorCode = (typeof PacketErrorCodes)[keyof typeof PacketError
 
 /** The only error the decoder raises: a datagram that is not a TFTP packet. */
 export class TftpPacketError extends ThreeRcError {
+  static override readonly stackless = true;
   declare readonly code: PacketErrorCode;
   constructor(code: PacketErrorCode, message: string) {
     super(code, message);

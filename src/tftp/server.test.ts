@@ -118,7 +118,8 @@ async function startServer(opts: { tftp?: Record<string, unknown>; clock?: Clock
   const inventory = Inventory.fromConfig(config);
   // The real generated files (what main.ts gives the server): the owner rule is tested end to end.
   const virtualFiles = pxelinuxFiles(bootSources(config, inventory, { get: (m) => entries.get(m) }), loadPxelinuxTemplate(config.paths.templates));
-  const server = new TftpServer({ config, inventory, virtualFiles, trace, clock: opts.clock ?? systemClock, log, guard });
+  // No jitter: the fake-clock tests count timeouts exactly.
+  const server = new TftpServer({ config, inventory, virtualFiles, trace, clock: opts.clock ?? systemClock, log, guard, random: () => 0 });
   await server.start();
   const port = Number(server.addresses()[0]!.split(':')[1]!.split('/')[0]);
   return {

@@ -70,6 +70,8 @@ export interface TftpServerDeps {
   log: Logger;
   /** Counts dropped sources and handler failures; default: the process's (exposed in /metrics). */
   guard?: PacketGuard;
+  /** [0, 1): spreads retransmission timers (transfer.ts; default Math.random; tests give a fixed one). */
+  random?: () => number;
 }
 
 type RrqPacket = Extract<TftpPacket, { filename: string }>;
@@ -144,6 +146,9 @@ export class TftpServer implements Service {
     else if (deps.store) this.trace = storeTrace(deps.store, this.log);
     else throw new Error('createTftpServer needs a trace or a store');
   }
+
+  /** Bursts of data blocks not sent because the transfer's socket still held a window unsent. */
+  skippedBursts = 0;
 
   /** Transfers in progress (including requests still being resolved). */
   get active(): number {
@@ -326,7 +331,7 @@ export class TftpServer implements Service {
     session.body = resolved.data;
     if (netascii) session.netascii = new NetasciiBlocks(resolved.data, negotiated.blksize);
     session.file = resolved.rel;
-    session.transfer = new Transfer(size, negotiated, this.limits.retries, this.limits.maxLifetimeMs);
+    session.transfer = new Transfer(size, negotiated, this.limits.retries, this.limits.maxLifetimeMs, this.deps.random ?? Math.random);
     // Two sockets share the transfer port (SO_REUSEADDR): one connected to the peer, which sends
     // (no per-packet route and address lookup: 2-3x the throughput of sendto) and receives the
     // peer's packets; one unconnected, which receives everything else, so that strangers get
@@ -450,6 +455,15 @@ export class TftpServer implements Service {
     const body = session.body!;
     const socket = session.peer;
     const blksize = session.transfer!.blksize;
+    // Backpressure: when the kernel does not take datagrams as fast as they come (its send buffer
+    // is full), Node queues them in this process. A flood of spoofed requests made 512 transfers
+    // pile up 15,000 unsent blocks (tens of MB). So while a window's worth is still waiting, this
+    // burst is skipped, as if lost: the retransmission timer sends it again later.
+    if (socket && socket.getSendQueueSize() >= blksize * count) {
+      this.skippedBursts += 1;
+      this.log.debug({ peer: session.key, file: session.file, queued: socket.getSendQueueSize(), first, count }, 'tftp: send queue full, burst skipped (retransmitted on timeout)');
+      return;
+    }
     const translated = session.netascii?.blocks(first, count);
     for (let b = first; b < first + count; b++) {
       const off = (b - 1) * blksize;

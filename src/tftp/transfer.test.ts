@@ -106,6 +106,17 @@ test('timeouts: retransmit from the last ACKed block with back-off, then give up
   assert.deepEqual(arms(u.handle({ type: 'ack', block: 1 }, 1100)), [1000]);
 });
 
+test('timeouts are spread: up to a quarter longer at random, never past the lifetime', () => {
+  const draws = [0.5, 0.999, 0];
+  const t = new Transfer(100_000, negotiate([], 100_000, limits), 5, 10_000, () => draws.shift() ?? 0);
+  assert.deepEqual(arms(t.start(0)), [1125]);
+  assert.deepEqual(arms(t.handle({ type: 'timeout' }, 1125)), [2499], 'back-off 2 s, a quarter longer at most');
+  // 9.5 s in, the lifetime (10 s) caps the timer whatever the draw.
+  const u = new Transfer(100_000, negotiate([], 100_000, limits), 5, 10_000, () => 0.9);
+  u.start(0);
+  assert.deepEqual(arms(u.handle({ type: 'ack', block: 1 }, 9500)), [500]);
+});
+
 test('OACK is retransmitted on timeout too, and the transfer is reaped without an answer', () => {
   const t = new Transfer(10, negotiate([['tsize', '0']], 10, limits), 2);
   t.start(0);

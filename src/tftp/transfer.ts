@@ -150,6 +150,8 @@ export class Transfer {
     readonly negotiated: Negotiated,
     private readonly maxRetries: number,
     private readonly maxLifetimeMs = Infinity,
+    /** [0, 1) at random: each timeout is up to a quarter longer (see arm). Default: none. */
+    private readonly random: () => number = () => 0,
   ) {
     this.blksize = negotiated.blksize;
     this.windowsize = negotiated.windowsize;
@@ -199,10 +201,15 @@ export class Transfer {
     }
   }
 
-  /** The timer for the next timeout, never past the end of the transfer's lifetime. */
+  /**
+   * The timer for the next timeout, never past the end of the transfer's lifetime. Up to a quarter
+   * longer at random: transfers started together (a rack booting, a flood of spoofed requests)
+   * would otherwise all retransmit in the same tick, again at each back-off step.
+   */
   private arm(now: number): Command {
     const factor = Math.min(2 ** this.retries, MAX_BACKOFF_FACTOR);
-    return { type: 'arm', ms: Math.max(0, Math.min(this.timeoutMs * factor, this.startedAt + this.maxLifetimeMs - now)) };
+    const ms = Math.floor(this.timeoutMs * factor * (1 + this.random() / 4));
+    return { type: 'arm', ms: Math.max(0, Math.min(ms, this.startedAt + this.maxLifetimeMs - now)) };
   }
 
   private finish(outcome: Outcome, detail: string): Command[] {
