@@ -4,14 +4,17 @@
  * without waiting (the store batches the writes); a failed write is logged, never thrown into a
  * packet handler.
  */
-import { assertNever, familyOf, readEvent } from '../events/kinds.js';
+import { assertNever, familyOf, readEvent, type TraceEvent } from '../events/kinds.js';
 import type { Clock, Timer } from '../lib/clock.js';
 import type { Logger } from '../lib/log.js';
 import type { NewEvent, Store } from '../store/store.js';
 
 export interface BootTrace {
-  /** Records an event; never throws, never blocks the caller. */
-  record(event: NewEvent): void;
+  /**
+   * Records an event of a known kind (events/kinds.ts: the compiler checks its data); never
+   * throws, never blocks the caller.
+   */
+  record(event: TraceEvent): void;
 }
 
 export function storeTrace(store: Store, log: Logger): BootTrace {
