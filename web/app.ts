@@ -7,12 +7,12 @@
  */
 import type { StoreEvent } from '../src/store/store.js';
 import type { Timeline } from '../src/http/timeline.js';
+import type { LastEvent } from '../src/http/web-routes.js';
 import { filterFromQuery, filterToQuery, matches, type FilterSpec } from './filter.js';
 import { fmtSpan, fmtTime, renderTimeline, cls } from './svg.js';
 
 // ---- types of the API's answers -------------------------------------------------------------
 
-interface LastEvent { at: number; kind: string; reason: string | null }
 interface BootView { mode: string; profile: string; since: string; lastInstall: string | null }
 interface HostRow { name: string; mac: string; ip: string; profile: string; role: string | null; hypervisor: string | null; reinstall: boolean; boot: BootView | null; lastEvent?: LastEvent | null }
 interface VmRow { vm: string; state: string; host: string | null; since: number; reason: string; recoveriesUsed: number; budget: number | null; monitored: boolean }

@@ -8,6 +8,7 @@ import type { Host } from '../inventory/inventory.js';
 import { cidrContains, parseCidr, parseIpv4, type Cidr } from '../lib/net.js';
 import type { BootEntry } from '../domain/boot-entry.js';
 import type { Lease } from '../domain/lease.js';
+import type { DhcpEventData, DhcpMessageName, UnnamedDhcpMessage } from '../events/kinds.js';
 import type { DhcpPacket } from './packet.js';
 
 /** A subnet as the policy uses it: numbers, with defaults applied. */
@@ -98,8 +99,8 @@ export interface Destination {
 
 /** What to do with one request: recorded in the boot trace whether or not there is a reply. */
 export interface Decision {
-  /** Message type of the request (`discover`, ... or `bootp`, `invalid`). */
-  type: string;
+  /** Message type of the request (`discover`, ... or `bootp`; `type-N` for a type RFC 2132 does not name). */
+  type: DhcpMessageName | UnnamedDhcpMessage;
   mac: string | null;
   /** Inventory name of the client, when known. */
   host: string | null;
@@ -121,7 +122,7 @@ export interface Decision {
   reply: { packet: DhcpPacket; to: Destination } | null;
   lease?: LeaseAction;
   /** Facts for the boot trace and logs (address, boot file, architecture, ...). */
-  data: Record<string, unknown>;
+  data: DhcpEventData;
   /** New pool cursor to remember (see PolicyContext.poolCursor). */
   cursor?: { subnet: string; next: number };
 }

@@ -7,6 +7,7 @@
  * RFC 3396); typed access goes through a `Field`, whose decoder checks the length and raises
  * DhcpCodecError, so the packet decoder can check every option it knows once, up front.
  */
+import type { DhcpMessageName, UnnamedDhcpMessage } from '../events/kinds.js';
 import { DhcpCodecError, DhcpErrorCodes } from './errors.js';
 
 /** Option codes used by 3rc (RFC 2132 unless noted). */
@@ -337,11 +338,11 @@ export const MessageType = {
 /** One of MessageType. */
 export type MessageTypeValue = (typeof MessageType)[keyof typeof MessageType];
 
-/** Lower-case name of a message type (`discover`), or `type-N` for values outside RFC 2132. */
-export function messageTypeName(t: number | undefined): string {
+/** Lower-case name of a message type (`discover`), or `type-N` for values outside RFC 2132 (0 cannot occur: the codec refuses it). */
+export function messageTypeName(t: number | undefined): DhcpMessageName | UnnamedDhcpMessage {
   if (t === undefined) return 'bootp';
-  const names = ['', 'discover', 'offer', 'request', 'decline', 'ack', 'nak', 'release', 'inform'];
-  return names[t] ?? `type-${t}`;
+  const names: readonly DhcpMessageName[] = ['discover', 'offer', 'request', 'decline', 'ack', 'nak', 'release', 'inform'];
+  return names[t - 1] ?? `type-${t}`;
 }
 
 /** Typed fields of the network options, for getField/setField (PXE ones in options-pxe.ts). */

@@ -9,6 +9,7 @@
  * address another client holds (offered, bound or declined, until it expires). The same client
  * gets its previous address back. Unknown MACs are ignored unless their subnet has a pool.
  */
+import type { DhcpEventData } from '../events/kinds.js';
 import type { Host } from '../inventory/inventory.js';
 import { cidrBroadcast, cidrContains, formatIpv4, parseIpv4 } from '../lib/net.js';
 import type { Lease } from '../domain/lease.js';
@@ -26,7 +27,7 @@ export function decide(req: DhcpPacket, ctx: PolicyContext): Decision {
   const type = messageTypeName(getField(req.options, F.messageType));
   const mac = clientMac(req);
   const host = mac ? ctx.hostByMac(mac) : undefined;
-  const base = { type, mac, host: host?.name ?? null, data: { xid: req.xid } as Record<string, unknown> };
+  const base = { type, mac, host: host?.name ?? null, data: { xid: req.xid } as DhcpEventData };
   const ignore = (reason: string, extra: Partial<Decision> = {}): Decision => ({ ...base, reason, reply: null, ...extra });
 
   if (req.op !== BOOTREQUEST) return ignore('not-a-request');

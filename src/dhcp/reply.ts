@@ -4,6 +4,7 @@
  */
 import { bootFile } from '../boot/booter.js';
 import { dhcpClient } from '../boot/client.js';
+import type { DhcpEventData } from '../events/kinds.js';
 import type { Host } from '../inventory/inventory.js';
 import { cidrBroadcast, formatIpv4 } from '../lib/net.js';
 import { DhcpOptions, F, getField, MessageType, Opt, setField } from './options.js';
@@ -87,13 +88,13 @@ export function isBootFirmware(req: DhcpPacket): boolean {
  * the boot trace records: the entry's mode (`boot`: the HA evidence counts local-mode boots),
  * iPXE, the architecture asked (`none`: no option 93, answered as BIOS), why no file.
  */
-export function bootInfo(req: DhcpPacket, ctx: PolicyContext, mac: string): { file: string | null; nextServer: string | null; data: Record<string, unknown> } {
+export function bootInfo(req: DhcpPacket, ctx: PolicyContext, mac: string): { file: string | null; nextServer: string | null; data: DhcpEventData } {
   const entry = ctx.bootEntry(mac);
   const asked = getField(req.options, PxeF.clientArch)?.[0] ?? null;
   const client = dhcpClient(asked, isIpxe(req));
   const loader = bootFile(ctx.settings, mac, entry, client);
   if (!entry) return { file: null, nextServer: null, data: { boot: 'none' } };
-  const data: Record<string, unknown> = { boot: entry.mode };
+  const data: DhcpEventData = { boot: entry.mode };
   // Boot firmware asking (PXE ROM, iPXE, UEFI): only these requests are boot attempts that the
   // HA evidence counts; the installed system's own DHCP client asks on every boot too.
   if (isBootFirmware(req)) data.pxe = true;
@@ -129,7 +130,7 @@ export function addBootOptions(req: DhcpPacket, ctx: PolicyContext, p: DhcpPacke
   if (isIpxe(req) && !proxyMode) setField(o, PxeF.ipxe, new Map([[IPXE_NO_PXEDHCP, Uint8Array.of(1)]]));
 }
 
-export function buildReply(req: DhcpPacket, ctx: PolicyContext, subnet: SubnetInfo, mac: string, host: Host | undefined, mt: number, yiaddr: string): { reply: { packet: DhcpPacket; to: Destination }; data: Record<string, unknown> } {
+export function buildReply(req: DhcpPacket, ctx: PolicyContext, subnet: SubnetInfo, mac: string, host: Host | undefined, mt: number, yiaddr: string): { reply: { packet: DhcpPacket; to: Destination }; data: DhcpEventData } {
   const s = ctx.settings;
   const p = replyHeader(req);
   const isInform = yiaddr === ZERO;

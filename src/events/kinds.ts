@@ -10,7 +10,13 @@
  * browser code imports the types too).
  */
 
-/** DHCP message types as the trace names them (dhcp/options.ts messageTypeName), plus the server's own. */
+/** DHCP message types as dhcp/options.ts messageTypeName names them (RFC 2132 types 1-8; `bootp`: no option 53). */
+export type DhcpMessageName = 'discover' | 'offer' | 'request' | 'decline' | 'ack' | 'nak' | 'release' | 'inform' | 'bootp';
+
+/** A message type RFC 2132 does not name (messageTypeName's `type-N`). */
+export type UnnamedDhcpMessage = `type-${number}`;
+
+/** DHCP message types as the trace names them (`dhcp.` and a {@link DhcpMessageName}), plus the server's own. */
 export type DhcpEventKind =
   | 'dhcp.discover' | 'dhcp.offer' | 'dhcp.request' | 'dhcp.decline' | 'dhcp.ack' | 'dhcp.nak' | 'dhcp.release' | 'dhcp.inform'
   | 'dhcp.bootp' | 'dhcp.invalid' | 'dhcp.malformed' | 'dhcp.dropped';
@@ -92,8 +98,10 @@ export interface EventDataMap {
   'p2v.job': Record<string, unknown>;
   'p2v.refused': { what: string; status: number; peer: string };
   'ha.transition': { from: string; to: string; detail?: string };
-  'ha.action': { type: string; host?: string; [k: string]: unknown };
-  'ha.done': { id: number; action: string; detail?: string };
+  /** The command as the FSM gave it (ha/fsm-types.ts FsmCommand, not arm/cancel-timer nor probe). */
+  'ha.action': { type: string; id: string; vm: string; host?: string | null; [k: string]: unknown };
+  /** `id`: the action's (the FSM's string ids, `ha.action` data.id). */
+  'ha.done': { id: string; action: string; detail?: string };
   'hypervisor.up': { loadFive: number | null };
   'hypervisor.down': { loadFive: number | null };
   /** Events of MACs nobody knows, counted per minute (inventory/trace.ts LimitedTrace). */
@@ -113,6 +121,15 @@ export interface EventFields {
 
 /** A new event of a known kind (what producers build). */
 export type KnownNewEvent = { [K in EventKind]: EventFields & { kind: K; data?: EventDataMap[K] } }[EventKind];
+
+/**
+ * A request with a message type RFC 2132 does not name, recorded as `dhcp.type-N` (still DHCP
+ * traffic). It is no kind of its own: it reads back as an {@link OtherEvent}.
+ */
+export type UnnamedDhcpEvent = EventFields & { kind: `dhcp.${UnnamedDhcpMessage}`; data?: DhcpEventData };
+
+/** What the boot trace records (inventory/trace.ts BootTrace): a known kind, or a DHCP message without a name. */
+export type TraceEvent = KnownNewEvent | UnnamedDhcpEvent;
 
 /** A stored event of a known kind. */
 export type KnownEvent = { [K in EventKind]: StoredFields & { kind: K; data: EventDataMap[K] | null } }[EventKind];

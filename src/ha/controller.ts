@@ -22,7 +22,8 @@ import type { Clock, Timer } from '../lib/clock.js';
 import { ErrorCodes, NotFoundError } from '../lib/errors.js';
 import { silentLogger, type Logger } from '../lib/log.js';
 import type { Service } from '../lib/service.js';
-import type { NewEvent, Store, StoreOp } from '../store/store.js';
+import { newEvent, type KnownNewEvent } from '../events/kinds.js';
+import type { Store, StoreOp } from '../store/store.js';
 import { DriverError, DriverErrorCodes, isDriverError, type Fencer, type GuestAccess, type HypervisorDriver } from '../hypervisor/driver.js';
 import { initialState, step, type FsmCommand, type FsmEvent, type FsmRules, type VmFsmState } from './fsm.js';
 import { isBlackout, type Monitor, type Snapshot } from './monitor.js';
@@ -299,11 +300,11 @@ export class HaController implements Service {
       this.states.set(vm, r.state);
       return;
     }
-    const events: NewEvent[] = [];
+    const events: KnownNewEvent[] = [];
     const host = r.state.host;
-    if (finished) events.push({ at: now, kind: 'ha.done', vm, host, reason: doneReason(event), data: { id: event.id, action: before.pending!.kind, ...(detailOf(event) ? { detail: detailOf(event) } : {}) } });
-    for (const t of r.transitions) events.push({ at: now, kind: 'ha.transition', vm, host, reason: t.reason, data: { from: t.from, to: t.to, ...(t.detail ? { detail: t.detail } : {}) } });
-    for (const c of r.commands) if ('vm' in c && c.type !== 'probe') events.push({ at: now, kind: 'ha.action', vm, host, reason: c.type, data: { ...c } });
+    if (finished) events.push(newEvent('ha.done', { at: now, vm, host, reason: doneReason(event) }, { id: event.id, action: before.pending!.kind, ...(detailOf(event) ? { detail: detailOf(event) } : {}) }));
+    for (const t of r.transitions) events.push(newEvent('ha.transition', { at: now, vm, host, reason: t.reason }, { from: t.from, to: t.to, ...(t.detail ? { detail: t.detail } : {}) }));
+    for (const c of r.commands) if ('vm' in c && c.type !== 'probe') events.push(newEvent('ha.action', { at: now, vm, host, reason: c.type }, { ...c }));
     const ops: StoreOp[] = [{ op: 'putVmState', state: { vm, state: r.state.phase, data: r.state, updatedAt: now } }, ...events.map((e) => ({ op: 'appendEvent' as const, event: e }))];
     await this.d.store.write(ops);
     this.states.set(vm, r.state);

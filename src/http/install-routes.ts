@@ -10,6 +10,7 @@
  * its tokens redacted (http/redact.ts).
  */
 import express, { Router, type NextFunction, type Request, type Response } from 'express';
+import type { EventKind } from '../events/kinds.js';
 import type { Host } from '../inventory/inventory.js';
 import { tokenIsCurrent } from '../inventory/install.js';
 import { parseReportedHostKeys, REPORTED_BYTES_MAX } from '../hypervisor/known-hosts-update.js';
@@ -32,9 +33,12 @@ export function tokenOf(req: Request): string | undefined {
   return typeof t === 'string' && t.length > 0 && t.length <= 200 ? t : undefined;
 }
 
+/** The kinds of what installing hosts fetch and call (their data: events/kinds.ts HttpEventData). */
+type HostRequestKind = Extract<EventKind, 'http.refused' | 'http.kickstart' | 'http.ipxe' | 'http.install-done' | 'http.install-failed'>;
+
 export function installRouter(deps: AppDeps): Router {
   const r = Router();
-  const trace = (req: Request, kind: string, host: Host | undefined, mac: string | null, reason: string | null, data: Record<string, unknown> = {}) =>
+  const trace = (req: Request, kind: HostRequestKind, host: Host | undefined, mac: string | null, reason: string | null, data: Record<string, unknown> = {}) =>
     deps.trace.record({ at: deps.clock.now(), kind, mac, host: host?.name ?? null, reason, data: { peer: clientIp(req), ...data } });
 
   /** Resolves `:mac` (52-54-00-77-00-10 or with colons) to a known host, or answers 400/404. */

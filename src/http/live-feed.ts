@@ -12,7 +12,8 @@ import { EventEmitter } from 'node:events';
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/log.js';
 import type { Monitor } from '../ha/monitor.js';
-import type { NewEvent, Store, StoreEvent, StoreOp } from '../store/store.js';
+import { newEvent, type KnownNewEvent } from '../events/kinds.js';
+import type { Store, StoreEvent, StoreOp } from '../store/store.js';
 import { normalizeEvent } from '../store/store.js';
 
 /** A hypervisor as the last monitoring pass saw it. */
@@ -98,11 +99,11 @@ export class LiveFeed extends EventEmitter<LiveFeedEvents> {
   observe(hosts: readonly Omit<HypervisorLive, 'seenAt'>[]): void {
     const now = this.clock.now();
     let changed = false;
-    const records: NewEvent[] = [];
+    const records: KnownNewEvent[] = [];
     for (const h of hosts) {
       const before = this.hv.get(h.name);
       if (!before || before.up !== h.up) {
-        records.push({ at: now, kind: h.up ? 'hypervisor.up' : 'hypervisor.down', host: h.name, reason: before ? 'monitor' : 'first-pass', data: { loadFive: h.loadFive } });
+        records.push(newEvent(h.up ? 'hypervisor.up' : 'hypervisor.down', { at: now, host: h.name, reason: before ? 'monitor' : 'first-pass' }, { loadFive: h.loadFive }));
       }
       if (!before || before.up !== h.up || before.loadFive !== h.loadFive || before.cpuNum !== h.cpuNum) changed = true;
       this.hv.set(h.name, { ...h, seenAt: now });

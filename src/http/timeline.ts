@@ -4,6 +4,7 @@
  * boot-trace events as markers. Pure: events and current states in, lanes and markers out; the
  * route (routes.ts) does the store queries. Also the range parser of the timeline route.
  */
+import { assertNever, readEvent } from '../events/kinds.js';
 import { parseDuration } from '../lib/duration.js';
 import { ErrorCodes, InputError } from '../lib/errors.js';
 import type { StoreEvent } from '../store/store.js';
@@ -153,53 +154,86 @@ export function buildTimeline(input: TimelineInput): Timeline {
   return { name: input.name, from, to, lanes, markers };
 }
 
-/** One event as a marker (or null: transitions are band edges, not markers). */
-export function markerOf(e: StoreEvent, boot: { name: string; mac: string } | null): Marker | null {
-  const base = { id: e.id, at: e.at, kind: e.kind };
-  const d = e.data ?? {};
+/**
+ * One event as a marker (or null: transitions are band edges, not markers). Every kind is decided
+ * here (events/kinds.ts: a new kind does not compile until it is): HA decisions and results go
+ * on their VM's lane, hypervisor changes on the hypervisor's, the rest on the drawn host's boot
+ * lane (null for another MAC's). Kinds this version does not know (older rows) are drawn by
+ * their family (`dhcp.` ...), else as `other`.
+ */
+export function markerOf(row: StoreEvent, boot: { name: string; mac: string } | null): Marker | null {
+  const e = readEvent(row);
+  const base = { id: row.id, at: row.at, kind: row.kind };
+  // Read as stored: older rows may lack a field or hold another type (shown as they are).
+  const d: Record<string, unknown> = row.data ?? {};
   const details = (pairs: [string, unknown][]) =>
     pairs
       .filter(([, v]) => v !== undefined && v !== null && v !== '')
       .map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
       .join('\n');
-  if (e.kind === 'ha.action' && e.vm) {
-    const type = str(d.type) ?? e.reason ?? 'action';
-    const target = str(d.host);
-    const label =
-      type === 'start' ? `restart on ${target ?? '?'}`
-      : type === 'reset' ? `power cycle on ${target ?? '?'}`
-      : type === 'reinstall' ? `reinstall${target ? ` on ${target}` : ''}`
-      : type === 'fence' ? `fence ${target ?? '?'}`
-      : type === 'place' ? 'choose a hypervisor'
-      : type;
-    return { ...base, lane: `vm:${e.vm}`, category: 'decision', label, detail: details([['vm', e.vm], ['on', e.host], ['action', type], ['how', d.how]]) };
+  const lane = boot && row.mac === boot.mac ? `boot:${boot.name}` : null;
+  const dot = row.kind.indexOf('.');
+  const what = dot > 0 ? row.kind.slice(dot + 1) : '';
+  const common: [string, unknown][] = [['reason', row.reason], ['status', d.status], ['peer', d.peer], ['path', d.path ?? d.file], ['profile', d.profile]];
+  const onLane = (category: MarkerCategory, label: string, detail: string): Marker | null => (lane ? { ...base, lane, category, label, detail } : null);
+  const dhcp = () => onLane('dhcp', `DHCP ${what}`, details([...common, ['ip', d.ip ?? d.yiaddr]]));
+  const tftp = () => onLane('tftp', `TFTP ${str(d.file) ?? what}`, details([...common, ['bytes', d.bytes]]));
+  const http = () => onLane('http', `HTTP ${what}`, details([...common, ['bytes', d.bytes]]));
+  const callback = () => onLane('install', `install ${what.slice(8)} (callback)`, details([...common, ['bytes', d.bytes]]));
+  const install = () => onLane('install', `install ${what}`, details(common));
+  const bootEntry = () => onLane('boot', what === 'set' ? `boot: ${str(d.mode) ?? '?'}` : `boot ${what}`, details([['reason', row.reason], ['profile', d.profile], ['previous', d.previous], ['result', d.result]]));
+  const other = () => onLane('other', row.kind, details(common));
+
+  if ('other' in e) {
+    switch (dot > 0 ? row.kind.slice(0, dot) : row.kind) {
+      case 'dhcp': return dhcp();
+      case 'tftp': return tftp();
+      case 'http': return what.startsWith('install-') ? callback() : http();
+      case 'install': return install();
+      case 'boot': return bootEntry();
+      default: return other();
+    }
   }
-  if (e.kind === 'ha.done' && e.vm) {
-    const action = str(d.action) ?? 'action';
-    return { ...base, lane: `vm:${e.vm}`, category: 'result', label: `${action}: ${e.reason ?? 'done'}`, detail: details([['vm', e.vm], ['on', e.host], ['detail', d.detail]]) };
-  }
-  if (e.kind === 'hypervisor.up' || e.kind === 'hypervisor.down') {
-    return { ...base, lane: `hv:${e.host ?? ''}`, category: 'hypervisor', label: `${e.host ?? 'hypervisor'} ${e.kind.slice('hypervisor.'.length)}`, detail: details([['reason', e.reason], ['load', d.loadFive]]) };
-  }
-  if (!boot || e.mac !== boot.mac) return null;
-  const lane = `boot:${boot.name}`;
-  const dot = e.kind.indexOf('.');
-  const family = dot > 0 ? e.kind.slice(0, dot) : e.kind;
-  const what = dot > 0 ? e.kind.slice(dot + 1) : '';
-  const common: [string, unknown][] = [['reason', e.reason], ['status', d.status], ['peer', d.peer], ['path', d.path ?? d.file], ['profile', d.profile]];
-  switch (family) {
-    case 'dhcp':
-      return { ...base, lane, category: 'dhcp', label: `DHCP ${what}`, detail: details([...common, ['ip', d.ip ?? d.yiaddr]]) };
-    case 'tftp':
-      return { ...base, lane, category: 'tftp', label: `TFTP ${str(d.file) ?? what}`, detail: details([...common, ['bytes', d.bytes]]) };
-    case 'http':
-      return { ...base, lane, category: what.startsWith('install-') ? 'install' : 'http', label: what.startsWith('install-') ? `install ${what.slice(8)} (callback)` : `HTTP ${what}`, detail: details([...common, ['bytes', d.bytes]]) };
-    case 'install':
-      return { ...base, lane, category: 'install', label: `install ${what}`, detail: details(common) };
-    case 'boot':
-      return { ...base, lane, category: 'boot', label: what === 'set' ? `boot: ${str(d.mode) ?? '?'}` : `boot ${what}`, detail: details([['reason', e.reason], ['profile', d.profile], ['previous', d.previous], ['result', d.result]]) };
+  switch (e.kind) {
+    case 'ha.action': {
+      if (!e.vm) return other();
+      const type = str(d.type) ?? e.reason ?? 'action';
+      const target = str(d.host);
+      const label =
+        type === 'start' ? `restart on ${target ?? '?'}`
+        : type === 'reset' ? `power cycle on ${target ?? '?'}`
+        : type === 'reinstall' ? `reinstall${target ? ` on ${target}` : ''}`
+        : type === 'fence' ? `fence ${target ?? '?'}`
+        : type === 'place' ? 'choose a hypervisor'
+        : type;
+      return { ...base, lane: `vm:${e.vm}`, category: 'decision', label, detail: details([['vm', e.vm], ['on', e.host], ['action', type], ['how', d.how]]) };
+    }
+    case 'ha.done': {
+      if (!e.vm) return other();
+      const action = str(d.action) ?? 'action';
+      return { ...base, lane: `vm:${e.vm}`, category: 'result', label: `${action}: ${e.reason ?? 'done'}`, detail: details([['vm', e.vm], ['on', e.host], ['detail', d.detail]]) };
+    }
+    case 'hypervisor.up': case 'hypervisor.down':
+      return { ...base, lane: `hv:${e.host ?? ''}`, category: 'hypervisor', label: `${e.host ?? 'hypervisor'} ${what}`, detail: details([['reason', e.reason], ['load', d.loadFive]]) };
+    case 'dhcp.discover': case 'dhcp.offer': case 'dhcp.request': case 'dhcp.decline': case 'dhcp.ack': case 'dhcp.nak': case 'dhcp.release': case 'dhcp.inform':
+    case 'dhcp.bootp': case 'dhcp.invalid': case 'dhcp.malformed': case 'dhcp.dropped':
+      return dhcp();
+    case 'tftp.transfer':
+      return tftp();
+    case 'http.file': case 'http.kickstart': case 'http.ipxe': case 'http.refused':
+      return http();
+    case 'http.install-done': case 'http.install-failed':
+      return callback();
+    case 'install.done': case 'install.failed': case 'install.expired': case 'install.host-keys':
+      return install();
+    case 'boot.set': case 'boot.removed':
+      return bootEntry();
+    // A band edge on the VM's lane, not a marker; on the boot lane only if it names the MAC.
+    case 'ha.transition':
+    case 'dns.query': case 'host.created': case 'host.updated': case 'host.deleted': case 'p2v.job': case 'p2v.refused': case 'trace.unknown':
+      return other();
     default:
-      return { ...base, lane, category: 'other', label: e.kind, detail: details(common) };
+      return assertNever(e);
   }
 }
 

@@ -8,6 +8,7 @@ import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../lib/clock.js';
 import { ErrorCodes, NotFoundError } from '../lib/errors.js';
+import { newEvent } from '../events/kinds.js';
 import type { Store } from '../store/store.js';
 import type { BootEntry, BootMode, InstallResult } from '../domain/boot-entry.js';
 import type { Inventory } from './inventory.js';
@@ -84,7 +85,7 @@ export class BootTable extends EventEmitter<{ change: [BootChange] }> {
     if (!this.entries.has(mac)) return;
     await this.deps.store.write([
       { op: 'deleteBootEntry', mac },
-      { op: 'appendEvent', event: { at: this.deps.clock.now(), kind: 'boot.removed', mac, reason } },
+      { op: 'appendEvent', event: newEvent('boot.removed', { at: this.deps.clock.now(), mac, reason }, null) },
     ]);
     this.entries.delete(mac);
   }
@@ -138,7 +139,7 @@ export class BootTable extends EventEmitter<{ change: [BootChange] }> {
       // The token is a credential: it goes into the boot entry, never into the event log.
       {
         op: 'appendEvent',
-        event: { at: entry.since, kind: 'boot.set', mac: entry.mac, host: host?.name ?? null, reason, data: { mode: entry.mode, profile: entry.profile, previous: previous?.mode ?? null, result: entry.result ?? null } },
+        event: newEvent('boot.set', { at: entry.since, mac: entry.mac, host: host?.name ?? null, reason }, { mode: entry.mode, profile: entry.profile, previous: previous?.mode ?? null, result: entry.result ?? null }),
       },
     ]);
     this.entries.set(entry.mac, entry);

@@ -15,6 +15,7 @@ import { hostSchema } from '../config/schema.js';
 import type { Clock } from '../lib/clock.js';
 import { ErrorCodes, InputError, NotFoundError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
+import { newEvent } from '../events/kinds.js';
 import type { Store } from '../store/store.js';
 import type { BootTable } from './boot-table.js';
 import type { Host, Inventory } from './inventory.js';
@@ -136,7 +137,7 @@ export class HostCatalog {
     const ops: Parameters<Store['write']>[0] = [];
     if (replacing !== undefined && replacing !== host.name) ops.push({ op: 'putHostOverride', override: { name: replacing, host: null, updatedAt: now } });
     ops.push({ op: 'putHostOverride', override: { name: host.name, host: hostAsInput(host), updatedAt: now } });
-    ops.push({ op: 'appendEvent', event: { at: now, kind: replacing === undefined ? 'host.created' : 'host.updated', host: host.name, mac: host.mac, reason: 'api' } });
+    ops.push({ op: 'appendEvent', event: newEvent(replacing === undefined ? 'host.created' : 'host.updated', { at: now, host: host.name, mac: host.mac, reason: 'api' }, null) });
     await this.deps.store.write(ops);
     const next = replacing === undefined ? [...hosts, host] : hosts.map((h) => (h.name === replacing ? host : h));
     this.deps.inventory.replaceHosts(next);
@@ -150,7 +151,7 @@ export class HostCatalog {
     const now = this.deps.clock.now();
     await this.deps.store.write([
       { op: 'putHostOverride', override: { name: host.name, host: null, updatedAt: now } },
-      { op: 'appendEvent', event: { at: now, kind: 'host.deleted', host: host.name, mac: host.mac, reason: 'api' } },
+      { op: 'appendEvent', event: newEvent('host.deleted', { at: now, host: host.name, mac: host.mac, reason: 'api' }, null) },
     ]);
     this.deps.inventory.replaceHosts(hosts.filter((h) => h !== host));
     return host;

@@ -8,6 +8,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Clock, Timer } from '../lib/clock.js';
 import type { Logger } from '../lib/log.js';
+import { newEvent } from '../events/kinds.js';
 import type { Store } from '../store/store.js';
 import type { BootEntry, InstallResult } from '../domain/boot-entry.js';
 import type { BootTable } from './boot-table.js';
@@ -75,7 +76,7 @@ export class InstallLifecycle {
     try {
       const next = await this.deps.bootTable.setLocal(mac, { reason: `install-${result}`, result });
       await this.deps.store.write([
-        { op: 'appendEvent', event: { at: this.deps.clock.now(), kind: `install.${result}`, mac, host: host?.name ?? null, reason: `install-${result}`, data: { ...data, tokenHash: tokenHash(token), profile: entry!.profile } } },
+        { op: 'appendEvent', event: newEvent(`install.${result}`, { at: this.deps.clock.now(), mac, host: host?.name ?? null, reason: `install-${result}` }, { ...data, tokenHash: tokenHash(token), profile: entry!.profile }) },
       ]);
       this.deps.log[result === 'done' ? 'info' : 'warn']({ mac, host: host?.name, profile: entry!.profile, reason: `install-${result}` }, `install ${result}`);
       return { status: 'ok', entry: next };
@@ -102,7 +103,7 @@ export class InstallLifecycle {
       const host = this.deps.inventory.hostByMac(e.mac);
       await this.deps.bootTable.setLocal(e.mac, { reason: 'install-expired', result: 'expired' as InstallResult });
       await this.deps.store.write([
-        { op: 'appendEvent', event: { at: now, kind: 'install.expired', mac: e.mac, host: host?.name ?? null, reason: 'install-expired', data: { tokenHash: e.token ? tokenHash(e.token) : null, profile: e.profile, startedAt: e.since } } },
+        { op: 'appendEvent', event: newEvent('install.expired', { at: now, mac: e.mac, host: host?.name ?? null, reason: 'install-expired' }, { tokenHash: e.token ? tokenHash(e.token) : null, profile: e.profile, startedAt: e.since }) },
       ]);
       this.deps.log.warn({ mac: e.mac, host: host?.name, profile: e.profile, reason: 'install-expired' }, 'install expired: no callback in time');
       n++;

@@ -24,6 +24,19 @@ describe('countingTrace', () => {
     assert.deepEqual(tftp, ['complete']);
     assert.equal(inner.events.length, 4);
   });
+
+  it('takes events of known kinds with their data checked, and DHCP messages without a name (dhcp.type-N)', () => {
+    const inner = memoryTrace();
+    const dhcp: string[] = [];
+    const t = countingTrace(inner, { dhcp: (type, outcome) => dhcp.push(`${type}/${outcome}`), tftp: () => undefined });
+    t.record({ at: 1, kind: 'dhcp.type-10', mac: 'm', reason: 'not-a-client-message', data: { xid: 1 } });
+    // @ts-expect-error: a kind 3rc does not record
+    t.record({ at: 2, kind: 'tftp.done', mac: 'm' });
+    // @ts-expect-error: the data of another kind
+    t.record({ at: 3, kind: 'boot.set', mac: 'm', data: { loadFive: 1 } });
+    assert.deepEqual(dhcp, ['type-10/not-a-client-message']);
+    assert.deepEqual(inner.events.map((e) => e.kind), ['dhcp.type-10', 'tftp.done', 'boot.set']);
+  });
 });
 
 describe('LimitedTrace', () => {

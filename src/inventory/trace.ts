@@ -4,14 +4,17 @@
  * without waiting (the store batches the writes); a failed write is logged, never thrown into a
  * packet handler.
  */
-import { assertNever, familyOf, readEvent } from '../events/kinds.js';
+import { assertNever, familyOf, newEvent, readEvent, type TraceEvent } from '../events/kinds.js';
 import type { Clock, Timer } from '../lib/clock.js';
 import type { Logger } from '../lib/log.js';
 import type { NewEvent, Store } from '../store/store.js';
 
 export interface BootTrace {
-  /** Records an event; never throws, never blocks the caller. */
-  record(event: NewEvent): void;
+  /**
+   * Records an event of a known kind (events/kinds.ts: the compiler checks its data); never
+   * throws, never blocks the caller.
+   */
+  record(event: TraceEvent): void;
 }
 
 export function storeTrace(store: Store, log: Logger): BootTrace {
@@ -145,7 +148,7 @@ export class LimitedTrace implements BootTrace {
     m.timer.cancel();
     // count: the events of that MAC in that minute not kept as a row (all but the first).
     const rows = [...m.rows.values()].filter((r) => r.count > 0);
-    if (rows.length > 0) this.write(rows.map((r) => ({ at: minute, kind: UNKNOWN_TRAFFIC, mac: r.mac, data: { count: r.count, kinds: r.kinds, first: r.first, last: r.last } })));
+    if (rows.length > 0) this.write(rows.map((r) => newEvent(UNKNOWN_TRAFFIC, { at: minute, mac: r.mac }, { count: r.count, kinds: r.kinds, first: r.first, last: r.last })));
   }
 
   private write(events: NewEvent[]): void {

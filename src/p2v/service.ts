@@ -38,6 +38,7 @@ import type { Clock, Timer } from '../lib/clock.js';
 import { CaptureErrorCodes, ChunkErrorCodes, ConflictError, ErrorCodes, InputError, NotFoundError, ThreeRcError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { processGuard } from '../lib/guard.js';
+import { newEvent } from '../events/kinds.js';
 import type { Store } from '../store/store.js';
 import { ChunkError, DiskImage } from './disk-image.js';
 import { p2vDomainXml } from './domain-xml.js';
@@ -562,7 +563,7 @@ export class P2vService {
 
   private async save(job: P2vJob, reason: string): Promise<void> {
     job.updatedAt = this.d.clock.now();
-    await this.d.store.write([{ op: 'appendEvent', event: { at: job.updatedAt, kind: 'p2v.job', mac: job.mac, host: job.host, reason, data: structuredClone(job) as unknown as Record<string, unknown> } }]);
+    await this.d.store.write([{ op: 'appendEvent', event: newEvent('p2v.job', { at: job.updatedAt, mac: job.mac, host: job.host, reason }, structuredClone(job) as unknown as Record<string, unknown>) }]);
   }
 
   private sleep(ms: number): Promise<void> {

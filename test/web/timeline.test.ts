@@ -131,6 +131,23 @@ describe('buildTimeline', () => {
     assert.equal(markerOf(ev(T0, 'ha.transition', { vm: 'v', data: { from: 'a', to: 'b' } }), null), null);
     assert.equal(markerOf(ev(T0, 'http.install-done', { mac: 'm' }), { name: 'x', mac: 'm' })!.category, 'install');
   });
+
+  it('markerOf draws kinds this version does not know (older rows) by their family, as before kinds were typed', () => {
+    const boot = { name: 'x', mac: 'm' };
+    const m = (kind: string, data: Record<string, unknown> | null = null) => {
+      const r = markerOf(ev(T0, kind, { mac: 'm', reason: 'r', data }), boot)!;
+      return `${r.lane} ${r.category} ${r.label}`;
+    };
+    assert.equal(m('dhcp.type-10'), 'boot:x dhcp DHCP type-10');
+    assert.equal(m('tftp.done', { file: 'pxelinux.0' }), 'boot:x tftp TFTP pxelinux.0');
+    assert.equal(m('http.boot'), 'boot:x http HTTP boot');
+    assert.equal(m('http.install-started'), 'boot:x install install started (callback)');
+    assert.equal(m('boot.cleared'), 'boot:x boot boot cleared');
+    assert.equal(m('legacy'), 'boot:x other legacy');
+    // A known kind without a marker of its own is `other` too; another MAC's event is not drawn.
+    assert.equal(m('dns.query', { name: 'x.lab', type: 1, peer: '10.77.0.10' }), 'boot:x other dns.query');
+    assert.equal(markerOf(ev(T0, 'tftp.done', { mac: 'n' }), boot), null);
+  });
 });
 
 describe('parseRange', () => {
