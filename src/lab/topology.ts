@@ -114,6 +114,23 @@ export function teardownOnExit(f: () => void): () => void {
   return () => extraTeardowns.delete(f);
 }
 
+/**
+ * A lab test's temporary work directory (disk images, logs, configs: gigabytes), removed by the
+ * safety net too, so that a killed lab test does not leave it in /tmp. `remove()` in its after hook.
+ */
+export function labWorkDir(name: string): { dir: string; remove(): void } {
+  const dir = mkdtempSync(join(tmpdir(), `3rc-${name}-`));
+  const rm = () => rmSync(dir, { recursive: true, force: true });
+  const untrack = teardownOnExit(rm);
+  return {
+    dir,
+    remove() {
+      untrack();
+      rm();
+    },
+  };
+}
+
 export class LabNetwork {
   readonly switchNs: string;
   readonly serverNs: string;

@@ -23,15 +23,14 @@
  * Every phase's time is printed; the summary compares detection and recovery with the paper's.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runScenario, type CrashRun, type Scenario } from '../../src/lab/crash-scenarios.js';
 import { HaLab } from '../../src/lab/ha-lab.js';
 import { hypervisorUnavailable } from '../../src/lab/hypervisor.js';
 import { stopAllLabs } from '../../src/lab/lab.js';
-import { labBudget, labUnavailable } from '../../src/lab/topology.js';
+import { labBudget, labUnavailable, labWorkDir } from '../../src/lab/topology.js';
 import { ROOT } from '../lib/serve.js';
 import { hypervisorChecks, hypervisorKillCheck } from './hypervisors-in-ha-lab.js';
 import { p2vExtra, p2vScenarios } from './p2v-in-ha-lab.js';
@@ -63,9 +62,11 @@ function print(run: CrashRun): void {
 describe('HA on real parts: libvirt hypervisors, SSH, Ganglia, installed VMs', { skip }, () => {
   let h: HaLab;
   let work: string;
+  let workDir: ReturnType<typeof labWorkDir> | undefined;
 
   before(async () => {
-    work = mkdtempSync(join(tmpdir(), '3rc-ha-crash-'));
+    workDir = labWorkDir('ha-crash');
+    work = workDir.dir;
     const t0 = Date.now();
     h = await HaLab.start({ prefix: `L${process.pid % 10000}x`, workDir: work, log: (l) => console.log(`# ${l}`), extra: p2vExtra(work) });
     console.log(`# HA lab ready (2 hypervisors, vm14 and vm15 installed, HA on) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
@@ -79,7 +80,7 @@ describe('HA on real parts: libvirt hypervisors, SSH, Ganglia, installed VMs', {
     }
     await h?.stop();
     await stopAllLabs(); // also a lab whose start timed out (h unset)
-    if (work) rmSync(work, { recursive: true, force: true });
+    workDir?.remove();
   });
 
   const scenario = (name: Scenario, extra?: (r: CrashRun) => void | Promise<void>) =>

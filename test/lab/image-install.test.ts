@@ -14,13 +14,12 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { serveInNetns, type NsServed } from '../dhcp/ns-serve.js';
 import { Lab, netnsUnavailable } from '../lib/netns.js';
-import { labBudget, LabNetwork, teardownOnExit } from '../../src/lab/topology.js';
+import { labBudget, LabNetwork, labWorkDir, teardownOnExit } from '../../src/lab/topology.js';
 import { ROOT, writeLabConfig, type LabConfig } from '../lib/serve.js';
 
 const INSTALLER = join(ROOT, 'boot', 'lab', 'installer');
@@ -74,6 +73,7 @@ describe('lab: a failed image install of a qemu VM from 3rc', { skip }, () => {
   let lab: Lab;
   let ns: string;
   let tmp: string;
+  let work: ReturnType<typeof labWorkDir> | undefined;
   let cfg: LabConfig;
   let server: NsServed;
   let apiToken: string;
@@ -106,7 +106,8 @@ describe('lab: a failed image install of a qemu VM from 3rc', { skip }, () => {
 
   before(async () => {
     const t0 = Date.now();
-    tmp = mkdtempSync(join(tmpdir(), '3rc-image-install-'));
+    work = labWorkDir('image-install');
+    tmp = work.dir;
     lab = new Lab('img');
     // The safety net: this process killed with the lab up still deletes its namespace (and qemu, 3rc).
     untrack = teardownOnExit(() => LabNetwork.destroyAll(lab.prefix));
@@ -151,7 +152,7 @@ describe('lab: a failed image install of a qemu VM from 3rc', { skip }, () => {
     await lab?.destroy();
     untrack?.();
     cfg?.cleanup();
-    if (tmp) rmSync(tmp, { recursive: true, force: true });
+    work?.remove();
     if (phases.length) console.log(`image-install: phases\n${phases.map(([n, ms]) => `  ${secs(ms).padStart(8)}  ${n}`).join('\n')}`);
   });
 

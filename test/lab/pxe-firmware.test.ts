@@ -15,12 +15,11 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { RunningLab } from '../../src/lab/lab.js';
-import { labBudget, labUnavailable } from '../../src/lab/topology.js';
+import { labBudget, labUnavailable, labWorkDir } from '../../src/lab/topology.js';
 import type { StoreEvent } from '../../src/store/store.js';
 import { ROOT } from '../lib/serve.js';
 
@@ -44,13 +43,14 @@ const INSTALL_WAIT = FIRMWARE_MS;
 let seq = 0;
 
 async function withLab(tag: string, changes: Record<string, unknown>, fn: (lab: RunningLab) => Promise<void>): Promise<void> {
-  const workDir = mkdtempSync(join(tmpdir(), `3rc-lab-${tag}-`));
+  const work = labWorkDir(`lab-${tag}`);
+  const workDir = work.dir;
   const lab = await RunningLab.start({ prefix: `L${process.pid % 10000}${tag}${seq++}`, workDir, configChanges: changes, log: (l) => console.log(`# ${l}`) });
   try {
     await fn(lab);
   } finally {
     await lab.stop();
-    rmSync(workDir, { recursive: true, force: true });
+    work.remove();
   }
 }
 
