@@ -119,7 +119,11 @@ def udp_job(body):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     res = {"udp": jid, "from_port": None, "local_port": None, "recv": 0, "head_hex": ""}
     try:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # Only for a given port: with SO_REUSEADDR an ephemeral port may be one that 3rc's TFTP
+        # transfer sockets (SO_REUSEADDR too) hold on the same address, and the answer then goes
+        # to 3rc's socket instead of this one (the server namespace's DNS ping got lost so).
+        if bport != 0:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind((ip(bind), bport))
         res["local_port"] = s.getsockname()[1]
         s.sendto(payload, (ip(dst), dport))
