@@ -479,7 +479,12 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** Events older than this are deleted. Default: 14d. */
       maxAge: duration.prefault('14d'),
-      /** At most this many events are kept (the oldest go first). Default: 200000. */
+      /**
+       * At most this many boot-trace events (DHCP, TFTP, HTTP, DNS, trace.unknown, refused P2V calls) are kept, the
+       * oldest go first. HA decisions, boot-table, inventory, install, P2V job and hypervisor events
+       * are not counted: they are kept for maxAge whatever their number (a flood of boot trace
+       * never pushes them out). Default: 200000.
+       */
       maxEvents: z.number().int().min(1000).default(200_000),
       /** Boot-trace events of known hosts written per second, all together (also the burst); the rest are counted and dropped. Default: 1000. */
       writesPerSecond: z.number().int().min(1).default(1000),

@@ -195,3 +195,67 @@ export function familyOf(kind: EventKind): EventFamily {
 export function assertNever(x: never, what = 'event kind'): never {
   throw new Error(`unhandled ${what}: ${JSON.stringify(x)}`);
 }
+
+/**
+ * How the event retention treats a kind (issue 19): `trace` events are the boot trace, written
+ * per packet of any LAN host (up to events.writesPerSecond), and pruned by count (the newest
+ * events.maxEvents of them stay) as well as by age; `record` events are decisions and changes
+ * (HA controller, boot table, inventory, installs, P2V, hypervisor reachability), rare and bounded
+ * by what the controller and authenticated callers do, kept for events.maxAge whatever their
+ * number: a flood of boot trace can never push them out (the HA controller reads its own
+ * `ha.action` back when it resumes an action after a restart). A new kind does not compile until
+ * it is classified here. Rows of a kind this version does not know (older or newer versions,
+ * `dhcp.type-N`) are not in {@link RECORD_KINDS}: they count as trace, and can be pruned by count.
+ */
+export type Retention = 'trace' | 'record';
+
+export function retentionOf(kind: EventKind): Retention {
+  switch (kind) {
+    case 'dhcp.discover':
+    case 'dhcp.offer':
+    case 'dhcp.request':
+    case 'dhcp.decline':
+    case 'dhcp.ack':
+    case 'dhcp.nak':
+    case 'dhcp.release':
+    case 'dhcp.inform':
+    case 'dhcp.bootp':
+    case 'dhcp.invalid':
+    case 'dhcp.malformed':
+    case 'dhcp.dropped':
+    case 'tftp.transfer':
+    case 'http.file':
+    case 'http.kickstart':
+    case 'http.ipxe':
+    case 'http.refused':
+    case 'http.install-done':
+    case 'http.install-failed':
+    case 'dns.query':
+    case 'trace.unknown':
+    // A refused capture call: any LAN host provokes one by calling with a known MAC from the
+    // wrong address (no token needed), like http.refused, so it is trace, pruned by count.
+    case 'p2v.refused':
+      return 'trace';
+    case 'install.done':
+    case 'install.failed':
+    case 'install.expired':
+    case 'install.host-keys':
+    case 'boot.set':
+    case 'boot.removed':
+    case 'host.created':
+    case 'host.updated':
+    case 'host.deleted':
+    case 'p2v.job':
+    case 'ha.transition':
+    case 'ha.action':
+    case 'ha.done':
+    case 'hypervisor.up':
+    case 'hypervisor.down':
+      return 'record';
+    default:
+      return assertNever(kind);
+  }
+}
+
+/** The `record` kinds: what the retention passes to Store.pruneEvents as exempt from the count. */
+export const RECORD_KINDS: readonly EventKind[] = EVENT_KINDS.filter((k) => retentionOf(k) === 'record');

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { LearnedHostKeys, Store, VmState } from './store.js';
+import { RECORD_KINDS } from '../events/kinds.js';
 import type { BootEntry } from '../domain/boot-entry.js';
 import type { Lease } from '../domain/lease.js';
 
@@ -192,7 +193,7 @@ export function runStoreContract(name: string, h: ContractHarness): void {
       const s = await h.make();
       const ev = (i: number, vm: string | null = null) => ({ op: 'appendEvent' as const, event: { at: i, kind: 'k', vm } });
       await s.write(Array.from({ length: 30 }, (_, i) => ev(i, i % 3 === 0 ? 'vm1' : null)));
-      const keep = { olderThan: 0, keepNewest: 12, batch: 5 };
+      const keep = { olderThan: 0, keepNewest: 12, keepKinds: RECORD_KINDS, batch: 5 };
       assert.equal(await s.pruneEvents(keep), 5);
       assert.deepEqual((await s.queryEvents()).map((e) => e.at)[0], 5);
       let total = 5;
@@ -211,12 +212,48 @@ export function runStoreContract(name: string, h: ContractHarness): void {
     it('prunes events by age, from the oldest, and keeps what is younger', async () => {
       const s = await h.make();
       await s.write([100, 200, 300, 400].map((at) => ({ op: 'appendEvent' as const, event: { at, kind: 'k', vm: 'vm1' } })));
-      const age = (olderThan: number) => ({ olderThan, keepNewest: 1000, batch: 100 });
+      const age = (olderThan: number) => ({ olderThan, keepNewest: 1000, keepKinds: RECORD_KINDS, batch: 100 });
       assert.equal(await s.pruneEvents(age(100)), 0);
       assert.equal(await s.pruneEvents(age(301)), 3);
       assert.deepEqual((await s.queryEvents()).map((e) => e.at), [400]);
       assert.deepEqual((await s.queryEvents({ vm: 'vm1' })).map((e) => e.at), [400]);
       assert.equal(await s.pruneEvents(age(301)), 0);
+      await s.close();
+    });
+
+    it('prunes by count the boot trace only: records (HA decisions, boot table, inventory) stay until they are too old', async () => {
+      const s = await h.make();
+      const ev = (at: number, kind: string, vm: string | null = null) => ({ op: 'appendEvent' as const, event: { at, kind, vm } });
+      await s.write([
+        // Records older than olderThan: deleted by age.
+        ev(10, 'ha.action', 'vm1'), ev(20, 'boot.set'),
+        // Records younger than olderThan, older than every trace event.
+        ev(100, 'ha.action', 'vm1'), ev(110, 'boot.set'), ev(120, 'host.created'),
+        // Ten trace events (one of a kind this version does not know: an old row, trace too),
+        // with a record among them.
+        ...Array.from({ length: 5 }, (_, i) => ev(200 + i, 'dhcp.discover', i === 0 ? 'vm1' : null)),
+        ev(205, 'ha.transition', 'vm1'),
+        ev(206, 'tftp.done'),
+        ...Array.from({ length: 4 }, (_, i) => ev(207 + i, 'http.file')),
+      ]);
+      const p = { olderThan: 50, keepNewest: 3, keepKinds: RECORD_KINDS, batch: 4 };
+      const calls: number[] = [];
+      for (let n; (n = await s.pruneEvents(p)) > 0; ) calls.push(n);
+      assert.ok(calls.every((n) => n <= 4), `at most batch per call: ${calls.join(',')}`);
+      // The two expired records and the seven oldest of ten trace events.
+      assert.equal(calls.reduce((a, b) => a + b, 0), 9);
+      const left = await s.queryEvents();
+      assert.deepEqual(left.map((e) => `${e.at} ${e.kind}`), ['100 ha.action', '110 boot.set', '120 host.created', '205 ha.transition', '208 http.file', '209 http.file', '210 http.file']);
+      assert.deepEqual((await s.queryEvents({ vm: 'vm1' })).map((e) => e.at), [100, 205]);
+      assert.deepEqual((await s.queryEvents({ kind: 'ha.action' })).map((e) => e.at), [100]);
+      // More trace pushes out trace, never a record.
+      await s.write([ev(211, 'dns.query'), ev(212, 'dns.query')]);
+      assert.equal(await s.pruneEvents(p), 2);
+      assert.deepEqual((await s.queryEvents()).map((e) => e.at), [100, 110, 120, 205, 210, 211, 212]);
+      // Records are still deleted once older than olderThan.
+      assert.equal(await s.pruneEvents({ ...p, olderThan: 115 }), 2);
+      assert.deepEqual((await s.queryEvents()).map((e) => e.at), [120, 205, 210, 211, 212]);
+      assert.equal(await s.pruneEvents({ ...p, olderThan: 115 }), 0);
       await s.close();
     });
 

@@ -8,6 +8,11 @@
  *   P events/<id, 16 digits, zero-padded>   StoreEvent
  *   P evvm/<vm>/<id>       the same event again, for events naming a VM: the HA controller's
  *                          look-ups by VM (resuming a recovery) never scan the DHCP trace
+ *   P evrec/<kind>/<id>    empty, for each event of a record kind (events/kinds.ts RECORD_KINDS):
+ *                          the retention counts them (a count of keys) to prune the boot trace
+ *                          by count without reading the log. Rows written before it had no copy
+ *                          there, nor has a kept kind outside RECORD_KINDS: they are counted as
+ *                          trace (a little more trace pruned; never a kept kind)
  *   P meta/event-seq       {"n": last event id, "w": id of the write that set it}
  *   P leader               the election key (src/cluster/election.ts)
  *
@@ -35,7 +40,7 @@ import {
   DEFAULT_EVENT_LIMIT,
   matchesQuery,
   normalizeEvent,
-  prunablePrefix,
+  PrunePlan,
   type PruneRequest,
   type EventQuery,
   type HostOverride,
@@ -47,6 +52,7 @@ import {
   type WriteResult,
 } from './store.js';
 import type { BootEntry } from '../domain/boot-entry.js';
+import { RECORD_KINDS } from '../events/kinds.js';
 import type { Lease } from '../domain/lease.js';
 
 export interface EtcdTls {
@@ -102,6 +108,9 @@ function etcdClient(o: Pick<EtcdStoreOptions, 'endpoints' | 'tls' | 'callTimeout
 }
 
 const pad = (id: number) => String(id).padStart(16, '0');
+const RECORDS: ReadonlySet<string> = new Set(RECORD_KINDS);
+/** The keys an event has besides its own: its copy by VM, its key under evrec/. */
+const copies = (e: { kind: string; vm?: string | null }) => (e.vm ? 1 : 0) + (RECORDS.has(e.kind) ? 1 : 0);
 const text = (b: Buffer | Uint8Array) => Buffer.from(b).toString('utf8');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -140,6 +149,8 @@ export class EtcdStore implements Store {
     hostKeys: (name: string) => `${this.prefix}hostkeys/${name}`,
     event: (id: number) => `${this.prefix}events/${pad(id)}`,
     eventByVm: (vm: string, id: number) => `${this.prefix}evvm/${vm}/${pad(id)}`,
+    recordKinds: (kind: string) => `${this.prefix}evrec/${kind}/`,
+    record: (kind: string, id: number) => `${this.prefix}evrec/${kind}/${pad(id)}`,
     seq: () => `${this.prefix}meta/event-seq`,
     leader: () => `${this.prefix}leader`,
   };
@@ -204,7 +215,7 @@ export class EtcdStore implements Store {
       case 'deleteHostKeys': return [this.key.hostKeys(o.host)];
       case 'appendEvent': {
         const k = `event#${eventsBefore}#${Math.random()}`;
-        return o.event.vm ? [k, `${k}#vm`] : [k];
+        return [k, ...Array.from({ length: copies(o.event) }, (_, i) => `${k}#${i}`)];
       }
     }
   }
@@ -212,7 +223,7 @@ export class EtcdStore implements Store {
   /** Commits a batch (in several transactions only when one write alone is too large). */
   private async commit(batch: Pending[]): Promise<void> {
     const all = batch.flatMap((p) => p.ops);
-    const weight = (o: StoreOp) => (o.op === 'appendEvent' && o.event.vm ? 2 : 1);
+    const weight = (o: StoreOp) => (o.op === 'appendEvent' ? 1 + copies(o.event) : 1);
     if (batch.length > 1 || all.reduce((n, o) => n + weight(o), 0) <= MAX_TXN_OPS) {
       const ids = await this.commitOps(all);
       let i = 0;
@@ -270,6 +281,7 @@ export class EtcdStore implements Store {
               const json = JSON.stringify(normalizeEvent(o.event, id));
               folded.set(this.key.event(id), json);
               if (o.event.vm) folded.set(this.key.eventByVm(o.event.vm, id), json);
+              if (RECORDS.has(o.event.kind)) folded.set(this.key.record(o.event.kind, id), '');
               break;
             }
           }
@@ -413,29 +425,46 @@ export class EtcdStore implements Store {
   }
 
   /**
-   * One transaction: the oldest events that the retention drops (a range delete) and their copies
-   * under evvm/, fenced like every write. Fewer than `batch` when the copies would not fit in one
+   * One transaction: the events that the retention drops (a range delete per run of adjacent
+   * ones) and their copies under evvm/ and evrec/, fenced like every write. The plan's counts
+   * are counts of keys (the log, and the exempt kinds under evrec/), its events read from the
+   * oldest on, all at one revision. Fewer than `batch` when the deletes would not fit in one
    * transaction; the caller calls again until 0.
    */
   async pruneEvents(p: PruneRequest): Promise<number> {
     if (this.closed) throw new StoreError(ErrorCodes.STORE_CLOSED, 'store is closed');
     const fence = this.fencing ? this.fencing.current() : null;
     if (this.fencing && !fence) throw this.fencing.refused('this instance is not the leader');
-    // The counter as stored now (this.seq belongs to the write path).
-    const seqKv = (await this.client.get(this.key.seq()).exec()).kvs[0];
-    const lastId = seqKv ? (JSON.parse(text(seqKv.value)) as { n: number }).n : 0;
-    const page = await this.client.getAll().inRange({ start: this.key.event(0), end: `${this.dirs.events.slice(0, -1)}0` }).sort('Key', 'Ascend').limit(Math.min(p.batch, MAX_TXN_OPS)).exec();
-    const oldest = page.kvs.map((kv) => JSON.parse(text(kv.value)) as StoreEvent);
-    let n = prunablePrefix(oldest, lastId, p);
-    // One op for the range, one per copy under evvm/.
-    let ops = 1;
-    for (let i = 0; i < n; i++) {
-      if (oldest[i]!.vm && ++ops > MAX_TXN_OPS) n = i;
+    const end = (dir: string) => Buffer.from(`${dir.slice(0, -1)}0`);
+    const count = (dir: string): IRequestOp => ({ request_range: { key: Buffer.from(dir), range_end: end(dir), count_only: true } });
+    const counted = await this.client.kv.txn({ compare: [], success: [count(this.dirs.events), ...p.keepKinds.map((k) => count(this.key.recordKinds(k)))], failure: [] });
+    const [all, ...exempt] = counted.responses.map((r) => Number(r.response_range?.count ?? 0));
+    const plan = new PrunePlan<StoreEvent>(p, all! - exempt.reduce((a, b) => a + b, 0));
+    for (let start = this.key.event(0); plan.open; ) {
+      const page = await this.client.getAll().inRange({ start, end: end(this.dirs.events).toString() }).sort('Key', 'Ascend').limit(p.batch).revision(counted.header.revision).exec();
+      let last: StoreEvent | undefined;
+      for (const kv of page.kvs) if (!plan.offer((last = JSON.parse(text(kv.value)) as StoreEvent))) break;
+      if (!page.more || !last) break;
+      start = this.key.event(last.id + 1);
+    }
+    // One op per run, one per copy; a run cut where the transaction is full.
+    const success: IRequestOp[] = [];
+    let n = 0;
+    for (const run of plan.runs) {
+      let ops = success.length + 1;
+      let k = 0;
+      while (k < run.length && ops + copies(run[k]!) <= MAX_TXN_OPS) ops += copies(run[k++]!);
+      if (k === 0) break;
+      const doomed = run.slice(0, k);
+      success.push({ request_delete_range: { key: Buffer.from(this.key.event(doomed[0]!.id)), range_end: Buffer.from(this.key.event(doomed[k - 1]!.id + 1)) } });
+      for (const e of doomed) {
+        if (e.vm) success.push({ request_delete_range: { key: Buffer.from(this.key.eventByVm(e.vm, e.id)) } });
+        if (RECORDS.has(e.kind)) success.push({ request_delete_range: { key: Buffer.from(this.key.record(e.kind, e.id)) } });
+      }
+      n += k;
+      if (k < run.length) break;
     }
     if (n === 0) return 0;
-    const doomed = oldest.slice(0, n);
-    const success: IRequestOp[] = [{ request_delete_range: { key: Buffer.from(this.key.event(doomed[0]!.id)), range_end: Buffer.from(this.key.event(doomed[n - 1]!.id + 1)) } }];
-    for (const e of doomed) if (e.vm) success.push({ request_delete_range: { key: Buffer.from(this.key.eventByVm(e.vm, e.id)) } });
     const compare: ICompare[] = fence ? [{ key: Buffer.from(fence.key), target: 'Create', result: 'Equal', create_revision: fence.createRevision }] : [];
     const res = await this.client.kv.txn({ compare, success, failure: [] });
     if (!res.succeeded) throw this.fencing!.refused('leadership lost: the election key changed, the prune was not applied');

@@ -7,7 +7,7 @@ import {
   DEFAULT_EVENT_LIMIT,
   matchesQuery,
   normalizeEvent,
-  prunablePrefix,
+  PrunePlan,
   type PruneRequest,
   type EventQuery,
   type HostOverride,
@@ -87,9 +87,12 @@ export class MemoryStore implements Store {
   }
 
   async pruneEvents(p: PruneRequest): Promise<number> {
-    const n = prunablePrefix(this.events.slice(0, p.batch), this.nextId - 1, p);
-    this.events.splice(0, n);
-    return n;
+    const keep = new Set(p.keepKinds);
+    const plan = new PrunePlan(p, this.events.filter((e) => !keep.has(e.kind)).length);
+    for (const e of this.events) if (!plan.offer(e)) break;
+    const doomed = new Set(plan.runs.flat());
+    this.events = this.events.filter((e) => !doomed.has(e));
+    return plan.count;
   }
 
   async close(): Promise<void> {

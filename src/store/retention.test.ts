@@ -10,6 +10,13 @@ const DAY = 86_400_000;
 const settle = async () => {
   for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r));
 };
+/** Three days on (maxAge is two here), then the next pass. */
+const pastMaxAge = async (clock: FakeClock) => {
+  clock.advance(3 * DAY);
+  await settle();
+  clock.advance(60_000);
+  await settle();
+};
 
 describe('EventRetention', () => {
   it('keeps the store within maxEvents and maxAge, pass after pass, in batches', async () => {
@@ -30,16 +37,35 @@ describe('EventRetention', () => {
     await settle();
     assert.equal((await store.queryEvents({ limit: 1000 })).length, 100);
     // Three days later every one of them has expired.
-    clock.advance(3 * DAY);
-    await settle();
-    clock.advance(60_000);
-    await settle();
+    await pastMaxAge(clock);
     assert.deepEqual(await store.queryEvents(), []);
     await r.stop();
     const before = calls.length;
     clock.advance(10 * 60_000);
     await settle();
     assert.equal(calls.length, before, 'no pass after stop');
+  });
+
+  it('counts the boot trace only: a flood of it never pushes out an HA decision or a boot-table change', async () => {
+    const clock = new FakeClock(10 * DAY);
+    const store = new MemoryStore();
+    const r = new EventRetention({ store, clock, log: silentLogger, policy: { maxAge: 2 * DAY, maxEvents: 100 }, intervalMs: 60_000, batch: 40 });
+    await store.write([
+      { op: 'appendEvent', event: { at: clock.now(), kind: 'ha.action', vm: 'vm1', data: { type: 'restart', id: 'a1', vm: 'vm1' } } },
+      { op: 'appendEvent', event: { at: clock.now(), kind: 'boot.set', mac: '52:54:00:77:00:10' } },
+      ...Array.from({ length: 250 }, () => ({ op: 'appendEvent' as const, event: { at: clock.now(), kind: 'dhcp.discover', mac: '52:54:00:77:00:10' } })),
+    ]);
+    await r.start();
+    clock.advance(0);
+    await settle();
+    const left = await store.queryEvents({ limit: 1000 });
+    assert.equal(left.filter((e) => e.kind === 'dhcp.discover').length, 100);
+    assert.deepEqual((await store.queryEvents({ vm: 'vm1' })).map((e) => e.kind), ['ha.action']);
+    assert.equal((await store.queryEvents({ kind: 'boot.set' })).length, 1);
+    // Past maxAge the records go too.
+    await pastMaxAge(clock);
+    assert.deepEqual(await store.queryEvents(), []);
+    await r.stop();
   });
 
   it('logs a failed prune and tries again at the next pass', async () => {

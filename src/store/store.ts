@@ -118,10 +118,11 @@ export interface Store {
   /** Events matching every given filter, oldest first (the newest `limit`). */
   queryEvents(q?: EventQuery): Promise<StoreEvent[]>;
   /**
-   * Retention: deletes at most `batch` events from the oldest (by id) on, while each is older than
-   * `olderThan` or not among the newest `keepNewest`; stops at the first one that is neither.
-   * Resolves to how many it deleted (0: nothing more to prune). Small batches, so that a prune
-   * never holds the event loop or the database for long; call again until it returns 0.
+   * Retention: deletes at most `batch` events, oldest (by id) first: the events of a kind not in
+   * `keepKinds` beyond the newest `keepNewest` of them, and expired ones (`at` before `olderThan`,
+   * any kind) from the oldest on until the first event kept ({@link PrunePlan}). Resolves to how
+   * many it deleted (0: nothing more to prune). Small batches, so that a prune never holds the
+   * event loop or the database for long; call again until it returns 0.
    */
   pruneEvents(p: PruneRequest): Promise<number>;
   /** Flushes pending writes and releases the store (and its lock). Idempotent. */
@@ -147,24 +148,70 @@ export function matchesQuery(e: StoreEvent, q: EventQuery): boolean {
 }
 
 export interface PruneRequest {
-  /** ms since the epoch: events with `at` before this are expired. */
+  /** ms since the epoch: events with `at` before this are expired (of every kind). */
   olderThan: number;
-  /** How many of the newest events are kept, whatever their age. */
+  /**
+   * How many of the newest events of a kind not in `keepKinds` (the boot trace) are kept, whatever
+   * their age; the older ones of those are deleted.
+   */
   keepNewest: number;
+  /**
+   * Kinds that `keepNewest` neither counts nor prunes: only their age deletes them (the retention
+   * passes events/kinds.ts RECORD_KINDS, so that a flood of boot trace never pushes out a decision).
+   */
+  keepKinds: readonly string[];
   /** At most this many deleted per call. */
   batch: number;
 }
 
 /**
- * How many of `oldest` (the oldest events, by id) a prune deletes: the leading ones that are
- * expired or beyond the newest `keepNewest` (ids are dense: the store's last id minus keepNewest
- * is the cut). Shared by every implementation so that they prune alike.
+ * What one prune deletes, decided event by event from the oldest (by id), shared by every
+ * implementation so that they prune alike. `counted`: how many events of a kind not in
+ * `keepKinds` the store holds; the oldest `counted - keepNewest` of them are deleted (they are
+ * the oldest trace events, wherever records sit among them), and so is every expired event
+ * (`at` before `olderThan`) from the oldest on, until the first event kept. At most `batch`.
+ * The deleted events come out as runs of events adjacent in the log (no kept event between),
+ * so a store can delete each run as one id range.
  */
-export function prunablePrefix(oldest: readonly { id: number; at: number }[], lastId: number, p: PruneRequest): number {
-  const cut = lastId - p.keepNewest;
-  let n = 0;
-  while (n < oldest.length && n < p.batch && (oldest[n]!.id <= cut || oldest[n]!.at < p.olderThan)) n++;
-  return n;
+export class PrunePlan<E extends { id: number; at: number; kind: string }> {
+  readonly runs: E[][] = [];
+  private excess: number;
+  private deleted = 0;
+  private leading = true;
+  private adjacent = false;
+  private readonly keep: ReadonlySet<string>;
+
+  constructor(private readonly p: PruneRequest, counted: number) {
+    this.excess = Math.max(0, counted - p.keepNewest);
+    this.keep = new Set(p.keepKinds);
+  }
+
+  /** Whether another event could still be deleted (else stop reading). */
+  get open(): boolean {
+    return this.deleted < this.p.batch && (this.leading || this.excess > 0);
+  }
+
+  /** How many events the plan deletes. */
+  get count(): number {
+    return this.deleted;
+  }
+
+  /** The next event, oldest first; false once the plan is complete (stop reading). */
+  offer(e: E): boolean {
+    if (!this.open) return false;
+    const excess = this.excess > 0 && !this.keep.has(e.kind);
+    if (excess || (this.leading && e.at < this.p.olderThan)) {
+      if (excess) this.excess--;
+      if (this.adjacent) this.runs[this.runs.length - 1]!.push(e);
+      else this.runs.push([e]);
+      this.adjacent = true;
+      this.deleted++;
+    } else {
+      this.leading = false;
+      this.adjacent = false;
+    }
+    return this.open;
+  }
 }
 
 export const DEFAULT_EVENT_LIMIT = 1000;

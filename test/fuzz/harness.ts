@@ -14,10 +14,14 @@
  *   growth of zero; the growth over the second half of the packets is printed beside it, where a
  *   leak would show as growth that does not level off;
  * - the store's events table stays within the retention limits 3rc is configured with here
- *   (FUZZ_EVENTS: the smallest maxEvents, a small write budget): at most maxEvents, plus what the
- *   budgets let in during one retention interval (known hosts' writes, the unknown-MAC rows of
- *   the current and the previous minute); --max-event-rows overrides that bound (its row count, read from a copy
- *   of the database file: the serving 3rc holds the file exclusively).
+ *   (FUZZ_EVENTS: the smallest maxEvents, a small write budget): its boot-trace rows at most
+ *   maxEvents, plus what the budgets let in during one retention interval (known hosts' writes,
+ *   the unknown-MAC rows of the current and the previous minute); --max-event-rows overrides that
+ *   bound. Its record rows (events/kinds.ts RECORD_KINDS) are not counted by maxEvents and stay
+ *   for maxAge (14 days: longer than any campaign) whatever their number, so they have their own
+ *   bound: what authenticated callers did (RECORDS_PER_CALL for each request that carried the API
+ *   or the install token). Row counts are read from a copy of the database file (the serving 3rc
+ *   holds the file exclusively).
  * Topology: namespace srv (3rc at 10.77.0.1/24, 10.77.0.0/16 routed to cli) and namespace cli
  * (10.77.0.2, .10, .14 on a veth; the liveness check host's MAC), no route out. Needs root.
  */
@@ -37,6 +41,7 @@ import { Executor, PYTHON } from './executor.js';
 import { httpJob, type HttpContext } from './http.js';
 import { Rng } from './random.js';
 import { PRUNE_INTERVAL_MS } from '../../src/store/retention.js';
+import { RECORD_KINDS } from '../../src/events/kinds.js';
 import { collectSeeds, describeSeeds, type Seeds } from './seeds.js';
 import { CHECK_HOST, CLIENT, CLIENT_ADDRS, FUZZ_HOST, isMartian, SERVER, type Job } from './sources.js';
 import { openingRrq, tftpRequestJob, tftpTransferJob, type OpenTransfer } from './tftp.js';
@@ -52,7 +57,7 @@ export interface FuzzOptions {
   maxStallMs: number;
   /** Ceiling for 3rc's RSS, sampled at the end of every batch. */
   maxRssMb: number;
-  /** Bound for the events table's rows; default: the retention bound of FUZZ_EVENTS (eventBound). */
+  /** Bound for the events table's boot-trace rows; default: the retention bound of FUZZ_EVENTS (eventBound). */
   maxEventRows?: number;
   /**
    * TCP exchanges in flight at once, per protocol. Most end at once, but one whose request 3rc
@@ -77,10 +82,20 @@ export const DEFAULTS: Omit<FuzzOptions, 'log'> = { packets: 3000, seed: 19, pro
  */
 export const FUZZ_EVENTS = { maxEvents: 1000, writesPerSecond: 20, unknownMacsPerMinute: 64 };
 
-/** Rows the events table may hold under FUZZ_EVENTS: see the module comment. */
+/** Boot-trace rows the events table may hold under FUZZ_EVENTS: see the module comment. */
 export function eventBound(e: typeof FUZZ_EVENTS): number {
   return e.maxEvents + e.writesPerSecond * (PRUNE_INTERVAL_MS / 1000) + 2 * 2 * (e.unknownMacsPerMinute + 1);
 }
+
+/**
+ * Record rows one request with a credential may append: a host created, changed or deleted, or
+ * a boot-table change, through the API token; through the install token, install.done|failed,
+ * the boot.set that follows and install.host-keys; and the install.expired of an install it
+ * started. Nothing else writes records here: the fuzzed 3rc runs no HA controller (ha.enabled is
+ * false in lab.yaml: no ha.* nor hypervisor.* rows), a refused P2V call is trace, and a P2V job
+ * needs the install token.
+ */
+export const RECORDS_PER_CALL = 4;
 
 export interface Check {
   name: string;
@@ -156,14 +171,14 @@ function rssMb(pid: number | undefined): number | null {
  * Rows of the events table, read from a copy: the WAL first, then the main file, so that a
  * checkpoint in between leaves frames that are already in the copied file (idempotent).
  */
-function eventRows(dbPath: string, scratch: string): number {
+function eventRows(dbPath: string, scratch: string): { rows: number; records: number } {
   const copy = join(scratch, `events-${Date.now()}-${Math.random().toString(36).slice(2)}.db`);
   try {
     if (existsSync(`${dbPath}-wal`)) copyFileSync(`${dbPath}-wal`, `${copy}-wal`);
     copyFileSync(dbPath, copy);
     const db = new Database(copy);
     try {
-      return (db.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n;
+      return db.prepare('SELECT count(*) AS rows, coalesce(sum(kind IN (SELECT value FROM json_each(?))), 0) AS records FROM events').get(JSON.stringify(RECORD_KINDS)) as { rows: number; records: number };
     } finally {
       db.close();
     }
@@ -466,7 +481,8 @@ async function drive(w: World, p: Protocol, n: number, rng: Rng, seeds: Seeds, c
 
 /** fz1 in install mode, and its install token (from the render the API token may read). */
 function prepareHttp(w: World): HttpContext {
-  const ctx: HttpContext = { apiToken: w.apiToken };
+  // The PUT below is a credentialed call.
+  const ctx: HttpContext = { apiToken: w.apiToken, credentialed: 1 };
   const auth = ['-H', `Authorization: Bearer ${w.apiToken}`];
   w.cliRun('curl', ['-sS', '--max-time', '10', '-X', 'PUT', ...auth, '-H', 'Content-Type: application/json', '-d', '{"mode":"install","reason":"fuzz"}', `http://${SERVER}/api/v1/hosts/${FUZZ_HOST.name}/boot`]);
   const r = w.cliRun('curl', ['-sS', '--max-time', '10', ...auth, `http://${SERVER}/api/v1/hosts/${FUZZ_HOST.name}/render`]);
@@ -505,6 +521,9 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
     for (const l of seedLines) opts.log(l);
     const dbPath = (w.cfg.data.store as { path: string }).path;
     const rng = new Rng(opts.seed);
+    // Records: those at the start, and what the credentialed calls of every phase so far may add.
+    const recordsAtStart = eventRows(dbPath, scratch).records;
+    let credentialed = 0;
     for (const p of opts.protocols) {
       const checks: Check[] = [];
       if (!w.alive()) {
@@ -515,7 +534,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
       const pid = w.served.proc.pid;
       w.resetStall(); // what follows measures this protocol only
       const rssBefore = rssMb(pid);
-      const eventsBefore = eventRows(dbPath, scratch);
+      const eventsBefore = eventRows(dbPath, scratch).rows;
       const before = new Map(w.cliExec.tcpOutcomes);
       w.cliExec.slowest = [];
       const counts: Counts = { martian: 0, stuck: 0, deaths: [], phaseDeaths: 0, transfers: 0, rssPeak: rssBefore, rssHalf: null };
@@ -528,7 +547,8 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
       const stallS = text ? metric(text, 'threerc_eventloop_stall_max_seconds') : null;
       const delayS = text ? metric(text, 'threerc_eventloop_delay_max_seconds') : null;
       const rssAfter = alive ? rssMb(w.served.proc.pid) : null;
-      const eventsAfter = eventRows(dbPath, scratch);
+      const { rows: eventsAfter, records } = eventRows(dbPath, scratch);
+      credentialed += ctx.credentialed ?? 0;
       const tcpOutcomes: Record<string, number> = {};
       for (const [k, v] of w.cliExec.tcpOutcomes) if (v - (before.get(k) ?? 0) > 0) tcpOutcomes[k] = v - (before.get(k) ?? 0);
       const died = counts.deaths.length;
@@ -550,7 +570,12 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
       });
       const rows = eventsAfter - eventsBefore;
       const bound = opts.maxEventRows ?? eventBound(FUZZ_EVENTS);
-      checks.push({ name: `events table within its retention bound (${bound} rows)`, ok: eventsAfter <= bound, detail: `${eventsBefore} -> ${eventsAfter} (+${rows})` });
+      const recordBound = recordsAtStart + RECORDS_PER_CALL * credentialed;
+      checks.push({
+        name: `events table within its retention bound (${bound} boot-trace rows; records: ${RECORDS_PER_CALL} per credentialed call)`,
+        ok: eventsAfter - records <= bound && records <= recordBound,
+        detail: `${eventsBefore} -> ${eventsAfter} (+${rows}); ${eventsAfter - records} boot trace, ${records} records (at most ${recordBound}: ${recordsAtStart} at the start, ${credentialed} credentialed calls)`,
+      });
       const r: ProtocolResult = {
         protocol: p, packets, seconds, packetsPerSecond: packets / seconds, stallMs, delayMs: delayS === null ? null : delayS * 1000,
         rssBeforeMb: rssBefore, rssAfterMb: rssAfter, rssPeakMb: peak, rssHalfMb: counts.rssHalf, eventsBefore, eventsAfter,

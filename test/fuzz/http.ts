@@ -15,6 +15,11 @@ export interface HttpContext {
   apiToken: string;
   /** fz1's current install token, when known (it changes as the fuzzer flips fz1). */
   installToken?: string;
+  /**
+   * Requests sent so far that carry the API token or the install token (built or mutated from a
+   * captured one): what may append record events (harness.ts RECORDS_PER_CALL).
+   */
+  credentialed?: number;
 }
 
 function macPath(rng: Rng): string {
@@ -134,5 +139,6 @@ function fromSeed(rng: Rng, seeds: readonly Seed[]): Buffer {
 
 export function httpJob(rng: Rng, seeds: readonly Seed[], ctx: HttpContext): Job {
   const payload = seeds.length && rng.chance(0.3) ? fromSeed(rng, seeds) : structured(rng, ctx);
+  if (payload.includes(ctx.apiToken) || (ctx.installToken && payload.includes(ctx.installToken))) ctx.credentialed = (ctx.credentialed ?? 0) + 1;
   return { type: 'tcp', bind: rng.pick(CLIENT_ADDRS), dport: 80, payload, halfClose: rng.chance(0.5), split: rng.chance(0.1), waitMs: 200, messages: 1 };
 }
