@@ -4,7 +4,7 @@
  * again, to check that what was acknowledged is still there.
  */
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { afterEach, describe, it } from 'node:test';
 import type { LearnedHostKeys, Store, VmState } from './store.js';
 import { RECORD_KINDS } from '../events/kinds.js';
 import type { BootEntry } from '../domain/boot-entry.js';
@@ -27,8 +27,30 @@ const hostKeys = (host: string, n: number, extra: Partial<LearnedHostKeys> = {})
 });
 const boot = (mac: string, extra: Partial<BootEntry> = {}): BootEntry => ({ mac, mode: 'local', profile: 'debian12', token: null, since: 1_700_000_000_000, result: null, ...extra });
 
-export function runStoreContract(name: string, h: ContractHarness): void {
+export function runStoreContract(name: string, harness: ContractHarness): void {
+  /**
+   * Every store a test opened is closed after it, whether it passed or not: a failed assertion
+   * skips the test's own close(), and an open SQLite worker thread or etcd client then keeps the
+   * test file's process alive until CI's limit.
+   */
+  const open = new Set<Store>();
+  const track = (s: Store): Store => {
+    const close = s.close.bind(s);
+    open.add(s);
+    s.close = async () => {
+      open.delete(s);
+      await close();
+    };
+    return s;
+  };
+  const h: ContractHarness = {
+    make: async () => track(await harness.make()),
+    ...(harness.reopen ? { reopen: async (s: Store) => track(await harness.reopen!(s)) } : {}),
+  };
   describe(`Store contract: ${name}`, () => {
+    afterEach(async () => {
+      for (const s of [...open]) await s.close().catch(() => undefined);
+    });
     it('starts empty', async () => {
       const s = await h.make();
       assert.deepEqual(await s.listLeases(), []);
