@@ -35,11 +35,7 @@ export class PxeEvidence {
    * only boots that never come up add up to a loop.
    */
   seenUp(vm: string, at: number): void {
-    const list = this.seen.get(vm);
-    if (!list) return;
-    const left = list.filter((t) => t > at);
-    if (left.length) this.seen.set(vm, left);
-    else this.seen.delete(vm);
+    this.keepOnly(vm, (t) => t > at);
   }
 
   /** The VM's installer reported failure (install-failed callback accepted): tell the listeners now. */
@@ -60,10 +56,12 @@ export class PxeEvidence {
    * (and was then proven off) adds its boots to the new copy's, and a healthy VM looks looping.
    */
   powered(vm: string, at: number): void {
-    const list = this.seen.get(vm);
-    if (!list) return;
-    const left = list.filter((t) => t >= at);
-    if (left.length) this.seen.set(vm, left);
+    this.keepOnly(vm, (t) => t >= at);
+  }
+
+  private keepOnly(vm: string, keep: (at: number) => boolean): void {
+    const left = this.seen.get(vm)?.filter(keep);
+    if (left?.length) this.seen.set(vm, left);
     else this.seen.delete(vm);
   }
 
