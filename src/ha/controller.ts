@@ -336,8 +336,9 @@ export class HaController implements Service {
       case 'reset':
       case 'reinstall': {
         // Counted when issued (not when done), so the next plan sees it while it is in flight.
-        this.starts.push({ host: c.host, at: this.d.clock.now() });
-        this.d.monitor.powered(vm, this.d.clock.now());
+        const now = this.d.clock.now();
+        this.starts.push({ host: c.host, at: now });
+        this.d.monitor.powered(vm, now);
         const key = `${vm} ${c.host}`;
         this.powering.set(key, (this.powering.get(key) ?? 0) + 1);
         this.track(this.act(vm, c).finally(() => (this.powering.get(key) === 1 ? this.powering.delete(key) : this.powering.set(key, this.powering.get(key)! - 1))));

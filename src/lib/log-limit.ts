@@ -43,9 +43,9 @@ export class LogLimiter {
   }
 
   /** A line dropped elsewhere (standard output's buffer full), counted with the others. */
-  countDropped(why: string, now?: number): void {
+  countDropped(why: string): void {
     this.dropped.set(why, (this.dropped.get(why) ?? 0) + 1);
-    this.since ??= now ?? this.last;
+    this.since ??= this.last;
   }
 
   /** Lines dropped since the last call (per level, and since when), then forgotten; null if none. */

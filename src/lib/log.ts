@@ -34,8 +34,8 @@ export function createLogger(level: LogLevel = 'info', destination?: Destination
   let summarizing = false;
   let root: Logger | undefined;
   /** One warn line with what was dropped, at most once a second. */
-  const summarize = (force: boolean): void => {
-    if (!root || summarizing || (!force && now() - lastSummary < 1000)) return;
+  const summarize = (): void => {
+    if (!root || summarizing || now() - lastSummary < 1000) return;
     const d = limiter.takeDropped(now());
     if (!d) return;
     lastSummary = now();
@@ -54,7 +54,7 @@ export function createLogger(level: LogLevel = 'info', destination?: Destination
       logMethod(this: Logger, args: Parameters<Logger['info']>, method: (...a: Parameters<Logger['info']>) => void, lvl: number) {
         if (summarizing) return method.apply(this, args);
         if (!limiter.allow(lvl, now())) return;
-        summarize(false);
+        summarize();
         return method.apply(this, args);
       },
     },
@@ -68,7 +68,7 @@ export function createLogger(level: LogLevel = 'info', destination?: Destination
   }
   root = pino(options, dest);
   // A flood that stops leaves no line to carry its summary: look once a second (never keeps the process alive).
-  if (linesPerSecond > 0) setInterval(() => summarize(false), 1000).unref();
+  if (linesPerSecond > 0) setInterval(summarize, 1000).unref();
   return root;
 }
 

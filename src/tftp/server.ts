@@ -147,9 +147,6 @@ export class TftpServer implements Service {
     else throw new Error('createTftpServer needs a trace or a store');
   }
 
-  /** Bursts of data blocks not sent because the transfer's socket still held a window unsent. */
-  skippedBursts = 0;
-
   /** Transfers in progress (including requests still being resolved). */
   get active(): number {
     return this.sessions.size;
@@ -459,9 +456,9 @@ export class TftpServer implements Service {
     // is full), Node queues them in this process. A flood of spoofed requests made 512 transfers
     // pile up 15,000 unsent blocks (tens of MB). So while a window's worth is still waiting, this
     // burst is skipped, as if lost: the retransmission timer sends it again later.
-    if (socket && socket.getSendQueueSize() >= blksize * count) {
-      this.skippedBursts += 1;
-      this.log.debug({ peer: session.key, file: session.file, queued: socket.getSendQueueSize(), first, count }, 'tftp: send queue full, burst skipped (retransmitted on timeout)');
+    const queued = socket?.getSendQueueSize() ?? 0;
+    if (queued >= blksize * count) {
+      this.log.debug({ peer: session.key, file: session.file, queued, first, count }, 'tftp: send queue full, burst skipped (retransmitted on timeout)');
       return;
     }
     const translated = session.netascii?.blocks(first, count);
