@@ -303,10 +303,7 @@ export class SimCluster implements HypervisorDriver, GuestAccess, Fencer {
       inst.state = 'booting';
       const bootMs = this.sample(this.o.timings.boot);
       inst.timer = this.o.clock.schedule(Math.min(this.o.timings.pxe, bootMs), () => {
-        const now = this.o.hooks?.bootMode?.(vm.spec.mac) ?? 'local';
-        this.o.hooks?.onPxe?.(inst.vm, vm.spec.mac, now);
-        if (now === 'install') this.install(inst, Math.max(0, this.sample(this.o.timings.install) - this.o.timings.pxe));
-        else inst.timer = this.o.clock.schedule(Math.max(0, bootMs - this.o.timings.pxe), () => this.up(inst));
+        if (!this.pxeRequest(inst)) inst.timer = this.o.clock.schedule(Math.max(0, bootMs - this.o.timings.pxe), () => this.up(inst));
       });
     } else {
       inst.state = 'booting';
@@ -329,13 +326,20 @@ export class SimCluster implements HypervisorDriver, GuestAccess, Fencer {
   private pxeLoop(inst: Instance, firstInMs: number): void {
     inst.state = 'pxe-loop';
     inst.timer = this.o.clock.schedule(firstInMs, () => {
-      const vm = this.mustVm(inst.vm);
-      const mode = this.o.hooks?.bootMode?.(vm.spec.mac) ?? 'local';
-      this.o.hooks?.onPxe?.(inst.vm, vm.spec.mac, mode);
-      // The boot entry was flipped to install meanwhile: this PXE boot starts the installer.
-      if (mode === 'install') this.install(inst, Math.max(0, this.sample(this.o.timings.install) - this.o.timings.pxe));
-      else this.pxeLoop(inst, this.o.timings.pxeLoop);
+      if (!this.pxeRequest(inst)) this.pxeLoop(inst, this.o.timings.pxeLoop);
     });
+  }
+
+  /**
+   * A PXE request reaches the boot servers; when the boot entry says install (flipped meanwhile),
+   * this PXE boot starts the installer (true), else it goes on to the disk (false).
+   */
+  private pxeRequest(inst: Instance): boolean {
+    const vm = this.mustVm(inst.vm);
+    const mode = this.o.hooks?.bootMode?.(vm.spec.mac) ?? 'local';
+    this.o.hooks?.onPxe?.(inst.vm, vm.spec.mac, mode);
+    if (mode === 'install') this.install(inst, Math.max(0, this.sample(this.o.timings.install) - this.o.timings.pxe));
+    return mode === 'install';
   }
 
   private up(inst: Instance): void {
