@@ -4,8 +4,9 @@
  * only (events/kinds.ts retentionOf): the records (HA decisions, boot table, inventory, installs,
  * P2V, hypervisor reachability) stay for `maxAge` whatever their number, so that a flood of boot
  * trace, which any LAN host can provoke, never pushes out what the HA controller reads back.
- * A pass runs every `intervalMs`; inside a pass each batch is one short store call (a range delete by id) and the event loop gets a turn between
- * batches, so a large backlog (a first start after an upgrade) never stalls the protocol servers.
+ * A pass runs every `intervalMs`; inside a pass each batch is one short store call (range
+ * deletes by id) and the event loop gets a turn between batches, so a large backlog (a first
+ * start after an upgrade) never stalls the protocol servers.
  * Runs where writes are allowed: on a redundant 3rc, on the leader only (the prune is fenced).
  */
 import type { Clock, Timer } from '../lib/clock.js';
