@@ -29,7 +29,7 @@ if [[ $want_tests -eq 1 ]]; then
     # The PXE lab (boot/fetch.sh, scripts/lab-image.sh): qemu with its iPXE ROMs, OVMF, and the
     # Debian packages the boot files and the lab's installer and disk image are built from.
     qemu-system-x86 qemu-utils ipxe-qemu ovmf pxelinux syslinux syslinux-common syslinux-efi
-    debian-installer-12-netboot-amd64 grub-efi-amd64-bin debootstrap busybox-static
+    debian-installer-12-netboot-amd64 grub-efi-amd64-bin mmdebstrap busybox-static
     e2fsprogs dosfstools mtools fdisk cpio xz-utils zstd
     socat                            # the lab's power command for a "physical" qemu host, through its monitor socket
     radvd                            # the lab switch answers iPXE's IPv6 router solicitations (no prefix, no route)
@@ -64,17 +64,24 @@ if [[ $want_tests -eq 1 ]] && pgrep -x in.tftpd >/dev/null && [[ -x /etc/init.d/
   /etc/init.d/tftpd-hpa stop >/dev/null 2>&1 || true
 fi
 
-npm ci --no-audit --no-fund
-npm run build
-
-# The lab's boot files (Debian packages) and its installer and disk image (debootstrap, cached in
-# var/cache/lab: only the first run is slow).
+# The lab's boot files (Debian packages) and its installer and disk image (mmdebstrap, cached in
+# var/cache/lab: only the first run is slow). They need only the Debian packages above, so they
+# are built while npm installs and compiles (together ~1.5 min on 2 cores, instead of one after
+# the other); their lines name boot/ or lab-image, and either side failing fails the install.
+lab_pid=
 if [[ $want_tests -eq 1 ]]; then
   # libvirtd loads its qemu driver only when this user exists; each lab hypervisor mounts its own
   # copy of these directories (lab-notes.md).
   getent group libvirt-qemu >/dev/null || groupadd -r libvirt-qemu
   getent passwd libvirt-qemu >/dev/null || useradd -r -g libvirt-qemu -d /var/lib/libvirt -s /usr/sbin/nologin libvirt-qemu
   mkdir -p /etc/libvirt /var/lib/libvirt /var/log/libvirt /var/cache/libvirt
-  boot/fetch.sh
-  scripts/lab-image.sh
+  { boot/fetch.sh && scripts/lab-image.sh; } &
+  lab_pid=$!
 fi
+
+npm_ok=1
+{ npm ci --no-audit --no-fund && npm run build; } || npm_ok=0
+if [[ -n $lab_pid ]]; then
+  wait "$lab_pid" || die "building the lab's boot files or image failed (output above)"
+fi
+[[ $npm_ok -eq 1 ]] || die "npm ci or the build failed (output above)"
