@@ -11,12 +11,24 @@
 #   syslinux.efi, ldlinux.e64          x64 UEFI loader, reads the same pxelinux.cfg/ (syslinux-efi)
 #   debian-installer/12/amd64/linux    Debian 12 installer kernel and initrd
 #   debian-installer/12/amd64/initrd.gz  (debian-installer-12-netboot-amd64)
+#   ipxe.efi                           x64 UEFI HTTP Boot loader (ipxe; bootFiles.httpX64)
+#   grubaa64.efi                       ARM64 UEFI PXE and HTTP Boot loader: the arm64 installer's
+#                                      Debian-signed netboot GRUB, prefix /debian-installer/arm64/grub
+#                                      (debian-installer-12-netboot-arm64; bootFiles.efiArm64, .httpArm64)
+#   debian-installer/12/arm64/linux    Debian 12 arm64 installer kernel and initrd (same package)
+#   debian-installer/12/arm64/initrd.gz
+#   shimx64.efi, grubx64.efi           the Secure Boot chain, for a profile with
+#                                      `loaders: { efiX64: shimx64.efi }` and `chain: grub`: the
+#                                      Microsoft-signed shim (shim-signed) loads grubx64.efi from its
+#                                      own directory, here Debian's signed grubnetx64.efi.signed
+#                                      (grub-efi-amd64-signed, prefix /grub: it reads grub/grub.cfg*)
 # The lab's own installer and disk image (boot/lab/) are built by scripts/lab-image.sh.
 set -euo pipefail
 cd "$(dirname "$0")"
 
-packages=(pxelinux syslinux-common syslinux-efi debian-installer-12-netboot-amd64)
+packages=(pxelinux syslinux-common syslinux-efi debian-installer-12-netboot-amd64 ipxe shim-signed grub-efi-amd64-signed debian-installer-12-netboot-arm64)
 di=/usr/lib/debian-installer/images/12/amd64/text/debian-installer/amd64
+di_arm64=/usr/lib/debian-installer/images/12/arm64/text/debian-installer/arm64
 # source -> destination (relative to boot/)
 files=(
   "/usr/lib/PXELINUX/pxelinux.0:pxelinux.0"
@@ -25,6 +37,12 @@ files=(
   "/usr/lib/syslinux/modules/efi64/ldlinux.e64:ldlinux.e64"
   "$di/linux:debian-installer/12/amd64/linux"
   "$di/initrd.gz:debian-installer/12/amd64/initrd.gz"
+  "/usr/lib/ipxe/ipxe.efi:ipxe.efi"
+  "$di_arm64/grubaa64.efi:grubaa64.efi"
+  "$di_arm64/linux:debian-installer/12/arm64/linux"
+  "$di_arm64/initrd.gz:debian-installer/12/arm64/initrd.gz"
+  "/usr/lib/shim/shimx64.efi.signed:shimx64.efi"
+  "/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed:grubx64.efi"
 )
 
 missing=()

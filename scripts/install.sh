@@ -30,6 +30,9 @@ if [[ $want_tests -eq 1 ]]; then
     # Debian packages the boot files and the lab's installer and disk image are built from.
     qemu-system-x86 qemu-utils ipxe-qemu ovmf pxelinux syslinux syslinux-common syslinux-efi
     debian-installer-12-netboot-amd64 grub-efi-amd64-bin mmdebstrap busybox-static
+    # Modern firmware (issue 22): iPXE for UEFI HTTP Boot, the Secure Boot chain (Microsoft-signed
+    # shim, Debian-signed GRUB), and the arm64 installer with its signed netboot GRUB.
+    ipxe shim-signed grub-efi-amd64-signed debian-installer-12-netboot-arm64
     e2fsprogs dosfstools mtools fdisk cpio xz-utils zstd
     socat                            # the lab's power command for a "physical" qemu host, through its monitor socket
     radvd                            # the lab switch answers iPXE's IPv6 router solicitations (no prefix, no route)

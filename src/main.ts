@@ -23,7 +23,7 @@ import { SqliteThreadStore } from './store/sqlite-thread.js';
 import type { Store } from './store/store.js';
 import { createTftpServer } from './tftp/server.js';
 import { bootSources } from './boot/booter.js';
-import { loadPxelinuxTemplate, pxelinuxFiles } from './render/pxelinux.js';
+import { tftpConfigFiles } from './render/boot-configs.js';
 import { hostRenderer } from './render/served.js';
 import { HostCatalog } from './inventory/catalog.js';
 import { InstallLifecycle } from './inventory/install.js';
@@ -274,7 +274,7 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
     const s = config.servers;
     // A new leader reads the leases afresh from the store (another instance handed them out).
     if (s.dhcp.enabled) await onLeader('dhcp', async () => createDhcpServer({ config, inventory, bootTable, leases: cluster ? (dhcpLeases = await LeaseTable.load(store)) : leases, trace, clock, log }));
-    if (s.tftp.enabled) await onLeader('tftp', async () => createTftpServer({ config, inventory, virtualFiles: pxelinuxFiles(bootSources(config, inventory, bootTable), loadPxelinuxTemplate(config.paths.templates)), trace, clock, log }));
+    if (s.tftp.enabled) await onLeader('tftp', async () => createTftpServer({ config, inventory, virtualFiles: tftpConfigFiles(bootSources(config, inventory, bootTable), config.paths.templates), trace, clock, log }));
     if (s.dns.enabled) {
       const dns = createDnsServer({ config, inventory, clock, log, onQuery: installQueryTrace(inventory, bootTable, trace, clock) });
       registerDnsStats(metrics, dns.stats);

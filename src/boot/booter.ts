@@ -1,8 +1,8 @@
 /**
  * The one answer to "what does this MAC boot?" (style.md: netboot's Booter). It reads the
  * BootTable, the inventory and the config, and nothing else; every protocol asks it:
- * - DHCP: the boot file and next-server ({@link bootFile});
- * - TFTP: the generated pxelinux.cfg files (render/pxelinux.ts, through a callback);
+ * - DHCP: the boot file and next-server ({@link bootFile}), a URL for UEFI HTTP Boot;
+ * - TFTP: the generated pxelinux.cfg and grub.cfg files (render/pxelinux.ts, render/grub.ts);
  * - HTTP: the iPXE script (render/render.ts renderIpxe takes a {@link BootSpec});
  * - `3rc render` and the dashboard preview: the same spec, so a preview shows what is served.
  * Pure: no I/O, no templates (those are render/'s).
@@ -10,9 +10,18 @@
 import type { Config } from '../config/load.js';
 import type { BootEntry } from '../domain/boot-entry.js';
 import type { Host, Profile } from '../inventory/inventory.js';
-import { archInfo, ClientArch, type BootClient } from './client.js';
+import { archInfo, archName, ClientArch, type BootClient, type LoaderSlot } from './client.js';
 import { installKernelArgs } from './kernel-args.js';
 import { bootFileUrl, installUrls, macPath, publicBaseUrl, type InstallUrls } from './urls.js';
+
+/** Which config a profile's loader reads (config profiles[].chain). */
+export type Chain = 'pxelinux' | 'grub' | 'ipxe';
+
+/** What a profile changes in the first stage: its loaders (per slot) and the config they read. */
+export interface ProfileBoot {
+  loaders: Partial<Record<LoaderSlot, string>>;
+  chain: Chain;
+}
 
 /** What the booter needs from the config, computed once. */
 export interface BootSettings {
@@ -21,19 +30,37 @@ export interface BootSettings {
   domain: string;
   /** Base URL hosts reach 3rc's HTTP server at (no trailing slash). */
   base: string;
-  bootFiles: { bios: string; efiX64: string };
+  /** The server's loader per slot (servers.dhcp.bootFiles); an unset slot is absent. */
+  bootFiles: Partial<Record<LoaderSlot, string>>;
+  /** Per-profile loaders and chain, by profile name (profiles are fixed at start-up). */
+  profiles: ReadonlyMap<string, ProfileBoot>;
   /** Send iPXE clients the HTTP script (true) or the boot file by architecture (false). */
   ipxeScript: boolean;
 }
 
-export function bootSettings(config: Pick<Config, 'network' | 'servers'>): BootSettings {
+/**
+ * The booter's settings from a config. `profiles` is optional in the type so that callers typed
+ * with a narrower config (the DHCP and render deps) need not change: they are handed the whole
+ * config at run time, and a config without profiles has no per-profile loaders anyway.
+ */
+export function bootSettings(config: Pick<Config, 'network' | 'servers'> & Partial<Pick<Config, 'profiles'>>): BootSettings {
   return {
     serverIp: config.network.serverIp,
     domain: config.network.domain,
     base: publicBaseUrl(config),
     bootFiles: config.servers.dhcp.bootFiles,
+    profiles: new Map((config.profiles ?? []).map((p) => [p.name, { loaders: p.loaders ?? {}, chain: p.chain ?? 'pxelinux' }])),
     ipxeScript: config.servers.dhcp.ipxeScript,
   };
+}
+
+/**
+ * The profile whose loaders a MAC gets: its boot entry's, else its host's (an entry naming a
+ * profile that left the config falls back to the host's, as its boot does). Undefined: the
+ * server's loaders.
+ */
+export function profileBoot(settings: BootSettings, entry: BootEntry | undefined, hostProfile: string | undefined): ProfileBoot | undefined {
+  return (entry && settings.profiles.get(entry.profile)) ?? (hostProfile === undefined ? undefined : settings.profiles.get(hostProfile));
 }
 
 /** Where the booter reads hosts, profiles and boot entries (the inventory and the BootTable). */
@@ -46,7 +73,7 @@ export interface BootSources {
 
 /** Sources from the inventory and the BootTable, as the servers and the CLI hold them. */
 export function bootSources(
-  config: Pick<Config, 'network' | 'servers'>,
+  config: Pick<Config, 'network' | 'servers'> & Partial<Pick<Config, 'profiles'>>,
   inventory: { hostByMac(mac: string): Host | undefined; profile(name: string): Profile | undefined },
   bootTable: { get(mac: string): BootEntry | undefined },
 ): BootSources {
@@ -55,28 +82,47 @@ export function bootSources(
 
 /** The first thing a client loads, and where from. */
 export interface Loader {
-  /** TFTP path of the loader, or the URL of the iPXE script; null: the client gets no boot file. */
+  /**
+   * TFTP path of the loader; for UEFI HTTP Boot the http:// URL of the loader; for iPXE the URL
+   * of its script; null: the client gets no boot file.
+   */
   file: string | null;
   /** The TFTP server the file is on (DHCP siaddr); null with no file. */
   nextServer: string | null;
   /** Why there is no file (for the trace), else null. */
   why: string | null;
+  /** The slot the file came from (null for iPXE's script or no file), and whether a profile set it. */
+  slot: LoaderSlot | null;
+  fromProfile: boolean;
 }
 
+const none = (why: string): Loader => ({ file: null, nextServer: null, why, slot: null, fromProfile: false });
+
 /**
- * The loader for a client whose MAC has BootTable entry `entry`. The DHCP answer is the same
- * whether the entry says local or install: the pxelinux/iPXE config served next either boots the
- * disk or starts the install. A MAC without an entry (a pool client unknown to the inventory)
- * gets no boot file. iPXE gets its HTTP script (servers.dhcp.ipxeScript); everyone else the
- * loader of its architecture (table in client.ts), a client without option 93 the BIOS one.
+ * The loader for a client whose MAC has BootTable entry `entry` (and whose inventory host, if
+ * any, has profile `hostProfile`). The DHCP answer is the same whether the entry says local or
+ * install: the config served next either boots the disk or starts the install. A MAC without an
+ * entry (a pool client unknown to the inventory) gets no boot file. iPXE gets its HTTP script
+ * (servers.dhcp.ipxeScript); everyone else the loader of its architecture's slot (table in
+ * client.ts), a client without option 93 the BIOS one: the profile's `loaders` first, then
+ * servers.dhcp.bootFiles. A slot set in neither: no file, and the reason names the architecture
+ * and the key to set. UEFI HTTP Boot clients get the loader as a full http:// URL under
+ * /boot/files/; an HTTPClient whose architecture is not an HTTP type gets nothing (a TFTP path
+ * would be a wrong answer it cannot use).
  */
-export function bootFile(settings: BootSettings, mac: string, entry: BootEntry | undefined, client: BootClient): Loader {
-  if (!entry) return { file: null, nextServer: null, why: 'no-entry' };
-  if (client.firmware === 'ipxe' && settings.ipxeScript) return { file: installUrls(settings.base, mac, null).ipxe, nextServer: settings.serverIp, why: null };
+export function bootFile(settings: BootSettings, mac: string, entry: BootEntry | undefined, client: BootClient, hostProfile?: string): Loader {
+  if (!entry) return none('no-entry');
+  if (client.firmware === 'ipxe' && settings.ipxeScript) return { file: installUrls(settings.base, mac, null).ipxe, nextServer: settings.serverIp, why: null, slot: null, fromProfile: false };
   const arch = client.arch ?? ClientArch.BIOS;
-  const slot = archInfo(arch)?.loader ?? null;
-  if (slot === null) return { file: null, nextServer: null, why: `none for architecture ${arch}` };
-  return { file: settings.bootFiles[slot], nextServer: settings.serverIp, why: null };
+  const row = archInfo(arch);
+  if (!row) return none(`none for architecture ${arch} (${archName(arch)}: not in the architecture table)`);
+  const http = row.firmware === 'uefi-http';
+  if (client.firmware === 'uefi-http' && !http) return none(`none for architecture ${arch} (${row.name}): an HTTPClient, but not an HTTP Boot architecture`);
+  const prof = profileBoot(settings, entry, hostProfile);
+  const own = prof?.loaders[row.loader];
+  const path = own ?? settings.bootFiles[row.loader];
+  if (path === undefined) return none(`none for architecture ${arch} (${row.name}): servers.dhcp.bootFiles.${row.loader} is not set`);
+  return { file: http ? bootFileUrl(settings.base, path) : path, nextServer: settings.serverIp, why: null, slot: row.loader, fromProfile: own !== undefined };
 }
 
 /** Everything a MAC boots, for one client. */
@@ -102,7 +148,13 @@ export interface BootSpec {
   kernel: string | null;
   initrd: string | null;
   args: string | null;
-  /** Generated config files the loader reads (relative to the boot root). */
+  /** Which config the loader reads (its profile's chain; pxelinux without one). */
+  chain: Chain;
+  /**
+   * Generated config files the loader reads (relative to the directory it was loaded from, the
+   * first its search finds): pxelinux.cfg/01-<mac>, or grub's grub.cfg-01-<mac> (under its
+   * prefix, e.g. grub/); none for iPXE (its script is an HTTP URL).
+   */
   configs: string[];
   urls: InstallUrls & { base: string; kernel: string | null; initrd: string | null };
 }
@@ -123,16 +175,30 @@ export function bootSpec(src: BootSources, mac: string, client: BootClient, opts
   const note = wantsInstall && !profile ? `profile ${profileName} is not in the config: local boot instead` : null;
   const urls = installUrls(s.base, mac, token);
   const args = install ? installKernelArgs({ profile, hostName: host?.name ?? macPath(mac), domain: s.domain, kickstartUrl: urls.kickstart }) : null;
-  const loader = bootFile(s, mac, entry, client);
-  const configs = loader.file !== null && client.firmware !== 'ipxe' ? [`pxelinux.cfg/01-${macPath(mac)}`] : [];
+  const loader = bootFile(s, mac, entry, client, host?.profile);
+  const chain = profileBoot(s, entry, host?.profile)?.chain ?? 'pxelinux';
+  const configs = loader.file !== null && client.firmware !== 'ipxe' ? chainConfigs(chain, mac) : [];
   return {
     mac, host, entry, mode: install ? 'install' : 'local', profileName, profile, token, note, loader,
     kernel: install ? profile.kernel : null,
     initrd: install ? profile.initrd : null,
     args,
+    chain,
     configs,
     urls: { ...urls, base: s.base, kernel: install ? bootFileUrl(s.base, profile.kernel) : null, initrd: install ? bootFileUrl(s.base, profile.initrd) : null },
   };
+}
+
+/** The per-MAC config files a chain's loader reads first (GRUB's under Debian's netboot prefix `grub/`). */
+function chainConfigs(chain: Chain, mac: string): string[] {
+  switch (chain) {
+    case 'pxelinux':
+      return [`pxelinux.cfg/01-${macPath(mac)}`];
+    case 'grub':
+      return [`grub/grub.cfg-01-${macPath(mac).toLowerCase()}`];
+    case 'ipxe':
+      return [];
+  }
 }
 
 /** The client a preview or an HTTP request stands for when no DHCP request says otherwise. */

@@ -1,5 +1,5 @@
 /**
- * Files generated at request time (pxelinux.cfg/01-<mac>, pxelinux.cfg/default; next grub.cfg):
+ * Files generated at request time (pxelinux.cfg/01-<mac>, pxelinux.cfg/default, grub.cfg-01-<mac>, grub.cfg):
  * what the TFTP server asks for through {@link VirtualFiles}, and who may read them.
  *
  * Who may read them (issue 19: the install entry went to anyone who asked): a virtual file that
@@ -7,6 +7,7 @@
  * file ({@link VirtualFile.secret}), not by its name: any virtual file generated with a secret is
  * bound to its owner. Pure: no I/O.
  */
+import type { BootSpec } from './booter.js';
 
 /** A generated file and what it was generated from (for the log and the boot trace). */
 export interface VirtualFile {
@@ -37,4 +38,28 @@ export interface VirtualFiles {
   generated(rel: string): VirtualFile | null;
   /** A file generated only when the root has none by that name (`pxelinux.cfg/default`), or null. */
   fallback(rel: string): VirtualFile | null;
+}
+
+/** Several generators as one: the first that generates a name answers it (their names do not overlap). */
+export function anyVirtualFiles(...all: VirtualFiles[]): VirtualFiles {
+  return {
+    generated: (rel) => all.reduce<VirtualFile | null>((found, v) => found ?? v.generated(rel), null),
+    fallback: (rel) => all.reduce<VirtualFile | null>((found, v) => found ?? v.fallback(rel), null),
+  };
+}
+
+/**
+ * A loader's per-MAC config from a boot spec, in the loader's syntax (`render`): null when the MAC
+ * is neither in the BootTable nor in the inventory (the request falls through to the boot root).
+ * An install entry holds the kickstart URL with the per-install token: a secret bound to the
+ * host's reserved IP. A local one holds none.
+ */
+export function specFile(spec: BootSpec, render: { local(target: string, comment: string): string; install(name: string, target: string): string }): VirtualFile | null {
+  const { mac, host, entry } = spec;
+  if (!entry && !host) return null;
+  const name = host?.name ?? mac.replace(/:/g, '-');
+  const target = `${name} (${mac})`;
+  const ownerIp = host?.ip ?? null;
+  if (spec.mode === 'local') return { content: render.local(target, spec.note ?? 'boot mode local'), mac, mode: 'local', note: spec.note, secret: false, ownerIp };
+  return { content: render.install(name, target), mac, mode: 'install', note: null, secret: true, ownerIp };
 }

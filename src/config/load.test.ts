@@ -82,6 +82,45 @@ describe('config: the example', () => {
   });
 });
 
+describe('config: loaders by client architecture', () => {
+  it('defaults to Debian\'s loaders where a package has one, and leaves the other slots unset', () => {
+    const c = parseConfig(labText, LAB);
+    assert.deepEqual(c.servers.dhcp.bootFiles, { bios: 'pxelinux.0', efiX64: 'syslinux.efi', efiArm64: 'grubaa64.efi', httpX64: 'ipxe.efi', httpArm64: 'grubaa64.efi' });
+    assert.deepEqual(c.profiles.map((p) => [p.loaders, p.chain]), c.profiles.map(() => [undefined, undefined]));
+  });
+
+  it('takes per-profile loaders and chain; a loader not under paths.boot yet is a warning', () => {
+    const c = parseConfig(labWith((d) => {
+      d.setIn(['servers', 'dhcp', 'bootFiles'], { efiIa32: 'efi32/syslinux.efi', httpX64: 'efi/ipxe.efi' });
+      d.setIn(['profiles', 0, 'loaders'], { efiX64: 'shimx64.efi', httpX64: 'shimx64.efi' });
+      d.setIn(['profiles', 0, 'chain'], 'grub');
+    }), LAB);
+    assert.equal(c.servers.dhcp.bootFiles.efiIa32, 'efi32/syslinux.efi');
+    assert.equal(c.servers.dhcp.bootFiles.httpX64, 'efi/ipxe.efi');
+    assert.equal(c.servers.dhcp.bootFiles.bios, 'pxelinux.0', 'the other slots keep their defaults');
+    assert.deepEqual([c.profiles[0]!.loaders, c.profiles[0]!.chain], [{ efiX64: 'shimx64.efi', httpX64: 'shimx64.efi' }, 'grub']);
+    assert.ok(c.warnings.some((w) => w.endsWith(`profiles[0].loaders.efiX64: shimx64.efi not found under ${c.paths.boot} yet (see boot/README.md)`)), c.warnings.join('\n'));
+  });
+
+  it('refuses an unknown slot, an unknown chain and a loader path that leaves the boot root, naming the field', () => {
+    const text = labWith((d) => {
+      d.setIn(['profiles', 0, 'loaders'], { efiX65: 'x.efi', httpArm64: '../grubaa64.efi' });
+      d.setIn(['profiles', 1, 'chain'], 'lilo');
+      d.setIn(['servers', 'dhcp', 'bootFiles'], { httpX64: '/srv/ipxe.efi', efiArm32: 'a b.efi', bios: '' });
+    });
+    const lines = problems(text);
+    const bad = 'expected a path relative to paths.boot, like syslinux.efi or efi/shimx64.efi (no leading /, no .., no spaces)';
+    const lineOf = (needle: string) => text.split('\n').findIndex((l) => l.includes(needle)) + 1;
+    assert.ok(lines.includes(`bad.yaml:${lineOf('efiX65')}: profiles[0].loaders.efiX65: unknown field "efiX65" (check the spelling against the config reference)`), lines.join('\n'));
+    assert.ok(lines.includes(`bad.yaml:${lineOf('../grubaa64.efi')}: profiles[0].loaders.httpArm64: ${bad}, got string "../grubaa64.efi"`), lines.join('\n'));
+    assert.ok(lines.some((l) => /profiles\[1\]\.chain: expected one of "pxelinux", "grub", "ipxe", got string "lilo"$/.test(l)), lines.join('\n'));
+    assert.ok(lines.some((l) => l.endsWith(`servers.dhcp.bootFiles.httpX64: ${bad}, got string "/srv/ipxe.efi"`)), lines.join('\n'));
+    assert.ok(lines.some((l) => l.endsWith(`servers.dhcp.bootFiles.efiArm32: ${bad}, got string "a b.efi"`)), lines.join('\n'));
+    assert.ok(lines.some((l) => l.endsWith('servers.dhcp.bootFiles.bios: must not be empty')), lines.join('\n'));
+    assert.equal(lines.length, 6, lines.join('\n'));
+  });
+});
+
 describe('config: refused, with file, line, path and what was expected', () => {
   it('a malformed MAC names hosts[3].mac and its line', () => {
     const text = labWith((d) => d.setIn(['hosts', 3, 'mac'], 'zz:54:00:77:00:13'));

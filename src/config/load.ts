@@ -162,6 +162,11 @@ export function parseConfig(text: string, file: string): Config {
         config.warnings.push(`${file}: profiles[${i}].${field}: ${p[field]} not found under ${paths.boot} yet (see boot/README.md)`);
       }
     }
+    for (const [slot, loader] of Object.entries(p.loaders ?? {})) {
+      if (loader !== undefined && !existsSync(join(paths.boot, loader))) {
+        config.warnings.push(`${file}: profiles[${i}].loaders.${slot}: ${loader} not found under ${paths.boot} yet (see boot/README.md)`);
+      }
+    }
   });
   // Fence and command templates and patterns compile (placeholders, quoting, regular expressions).
   raw.hypervisors.forEach((h, i) => {

@@ -46,6 +46,17 @@ const domain = z
 
 const port = z.number().int().min(1).max(65535);
 
+/**
+ * A file under paths.boot, as a loader's name in DHCP (file field, option 67) and in a URL:
+ * relative, no `..` segment, no backslash, no space or control character.
+ */
+const bootPath = z
+  .string()
+  .min(1)
+  .refine((v) => !v.startsWith('/') && !v.split('/').includes('..') && !/[\\\s\x00-\x1f\x7f]/.test(v), {
+    message: 'expected a path relative to paths.boot, like syslinux.efi or efi/shimx64.efi (no leading /, no .., no spaces)',
+  });
+
 /** An etcd client URL: host:port, or http(s)://host:port. */
 const etcdEndpoint = z
   .string()
@@ -93,13 +104,33 @@ const dhcpServer = z
      * false: treat them like any PXE firmware (bootFiles over TFTP). Default: true.
      */
     ipxeScript: z.boolean().default(true),
-    /** Boot files by client architecture (option 93), relative to paths.boot. */
+    /**
+     * First-stage loaders by client architecture (option 93; the table is in src/boot/client.ts),
+     * relative to paths.boot. PXE slots are fetched over TFTP; HTTP slots (UEFI HTTP Boot) are
+     * handed out as http://<publicUrl>/boot/files/<path>. A slot left unset gives its
+     * architectures no boot file (the trace says which key to set). A profile's `loaders`
+     * override these for its hosts.
+     */
     bootFiles: z
       .strictObject({
-        /** BIOS (arch 0). Default: pxelinux.0. */
-        bios: z.string().min(1).default('pxelinux.0'),
-        /** x64 UEFI (arch 7 and 9). Default: syslinux.efi. */
-        efiX64: z.string().min(1).default('syslinux.efi'),
+        /** BIOS (arch 0). Default: pxelinux.0 (Debian pxelinux). */
+        bios: bootPath.default('pxelinux.0'),
+        /** x64 UEFI PXE (arch 7 and 9). Default: syslinux.efi (Debian syslinux-efi). */
+        efiX64: bootPath.default('syslinux.efi'),
+        /** x86 (ia32) UEFI PXE (arch 6). Default: none. */
+        efiIa32: bootPath.optional(),
+        /** ARM32 UEFI PXE (arch 10). Default: none. */
+        efiArm32: bootPath.optional(),
+        /** ARM64 UEFI PXE (arch 11). Default: grubaa64.efi (Debian debian-installer-12-netboot-arm64's signed netboot GRUB). */
+        efiArm64: bootPath.default('grubaa64.efi'),
+        /** x64 UEFI HTTP Boot (arch 16). Default: ipxe.efi (Debian ipxe). */
+        httpX64: bootPath.default('ipxe.efi'),
+        /** ARM64 UEFI HTTP Boot (arch 19). Default: grubaa64.efi, as efiArm64. */
+        httpArm64: bootPath.default('grubaa64.efi'),
+        /** ARM32 UEFI HTTP Boot (arch 18). Default: none. */
+        httpArm32: bootPath.optional(),
+        /** x86 (ia32) UEFI HTTP Boot (arch 15). Default: none. */
+        httpIa32: bootPath.optional(),
       })
       .prefault({}),
   })
@@ -190,6 +221,30 @@ const profile = z.strictObject({
   kernelArgs: z.string().regex(/^[^\x00-\x1f\x7f]*$/, { message: 'expected kernel arguments on one line, without control characters' }).default(''),
   /** Template under paths.kickstarts; required for kickstart and preseed. */
   template: z.string().min(1).optional(),
+  /**
+   * First-stage loaders for this profile's hosts, by slot (the keys of servers.dhcp.bootFiles),
+   * relative to paths.boot; a slot not named here is the server's. Used for a host whose boot
+   * entry names this profile (else whose host entry does). Default: none (the server's).
+   */
+  loaders: z
+    .strictObject({
+      bios: bootPath.optional(),
+      efiIa32: bootPath.optional(),
+      efiX64: bootPath.optional(),
+      efiArm32: bootPath.optional(),
+      efiArm64: bootPath.optional(),
+      httpIa32: bootPath.optional(),
+      httpX64: bootPath.optional(),
+      httpArm32: bootPath.optional(),
+      httpArm64: bootPath.optional(),
+    })
+    .optional(),
+  /**
+   * Which config the loader reads: pxelinux (pxelinux.cfg/01-<mac>, for pxelinux.0 and
+   * syslinux.efi), grub (grub.cfg-01-<mac>, for GRUB and the Secure Boot chain shim -> GRUB) or
+   * ipxe (the iPXE script over HTTP). Default: pxelinux.
+   */
+  chain: z.enum(['pxelinux', 'grub', 'ipxe']).optional(),
   vars,
 });
 

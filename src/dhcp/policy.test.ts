@@ -358,14 +358,61 @@ describe('dhcp policy: PXE', () => {
   const pxeClass: [number, number[]] = [Opt.VENDOR_CLASS, [...Buffer.from('PXEClient:Arch:00007:UNDI:003016')]];
   const uuid: [number, number[]] = [Opt.CLIENT_UUID, [0, ...Array.from({ length: 16 }, (_, i) => i + 1)]];
 
-  it('boot file by option 93: BIOS, x64 UEFI (7 and 9), unknown arch gets none', async () => {
+  it('boot file by option 93: BIOS, x64 UEFI (7 and 9), ARM64; an unset slot or unknown arch gets none, and the trace says why', async () => {
     const h = await harness();
     const file = async (arch: number[] | null) => (await send(h, { type: DISCOVER, mac: VM10, options: arch ? [[Opt.CLIENT_ARCH, arch]] : [] })).reply!.packet.file;
     assert.equal(await file([0, 0]), 'pxelinux.0');
     assert.equal(await file([0, 7]), 'syslinux.efi');
     assert.equal(await file([0, 9]), 'syslinux.efi');
-    assert.equal(await file([0, 11]), '');
+    assert.equal(await file([0, 11]), 'grubaa64.efi');
+    assert.equal(await file([0, 42]), '');
     assert.equal(await file(null), 'pxelinux.0');
+    const ia32 = await send(h, { type: DISCOVER, mac: VM10, options: [[Opt.CLIENT_ARCH, [0, 6]]] });
+    assert.deepEqual([ia32.reply!.packet.file, ia32.reply!.packet.siaddr, ia32.data.file], ['', '0.0.0.0', null]);
+    assert.equal(ia32.data.bootFile, 'none for architecture 6 (UEFI ia32): servers.dhcp.bootFiles.efiIa32 is not set');
+  });
+
+  it('UEFI HTTP Boot: option 60 HTTPClient and the loader\'s http:// URL in 67 (asked or not), no TFTP server; PXEClient answers carry no HTTPClient', async () => {
+    const h = await harness();
+    const httpClass: [number, number[]] = [Opt.VENDOR_CLASS, [...Buffer.from('HTTPClient:Arch:00016:UNDI:003001')]];
+    // OVMF's HTTP Boot DISCOVER asks 1, 3, 6, 15, 60, 66, 67 among others.
+    const params: [number, number[]] = [Opt.PARAMETER_LIST, [1, 3, 6, 15, 60, 66, 67]];
+    const d = await send(h, { type: DISCOVER, mac: VM10, options: [httpClass, [Opt.CLIENT_ARCH, [0, 16]], params, uuid] });
+    // On the wire, as the firmware reads it.
+    const wire = decode(encode(d.reply!.packet));
+    assert.equal(getField(wire.options, PxeF.vendorClass), 'HTTPClient');
+    assert.deepEqual([...wire.options.get(Opt.VENDOR_CLASS)!], [...Buffer.from('HTTPClient')]);
+    assert.equal(getField(wire.options, F.bootfile), 'http://10.77.0.1:8080/boot/files/ipxe.efi');
+    assert.equal(wire.file, 'http://10.77.0.1:8080/boot/files/ipxe.efi');
+    assert.equal(wire.options.has(Opt.TFTP_SERVER), false, 'no TFTP in an HTTP Boot answer');
+    assert.equal(wire.options.has(Opt.VENDOR_SPECIFIC), false, 'no PXE option 43 for HTTP Boot');
+    assert.deepEqual([...wire.options.get(Opt.CLIENT_UUID)!], uuid[1]);
+    assert.deepEqual([d.data.arch, d.data.client, d.data.pxe], [16, 'uefi-http', true]);
+    // Without 67 in its parameter list, and without option 93 (the vendor class says Arch 16): the same URL in 67.
+    const bare = decode(encode((await send(h, { type: DISCOVER, mac: VM10, options: [httpClass] })).reply!.packet));
+    assert.equal(getField(bare.options, F.bootfile), 'http://10.77.0.1:8080/boot/files/ipxe.efi');
+    // The ACK carries the same.
+    const ack = await send(h, { type: REQUEST, mac: VM10, serverId: '10.77.0.1', requested: '10.77.0.10', options: [httpClass, [Opt.CLIENT_ARCH, [0, 16]]] });
+    assert.equal(mt(ack), ACK);
+    assert.equal(getField(decode(encode(ack.reply!.packet)).options, PxeF.vendorClass), 'HTTPClient');
+    // A PXEClient asking the same gets PXEClient (never HTTPClient) and a TFTP path.
+    const pxe = decode(encode((await send(h, { type: DISCOVER, mac: VM10, options: [pxeClass, [Opt.CLIENT_ARCH, [0, 7]], params] })).reply!.packet));
+    assert.deepEqual([...pxe.options.get(Opt.VENDOR_CLASS)!], [...Buffer.from('PXEClient')]);
+    assert.equal(getField(pxe.options, F.bootfile), 'syslinux.efi');
+    assert.equal(getField(pxe.options, F.tftpServer), '10.77.0.1');
+    // An HTTPClient with a PXE architecture gets no boot file (not a TFTP path it cannot use), and why.
+    const odd = await send(h, { type: DISCOVER, mac: VM10, options: [[Opt.VENDOR_CLASS, [...Buffer.from('HTTPClient:Arch:00007')]], [Opt.CLIENT_ARCH, [0, 7]]] });
+    assert.deepEqual([odd.reply!.packet.file, odd.reply!.packet.options.has(Opt.VENDOR_CLASS)], ['', false]);
+    assert.match(String(odd.data.bootFile), /an HTTPClient, but not an HTTP Boot architecture/);
+  });
+
+  it('a profile\'s loaders win over servers.dhcp.bootFiles for its hosts', async () => {
+    const h = await harness();
+    h.ctx().settings.profiles = new Map([['debian12', { loaders: { efiX64: 'shimx64.efi', httpX64: 'efi/shimx64.efi' }, chain: 'grub' }]]);
+    assert.equal((await send(h, { type: DISCOVER, mac: VM10, options: [pxeClass, [Opt.CLIENT_ARCH, [0, 7]]] })).reply!.packet.file, 'shimx64.efi');
+    const http = await send(h, { type: DISCOVER, mac: VM10, options: [[Opt.VENDOR_CLASS, [...Buffer.from('HTTPClient:Arch:00016')]], [Opt.CLIENT_ARCH, [0, 16]]] });
+    assert.equal(http.reply!.packet.file, 'http://10.77.0.1:8080/boot/files/efi/shimx64.efi');
+    assert.equal((await send(h, { type: DISCOVER, mac: VM10, options: [[Opt.CLIENT_ARCH, [0, 0]]] })).reply!.packet.file, 'pxelinux.0', 'a slot the profile does not set');
   });
 
   it('PXEClient gets 60 echoed, 43 discovery control = 8, 97 echoed', async () => {
@@ -401,8 +448,10 @@ describe('dhcp policy: PXE', () => {
     const h = await harness();
     h.ctx().settings.ipxeScript = false;
     const ipxe: [number, number[]] = [Opt.USER_CLASS, [...Buffer.from('iPXE')]];
-    const bios = await send(h, { type: DISCOVER, mac: VM10, options: [pxeClass, ipxe] });
+    const bios = await send(h, { type: DISCOVER, mac: VM10, options: [pxeClass, ipxe, [Opt.CLIENT_ARCH, [0, 0]]] });
     assert.equal(bios.reply!.packet.file, 'pxelinux.0');
+    // Without option 93 the vendor class's Arch field (00007 here) says which loader.
+    assert.equal((await send(h, { type: DISCOVER, mac: VM10, options: [pxeClass, ipxe] })).reply!.packet.file, 'syslinux.efi');
     assert.equal(bios.data.client, 'ipxe');
     const efi = await send(h, { type: DISCOVER, mac: VM10, options: [pxeClass, ipxe, [Opt.CLIENT_ARCH, [0, 7]]] });
     assert.equal(efi.reply!.packet.file, 'syslinux.efi');
@@ -444,6 +493,16 @@ describe('dhcp policy: ProxyDHCP mode', () => {
     for (const code of [Opt.SUBNET_MASK, Opt.ROUTER, Opt.DNS, Opt.LEASE_TIME, Opt.HOST_NAME]) assert.equal(p.options.has(code), false, `option ${code} in a proxy offer`);
     assert.equal(d.lease, undefined);
     assert.equal(d.reply!.to.address, '255.255.255.255');
+  });
+
+  it('answers a UEFI HTTP Boot DISCOVER too: option 60 HTTPClient and the loader\'s URL, no address', async () => {
+    const h = await harness();
+    const httpClass: [number, number[]] = [Opt.VENDOR_CLASS, [...Buffer.from('HTTPClient:Arch:00016:UNDI:003001')]];
+    const d = decide(request({ type: DISCOVER, mac: VM10, options: [httpClass, [Opt.CLIENT_ARCH, [0, 16]]] }), proxyCtx(h));
+    assert.equal(d.reason, 'proxy-offer');
+    const p = decode(encode(d.reply!.packet));
+    assert.deepEqual([p.yiaddr, getField(p.options, PxeF.vendorClass), getField(p.options, F.bootfile)], ['0.0.0.0', 'HTTPClient', 'http://10.77.0.1:8080/boot/files/ipxe.efi']);
+    assert.equal(p.options.has(Opt.VENDOR_SPECIFIC), false);
   });
 
   it('ignores non-PXE clients, unknown MACs, and REQUESTs on port 67 (the site server answers those)', async () => {

@@ -15,12 +15,16 @@ import { addBootOptions, bootInfo, destination, echoRelayInfo, replyHeader } fro
  * `PXEClient`, option 43 (discovery control 8: boot file given, download it), next-server and
  * boot file. A PXE client that still asks the boot server (a REQUEST or INFORM to port 4011, with
  * its address in ciaddr) gets an ACK with the same, sent back to where it came from. REQUESTs on
- * port 67 are for the site's server and ignored. No lease is ever written.
+ * port 67 are for the site's server and ignored. No lease is ever written. A UEFI HTTP Boot client
+ * (vendor class `HTTPClient`) is answered the same way, with option 60 `HTTPClient` and its
+ * loader's http:// URL in option 67.
  */
 export function proxy(req: DhcpPacket, ctx: PolicyContext, mac: string, host: Host | undefined, base: Base): Decision {
   const ignore = (reason: string): Decision => ({ ...base, reason, reply: null });
   const vendorClass = getField(req.options, PxeF.vendorClass);
-  if (!vendorClass?.startsWith('PXEClient')) return ignore('proxy-not-pxe-client');
+  // PXE firmware and UEFI HTTP Boot firmware both wait for a ProxyDHCP offer beside the site's
+  // (UEFI spec 2.x section 24.7.2 allows the boot URL to come from another server's offer).
+  if (!vendorClass?.startsWith('PXEClient') && !vendorClass?.startsWith('HTTPClient')) return ignore('proxy-not-pxe-client');
   if (!host) return ignore('unknown-mac');
   const mt = getField(req.options, F.messageType)!;
   const pxePort = ctx.via === 'pxe';

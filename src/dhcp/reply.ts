@@ -91,8 +91,8 @@ export function isBootFirmware(req: DhcpPacket): boolean {
 export function bootInfo(req: DhcpPacket, ctx: PolicyContext, mac: string): { file: string | null; nextServer: string | null; data: DhcpEventData } {
   const entry = ctx.bootEntry(mac);
   const asked = getField(req.options, PxeF.clientArch)?.[0] ?? null;
-  const client = dhcpClient(asked, isIpxe(req));
-  const loader = bootFile(ctx.settings, mac, entry, client);
+  const client = dhcpClient(asked, isIpxe(req), getField(req.options, PxeF.vendorClass));
+  const loader = bootFile(ctx.settings, mac, entry, client, ctx.hostByMac(mac)?.profile);
   if (!entry) return { file: null, nextServer: null, data: { boot: 'none' } };
   const data: DhcpEventData = { boot: entry.mode };
   // Boot firmware asking (PXE ROM, iPXE, UEFI): only these requests are boot attempts that the
@@ -100,7 +100,8 @@ export function bootInfo(req: DhcpPacket, ctx: PolicyContext, mac: string): { fi
   if (isBootFirmware(req)) data.pxe = true;
   if (client.firmware === 'ipxe') data.client = 'ipxe';
   if (client.firmware === 'ipxe' && ctx.settings.ipxeScript) return { file: loader.file, nextServer: loader.nextServer, data };
-  data.arch = asked ?? 'none';
+  data.arch = asked ?? client.arch ?? 'none';
+  if (client.firmware === 'uefi-http') data.client = 'uefi-http';
   if (loader.file === null) data.bootFile = loader.why;
   return { file: loader.file, nextServer: loader.nextServer, data };
 }
@@ -112,9 +113,15 @@ export function addBootOptions(req: DhcpPacket, ctx: PolicyContext, p: DhcpPacke
   // The file field holds 127 characters; a longer name (an iPXE URL) goes in option 67 only.
   if (file.length < 128) p.file = file;
   const asked = getField(req.options, F.parameterList) ?? [];
-  if (asked.includes(Opt.TFTP_SERVER)) setField(o, F.tftpServer, s.serverIp);
-  if (asked.includes(Opt.BOOTFILE) || file.length >= 128) setField(o, F.bootfile, file);
-  const pxe = getField(req.options, PxeF.vendorClass)?.startsWith('PXEClient') ?? false;
+  const vendorClass = getField(req.options, PxeF.vendorClass);
+  const httpBoot = vendorClass?.startsWith('HTTPClient') ?? false;
+  // UEFI HTTP Boot: the boot file is a URL and nothing comes over TFTP, so no TFTP server name.
+  if (asked.includes(Opt.TFTP_SERVER) && !httpBoot) setField(o, F.tftpServer, s.serverIp);
+  // UEFI spec 2.x section 24.7.2: an HTTP Boot client takes its URL from option 67 (and ignores
+  // an offer whose option 60 is not HTTPClient), so 67 goes whether it asked or not.
+  if (asked.includes(Opt.BOOTFILE) || file.length >= 128 || httpBoot) setField(o, F.bootfile, file);
+  if (httpBoot) setField(o, PxeF.vendorClass, 'HTTPClient');
+  const pxe = vendorClass?.startsWith('PXEClient') ?? false;
   if (pxe) {
     // PXE 2.1: a PXEClient needs 60 = "PXEClient" echoed to treat this as a PXE offer, and
     // option 43 with discovery control bit 3 ("use the boot file given, skip boot-server

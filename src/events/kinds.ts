@@ -32,7 +32,8 @@ export interface DhcpEventData {
   boot?: 'install' | 'local' | 'none';
   /** Option 93 asked (`none`: no option 93, answered as BIOS). */
   arch?: number | 'none';
-  client?: 'ipxe';
+  /** iPXE, or UEFI HTTP Boot firmware (vendor class HTTPClient or an HTTP architecture). */
+  client?: 'ipxe' | 'uefi-http';
   /** Boot firmware asked (PXEClient/HTTPClient vendor class, or iPXE): a boot attempt, counted by the HA evidence. */
   pxe?: true;
   file?: string | null;

@@ -31,7 +31,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ANY_CLIENT, bootSpec, type BootSources, type BootSpec } from '../boot/booter.js';
-import type { VirtualFile, VirtualFiles } from '../boot/virtual.js';
+import { specFile, type VirtualFile, type VirtualFiles } from '../boot/virtual.js';
 import { createHandlebars } from './engine.js';
 
 export const PXELINUX_TEMPLATE = 'pxelinux.cfg.hbs';
@@ -51,21 +51,33 @@ export interface PxelinuxContext {
 
 export type PxelinuxTemplate = (ctx: PxelinuxContext) => string;
 
-/** Compiles the template the way every 3rc config template is: no HTML escaping, strict. */
-export function compilePxelinuxTemplate(source: string): PxelinuxTemplate {
-  return createHandlebars().compile<PxelinuxContext>(source, { noEscape: true, strict: true });
+/** Compiles a boot-config template the way every 3rc config template is: no HTML escaping, strict. */
+export function compileBootTemplate<C>(source: string): (ctx: C) => string {
+  return createHandlebars().compile<C>(source, { noEscape: true, strict: true });
 }
 
-/** Reads and compiles templates/pxelinux.cfg.hbs; the error names the file (TFTP cannot start without it). */
-export function loadPxelinuxTemplate(templatesDir: string): PxelinuxTemplate {
-  const file = join(templatesDir, PXELINUX_TEMPLATE);
+export function compilePxelinuxTemplate(source: string): PxelinuxTemplate {
+  return compileBootTemplate<PxelinuxContext>(source);
+}
+
+/**
+ * Reads and compiles a boot-config template (pxelinux.cfg.hbs, grub.cfg.hbs) the way every 3rc
+ * config template is compiled; the error names the file (TFTP cannot start without it).
+ */
+export function loadBootTemplate<C>(templatesDir: string, name: string): (ctx: C) => string {
+  const file = join(templatesDir, name);
   let source: string;
   try {
     source = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new Error(`cannot start TFTP: cannot read the pxelinux template ${file}: ${(err as Error).message} (set paths.templates)`, { cause: err });
+    throw new Error(`cannot start TFTP: cannot read the template ${file}: ${(err as Error).message} (set paths.templates)`, { cause: err });
   }
-  return compilePxelinuxTemplate(source);
+  return compileBootTemplate<C>(source);
+}
+
+/** Reads and compiles templates/pxelinux.cfg.hbs. */
+export function loadPxelinuxTemplate(templatesDir: string): PxelinuxTemplate {
+  return loadBootTemplate<PxelinuxContext>(templatesDir, PXELINUX_TEMPLATE);
 }
 
 /** A pxelinux.cfg request: the loader's directory prefix and the name it looked for. */
@@ -97,27 +109,21 @@ function localCtx(target: string, comment: string): PxelinuxContext {
  * neither in the BootTable nor in the inventory (then the request falls through to the boot root).
  */
 export function macConfig(spec: BootSpec, prefix: string, template: PxelinuxTemplate): VirtualFile | null {
-  const { mac, host, entry } = spec;
-  if (!entry && !host) return null;
-  const name = host?.name ?? mac.replace(/:/g, '-');
-  const target = `${name} (${mac})`;
-  const ownerIp = host?.ip ?? null;
-  if (spec.mode === 'local') {
-    return { content: template(localCtx(target, spec.note ?? 'boot mode local')), mac, mode: 'local', note: spec.note, secret: false, ownerIp };
-  }
   const path = (p: string) => (prefix ? `::${p}` : p);
-  const ctx: PxelinuxContext = {
-    target,
-    comment: `boot mode install, profile ${spec.profileName!}`,
-    install: true,
-    host: name,
-    profile: spec.profileName!,
-    kernel: path(spec.kernel!),
-    initrd: path(spec.initrd!),
-    append: spec.args!,
-  };
-  // The APPEND line holds the kickstart URL with the per-install token.
-  return { content: template(ctx), mac, mode: 'install', note: null, secret: true, ownerIp };
+  return specFile(spec, {
+    local: (target, comment) => template(localCtx(target, comment)),
+    install: (name, target) =>
+      template({
+        target,
+        comment: `boot mode install, profile ${spec.profileName!}`,
+        install: true,
+        host: name,
+        profile: spec.profileName!,
+        kernel: path(spec.kernel!),
+        initrd: path(spec.initrd!),
+        append: spec.args!,
+      }),
+  });
 }
 
 /** The generated `default`: local boot for machines 3rc does not know. */

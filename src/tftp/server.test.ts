@@ -14,7 +14,7 @@ import { FakeClock, systemClock, type Clock } from '../lib/clock.js';
 import { PacketGuard } from '../lib/guard.js';
 import { createLogger, silentLogger } from '../lib/log.js';
 import { packageRoot } from '../lib/paths.js';
-import { loadPxelinuxTemplate, pxelinuxFiles } from '../render/pxelinux.js';
+import { tftpConfigFiles } from '../render/boot-configs.js';
 import type { BootEntry } from '../domain/boot-entry.js';
 import { RawClient } from '../../test/tftp/raw-client.js';
 import { encodeAck, encodeRequest, Op } from './packet.js';
@@ -117,7 +117,7 @@ async function startServer(opts: { tftp?: Record<string, unknown>; clock?: Clock
   const entries = opts.entries ?? new Map<string, BootEntry>();
   const inventory = Inventory.fromConfig(config);
   // The real generated files (what main.ts gives the server): the owner rule is tested end to end.
-  const virtualFiles = pxelinuxFiles(bootSources(config, inventory, { get: (m) => entries.get(m) }), loadPxelinuxTemplate(config.paths.templates));
+  const virtualFiles = tftpConfigFiles(bootSources(config, inventory, { get: (m) => entries.get(m) }), config.paths.templates);
   // No jitter: the fake-clock tests count timeouts exactly.
   const server = new TftpServer({ config, inventory, virtualFiles, trace, clock: opts.clock ?? systemClock, log, guard, random: () => 0 });
   await server.start();
@@ -173,6 +173,39 @@ test('the install entry (it holds the token) goes only to its host\'s reserved I
     // Hex-IP names are not generated: nothing of ours behind them, for the owner's IP either.
     stranger.rrq(s.port, 'pxelinux.cfg/7F000005');
     assert.deepEqual((await stranger.next()).packet, { op: Op.ERROR, code: 1, message: 'File not found' });
+  } finally {
+    await stranger.close();
+    await owner.close();
+    await s.close();
+  }
+});
+
+test('GRUB\'s grub.cfg-01-<mac> with the install token goes only to its host\'s reserved IP, in any prefix; grub.cfg to anyone', async () => {
+  const entries = new Map<string, BootEntry>([
+    [LO5, { mac: LO5, mode: 'install', profile: 'debian12', token: 'tok-lo5-secret', since: 0 }],
+    [VM11, { mac: VM11, mode: 'local', profile: 'debian12', token: null, since: 0 }],
+  ]);
+  const s = await startServer({ entries });
+  const stranger = await RawClient.open('127.0.0.1');
+  const owner = await RawClient.open('127.0.0.5');
+  const grubName = (mac: string, prefix = 'grub') => `${prefix}/grub.cfg-01-${mac.replace(/:/g, '-')}`;
+  try {
+    for (const name of [grubName(LO5), grubName(LO5, 'debian-installer/arm64/grub'), `grub/grub.cfg-${LO5}`]) {
+      stranger.rrq(s.port, name);
+      assert.deepEqual((await stranger.next()).packet, { op: Op.ERROR, code: 1, message: 'File not found' }, `${name} refused to a stranger`);
+      owner.rrq(s.port, name);
+      const got = (await owner.receive(await owner.next(), 512)).toString();
+      assert.match(got, /linux \(tftp,10\.77\.0\.1\)\/debian-installer\/12\/amd64\/linux .*'url=http:\/\/10\.77\.0\.1\/ks\/52-54-00-77-00-55\?token=tok-lo5-secret'/, name);
+    }
+    const refused = s.trace.events.filter((x) => x.mac === LO5 && x.data?.reason === 'not-owner');
+    assert.equal(refused.length, 3, 'each refusal is in lo5\'s trace');
+    // Local entries and the generated grub.cfg hold no token: anyone may read them.
+    for (const [name, pattern] of [[grubName(VM11), /set default=local/], ['grub/grub.cfg', /net_default_mac/]] as const) {
+      stranger.rrq(s.port, name);
+      const text = (await stranger.receive(await stranger.next(), 512)).toString();
+      assert.match(text, pattern);
+      assert.doesNotMatch(text, /token/);
+    }
   } finally {
     await stranger.close();
     await owner.close();

@@ -117,7 +117,7 @@ function udhcpc(lab: Lab, ns: string, ifname: string, script: string, extra: str
 }
 
 describe('dhcp: real clients in namespaces', { skip, timeout: 150_000 }, () => {
-  it('dhclient and udhcpc get the reserved address with router, DNS, host name and boot options', async () => {
+  it('dhclient and udhcpc get the reserved address with router, DNS, host name and boot options; dhclient as a UEFI HTTP Boot client gets HTTPClient and a URL', async () => {
     await withLab('dc', async (lab) => {
       const srv = lab.netns('srv');
       const cli = lab.netns('cli');
@@ -161,6 +161,29 @@ describe('dhcp: real clients in namespaces', { skip, timeout: 150_000 }, () => {
         assert.equal(u.boot_file, 'syslinux.efi');
         assert.equal(u.serverid, '10.77.0.1');
         assert.equal(u.opt43, '060108ff');
+
+        // dhclient as UEFI HTTP Boot firmware (OVMF's vendor class and option 93 = 16, x64 HTTP):
+        // the answer carries option 60 HTTPClient and the loader as a full http:// URL.
+        const conf = join(tmp, 'dhclient-http.conf');
+        writeFileSync(conf, [
+          'send vendor-class-identifier "HTTPClient:Arch:00016:UNDI:003001";',
+          'send pxe-system-type 16;',
+          'request subnet-mask, routers, domain-name-servers, host-name, domain-name, vendor-class-identifier, bootfile-name;',
+          '',
+        ].join('\n'));
+        const hb = envScript('dhclient-http', 'BOUND|REBOOT');
+        const hlf = join(tmp, 'dhclient-http.leases');
+        lab.exec(cli, 'dhclient', ['-1', '-v', '-cf', conf, '-sf', hb.path, '-lf', hlf, '-pf', join(tmp, 'dhclient-http.pid'), ifB], { timeoutMs: 30_000 });
+        try {
+          lab.exec(cli, 'dhclient', ['-x', '-cf', conf, '-sf', '/bin/true', '-lf', hlf, '-pf', join(tmp, 'dhclient-http.pid'), ifB]);
+        } catch {
+          /* already gone */
+        }
+        const h = readEnv(hb.file);
+        assert.equal(h.new_ip_address, '10.77.0.10');
+        assert.match(h.new_filename ?? '', /^http:\/\/10\.77\.0\.1(:\d+)?\/boot\/files\/ipxe\.efi$/, JSON.stringify(h));
+        assert.equal(h.new_vendor_class_identifier, 'HTTPClient');
+        assert.match(readFileSync(hlf, 'utf8'), /option vendor-class-identifier "HTTPClient";/);
       } finally {
         await served.stop();
       }
@@ -169,6 +192,11 @@ describe('dhcp: real clients in namespaces', { skip, timeout: 150_000 }, () => {
       const kinds = events.filter((e) => e.mac === VM10 && e.kind.startsWith('dhcp.')).map((e) => `${e.kind}:${e.reason}`);
       assert.ok(kinds.includes('dhcp.discover:offer-reservation'), kinds.join(' '));
       assert.ok(kinds.some((k) => k.startsWith('dhcp.request:ack-')), kinds.join(' '));
+      // The HTTP Boot exchange is in the trace as such: architecture 16, UEFI HTTP firmware, the URL.
+      const http = events.find((e) => e.mac === VM10 && e.kind === 'dhcp.request' && e.data?.client === 'uefi-http');
+      assert.ok(http, 'an ACK to the HTTP Boot client in the trace');
+      assert.equal(http.data?.arch, 16);
+      assert.match(String(http.data?.file), /\/boot\/files\/ipxe\.efi$/);
       cfg.cleanup();
     });
   });
