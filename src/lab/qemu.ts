@@ -8,11 +8,13 @@
  * - uefi: OVMF with its own network stack (VirtioNetDxe) and no option ROM, so it asks DHCP with
  *   architecture 7 like a server's UEFI firmware does and loads syslinux.efi over TFTP. A fresh
  *   copy of OVMF_VARS per VM; boot order from bootindex (NIC, then disk).
- * - uefi-http: the same OVMF doing UEFI HTTP Boot. OVMF makes four boot options per NIC, tried in
- *   the order PXEv4, PXEv6, HTTPv4, HTTPv6; the fw_cfg knobs `opt/org.tianocore/IPv4PXESupport`
- *   and `IPv6PXESupport` (edk2 since 2020, honoured by Debian 12's 2022.11) set to `n` stop it
- *   from making the PXE ones, so HTTPv4 comes first: DHCP with vendor class
- *   `HTTPClient:Arch:00016`, then the loader's URL from option 67 over HTTP, no TFTP at all.
+ * - uefi-http: the same OVMF doing UEFI HTTP Boot. Debian 12's OVMF makes PXEv4, PXEv6, HTTPv4
+ *   and HTTPv6 boot options per NIC, PXEv4 first (the uefi kind boots that way); the fw_cfg knobs
+ *   `opt/org.tianocore/IPv4PXESupport` and `IPv6PXESupport` (edk2 since 2020, honoured by its
+ *   2022.11) set to `n` stop it from making the PXE ones, so Boot0001 is "UEFI HTTPv4": DHCP with
+ *   vendor class `HTTPClient:Arch:00016`, the loader's URL from option 67 fetched over HTTP, no
+ *   TFTP at all (test/lab/pxe-firmware.test.ts). A fresh variable store matters: the knobs stop
+ *   new PXE options from being made, they do not remove ones already stored.
  *
  * Monitor: none by default. With `monitorSocket`, the human monitor listens on that unix socket
  * (server, nowait), which makes the VM's power controllable like a physical host's BMC:
