@@ -43,7 +43,7 @@ describe('3rc command line', () => {
     assert.match(wrong.stderr, /expected 'lab up' or 'lab down', got "sideways"/);
     const fw = await cli(['lab', 'up', '--vm', 'vm10:coreboot']);
     assert.equal(fw.code, 2, fw.stderr);
-    assert.match(fw.stderr, /--vm vm10:coreboot: firmware must be bios or uefi/);
+    assert.match(fw.stderr, /--vm vm10:coreboot: firmware must be one of bios, uefi, uefi-http/);
   });
 
   it('uses THREERC_CONFIG when --config is not given', async () => {

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { packageRoot } from '../lib/paths.js';
 import type { StoreEvent } from '../store/store.js';
-import { createDisk, createVars, startVm, type Firmware, type VmProcess } from './qemu.js';
+import { createDisk, createVars, isUefi, startVm, type Firmware, type VmProcess } from './qemu.js';
 import { destroyLiveNetworks, LabNetwork } from './topology.js';
 import { formatEvent } from './trace-view.js';
 
@@ -305,7 +305,9 @@ export class RunningLab {
       disk = join(this.workDir, `${h.name}.qcow2`);
       if (!existsSync(disk)) createDisk(disk, opts.diskGb);
     }
-    const varsFile = firmware === 'uefi' ? join(this.workDir, `${h.name}.OVMF_VARS.fd`) : undefined;
+    // One variable store per VM and kind: OVMF keeps the boot options it made (PXE ones for uefi)
+    // in it, and a uefi-http boot must not find them there.
+    const varsFile = isUefi(firmware) ? join(this.workDir, `${h.name}.${firmware}.OVMF_VARS.fd`) : undefined;
     if (varsFile) createVars(varsFile);
     let monitorSocket: string | undefined;
     if (opts.monitorSocket) {

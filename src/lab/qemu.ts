@@ -8,6 +8,13 @@
  * - uefi: OVMF with its own network stack (VirtioNetDxe) and no option ROM, so it asks DHCP with
  *   architecture 7 like a server's UEFI firmware does and loads syslinux.efi over TFTP. A fresh
  *   copy of OVMF_VARS per VM; boot order from bootindex (NIC, then disk).
+ * - uefi-http: the same OVMF doing UEFI HTTP Boot. Debian 12's OVMF makes PXEv4, PXEv6, HTTPv4
+ *   and HTTPv6 boot options per NIC, PXEv4 first (the uefi kind boots that way); the fw_cfg knobs
+ *   `opt/org.tianocore/IPv4PXESupport` and `IPv6PXESupport` (edk2 since 2020, honoured by its
+ *   2022.11) set to `n` stop it from making the PXE ones, so Boot0001 is "UEFI HTTPv4": DHCP with
+ *   vendor class `HTTPClient:Arch:00016`, the loader's URL from option 67 fetched over HTTP, no
+ *   TFTP at all (test/lab/pxe-firmware.test.ts). A fresh variable store matters: the knobs stop
+ *   new PXE options from being made, they do not remove ones already stored.
  *
  * Monitor: none by default. With `monitorSocket`, the human monitor listens on that unix socket
  * (server, nowait), which makes the VM's power controllable like a physical host's BMC:
@@ -18,7 +25,17 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 
-export type Firmware = 'bios' | 'uefi';
+/** Every firmware kind a lab VM can have (`3rc lab up --vm NAME:KIND`). */
+export const FIRMWARES = ['bios', 'uefi', 'uefi-http'] as const;
+export type Firmware = (typeof FIRMWARES)[number];
+
+/** OVMF (anything but SeaBIOS): q35, pflash code and variables, no NIC option ROM. */
+export function isUefi(firmware: Firmware): boolean {
+  return firmware !== 'bios';
+}
+
+/** fw_cfg knobs that leave OVMF only its HTTP boot options (see the header). */
+export const OVMF_HTTP_ONLY = ['opt/org.tianocore/IPv4PXESupport', 'opt/org.tianocore/IPv6PXESupport'].map((n) => `name=${n},string=n`);
 
 export const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd';
 export const OVMF_VARS = '/usr/share/OVMF/OVMF_VARS_4M.fd';
@@ -32,7 +49,7 @@ export interface VmSpec {
   disk?: string;
   memoryMb: number;
   serialLog: string;
-  /** Where this VM's OVMF variables live (uefi only). */
+  /** Where this VM's OVMF variables live (uefi and uefi-http only). */
   varsFile?: string;
   /** Boot the network first (default), or only the disk. */
   boot: 'network' | 'disk';
@@ -48,14 +65,16 @@ export interface VmSpec {
 export function qemuArgs(spec: VmSpec): string[] {
   const a = ['-name', spec.name, '-accel', 'tcg', '-m', String(spec.memoryMb), '-smp', '1', '-display', 'none', '-monitor', spec.monitorSocket ? `unix:${spec.monitorSocket},server,nowait` : 'none', '-nodefaults'];
   a.push('-serial', `file:${spec.serialLog}`);
-  a.push('-machine', spec.firmware === 'uefi' ? 'q35' : 'pc');
-  if (spec.firmware === 'uefi') {
-    if (!spec.varsFile) throw new Error(`VM ${spec.name}: uefi needs a varsFile`);
+  const uefi = isUefi(spec.firmware);
+  a.push('-machine', uefi ? 'q35' : 'pc');
+  if (uefi) {
+    if (!spec.varsFile) throw new Error(`VM ${spec.name}: ${spec.firmware} needs a varsFile`);
     a.push('-drive', `if=pflash,format=raw,readonly=on,file=${OVMF_CODE}`, '-drive', `if=pflash,format=raw,file=${spec.varsFile}`);
   }
+  if (spec.firmware === 'uefi-http') for (const knob of OVMF_HTTP_ONLY) a.push('-fw_cfg', knob);
   const netIndex = spec.boot === 'network' ? 1 : 9;
   const nic = [`virtio-net-pci`, 'disable-legacy=on', 'netdev=n0', `mac=${spec.mac}`, `bootindex=${netIndex}`];
-  if (spec.firmware === 'uefi') nic.push('romfile=');
+  if (uefi) nic.push('romfile=');
   a.push('-netdev', `tap,id=n0,ifname=${spec.tap},script=no,downscript=no`, '-device', nic.join(','));
   if (spec.disk) {
     const fmt = spec.disk.endsWith('.qcow2') ? 'qcow2' : 'raw';

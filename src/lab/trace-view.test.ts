@@ -51,6 +51,17 @@ describe('qemu command lines', () => {
     assert.match(a, /romfile=(,|$| )/);
     assert.match(a, /-machine q35/);
     assert.throws(() => qemuArgs({ ...base, firmware: 'uefi' }), /varsFile/);
+    assert.doesNotMatch(a, /-fw_cfg/, 'plain uefi keeps its PXE boot options');
+  });
+  it('UEFI HTTP Boot: the same OVMF, with the fw_cfg knobs that leave it no PXE boot option', () => {
+    const a = qemuArgs({ ...base, firmware: 'uefi-http', varsFile: '/tmp/v.fd' });
+    const s = a.join(' ');
+    assert.match(s, /-machine q35/);
+    assert.match(s, /if=pflash,format=raw,readonly=on,file=\/usr\/share\/OVMF\/OVMF_CODE_4M\.fd -drive if=pflash,format=raw,file=\/tmp\/v\.fd/);
+    assert.match(s, /virtio-net-pci,disable-legacy=on,netdev=n0,mac=52:54:00:77:00:10,bootindex=1,romfile=( |$)/);
+    const knobs = a.flatMap((x, i) => (x === '-fw_cfg' ? [a[i + 1]] : []));
+    assert.deepEqual(knobs, ['name=opt/org.tianocore/IPv4PXESupport,string=n', 'name=opt/org.tianocore/IPv6PXESupport,string=n']);
+    assert.throws(() => qemuArgs({ ...base, firmware: 'uefi-http' }), /uefi-http needs a varsFile/);
   });
   it('disk first, direct kernel boot and no-reboot when asked', () => {
     const a = qemuArgs({ ...base, firmware: 'bios', boot: 'disk', disk: '/tmp/d.raw', noReboot: true, kernel: { kernel: 'k', initrd: 'i', append: 'console=ttyS0' } });

@@ -4,6 +4,9 @@
  *   DHCP -> pxelinux.0, ldlinux.c32, pxelinux.cfg/01-<mac> over TFTP -> kernel, initrd over TFTP;
  * - UEFI: OVMF's own network stack (no option ROM): DHCP with architecture 7 -> syslinux.efi,
  *   ldlinux.e64, its config, kernel and initrd over TFTP;
+ * - UEFI HTTP Boot: OVMF left only its HTTP boot options (qemu.ts, firmware uefi-http): DHCP as
+ *   `HTTPClient:Arch:00016` -> option 60 HTTPClient and the http:// URL of ipxe.efi -> ipxe.efi
+ *   over HTTP -> iPXE's own DHCP -> its script, kernel and initrd over HTTP; no TFTP at all;
  * Each ends when the Debian installer, having configured its network from 3rc's DHCP, fetched its
  * preseed with its per-install token.
  * - ProxyDHCP (servers.dhcp.mode: proxy): the iPXE ROM as plain PXE firmware gets its address from
@@ -39,6 +42,8 @@ const INITRD_SIZE = skip ? 0 : statSync(join(ROOT, 'boot', 'debian-installer/12/
 /** Budgets: each test's measured time with a margin (a hang fails in minutes). */
 const FIRMWARE_MS = labBudget(5 * 60_000);
 const PROXY_MS = labBudget(60_000);
+/** UEFI HTTP Boot: the preseed fetch at 92 s, the whole test 135 s under TCG (measured), with a margin. */
+const HTTP_BOOT_MS = labBudget(4 * 60_000);
 const INSTALL_WAIT = FIRMWARE_MS;
 let seq = 0;
 
@@ -111,6 +116,47 @@ describe('lab: PXE boot with real firmware into the Debian installer', { skip },
         await lab.powerOff(host);
       };
       await Promise.all([run('vm10', 'bios'), run('vm11', 'uefi')]);
+    });
+  });
+
+  it('UEFI HTTP Boot: OVMF fetches ipxe.efi over HTTP, iPXE its script, kernel and initrd, no TFTP at all', { timeout: HTTP_BOOT_MS }, async () => {
+    await withLab('h', {}, async (lab) => {
+      const host = 'vm10';
+      const { ip } = lab.host(host);
+      const macPath = await install(lab, host);
+      const vm = lab.bootVm({ host, firmware: 'uefi-http' });
+      const t0 = vm.startedAt;
+      const phases: Record<string, number> = {};
+      const loaderUrl = 'http://10.77.0.1/boot/files/ipxe.efi';
+      // OVMF's HTTP Boot DHCP: vendor class HTTPClient:Arch:00016, answered with the loader's URL.
+      const offer = await lab.waitEvent(host, (e) => e.kind === 'dhcp.discover' && String(e.reason).startsWith('offer') && e.data?.client === 'uefi-http', HTTP_BOOT_MS, 'DHCP OFFER to the UEFI HTTP Boot firmware');
+      phases['firmware DHCP OFFER'] = (offer.at - t0) / 1000;
+      const fw = await lab.waitEvent(host, (e) => ack(e) && e.data?.client === 'uefi-http', HTTP_BOOT_MS, 'DHCP ACK to the UEFI HTTP Boot firmware');
+      assert.equal(fw.data?.arch, 16);
+      assert.equal(fw.data?.file, loaderUrl);
+      assert.equal(fw.data?.ip, ip);
+      phases['firmware DHCP ACK'] = (fw.at - t0) / 1000;
+      const fetched = (file: string) => (e: StoreEvent) => e.kind === 'http.file' && e.reason === 'complete' && e.data?.status === 200 && e.data?.file === `/boot/files/${file}`;
+      const loader = await lab.waitEvent(host, fetched('ipxe.efi'), HTTP_BOOT_MS, 'ipxe.efi over HTTP');
+      assert.equal(loader.data?.bytes, statSync(join(ROOT, 'boot', 'ipxe.efi')).size);
+      phases['http ipxe.efi'] = (loader.at + Number(loader.data?.ms ?? 0) - t0) / 1000;
+      // ipxe.efi asks again, as iPXE, and gets its per-MAC script.
+      const ipxe = await lab.waitEvent(host, (e) => ack(e) && e.data?.client === 'ipxe' && e.id > loader.id, HTTP_BOOT_MS, "iPXE's DHCP ACK");
+      assert.equal(ipxe.data?.file, `http://10.77.0.1/boot/ipxe/${macPath}`);
+      phases['iPXE DHCP ACK'] = (ipxe.at - t0) / 1000;
+      const script = await lab.waitEvent(host, (e) => e.kind === 'http.ipxe' && e.data?.status === 200 && e.data?.mode === 'install', HTTP_BOOT_MS, 'iPXE script');
+      phases['iPXE script'] = (script.at - t0) / 1000;
+      const kernel = await lab.waitEvent(host, fetched('debian-installer/12/amd64/linux'), HTTP_BOOT_MS, 'kernel over HTTP');
+      phases['http linux'] = (kernel.at + Number(kernel.data?.ms ?? 0) - t0) / 1000;
+      const initrd = await lab.waitEvent(host, fetched('debian-installer/12/amd64/initrd.gz'), HTTP_BOOT_MS, 'initrd over HTTP');
+      assert.equal(initrd.data?.bytes, INITRD_SIZE);
+      phases['http initrd.gz'] = (initrd.at + Number(initrd.data?.ms ?? 0) - t0) / 1000;
+      await installerPhases(lab, host, macPath, initrd.id, t0, phases);
+      // Nothing of this chain came over TFTP: no transfer in the trace, no TFTP request in 3rc's log.
+      assert.deepEqual(lab.events.filter((e) => e.host === host && e.kind.startsWith('tftp.')).map((e) => e.data?.file), [], 'no TFTP transfer for this host');
+      assert.deepEqual(lab.serverLines.filter((l) => l.includes('"msg":"tftp') && l.includes(`"peer":"${ip}:`)), [], "no TFTP request from the VM in 3rc's log");
+      report(`UEFI HTTP Boot (${host})`, phases);
+      await lab.powerOff(host);
     });
   });
 

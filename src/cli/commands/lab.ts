@@ -1,12 +1,13 @@
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { RunningLab } from '../../lab/lab.js';
+import { FIRMWARES, type Firmware } from '../../lab/qemu.js';
 import { LabNetwork, labUnavailable } from '../../lab/topology.js';
 import { ErrorCodes, InputError } from '../../lib/errors.js';
 import { packageRoot } from '../../lib/paths.js';
 import { EXIT_FAIL, EXIT_OK, type Io } from '../io.js';
 
-export const help = `Usage: 3rc lab up [--vm NAME[:bios|uefi]]... [--install] [--pxe] [--disk GB]
+export const help = `Usage: 3rc lab up [--vm NAME[:bios|uefi|uefi-http]]... [--install] [--pxe] [--disk GB]
        3rc lab down
 
 A PXE lab on this machine that never touches its network: network namespaces joined by a bridge
@@ -17,7 +18,8 @@ the boot files (boot/fetch.sh; scripts/lab-image.sh for the image profile).
   up          start the lab and boot the VMs; prints every VM's boot trace as it happens (DHCP,
               TFTP files with sizes and speeds, HTTP fetches, DNS, callbacks); Ctrl-C stops
               everything and removes the namespaces
-    --vm      a host of examples/lab.yaml, optionally with its firmware (default bios); repeat
+    --vm      a host of examples/lab.yaml, optionally with its firmware (default bios): bios
+              (SeaBIOS + iPXE ROM), uefi (OVMF PXE), uefi-http (OVMF UEFI HTTP Boot); repeat
               for several VMs. Default: vm14 (the image profile) when scripts/lab-image.sh has
               built it, else vm10 (the Debian installer)
     --install flip the VMs to install first (else they boot as their boot entry says)
@@ -38,11 +40,13 @@ export interface LabArgs {
   disk: string | undefined;
 }
 
-function parseVm(spec: string): { host: string; firmware: 'bios' | 'uefi' } {
+/** `NAME[:FIRMWARE]` of --vm (default bios); a firmware not in FIRMWARES is a usage error. */
+export function parseVm(spec: string): { host: string; firmware: Firmware } {
   const [host = '', fw = 'bios'] = spec.split(':');
-  if (fw !== 'bios' && fw !== 'uefi') throw new InputError(ErrorCodes.USAGE, `--vm ${spec}: firmware must be bios or uefi`, 'vm');
+  const firmware = FIRMWARES.find((f) => f === fw);
+  if (!firmware) throw new InputError(ErrorCodes.USAGE, `--vm ${spec}: firmware must be one of ${FIRMWARES.join(', ')}`, 'vm');
   if (!/^[a-z0-9-]+$/i.test(host)) throw new InputError(ErrorCodes.USAGE, `--vm ${spec}: expected a host name like vm10 or vm10:uefi`, 'vm');
-  return { host, firmware: fw };
+  return { host, firmware };
 }
 
 export async function run(args: LabArgs, io: Io): Promise<number> {
