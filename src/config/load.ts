@@ -157,14 +157,10 @@ export function parseConfig(text: string, file: string): Config {
       const path = ['profiles', i, 'template'];
       problems.push({ file, path: formatPath(path), line: lineOf(doc, counter, path), message: `template ${p.template} not found in ${paths.kickstarts}` });
     }
-    for (const field of ['kernel', 'initrd'] as const) {
-      if (!existsSync(join(paths.boot, p[field]))) {
-        config.warnings.push(`${file}: profiles[${i}].${field}: ${p[field]} not found under ${paths.boot} yet (see boot/README.md)`);
-      }
-    }
-    for (const [slot, loader] of Object.entries(p.loaders ?? {})) {
-      if (loader !== undefined && !existsSync(join(paths.boot, loader))) {
-        config.warnings.push(`${file}: profiles[${i}].loaders.${slot}: ${loader} not found under ${paths.boot} yet (see boot/README.md)`);
+    const bootFilesNamed: Array<[string, string | undefined]> = [['kernel', p.kernel], ['initrd', p.initrd], ...Object.entries(p.loaders ?? {}).map(([slot, l]): [string, string | undefined] => [`loaders.${slot}`, l])];
+    for (const [field, rel] of bootFilesNamed) {
+      if (rel !== undefined && !existsSync(join(paths.boot, rel))) {
+        config.warnings.push(`${file}: profiles[${i}].${field}: ${rel} not found under ${paths.boot} yet (see boot/README.md)`);
       }
     }
   });

@@ -57,6 +57,36 @@ const bootPath = z
     message: 'expected a path relative to paths.boot, like syslinux.efi or efi/shimx64.efi (no leading /, no .., no spaces)',
   });
 
+/**
+ * First-stage loaders by slot (servers.dhcp.bootFiles; the architecture -> slot table is in
+ * src/boot/client.ts), with the server's defaults from Debian's packages.
+ */
+const bootFileSlots = {
+  /** BIOS (arch 0). Default: pxelinux.0 (Debian pxelinux). */
+  bios: bootPath.default('pxelinux.0'),
+  /** x64 UEFI PXE (arch 7 and 9). Default: syslinux.efi (Debian syslinux-efi). */
+  efiX64: bootPath.default('syslinux.efi'),
+  /** x86 (ia32) UEFI PXE (arch 6). Default: none. */
+  efiIa32: bootPath.optional(),
+  /** ARM32 UEFI PXE (arch 10). Default: none. */
+  efiArm32: bootPath.optional(),
+  /** ARM64 UEFI PXE (arch 11). Default: grubaa64.efi (Debian debian-installer-12-netboot-arm64's signed netboot GRUB). */
+  efiArm64: bootPath.default('grubaa64.efi'),
+  /** x64 UEFI HTTP Boot (arch 16). Default: ipxe.efi (Debian ipxe). */
+  httpX64: bootPath.default('ipxe.efi'),
+  /** ARM64 UEFI HTTP Boot (arch 19). Default: grubaa64.efi, as efiArm64. */
+  httpArm64: bootPath.default('grubaa64.efi'),
+  /** ARM32 UEFI HTTP Boot (arch 18). Default: none. */
+  httpArm32: bootPath.optional(),
+  /** x86 (ia32) UEFI HTTP Boot (arch 15). Default: none. */
+  httpIa32: bootPath.optional(),
+};
+
+/** A profile's own loaders: the same slots, none set by default (the server's apply). */
+const profileLoaderSlots = Object.fromEntries(Object.keys(bootFileSlots).map((slot) => [slot, bootPath.optional()])) as {
+  [K in keyof typeof bootFileSlots]: z.ZodOptional<typeof bootPath>;
+};
+
 /** An etcd client URL: host:port, or http(s)://host:port. */
 const etcdEndpoint = z
   .string()
@@ -112,26 +142,7 @@ const dhcpServer = z
      * override these for its hosts.
      */
     bootFiles: z
-      .strictObject({
-        /** BIOS (arch 0). Default: pxelinux.0 (Debian pxelinux). */
-        bios: bootPath.default('pxelinux.0'),
-        /** x64 UEFI PXE (arch 7 and 9). Default: syslinux.efi (Debian syslinux-efi). */
-        efiX64: bootPath.default('syslinux.efi'),
-        /** x86 (ia32) UEFI PXE (arch 6). Default: none. */
-        efiIa32: bootPath.optional(),
-        /** ARM32 UEFI PXE (arch 10). Default: none. */
-        efiArm32: bootPath.optional(),
-        /** ARM64 UEFI PXE (arch 11). Default: grubaa64.efi (Debian debian-installer-12-netboot-arm64's signed netboot GRUB). */
-        efiArm64: bootPath.default('grubaa64.efi'),
-        /** x64 UEFI HTTP Boot (arch 16). Default: ipxe.efi (Debian ipxe). */
-        httpX64: bootPath.default('ipxe.efi'),
-        /** ARM64 UEFI HTTP Boot (arch 19). Default: grubaa64.efi, as efiArm64. */
-        httpArm64: bootPath.default('grubaa64.efi'),
-        /** ARM32 UEFI HTTP Boot (arch 18). Default: none. */
-        httpArm32: bootPath.optional(),
-        /** x86 (ia32) UEFI HTTP Boot (arch 15). Default: none. */
-        httpIa32: bootPath.optional(),
-      })
+      .strictObject(bootFileSlots)
       .prefault({}),
   })
   .prefault({});
@@ -226,19 +237,7 @@ const profile = z.strictObject({
    * relative to paths.boot; a slot not named here is the server's. Used for a host whose boot
    * entry names this profile (else whose host entry does). Default: none (the server's).
    */
-  loaders: z
-    .strictObject({
-      bios: bootPath.optional(),
-      efiIa32: bootPath.optional(),
-      efiX64: bootPath.optional(),
-      efiArm32: bootPath.optional(),
-      efiArm64: bootPath.optional(),
-      httpIa32: bootPath.optional(),
-      httpX64: bootPath.optional(),
-      httpArm32: bootPath.optional(),
-      httpArm64: bootPath.optional(),
-    })
-    .optional(),
+  loaders: z.strictObject(profileLoaderSlots).optional(),
   /**
    * Which config the loader reads: pxelinux (pxelinux.cfg/01-<mac>, for pxelinux.0 and
    * syslinux.efi), grub (grub.cfg-01-<mac>, for GRUB and the Secure Boot chain shim -> GRUB) or
