@@ -23,7 +23,7 @@ import { SqliteThreadStore } from './store/sqlite-thread.js';
 import type { Store } from './store/store.js';
 import { createTftpServer } from './tftp/server.js';
 import { bootSources } from './boot/booter.js';
-import { tftpConfigFiles } from './render/boot-configs.js';
+import { bootConfigFiles, tftpConfigFiles } from './render/boot-configs.js';
 import { hostRenderer } from './render/served.js';
 import { HostCatalog } from './inventory/catalog.js';
 import { InstallLifecycle } from './inventory/install.js';
@@ -297,6 +297,7 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
       const app = createApp({
         hostKeys, // learned host keys
         p2v,
+        bootConfigs: bootConfigFiles(bootSources(config, inventory, bootTable), config.paths.templates, 'http'),
         config, render: hostRenderer({ config, inventory, engine, bootTable }), trace, metrics, install, catalog, ha: haView,
         cluster: cluster ? () => cluster.status() : undefined,
         inventory, bootTable, store, clock, startedAt,

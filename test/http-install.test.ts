@@ -85,6 +85,36 @@ describe('install lifecycle over HTTP', () => {
     assert.equal((await curl([`${s.url}/boot/files/nope`])).status, 404);
   });
 
+  it('loader configs over HTTP (UEFI HTTP Boot): generated per MAC, the install entry only to its host', async () => {
+    assert.equal((await boot('lo5', { mode: 'install' })).status, 200);
+    const t = await installToken('lo5');
+    const fromLo5 = ['--interface', '127.0.0.5'];
+    const grub = `${s.url}/boot/files/grub/grub.cfg-01-${LO_MAC}`;
+    const own = await curl([...fromLo5, grub]);
+    assert.equal(own.status, 200, own.body);
+    // GRUB fetches the kernel the way it fetched its config: over HTTP from /boot/files.
+    assert.match(own.body, /^ {2}linux \(http,10\.77\.0\.1,\d+\)\/boot\/files\/debian-installer\/12\/amd64\/linux .*'url=http:\/\/10\.77\.0\.1:\d+\/ks\/52-54-00-77-00-55\?token=[0-9a-f]{32}'/m);
+    assert.ok(own.body.includes(t));
+    // GRUB 2.06's other name for the same file (net_default_mac, colons); pxelinux's over HTTP.
+    assert.equal((await curl([...fromLo5, `${s.url}/boot/files/grub/grub.cfg-${LO_MAC.replace(/-/g, ':')}`])).body, own.body);
+    assert.match((await curl([...fromLo5, `${s.url}/boot/files/pxelinux.cfg/01-${LO_MAC}`])).body, /^DEFAULT install$/m);
+    // From any other address: the 404 of a name we do not have, without the token.
+    for (const url of [grub, `${s.url}/boot/files/pxelinux.cfg/01-${LO_MAC}`]) {
+      const stolen = await curl([url]);
+      assert.equal(stolen.status, 404, url);
+      assert.ok(!stolen.body.includes(t));
+    }
+    // grub.cfg (none in the root): the chain by MAC, to anyone, no secret in it.
+    const def = await curl([`${s.url}/boot/files/grub/grub.cfg`]);
+    assert.equal(def.status, 200);
+    assert.match(def.body, /configfile "\$\{prefix\}\/grub\.cfg-\$\{net_default_mac\}"/);
+    // Local boot: no secret, so anyone may read it.
+    assert.equal((await boot('lo5', { mode: 'local' })).status, 200);
+    const local = await curl([grub]);
+    assert.equal(local.status, 200);
+    assert.match(local.body, /^set default=local$/m);
+  });
+
   it('install flip -> kickstart with the token -> done -> local -> kickstart refused, done again 410', async () => {
     const ks = `${s.url}/ks/${LO_MAC}`;
     const fromLo5 = ['--interface', '127.0.0.5'];

@@ -34,7 +34,7 @@ export function createApp(deps: AppDeps): Express {
   app.use('/api/v1', express.json({ limit: '256kb' }), apiRouter(deps));
   // Fetches by known hosts go into their boot trace (kind http.file: bytes, time).
   const fileTrace = { trace: deps.trace, clock: deps.clock, hostByIp: (ip: string) => deps.inventory.hostByIp(ip) };
-  app.use('/boot/files', bootFiles(deps.config.paths.boot, fileTrace));
+  app.use('/boot/files', bootFiles(deps.config.paths.boot, fileTrace, deps.bootConfigs));
   // The post-install role step and the roles it runs (kickstarts/post-install, kickstarts/roles).
   app.use('/files/post-install', bootFiles(join(deps.config.paths.kickstarts, 'post-install'), fileTrace));
   app.use('/files/roles', bootFiles(join(deps.config.paths.kickstarts, 'roles'), fileTrace));

@@ -3,12 +3,18 @@
  * support so that iPXE and lpxelinux fetch big files fast and can resume. No path leaves the
  * root: `..` and absolute paths are resolved away by the URL, NUL bytes and backslashes are
  * refused, and the real path (symlinks followed) must still be inside the root.
+ *
+ * Loader configs (pxelinux.cfg/01-<mac>, grub.cfg-01-<mac>, ...) are generated, as over TFTP
+ * (render/boot-configs.ts): a loader that came by UEFI HTTP Boot reads them from here. The same
+ * owner rule holds: one that carries the install token goes only to the host's reserved IP;
+ * anyone else gets the 404 of a name we do not have, and the log says why.
  */
 import { realpathSync } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import { resolve, sep } from 'node:path';
 import express, { type Request, type RequestHandler, type Response } from 'express';
 import type { Clock } from '../lib/clock.js';
+import { readableBy, type VirtualFile, type VirtualFiles } from '../boot/virtual.js';
 import type { BootTrace } from '../inventory/trace.js';
 import { apiError } from './errors.js';
 
@@ -57,7 +63,23 @@ function headerBytes(res: Response): number {
   return typeof head === 'string' ? Buffer.byteLength(head) : 0;
 }
 
-export function bootFiles(root: string, fileTrace?: FileTraceDeps): RequestHandler {
+/** Sends a generated file, to its owner only when it holds a secret. */
+function sendVirtual(req: Request, res: Response, v: VirtualFile, rel: string, fileTrace: FileTraceDeps | undefined): void {
+  const ip = clientIp(req);
+  if (fileTrace && req.method === 'GET') traceFetch(req, res, fileTrace, `${req.baseUrl}${rel}`);
+  if (!readableBy(v, ip)) {
+    req.log?.warn({ peer: ip, file: rel, mac: v.mac, reason: 'not-owner', owner: v.ownerIp }, "http: a file holding a secret (the install token) asked for from another address than its host's: refused (served only to the host's reserved IP)");
+    return apiError(res, 404, 'E_NOT_FOUND', `no boot file ${rel}`);
+  }
+  if (v.note) req.log?.warn({ mac: v.mac, file: rel, reason: v.note }, 'http: install entry unavailable');
+  res.set('Cache-Control', 'no-store').type('text/plain; charset=utf-8').send(v.content);
+}
+
+/**
+ * The boot root over HTTP. `configs`: the generated loader configs (absent: files only, as for
+ * the post-install directories).
+ */
+export function bootFiles(root: string, fileTrace?: FileTraceDeps, configs?: VirtualFiles): RequestHandler {
   let realRoot: string | undefined;
   const serve = express.static(root, { index: false, dotfiles: 'deny', fallthrough: false, redirect: false, acceptRanges: true, etag: true });
   return async (req, res, next) => {
@@ -71,6 +93,9 @@ export function bootFiles(root: string, fileTrace?: FileTraceDeps): RequestHandl
       req.log?.warn({ peer: req.socket.remoteAddress, path: rel, reason: 'bad-path' }, 'http: boot file path refused');
       return apiError(res, 403, 'E_BAD_PATH', 'path refused');
     }
+    const name = rel.replace(/^\/+/, '');
+    const generated = configs?.generated(name);
+    if (generated) return sendVirtual(req, res, generated, rel, fileTrace);
     try {
       realRoot ??= realpathSync(root);
       const real = await realpath(resolve(root, `.${rel}`));
@@ -79,6 +104,8 @@ export function bootFiles(root: string, fileTrace?: FileTraceDeps): RequestHandl
         return apiError(res, 403, 'E_BAD_PATH', 'path refused');
       }
     } catch {
+      const fallback = configs?.fallback(name);
+      if (fallback) return sendVirtual(req, res, fallback, rel, fileTrace);
       return apiError(res, 404, 'E_NOT_FOUND', `no boot file ${rel}`);
     }
     if (fileTrace && req.method === 'GET') traceFetch(req, res, fileTrace, `${req.baseUrl}${rel}`);

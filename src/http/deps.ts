@@ -18,6 +18,7 @@ import type { HostKeySink } from '../hypervisor/learned-keys.js';
 import type { ClusterRole } from '../cluster/cluster.js';
 import type { P2vService } from '../p2v/service.js';
 import type { LiveFeed } from './live-feed.js';
+import type { VirtualFiles } from '../boot/virtual.js';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -55,6 +56,8 @@ export interface AppDeps {
   cluster?: (() => ClusterRole) | undefined;
   /** Where host keys reported with install-done go (ha.guestSsh.learnHostKeys); absent: reported, not recorded. */
   hostKeys?: HostKeySink | undefined;
+  /** Loader configs generated under /boot/files (render/boot-configs.ts, over HTTP); absent: files only. */
+  bootConfigs?: VirtualFiles | undefined;
   /** Physical-to-virtual migration (`3rc p2v`); absent: the API answers 409. */
   p2v?: P2vService | undefined;
   /** Web dashboard: its live feed and HA budget; without it the page still loads, without live updates. */

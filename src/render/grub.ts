@@ -140,7 +140,7 @@ export function grubDefault(): VirtualFile {
   return { content, mac: null, mode: 'local', note: null, secret: false, ownerIp: null };
 }
 
-/** The GRUB configs a file server serves over `proto` (TFTP today). */
+/** The GRUB configs a file server serves over `proto`. */
 export function grubFiles(src: BootSources, template: GrubTemplate, proto: GrubProtocol): VirtualFiles {
   return {
     generated(rel) {
