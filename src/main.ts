@@ -23,13 +23,14 @@ import { SqliteThreadStore } from './store/sqlite-thread.js';
 import type { Store } from './store/store.js';
 import { createTftpServer } from './tftp/server.js';
 import { bootSources } from './boot/booter.js';
+import { LoaderWatch } from './boot/loader-watch.js';
 import { bootConfigFiles, tftpConfigFiles } from './render/boot-configs.js';
 import { hostRenderer } from './render/served.js';
 import { HostCatalog } from './inventory/catalog.js';
 import { InstallLifecycle } from './inventory/install.js';
 import { countingTrace, LimitedTrace } from './inventory/trace.js';
 import { EventRetention } from './store/retention.js';
-import { createMetrics, registerDnsStats, registerGuardStats } from './lib/metrics.js';
+import { createMetrics, registerDnsStats, registerGuardStats, registerStuckBoots } from './lib/metrics.js';
 import { processGuard } from './lib/guard.js';
 import { secureStateDir } from './lib/state-dir.js';
 import { TemplateEngine } from './render/engine.js';
@@ -248,8 +249,17 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
     // The boot servers' evidence for the HA controller: a VM that PXE-boots again and again.
     const evidence = new PxeEvidence();
     const withEvidence = bootEvidence(counted as TraceSink, evidence);
+    // Hosts that fetched their loader and asked for nothing else (boot/loader-watch.ts).
+    const loaders = new LoaderWatch(config.install.loaderQuiet);
+    registerStuckBoots(metrics, () => loaders.stuck(clock.now()).length);
     // A follower (redundant 3rc) records nothing: only the leader writes the store.
-    const trace: BootTrace = { record: (e) => (cluster && cluster.role !== 'leader' ? undefined : withEvidence.record(e)) };
+    const trace: BootTrace = {
+      record: (e) => {
+        if (cluster && cluster.role !== 'leader') return;
+        loaders.observe(e);
+        withEvidence.record(e);
+      },
+    };
     // A P2V capture (a long upload) has its own limit, p2v.timeout, kept by the P2V job.
     const install = new InstallLifecycle({ bootTable, inventory, store, clock, log, timeoutMs: config.install.timeout, expires: (e) => e.profile !== config.p2v.profile });
     const engine = new TemplateEngine({ templates: config.paths.templates, kickstarts: config.paths.kickstarts });
@@ -297,6 +307,7 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
       const app = createApp({
         hostKeys, // learned host keys
         p2v,
+        loaders,
         bootConfigs: bootConfigFiles(bootSources(config, inventory, bootTable), config.paths.templates, 'http'),
         config, render: hostRenderer({ config, inventory, engine, bootTable }), trace, metrics, install, catalog, ha: haView,
         cluster: cluster ? () => cluster.status() : undefined,

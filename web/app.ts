@@ -14,7 +14,8 @@ import { fmtSpan, fmtTime, renderTimeline, cls } from './svg.js';
 // ---- types of the API's answers -------------------------------------------------------------
 
 interface BootView { mode: string; profile: string; since: string; lastInstall: string | null }
-interface HostRow { name: string; mac: string; ip: string; profile: string; role: string | null; hypervisor: string | null; reinstall: boolean; boot: BootView | null; lastEvent?: LastEvent | null }
+interface StuckView { loader: string; via: string; since: string; fetches: number; detail: string }
+interface HostRow { name: string; mac: string; ip: string; profile: string; role: string | null; hypervisor: string | null; reinstall: boolean; boot: BootView | null; stuck: StuckView | null; lastEvent?: LastEvent | null }
 interface VmRow { vm: string; state: string; host: string | null; since: number; reason: string; recoveriesUsed: number; budget: number | null; monitored: boolean }
 interface HvRow { name: string; address: string; driver: string; maintenance: boolean; loadThreshold: number; up: boolean | null; loadFive: number | null; cpuNum: number | null; seenAt: number | null; vms: string[] }
 interface Overview { now: number; ha: { active: boolean; reason: string | null; budget: { recoveries: number; windowMs: number } | null }; hypervisors: HvRow[]; vms: VmRow[]; hosts: HostRow[] }
@@ -214,12 +215,12 @@ function fillTables(): void {
   shown += vmRows.length;
   total += o.vms.length;
 
-  const hostRows = o.hosts.filter((r) => matches(filter, [r.name, r.ip, r.mac, r.profile, r.role, r.hypervisor, r.lastEvent?.kind, r.lastEvent?.reason], [r.boot?.mode ?? 'unknown']));
+  const hostRows = o.hosts.filter((r) => matches(filter, [r.name, r.ip, r.mac, r.profile, r.role, r.hypervisor, r.lastEvent?.kind, r.lastEvent?.reason], [r.boot?.mode ?? 'unknown', ...(r.stuck ? ['stuck'] : [])]));
   body('host-table').replaceChildren(
     ...hostRows.map((r) =>
       h('tr', { 'data-host': r.name },
         h('td', {}, link(`#/host/${encodeURIComponent(r.name)}`, r.name)),
-        h('td', { class: 'boot' }, badge(r.boot?.mode ?? 'unknown')),
+        h('td', { class: 'boot' }, badge(r.boot?.mode ?? 'unknown'), r.stuck ? h('span', { class: 'error stuck', title: r.stuck.detail }, ` stuck after ${r.stuck.loader}`) : ''),
         h('td', {}, r.boot?.profile ?? r.profile),
         h('td', {}, r.ip),
         h('td', { class: 'mono' }, r.mac),
@@ -378,6 +379,8 @@ function fillHostSummary(host: HostRow): void {
     ['boot entry', host.boot ? h('span', { id: 'boot-mode' }, badge(host.boot.mode), ` ${host.boot.profile}, since `, when(Date.parse(host.boot.since))) : 'none'],
     ['last install', host.boot?.lastInstall ?? '—'],
   ];
+  // The boot stopped after the loader (a refused or broken loader): say so where the operator looks.
+  if (host.stuck) items.push(['boot progress', h('span', { id: 'boot-stuck', class: 'error' }, `stuck after its loader ${host.stuck.loader} since `, when(Date.parse(host.stuck.since)), `: ${host.stuck.detail}`)]);
   if (vm) items.push(['HA state', h('span', { id: 'ha-state' }, badge(vm.state), ` on ${vm.host ?? '—'} since `, when(vm.since), ` (${vm.reason}), recoveries ${vm.recoveriesUsed}${vm.budget !== null ? `/${vm.budget}` : ''}`)]);
   dl.replaceChildren(...items.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
 }

@@ -408,6 +408,12 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** An install that has not called back (done or failed) after this long is expired. Default: 2h. */
       timeout: duration.prefault(7200),
+      /**
+       * A host that fetched its first-stage loader and asked for nothing else for this long is
+       * reported stuck after its loader (boot/loader-watch.ts: `3rc status`, the host page, the
+       * API). Default: 60s.
+       */
+      loaderQuiet: duration.prefault(60),
     })
     .prefault({}),
   /** Template variables shared by every host (profile and host vars override them). */

@@ -5,7 +5,7 @@ import { Router } from 'express';
 import { ConflictError, ErrorCodes, InputError, NotFoundError } from '../lib/errors.js';
 import type { Host } from '../inventory/inventory.js';
 import type { AppDeps } from './deps.js';
-import { hostView } from './views.js';
+import { currentHostView } from './views.js';
 import { requireToken } from './auth.js';
 import { apiError } from './errors.js';
 import { POWER_FROM_CONFIG_ONLY, syncBootEntries } from '../inventory/catalog.js';
@@ -54,6 +54,14 @@ export function apiRouter(deps: AppDeps): Router {
     return h;
   };
 
+  const view = (h: Host, entry = deps.bootTable.get(h.mac)) => currentHostView(deps, h, entry);
+
+  // Hosts whose boot stopped after their loader (a refused or broken loader), for `3rc status`.
+  r.get('/boot/stuck', (_req, res) => {
+    const now = deps.clock.now();
+    res.json((deps.loaders?.stuck(now) ?? []).map((s) => ({ ...s, since: new Date(s.since).toISOString(), lastSeen: new Date(s.lastSeen).toISOString() })));
+  });
+
   r.get('/health', (_req, res) => {
     res.json({
       service: '3rc',
@@ -72,14 +80,14 @@ export function apiRouter(deps: AppDeps): Router {
   });
 
   r.get('/hosts', (_req, res) => {
-    res.json(deps.inventory.hosts().map((h) => hostView(h, deps.bootTable.get(h.mac))));
+    res.json(deps.inventory.hosts().map((h) => view(h)));
   });
 
   r.post('/hosts', auth, async (req, res) => {
     refuseHostCommands(req.body);
     const host = await deps.catalog.put(req.body);
     await syncBootEntries(deps.bootTable, undefined, host);
-    res.status(201).location(`/api/v1/hosts/${host.name}`).json(hostView(host, deps.bootTable.get(host.mac)));
+    res.status(201).location(`/api/v1/hosts/${host.name}`).json(view(host));
   });
 
   r.put('/hosts/:name', auth, async (req, res) => {
@@ -87,7 +95,7 @@ export function apiRouter(deps: AppDeps): Router {
     refuseHostCommands(req.body);
     const host = await deps.catalog.put(req.body, before.name);
     await syncBootEntries(deps.bootTable, before, host);
-    res.json(hostView(host, deps.bootTable.get(host.mac)));
+    res.json(view(host));
   });
 
   r.delete('/hosts/:name', auth, async (req, res) => {
@@ -98,12 +106,12 @@ export function apiRouter(deps: AppDeps): Router {
 
   r.get('/hosts/:name', (req, res) => {
     const h = findHost(String(req.params.name));
-    res.json(hostView(h, deps.bootTable.get(h.mac)));
+    res.json(view(h));
   });
 
   r.get('/hosts/:name/boot', (req, res) => {
     const h = findHost(String(req.params.name));
-    res.json(hostView(h, deps.bootTable.get(h.mac)).boot);
+    res.json(view(h).boot);
   });
 
   r.put('/hosts/:name/boot', auth, async (req, res) => {
@@ -122,7 +130,7 @@ export function apiRouter(deps: AppDeps): Router {
     const entry = mode === 'install'
       ? await deps.bootTable.setInstall(h.mac, { profile: profile as string | undefined, reason: why })
       : await deps.bootTable.setLocal(h.mac, { reason: why });
-    res.json(hostView(h, entry).boot);
+    res.json(view(h, entry).boot);
   });
 
   // Holds the install token: for token holders only.

@@ -19,6 +19,7 @@ import type { ClusterRole } from '../cluster/cluster.js';
 import type { P2vService } from '../p2v/service.js';
 import type { LiveFeed } from './live-feed.js';
 import type { VirtualFiles } from '../boot/virtual.js';
+import type { LoaderWatch } from '../boot/loader-watch.js';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -56,6 +57,8 @@ export interface AppDeps {
   cluster?: (() => ClusterRole) | undefined;
   /** Where host keys reported with install-done go (ha.guestSsh.learnHostKeys); absent: reported, not recorded. */
   hostKeys?: HostKeySink | undefined;
+  /** Hosts stuck after their loader (boot/loader-watch.ts); absent: none is reported. */
+  loaders?: LoaderWatch | undefined;
   /** Loader configs generated under /boot/files (render/boot-configs.ts, over HTTP); absent: files only. */
   bootConfigs?: VirtualFiles | undefined;
   /** Physical-to-virtual migration (`3rc p2v`); absent: the API answers 409. */

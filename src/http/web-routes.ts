@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import express, { Router, type Request, type Response } from 'express';
 import type { AppDeps } from './deps.js';
-import { hostView } from './views.js';
+import { currentHostView } from './views.js';
 import { ErrorCodes, NotFoundError } from '../lib/errors.js';
 import { apiError } from './errors.js';
 import { packageRoot } from '../lib/paths.js';
@@ -70,7 +70,7 @@ export function webRouter(deps: AppDeps): Router & { hub: SseHub } {
         vms: vms.filter((v) => v.host === h.name).map((v) => v.vm).sort(),
       };
     });
-  const hostRow = (h: Host, last: LastEvent | null) => ({ ...hostView(h, deps.bootTable.get(h.mac)), lastEvent: last });
+  const hostRow = (h: Host, last: LastEvent | null) => ({ ...currentHostView(deps, h), lastEvent: last });
   const lastEventOf = async (h: Host) => lastOf((await deps.store.queryEvents({ mac: h.mac, limit: 1 }))[0]);
 
   r.get('/api/v1/overview', async (_req, res) => {

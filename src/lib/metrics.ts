@@ -46,6 +46,18 @@ export function registerDnsStats(metrics: Metrics, stats: ReadonlyMap<string, nu
 export type Metrics = ReturnType<typeof createMetrics>;
 
 /** The packet guard's counters (lib/guard.ts), read at scrape time. */
+/** Hosts stuck after their loader right now (boot/loader-watch.ts), read at each scrape. */
+export function registerStuckBoots(metrics: Metrics, stuckNow: () => number): void {
+  new Gauge({
+    name: 'threerc_boot_stuck_hosts',
+    help: 'Hosts that fetched their first-stage loader and asked for nothing else for install.loaderQuiet (a refused, e.g. unsigned under Secure Boot, or broken loader)',
+    registers: [metrics.registry],
+    collect() {
+      this.set(stuckNow());
+    },
+  });
+}
+
 export function registerGuardStats(metrics: Metrics, guard: { dropped: ReadonlyMap<string, number>; failures: ReadonlyMap<string, number> }): void {
   new Counter({
     name: 'threerc_packets_dropped_total',

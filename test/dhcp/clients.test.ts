@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -13,10 +14,10 @@ import { SqliteStore } from '../../src/store/sqlite.js';
 import type { Lease } from '../../src/domain/lease.js';
 import type { StoreEvent } from '../../src/store/store.js';
 import { Lab, netnsUnavailable } from '../lib/netns.js';
-import { ROOT, writeLabConfig, type LabConfig } from '../lib/serve.js';
+import { BIN, ROOT, writeLabConfig, type LabConfig } from '../lib/serve.js';
 import { serveInNetns, type NsServed } from './ns-serve.js';
 
-const TOOLS = ['/usr/sbin/dhclient', '/usr/sbin/udhcpc', '/usr/sbin/dhcrelay', '/usr/sbin/perfdhcp', '/usr/bin/python3', '/usr/bin/ss'];
+const TOOLS = ['/usr/sbin/dhclient', '/usr/sbin/udhcpc', '/usr/sbin/dhcrelay', '/usr/sbin/perfdhcp', '/usr/bin/python3', '/usr/bin/ss', '/usr/bin/tftp', '/usr/bin/curl'];
 const skip = netnsUnavailable() ?? TOOLS.filter((t) => !existsSync(t)).map((t) => `needs ${t}`)[0];
 if (skip) console.log(`dhcp real-client tests skipped: ${skip}`);
 
@@ -198,6 +199,48 @@ describe('dhcp: real clients in namespaces', { skip, timeout: 150_000 }, () => {
       assert.equal(http.data?.arch, 16);
       assert.match(String(http.data?.file), /\/boot\/files\/ipxe\.efi$/);
       cfg.cleanup();
+    });
+  });
+
+  it('a host whose firmware fetched its loader and asked for nothing else is reported stuck after it (API, host, metric, 3rc status) until it asks for more', async () => {
+    await withLab('ds', async (lab) => {
+      const srv = lab.netns('srv');
+      const cli = lab.netns('cli');
+      const { ifB } = lab.link(srv, '10.77.0.1/24', cli, undefined, { mac: VM10 });
+      const cfg = await dhcpConfig({ servers: { tftp: { listen: '0.0.0.0', port: 69 } }, install: { loaderQuiet: '2s' } });
+      mkdirSync(join(cfg.dir, 'boot'), { recursive: true });
+      writeFileSync(join(cfg.dir, 'boot', 'syslinux.efi'), randomBytes(40_000));
+      const served = await serveInNetns(lab, srv, cfg);
+      const get = (path: string) => lab.exec(srv, 'curl', ['-sf', `http://127.0.0.1:${cfg.ports.http}${path}`]);
+      const stuck = () => JSON.parse(get('/api/v1/boot/stuck')) as { host: string; loader: string; via: string; fetches: number; detail: string }[];
+      try {
+        // The firmware (udhcpc as x64 UEFI PXE) is told syslinux.efi, then fetches it (tftp-hpa) and stops.
+        const ud = envScript('udhcpc-stuck', 'bound');
+        const r = udhcpc(lab, cli, ifB, ud.path, ['-V', 'PXEClient:Arch:00007', '-x', '0x5d:0007']);
+        assert.ok(r.ok, r.out);
+        assert.equal(readEnv(ud.file).boot_file, 'syslinux.efi');
+        lab.exec(cli, 'ip', ['addr', 'add', '10.77.0.10/24', 'dev', ifB]);
+        // tftp-hpa exits 0 either way and says what went wrong on its output.
+        const tftpGet = (file: string) => execFileSync('sh', ['-c', 'ip netns exec "$0" tftp 10.77.0.1 -m binary -c get "$1" "$2" 2>&1', cli, file, join(tmp, 'got')], { encoding: 'utf8', timeout: 20_000 });
+        assert.doesNotMatch(tftpGet('syslinux.efi'), /rror/);
+        await until('vm10 reported stuck after its loader', () => stuck().length > 0);
+        const [s] = stuck();
+        assert.deepEqual([s!.host, s!.loader, s!.via, s!.fetches], ['vm10', 'syslinux.efi', 'tftp', 1]);
+        assert.match(s!.detail, /fetched its loader syslinux\.efi over TFTP once, asked for nothing else in \d+ s/);
+        assert.equal((JSON.parse(get('/api/v1/hosts/vm10')) as { stuck: { loader: string } | null }).stuck?.loader, 'syslinux.efi');
+        assert.match(get('/metrics'), /^threerc_boot_stuck_hosts 1$/m);
+        const status = lab.exec(srv, process.execPath, [BIN, 'status', '--config', cfg.file]);
+        assert.match(status, /^Boots stuck after their loader \(1\):$/m, status);
+        assert.match(status, /^vm10 +stuck after its loader syslinux\.efi +tftp /m, status);
+        // The loader runs and asks for its next file (one we do not have): progress, no longer stuck.
+        assert.match(tftpGet('ldlinux.e64'), /File not found/);
+        await until('vm10 no longer stuck', () => stuck().length === 0);
+        assert.equal((JSON.parse(get('/api/v1/hosts/vm10')) as { stuck: unknown }).stuck, null);
+        assert.match(get('/metrics'), /^threerc_boot_stuck_hosts 0$/m);
+      } finally {
+        await served.stop();
+        cfg.cleanup();
+      }
     });
   });
 

@@ -10,7 +10,10 @@ export const help = `Usage: 3rc status [--json] [--config FILE]
        3rc ha disable|enable|clear VM [--config FILE]
 
 status: the HA controller's view of every VM (state, host, since, last reason, recoveries used
-within the budget window), from the running 3rc, or the last persisted states when none runs.
+within the budget window), from the running 3rc, or the last persisted states when none runs;
+and, from the running 3rc, the hosts whose boot stopped after their loader (fetched it, asked for
+nothing else for install.loaderQuiet: a loader the firmware refused, e.g. unsigned under Secure
+Boot, or a broken one).
 ha: operator actions on one VM through the running 3rc (API token needed): disable (maintenance:
 no automatic action), enable, clear (lift a quarantine and reset its budget).`;
 
@@ -26,6 +29,16 @@ interface HaAnswer {
   vms: VmStatus[];
 }
 
+/** GET /api/v1/boot/stuck: hosts whose boot stopped after their loader. */
+interface StuckAnswer {
+  host: string;
+  loader: string;
+  via: string;
+  since: string;
+  fetches: number;
+  detail: string;
+}
+
 function ago(ms: number): string {
   const s = Math.max(0, Math.round(ms / 1000));
   return s < 120 ? `${s}s` : s < 7200 ? `${Math.round(s / 60)}m` : `${Math.round(s / 3600)}h`;
@@ -34,11 +47,13 @@ function ago(ms: number): string {
 export async function run(configFile: string, opts: { json: boolean }, io: Io): Promise<number> {
   const config = loadConfig(configFile);
   const api = await findApi(config, io.env);
-  let answer: HaAnswer & { cluster?: ClusterAnswer };
+  let answer: HaAnswer & { cluster?: ClusterAnswer; stuck?: StuckAnswer[] };
   let header: string;
   let role: string | null = null;
   if (api) {
     answer = await api.call<HaAnswer>('GET', '/api/v1/ha?limit=1');
+    // Boots that stopped after their loader: the running server watches the boot trace.
+    answer.stuck = await api.call<StuckAnswer[]>('GET', '/api/v1/boot/stuck');
     header = answer.active ? `HA controller: running (${api.url})` : `HA controller: not running: ${answer.reason}`;
     // Redundant 3rc (etcd): which instance answered, and who leads.
     const health = await api.call<{ role?: string; cluster?: ClusterAnswer }>('GET', '/api/v1/health');
@@ -72,6 +87,11 @@ export async function run(configFile: string, opts: { json: boolean }, io: Io): 
   const budget = config.ha.budget.recoveries;
   const rows = answer.vms.map((v) => [v.vm, v.state, v.host ?? '-', `${ago(now - v.since)} ago`, v.reason, `${v.recoveriesUsed}/${budget}`]);
   if (rows.length) for (const line of table(['VM', 'STATE', 'HOST', 'SINCE', 'REASON', 'RECOVERIES'], rows)) io.out(line);
+  if (answer.stuck?.length) {
+    io.out(`Boots stuck after their loader (${answer.stuck.length}):`);
+    const stuck = answer.stuck.map((s) => [s.host, `stuck after its loader ${s.loader}`, s.via, `${ago(now - Date.parse(s.since))} ago`, s.detail]);
+    for (const line of table(['HOST', 'BOOT', 'VIA', 'SINCE', 'DETAIL'], stuck)) io.out(line);
+  }
   return EXIT_OK;
 }
 
