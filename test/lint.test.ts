@@ -1,6 +1,6 @@
 /** `3rc lint` and `3rc render` against the shipped templates and planted mistakes. */
 import assert from 'node:assert/strict';
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { cli, LAB_YAML, ROOT, writeLabConfig } from './lib/serve.js';
@@ -9,7 +9,7 @@ describe('3rc lint', () => {
   it('passes on the shipped templates and the example inventory', async () => {
     const r = await cli(['lint', '--config', LAB_YAML]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^lint: 12 render\(s\) for 6 host\(s\): 0 error\(s\), 0 warning\(s\)\n$/);
+    assert.match(r.stdout, /^lint: 24 render\(s\) for 6 host\(s\): 0 error\(s\), 0 warning\(s\)\n$/);
     assert.equal(r.stderr, '');
   });
 
@@ -84,6 +84,25 @@ describe('3rc lint', () => {
   });
 });
 
+describe('3rc lint: GRUB configs', () => {
+  it('renders every host\'s GRUB config and has grub-script-check refuse a broken template', { skip: existsSync('/usr/bin/grub-script-check') ? false : 'grub-script-check missing (grub-common)' }, async () => {
+    const cfg = await writeLabConfig();
+    try {
+      const tpl = join(cfg.dir, 'templates');
+      cpSync(join(ROOT, 'templates'), tpl, { recursive: true });
+      // The local entry's closing brace lost: GRUB would stop at a syntax error and boot nothing.
+      const grub = join(tpl, 'grub.cfg.hbs');
+      writeFileSync(grub, readFileSync(grub, 'utf8').replace(/ {2}exit\n\}\n$/, '  exit\n'));
+      writeFileSync(cfg.file, readFileSync(cfg.file, 'utf8').replace(/paths:\n(\s+)boot: (.*)\n/, `paths:\n$1boot: $2\n$1templates: ${tpl}\n`));
+      const r = await cli(['lint', '--config', cfg.file]);
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      for (const mode of ['install', 'local']) assert.match(r.stderr, new RegExp(`grub\\.cfg\\.hbs: grub-script-check refused the rendered GRUB config \\(host vm10, ${mode}\\): `), r.stderr);
+    } finally {
+      cfg.cleanup();
+    }
+  });
+});
+
 describe('3rc render', () => {
   it('prints what the host gets, with --only for one part', async () => {
     const cfg = await writeLabConfig();
@@ -106,7 +125,13 @@ describe('3rc render', () => {
       assert.match(pxe.stdout, /^ {2}APPEND .*inst\.ks=http:\/\/10\.77\.0\.1(:\d+)?\/ks\/52-54-00-77-00-12\?token=[0-9a-f]{32}/m);
       // The same token as in the kickstart it points to.
       assert.equal(/token=([0-9a-f]{32})/.exec(pxe.stdout)![1], /token=([0-9a-f]{32})/.exec(ks.stdout)![1]);
-      const bad = await cli(['render', 'vm10', '--only', 'grub', '--config', cfg.file]);
+      assert.match(all.stdout, /^#### .*grub\.cfg\.hbs \(vm10: grub\.cfg-01-52-54-00-77-00-10\)$/m);
+      // GRUB's entry for the same install: the kernel from TFTP, the same token, quoted for GRUB.
+      const grub = await cli(['render', 'vm12', '--only', 'grub', '--config', cfg.file]);
+      assert.match(grub.stdout, /^set default=install$/m);
+      assert.match(grub.stdout, /^ {2}linux \(tftp,10\.77\.0\.1\)\/rocky\/9\/vmlinuz .*'inst\.ks=http:\/\/10\.77\.0\.1(:\d+)?\/ks\/52-54-00-77-00-12\?token=[0-9a-f]{32}'/m);
+      assert.equal(/token=([0-9a-f]{32})/.exec(grub.stdout)![1], /token=([0-9a-f]{32})/.exec(ks.stdout)![1]);
+      const bad = await cli(['render', 'vm10', '--only', 'bootsector', '--config', cfg.file]);
       assert.equal(bad.code, 2, 'a wrong --only is a usage error');
     } finally {
       cfg.cleanup();

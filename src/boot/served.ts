@@ -27,6 +27,8 @@ export interface Preview {
   ipxe: { file: string; text: string };
   /** pxelinux.cfg/01-<mac> as TFTP serves it (pxelinux.0 and syslinux.efi read it). */
   pxelinux: { file: string; text: string };
+  /** grub.cfg-01-<mac> as TFTP serves it (GRUB's netboot images: Secure Boot's shim chain, ARM64). */
+  grub: { file: string; text: string };
   /** Why what is shown is not (yet) what the host gets, if it is not. */
   note: string | null;
 }

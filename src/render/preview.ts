@@ -7,6 +7,8 @@ import type { Host } from '../inventory/inventory.js';
 import type { BootEntry } from '../domain/boot-entry.js';
 import type { Preview } from '../boot/served.js';
 import { macPath } from '../boot/urls.js';
+import { bootSettings, type BootSpec } from '../boot/booter.js';
+import { compileGrubTemplate, grubConfig, GRUB_TEMPLATE } from './grub.js';
 import { compilePxelinuxTemplate, macConfig, PXELINUX_TEMPLATE } from './pxelinux.js';
 import { hostSpec, renderIpxe, renderKickstart, type RenderDeps } from './render.js';
 
@@ -22,8 +24,17 @@ export function preview(deps: RenderDeps, host: Host, entry: BootEntry | undefin
   let note: string | null = null;
   if (mode !== 'install') note = `${host.name} boots from its disk now (it would get 404 for its kickstart); this is what it gets once flipped to install, with its token in the URLs`;
   else if (profileName && profileName !== entry?.profile) note = `${host.name} is installing ${entry?.profile}; this is a preview with profile ${profileName}`;
-  // The same function the TFTP server answers pxelinux.cfg/01-<mac> with.
+  return { host: host.name, mac: macPath(host.mac), mode, profile: profile.name, kickstart: ks && { file: ks.file, text: ks.text }, ipxe: { file: ipxe.file, text: ipxe.text }, ...loaderConfigs(deps, spec), note };
+}
+
+/**
+ * The host's loader configs, by the same functions the TFTP server answers pxelinux.cfg/01-<mac>
+ * and grub.cfg-01-<mac> with (`file`: the template each came from).
+ */
+export function loaderConfigs(deps: Pick<RenderDeps, 'config' | 'engine'>, spec: BootSpec): Pick<Preview, 'pxelinux' | 'grub'> {
   const pxeFile = deps.engine.templateFile(PXELINUX_TEMPLATE);
   const pxe = macConfig(spec, '', compilePxelinuxTemplate(readFileSync(pxeFile, 'utf8')))!;
-  return { host: host.name, mac: macPath(host.mac), mode, profile: profile.name, kickstart: ks && { file: ks.file, text: ks.text }, ipxe: { file: ipxe.file, text: ipxe.text }, pxelinux: { file: pxeFile, text: pxe.content }, note };
+  const grubFile = deps.engine.templateFile(GRUB_TEMPLATE);
+  const grub = grubConfig(spec, compileGrubTemplate(readFileSync(grubFile, 'utf8')), 'tftp', bootSettings(deps.config).serverIp)!;
+  return { pxelinux: { file: pxeFile, text: pxe.content }, grub: { file: grubFile, text: grub.content } };
 }

@@ -7,6 +7,7 @@ import { Inventory } from '../../inventory/inventory.js';
 import { TemplateError } from '../../lib/errors.js';
 import { TemplateEngine } from '../../render/engine.js';
 import { checkKickstart } from '../../render/kickstart-check.js';
+import { loaderConfigs } from '../../render/preview.js';
 import { hostSpec, renderIpxe, renderKickstart } from '../../render/render.js';
 import { findUnquoted } from '../../render/shell.js';
 import { EXIT_FAIL, EXIT_OK, type Io } from '../io.js';
@@ -16,7 +17,9 @@ export const help = `Usage: 3rc lint [--config FILE]
 Renders every template for every host of the config that uses it (with a stand-in install
 token): a missing variable or partial is an error naming the template file, its line and the
 host. Preseeds are checked with debconf-set-selections -c; kickstarts for balanced
-%packages/%pre/%post ... %end sections and known commands. Exits 1 on any error.
+%packages/%pre/%post ... %end sections and known commands; every host's pxelinux.cfg and GRUB
+config (grub.cfg-01-<mac>, install and local) is rendered, and the GRUB one checked with
+grub-script-check (grub-common; a warning when it is missing). Exits 1 on any error.
 
 Warns (without failing) about every variable a template prints into a shell context without
 {{shq ...}}: in a *.sh.hbs or #!/bin/sh template, a kickstart %pre/%post/%onerror section, a
@@ -25,6 +28,7 @@ source: {{shq value}} (or {{shq value nest=1}} inside sh -c '...') quotes the va
 word, so data never runs as code.`;
 
 const DEBCONF = '/usr/bin/debconf-set-selections';
+const GRUB_CHECK = '/usr/bin/grub-script-check';
 
 /** Every .hbs file under dir, sorted. */
 function templates(dir: string): string[] {
@@ -68,6 +72,19 @@ export function run(configFile: string, io: Io): number {
         }
       };
       attempt(() => renderIpxe(deps, host, hostSpec(deps, host, entry)));
+      // The loader configs, installing and booting locally; GRUB's through GRUB's own parser.
+      for (const e of [entry, { ...entry, mode: 'local' as const }]) {
+        const cfgs = attempt(() => loaderConfigs(deps, hostSpec(deps, host, e)));
+        if (!cfgs || !existsSync(GRUB_CHECK)) continue;
+        const file = join(tmp, `${host.name}.${e.mode}.grub.cfg`);
+        writeFileSync(file, cfgs.grub.text);
+        try {
+          execFileSync(GRUB_CHECK, [file], { stdio: ['ignore', 'pipe', 'pipe'] });
+        } catch (err) {
+          const out = `${String((err as { stdout?: Buffer }).stdout ?? '')}${String((err as { stderr?: Buffer }).stderr ?? '')}`.trim().replace(new RegExp(file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'), 'g'), 'rendered');
+          add(`${rel(cfgs.grub.file)}: grub-script-check refused the rendered GRUB config (host ${host.name}, ${e.mode}): ${out.split('\n').join(' | ')}`);
+        }
+      }
       const profile = inventory.profile(host.profile)!;
       if (!profile.template) continue;
       const ks = attempt(() => renderKickstart(deps, host, entry));
@@ -93,6 +110,7 @@ export function run(configFile: string, io: Io): number {
     rmSync(tmp, { recursive: true, force: true });
   }
   const warnings: string[] = [];
+  if (!existsSync(GRUB_CHECK)) warnings.push(`warning: GRUB configs rendered but not checked: ${GRUB_CHECK} is missing (apt-get install grub-common)`);
   for (const file of [...templates(config.paths.templates), ...templates(config.paths.kickstarts)]) {
     for (const u of findUnquoted(readFileSync(file, 'utf8'), file)) {
       warnings.push(`warning: ${rel(file)}:${u.line}: ${u.expression} is printed into a shell context (${u.context}) unquoted: write {{shq ...}}${u.context === 'late_command' || u.context === 'sh -c' ? ' (nest=1 inside sh -c \'...\')' : ''}`);

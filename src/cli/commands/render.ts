@@ -6,15 +6,15 @@ import { EXIT_OK, type Io } from '../io.js';
 import { withLocalState } from '../local-state.js';
 import { findApi } from '../target.js';
 
-export const help = `Usage: 3rc render HOST [--profile PROFILE] [--only kickstart|ipxe|pxelinux] [--config FILE]
+export const help = `Usage: 3rc render HOST [--profile PROFILE] [--only kickstart|ipxe|pxelinux|grub] [--config FILE]
 
 Prints what HOST is served: its kickstart or preseed exactly as the host gets it (the same render,
-with its current install token), then its iPXE script and its pxelinux.cfg/01-<mac> entry. With --only, prints just that one, for
-pipes. --profile previews another profile. Asks the running 3rc (API token needed) or, when none
+with its current install token), then its iPXE script, its pxelinux.cfg/01-<mac> entry and its
+grub.cfg-01-<mac> (as TFTP serves them). With --only, prints just that one, for pipes. --profile previews another profile. Asks the running 3rc (API token needed) or, when none
 runs, renders from the store.`;
 
 export async function run(configFile: string, hostName: string, opts: { profile?: string; only?: string }, io: Io): Promise<number> {
-  if (opts.only !== undefined && opts.only !== 'kickstart' && opts.only !== 'ipxe' && opts.only !== 'pxelinux') throw new InputError(ErrorCodes.USAGE, `--only takes kickstart, ipxe or pxelinux, not ${JSON.stringify(opts.only)}`);
+  if (opts.only !== undefined && !['kickstart', 'ipxe', 'pxelinux', 'grub'].includes(opts.only)) throw new InputError(ErrorCodes.USAGE, `--only takes kickstart, ipxe, pxelinux or grub, not ${JSON.stringify(opts.only)}`);
   const config = loadConfig(configFile);
   const api = await findApi(config, io.env);
   let p: Preview;
@@ -38,10 +38,13 @@ export async function run(configFile: string, hostName: string, opts: { profile?
     io.out(p.ipxe.text.replace(/\n$/, ''));
   } else if (opts.only === 'pxelinux') {
     io.out(p.pxelinux.text.replace(/\n$/, ''));
+  } else if (opts.only === 'grub') {
+    io.out(p.grub.text.replace(/\n$/, ''));
   } else {
     if (p.kickstart) io.out(`#### ${p.kickstart.file} (${p.host}, profile ${p.profile}, boot ${p.mode})\n${p.kickstart.text.replace(/\n$/, '')}`);
     io.out(`#### ${p.ipxe.file} (${p.host})\n${p.ipxe.text.replace(/\n$/, '')}`);
     io.out(`#### ${p.pxelinux.file} (${p.host}: pxelinux.cfg/01-${p.mac})\n${p.pxelinux.text.replace(/\n$/, '')}`);
+    io.out(`#### ${p.grub.file} (${p.host}: grub.cfg-01-${p.mac})\n${p.grub.text.replace(/\n$/, '')}`);
   }
   return EXIT_OK;
 }
