@@ -248,7 +248,7 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
     });
     // The boot servers' evidence for the HA controller: a VM that PXE-boots again and again.
     const evidence = new PxeEvidence();
-    const withEvidence = bootEvidence(counted as TraceSink, evidence);
+    const withEvidence = bootEvidence(counted as TraceSink, evidence, { ipOf: (vm) => inventory.hostByName(vm)?.ip });
     // Hosts that fetched their loader and asked for nothing else (boot/loader-watch.ts).
     const loaders = new LoaderWatch(config.install.loaderQuiet);
     registerStuckBoots(metrics, () => loaders.stuck(clock.now()).length);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { bootEvidence, evidenceTrace, PxeEvidence, type BootEvidenceEvent } from './evidence.js';
+import { BOOT_CONFIRM_MS, bootEvidence, evidenceTrace, PxeEvidence, type BootEvidenceEvent } from './evidence.js';
 import { isBlackout, type Snapshot } from './monitor.js';
 
 describe('PXE-loop evidence', () => {
@@ -54,20 +54,59 @@ describe('monitoring blackout', () => {
 });
 
 describe('evidence from the boot trace', () => {
-  it('counts DHCP DISCOVERs of PXE clients by boot mode and passes every event on', async () => {
+  const ips: Record<string, string> = { vm10: '10.77.0.10', vm11: '10.77.0.11' };
+  const ipOf = (vm: string) => ips[vm];
+  const script = (at: number, peer = '10.77.0.10') => ({ at, kind: 'http.ipxe', host: 'vm10', data: { peer, status: 200, mode: 'local' } });
+
+  it('counts boot attempts of PXE clients (a DISCOVER confirmed by a fetch from the VM\'s address) and passes every event on', async () => {
     const { evidenceTrace } = await import('./evidence.js');
     const seen: string[] = [];
     const ev = new PxeEvidence({ threshold: 2, window: 60_000 });
-    const trace = evidenceTrace({ record: (e: { kind: string }) => void seen.push(e.kind) }, ev);
+    const trace = evidenceTrace({ record: (e: { kind: string }) => void seen.push(e.kind) }, ev, { ipOf });
     trace.record({ at: 1, kind: 'dhcp.discover', host: 'vm10', data: { boot: 'local', pxe: true, arch: 0 } });
     trace.record({ at: 2, kind: 'dhcp.request', host: 'vm10', data: { boot: 'local', pxe: true } });
+    trace.record(script(2));
     trace.record({ at: 3, kind: 'dhcp.discover', host: 'vm11', data: { boot: 'none' } });
     // The installed system's own DHCP client (no PXE vendor class): not a boot attempt.
     trace.record({ at: 3, kind: 'dhcp.discover', host: 'vm10', data: { boot: 'local' } });
+    trace.record(script(3));
     assert.equal(ev.looping('vm10', 3), false);
+    // Over TFTP: a whole transfer to the VM's address confirms it as well.
     trace.record({ at: 4, kind: 'dhcp.discover', host: 'vm10', data: { boot: 'local', pxe: true } });
-    assert.equal(ev.looping('vm10', 4), true);
-    assert.deepEqual(seen, ['dhcp.discover', 'dhcp.request', 'dhcp.discover', 'dhcp.discover', 'dhcp.discover']);
+    trace.record({ at: 5, kind: 'tftp.transfer', host: 'vm10', data: { file: 'pxelinux.cfg/01-52-54-00-77-00-10', mac: null, peer: '10.77.0.10:2070', outcome: 'complete' } });
+    assert.equal(ev.looping('vm10', 5), true);
+    assert.deepEqual(seen, ['dhcp.discover', 'dhcp.request', 'http.ipxe', 'dhcp.discover', 'dhcp.discover', 'http.ipxe', 'dhcp.discover', 'tftp.transfer']);
+  });
+
+  it('a stranger\'s DISCOVERs with a VM\'s MAC are no loop: unconfirmed, or confirmed only by fetches from other addresses, late, or refused', async () => {
+    const { evidenceTrace } = await import('./evidence.js');
+    const ev = new PxeEvidence({ threshold: 2, window: 600_000 });
+    const trace = evidenceTrace({ record: () => undefined }, ev, { ipOf });
+    for (let i = 0; i < 10; i++) trace.record({ at: 1000 * i, kind: 'dhcp.discover', host: 'vm10', data: { boot: 'local', pxe: true } });
+    assert.equal(ev.looping('vm10', 10_000), false, 'DISCOVERs alone');
+    const spoofs = [
+      // A local entry's pxelinux.cfg is readable by anyone: fetched whole from the stranger's own address.
+      { kind: 'tftp.transfer', host: 'vm10', data: { file: 'pxelinux.cfg/01-52-54-00-77-00-10', mac: null, peer: '10.77.0.99:2070', outcome: 'complete' } },
+      // A RRQ spoofed from the VM's address: the blocks go to the VM, which never acknowledges them.
+      { kind: 'tftp.transfer', host: 'vm10', data: { file: 'pxelinux.0', mac: null, peer: '10.77.0.10:2070', outcome: 'timeout' } },
+      { kind: 'http.ipxe', host: 'vm10', data: { peer: '10.77.0.99', status: 403 } },
+      { kind: 'http.file', host: 'vm10', reason: 'complete', data: { file: '/boot/files/pxelinux.0', peer: '10.77.0.99', status: 200 } },
+    ];
+    for (const [i, s] of spoofs.entries()) {
+      trace.record({ at: 20_000 + 1000 * i, kind: 'dhcp.discover', host: 'vm10', data: { boot: 'local', pxe: true } });
+      trace.record({ at: 20_500 + 1000 * i, ...s });
+    }
+    assert.equal(ev.looping('vm10', 30_000), false, 'fetches from elsewhere, or not whole');
+    // The VM's own fetch long after the DISCOVER is no confirmation of it.
+    trace.record({ at: 40_000, kind: 'dhcp.discover', host: 'vm10', data: { boot: 'local', pxe: true } });
+    trace.record(script(40_000 + BOOT_CONFIRM_MS + 1));
+    assert.equal(ev.looping('vm10', 200_000), false);
+    // Two real attempts: a loop.
+    for (const at of [300_000, 310_000]) {
+      trace.record({ at, kind: 'dhcp.discover', host: 'vm10', data: { boot: 'local', pxe: true } });
+      trace.record(script(at + 500));
+    }
+    assert.equal(ev.looping('vm10', 310_500), true);
   });
 
   it('forgets the boots before a power action: they were another copy (reset, or destroyed before this start)', () => {
@@ -90,7 +129,7 @@ describe('install-failed evidence', () => {
     const ev = new PxeEvidence();
     const seen: string[] = [];
     const off = ev.onInstallFailed((vm) => seen.push(vm));
-    const trace = evidenceTrace({ record: () => undefined }, ev);
+    const trace = evidenceTrace({ record: () => undefined }, ev, { ipOf: () => undefined });
     trace.record({ at: 1, kind: 'http.install-failed', host: 'vm10', data: { status: 403 } });
     trace.record({ at: 2, kind: 'http.install-done', host: 'vm11', data: { status: 200 } });
     trace.record({ at: 3, kind: 'http.install-failed', host: 'vm10', data: { status: 200 } });
@@ -105,7 +144,7 @@ describe('BootEvidence sink', () => {
     const ev = new PxeEvidence({ threshold: 1, window: 60_000 });
     const passed: string[] = [];
     const events: BootEvidenceEvent[] = [];
-    const sink = bootEvidence({ record: (e) => void passed.push(e.kind) }, ev, (e) => events.push(e));
+    const sink = bootEvidence({ record: (e) => void passed.push(e.kind) }, ev, { ipOf: () => undefined, onEvent: (e) => events.push(e) });
     sink.record({ at: 1, kind: 'http.install-done', host: 'vm11', data: { peer: '10.77.0.11', status: 200 } });
     sink.record({ at: 2, kind: 'http.install-failed', host: 'vm10', data: { peer: '10.77.0.10', status: 403 } });
     sink.record({ at: 3, kind: 'http.install-failed', host: 'vm10', data: { peer: '10.77.0.10', status: 200 } });

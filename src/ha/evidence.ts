@@ -79,18 +79,43 @@ export interface TraceSink {
 /** What the boot servers tell the HA controller about a VM's install (see {@link bootEvidence}). */
 export type BootEvidenceEvent = { type: 'install-failed'; vm: string; at: number } | { type: 'install-done'; vm: string; at: number };
 
+/** How long after a firmware DISCOVER a fetch from the VM's own address confirms the boot attempt. */
+export const BOOT_CONFIRM_MS = 120_000;
+
+/** What the sink needs besides the evidence (see {@link bootEvidence}). */
+export interface BootEvidenceOptions {
+  /** The VM's reserved address (inventory), which a confirming fetch must come from. */
+  ipOf(vm: string): string | undefined;
+  onEvent?: (e: BootEvidenceEvent) => void;
+}
+
 /**
  * The BootEvidence sink: wraps the boot trace so that the boot servers' events feed the HA side.
- * - every DHCP DISCOVER from boot firmware (the DHCP server puts the boot entry's mode in
- *   `data.boot` and marks firmware `data.pxe`) feeds the PXE-loop evidence; one DISCOVER per
- *   boot attempt;
+ * - a DHCP DISCOVER from boot firmware (the DHCP server puts the boot entry's mode in
+ *   `data.boot` and marks firmware `data.pxe`) is a boot attempt, one DISCOVER per attempt; it
+ *   feeds the PXE-loop evidence only once the VM's own address fetched something the boot servers
+ *   answer within {@link BOOT_CONFIRM_MS}: its iPXE script (HTTP, served only to that address), a
+ *   whole TFTP transfer or an HTTP boot file to that address. DHCP carries no proof of who sent
+ *   it: any host on the LAN can send DISCOVERs with a VM's MAC, and counted alone they would turn a
+ *   VM's reboot into a reinstall (its disk wiped) on a stranger's word. A fetch to the reserved
+ *   address needs the replies to reach it (a TCP handshake, TFTP's acknowledged blocks);
  * - an accepted install callback (HTTP traces every one; status 200 = token checked) becomes a
  *   controller event: install-failed reaches the FSM at once (PxeEvidence.installFailed), not
  *   after the install timeout; install-done is passed on too.
  * It switches over every event kind (events/kinds.ts): a new kind does not compile until it is
  * decided here whether it is evidence.
  */
-export function bootEvidence(inner: TraceSink, evidence: PxeEvidence, onEvent?: (e: BootEvidenceEvent) => void): TraceSink {
+export function bootEvidence(inner: TraceSink, evidence: PxeEvidence, opts: BootEvidenceOptions): TraceSink {
+  const { ipOf, onEvent } = opts;
+  /** The last unconfirmed boot attempt of each VM (inventory hosts only: bounded). */
+  const pending = new Map<string, { at: number; mode: 'local' | 'install' }>();
+  /** A fetch by `peer` (`ip` or `ip:port`) at `at`: confirms the VM's pending attempt if it came from the VM's address. */
+  const confirm = (vm: string, peer: unknown, at: number): void => {
+    const p = pending.get(vm);
+    if (!p || typeof peer !== 'string' || peer.replace(/:\d+$/, '') !== ipOf(vm) || at - p.at > BOOT_CONFIRM_MS) return;
+    pending.delete(vm);
+    evidence.record(vm, p.at, p.mode);
+  };
   const feed = (event: Parameters<TraceSink['record']>[0]): void => {
     const e = readEvent(event);
     if ('other' in e || !event.host) return;
@@ -100,9 +125,19 @@ export function bootEvidence(inner: TraceSink, evidence: PxeEvidence, onEvent?: 
         // Boot firmware only (the DHCP server marks it `pxe`): the installed system's DHCP client
         // also asks on each boot, and counting it would make every boot count twice.
         const mode = e.data?.boot;
-        if (e.data?.pxe === true && (mode === 'local' || mode === 'install')) evidence.record(vm, e.at, mode);
+        if (e.data?.pxe === true && (mode === 'local' || mode === 'install')) pending.set(vm, { at: e.at, mode });
         return;
       }
+      // The boot servers answered the VM's own address: the attempt was the VM's.
+      case 'http.ipxe':
+        if (e.data?.status === 200) confirm(vm, e.data.peer, e.at);
+        return;
+      case 'tftp.transfer':
+        if (e.data?.outcome === 'complete') confirm(vm, e.data.peer, e.at);
+        return;
+      case 'http.file':
+        if (e.reason === 'complete' && e.data?.status === 200) confirm(vm, e.data.peer, e.at);
+        return;
       case 'http.install-failed':
         if (e.data?.status !== 200) return;
         evidence.installFailed(vm);
@@ -111,13 +146,13 @@ export function bootEvidence(inner: TraceSink, evidence: PxeEvidence, onEvent?: 
       case 'http.install-done':
         if (e.data?.status === 200) onEvent?.({ type: 'install-done', vm, at: e.at });
         return;
-      // Not evidence: other DHCP messages (one DISCOVER per boot attempt is counted), transfers
-      // and fetches (they follow the DISCOVER), and what the boot servers do not record
+      // Not evidence: other DHCP messages (one DISCOVER per boot attempt is counted), the
+      // kickstart (an install is no loop), and what the boot servers do not record
       // (install.* is written by the install lifecycle, ha.* by the controller, the rest by
       // the inventory, the monitor and P2V).
       case 'dhcp.offer': case 'dhcp.request': case 'dhcp.decline': case 'dhcp.ack': case 'dhcp.nak': case 'dhcp.release': case 'dhcp.inform':
       case 'dhcp.bootp': case 'dhcp.invalid': case 'dhcp.malformed': case 'dhcp.dropped':
-      case 'tftp.transfer': case 'http.file': case 'http.kickstart': case 'http.ipxe': case 'http.refused':
+      case 'http.kickstart': case 'http.refused':
       case 'install.done': case 'install.failed': case 'install.expired': case 'install.host-keys':
       case 'dns.query': case 'boot.set': case 'boot.removed': case 'host.created': case 'host.updated': case 'host.deleted':
       case 'p2v.job': case 'p2v.refused': case 'ha.transition': case 'ha.action': case 'ha.done': case 'hypervisor.up': case 'hypervisor.down':
