@@ -5,9 +5,10 @@
  */
 import { createHash } from 'node:crypto';
 import { dirname } from 'node:path';
-import type { Config } from './config/load.js';
+import { loadConfig, type Config } from './config/load.js';
+import { applyReload, planReload, type ReloadPlan } from './config/reload.js';
 import { ensureApiToken } from './config/api-token.js';
-import { createDhcpServer } from './dhcp/server.js';
+import { createDhcpServer, type DhcpServer } from './dhcp/server.js';
 import { LeaseTable } from './dhcp/lease-table.js';
 import { createDnsServer } from './dns/server.js';
 import { createApp } from './http/app.js';
@@ -24,9 +25,10 @@ import type { Store } from './store/store.js';
 import { createTftpServer } from './tftp/server.js';
 import { bootSources } from './boot/booter.js';
 import { LoaderWatch } from './boot/loader-watch.js';
+import { ReloadableFiles } from './boot/virtual.js';
 import { bootConfigFiles, tftpConfigFiles } from './render/boot-configs.js';
 import { hostRenderer } from './render/served.js';
-import { HostCatalog } from './inventory/catalog.js';
+import { HostCatalog, syncBootEntries } from './inventory/catalog.js';
 import { InstallLifecycle } from './inventory/install.js';
 import { countingTrace, LimitedTrace } from './inventory/trace.js';
 import { EventRetention } from './store/retention.js';
@@ -151,6 +153,12 @@ export interface Running {
   bootTable: BootTable;
   leases: LeaseTable;
   services: Service[];
+  /**
+   * Reads the config file again, validates it completely, and applies hosts, profiles and vars
+   * in one step (config/reload.ts); throws a ConfigError naming the file and field, with nothing
+   * applied, when the new file is not valid.
+   */
+  reload(): Promise<ReloadPlan>;
   /** Closes every listener, then the store. Idempotent. */
   stop(): Promise<void>;
 }
@@ -283,8 +291,12 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
 
     const s = config.servers;
     // A new leader reads the leases afresh from the store (another instance handed them out).
-    if (s.dhcp.enabled) await onLeader('dhcp', async () => createDhcpServer({ config, inventory, bootTable, leases: cluster ? (dhcpLeases = await LeaseTable.load(store)) : leases, trace, clock, log }));
-    if (s.tftp.enabled) await onLeader('tftp', async () => createTftpServer({ config, inventory, virtualFiles: tftpConfigFiles(bootSources(config, inventory, bootTable), config.paths.templates), trace, clock, log }));
+    let dhcpServer: DhcpServer | undefined;
+    if (s.dhcp.enabled) await onLeader('dhcp', async () => (dhcpServer = createDhcpServer({ config, inventory, bootTable, leases: cluster ? (dhcpLeases = await LeaseTable.load(store)) : leases, trace, clock, log })));
+    // The loader configs TFTP and HTTP generate; a reload builds them again (profiles, templates).
+    const tftpConfigs = new ReloadableFiles(() => tftpConfigFiles(bootSources(config, inventory, bootTable), config.paths.templates));
+    const httpConfigs = new ReloadableFiles(() => bootConfigFiles(bootSources(config, inventory, bootTable), config.paths.templates, 'http'));
+    if (s.tftp.enabled) await onLeader('tftp', async () => createTftpServer({ config, inventory, virtualFiles: tftpConfigs, trace, clock, log }));
     if (s.dns.enabled) {
       const dns = createDnsServer({ config, inventory, clock, log, onQuery: installQueryTrace(inventory, bootTable, trace, clock) });
       registerDnsStats(metrics, dns.stats);
@@ -308,7 +320,8 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
         hostKeys, // learned host keys
         p2v,
         loaders,
-        bootConfigs: bootConfigFiles(bootSources(config, inventory, bootTable), config.paths.templates, 'http'),
+        bootConfigs: httpConfigs,
+        reload: () => reload(),
         config, render: hostRenderer({ config, inventory, engine, bootTable }), trace, metrics, install, catalog, ha: haView,
         cluster: cluster ? () => cluster.status() : undefined,
         inventory, bootTable, store, clock, startedAt,
@@ -321,10 +334,37 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
       });
       services.push(new HttpServer(s.http, app));
     }
+    // ---- config reload (SIGHUP, 3rc reload, POST /api/v1/reload): one at a time ----
+    let reloading: Promise<ReloadPlan> = Promise.resolve(null as unknown as ReloadPlan);
+    const reloadOnce = async (): Promise<ReloadPlan> => {
+      const next = loadConfig(config.source);
+      const plan = planReload(config, next);
+      // The HA controller watches the VMs it was started with.
+      if (JSON.stringify(vmSpecs(config.hosts)) !== JSON.stringify(vmSpecs(next.hosts))) plan.needsRestart.push("hosts (the HA controller's VMs: which hosts run on which hypervisor, their priority and size)");
+      const before = new Map(inventory.hosts().map((h) => [h.name, h]));
+      applyReload(config, next);
+      inventory.replaceProfiles(next.profiles);
+      await catalog.load();
+      const after = new Map(inventory.hosts().map((h) => [h.name, h]));
+      // Boot entries: a new host gets one (its `boot`), a removed one loses it, a new MAC moves it.
+      for (const name of new Set([...before.keys(), ...after.keys()])) {
+        const b = before.get(name);
+        const a = after.get(name);
+        if (!b || !a || b.mac !== a.mac) await syncBootEntries(bootTable, b, a);
+      }
+      dhcpServer?.refresh();
+      tftpConfigs.reload();
+      httpConfigs.reload();
+      for (const w of next.warnings) log.warn(w);
+      log.info({ config: config.source, applied: plan.applied, needsRestart: plan.needsRestart, hosts: plan.hosts, profiles: plan.profiles }, plan.needsRestart.length ? 'config reloaded; some changes need a restart and were not applied' : 'config reloaded');
+      return plan;
+    };
+    const reload = (): Promise<ReloadPlan> => (reloading = reloading.then(reloadOnce, reloadOnce));
+
     for (const svc of services) await svc.start();
     await cluster?.ready();
     let stopping: Promise<void> | undefined;
-    return { store, inventory, bootTable, leases, services, stop: () => (stopping ??= stopAll()) };
+    return { store, inventory, bootTable, leases, services, reload, stop: () => (stopping ??= stopAll()) };
   } catch (err) {
     await stopAll();
     throw err;

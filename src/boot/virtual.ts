@@ -49,6 +49,30 @@ export function anyVirtualFiles(...all: VirtualFiles[]): VirtualFiles {
 }
 
 /**
+ * Generated files that a config reload builds again (new profiles, templates): readers keep the
+ * same object. A build that fails (a template gone) keeps the files as they were and throws.
+ */
+export class ReloadableFiles implements VirtualFiles {
+  private current: VirtualFiles;
+
+  constructor(private readonly build: () => VirtualFiles) {
+    this.current = build();
+  }
+
+  generated(rel: string): VirtualFile | null {
+    return this.current.generated(rel);
+  }
+
+  fallback(rel: string): VirtualFile | null {
+    return this.current.fallback(rel);
+  }
+
+  reload(): void {
+    this.current = this.build();
+  }
+}
+
+/**
  * A loader's per-MAC config from a boot spec, in the loader's syntax (`render`): null when the MAC
  * is neither in the BootTable nor in the inventory (the request falls through to the boot root).
  * An install entry holds the kickstart URL with the per-install token: a secret bound to the

@@ -13,6 +13,7 @@ import * as p2v from './commands/p2v.js';
 import * as hosts from './commands/hosts.js';
 import * as lab from './commands/lab.js';
 import * as lint from './commands/lint.js';
+import * as reload from './commands/reload.js';
 import * as render from './commands/render.js';
 import * as status from './commands/status.js';
 import * as serve from './commands/serve.js';
@@ -30,6 +31,7 @@ Usage: 3rc <command> [options]
 
 Commands:
   serve          run the protocol servers
+  reload         make the running 3rc read its config again (hosts, profiles, vars)
   check-config   validate a config file
   hosts          list hosts and their boot entries
   boot           set what a host boots next (install or local)
@@ -122,6 +124,12 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
       if (!host) throw usage('name the host: 3rc render HOST [--profile P]');
       if (extra) throw usage(`unexpected argument ${extra}`);
       return render.run(configPath(values, io), host, { profile: values.profile as string | undefined, only: values.only as string | undefined }, io);
+    }
+    case 'reload': {
+      const { values, positionals } = parse(rest, configOption);
+      if (values.help) return io.out(reload.help), EXIT_OK;
+      if (positionals.length) throw usage(`unexpected argument ${positionals[0]}`);
+      return reload.run(configPath(values, io), io);
     }
     case 'status': {
       const { values, positionals } = parse(rest, { ...configOption, json: { type: 'boolean' } });

@@ -66,7 +66,7 @@ export class DhcpServer implements Service {
   private pxeSocket: dgram.Socket | undefined;
   /** Per-subnet sockets bound to this host's address in the subnet (CIDR text -> socket). */
   private readonly senders = new Map<string, dgram.Socket>();
-  private readonly settings: PolicySettings;
+  private settings: PolicySettings;
   private readonly limiter: MacRateLimiter;
   private readonly cursors = new Map<string, number>();
   private readonly trace: BootTrace;
@@ -94,6 +94,14 @@ export class DhcpServer implements Service {
       (_msg: Uint8Array, rinfo: Rinfo) => peerOf(rinfo),
       (msg: Uint8Array, rinfo: Rinfo, via: 'dhcp' | 'pxe' = 'dhcp', send?: Sender) => this.handle(msg, peerOf(rinfo), send ?? (via === 'pxe' ? (b, a, p) => this.transmit(this.pxeSocket, b, a, p) : undefined), via),
     );
+  }
+
+  /**
+   * A config reload changed profiles (their loaders and chains): the settings are computed again
+   * from the config (a reload leaves `network` and `servers` as they were started).
+   */
+  refresh(): void {
+    this.settings = policySettings(this.deps.config);
   }
 
   /** MACs the rate limiter remembers (bounded: see rate-limit.ts). */

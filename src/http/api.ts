@@ -2,7 +2,7 @@
  * REST API v1. Reads are open (management network); every change needs the bearer token.
  */
 import { Router } from 'express';
-import { ConflictError, ErrorCodes, InputError, NotFoundError } from '../lib/errors.js';
+import { ConfigError, ConflictError, ErrorCodes, InputError, NotFoundError } from '../lib/errors.js';
 import type { Host } from '../inventory/inventory.js';
 import type { AppDeps } from './deps.js';
 import { currentHostView } from './views.js';
@@ -60,6 +60,18 @@ export function apiRouter(deps: AppDeps): Router {
   r.get('/boot/stuck', (_req, res) => {
     const now = deps.clock.now();
     res.json((deps.loaders?.stuck(now) ?? []).map((s) => ({ ...s, since: new Date(s.since).toISOString(), lastSeen: new Date(s.lastSeen).toISOString() })));
+  });
+
+  // Reads the config file again and applies hosts, profiles and vars (as SIGHUP does). An invalid
+  // file changes nothing: 422 with every problem (file, line, field, what was expected).
+  r.post('/reload', auth, async (_req, res) => {
+    if (!deps.reload) return void apiError(res, 409, 'E_NO_RELOAD', 'this server cannot reload its config');
+    try {
+      res.json(await deps.reload());
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      res.status(422).json({ error: { code: err.code, message: `the config file is not valid; nothing was changed:\n${err.message}`, problems: err.problems } });
+    }
   });
 
   r.get('/health', (_req, res) => {

@@ -20,6 +20,7 @@ import type { P2vService } from '../p2v/service.js';
 import type { LiveFeed } from './live-feed.js';
 import type { VirtualFiles } from '../boot/virtual.js';
 import type { LoaderWatch } from '../boot/loader-watch.js';
+import type { ReloadPlan } from '../config/reload.js';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -57,6 +58,8 @@ export interface AppDeps {
   cluster?: (() => ClusterRole) | undefined;
   /** Where host keys reported with install-done go (ha.guestSsh.learnHostKeys); absent: reported, not recorded. */
   hostKeys?: HostKeySink | undefined;
+  /** Reads the config file again and applies what a reload applies (main.ts Running.reload); absent: 409. */
+  reload?: (() => Promise<ReloadPlan>) | undefined;
   /** Hosts stuck after their loader (boot/loader-watch.ts); absent: none is reported. */
   loaders?: LoaderWatch | undefined;
   /** Loader configs generated under /boot/files (render/boot-configs.ts, over HTTP); absent: files only. */

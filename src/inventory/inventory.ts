@@ -51,6 +51,12 @@ export class Inventory extends EventEmitter<{ change: [] }> {
     this.emit('change');
   }
 
+  /** Replaces every profile at once (a config reload; validated by the caller). */
+  replaceProfiles(profiles: readonly Profile[]): void {
+    this.profileByName.clear();
+    for (const p of profiles) this.profileByName.set(p.name, p);
+  }
+
   /** Increases with every change of the host list (for caches such as the DNS zone). */
   get version(): number {
     return this.generation;

@@ -15,6 +15,7 @@ import type { Lease } from '../../src/domain/lease.js';
 import type { StoreEvent } from '../../src/store/store.js';
 import { Lab, netnsUnavailable } from '../lib/netns.js';
 import { BIN, ROOT, writeLabConfig, type LabConfig } from '../lib/serve.js';
+import { parse, stringify } from 'yaml';
 import { serveInNetns, type NsServed } from './ns-serve.js';
 
 const TOOLS = ['/usr/sbin/dhclient', '/usr/sbin/udhcpc', '/usr/sbin/dhcrelay', '/usr/sbin/perfdhcp', '/usr/bin/python3', '/usr/bin/ss', '/usr/bin/tftp', '/usr/bin/curl'];
@@ -115,6 +116,58 @@ function udhcpc(lab: Lab, ns: string, ifname: string, script: string, extra: str
     const e = err as { stdout?: string; stderr?: string };
     return { ok: false, out: `${e.stdout ?? ''}${e.stderr ?? ''}` };
   }
+}
+
+/**
+ * Three reloads while perfdhcp runs: SIGHUP with a new host, a profile's new kernel arguments and
+ * a new variable (applied); `3rc reload` with a DHCP setting changed (reported as needing a
+ * restart, not applied); `3rc reload` of an invalid file (refused, nothing changed). Each is
+ * checked through the running server (API, DNS, render).
+ */
+async function reloadsUnderLoad(lab: Lab, srv: string, cfg: LabConfig, served: NsServed): Promise<void> {
+  const cli3rc = (args: string[]) => lab.exec(srv, process.execPath, [BIN, ...args, '--config', cfg.file]);
+  const api = (path: string) => lab.exec(srv, 'curl', ['-s', '-w', '\n%{http_code}', `http://127.0.0.1:${cfg.ports.http}/api/v1${path}`]);
+  const original = readFileSync(cfg.file, 'utf8');
+  const data = parse(original) as { hosts: Record<string, unknown>[]; profiles: { name: string; kernelArgs?: string }[]; vars?: Record<string, unknown>; servers: { dhcp: Record<string, unknown> } };
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.match(api('/hosts/vm20'), /\n404$/);
+  // 1. SIGHUP: a host, a profile's kernel arguments, a variable.
+  data.hosts.push({ name: 'vm20', mac: '52:54:00:77:00:20', ip: '10.77.0.20', profile: 'debian12', role: 'services' });
+  data.profiles.find((x) => x.name === 'debian12')!.kernelArgs += ' reloaded=1';
+  writeFileSync(cfg.file, stringify(data));
+  served.proc.kill('SIGHUP');
+  await until('the SIGHUP reload', () => served.lines.some((l) => l.includes('"msg":"config reloaded"')), () => served.lines.slice(-5).join('\n'));
+  const line = JSON.parse(served.lines.find((l) => l.includes('"msg":"config reloaded"'))!) as { applied: string[]; hosts: { added: string[] }; profiles: { changed: string[] } };
+  assert.deepEqual([line.applied, line.hosts.added, line.profiles.changed], [['hosts', 'profiles'], ['vm20'], ['debian12']]);
+  assert.match(api('/hosts/vm20'), /"boot":\{"mode":"local","profile":"debian12"/);
+  assert.equal(lab.exec(srv, 'dig', ['+short', '-p', String(cfg.ports.dns), '@127.0.0.1', 'vm20.lab.test']).trim(), '10.77.0.20');
+  assert.match(cli3rc(['render', 'vm10', '--profile', 'debian12', '--only', 'ipxe']), /^kernel .* reloaded=1 /m);
+  // 2. `3rc reload` with a DHCP server setting changed: listed as needing a restart, not applied.
+  data.servers.dhcp.offerHold = 45;
+  writeFileSync(cfg.file, stringify(data));
+  const second = cli3rc(['reload']);
+  assert.match(second, /^applied: nothing changed in hosts, profiles or vars$/m, second);
+  assert.match(second, /^not applied, needs a restart: servers\.dhcp$/m, second);
+  // 3. An invalid file: refused with the file and the field, nothing changed.
+  writeFileSync(cfg.file, original.replace(/name: vm10\b/, 'name: "vm 10"'));
+  let refused = '';
+  try {
+    cli3rc(['reload']);
+  } catch (err) {
+    refused = String((err as { stderr?: string }).stderr);
+  }
+  // The command checks the file itself first; the server, asked anyway (SIGHUP, the API), refuses it too.
+  const where = new RegExp(`${cfg.file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:\\d+: hosts\\[\\d+\\]\\.name`);
+  assert.match(refused, where, refused);
+  served.proc.kill('SIGHUP');
+  await until('the refused SIGHUP reload', () => served.lines.some((l) => l.includes('config reload refused')));
+  const token = readFileSync(join(cfg.dir, 'api-token'), 'utf8').trim();
+  const viaApi = lab.exec(srv, 'curl', ['-s', '-w', '\n%{http_code}', '-X', 'POST', '-H', `Authorization: Bearer ${token}`, `http://127.0.0.1:${cfg.ports.http}/api/v1/reload`]);
+  assert.match(viaApi, /\n422$/, viaApi);
+  assert.match(viaApi, /the config file is not valid; nothing was changed/);
+  assert.match(viaApi, where);
+  assert.match(api('/hosts/vm20'), /\n200$/);
+  assert.match(api('/hosts/vm10'), /\n200$/);
 }
 
 describe('dhcp: real clients in namespaces', { skip, timeout: 150_000 }, () => {
@@ -397,7 +450,7 @@ describe('dhcp: real clients in namespaces', { skip, timeout: 150_000 }, () => {
     });
   });
 
-  it('perfdhcp: thousands of exchanges, no drop, never one address to two clients', async () => {
+  it('perfdhcp: thousands of exchanges, no drop, never one address to two clients, through three config reloads (SIGHUP, 3rc reload, an invalid file)', async () => {
     await withLab('dp', async (lab) => {
       const srv = lab.netns('srv');
       const cli = lab.netns('cli');
@@ -415,7 +468,9 @@ describe('dhcp: real clients in namespaces', { skip, timeout: 150_000 }, () => {
         const p = lab.spawn(cli, 'perfdhcp', ['-4', '-r', '200', '-R', '600', '-n', '2000', '-p', '60', '-d', '5', '-W', '5000000', '-l', '10.77.0.2', '10.77.0.1']);
         p.stdout!.on('data', (d: Buffer) => (out += d.toString()));
         p.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-        status = await new Promise<number | null>((r) => p.once('exit', (c) => r(c)));
+        const exited = new Promise<number | null>((r) => p.once('exit', (c) => r(c)));
+        await reloadsUnderLoad(lab, srv, cfg, served);
+        status = await exited;
       } finally {
         await served.stop();
       }

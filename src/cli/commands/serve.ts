@@ -6,8 +6,8 @@ import { EXIT_OK, type Io } from '../io.js';
 export const help = `Usage: 3rc serve [--config FILE]
 
 Runs 3rc: loads the config and the store, then serves the enabled protocols (DHCP, TFTP, DNS,
-HTTP) until SIGTERM or SIGINT, which close every socket and the store. Logs JSON lines (pino) to
-standard output.`;
+HTTP) until SIGTERM or SIGINT, which close every socket and the store. SIGHUP reads the config
+again (see 3rc reload --help). Logs JSON lines (pino) to standard output.`;
 
 export async function run(configFile: string, _io: Io): Promise<number> {
   const config = loadConfig(configFile);
@@ -31,6 +31,12 @@ export async function run(configFile: string, _io: Io): Promise<number> {
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    // SIGHUP: read the config again (main.ts Running.reload); an invalid file changes nothing.
+    process.on('SIGHUP', () => {
+      if (signalled) return;
+      log.info({ config: config.source }, 'SIGHUP: reloading the config');
+      running.reload().catch((err: unknown) => log.error({ err, problems: (err as { problems?: unknown }).problems }, 'config reload refused: the file is not valid; nothing was changed'));
+    });
   });
   log.info('3rc stopped');
   return EXIT_OK;
