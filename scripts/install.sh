@@ -33,6 +33,7 @@ if [[ $want_tests -eq 1 ]]; then
     # Modern firmware (issue 22): iPXE for UEFI HTTP Boot, the Secure Boot chain (Microsoft-signed
     # shim, Debian-signed GRUB), and the arm64 installer with its signed netboot GRUB.
     ipxe shim-signed grub-efi-amd64-signed debian-installer-12-netboot-arm64
+    qemu-system-arm qemu-efi-aarch64 # the arm64 lab VMs: qemu-system-aarch64 and AAVMF (test/lab/arm64.test.ts)
     e2fsprogs dosfstools mtools fdisk cpio xz-utils zstd
     socat                            # the lab's power command for a "physical" qemu host, through its monitor socket
     radvd                            # the lab switch answers iPXE's IPv6 router solicitations (no prefix, no route)

@@ -15,6 +15,16 @@
  *   vendor class `HTTPClient:Arch:00016`, the loader's URL from option 67 fetched over HTTP, no
  *   TFTP at all (test/lab/pxe-firmware.test.ts). A fresh variable store matters: the knobs stop
  *   new PXE options from being made, they do not remove ones already stored.
+ * - arm64, arm64-http: qemu-system-aarch64 -M virt with AAVMF (qemu-efi-aarch64, edk2 ArmVirtQemu:
+ *   code and a per-VM copy of its variables, both 64 MiB pflash), the same NIC without option ROM
+ *   (AAVMF's VirtioNetDxe), serial console on the PL011 (ttyAMA0). AAVMF makes the same PXEv4,
+ *   PXEv6, HTTPv4, HTTPv6 boot options as OVMF and honours the same fw_cfg knobs, so arm64-http is
+ *   uefi-http's recipe (DHCP vendor class `HTTPClient:Arch:00019`; Debian 12's grubaa64.efi then
+ *   stops at its prompt: test/lab/arm64.test.ts). CPU cortex-a57 (ARMv8.0, all
+ *   Debian 12 needs): as fast under TCG as `max,pauth-impdef=on` (power-on to preseed 145-176 s
+ *   each, two VMs side by side), while plain `max` emulates QARMA pointer authentication in every
+ *   function of the kernel and took 300 s against 170 s; a fixed model also stays the same
+ *   across qemu versions.
  *
  * Monitor: none by default. With `monitorSocket`, the human monitor listens on that unix socket
  * (server, nowait), which makes the VM's power controllable like a physical host's BMC:
@@ -26,12 +36,17 @@ import { copyFileSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 
 /** Every firmware kind a lab VM can have (`3rc lab up --vm NAME:KIND`). */
-export const FIRMWARES = ['bios', 'uefi', 'uefi-http'] as const;
+export const FIRMWARES = ['bios', 'uefi', 'uefi-http', 'arm64', 'arm64-http'] as const;
 export type Firmware = (typeof FIRMWARES)[number];
 
-/** OVMF (anything but SeaBIOS): q35, pflash code and variables, no NIC option ROM. */
+/** OVMF or AAVMF (anything but SeaBIOS): pflash code and variables, no NIC option ROM. */
 export function isUefi(firmware: Firmware): boolean {
   return firmware !== 'bios';
+}
+
+/** An arm64 VM (qemu-system-aarch64, AAVMF). */
+export function isArm64(firmware: Firmware): boolean {
+  return firmware.startsWith('arm64');
 }
 
 /** fw_cfg knobs that leave OVMF only its HTTP boot options (see the header). */
@@ -39,6 +54,14 @@ export const OVMF_HTTP_ONLY = ['opt/org.tianocore/IPv4PXESupport', 'opt/org.tian
 
 export const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd';
 export const OVMF_VARS = '/usr/share/OVMF/OVMF_VARS_4M.fd';
+export const AAVMF_CODE = '/usr/share/AAVMF/AAVMF_CODE.fd';
+export const AAVMF_VARS = '/usr/share/AAVMF/AAVMF_VARS.fd';
+export const ARM64_CPU = 'cortex-a57';
+
+/** The firmware image a kind runs, and the variable store a VM's copy starts from (uefi kinds). */
+function uefiImages(firmware: Firmware): { code: string; vars: string } {
+  return isArm64(firmware) ? { code: AAVMF_CODE, vars: AAVMF_VARS } : { code: OVMF_CODE, vars: OVMF_VARS };
+}
 
 export interface VmSpec {
   name: string;
@@ -66,12 +89,13 @@ export function qemuArgs(spec: VmSpec): string[] {
   const a = ['-name', spec.name, '-accel', 'tcg', '-m', String(spec.memoryMb), '-smp', '1', '-display', 'none', '-monitor', spec.monitorSocket ? `unix:${spec.monitorSocket},server,nowait` : 'none', '-nodefaults'];
   a.push('-serial', `file:${spec.serialLog}`);
   const uefi = isUefi(spec.firmware);
-  a.push('-machine', uefi ? 'q35' : 'pc');
+  a.push('-machine', isArm64(spec.firmware) ? 'virt' : uefi ? 'q35' : 'pc');
+  if (isArm64(spec.firmware)) a.push('-cpu', ARM64_CPU);
   if (uefi) {
     if (!spec.varsFile) throw new Error(`VM ${spec.name}: ${spec.firmware} needs a varsFile`);
-    a.push('-drive', `if=pflash,format=raw,readonly=on,file=${OVMF_CODE}`, '-drive', `if=pflash,format=raw,file=${spec.varsFile}`);
+    a.push('-drive', `if=pflash,format=raw,readonly=on,file=${uefiImages(spec.firmware).code}`, '-drive', `if=pflash,format=raw,file=${spec.varsFile}`);
   }
-  if (spec.firmware === 'uefi-http') for (const knob of OVMF_HTTP_ONLY) a.push('-fw_cfg', knob);
+  if (spec.firmware.endsWith('-http')) for (const knob of OVMF_HTTP_ONLY) a.push('-fw_cfg', knob);
   const netIndex = spec.boot === 'network' ? 1 : 9;
   const nic = [`virtio-net-pci`, 'disable-legacy=on', 'netdev=n0', `mac=${spec.mac}`, `bootindex=${netIndex}`];
   if (uefi) nic.push('romfile=');
@@ -90,9 +114,14 @@ export function createDisk(path: string, sizeGb: number): void {
   execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', path, `${sizeGb}G`], { stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
-/** A fresh UEFI variable store for one VM. */
-export function createVars(path: string): void {
-  if (!existsSync(path)) copyFileSync(OVMF_VARS, path);
+/** A fresh UEFI variable store for one VM (OVMF's, or AAVMF's for the arm64 kinds). */
+export function createVars(path: string, firmware: Firmware = 'uefi'): void {
+  if (!existsSync(path)) copyFileSync(uefiImages(firmware).vars, path);
+}
+
+/** The qemu binary of a firmware kind. */
+export function qemuBinary(firmware: Firmware): string {
+  return isArm64(firmware) ? 'qemu-system-aarch64' : 'qemu-system-x86_64';
 }
 
 export interface VmProcess {
@@ -116,7 +145,7 @@ export function cleanSerial(raw: string): string {
  * the tap device there).
  */
 export function startVm(spec: VmSpec, runner: (cmd: string, args: string[]) => ChildProcess): VmProcess {
-  const proc = runner('qemu-system-x86_64', qemuArgs(spec));
+  const proc = runner(qemuBinary(spec.firmware), qemuArgs(spec));
   let stderr = '';
   proc.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {

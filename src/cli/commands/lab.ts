@@ -1,13 +1,13 @@
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { RunningLab } from '../../lab/lab.js';
-import { FIRMWARES, type Firmware } from '../../lab/qemu.js';
+import { FIRMWARES, isArm64, type Firmware } from '../../lab/qemu.js';
 import { LabNetwork, labUnavailable } from '../../lab/topology.js';
 import { ErrorCodes, InputError } from '../../lib/errors.js';
 import { packageRoot } from '../../lib/paths.js';
 import { EXIT_FAIL, EXIT_OK, type Io } from '../io.js';
 
-export const help = `Usage: 3rc lab up [--vm NAME[:bios|uefi|uefi-http]]... [--install] [--pxe] [--disk GB]
+export const help = `Usage: 3rc lab up [--vm NAME[:bios|uefi|uefi-http|arm64|arm64-http]]... [--install] [--pxe] [--disk GB]
        3rc lab down
 
 A PXE lab on this machine that never touches its network: network namespaces joined by a bridge
@@ -19,9 +19,11 @@ the boot files (boot/fetch.sh; scripts/lab-image.sh for the image profile).
               TFTP files with sizes and speeds, HTTP fetches, DNS, callbacks); Ctrl-C stops
               everything and removes the namespaces
     --vm      a host of examples/lab.yaml, optionally with its firmware (default bios): bios
-              (SeaBIOS + iPXE ROM), uefi (OVMF PXE), uefi-http (OVMF UEFI HTTP Boot); repeat
-              for several VMs. Default: vm14 (the image profile) when scripts/lab-image.sh has
-              built it, else vm10 (the Debian installer)
+              (SeaBIOS + iPXE ROM), uefi (OVMF PXE), uefi-http (OVMF UEFI HTTP Boot), arm64
+              (qemu-system-aarch64 with AAVMF PXE; --install uses the debian12-arm64 profile),
+              arm64-http (AAVMF UEFI HTTP Boot: GRUB starts, then stops); repeat for several
+              VMs. Default: vm14 (the image profile) when scripts/lab-image.sh has built it,
+              else vm10 (the Debian installer)
     --install flip the VMs to install first (else they boot as their boot entry says)
     --pxe     treat iPXE ROMs as plain PXE firmware (pxelinux over TFTP) instead of giving them
               the HTTP script
@@ -31,6 +33,8 @@ the boot files (boot/fetch.sh; scripts/lab-image.sh for the image profile).
 State (config, store, serial consoles, disks) is kept in var/lab/run/ until the next 'lab up'.`;
 
 export const PREFIX = '3rclab';
+/** The profile of examples/lab.yaml an arm64 VM installs (the hosts' own profiles are amd64). */
+export const ARM64_PROFILE = 'debian12-arm64';
 
 export interface LabArgs {
   action: string | undefined;
@@ -96,7 +100,8 @@ export async function run(args: LabArgs, io: Io): Promise<number> {
     for (const { host, firmware } of vms) {
       lab.host(host);
       if (args.install) {
-        const r = await lab.api('PUT', `/hosts/${host}/boot`, { mode: 'install', reason: '3rc lab up --install' });
+        const arm64 = isArm64(firmware) ? { profile: ARM64_PROFILE } : {};
+        const r = await lab.api('PUT', `/hosts/${host}/boot`, { mode: 'install', ...arm64, reason: '3rc lab up --install' });
         if (r.status !== 200) throw new Error(`could not flip ${host} to install: ${JSON.stringify(r.body)}`);
       }
       lab.bootVm({ host, firmware, diskGb: disk });
