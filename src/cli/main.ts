@@ -6,6 +6,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError, ErrorCodes, InputError, ThreeRcError } from '../lib/errors.js';
 import { packageVersion } from '../lib/paths.js';
+import * as backup from './commands/backup.js';
 import * as boot from './commands/boot.js';
 import * as checkConfig from './commands/check-config.js';
 import * as crashTest from './commands/crash-test.js';
@@ -42,6 +43,8 @@ Commands:
   lab            a PXE lab of namespaces and qemu VMs: lab up|down (root)
   crash-test     crash-test the HA controller on real hypervisors and VMs in the lab (root)
   p2v            capture a physical host into a VM on a hypervisor (physical-to-virtual)
+  backup         a consistent copy of the store into a file, while 3rc serves
+  restore        replace the store's contents with a backup (3rc stopped, or --force to wait)
   ha             operator actions: ha disable|enable|clear VM
   version        print the version
 
@@ -196,6 +199,15 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
         wait: values['no-wait'] !== true, json: values.json === true, status, cancel,
       }, io);
     }
+    case 'backup':
+    case 'restore': {
+      const { values, positionals } = parse(rest, { ...configOption, ...(command === 'restore' ? { force: { type: 'boolean' } } : {}) });
+      if (values.help) return io.out(backup.help), EXIT_OK;
+      const [file, extra] = positionals;
+      if (!file) throw usage(`name the backup file: 3rc ${command} FILE`);
+      if (extra) throw usage(`unexpected argument ${extra}`);
+      return command === 'backup' ? backup.backup(configPath(values, io), file, io) : backup.restore(configPath(values, io), file, { force: values.force === true }, io);
+    }
     default:
       throw usage(`unknown command ${JSON.stringify(command)}`, 'command');
   }
@@ -229,6 +241,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
 /** A locked store means different things to `serve` (another server) and to the CLI (use its API). */
 function lockedMessage(argv: string[], io: Io, err: StoreError): string {
   if (argv[0] === 'serve') return `${err.message}; only one 3rc may serve a store`;
+  if (argv[0] === 'restore') return err.message;
   try {
     const { values } = parse(argv.slice(1), { ...configOption, install: { type: 'boolean' }, local: { type: 'boolean' }, json: { type: 'boolean' } });
     return storeLockedMessage(loadConfig(configPath(values, io)), err);

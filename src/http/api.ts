@@ -8,6 +8,7 @@ import type { AppDeps } from './deps.js';
 import { currentHostView } from './views.js';
 import { requireToken } from './auth.js';
 import { apiError } from './errors.js';
+import { backupHandler } from './backup-route.js';
 import { POWER_FROM_CONFIG_ONLY, syncBootEntries } from '../inventory/catalog.js';
 
 /** Events per page of the event reads; a larger `limit` is cut to this (page on with `before`). */
@@ -171,6 +172,8 @@ export function apiRouter(deps: AppDeps): Router {
     await deps.ha.operator(vm, op);
     res.json(deps.ha.status().find((s) => s.vm === vm) ?? null);
   });
+
+  r.post('/backup', auth, backupHandler(deps));
 
   // ---- P2V (`3rc p2v`): capture a physical host into a VM ----
   const p2v = () => {

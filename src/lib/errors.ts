@@ -12,6 +12,8 @@ export const ErrorCodes = {
   STORE_CLOSED: 'E_STORE_CLOSED',
   /** etcd did not answer (or kept refusing) within the retry window: the write may not be applied. */
   STORE_UNAVAILABLE: 'E_STORE_UNAVAILABLE',
+  /** A file given to `3rc restore` (or a backup just written) is not a complete 3rc backup, or not of this store's kind. */
+  BACKUP: 'E_BACKUP',
   /** Redundant 3rc: this instance is a follower (or was deposed); the change must go to the leader. */
   NOT_LEADER: 'E_NOT_LEADER',
   BIND: 'E_BIND',

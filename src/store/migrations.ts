@@ -1,7 +1,11 @@
 /**
  * SQLite schema, as an ordered list of migrations. The database's `user_version` is the number
- * of migrations applied; never edit one that has shipped: append a new one.
+ * of migrations applied; never edit one that has shipped: append a new one (migrations.test.ts
+ * opens a database of every earlier version with today's code).
  */
+import type Database from 'better-sqlite3';
+import { ErrorCodes, StoreError } from '../lib/errors.js';
+
 export const migrations: readonly string[] = [
   // 1: leases, boot entries, controller state, event log.
   `
@@ -72,3 +76,19 @@ export const migrations: readonly string[] = [
   ) STRICT;
   `,
 ];
+
+/**
+ * Brings a database to the current schema (in one transaction); refuses a newer one than this
+ * 3rc knows, naming both versions.
+ */
+export function migrate(db: Database.Database, path: string): void {
+  const version = db.pragma('user_version', { simple: true }) as number;
+  if (version > migrations.length) {
+    throw new StoreError(ErrorCodes.STORE_SCHEMA, `store ${path} has schema version ${version}, newer than this 3rc knows (${migrations.length}): upgrade 3rc`);
+  }
+  if (version === migrations.length) return;
+  db.transaction(() => {
+    for (let v = version; v < migrations.length; v++) db.exec(migrations[v]!);
+    db.pragma(`user_version = ${migrations.length}`);
+  }).immediate();
+}

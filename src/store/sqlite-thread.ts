@@ -16,6 +16,7 @@ import { Worker } from 'node:worker_threads';
 import { ConflictError, ErrorCodes, NotFoundError, StoreError, ThreeRcError } from '../lib/errors.js';
 import type { SqliteOptions } from './sqlite.js';
 import type { Store } from './store.js';
+import type { BackupInfo } from './backup.js';
 
 export interface ThreadCall {
   id: number;
@@ -59,7 +60,7 @@ export class SqliteThreadStore implements Store {
   private dead: Error | null = null;
   private closing: Promise<void> | null = null;
 
-  private constructor(private readonly worker: Worker) {
+  private constructor(private readonly worker: Worker, readonly path: string) {
     worker.on('message', (r: ThreadReply) => {
       const p = this.pending.get(r.id);
       if (!p) return;
@@ -77,7 +78,7 @@ export class SqliteThreadStore implements Store {
       let opened: SqliteThreadStore | null = null;
       worker.once('message', (m: { ready: boolean; error?: WireError }) => {
         if (!m.ready) return reject(revive(m.error!));
-        opened = new SqliteThreadStore(worker);
+        opened = new SqliteThreadStore(worker, opts.path);
         resolve(opened);
       });
       const died = (err: Error) => {
@@ -117,6 +118,8 @@ export class SqliteThreadStore implements Store {
   getHostKeys: Store['getHostKeys'] = (...a) => this.call('getHostKeys', a);
   queryEvents: Store['queryEvents'] = (...a) => this.call('queryEvents', a);
   pruneEvents: Store['pruneEvents'] = (...a) => this.call('pruneEvents', a);
+  /** SqliteStore.backup, on the worker's connection (writes go on during it). */
+  backup = (file: string): Promise<BackupInfo> => this.call('backup', [file]);
 
   /** Flushes pending writes (the worker's close does), then ends the thread. Idempotent. */
   close(): Promise<void> {

@@ -16,7 +16,8 @@ import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { ErrorCodes, StoreError } from '../lib/errors.js';
-import { migrations } from './migrations.js';
+import { migrate } from './migrations.js';
+import { backupSqlite, type BackupInfo } from './backup.js';
 import {
   DEFAULT_EVENT_LIMIT,
   normalizeEvent,
@@ -49,7 +50,8 @@ interface Pending {
 
 type Row = Record<string, unknown>;
 
-function isBusy(err: unknown): boolean {
+/** SQLite refused for a lock another connection holds. */
+export function isBusy(err: unknown): boolean {
   const code = (err as { code?: string }).code;
   return code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED';
 }
@@ -89,7 +91,7 @@ export class SqliteStore implements Store {
   private closed = false;
   private stmts;
 
-  private constructor(db: Database.Database) {
+  private constructor(db: Database.Database, readonly path: string) {
     this.db = db;
     this.stmts = {
       putLease: db.prepare(
@@ -143,12 +145,12 @@ export class SqliteStore implements Store {
       db.pragma('journal_mode = WAL');
       db.pragma(`synchronous = ${opts.sync === 'normal' ? 'NORMAL' : 'FULL'}`);
       db.pragma('foreign_keys = ON');
-      SqliteStore.migrate(db, opts.path);
+      migrate(db, opts.path);
       if (opts.exclusive) {
         // Take the exclusive lock now (it is otherwise taken at the first write).
         db.exec('BEGIN IMMEDIATE; COMMIT;');
       }
-      return new SqliteStore(db);
+      return new SqliteStore(db, opts.path);
     } catch (err) {
       db?.close();
       if (err instanceof StoreError) throw err;
@@ -159,21 +161,19 @@ export class SqliteStore implements Store {
     }
   }
 
-  private static migrate(db: Database.Database, path: string): void {
-    const version = db.pragma('user_version', { simple: true }) as number;
-    if (version > migrations.length) {
-      throw new StoreError(ErrorCodes.STORE_SCHEMA, `store ${path} has schema version ${version}, newer than this 3rc knows (${migrations.length}): upgrade 3rc`);
-    }
-    if (version === migrations.length) return;
-    db.transaction(() => {
-      for (let v = version; v < migrations.length; v++) db.exec(migrations[v]!);
-      db.pragma(`user_version = ${migrations.length}`);
-    }).immediate();
-  }
-
   /** Schema version of the open database. */
   get schemaVersion(): number {
     return this.db.pragma('user_version', { simple: true }) as number;
+  }
+
+  /**
+   * A consistent copy of the open database into `file` (SQLite's online backup, on this
+   * connection: writes go on between its steps and are carried into the copy), stamped with the
+   * backup header. Resolves once `file` is complete (it is renamed into place at the end).
+   */
+  backup(file: string): Promise<BackupInfo> {
+    if (this.closed) return Promise.reject(new StoreError(ErrorCodes.STORE_CLOSED, 'store is closed'));
+    return backupSqlite(this.db, file);
   }
 
   write(ops: StoreOp[]): Promise<WriteResult> {
