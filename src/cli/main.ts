@@ -11,6 +11,7 @@ import * as checkConfig from './commands/check-config.js';
 import * as crashTest from './commands/crash-test.js';
 import * as p2v from './commands/p2v.js';
 import * as hosts from './commands/hosts.js';
+import * as importCmd from './commands/import.js';
 import * as lab from './commands/lab.js';
 import * as lint from './commands/lint.js';
 import * as render from './commands/render.js';
@@ -40,6 +41,7 @@ Commands:
   lab            a PXE lab of namespaces and qemu VMs: lab up|down (root)
   crash-test     crash-test the HA controller on real hypervisors and VMs in the lab (root)
   p2v            capture a physical host into a VM on a hypervisor (physical-to-virtual)
+  import         turn a dnsmasq, ISC dhcpd or Kea config into 3rc's (or --merge it into one)
   ha             operator actions: ha disable|enable|clear VM
   version        print the version
 
@@ -187,6 +189,13 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
         ...(host ? { host } : {}), ...(typeof values.to === 'string' ? { to: values.to } : {}), ...(cpus ? { cpus } : {}), ...(memoryMb ? { memoryMb } : {}),
         wait: values['no-wait'] !== true, json: values.json === true, status, cancel,
       }, io);
+    }
+    case 'import': {
+      const { values, positionals } = parse(rest, { merge: { type: 'string' } });
+      if (values.help) return io.out(importCmd.help), EXIT_OK;
+      const [format, ...files] = positionals;
+      if (!format) throw usage('name the format and the files: 3rc import dnsmasq|dhcpd|kea FILE... [--merge CONFIG]');
+      return importCmd.run(format, files, { merge: typeof values.merge === 'string' ? values.merge : undefined }, io);
     }
     default:
       throw usage(`unknown command ${JSON.stringify(command)}`, 'command');
