@@ -25,6 +25,7 @@ if [[ $want_tests -eq 1 ]]; then
     tftp-hpa atftp tftpd-hpa         # TFTP clients, and tftpd-hpa as the reference server
     isc-dhcp-client udhcpc isc-dhcp-relay kea-admin   # dhclient, udhcpc, dhcrelay, perfdhcp
     dnsmasq-base                     # reference DHCP/DNS/TFTP server
+    isc-dhcp-server kea-dhcp4-server # dhcpd and kea-dhcp4: the servers 3rc import reads, run against it in test/import.test.ts
     openssh-server openssh-client    # a real sshd for the SSH runner and hypervisor drivers
     # The PXE lab (boot/fetch.sh, scripts/lab-image.sh): qemu with its iPXE ROMs, OVMF, and the
     # Debian packages the boot files and the lab's installer and disk image are built from.
@@ -63,9 +64,13 @@ if [[ ${#missing[@]} -gt 0 ]]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
   [[ $made_policy -eq 1 ]] && rm -f "$policy"
 fi
-# A tftpd-hpa started by an earlier install would hold port 69.
-if [[ $want_tests -eq 1 ]] && pgrep -x in.tftpd >/dev/null && [[ -x /etc/init.d/tftpd-hpa ]]; then
-  /etc/init.d/tftpd-hpa stop >/dev/null 2>&1 || true
+# A tftpd-hpa, dhcpd or kea-dhcp4 started by an earlier install would hold port 69 or 67.
+if [[ $want_tests -eq 1 ]]; then
+  for daemon in in.tftpd:tftpd-hpa dhcpd:isc-dhcp-server kea-dhcp4:kea-dhcp4-server; do
+    if pgrep -x "${daemon%%:*}" >/dev/null && [[ -x /etc/init.d/${daemon#*:} ]]; then
+      /etc/init.d/"${daemon#*:}" stop >/dev/null 2>&1 || true
+    fi
+  done
 fi
 
 # The lab's boot files (Debian packages) and its installer and disk image (mmdebstrap, cached in

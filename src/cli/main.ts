@@ -12,6 +12,7 @@ import * as checkConfig from './commands/check-config.js';
 import * as crashTest from './commands/crash-test.js';
 import * as p2v from './commands/p2v.js';
 import * as hosts from './commands/hosts.js';
+import * as importCmd from './commands/import.js';
 import * as lab from './commands/lab.js';
 import * as lint from './commands/lint.js';
 import * as reload from './commands/reload.js';
@@ -45,6 +46,7 @@ Commands:
   p2v            capture a physical host into a VM on a hypervisor (physical-to-virtual)
   backup         a consistent copy of the store into a file, while 3rc serves
   restore        replace the store's contents with a backup (3rc stopped, or --force to wait)
+  import         turn a dnsmasq, ISC dhcpd or Kea config into 3rc's (or --merge it into one)
   ha             operator actions: ha disable|enable|clear VM
   version        print the version
 
@@ -207,6 +209,13 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
       if (!file) throw usage(`name the backup file: 3rc ${command} FILE`);
       if (extra) throw usage(`unexpected argument ${extra}`);
       return command === 'backup' ? backup.backup(configPath(values, io), file, io) : backup.restore(configPath(values, io), file, { force: values.force === true }, io);
+    }
+    case 'import': {
+      const { values, positionals } = parse(rest, { merge: { type: 'string' } });
+      if (values.help) return io.out(importCmd.help), EXIT_OK;
+      const [format, ...files] = positionals;
+      if (!format) throw usage('name the format and the files: 3rc import dnsmasq|dhcpd|kea FILE... [--merge CONFIG]');
+      return importCmd.run(format, files, { merge: typeof values.merge === 'string' ? values.merge : undefined }, io);
     }
     default:
       throw usage(`unknown command ${JSON.stringify(command)}`, 'command');

@@ -26,6 +26,8 @@ export const ErrorCodes = {
   USAGE: 'E_USAGE',
   /** A P2V request that cannot go ahead now (a capture runs already, the host is a VM, ...). */
   P2V: 'E_P2V',
+  /** `3rc import`: an input file that cannot be read, or nothing in it that 3rc can use. */
+  IMPORT: 'E_IMPORT',
 } as const;
 
 // Codecs and drivers keep their own error classes (a decoder raises exactly one kind of error),
