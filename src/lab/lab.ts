@@ -308,7 +308,7 @@ export class RunningLab {
     // One variable store per VM and kind: OVMF keeps the boot options it made (PXE ones for uefi)
     // in it, and a uefi-http boot must not find them there.
     const varsFile = isUefi(firmware) ? join(this.workDir, `${h.name}.${firmware}.OVMF_VARS.fd`) : undefined;
-    if (varsFile) createVars(varsFile);
+    if (varsFile) createVars(varsFile, firmware);
     let monitorSocket: string | undefined;
     if (opts.monitorSocket) {
       monitorSocket = this.monitorSocket(h.name);

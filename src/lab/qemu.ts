@@ -15,6 +15,17 @@
  *   vendor class `HTTPClient:Arch:00016`, the loader's URL from option 67 fetched over HTTP, no
  *   TFTP at all (test/lab/pxe-firmware.test.ts). A fresh variable store matters: the knobs stop
  *   new PXE options from being made, they do not remove ones already stored.
+ * - secureboot: OVMF with Secure Boot enforced and Microsoft's keys enrolled (Debian's ovmf:
+ *   OVMF_CODE_4M.secboot.fd with a per-VM copy of OVMF_VARS_4M.ms.fd), for the signed chain
+ *   shim -> GRUB -> kernel. Quirks (qemu 7.2, edk2 2022.11): the secboot code needs SMM; with
+ *   `smm=off` it hangs silently (no serial output at all), so `smm=on` is explicit (q35's `auto`
+ *   is on under TCG). `cfi.pflash01 secure=on` lets only SMM write the variable flash; OVMF
+ *   boots without it too, but then the OS could rewrite the keys. The NIC has `romfile=` as for
+ *   uefi, and here it matters: OVMF does NOT refuse qemu's unsigned iPXE ROM under Secure Boot
+ *   (its option-ROM verification policy is "always execute"), so with the ROM the NIC would
+ *   boot as iPXE, not through the firmware's PXE with architecture 7. Enforcement shows even
+ *   offline: the unsigned built-in shell is refused ("BdsDxe: failed to start Boot0001 "EFI
+ *   Internal Shell" from Fv(...)/FvFile(...): Security Violation").
  *
  * Monitor: none by default. With `monitorSocket`, the human monitor listens on that unix socket
  * (server, nowait), which makes the VM's power controllable like a physical host's BMC:
@@ -26,7 +37,7 @@ import { copyFileSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 
 /** Every firmware kind a lab VM can have (`3rc lab up --vm NAME:KIND`). */
-export const FIRMWARES = ['bios', 'uefi', 'uefi-http'] as const;
+export const FIRMWARES = ['bios', 'uefi', 'uefi-http', 'secureboot'] as const;
 export type Firmware = (typeof FIRMWARES)[number];
 
 /** OVMF (anything but SeaBIOS): q35, pflash code and variables, no NIC option ROM. */
@@ -39,6 +50,8 @@ export const OVMF_HTTP_ONLY = ['opt/org.tianocore/IPv4PXESupport', 'opt/org.tian
 
 export const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd';
 export const OVMF_VARS = '/usr/share/OVMF/OVMF_VARS_4M.fd';
+/** Secure Boot: the SMM build and the variable template with Microsoft's keys, SB enabled. */
+export const OVMF_SECBOOT = { code: '/usr/share/OVMF/OVMF_CODE_4M.secboot.fd', vars: '/usr/share/OVMF/OVMF_VARS_4M.ms.fd' };
 
 export interface VmSpec {
   name: string;
@@ -66,10 +79,12 @@ export function qemuArgs(spec: VmSpec): string[] {
   const a = ['-name', spec.name, '-accel', 'tcg', '-m', String(spec.memoryMb), '-smp', '1', '-display', 'none', '-monitor', spec.monitorSocket ? `unix:${spec.monitorSocket},server,nowait` : 'none', '-nodefaults'];
   a.push('-serial', `file:${spec.serialLog}`);
   const uefi = isUefi(spec.firmware);
-  a.push('-machine', uefi ? 'q35' : 'pc');
+  const sb = spec.firmware === 'secureboot';
+  a.push('-machine', uefi ? (sb ? 'q35,smm=on' : 'q35') : 'pc');
+  if (sb) a.push('-global', 'driver=cfi.pflash01,property=secure,value=on');
   if (uefi) {
     if (!spec.varsFile) throw new Error(`VM ${spec.name}: ${spec.firmware} needs a varsFile`);
-    a.push('-drive', `if=pflash,format=raw,readonly=on,file=${OVMF_CODE}`, '-drive', `if=pflash,format=raw,file=${spec.varsFile}`);
+    a.push('-drive', `if=pflash,format=raw,readonly=on,file=${sb ? OVMF_SECBOOT.code : OVMF_CODE}`, '-drive', `if=pflash,format=raw,file=${spec.varsFile}`);
   }
   if (spec.firmware === 'uefi-http') for (const knob of OVMF_HTTP_ONLY) a.push('-fw_cfg', knob);
   const netIndex = spec.boot === 'network' ? 1 : 9;
@@ -90,9 +105,9 @@ export function createDisk(path: string, sizeGb: number): void {
   execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', path, `${sizeGb}G`], { stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
-/** A fresh UEFI variable store for one VM. */
-export function createVars(path: string): void {
-  if (!existsSync(path)) copyFileSync(OVMF_VARS, path);
+/** A fresh UEFI variable store for one VM (secureboot: the one with Microsoft's keys). */
+export function createVars(path: string, firmware: Firmware = 'uefi'): void {
+  if (!existsSync(path)) copyFileSync(firmware === 'secureboot' ? OVMF_SECBOOT.vars : OVMF_VARS, path);
 }
 
 export interface VmProcess {
