@@ -7,7 +7,7 @@ import { ErrorCodes, InputError } from '../../lib/errors.js';
 import { packageRoot } from '../../lib/paths.js';
 import { EXIT_FAIL, EXIT_OK, type Io } from '../io.js';
 
-export const help = `Usage: 3rc lab up [--vm NAME[:bios|uefi|uefi-http]]... [--install] [--pxe] [--disk GB]
+export const help = `Usage: 3rc lab up [--vm NAME[:bios|uefi|uefi-http|secureboot]]... [--install [--profile NAME]] [--pxe] [--disk GB]
        3rc lab down
 
 A PXE lab on this machine that never touches its network: network namespaces joined by a bridge
@@ -19,10 +19,13 @@ the boot files (boot/fetch.sh; scripts/lab-image.sh for the image profile).
               TFTP files with sizes and speeds, HTTP fetches, DNS, callbacks); Ctrl-C stops
               everything and removes the namespaces
     --vm      a host of examples/lab.yaml, optionally with its firmware (default bios): bios
-              (SeaBIOS + iPXE ROM), uefi (OVMF PXE), uefi-http (OVMF UEFI HTTP Boot); repeat
-              for several VMs. Default: vm14 (the image profile) when scripts/lab-image.sh has
-              built it, else vm10 (the Debian installer)
+              (SeaBIOS + iPXE ROM), uefi (OVMF PXE), uefi-http (OVMF UEFI HTTP Boot),
+              secureboot (OVMF PXE, Secure Boot enforced, Microsoft's keys: see --profile);
+              repeat for several VMs. Default: vm14 (the image profile) when
+              scripts/lab-image.sh has built it, else vm10 (the Debian installer)
     --install flip the VMs to install first (else they boot as their boot entry says)
+    --profile with --install: install this profile instead of each host's own (e.g.
+              debian12-sb for a secureboot VM, debian12-unsigned to see Secure Boot refuse)
     --pxe     treat iPXE ROMs as plain PXE firmware (pxelinux over TFTP) instead of giving them
               the HTTP script
     --disk    disk size of each VM in GB (default 8)
@@ -36,6 +39,8 @@ export interface LabArgs {
   action: string | undefined;
   vms: string[];
   install: boolean;
+  /** With install: the profile to install (else each host's own). */
+  profile?: string | undefined;
   pxe: boolean;
   disk: string | undefined;
 }
@@ -54,6 +59,7 @@ export async function run(args: LabArgs, io: Io): Promise<number> {
   const root = packageRoot();
   const imageBuilt = existsSync(join(root, 'boot', 'lab', 'images', 'debian12.img.gz'));
   const vms = (args.vms.length ? args.vms : [imageBuilt ? 'vm14' : 'vm10']).map(parseVm);
+  if (args.profile !== undefined && !args.install) throw new InputError(ErrorCodes.USAGE, '--profile names the profile to install: it needs --install', 'profile');
   const why = labUnavailable();
   if (why) {
     io.err(`3rc lab: ${why}`);
@@ -96,7 +102,7 @@ export async function run(args: LabArgs, io: Io): Promise<number> {
     for (const { host, firmware } of vms) {
       lab.host(host);
       if (args.install) {
-        const r = await lab.api('PUT', `/hosts/${host}/boot`, { mode: 'install', reason: '3rc lab up --install' });
+        const r = await lab.api('PUT', `/hosts/${host}/boot`, { mode: 'install', ...(args.profile ? { profile: args.profile } : {}), reason: '3rc lab up --install' });
         if (r.status !== 200) throw new Error(`could not flip ${host} to install: ${JSON.stringify(r.body)}`);
       }
       lab.bootVm({ host, firmware, diskGb: disk });
