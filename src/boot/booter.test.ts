@@ -101,7 +101,7 @@ test('per-profile loaders: the entry\'s profile, else the host\'s, wins over ser
   const entries = new Map<string, BootEntry>([[VM10, entry('install', 'rocky9')]]);
   const src = bootSources(c, Inventory.fromConfig(c), { get: (m) => entries.get(m) });
   const spec = bootSpec(src, VM10, uefi);
-  assert.deepEqual([spec.loader.file, spec.chain, spec.configs], ['shimx64.efi', 'grub', ['grub/grub.cfg-01-52-54-00-77-00-10']]);
+  assert.deepEqual([spec.loader.file, spec.chain, spec.configs], ['shimx64.efi', 'grub', ['grub/grub.cfg-52:54:00:77:00:10']]);
   entries.set(VM10, entry('local', 'debian12', null));
   assert.deepEqual([bootSpec(src, VM10, uefi).chain, bootSpec(src, VM10, uefi).configs], ['pxelinux', ['pxelinux.cfg/01-52-54-00-77-00-10']]);
 });

@@ -152,8 +152,10 @@ export interface BootSpec {
   chain: Chain;
   /**
    * Generated config files the loader reads (relative to the directory it was loaded from, the
-   * first its search finds): pxelinux.cfg/01-<mac>, or grub's grub.cfg-01-<mac> (under its
-   * prefix, e.g. grub/); none for iPXE (its script is an HTTP URL).
+   * first per-MAC one it reads): pxelinux.cfg/01-<mac>, or grub's grub.cfg-<mac:with:colons>
+   * under its prefix (Debian's signed GRUB reads grub/grub.cfg, which 3rc generates to chain that
+   * file by net_default_mac: seen in the Secure Boot lab; it never asks for grub.cfg-01-<mac>);
+   * none for iPXE (its script is an HTTP URL).
    */
   configs: string[];
   urls: InstallUrls & { base: string; kernel: string | null; initrd: string | null };
@@ -189,13 +191,13 @@ export function bootSpec(src: BootSources, mac: string, client: BootClient, opts
   };
 }
 
-/** The per-MAC config files a chain's loader reads first (GRUB's under Debian's netboot prefix `grub/`). */
+/** The per-MAC config file a chain's loader reads first (GRUB's under Debian's netboot prefix `grub/`, by net_default_mac). */
 function chainConfigs(chain: Chain, mac: string): string[] {
   switch (chain) {
     case 'pxelinux':
       return [`pxelinux.cfg/01-${macPath(mac)}`];
     case 'grub':
-      return [`grub/grub.cfg-01-${macPath(mac).toLowerCase()}`];
+      return [`grub/grub.cfg-${mac.toLowerCase()}`];
     case 'ipxe':
       return [];
   }

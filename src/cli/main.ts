@@ -165,11 +165,11 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
       return simulate.run({ scenario: str(values.scenario), runs: str(values.runs), timings: str(values.timings), seed: str(values.seed), json: values.json === true }, io);
     }
     case 'lab': {
-      const { values, positionals } = parse(rest, { vm: { type: 'string', multiple: true }, install: { type: 'boolean' }, pxe: { type: 'boolean' }, disk: { type: 'string' } });
+      const { values, positionals } = parse(rest, { vm: { type: 'string', multiple: true }, install: { type: 'boolean' }, profile: { type: 'string' }, pxe: { type: 'boolean' }, disk: { type: 'string' } });
       if (values.help) return io.out(lab.help), EXIT_OK;
       if (positionals.length > 1) throw usage(`unexpected argument ${positionals[1]}`);
       const vms = (values as unknown as { vm?: string[] }).vm ?? [];
-      return lab.run({ action: positionals[0], vms, install: values.install === true, pxe: values.pxe === true, disk: typeof values.disk === 'string' ? values.disk : undefined }, io);
+      return lab.run({ action: positionals[0], vms, install: values.install === true, profile: typeof values.profile === 'string' ? values.profile : undefined, pxe: values.pxe === true, disk: typeof values.disk === 'string' ? values.disk : undefined }, io);
     }
     case 'crash-test': {
       const { values, positionals } = parse(rest, { scenario: { type: 'string', multiple: true }, runs: { type: 'string' }, json: { type: 'boolean' }, verbose: { type: 'boolean' } });

@@ -86,7 +86,12 @@ describe('config: loaders by client architecture', () => {
   it('defaults to Debian\'s loaders where a package has one, and leaves the other slots unset', () => {
     const c = parseConfig(labText, LAB);
     assert.deepEqual(c.servers.dhcp.bootFiles, { bios: 'pxelinux.0', efiX64: 'syslinux.efi', efiArm64: 'grubaa64.efi', httpX64: 'ipxe.efi', httpArm64: 'grubaa64.efi' });
-    assert.deepEqual(c.profiles.map((p) => [p.name, p.loaders, p.chain ?? 'pxelinux']), c.profiles.map((p) => [p.name, undefined, p.name === 'debian12-arm64' ? 'grub' : 'pxelinux']), 'only the arm64 profile (grubaa64.efi) reads GRUB configs');
+    // Only the arm64 profile (grubaa64.efi) and the Secure Boot ones (the signed chain and its negative test) set a chain or loaders.
+    assert.deepEqual(c.profiles.map((p) => [p.name, p.loaders, p.chain]).filter(([, l, ch]) => l !== undefined || ch !== undefined), [
+      ['debian12-arm64', undefined, 'grub'],
+      ['debian12-sb', { efiX64: 'shimx64.efi' }, 'grub'],
+      ['debian12-unsigned', { efiX64: 'ipxe.efi' }, 'ipxe'],
+    ]);
   });
 
   it('takes per-profile loaders and chain; a loader not under paths.boot yet is a warning', () => {
@@ -157,7 +162,7 @@ describe('config: refused, with file, line, path and what was expected', () => {
       d.setIn(['hosts', 2, 'profile'], 'centos7');
       d.setIn(['hosts', 1, 'hypervisor'], 'hv9');
     }));
-    assert.ok(lines.some((l) => /hosts\[2\]\.profile: profile "centos7" does not exist \(profiles: debian12, debian12-image, capture, rocky9, debian12-arm64\)$/.test(l)), lines.join('\n'));
+    assert.ok(lines.some((l) => /hosts\[2\]\.profile: profile "centos7" does not exist \(profiles: debian12, debian12-image, capture, rocky9, debian12-arm64, debian12-sb, debian12-unsigned\)$/.test(l)), lines.join('\n'));
     assert.ok(lines.some((l) => /hosts\[1\]\.hypervisor: hypervisor "hv9" does not exist \(hypervisors: hv1, hv2\)$/.test(l)), lines.join('\n'));
   });
 

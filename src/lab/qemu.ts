@@ -25,6 +25,17 @@
  *   each, two VMs side by side), while plain `max` emulates QARMA pointer authentication in every
  *   function of the kernel and took 300 s against 170 s; a fixed model also stays the same
  *   across qemu versions.
+ * - secureboot: OVMF with Secure Boot enforced and Microsoft's keys enrolled (Debian's ovmf:
+ *   OVMF_CODE_4M.secboot.fd with a per-VM copy of OVMF_VARS_4M.ms.fd), for the signed chain
+ *   shim -> GRUB -> kernel. Quirks (qemu 7.2, edk2 2022.11): the secboot code needs SMM; with
+ *   `smm=off` it hangs silently (no serial output at all), so `smm=on` is explicit (q35's `auto`
+ *   is on under TCG). `cfi.pflash01 secure=on` lets only SMM write the variable flash; OVMF
+ *   boots without it too, but then the OS could rewrite the keys. The NIC has `romfile=` as for
+ *   uefi, and here it matters: OVMF does NOT refuse qemu's unsigned iPXE ROM under Secure Boot
+ *   (its option-ROM verification policy is "always execute"), so with the ROM the NIC would
+ *   boot as iPXE, not through the firmware's PXE with architecture 7. Enforcement shows even
+ *   offline: the unsigned built-in shell is refused ("BdsDxe: failed to start Boot0001 "EFI
+ *   Internal Shell" from Fv(...)/FvFile(...): Security Violation").
  *
  * Monitor: none by default. With `monitorSocket`, the human monitor listens on that unix socket
  * (server, nowait), which makes the VM's power controllable like a physical host's BMC:
@@ -36,7 +47,7 @@ import { copyFileSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 
 /** Every firmware kind a lab VM can have (`3rc lab up --vm NAME:KIND`). */
-export const FIRMWARES = ['bios', 'uefi', 'uefi-http', 'arm64', 'arm64-http'] as const;
+export const FIRMWARES = ['bios', 'uefi', 'uefi-http', 'secureboot', 'arm64', 'arm64-http'] as const;
 export type Firmware = (typeof FIRMWARES)[number];
 
 /** OVMF or AAVMF (anything but SeaBIOS): pflash code and variables, no NIC option ROM. */
@@ -57,10 +68,13 @@ export const OVMF_VARS = '/usr/share/OVMF/OVMF_VARS_4M.fd';
 export const AAVMF_CODE = '/usr/share/AAVMF/AAVMF_CODE.fd';
 export const AAVMF_VARS = '/usr/share/AAVMF/AAVMF_VARS.fd';
 export const ARM64_CPU = 'cortex-a57';
+/** Secure Boot: the SMM build and the variable template with Microsoft's keys, SB enabled. */
+export const OVMF_SECBOOT = { code: '/usr/share/OVMF/OVMF_CODE_4M.secboot.fd', vars: '/usr/share/OVMF/OVMF_VARS_4M.ms.fd' };
 
 /** The firmware image a kind runs, and the variable store a VM's copy starts from (uefi kinds). */
 function uefiImages(firmware: Firmware): { code: string; vars: string } {
-  return isArm64(firmware) ? { code: AAVMF_CODE, vars: AAVMF_VARS } : { code: OVMF_CODE, vars: OVMF_VARS };
+  if (isArm64(firmware)) return { code: AAVMF_CODE, vars: AAVMF_VARS };
+  return firmware === 'secureboot' ? OVMF_SECBOOT : { code: OVMF_CODE, vars: OVMF_VARS };
 }
 
 export interface VmSpec {
@@ -89,8 +103,10 @@ export function qemuArgs(spec: VmSpec): string[] {
   const a = ['-name', spec.name, '-accel', 'tcg', '-m', String(spec.memoryMb), '-smp', '1', '-display', 'none', '-monitor', spec.monitorSocket ? `unix:${spec.monitorSocket},server,nowait` : 'none', '-nodefaults'];
   a.push('-serial', `file:${spec.serialLog}`);
   const uefi = isUefi(spec.firmware);
-  a.push('-machine', isArm64(spec.firmware) ? 'virt' : uefi ? 'q35' : 'pc');
+  const sb = spec.firmware === 'secureboot';
+  a.push('-machine', isArm64(spec.firmware) ? 'virt' : uefi ? (sb ? 'q35,smm=on' : 'q35') : 'pc');
   if (isArm64(spec.firmware)) a.push('-cpu', ARM64_CPU);
+  if (sb) a.push('-global', 'driver=cfi.pflash01,property=secure,value=on');
   if (uefi) {
     if (!spec.varsFile) throw new Error(`VM ${spec.name}: ${spec.firmware} needs a varsFile`);
     a.push('-drive', `if=pflash,format=raw,readonly=on,file=${uefiImages(spec.firmware).code}`, '-drive', `if=pflash,format=raw,file=${spec.varsFile}`);
@@ -114,7 +130,7 @@ export function createDisk(path: string, sizeGb: number): void {
   execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', path, `${sizeGb}G`], { stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
-/** A fresh UEFI variable store for one VM (OVMF's, or AAVMF's for the arm64 kinds). */
+/** A fresh UEFI variable store for one VM (OVMF's; with Microsoft's keys for secureboot; AAVMF's for arm64). */
 export function createVars(path: string, firmware: Firmware = 'uefi'): void {
   if (!existsSync(path)) copyFileSync(uefiImages(firmware).vars, path);
 }

@@ -11,11 +11,17 @@
  * installer's grubaa64.efi. Debian's signed images start `normal (memdisk)/grub.cfg`, whose
  * script sources `$prefix/grub.cfg` by name, skipping that search; so the generated
  * `grub.cfg` (when the boot root has none) chains to `grub.cfg-<mac>` by GRUB's own variable
- * `net_default_mac` (colons), which is answered like `grub.cfg-01-<mac>`. Seen with AAVMF and the
- * arm64 grubaa64.efi (test/lab/arm64.test.ts): `<prefix>/arm64-efi/{command,fs,crypto,terminal}.lst`
- * (not found, harmless), `<prefix>/grub.cfg`, `<prefix>/grub.cfg-52:54:00:77:00:10`, then the kernel;
- * its `[ -e $prefix/arm64-efi/grub.cfg ]` never reaches the server (no file test over TFTP). After
- * UEFI HTTP Boot the same image has no network configuration and asks nothing. We answer, in any
+ * `net_default_mac` (colons), which is answered like `grub.cfg-01-<mac>`. Seen in the labs:
+ * - Secure Boot (test/lab/pxe-firmware.test.ts), after shim's own requests (revocations_sku.efi,
+ *   revocations_sbat.efi, shim_certificate_0.efi: absent, fine) and grubx64.efi: GRUB asks for
+ *   `/grub/x86_64-efi/{command,fs,crypto,terminal}.lst` (absent: its modules are built in), then
+ *   `grub/grub.cfg`, then `grub/grub.cfg-52:54:00:77:00:10`, then the kernel;
+ * - AAVMF and the arm64 grubaa64.efi (test/lab/arm64.test.ts): `<prefix>/arm64-efi/{command,fs,
+ *   crypto,terminal}.lst` (absent), `<prefix>/grub.cfg`, `<prefix>/grub.cfg-52:54:00:77:00:10`,
+ *   then the kernel; its `[ -e $prefix/arm64-efi/grub.cfg ]` never reaches the server (no file
+ *   test over TFTP). After UEFI HTTP Boot the same image has no network configuration and asks
+ *   nothing.
+ * Neither asks for `grub.cfg-01-<mac>`. We answer, in any
  * directory (the prefix differs by image):
  * - `grub.cfg-01-<mac>` and `grub.cfg-<mac:with:colons>` of a MAC in the BootTable or the
  *   inventory: the host's entry (install or local);

@@ -7,6 +7,11 @@
  * - UEFI HTTP Boot: OVMF left only its HTTP boot options (qemu.ts, firmware uefi-http): DHCP as
  *   `HTTPClient:Arch:00016` -> option 60 HTTPClient and the http:// URL of ipxe.efi -> ipxe.efi
  *   over HTTP -> iPXE's own DHCP -> its script, kernel and initrd over HTTP; no TFTP at all;
+ * - Secure Boot: OVMF enforcing with Microsoft's keys (qemu.ts, firmware secureboot): DHCP with
+ *   architecture 7 -> shimx64.efi (Microsoft-signed) -> grubx64.efi (Debian-signed) -> grub/grub.cfg
+ *   (generated) -> grub/grub.cfg-<mac> -> the signed kernel and initrd, all over TFTP; beside it a
+ *   VM given an unsigned loader (ipxe.efi) fetches it, OVMF refuses it ("Access Denied") and the
+ *   host asks for nothing more for a minute;
  * Each ends when the Debian installer, having configured its network from 3rc's DHCP, fetched its
  * preseed with its per-install token.
  * - ProxyDHCP (servers.dhcp.mode: proxy): the iPXE ROM as plain PXE firmware gets its address from
@@ -45,6 +50,15 @@ const PROXY_MS = labBudget(60_000);
 /** UEFI HTTP Boot: the preseed fetch at 92 s, the whole test 135 s under TCG (measured), with a margin. */
 const HTTP_BOOT_MS = labBudget(4 * 60_000);
 const INSTALL_WAIT = FIRMWARE_MS;
+/** Secure Boot: the preseed fetch at 131-208 s, the whole test 165-257 s under TCG (3 runs, another lab beside it), with a margin. */
+const SECURE_BOOT_MS = labBudget(7 * 60_000);
+/**
+ * How long a host whose loader was refused must stay silent. OVMF then tries its next boot
+ * options: PXEv6 (no DHCPv6 here: "PXE-E16: No valid offer received") took ~110 s, then HTTPv4
+ * DHCPs again as HTTPClient and fetches the httpX64 loader (refused too), then HTTPv6, the shell
+ * (refused: Security Violation) and it waits for a key. So 60 s is quiet, 120 s would not be.
+ */
+const QUIET_MS = 60_000;
 let seq = 0;
 
 async function withLab(tag: string, changes: Record<string, unknown>, fn: (lab: RunningLab) => Promise<void>): Promise<void> {
@@ -59,23 +73,25 @@ async function withLab(tag: string, changes: Record<string, unknown>, fn: (lab: 
   }
 }
 
+/** When a transfer ended, in s since t0: TFTP records its event at the end, HTTP at the start (with `ms`). */
+const endedAt = (e: StoreEvent, t0: number) => (e.at + (e.kind === 'http.file' ? Number(e.data?.ms ?? 0) : 0) - t0) / 1000;
 const ok = (e: StoreEvent) => e.kind === 'tftp.transfer' && e.data?.outcome === 'complete';
 const tftpDone = (file: string) => (e: StoreEvent) => ok(e) && e.data?.file === file;
 const ack = (e: StoreEvent) => e.kind === 'dhcp.request' && String(e.reason).startsWith('ack');
-const preseed = (e: StoreEvent) => e.kind === 'http.kickstart' && e.data?.status === 200 && e.data?.profile === 'debian12';
+const preseed = (profile: string) => (e: StoreEvent) => e.kind === 'http.kickstart' && e.data?.status === 200 && e.data?.profile === profile;
 
 /** Flips a host to install through the API (as an operator would) and returns its MAC path. */
-async function install(lab: RunningLab, host: string): Promise<string> {
-  const r = await lab.api('PUT', `/hosts/${host}/boot`, { mode: 'install', profile: 'debian12', reason: 'lab test' });
+async function install(lab: RunningLab, host: string, profile = 'debian12'): Promise<string> {
+  const r = await lab.api('PUT', `/hosts/${host}/boot`, { mode: 'install', profile, reason: 'lab test' });
   assert.equal(r.status, 200, JSON.stringify(r.body));
   return lab.host(host).mac.replace(/:/g, '-');
 }
 
 /** The installer's own DHCP exchange, its preseed fetch, and the kernel command line it got. */
-async function installerPhases(lab: RunningLab, host: string, macPath: string, after: number, t0: number, phases: Record<string, number>): Promise<void> {
+async function installerPhases(lab: RunningLab, host: string, macPath: string, after: number, t0: number, phases: Record<string, number>, profile = 'debian12'): Promise<void> {
   const dhcp = await lab.waitEvent(host, (e) => ack(e) && e.id > after && e.data?.client === undefined, INSTALL_WAIT, "the installer's own DHCP");
   phases['installer DHCP ACK'] = (dhcp.at - t0) / 1000;
-  const ks = await lab.waitEvent(host, (e) => preseed(e) && e.id > after, INSTALL_WAIT, 'preseed fetch');
+  const ks = await lab.waitEvent(host, (e) => preseed(profile)(e) && e.id > after, INSTALL_WAIT, 'preseed fetch');
   phases['preseed fetched'] = (ks.at - t0) / 1000;
   assert.equal(ks.data?.peer, lab.host(host).ip, 'the installer used the address 3rc gave it');
   const cmdline = await lab.waitSerial(host, /Command line: .*/, 10_000, 'kernel command line');
@@ -106,7 +122,7 @@ describe('lab: PXE boot with real firmware into the Debian installer', { skip },
         const files = firmware === 'bios' ? ['pxelinux.0', 'ldlinux.c32'] : ['syslinux.efi', 'ldlinux.e64'];
         for (const f of [...files, `pxelinux.cfg/01-${macPath}`, 'debian-installer/12/amd64/linux', 'debian-installer/12/amd64/initrd.gz']) {
           const e = await lab.waitEvent(host, tftpDone(f), INSTALL_WAIT, `TFTP ${f}`);
-          phases[`tftp ${f.split('/').pop()}`] = (e.at + Number(e.data?.ms ?? 0) - t0) / 1000;
+          phases[`tftp ${f.split('/').pop()}`] = endedAt(e, t0);
         }
         const initrd = lab.events.find((e) => e.host === host && tftpDone('debian-installer/12/amd64/initrd.gz')(e))!;
         assert.equal(initrd.data?.size, INITRD_SIZE);
@@ -139,7 +155,7 @@ describe('lab: PXE boot with real firmware into the Debian installer', { skip },
       const fetched = (file: string) => (e: StoreEvent) => e.kind === 'http.file' && e.reason === 'complete' && e.data?.status === 200 && e.data?.file === `/boot/files/${file}`;
       const loader = await lab.waitEvent(host, fetched('ipxe.efi'), HTTP_BOOT_MS, 'ipxe.efi over HTTP');
       assert.equal(loader.data?.bytes, statSync(join(ROOT, 'boot', 'ipxe.efi')).size);
-      phases['http ipxe.efi'] = (loader.at + Number(loader.data?.ms ?? 0) - t0) / 1000;
+      phases['http ipxe.efi'] = endedAt(loader, t0);
       // ipxe.efi asks again, as iPXE, and gets its per-MAC script.
       const ipxe = await lab.waitEvent(host, (e) => ack(e) && e.data?.client === 'ipxe' && e.id > loader.id, HTTP_BOOT_MS, "iPXE's DHCP ACK");
       assert.equal(ipxe.data?.file, `http://10.77.0.1/boot/ipxe/${macPath}`);
@@ -147,16 +163,68 @@ describe('lab: PXE boot with real firmware into the Debian installer', { skip },
       const script = await lab.waitEvent(host, (e) => e.kind === 'http.ipxe' && e.data?.status === 200 && e.data?.mode === 'install', HTTP_BOOT_MS, 'iPXE script');
       phases['iPXE script'] = (script.at - t0) / 1000;
       const kernel = await lab.waitEvent(host, fetched('debian-installer/12/amd64/linux'), HTTP_BOOT_MS, 'kernel over HTTP');
-      phases['http linux'] = (kernel.at + Number(kernel.data?.ms ?? 0) - t0) / 1000;
+      phases['http linux'] = endedAt(kernel, t0);
       const initrd = await lab.waitEvent(host, fetched('debian-installer/12/amd64/initrd.gz'), HTTP_BOOT_MS, 'initrd over HTTP');
       assert.equal(initrd.data?.bytes, INITRD_SIZE);
-      phases['http initrd.gz'] = (initrd.at + Number(initrd.data?.ms ?? 0) - t0) / 1000;
+      phases['http initrd.gz'] = endedAt(initrd, t0);
       await installerPhases(lab, host, macPath, initrd.id, t0, phases);
       // Nothing of this chain came over TFTP: no transfer in the trace, no TFTP request in 3rc's log.
       assert.deepEqual(lab.events.filter((e) => e.host === host && e.kind.startsWith('tftp.')).map((e) => e.data?.file), [], 'no TFTP transfer for this host');
       assert.deepEqual(lab.serverLines.filter((l) => l.includes('"msg":"tftp') && l.includes(`"peer":"${ip}:`)), [], "no TFTP request from the VM in 3rc's log");
       report(`UEFI HTTP Boot (${host})`, phases);
       await lab.powerOff(host);
+    });
+  });
+
+  it('Secure Boot: shim, GRUB and the signed kernel install one VM; the unsigned loader of the other is fetched and refused', { timeout: SECURE_BOOT_MS }, async () => {
+    await withLab('s', {}, async (lab) => {
+      const size = (f: string) => statSync(join(ROOT, 'boot', f)).size;
+      const signed = async (host: string) => {
+        const macPath = await install(lab, host, 'debian12-sb');
+        const vm = lab.bootVm({ host, firmware: 'secureboot' });
+        const t0 = vm.startedAt;
+        const phases: Record<string, number> = {};
+        const dhcp = await lab.waitEvent(host, (e) => ack(e) && e.data?.file === 'shimx64.efi', SECURE_BOOT_MS, 'DHCP ACK with boot file shimx64.efi');
+        assert.equal(dhcp.data?.arch, 7);
+        phases['DHCP ACK'] = (dhcp.at - t0) / 1000;
+        // shim loads GRUB from its own directory; GRUB (prefix /grub) reads grub/grub.cfg, which 3rc
+        // generates to chain grub.cfg-<mac> by net_default_mac: the host's install entry.
+        const perMac = `grub/grub.cfg-${lab.host(host).mac}`;
+        for (const f of ['shimx64.efi', 'grubx64.efi', 'grub/grub.cfg', perMac, 'debian-installer/12/amd64/linux', 'debian-installer/12/amd64/initrd.gz']) {
+          const e = await lab.waitEvent(host, tftpDone(f), SECURE_BOOT_MS, `TFTP ${f}`);
+          if (!f.startsWith('grub/')) assert.equal(e.data?.size, size(f), f);
+          phases[`tftp ${f.split('/').pop()}`] = endedAt(e, t0);
+        }
+        const tftp = lab.events.filter((e) => e.host === host && e.kind === 'tftp.transfer');
+        console.log(`# ${host} TFTP requests in order: ${tftp.map((e) => `${String(e.data?.file)} (${String(e.data?.outcome)})`).join(', ')}`);
+        // The per-MAC entry is what GRUB ran (its echo on the console), and the kernel saw Secure Boot.
+        await lab.waitSerial(host, /Loading the debian12-sb installer from \(tftp,10\.77\.0\.1\)/, 10_000, "GRUB's install entry");
+        const initrd = tftp.find(tftpDone('debian-installer/12/amd64/initrd.gz'))!;
+        await installerPhases(lab, host, macPath, initrd.id, t0, phases, 'debian12-sb');
+        await lab.waitSerial(host, /Secure boot enabled/, 10_000, "the kernel's Secure Boot line");
+        report(`Secure Boot (${host})`, phases);
+        await lab.powerOff(host);
+      };
+      const unsigned = async (host: string) => {
+        await install(lab, host, 'debian12-unsigned');
+        const vm = lab.bootVm({ host, firmware: 'secureboot' });
+        const t0 = vm.startedAt;
+        const dhcp = await lab.waitEvent(host, (e) => ack(e) && e.data?.file === 'ipxe.efi', SECURE_BOOT_MS, 'DHCP ACK with boot file ipxe.efi');
+        assert.equal(dhcp.data?.arch, 7);
+        const loader = await lab.waitEvent(host, tftpDone('ipxe.efi'), SECURE_BOOT_MS, 'TFTP ipxe.efi');
+        assert.equal(loader.data?.size, size('ipxe.efi'), 'the loader was fetched completely');
+        const seen = Date.now();
+        // OVMF verifies the image against db and refuses it (edk2's EFI_ACCESS_DENIED).
+        const nic = lab.host(host).mac.replace(/:/g, '').toUpperCase();
+        const refusal = await lab.waitSerial(host, new RegExp(`BdsDxe: failed to load Boot\\d+ "UEFI PXEv4 \\(MAC:${nic}\\)".*: Access Denied`), 60_000, "OVMF's refusal");
+        console.log(`# ${host} unsigned loader fetched at ${endedAt(loader, t0).toFixed(1)} s, then: ${refusal[0]}`);
+        // Then nothing: no DHCP, TFTP or HTTP request from this host for the quiet period.
+        await new Promise((r) => setTimeout(r, Math.max(0, seen + QUIET_MS - Date.now()) + 3_000));
+        const after = lab.events.filter((e) => e.host === host && e.id > loader.id);
+        assert.deepEqual(after.map((e) => `${e.kind} ${String(e.reason)}`), [], `nothing after the refused loader for ${QUIET_MS / 1000} s`);
+        await lab.powerOff(host);
+      };
+      await Promise.all([signed('vm10'), unsigned('vm11')]);
     });
   });
 
@@ -181,7 +249,7 @@ describe('lab: PXE boot with real firmware into the Debian installer', { skip },
       assert.equal(offer.data?.file, 'pxelinux.0');
       phases['ProxyDHCP offer'] = (offer.at - t0) / 1000;
       const loader = await lab.waitEvent(host, tftpDone('pxelinux.0'), PROXY_MS, 'TFTP pxelinux.0');
-      phases['tftp pxelinux.0'] = (loader.at + Number(loader.data?.ms ?? 0) - t0) / 1000;
+      phases['tftp pxelinux.0'] = endedAt(loader, t0);
       // The address came from dnsmasq (its ACK in its log), the loader from 3rc's TFTP.
       assert.equal(String(loader.data?.peer ?? '').split(':')[0], ip);
       assert.match(dnsmasqLog, new RegExp(`DHCPACK\\(eth0\\) ${ip.replace(/\./g, '\\.')} ${mac}`, 'i'), dnsmasqLog);

@@ -7,7 +7,7 @@ import { ErrorCodes, InputError } from '../../lib/errors.js';
 import { packageRoot } from '../../lib/paths.js';
 import { EXIT_FAIL, EXIT_OK, type Io } from '../io.js';
 
-export const help = `Usage: 3rc lab up [--vm NAME[:bios|uefi|uefi-http|arm64|arm64-http]]... [--install] [--pxe] [--disk GB]
+export const help = `Usage: 3rc lab up [--vm NAME[:bios|uefi|uefi-http|secureboot|arm64|arm64-http]]... [--install [--profile NAME]] [--pxe] [--disk GB]
        3rc lab down
 
 A PXE lab on this machine that never touches its network: network namespaces joined by a bridge
@@ -19,12 +19,15 @@ the boot files (boot/fetch.sh; scripts/lab-image.sh for the image profile).
               TFTP files with sizes and speeds, HTTP fetches, DNS, callbacks); Ctrl-C stops
               everything and removes the namespaces
     --vm      a host of examples/lab.yaml, optionally with its firmware (default bios): bios
-              (SeaBIOS + iPXE ROM), uefi (OVMF PXE), uefi-http (OVMF UEFI HTTP Boot), arm64
+              (SeaBIOS + iPXE ROM), uefi (OVMF PXE), uefi-http (OVMF UEFI HTTP Boot),
+              secureboot (OVMF PXE, Secure Boot enforced, Microsoft's keys: see --profile), arm64
               (qemu-system-aarch64 with AAVMF PXE; --install uses the debian12-arm64 profile),
               arm64-http (AAVMF UEFI HTTP Boot: GRUB starts, then stops); repeat for several
               VMs. Default: vm14 (the image profile) when scripts/lab-image.sh has built it,
               else vm10 (the Debian installer)
     --install flip the VMs to install first (else they boot as their boot entry says)
+    --profile with --install: install this profile instead of each host's own (e.g.
+              debian12-sb for a secureboot VM, debian12-unsigned to see Secure Boot refuse)
     --pxe     treat iPXE ROMs as plain PXE firmware (pxelinux over TFTP) instead of giving them
               the HTTP script
     --disk    disk size of each VM in GB (default 8)
@@ -40,6 +43,8 @@ export interface LabArgs {
   action: string | undefined;
   vms: string[];
   install: boolean;
+  /** With install: the profile to install (else each host's own). */
+  profile?: string | undefined;
   pxe: boolean;
   disk: string | undefined;
 }
@@ -58,6 +63,7 @@ export async function run(args: LabArgs, io: Io): Promise<number> {
   const root = packageRoot();
   const imageBuilt = existsSync(join(root, 'boot', 'lab', 'images', 'debian12.img.gz'));
   const vms = (args.vms.length ? args.vms : [imageBuilt ? 'vm14' : 'vm10']).map(parseVm);
+  if (args.profile !== undefined && !args.install) throw new InputError(ErrorCodes.USAGE, '--profile names the profile to install: it needs --install', 'profile');
   const why = labUnavailable();
   if (why) {
     io.err(`3rc lab: ${why}`);
@@ -100,8 +106,9 @@ export async function run(args: LabArgs, io: Io): Promise<number> {
     for (const { host, firmware } of vms) {
       lab.host(host);
       if (args.install) {
-        const arm64 = isArm64(firmware) ? { profile: ARM64_PROFILE } : {};
-        const r = await lab.api('PUT', `/hosts/${host}/boot`, { mode: 'install', ...arm64, reason: '3rc lab up --install' });
+        // --profile wins; an arm64 VM otherwise installs the arm64 profile (the hosts' own are amd64).
+        const profile = args.profile ?? (isArm64(firmware) ? ARM64_PROFILE : undefined);
+        const r = await lab.api('PUT', `/hosts/${host}/boot`, { mode: 'install', ...(profile ? { profile } : {}), reason: '3rc lab up --install' });
         if (r.status !== 200) throw new Error(`could not flip ${host} to install: ${JSON.stringify(r.body)}`);
       }
       lab.bootVm({ host, firmware, diskGb: disk });
