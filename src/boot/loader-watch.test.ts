@@ -57,12 +57,19 @@ test('only a whole fetch counts (a tsize probe or an aborted fetch is not the lo
   assert.equal(w.of(MAC, 5500 + QUIET)?.fetches, 1);
 });
 
-test('UEFI HTTP Boot: the loader from a URL, fetched over HTTP; a new loader starts a new watch', () => {
+test('UEFI HTTP Boot: the loader from a URL, fetched over HTTP; the firmware\'s next boot option (another loader) is the same stall', () => {
   const w = watch(fwAck(1000, 'http://10.77.0.1/boot/files/ipxe.efi', { client: 'uefi-http', arch: 16 }), httpFile(2000, '/boot/files/ipxe.efi'));
   const s = w.of(MAC, 2200 + QUIET)!;
   assert.deepEqual([s.loader, s.via, s.since], ['ipxe.efi', 'http', 2200]);
+  // OVMF's next boot option asks again (here PXE, told shimx64.efi) and fetches it: still stuck, since the first fetch.
   w.observe(fwAck(90_000, 'shimx64.efi'));
-  assert.equal(w.of(MAC, 90_000 + 10 * QUIET), null, 'told another loader, not fetched yet');
+  w.observe(tftp(91_000, 'shimx64.efi'));
+  const again = w.of(MAC, 100_000)!;
+  assert.deepEqual([again.loader, again.via, again.since, again.fetches], ['shimx64.efi', 'tftp', 2200, 2]);
+  assert.match(again.detail, /fetched its loader shimx64\.efi over TFTP \(before it: ipxe\.efi over HTTP\) 2 times/);
+  // A loader told but never fetched starts nothing.
+  const fresh = watch(fwAck(1000, 'shimx64.efi'), fwAck(2000, 'ipxe.efi'));
+  assert.equal(fresh.of(MAC, 10 * QUIET), null);
   assert.equal(loaderName('http://10.77.0.1:8080/boot/files/grub/grubaa64.efi'), 'grub/grubaa64.efi');
   assert.equal(loaderName('pxelinux.0'), 'pxelinux.0');
 });

@@ -33,6 +33,8 @@ export interface StuckBoot {
 
 interface Watch {
   host: string;
+  /** Loaders fetched before this one in the same stall (`ipxe.efi over TFTP`): the firmware's next boot option. */
+  earlier: string[];
   /** The loader the host's firmware was last told to fetch (null: none, or progress past it). */
   loader: string | null;
   firstFetch: number | null;
@@ -66,11 +68,19 @@ export class LoaderWatch {
         // Boot firmware told to fetch a loader: a (new) boot attempt, or the firmware's retry.
         if (d.pxe && typeof d.file === 'string' && d.file && d.client !== 'ipxe') {
           const loader = loaderName(d.file);
-          if (w && w.loader === loader) {
+          const via = /^https?:/.test(d.file) ? 'http' : 'tftp';
+          if (w && w.loader === loader && w.via === via) {
             w.lastSeen = e.at;
             return;
           }
-          this.watches.set(mac, { host: e.host, loader, firstFetch: null, fetches: 0, lastSeen: e.at, via: /^https?:/.test(d.file) ? 'http' : 'tftp' });
+          // Another loader after one that went nowhere (OVMF's next boot option, e.g. HTTP after
+          // PXE): the same stall goes on, since its first fetch.
+          if (w?.loader && w.firstFetch !== null) {
+            w.earlier.push(`${w.loader} over ${w.via.toUpperCase()}`);
+            Object.assign(w, { loader, via, lastSeen: e.at });
+            return;
+          }
+          this.watches.set(mac, { host: e.host, earlier: [], loader, firstFetch: null, fetches: 0, lastSeen: e.at, via });
           return;
         }
         // iPXE asking again, or the installer's own DHCP: the loader ran.
@@ -115,7 +125,7 @@ export class LoaderWatch {
     const quiet = Math.round((now - w.firstFetch) / 1000);
     return {
       host: w.host, mac, loader: w.loader, via: w.via, since: w.firstFetch, fetches: w.fetches, lastSeen: w.lastSeen,
-      detail: `fetched its loader ${w.loader} over ${w.via.toUpperCase()} ${w.fetches === 1 ? 'once' : `${w.fetches} times`}, asked for nothing else in ${quiet} s (a loader the firmware refused, e.g. unsigned under Secure Boot, or a broken one)`,
+      detail: `fetched its loader ${w.loader} over ${w.via.toUpperCase()}${w.earlier.length ? ` (before it: ${w.earlier.join(', ')})` : ''} ${w.fetches === 1 ? 'once' : `${w.fetches} times`}, asked for nothing else in ${quiet} s (a loader the firmware refused, e.g. unsigned under Secure Boot, or a broken one)`,
     };
   }
 

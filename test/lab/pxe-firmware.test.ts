@@ -222,6 +222,14 @@ describe('lab: PXE boot with real firmware into the Debian installer', { skip },
         await new Promise((r) => setTimeout(r, Math.max(0, seen + QUIET_MS - Date.now()) + 3_000));
         const after = lab.events.filter((e) => e.host === host && e.id > loader.id);
         assert.deepEqual(after.map((e) => `${e.kind} ${String(e.reason)}`), [], `nothing after the refused loader for ${QUIET_MS / 1000} s`);
+        // 3rc says so itself (install.loaderQuiet, 60 s): the host is stuck after its loader.
+        const stuck = (await lab.api('GET', '/boot/stuck')).body as { host: string; loader: string; via: string; fetches: number }[];
+        const mine = stuck.find((s) => s.host === host);
+        assert.ok(mine, `GET /api/v1/boot/stuck: ${JSON.stringify(stuck)}`);
+        assert.deepEqual([mine.loader, mine.via], ['ipxe.efi', 'tftp']);
+        const view = (await lab.api('GET', `/hosts/${host}`)).body as { stuck: { detail: string } | null };
+        assert.match(String(view.stuck?.detail), /^fetched its loader ipxe\.efi over TFTP (once|\d+ times), asked for nothing else in \d+ s/);
+        assert.equal(stuck.find((s) => s.host === 'vm10'), undefined, 'the signed chain went on');
         await lab.powerOff(host);
       };
       await Promise.all([signed('vm10'), unsigned('vm11')]);
