@@ -20,27 +20,21 @@
  * are printed.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { RunningLab } from '../../src/lab/lab.js';
 import { AAVMF_CODE, AAVMF_VARS, type Firmware } from '../../src/lab/qemu.js';
 import { labBudget, labUnavailable, labWorkDir } from '../../src/lab/topology.js';
-import type { StoreEvent } from '../../src/store/store.js';
 import { ROOT } from '../lib/serve.js';
+import { ack, bootFilesMissing, endedAt, httpDone, report, tftpDone } from './boot-trace.js';
 
 function missing(): string | undefined {
   const why = labUnavailable();
   if (why) return why;
   if (!existsSync('/usr/bin/qemu-system-aarch64')) return 'needs qemu-system-aarch64 (apt-get install qemu-system-arm)';
   if (!existsSync(AAVMF_CODE) || !existsSync(AAVMF_VARS)) return `needs AAVMF, ${AAVMF_CODE} (apt-get install qemu-efi-aarch64)`;
-  try {
-    execFileSync(join(ROOT, 'boot', 'fetch.sh'), ['--check'], { stdio: 'pipe' });
-    return undefined;
-  } catch (err) {
-    return `boot files missing (run boot/fetch.sh): ${String((err as { stdout?: Buffer }).stdout ?? '').trim()}`;
-  }
+  return bootFilesMissing();
 }
 
 const skip = missing();
@@ -52,14 +46,7 @@ const size = (f: string) => (skip ? 0 : statSync(join(ROOT, 'boot', f)).size);
 /** Budget: the measured time with a margin (a hang fails in minutes). */
 const ARM64_MS = labBudget(5 * 60_000);
 
-const ack = (e: StoreEvent) => e.kind === 'dhcp.request' && String(e.reason).startsWith('ack');
-const tftpDone = (file: string) => (e: StoreEvent) => e.kind === 'tftp.transfer' && e.data?.outcome === 'complete' && e.data?.file === file;
-const httpDone = (file: string) => (e: StoreEvent) => e.kind === 'http.file' && e.reason === 'complete' && e.data?.status === 200 && e.data?.file === `/boot/files/${file}`;
-const at = (e: StoreEvent, t0: number) => (e.at + Number(e.data?.ms ?? 0) - t0) / 1000;
 
-function report(name: string, phases: Record<string, number>): void {
-  console.log(`# ${name} phase timings (s since power-on): ${Object.entries(phases).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}`);
-}
 
 describe('lab: ARM64 (AAVMF) network boot into the Debian arm64 installer', { skip }, () => {
   it('PXE: grubaa64.efi, its grub.cfg per MAC, kernel and initrd over TFTP; HTTP Boot: grubaa64.efi over HTTP', { timeout: ARM64_MS }, async () => {
@@ -97,9 +84,9 @@ describe('lab: ARM64 (AAVMF) network boot into the Debian arm64 installer', { sk
         phases['DHCP ACK'] = (dhcp.at - t0) / 1000;
         const loader = await lab.waitEvent(host, tftpDone('grubaa64.efi'), ARM64_MS, 'TFTP grubaa64.efi');
         assert.equal(loader.data?.size, size('grubaa64.efi'));
-        phases['tftp grubaa64.efi'] = at(loader, t0);
+        phases['tftp grubaa64.efi'] = endedAt(loader, t0);
         const kernel = await lab.waitEvent(host, tftpDone(`${DI}/linux`), ARM64_MS, 'TFTP arm64 kernel');
-        phases['tftp linux'] = at(kernel, t0);
+        phases['tftp linux'] = endedAt(kernel, t0);
         // What GRUB asked between its own image and the kernel, in order (each request is a trace record).
         const asked = lab.events.filter((e) => e.host === host && e.kind === 'tftp.transfer' && e.id > loader.id && e.id < kernel.id).map((e) => `${String(e.data?.file)} ${String(e.data?.outcome)}`);
         console.log(`# GRUB (PXE, ${host}) asked over TFTP: ${asked.join(', ')}`);
@@ -107,7 +94,7 @@ describe('lab: ARM64 (AAVMF) network boot into the Debian arm64 installer', { sk
         assert.ok(asked.includes(`${cfg} complete`), `GRUB read its per-MAC config ${cfg}: ${asked.join(', ')}`);
         const initrd = await lab.waitEvent(host, tftpDone(`${DI}/initrd.gz`), ARM64_MS, 'TFTP arm64 initrd');
         assert.equal(initrd.data?.size, size(`${DI}/initrd.gz`));
-        phases['tftp initrd.gz'] = at(initrd, t0);
+        phases['tftp initrd.gz'] = endedAt(initrd, t0);
         await installer(host, initrd.id, t0, phases);
         report(`ARM64 PXE (${host})`, phases);
         await lab.powerOff(host);
@@ -124,7 +111,7 @@ describe('lab: ARM64 (AAVMF) network boot into the Debian arm64 installer', { sk
         phases['firmware DHCP ACK'] = (fw.at - t0) / 1000;
         const loader = await lab.waitEvent(host, httpDone('grubaa64.efi'), ARM64_MS, 'grubaa64.efi over HTTP');
         assert.equal(loader.data?.bytes, size('grubaa64.efi'));
-        phases['http grubaa64.efi'] = at(loader, t0);
+        phases['http grubaa64.efi'] = endedAt(loader, t0);
         // GRUB starts, but Debian 12's GRUB 2.06 finds no network configuration on a device it
         // was HTTP-booted from (no PXE base code there): $prefix, $root and net_default_ip stay
         // empty and it stops at its prompt without asking 3rc anything (see the header).

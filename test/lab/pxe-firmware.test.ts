@@ -22,7 +22,6 @@
  * serial consoles and dnsmasq's log; every phase's time is printed.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -30,15 +29,7 @@ import { RunningLab } from '../../src/lab/lab.js';
 import { labBudget, labUnavailable, labWorkDir } from '../../src/lab/topology.js';
 import type { StoreEvent } from '../../src/store/store.js';
 import { ROOT } from '../lib/serve.js';
-
-function bootFilesMissing(): string | undefined {
-  try {
-    execFileSync(join(ROOT, 'boot', 'fetch.sh'), ['--check'], { stdio: 'pipe' });
-    return undefined;
-  } catch (err) {
-    return `boot files missing (run boot/fetch.sh): ${String((err as { stdout?: Buffer }).stdout ?? '').trim()}`;
-  }
-}
+import { ack, bootFilesMissing, endedAt, httpDone, report, tftpDone } from './boot-trace.js';
 
 const skip = labUnavailable() ?? bootFilesMissing();
 if (skip) console.log(`# SKIP lab PXE tests: ${skip}`);
@@ -73,11 +64,6 @@ async function withLab(tag: string, changes: Record<string, unknown>, fn: (lab: 
   }
 }
 
-/** When a transfer ended, in s since t0: TFTP records its event at the end, HTTP at the start (with `ms`). */
-const endedAt = (e: StoreEvent, t0: number) => (e.at + (e.kind === 'http.file' ? Number(e.data?.ms ?? 0) : 0) - t0) / 1000;
-const ok = (e: StoreEvent) => e.kind === 'tftp.transfer' && e.data?.outcome === 'complete';
-const tftpDone = (file: string) => (e: StoreEvent) => ok(e) && e.data?.file === file;
-const ack = (e: StoreEvent) => e.kind === 'dhcp.request' && String(e.reason).startsWith('ack');
 const preseed = (profile: string) => (e: StoreEvent) => e.kind === 'http.kickstart' && e.data?.status === 200 && e.data?.profile === profile;
 
 /** Flips a host to install through the API (as an operator would) and returns its MAC path. */
@@ -100,10 +86,6 @@ async function installerPhases(lab: RunningLab, host: string, macPath: string, a
   // Then it resolves names through 3rc's DNS (the mirror named in the preseed, its own name).
   const dns = await lab.waitEvent(host, (e) => e.kind === 'dns.query' && e.id > ks.id, INSTALL_WAIT, 'a DNS query from the installer');
   phases[`DNS query (${String(dns.data?.name)})`] = (dns.at - t0) / 1000;
-}
-
-function report(name: string, phases: Record<string, number>): void {
-  console.log(`# ${name} phase timings (s since power-on): ${Object.entries(phases).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}`);
 }
 
 describe('lab: PXE boot with real firmware into the Debian installer', { skip }, () => {
@@ -152,8 +134,7 @@ describe('lab: PXE boot with real firmware into the Debian installer', { skip },
       assert.equal(fw.data?.file, loaderUrl);
       assert.equal(fw.data?.ip, ip);
       phases['firmware DHCP ACK'] = (fw.at - t0) / 1000;
-      const fetched = (file: string) => (e: StoreEvent) => e.kind === 'http.file' && e.reason === 'complete' && e.data?.status === 200 && e.data?.file === `/boot/files/${file}`;
-      const loader = await lab.waitEvent(host, fetched('ipxe.efi'), HTTP_BOOT_MS, 'ipxe.efi over HTTP');
+      const loader = await lab.waitEvent(host, httpDone('ipxe.efi'), HTTP_BOOT_MS, 'ipxe.efi over HTTP');
       assert.equal(loader.data?.bytes, statSync(join(ROOT, 'boot', 'ipxe.efi')).size);
       phases['http ipxe.efi'] = endedAt(loader, t0);
       // ipxe.efi asks again, as iPXE, and gets its per-MAC script.
@@ -162,9 +143,9 @@ describe('lab: PXE boot with real firmware into the Debian installer', { skip },
       phases['iPXE DHCP ACK'] = (ipxe.at - t0) / 1000;
       const script = await lab.waitEvent(host, (e) => e.kind === 'http.ipxe' && e.data?.status === 200 && e.data?.mode === 'install', HTTP_BOOT_MS, 'iPXE script');
       phases['iPXE script'] = (script.at - t0) / 1000;
-      const kernel = await lab.waitEvent(host, fetched('debian-installer/12/amd64/linux'), HTTP_BOOT_MS, 'kernel over HTTP');
+      const kernel = await lab.waitEvent(host, httpDone('debian-installer/12/amd64/linux'), HTTP_BOOT_MS, 'kernel over HTTP');
       phases['http linux'] = endedAt(kernel, t0);
-      const initrd = await lab.waitEvent(host, fetched('debian-installer/12/amd64/initrd.gz'), HTTP_BOOT_MS, 'initrd over HTTP');
+      const initrd = await lab.waitEvent(host, httpDone('debian-installer/12/amd64/initrd.gz'), HTTP_BOOT_MS, 'initrd over HTTP');
       assert.equal(initrd.data?.bytes, INITRD_SIZE);
       phases['http initrd.gz'] = endedAt(initrd, t0);
       await installerPhases(lab, host, macPath, initrd.id, t0, phases);
