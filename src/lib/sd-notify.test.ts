@@ -16,18 +16,20 @@ function setup(env: NodeJS.ProcessEnv, run?: NotifyRunner) {
   const calls: string[][] = [];
   const lines: Record<string, unknown>[] = [];
   const log = createLogger('info', { write: (s: string) => void lines.push(JSON.parse(s)) });
+  const sockets: string[] = [];
   const runner: NotifyRunner = run ?? (async (args) => void calls.push(args));
-  const n = new SdNotify(log, { env, pid: 4242, run: (args) => { if (run) calls.push(args); return runner(args); }, ticker: (ms, fn) => every(clock, ms, fn) });
-  return { clock, calls, lines, n };
+  const n = new SdNotify(log, { env: { ...env }, pid: 4242, run: (args, socket) => { sockets.push(socket); if (run) calls.push(args); return runner(args, socket); }, ticker: (ms, fn) => every(clock, ms, fn) });
+  return { clock, calls, lines, n, sockets };
 }
 
 const settle = () => new Promise((r) => setImmediate(r));
 
 describe('sd_notify through systemd-notify', () => {
   it('READY=1 with our pid, then WATCHDOG=1 every WATCHDOG_USEC/2', async () => {
-    const { clock, calls, n } = setup(SYSTEMD);
+    const { clock, calls, n, sockets } = setup(SYSTEMD);
     await n.ready();
     assert.deepEqual(calls, [['--pid=4242', 'READY=1']]);
+    assert.deepEqual(sockets, ['/run/systemd/notify']);
     clock.advance(14_999);
     assert.equal(calls.length, 1, 'no ping before 15 s');
     clock.advance(1);
@@ -60,6 +62,13 @@ describe('sd_notify through systemd-notify', () => {
     }
     assert.equal(watchdogInterval({ ...SYSTEMD, WATCHDOG_PID: '4242' }, 4242), 15_000);
     assert.equal(watchdogInterval({ ...SYSTEMD, WATCHDOG_USEC: '1000' }, 1), 1, 'never a 0 ms interval');
+  });
+
+  it('takes NOTIFY_SOCKET and the watchdog variables out of the environment, so that no other child inherits them', () => {
+    const env: NodeJS.ProcessEnv = { ...SYSTEMD, WATCHDOG_PID: '4242', PATH: '/usr/bin' };
+    const n = new SdNotify(createLogger('silent'), { env, pid: 4242, run: async () => {} });
+    assert.deepEqual(env, { PATH: '/usr/bin' });
+    assert.equal(n.enabled, true);
   });
 
   it('a failed notification is logged, never thrown, and the pings go on', async () => {
@@ -103,10 +112,8 @@ s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(sys.argv[1]); s.set
 print('listening', flush=True)
 while True: print(repr(s.recv(4096).decode()), flush=True)`, sock], { stdio: ['ignore', 'pipe', 'inherit'] });
     const out = createInterface({ input: py.stdout! })[Symbol.asyncIterator]();
-    const saved = process.env.NOTIFY_SOCKET;
     try {
       assert.equal((await out.next()).value, 'listening');
-      process.env.NOTIFY_SOCKET = sock;
       const lines: Record<string, unknown>[] = [];
       const n = new SdNotify(createLogger('info', { write: (s: string) => void lines.push(JSON.parse(s)) }), { env: { NOTIFY_SOCKET: sock }, pid: 4242, run: runSystemdNotify });
       await n.ready();
@@ -123,8 +130,6 @@ while True: print(repr(s.recv(4096).decode()), flush=True)`, sock], { stdio: ['i
       await n.ready();
       assert.equal(lines.filter((l) => l.msg === 'systemd notification failed').length, 1);
     } finally {
-      if (saved === undefined) delete process.env.NOTIFY_SOCKET;
-      else process.env.NOTIFY_SOCKET = saved;
       py.kill();
       await out.return?.();
       rmSync(dir, { recursive: true, force: true });

@@ -14,15 +14,15 @@ import { execFile } from 'node:child_process';
 import type { Timer } from './clock.js';
 import type { Logger } from './log.js';
 
-/** Runs `systemd-notify ARGS`; resolves when it exited 0, rejects otherwise. */
-export type NotifyRunner = (args: string[]) => Promise<void>;
+/** Runs `systemd-notify ARGS` with NOTIFY_SOCKET=socket; resolves when it exited 0, rejects otherwise. */
+export type NotifyRunner = (args: string[], socket: string) => Promise<void>;
 
 /** Calls fn every ms milliseconds until cancelled; must not keep the process alive. */
 export type Ticker = (ms: number, fn: () => void) => Timer;
 
-export const runSystemdNotify: NotifyRunner = (args) =>
+export const runSystemdNotify: NotifyRunner = (args, socket) =>
   new Promise((resolve, reject) => {
-    execFile('systemd-notify', args, { timeout: 10_000 }, (err, _stdout, stderr) => {
+    execFile('systemd-notify', args, { timeout: 10_000, env: { ...process.env, NOTIFY_SOCKET: socket } }, (err, _stdout, stderr) => {
       if (err) reject(new Error(`systemd-notify ${args.join(' ')}: ${stderr.trim() || err.message}`));
       else resolve();
     });
@@ -35,6 +35,11 @@ export const unrefTicker: Ticker = (ms, fn) => {
 };
 
 export interface SdNotifyOptions {
+  /**
+   * Where NOTIFY_SOCKET, WATCHDOG_USEC and WATCHDOG_PID are read (default process.env). They are
+   * then deleted from it, as sd_notify's unset_environment does: 3rc's other children (power
+   * commands, SSH) must not talk to systemd in 3rc's name.
+   */
   env?: NodeJS.ProcessEnv;
   pid?: number;
   run?: NotifyRunner;
@@ -52,6 +57,7 @@ export function watchdogInterval(env: NodeJS.ProcessEnv, pid: number): number | 
 
 export class SdNotify {
   private readonly env: NodeJS.ProcessEnv;
+  private readonly socket: string | undefined;
   private readonly pid: number;
   private readonly run: NotifyRunner;
   private readonly ticker: Ticker;
@@ -59,7 +65,12 @@ export class SdNotify {
   private pinging = false;
 
   constructor(private readonly log: Logger, opts: SdNotifyOptions = {}) {
-    this.env = opts.env ?? process.env;
+    const env = opts.env ?? process.env;
+    this.env = { NOTIFY_SOCKET: env.NOTIFY_SOCKET, WATCHDOG_USEC: env.WATCHDOG_USEC, WATCHDOG_PID: env.WATCHDOG_PID };
+    this.socket = env.NOTIFY_SOCKET || undefined;
+    delete env.NOTIFY_SOCKET;
+    delete env.WATCHDOG_USEC;
+    delete env.WATCHDOG_PID;
     this.pid = opts.pid ?? process.pid;
     this.run = opts.run ?? runSystemdNotify;
     this.ticker = opts.ticker ?? unrefTicker;
@@ -67,7 +78,7 @@ export class SdNotify {
 
   /** Whether systemd listens ($NOTIFY_SOCKET). */
   get enabled(): boolean {
-    return Boolean(this.env.NOTIFY_SOCKET);
+    return this.socket !== undefined;
   }
 
   /** Sends READY=1 and starts the watchdog pings (each only when systemd asked for it). */
@@ -102,7 +113,8 @@ export class SdNotify {
 
   /** Never rejects: a failure is logged. */
   private send(messages: string[]): Promise<void> {
-    return this.run([`--pid=${this.pid}`, ...messages]).catch((err: unknown) => {
+    if (this.socket === undefined) return Promise.resolve();
+    return this.run([`--pid=${this.pid}`, ...messages], this.socket).catch((err: unknown) => {
       this.log.warn({ err: (err as Error).message, messages }, 'systemd notification failed');
     });
   }
