@@ -4,22 +4,23 @@
  * unit, `3rc check-config /etc/3rc/config.yaml`, then `3rc serve` on that config as the unit
  * runs it (CI has no systemd as PID 1): user 3rc, only CAP_NET_BIND_SERVICE (setpriv), in a
  * network namespace of this test; real udhcpc, tftp, dig and curl get answers. Then `dpkg -r`
- * keeps /var/lib/3rc and `dpkg -P` deletes it and the user.
+ * keeps /var/lib/3rc and `dpkg -P` deletes it and the user. A python socket plays systemd's
+ * notify socket: READY=1, watchdog pings and STOPPING=1 arrive from systemd-notify run by 3rc.
  *
  * Needs root, the tools and a machine without 3rc installed (nor a 3rc user, /etc/3rc or
  * /var/lib/3rc: the test would take them over); skips with the reason otherwise. Whatever
  * happens, it purges the package and removes the user before it ends.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Lab, netnsUnavailable } from './lib/netns.js';
 import { awaitReady, ROOT, type Served } from './lib/serve.js';
 
-const TOOLS = ['/usr/bin/dpkg-deb', '/usr/bin/dpkg', '/usr/bin/setpriv', '/usr/bin/systemd-analyze', '/usr/sbin/useradd', '/usr/sbin/udhcpc', '/usr/bin/tftp', '/usr/bin/dig', '/usr/bin/curl'];
+const TOOLS = ['/usr/bin/dpkg-deb', '/usr/bin/dpkg', '/usr/bin/setpriv', '/usr/bin/systemd-analyze', '/usr/sbin/useradd', '/usr/sbin/udhcpc', '/usr/bin/tftp', '/usr/bin/dig', '/usr/bin/curl', '/usr/bin/python3', '/usr/bin/systemd-notify'];
 
 function alreadyHere(): string | undefined {
   if (spawnSync('dpkg-query', ['-W', '-f=${Status}', '3rc'], { encoding: 'utf8' }).stdout.includes('installed')) return 'the 3rc package is installed on this machine (the test would remove it)';
@@ -61,6 +62,7 @@ describe('Debian package: install, serve as the unit does, remove, purge', { ski
   let tmp = '';
   let lab: Lab | undefined;
   let served: Served | undefined;
+  let systemd: ChildProcess | undefined;
 
   before(() => {
     tmp = mkdtempSync(join(tmpdir(), '3rc-package-'));
@@ -68,12 +70,13 @@ describe('Debian package: install, serve as the unit does, remove, purge', { ski
 
   after(async () => {
     await served?.kill9();
+    systemd?.kill();
     await lab?.destroy();
     purge();
     rmSync(tmp, { recursive: true, force: true });
   });
 
-  it('installs, serves DHCP, TFTP, DNS and HTTP as user 3rc with only CAP_NET_BIND_SERVICE, keeps its state on remove and deletes it on purge', async () => {
+  it('installs, serves DHCP, TFTP, DNS and HTTP as user 3rc with only CAP_NET_BIND_SERVICE, keeps its state on remove and deletes it on purge', { timeout: 180_000 }, async () => {
     const deb = packageFile(tmp);
     run('dpkg', ['-i', deb], { timeoutMs: 120_000 });
 
@@ -101,6 +104,21 @@ describe('Debian package: install, serve as the unit does, remove, purge', { ski
     const loader = Buffer.from(`3rc package test ${process.pid}\n`.repeat(200));
     writeFileSync('/var/lib/3rc/boot/pxelinux.0', loader, { mode: 0o644 });
 
+    // systemd's notify socket, played by python (Node has no unix datagram sockets): what 3rc
+    // sends through systemd-notify as user 3rc arrives here, one line per datagram.
+    chmodSync(tmp, 0o755);
+    const notifySocket = join(tmp, 'notify');
+    const notified: string[] = [];
+    systemd = spawn('python3', ['-c', `import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(sys.argv[1]); os.chmod(sys.argv[1], 0o666)
+print('listening', flush=True)
+while True: print(s.recv(4096).decode().replace('\\n', ' '), flush=True)`, notifySocket], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const listening = new Promise<void>((resolve) => systemd!.stdout!.on('data', (d: Buffer) => {
+      notified.push(...d.toString().split('\n').filter(Boolean));
+      if (notified[0] === 'listening') resolve();
+    }));
+    await listening;
+
     lab = new Lab('pk');
     const srv = lab.netns('srv');
     const cli = lab.netns('cli');
@@ -110,7 +128,7 @@ describe('Debian package: install, serve as the unit does, remove, purge', { ski
       '--reuid', '3rc', '--regid', '3rc', '--init-groups',
       '--inh-caps', '-all,+net_bind_service', '--ambient-caps', '-all,+net_bind_service', '--bounding-set', '-all,+net_bind_service',
       '--no-new-privs', '/usr/bin/3rc', 'serve', '--config', '/etc/3rc/config.yaml',
-    ], { cwd: '/', env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8' } });
+    ], { cwd: '/', env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8', NOTIFY_SOCKET: notifySocket, WATCHDOG_USEC: '1000000' } });
     served = await awaitReady(proc, { url: `netns:${srv}`, timeoutMs: 30_000 });
 
     const procStatus = readFileSync(`/proc/${proc.pid}/status`, 'utf8');
@@ -141,9 +159,17 @@ describe('Debian package: install, serve as the unit does, remove, purge', { ski
     assert.equal(lab.exec(cli, 'curl', ['-fsS', '--max-time', '10', 'http://10.77.0.1/boot/files/pxelinux.0']), loader.toString());
     assert.match(lab.exec(cli, 'curl', ['-fsS', '--max-time', '10', 'http://10.77.0.1/metrics']), /^threerc_/m);
 
+    // Type=notify and WatchdogSec: READY=1, then watchdog pings (every 0.5 s for WATCHDOG_USEC 1 s), for 3rc's pid.
+    const mainPid = `MAINPID=${proc.pid}`;
+    const seen = (what: string) => notified.some((l) => l.includes(mainPid) && l.includes(what));
+    while (!seen('WATCHDOG=1')) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(seen('READY=1'), notified.join('\n'));
+    assert.ok(!served.lines.some((l) => l.includes('systemd notification failed')), served.lines.join('\n'));
+
     const stopped = await served.stop();
     served = undefined;
     assert.equal(stopped.code, 0, 'SIGTERM: a clean exit');
+    while (!seen('STOPPING=1')) await new Promise((r) => setTimeout(r, 100));
     // What 3rc wrote is its own and private (umask of the process, secureStateDir).
     for (const f of ['/var/lib/3rc/3rc.db', '/var/lib/3rc/api-token']) {
       const st = statSync(f);
