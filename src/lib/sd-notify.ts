@@ -3,7 +3,8 @@
  * serves, then WATCHDOG=1 every WatchdogSec/2, so that a stalled event loop (no timer runs, so no
  * ping) gets 3rc restarted. Node has no unix datagram sockets, so each message is sent by
  * spawning `systemd-notify --pid=PID MESSAGE` (the unit needs NotifyAccess=all: the sender is a
- * child of 3rc).
+ * child of 3rc). systemd-notify (systemd 252) follows each message with a BARRIER=1 and waits
+ * until systemd has read them, so it is still alive when systemd looks up which unit sent it.
  *
  * Nothing happens unless systemd asked for it: READY only when $NOTIFY_SOCKET is set, the
  * watchdog only when $WATCHDOG_USEC is set too (and $WATCHDOG_PID, when set, is our pid). A failed
