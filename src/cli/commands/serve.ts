@@ -1,5 +1,6 @@
 import { loadConfig } from '../../config/load.js';
 import { createLogger } from '../../lib/log.js';
+import { SdNotify } from '../../lib/sd-notify.js';
 import { startServer } from '../../main.js';
 import { EXIT_OK, type Io } from '../io.js';
 
@@ -7,7 +8,8 @@ export const help = `Usage: 3rc serve [--config FILE]
 
 Runs 3rc: loads the config and the store, then serves the enabled protocols (DHCP, TFTP, DNS,
 HTTP) until SIGTERM or SIGINT, which close every socket and the store. SIGHUP reads the config
-again (see 3rc reload --help). Logs JSON lines (pino) to standard output.`;
+again (see 3rc reload --help). Logs JSON lines (pino) to standard output. Started by systemd
+with $NOTIFY_SOCKET (Type=notify), it reports READY=1 and feeds WatchdogSec (systemd-notify).`;
 
 export async function run(configFile: string, _io: Io): Promise<number> {
   const config = loadConfig(configFile);
@@ -15,6 +17,9 @@ export async function run(configFile: string, _io: Io): Promise<number> {
   for (const w of config.warnings) log.warn(w);
   const running = await startServer(config, log);
   log.info({ pid: process.pid, config: config.source, listening: Object.fromEntries(running.services.filter((s) => s.addresses().length > 0).map((s) => [s.name, s.addresses()])) }, '3rc ready');
+  // Under systemd (Type=notify, WatchdogSec): READY=1 now, then watchdog pings from an unref'd timer.
+  const systemd = new SdNotify(log);
+  systemd.ready().catch((err: unknown) => log.warn({ err }, 'systemd notification failed'));
   await new Promise<void>((resolve) => {
     let signalled = false;
     const onSignal = (signal: NodeJS.Signals) => {
@@ -24,6 +29,7 @@ export async function run(configFile: string, _io: Io): Promise<number> {
       }
       signalled = true;
       log.info({ signal }, 'stopping');
+      systemd.stopping().catch((err: unknown) => log.warn({ err }, 'systemd notification failed'));
       running.stop().then(resolve, (err) => {
         log.error({ err }, 'error while stopping');
         resolve();
