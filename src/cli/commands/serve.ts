@@ -41,7 +41,10 @@ export async function run(configFile: string, _io: Io): Promise<number> {
     process.on('SIGHUP', () => {
       if (signalled) return;
       log.info({ config: config.source }, 'SIGHUP: reloading the config');
-      running.reload().catch((err: unknown) => log.error({ err, problems: (err as { problems?: unknown }).problems }, 'config reload refused: the file is not valid; nothing was changed'));
+      running.reload().catch((err: unknown) => {
+        const problems = (err as { problems?: unknown }).problems;
+        log.error({ err, problems }, problems ? 'config reload refused: the file is not valid; nothing was changed' : 'config reload failed');
+      });
     });
   });
   log.info('3rc stopped');
