@@ -15,7 +15,10 @@ interface TestEvent {
 }
 
 function fmt(ms: number): string {
-  return ms >= 60_000 ? `${Math.floor(ms / 60_000)}m${String(Math.round((ms % 60_000) / 1000)).padStart(2, '0')}s` : `${(ms / 1000).toFixed(1)}s`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
+  // Round to whole seconds first: 119.9 s is 2m00s, not 1m60s.
+  const s = Math.round(ms / 1000);
+  return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
 }
 
 export default async function* durations(source: AsyncIterable<TestEvent>): AsyncGenerator<string> {
