@@ -335,7 +335,7 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
       services.push(new HttpServer(s.http, app));
     }
     // ---- config reload (SIGHUP, 3rc reload, POST /api/v1/reload): one at a time ----
-    let reloading: Promise<ReloadPlan> = Promise.resolve(null as unknown as ReloadPlan);
+    let reloading: Promise<unknown> = Promise.resolve();
     const reloadOnce = async (): Promise<ReloadPlan> => {
       const next = loadConfig(config.source);
       const plan = planReload(config, next);
@@ -359,7 +359,11 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
       log.info({ config: config.source, applied: plan.applied, needsRestart: plan.needsRestart, hosts: plan.hosts, profiles: plan.profiles }, plan.needsRestart.length ? 'config reloaded; some changes need a restart and were not applied' : 'config reloaded');
       return plan;
     };
-    const reload = (): Promise<ReloadPlan> => (reloading = reloading.then(reloadOnce, reloadOnce));
+    const reload = (): Promise<ReloadPlan> => {
+      const next = reloading.then(reloadOnce, reloadOnce);
+      reloading = next;
+      return next;
+    };
 
     for (const svc of services) await svc.start();
     await cluster?.ready();

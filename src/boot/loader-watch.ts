@@ -84,7 +84,7 @@ export class LoaderWatch {
           return;
         }
         // iPXE asking again, or the installer's own DHCP: the loader ran.
-        this.progress(mac, w);
+        this.progress(mac);
         return;
       }
       case 'tftp.transfer':
@@ -95,10 +95,10 @@ export class LoaderWatch {
         return this.fetched(mac, w, e.at + (e.data.ms ?? 0), e.data.file.replace(/^\/boot\/files\//, ''), e.reason === 'complete' && e.data.status === 200);
       case 'http.kickstart': case 'http.ipxe': case 'http.install-done': case 'http.install-failed':
       case 'dns.query': case 'install.done': case 'install.failed':
-        return this.progress(mac, w);
+        return this.progress(mac);
       case 'boot.set': case 'boot.removed': case 'host.deleted':
         // A new decision about the host: whatever it was stuck on is history.
-        return this.progress(mac, w);
+        return this.progress(mac);
       default:
         return;
     }
@@ -107,15 +107,15 @@ export class LoaderWatch {
   /** A file fetch: the loader itself (whole: counted), or anything else (progress). */
   private fetched(mac: string, w: Watch | undefined, at: number, file: string, whole: boolean): void {
     if (!w?.loader) return;
-    if (file.replace(/^\/+/, '') !== w.loader) return this.progress(mac, w);
+    if (file.replace(/^\/+/, '') !== w.loader) return this.progress(mac);
     w.lastSeen = Math.max(w.lastSeen, at);
     if (!whole) return;
     w.firstFetch ??= at;
     w.fetches++;
   }
 
-  private progress(mac: string, w: Watch | undefined): void {
-    if (w) this.watches.delete(mac);
+  private progress(mac: string): void {
+    this.watches.delete(mac);
   }
 
   /** The host's boot, if it is stuck after its loader at `now`. */
