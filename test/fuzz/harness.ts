@@ -381,6 +381,8 @@ interface Counts {
   martian: number;
   /** Batches after which 3rc, alive, did not answer the DNS ping. */
   stuck: number;
+  /** TFTP transfers a real socket asked for (an RRQ for a served file) that got no answer within 3 s. */
+  unopened: { count: number; detail: string[] };
   deaths: { summary: string; stderr: string }[];
   /** TFTP transfers real sockets opened, whose ports were fuzzed. */
   transfers: number;
@@ -463,7 +465,8 @@ async function drive(w: World, p: Protocol, n: number, rng: Rng, seeds: Seeds, c
         const opened = await w.cliExec.udp(bind, SERVER, 69, openingRrq(), { waitMs: 3000, keep: true });
         if (!opened.from_port || !opened.local_port) {
           await w.cliExec.closeUdp(opened.id);
-          counts.stuck++;
+          counts.unopened.count++;
+          if (counts.unopened.detail.length < 3) counts.unopened.detail.push(`from ${bind}:${opened.local_port ?? '?'} after ${sent} packets${opened.err ? ` (${opened.err})` : ''}`);
           if (!(await endBatch())) break;
           continue;
         }
@@ -537,7 +540,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
       const eventsBefore = eventRows(dbPath, scratch).rows;
       const before = new Map(w.cliExec.tcpOutcomes);
       w.cliExec.slowest = [];
-      const counts: Counts = { martian: 0, stuck: 0, deaths: [], phaseDeaths: 0, transfers: 0, rssPeak: rssBefore, rssHalf: null };
+      const counts: Counts = { martian: 0, stuck: 0, unopened: { count: 0, detail: [] }, deaths: [], phaseDeaths: 0, transfers: 0, rssPeak: rssBefore, rssHalf: null };
       const t0 = performance.now();
       const packets = await drive(w, p, opts.packets, rng, seeds, ctx, counts, p === 'http' || p === 'dns' ? opts.tcpWorkers[p] : null);
       const seconds = (performance.now() - t0) / 1000;
@@ -558,6 +561,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
         detail: died === 0 ? (alive ? `pid ${pid}` : `died: ${w.death()}`) : `died ${died} time(s), started again each time (a phase stops after ${MAX_RESTARTS + 1}); first: ${counts.deaths[0]!.summary}`,
       });
       if (counts.stuck) checks.push({ name: 'answers DNS pings between batches', ok: false, detail: `${counts.stuck} batches without an answer within 5 s` });
+      if (counts.unopened.count) checks.push({ name: 'answers a real TFTP client\'s request for a transfer', ok: false, detail: `${counts.unopened.count} requests without an answer within 3 s: ${counts.unopened.detail.join('; ')}` });
       if (alive) checks.push(...realClientChecks(w, p));
       else checks.push({ name: 'real client', ok: false, detail: 'not tried: the process died' });
       const stallMs = stallS === null ? null : stallS * 1000;

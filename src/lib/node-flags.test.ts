@@ -1,0 +1,19 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { packageRoot } from './paths.js';
+import { missingServeFlags, SERVE_NODE_FLAGS } from './node-flags.js';
+
+describe('serve node flags', () => {
+  it('bin/3rc.js starts node with exactly SERVE_NODE_FLAGS (its shebang, through env -S)', () => {
+    const first = readFileSync(join(packageRoot(), 'bin', '3rc.js'), 'utf8').split('\n')[0];
+    assert.equal(first, `#!/usr/bin/env -S node ${SERVE_NODE_FLAGS.join(' ')}`);
+  });
+
+  it('finds a flag given on the command line or in NODE_OPTIONS, and names one missing', () => {
+    assert.deepEqual(missingServeFlags(['--max-semi-space-size=4'], undefined), []);
+    assert.deepEqual(missingServeFlags([], '--inspect --max_semi_space_size=8'), []);
+    assert.deepEqual(missingServeFlags(['--cpu-prof'], ''), ['--max-semi-space-size']);
+  });
+});

@@ -1,0 +1,17 @@
+/**
+ * The V8 flags a serving 3rc runs with, in one place: bin/3rc.js carries them in its shebang
+ * (`/usr/bin/env -S node ...`, so /usr/bin/3rc and ./bin/3rc.js get them), and everything that
+ * starts `node bin/3rc.js serve` itself (the lab, the tests, `npm start`) passes them.
+ *
+ * `--max-semi-space-size=4` caps V8's young generation at 4 MB per semi-space (the default grows
+ * to 16 MB under load). A packet flood allocates fast and keeps little: with the default, the
+ * young generation alone grows RSS by 60-80 MB under the TFTP fuzz campaign (1M packets: peak
+ * 220-251 MB, against 184 MB capped), for no gain in what is kept.
+ */
+export const SERVE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4'];
+
+/** The flag names of SERVE_NODE_FLAGS this process was started without (argv or NODE_OPTIONS). */
+export function missingServeFlags(execArgv: readonly string[], nodeOptions: string | undefined): string[] {
+  const given = [...execArgv, ...(nodeOptions ?? '').split(/\s+/)].map((a) => a.split('=')[0]!.replace(/_/g, '-'));
+  return SERVE_NODE_FLAGS.map((f) => f.split('=')[0]!).filter((name) => !given.includes(name));
+}
