@@ -258,7 +258,7 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
     const evidence = new PxeEvidence();
     const withEvidence = bootEvidence(counted as TraceSink, evidence, { ipOf: (vm) => inventory.hostByName(vm)?.ip });
     // Hosts that fetched their loader and asked for nothing else (boot/loader-watch.ts).
-    const loaders = new LoaderWatch(config.install.loaderQuiet);
+    const loaders = new LoaderWatch(config.install.loaderQuiet, (host) => inventory.hostByName(host)?.ip);
     registerStuckBoots(metrics, () => loaders.stuck(clock.now()).length);
     // A follower (redundant 3rc) records nothing: only the leader writes the store.
     const trace: BootTrace = {

@@ -82,3 +82,22 @@ test('events of no inventory host are not kept (a random-MAC flood grows nothing
   w.observe(tftp(10, 'x.efi'));
   assert.deepEqual(w.stuck(10 * QUIET), []);
 });
+
+test("a fetch from another address than the host's own neither clears nor makes its verdict (anyone can ask for its per-MAC config)", () => {
+  const ipOf = (h: string) => (h === 'vm11' ? '10.77.0.11' : undefined);
+  const from = (e: TraceEvent, peer: string): TraceEvent => ({ ...e, data: { ...e.data, peer } }) as TraceEvent;
+  const w = new LoaderWatch(QUIET, ipOf);
+  w.observe(fwAck(1000, 'pxelinux.0'));
+  // A stranger's fetch of the loader is not the host's: no stall starts.
+  w.observe(from(tftp(2000, 'pxelinux.0'), '10.77.0.66:1024'));
+  assert.equal(w.of(MAC, 10 * QUIET), null);
+  w.observe(tftp(3000, 'pxelinux.0'));
+  assert.equal(w.of(MAC, 3500 + QUIET)?.fetches, 1);
+  // A stranger asking for the host's next file (its pxelinux.cfg, over TFTP or HTTP) is no progress.
+  w.observe(from(tftp(4000, 'pxelinux.cfg/01-52-54-00-77-00-11'), '10.77.0.66:1024'));
+  w.observe(from(httpFile(4000, '/boot/files/pxelinux.cfg/01-52-54-00-77-00-11'), '[fd77::66]:40000'));
+  assert.equal(w.of(MAC, 3500 + QUIET)?.fetches, 1);
+  // The host's own fetch of it is.
+  w.observe(from(tftp(5000, 'pxelinux.cfg/01-52-54-00-77-00-11'), '10.77.0.11:1025'));
+  assert.equal(w.of(MAC, 10 * QUIET), null);
+});

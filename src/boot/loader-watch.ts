@@ -8,12 +8,17 @@
  * TFTP or HTTP (even one we do not have: the loader ran), an iPXE script, a kickstart, a DNS
  * query, the installer's own DHCP, an install callback.
  *
+ * A file fetch counts (as the loader, or as progress past it) only when it came from the host's
+ * own address (its reserved IP, when it has one): any host can ask for another host's
+ * pxelinux.cfg/01-<mac> or grub.cfg-01-<mac>, and must not be able to clear (or make) its verdict.
+ *
  * Pure and incremental: every trace event of a host of the inventory goes through
  * {@link LoaderWatch.observe} (O(1), one small record per host; events without a host name are
  * ignored, so a random-MAC flood grows nothing), and {@link LoaderWatch.stuck} answers with the
  * time it is given.
  */
 import type { TraceEvent } from '../events/kinds.js';
+import { peerAddress } from '../lib/net.js';
 
 /** A host stuck after its loader, as the API, `3rc status` and the dashboard show it. */
 export interface StuckBoot {
@@ -53,8 +58,11 @@ export function loaderName(file: string): string {
 export class LoaderWatch {
   private readonly watches = new Map<string, Watch>();
 
-  /** @param quietMs how long a host may ask nothing but its loader before it is reported stuck. */
-  constructor(private readonly quietMs: number) {}
+  /**
+   * @param quietMs how long a host may ask nothing but its loader before it is reported stuck.
+   * @param ipOf the host's own address (undefined: it has none reserved, fetches from anywhere count).
+   */
+  constructor(private readonly quietMs: number, private readonly ipOf: (host: string) => string | undefined = () => undefined) {}
 
   observe(e: TraceEvent): void {
     const mac = e.mac;
@@ -88,10 +96,10 @@ export class LoaderWatch {
         return;
       }
       case 'tftp.transfer':
-        if (!e.data) return;
+        if (!e.data || !this.fromHost(e.host, e.data.peer)) return;
         return this.fetched(mac, w, e.at + (e.data.ms ?? 0), e.data.file, e.data.outcome === 'complete');
       case 'http.file':
-        if (!e.data) return;
+        if (!e.data || !this.fromHost(e.host, e.data.peer)) return;
         return this.fetched(mac, w, e.at + (e.data.ms ?? 0), e.data.file.replace(/^\/boot\/files\//, ''), e.reason === 'complete' && e.data.status === 200);
       case 'http.kickstart': case 'http.ipxe': case 'http.install-done': case 'http.install-failed':
       case 'dns.query': case 'install.done': case 'install.failed':
@@ -102,6 +110,12 @@ export class LoaderWatch {
       default:
         return;
     }
+  }
+
+  /** True when `peer` is the host's own address, or the host has none to compare with. */
+  private fromHost(host: string, peer: unknown): boolean {
+    const own = this.ipOf(host);
+    return own === undefined || peerAddress(peer) === own;
   }
 
   /** A file fetch: the loader itself (whole: counted), or anything else (progress). */

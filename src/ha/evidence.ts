@@ -1,4 +1,5 @@
 import { assertNever, readEvent } from '../events/kinds.js';
+import { peerAddress } from '../lib/net.js';
 
 /**
  * Boot-server evidence: a VM that PXE-boots again and again while its boot entry says `local`
@@ -112,7 +113,7 @@ export function bootEvidence(inner: TraceSink, evidence: PxeEvidence, opts: Boot
   /** A fetch by `peer` (`ip` or `ip:port`) at `at`: confirms the VM's pending attempt if it came from the VM's address. */
   const confirm = (vm: string, peer: unknown, at: number): void => {
     const p = pending.get(vm);
-    if (!p || typeof peer !== 'string' || peer.replace(/:\d+$/, '') !== ipOf(vm) || at - p.at > BOOT_CONFIRM_MS) return;
+    if (!p || peerAddress(peer) !== ipOf(vm) || at - p.at > BOOT_CONFIRM_MS) return;
     pending.delete(vm);
     evidence.record(vm, p.at, p.mode);
   };

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { cidrBroadcast, cidrContains, formatIpv4, macFromBytes, normalizeMac, parseCidr, parseIpv4 } from './net.js';
+import { cidrBroadcast, cidrContains, formatIpv4, macFromBytes, normalizeMac, parseCidr, parseIpv4, peerAddress } from './net.js';
 
 describe('net helpers', () => {
   it('canonicalises MACs in the usual spellings and refuses the rest', () => {
@@ -28,5 +28,13 @@ describe('net helpers', () => {
     assert.equal(parseCidr('10.77.0.0/33'), null);
     assert.ok(cidrContains(parseCidr('0.0.0.0/0')!, parseIpv4('10.1.2.3')!));
     assert.ok(cidrContains(parseCidr('10.77.0.5/32')!, parseIpv4('10.77.0.5')!));
+  });
+
+  it('peerAddress: the address of a trace peer, IPv4 or IPv6, with or without its port', () => {
+    assert.equal(peerAddress('10.77.0.5:2070'), '10.77.0.5');
+    assert.equal(peerAddress('10.77.0.5'), '10.77.0.5');
+    assert.equal(peerAddress('[fd77::5]:2070'), 'fd77::5');
+    assert.equal(peerAddress('fd77::5'), 'fd77::5');
+    for (const bad of [undefined, null, 5, '']) assert.equal(peerAddress(bad), null);
   });
 });

@@ -42,6 +42,18 @@ export function isIpv4(input: string): boolean {
   return parseIpv4(input) !== null;
 }
 
+/**
+ * The address of a peer as the trace records it: `10.77.0.5:2070` -> `10.77.0.5`,
+ * `[fd77::5]:2070` -> `fd77::5`, a bare address as it is; null for anything else.
+ */
+export function peerAddress(peer: unknown): string | null {
+  if (typeof peer !== 'string' || peer === '') return null;
+  const v6 = /^\[([^\]]+)\](?::\d+)?$/.exec(peer);
+  if (v6) return v6[1]!;
+  if (peer.split(':').length > 2) return peer; // a bare IPv6 address
+  return peer.replace(/:\d+$/, '');
+}
+
 /** An IPv4 subnet: network address, prefix length and mask, as numbers. */
 export interface Cidr {
   network: number;
