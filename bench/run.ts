@@ -1,16 +1,21 @@
 /**
  * Every benchmark in one run: `npm run bench` (= build, then `node dist/bench/run.js`).
  *
- *   node dist/bench/run.js [--rounds N] [--only dhcp,tftp,dns,http,storm,ha] [--quick] [--out DIR]
+ *   node dist/bench/run.js [--rounds N] [--only dhcp,tftp,dns,http,storm,ha] [--quick] [--noisy] [--out DIR]
  *
  * Starts each reference server itself (dnsmasq, tftpd-hpa) on loopback or in namespaces it
  * creates, alternates 3rc and the reference within each round, and writes DIR/results.md (the
  * table: figure, 3rc, reference, ratio of the medians, with the machine line and the load average
  * before and after) and DIR/results.json (every round's raw numbers). DIR defaults to bench/.
- * --quick: tiny sizes, one round (a smoke run; test/bench-quick.test.ts runs it). Needs root for
- * the namespaces. Ctrl-C removes every namespace and process it started.
+ * --quick: tiny sizes, one round (a smoke run; test/bench-quick.test.ts runs it); it never writes
+ * bench/ (without --out it writes a fresh temporary directory, and names it).
+ * A full run refuses to start when the 1-minute load average is over 1.0 (figures taken beside
+ * other work are noise), unless --noisy is given; the results then say so. Needs root for the
+ * namespaces. Ctrl-C removes every namespace and process it started.
  */
-import { join } from 'node:path';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ROOT } from '../test/lib/serve.js';
 import { dhcpUnavailable, runDhcp } from './dhcp.js';
@@ -45,7 +50,7 @@ const BENCHES: Bench[] = [
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
-    options: { rounds: { type: 'string' }, only: { type: 'string' }, quick: { type: 'boolean', default: false }, out: { type: 'string' } },
+    options: { rounds: { type: 'string' }, only: { type: 'string' }, quick: { type: 'boolean', default: false }, noisy: { type: 'boolean', default: false }, out: { type: 'string' } },
   });
   const quick = values.quick ?? false;
   const rounds = values.rounds ? Number(values.rounds) : quick ? 1 : 3;
@@ -59,12 +64,23 @@ async function main(): Promise<number> {
     console.error(`bench: unknown benchmark ${unknown.join(', ')} (have: ${BENCHES.map((b) => b.name).join(', ')})`);
     return 2;
   }
-  const out = values.out ?? join(ROOT, 'bench');
+  const committed = join(ROOT, 'bench');
+  if (quick && values.out && resolve(values.out) === committed) {
+    console.error(`bench: a --quick run never writes ${committed} (its results.md is the measured one): give another --out`);
+    return 2;
+  }
+  const out = values.out ?? (quick ? mkdtempSync(join(tmpdir(), '3rc-bench-quick-')) : committed);
+  const noisy = values.noisy ?? false;
+  const before = load();
+  if (!quick && !noisy && before[0] > 1) {
+    console.error(`bench: the machine is busy (1-minute load average ${before[0]} > 1.0): figures taken now are noise. Wait until it is quiet, or pass --noisy (the results then say so).`);
+    return 2;
+  }
   installSignalHandlers();
   const opts: BenchOptions = { rounds, quick, log: (l) => console.error(l) };
   const record: RunRecord = {
-    started: new Date().toISOString(), finished: '', machine: machine(), loadBefore: load(), loadAfter: [0, 0, 0],
-    options: { rounds, quick, only }, figures: [], skipped: [], notes: [],
+    started: new Date().toISOString(), finished: '', machine: machine(), loadBefore: before, loadAfter: [0, 0, 0],
+    options: { rounds, quick, only, noisy }, figures: [], skipped: [], notes: [],
   };
   let failed = 0;
   for (const b of BENCHES) {

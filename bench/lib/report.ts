@@ -11,7 +11,7 @@ export interface RunRecord {
   machine: Machine;
   loadBefore: [number, number, number];
   loadAfter: [number, number, number];
-  options: { rounds: number; quick: boolean; only: string[] };
+  options: { rounds: number; quick: boolean; only: string[]; noisy?: boolean };
   figures: Figure[];
   /** Benchmarks that could not run, with the reason. */
   skipped: Array<{ bench: string; reason: string }>;
@@ -34,16 +34,16 @@ function ratioCell(f: Figure): string {
 export function renderMarkdown(r: RunRecord): string {
   const [b1, b5] = r.loadBefore;
   const [a1, a5] = r.loadAfter;
-  const noisy = Math.max(b1, a1, b5, a5) > 1;
+  const noisy = r.options.noisy === true || Math.max(b1, a1, b5, a5) > 1;
   const cores = r.machine.cores;
   const lines = [
     '# 3rc benchmark results',
     '',
-    `Run ${r.started} to ${r.finished} (UTC) with \`node dist/bench/run.js${r.options.quick ? ' --quick' : ''} --rounds ${r.options.rounds}${r.options.only.length ? ` --only ${r.options.only.join(',')}` : ''}\`.`,
+    `Run ${r.started} to ${r.finished} (UTC) with \`node dist/bench/run.js${r.options.quick ? ' --quick' : ''}${r.options.noisy ? ' --noisy' : ''} --rounds ${r.options.rounds}${r.options.only.length ? ` --only ${r.options.only.join(',')}` : ''}\`.`,
     '',
     `Machine: ${machineLine(r.machine)}.`,
     '',
-    `Load average (1, 5, 15 min): before ${r.loadBefore.join(', ')}; after ${r.loadAfter.join(', ')}.${noisy ? ` **Noisy: other work running** on this machine during the run (load above 1 on ${cores} cores), so absolute numbers are low and single rounds vary; the ratios, measured alternately in the same run, are what to quote, and even they move with the load.` : ''}`,
+    `Load average (1, 5, 15 min): before ${r.loadBefore.join(', ')}; after ${r.loadAfter.join(', ')}.${noisy ? ` **Noisy: other work running** on this machine during the run (${r.options.noisy ? 'started with --noisy; ' : ''}load above 1 on ${cores} cores), so absolute numbers are low and single rounds vary; the ratios, measured alternately in the same run, are what to quote, and even they move with the load.` : ''}`,
     '',
     `Every figure is the median of ${r.options.rounds} round${r.options.rounds > 1 ? 's' : ''}; 3rc and the reference server alternate within each round and the order flips every round. **Ratio > 1 means 3rc is better** (3rc/reference for rates, reference/3rc for latencies, drops, failures, times and memory). Absolute numbers depend on the machine; the ratios are what to quote.`,
     '',
