@@ -1,6 +1,9 @@
 /**
- * DHCP: perfdhcp (Kea) full DORA exchanges/s and drops, 3rc against dnsmasq, same inventory
- * (10,000 reservations), same pools, in two network namespaces (10.77.0.0/16, no route out).
+ * DHCP: perfdhcp (Kea) full DORA exchanges/s and drops, in two network namespaces (10.77.0.0/16,
+ * no route out), same inventory and pools for every server, two pairs:
+ * - 3rc with store.sync full (every ACKed lease fsynced) against dnsmasq with its lease file;
+ * - 3rc with store.sync normal (no fsync per commit) against ISC Kea's kea-dhcp4 with its memfile
+ *   lease file (written, not fsynced): Kea is the anchor for DHCP throughput (issue 26).
  *
  * perfdhcp speaks DHCPv4 only as a relay agent: it sends from port 67 with giaddr set to its own
  * address, and the server unicasts every answer back to giaddr:67. So the three scenarios are:
@@ -10,28 +13,33 @@
  *   a reservation lookup among 10,000;
  * - pool, through a relay on a remote subnet: giaddr 10.77.64.1 (10.77.64.0/22, reached through
  *   a route), so the server picks the subnet by giaddr and replies through its router.
+ * Then a rate sweep (1,000, 2,000, 4,000 and 8,000/s offered; not in --quick) on a small inventory
+ * (50 reservations and the pool, 200 simulated clients), so that the comparison is not only the
+ * case where dnsmasq's linear search of 10,000 reservations loses, and so that what happens past
+ * each server's ceiling shows (goodput should level off, not collapse).
  * Each (scenario, server, round) starts a fresh server with an empty lease store and offers
- * exchanges at a fixed rate (above what either server sustains here, so the achieved rate is the
- * ceiling); exchanges still in flight when the period ends count as drops (a few per run).
- * 3rc runs with store.sync full (every ACKed lease fsynced), dnsmasq with its lease file (its
- * durable mode) and --no-ping (by default it pings every new address for up to 3 s).
+ * exchanges at a fixed rate; exchanges still in flight when the period ends count as drops (a few
+ * per run). dnsmasq runs with --no-ping (by default it pings every new address for up to 3 s).
  */
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeLabConfig } from '../test/lib/serve.js';
+import { writeLabConfig, type LabConfig } from '../test/lib/serve.js';
 import { netnsUnavailable } from '../test/lib/netns.js';
 import { openLab } from './lib/cleanup.js';
 import type { Figure } from './lib/figures.js';
 import { benchHosts, labProfiles } from './lib/hosts.js';
 import type { BenchOptions } from './lib/options.js';
 import { findTool, peakRssMb, run } from './lib/proc.js';
-import { DNSMASQ, start3rc, startDnsmasqNs, type Running } from './lib/servers.js';
+import { DNSMASQ, KEA_DHCP4, start3rc, startDnsmasqNs, startKeaNs, type Running } from './lib/servers.js';
 import { alternate } from './lib/stats.js';
 
 export const PERFDHCP = '/usr/sbin/perfdhcp';
 
 export function dhcpUnavailable(): string | undefined {
-  return netnsUnavailable() ?? (findTool(PERFDHCP) ? undefined : `needs ${PERFDHCP} (apt-get install kea-admin)`) ?? (findTool(DNSMASQ) ? undefined : `needs ${DNSMASQ} (apt-get install dnsmasq-base)`);
+  return netnsUnavailable()
+    ?? (findTool(PERFDHCP) ? undefined : `needs ${PERFDHCP} (apt-get install kea-admin)`)
+    ?? (findTool(DNSMASQ) ? undefined : `needs ${DNSMASQ} (apt-get install dnsmasq-base)`)
+    ?? (findTool(KEA_DHCP4) ? undefined : `needs ${KEA_DHCP4} (apt-get install kea-dhcp4-server)`);
 }
 
 const LINK = { server: '10.77.0.1', client: '10.77.0.2', prefix: 18, pool: { start: '10.77.60.1', end: '10.77.63.150' } };
@@ -42,12 +50,18 @@ interface Scenario {
   name: string;
   local: string;
   macFile: boolean;
+  /** Offered exchanges/s. */
+  rate: number;
+  /** Simulated clients (-R) when not from the MAC file. */
+  clients: number;
+  inventory: 'large' | 'small';
 }
 
-const SCENARIOS: Scenario[] = [
-  { key: 'pool', name: 'pool, giaddr on the server link', local: LINK.client, macFile: false },
-  { key: 'reserved', name: 'reserved hosts, giaddr on the server link', local: LINK.client, macFile: true },
-  { key: 'relay', name: 'pool, relayed from a remote subnet', local: REMOTE.relay, macFile: false },
+/** The servers of one run, each pair compared: 3rc (sync full) with dnsmasq, 3rc (sync normal) with Kea. */
+type ServerName = '3rc' | '3rc normal' | 'dnsmasq' | 'kea-dhcp4';
+const PAIRS: Array<{ ours: ServerName; ref: ServerName; label: string }> = [
+  { ours: '3rc', ref: 'dnsmasq', label: '3rc store.sync full' },
+  { ours: '3rc normal', ref: 'kea-dhcp4', label: '3rc store.sync normal' },
 ];
 
 export interface PerfdhcpRun {
@@ -66,15 +80,21 @@ export async function perfdhcp(ns: string, args: string[], seconds: number): Pro
   return { rate: Number(m[1]), sent: sum(/sent packets: (\d+)/g), drops: sum(/drops: (\d+)/g) };
 }
 
-export async function runDhcp(opts: BenchOptions): Promise<Figure[]> {
-  const nHosts = opts.quick ? 500 : 10_000;
-  const rate = opts.quick ? 200 : 3000;
-  const seconds = opts.quick ? 2 : 5;
-  const clients = opts.quick ? 100 : 800;
-  const hosts = benchHosts(nHosts);
-  const cfg = await writeLabConfig({
+/** One inventory as every server is given it: 3rc's configs (both sync modes), dnsmasq's hosts file, Kea's reservations. */
+interface Inventory {
+  n: number;
+  full: LabConfig;
+  normal: LabConfig;
+  hostsFile: string;
+  macFile: string;
+  kea: object;
+  cleanup(): void;
+}
+
+async function inventory(n: number, macClients: number): Promise<Inventory> {
+  const hosts = benchHosts(n);
+  const base = {
     log: { level: 'info' },
-    store: { sync: 'full' },
     network: {
       serverIp: LINK.server,
       nameServers: [LINK.server],
@@ -87,17 +107,48 @@ export async function runDhcp(opts: BenchOptions): Promise<Figure[]> {
     profiles: labProfiles(),
     hypervisors: [],
     hosts,
-  });
-  const hostsFile = join(cfg.dir, 'dnsmasq.hosts');
+  };
+  const full = await writeLabConfig({ ...base, store: { sync: 'full' } });
+  const normal = await writeLabConfig({ ...base, store: { sync: 'normal' } });
+  const hostsFile = join(full.dir, 'dnsmasq.hosts');
   writeFileSync(hostsFile, hosts.map((h) => `${h.mac},${h.ip},${h.name}`).join('\n') + '\n');
-  const macFile = join(cfg.dir, 'macs.txt');
-  writeFileSync(macFile, hosts.slice(0, clients).map((h) => h.mac).join('\n') + '\n');
-  const leaseFile = join(cfg.dir, 'dnsmasq.leases');
+  const macFile = join(full.dir, 'macs.txt');
+  writeFileSync(macFile, hosts.slice(0, macClients).map((h) => h.mac).join('\n') + '\n');
+  const kea = {
+    'interfaces-config': { interfaces: ['*'], 'dhcp-socket-type': 'udp' },
+    'lease-database': { type: 'memfile', persist: true, name: join(full.dir, 'kea-leases4.csv'), 'lfc-interval': 0 },
+    'valid-lifetime': 3600,
+    'host-reservation-identifiers': ['hw-address'],
+    subnet4: [
+      {
+        id: 1, subnet: `10.77.0.0/${LINK.prefix}`, pools: [{ pool: `${LINK.pool.start} - ${LINK.pool.end}` }],
+        'option-data': [{ name: 'routers', data: LINK.server }],
+        reservations: hosts.map((h) => ({ 'hw-address': h.mac, 'ip-address': h.ip, hostname: h.name })),
+      },
+      { id: 2, subnet: REMOTE.cidr, pools: [{ pool: `${REMOTE.pool.start} - ${REMOTE.pool.end}` }], 'option-data': [{ name: 'routers', data: REMOTE.relay }] },
+    ],
+  };
+  return { n, full, normal, hostsFile, macFile, kea, cleanup: () => { full.cleanup(); normal.cleanup(); } };
+}
+
+export async function runDhcp(opts: BenchOptions): Promise<Figure[]> {
+  const nHosts = opts.quick ? 500 : 10_000;
+  const rate = opts.quick ? 200 : 3000;
+  const seconds = opts.quick ? 2 : 5;
+  const clients = opts.quick ? 100 : 800;
+  const sweep = opts.quick ? [] : [1000, 2000, 4000, 8000];
+  const scenarios: Scenario[] = [
+    { key: 'pool', name: 'pool, giaddr on the server link', local: LINK.client, macFile: false, rate, clients, inventory: 'large' },
+    { key: 'reserved', name: 'reserved hosts, giaddr on the server link', local: LINK.client, macFile: true, rate, clients, inventory: 'large' },
+    { key: 'relay', name: 'pool, relayed from a remote subnet', local: REMOTE.relay, macFile: false, rate, clients, inventory: 'large' },
+    ...sweep.map((r): Scenario => ({ key: `sweep-${r}`, name: 'pool, 200 clients, 50 reservations', local: LINK.client, macFile: false, rate: r, clients: 200, inventory: 'small' })),
+  ];
+  const large = await inventory(nHosts, clients);
+  const small = sweep.length ? await inventory(50, 50) : large;
+  const results: Record<string, Record<ServerName, PerfdhcpRun[]>> = {};
+  const rss: Record<ServerName, number[]> = { '3rc': [], '3rc normal': [], dnsmasq: [], 'kea-dhcp4': [] };
 
   const { lab, close } = openLab('bd');
-  const ours: Record<string, PerfdhcpRun[]> = {};
-  const ref: Record<string, PerfdhcpRun[]> = {};
-  const rss: Record<string, number[]> = { '3rc': [], dnsmasq: [] };
   try {
     const srv = lab.netns('srv');
     const cli = lab.netns('cli');
@@ -105,32 +156,41 @@ export async function runDhcp(opts: BenchOptions): Promise<Figure[]> {
     lab.exec(cli, 'ip', ['addr', 'add', `${REMOTE.relay}/22`, 'dev', ifB]);
     lab.exec(srv, 'ip', ['route', 'add', REMOTE.cidr, 'via', LINK.client]);
 
-    const servers: Array<{ name: '3rc' | 'dnsmasq'; start: () => Promise<Running> }> = [
-      { name: '3rc', start: () => start3rc(cfg, { lab, ns: srv }) },
+    const starters = (inv: Inventory): Array<{ name: ServerName; start: () => Promise<Running> }> => [
+      { name: '3rc', start: () => start3rc(inv.full, { lab, ns: srv }) },
+      { name: '3rc normal', start: () => start3rc(inv.normal, { lab, ns: srv }) },
       {
         name: 'dnsmasq',
         start: () => {
+          const leaseFile = join(inv.full.dir, 'dnsmasq.leases');
           writeFileSync(leaseFile, '');
           return startDnsmasqNs(lab, srv, [
             '-p', '0', '--no-ping', '--dhcp-authoritative', '--quiet-dhcp', '--dhcp-lease-max=50000',
             `--dhcp-range=set:link,${LINK.pool.start},${LINK.pool.end},255.255.192.0,1h`, `--dhcp-option=tag:link,3,${LINK.server}`,
             `--dhcp-range=set:relay,${REMOTE.pool.start},${REMOTE.pool.end},255.255.252.0,1h`, `--dhcp-option=tag:relay,3,${REMOTE.relay}`,
-            `--dhcp-hostsfile=${hostsFile}`, `--dhcp-leasefile=${leaseFile}`,
+            `--dhcp-hostsfile=${inv.hostsFile}`, `--dhcp-leasefile=${leaseFile}`,
           ], 67);
         },
       },
+      {
+        name: 'kea-dhcp4',
+        start: () => {
+          rmSync(join(inv.full.dir, 'kea-leases4.csv'), { force: true });
+          return startKeaNs(lab, srv, inv.kea, inv.full.dir);
+        },
+      },
     ];
-    for (const sc of SCENARIOS) {
-      ours[sc.key] = [];
-      ref[sc.key] = [];
+    for (const sc of scenarios) {
+      const inv = sc.inventory === 'large' ? large : small;
+      results[sc.key] = { '3rc': [], '3rc normal': [], dnsmasq: [], 'kea-dhcp4': [] };
       for (let round = 0; round < opts.rounds; round++) {
-        for (const s of alternate(servers, round)) {
+        for (const s of alternate(starters(inv), round)) {
           const server = await s.start();
           try {
-            const args = ['-r', String(rate), '-l', sc.local, ...(sc.macFile ? ['-M', macFile] : ['-R', String(clients)]), LINK.server];
+            const args = ['-r', String(sc.rate), '-l', sc.local, ...(sc.macFile ? ['-M', inv.macFile] : ['-R', String(sc.clients)]), LINK.server];
             const r = await perfdhcp(cli, args, seconds);
-            (s.name === '3rc' ? ours : ref)[sc.key]!.push(r);
-            rss[s.name]!.push(peakRssMb(server.pid));
+            results[sc.key]![s.name].push(r);
+            if (inv === large) rss[s.name].push(peakRssMb(server.pid));
             opts.log(`dhcp ${sc.key} round ${round + 1} ${s.name}: ${r.rate.toFixed(0)} DORA/s, ${r.drops} drops of ${r.sent} sent`);
           } finally {
             await server.stop();
@@ -140,18 +200,24 @@ export async function runDhcp(opts: BenchOptions): Promise<Figure[]> {
     }
   } finally {
     await close();
-    cfg.cleanup();
+    large.cleanup();
+    if (small !== large) small.cleanup();
   }
   const figures: Figure[] = [];
-  for (const sc of SCENARIOS) {
-    const cond = `${sc.name}, ${rate}/s offered${opts.quick ? '' : `, ${nHosts} reservations`}`;
-    figures.push({ bench: 'dhcp', name: `DORA/s, ${cond}`, unit: 'exchanges/s', better: 'higher', ours: ours[sc.key]!.map((r) => r.rate), ref: ref[sc.key]!.map((r) => r.rate), refName: 'dnsmasq' });
-    figures.push({ bench: 'dhcp', name: `drops, ${cond}`, unit: '% of sent', better: 'lower', ours: ours[sc.key]!.map(pct), ref: ref[sc.key]!.map(pct), refName: 'dnsmasq' });
+  for (const sc of scenarios) {
+    const cond = `${sc.name}, ${sc.rate}/s offered${sc.inventory === 'large' && !opts.quick ? `, ${nHosts} reservations` : ''}`;
+    const got = results[sc.key]!;
+    for (const pair of PAIRS) {
+      figures.push({ bench: 'dhcp', name: `DORA/s, ${cond} (${pair.label})`, unit: 'exchanges/s', better: 'higher', ours: got[pair.ours].map((r) => r.rate), ref: got[pair.ref].map((r) => r.rate), refName: pair.ref });
+      figures.push({ bench: 'dhcp', name: `drops, ${cond} (${pair.label})`, unit: '% of sent', better: 'lower', ours: got[pair.ours].map(pct), ref: got[pair.ref].map(pct), refName: pair.ref });
+    }
   }
-  figures.push({
-    bench: 'dhcp', name: `server peak RSS (VmHWM) after a run, ${nHosts} reservations`, unit: 'MB', better: 'lower', ours: rss['3rc']!, ref: rss.dnsmasq!, refName: 'dnsmasq',
-    target: nHosts >= 10_000 ? { max: 300, text: 'RSS under 300 MB with a 10,000-host inventory' } : undefined,
-  });
+  for (const pair of PAIRS) {
+    figures.push({
+      bench: 'dhcp', name: `server peak RSS (VmHWM) after a run, ${nHosts} reservations (${pair.label})`, unit: 'MB', better: 'lower', ours: rss[pair.ours], ref: rss[pair.ref], refName: pair.ref,
+      target: nHosts >= 10_000 ? { max: 300, text: 'RSS under 300 MB with a 10,000-host inventory' } : undefined,
+    });
+  }
   return figures;
 }
 

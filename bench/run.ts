@@ -3,7 +3,7 @@
  *
  *   node dist/bench/run.js [--rounds N] [--only dhcp,tftp,dns,http,storm,ha] [--quick] [--noisy] [--out DIR]
  *
- * Starts each reference server itself (dnsmasq, tftpd-hpa) on loopback or in namespaces it
+ * Starts each reference server itself (dnsmasq, tftpd-hpa, kea-dhcp4) on loopback or in namespaces it
  * creates, alternates 3rc and the reference within each round, and writes DIR/results.md (the
  * table: figure, 3rc, reference, ratio of the medians, with the machine line and the load average
  * before and after) and DIR/results.json (every round's raw numbers). DIR defaults to bench/.
@@ -30,7 +30,7 @@ import { writeResults, type RunRecord } from './lib/report.js';
 import { runStorm, stormUnavailable, STORM_NOTE } from './storm/storm.js';
 import { runTftp, tftpNote, tftpUnavailable } from './tftp.js';
 
-const DHCP_NOTE = '**DHCP**: perfdhcp (Kea) offers DORA exchanges at a fixed rate, above what either server sustains here, against 3rc (store.sync full: every ACKed lease fsynced) and dnsmasq (its lease file, --no-ping), same 10,000 reservations and 919-address pools, a fresh server and empty lease store for every run, in two namespaces linked by a veth. perfdhcp always acts as a relay agent (giaddr = its address, replies unicast to port 67): "giaddr on the server link" is a relay on the server\'s own segment, "relayed from a remote subnet" has giaddr in another subnet reached by a route. Exchanges still in flight when the period ends count as drops. dnsmasq looks dhcp-host entries up by a linear search, so its rate falls with the size of the inventory: with no reservations it reaches several hundred exchanges/s on this machine. The RSS row is VmHWM read at the end of each run.';
+const DHCP_NOTE = '**DHCP**: perfdhcp (Kea) offers DORA exchanges at a fixed rate against two pairs, each alternated in the same run: 3rc with store.sync full (every ACKed lease fsynced) against dnsmasq (its lease file, --no-ping), and 3rc with store.sync normal (no fsync per commit) against ISC Kea 2.2 (kea-dhcp4, memfile lease file, written but not fsynced). Same 10,000 reservations and 919-address pools, a fresh server and empty lease store for every run, in two namespaces linked by a veth. perfdhcp always acts as a relay agent (giaddr = its address, replies unicast to port 67): "giaddr on the server link" is a relay on the server\'s own segment, "relayed from a remote subnet" has giaddr in another subnet reached by a route. The rate sweep (1,000 to 8,000/s offered, 200 clients, 50 reservations) shows each server\'s ceiling and what happens past it. Exchanges still in flight when the period ends count as drops. dnsmasq looks dhcp-host entries up by a linear search, so its rate falls with the size of the inventory. The RSS row is VmHWM read at the end of each run with the 10,000-host inventory.';
 
 interface Bench {
   name: string;

@@ -1,10 +1,12 @@
 /**
  * Starting the servers under test, each registered for cleanup: 3rc (on loopback, or inside a
- * namespace), dnsmasq and tftpd-hpa (inside a namespace, from Debian). dnsmasq runs with -k
+ * namespace), dnsmasq, tftpd-hpa and ISC Kea's kea-dhcp4 (inside a namespace, from Debian). dnsmasq runs with -k
  * (foreground; it forks per TCP connection, whereas -d serialises TCP: lab-notes.md);
  * tftpd-hpa with -L (foreground, one forked child per transfer).
  */
 import type { ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Lab } from '../../test/lib/netns.js';
 import { serve, type LabConfig, type Served } from '../../test/lib/serve.js';
 import { serveInNetns } from '../../test/dhcp/ns-serve.js';
@@ -13,6 +15,7 @@ import { run, sleep } from './proc.js';
 
 export const DNSMASQ = '/usr/sbin/dnsmasq';
 export const IN_TFTPD = '/usr/sbin/in.tftpd';
+export const KEA_DHCP4 = '/usr/sbin/kea-dhcp4';
 
 export interface Running {
   pid: number;
@@ -67,6 +70,27 @@ export async function startTftpdHpa(lab: Lab, ns: string, address: string, port:
   const stop = onCleanup(() => stopChild(p));
   try {
     await waitUdp(ns, port, p, 'in.tftpd', () => err);
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { pid: p.pid!, stop };
+}
+
+/**
+ * ISC Kea's kea-dhcp4 in ns with `config` (its `Dhcp4` object), its lock, pid and lease files in
+ * dir; waits for UDP 67.
+ */
+export async function startKeaNs(lab: Lab, ns: string, config: object, dir: string): Promise<Running> {
+  const file = join(dir, 'kea-dhcp4.conf');
+  writeFileSync(file, JSON.stringify({ Dhcp4: config }, null, 1));
+  const p = lab.spawn(ns, KEA_DHCP4, ['-c', file], { env: { ...process.env, KEA_LOCKFILE_DIR: dir, KEA_PIDFILE_DIR: dir, KEA_LOGGER_DESTINATION: join(dir, 'kea.log') } });
+  let err = '';
+  p.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
+  p.stdout!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
+  const stop = onCleanup(() => stopChild(p));
+  try {
+    await waitUdp(ns, 67, p, 'kea-dhcp4', () => err);
   } catch (e) {
     await stop();
     throw e;
