@@ -53,6 +53,32 @@ describe('SqliteThreadStore specifics', () => {
     await assert.rejects(server.listLeases(), { code: 'E_STORE_CLOSED' });
   });
 
+  it('sends the writes of one turn to its thread in one message, each with its own outcome, ahead of a call made after them', async () => {
+    const s = await SqliteThreadStore.open({ path: join(dir, 'thread-batch.db') });
+    const worker = (s as unknown as { worker: { postMessage(m: { method: string }): void } }).worker;
+    const sent: string[] = [];
+    const post = worker.postMessage.bind(worker);
+    worker.postMessage = (m) => {
+      sent.push(m.method);
+      post(m);
+    };
+    const event = (i: number) => ({ op: 'appendEvent' as const, event: { at: i, kind: 'dhcp.ack', mac: '52:54:00:77:00:10', reason: `n${i}` } });
+    const writes = Array.from({ length: 20 }, (_, i) => s.write([event(i)]));
+    // A lease without its fields fails its own write (a NOT NULL constraint), and only that one.
+    const bad = s.write([{ op: 'putLease', lease: {} as never }]);
+    const read = s.queryEvents({ mac: '52:54:00:77:00:10' });
+    try {
+      assert.deepEqual(sent, ['writeMany', 'queryEvents'], 'the writes went first, in one message');
+      const ids = (await Promise.all(writes)).map((r) => r.eventIds[0]);
+      assert.equal(new Set(ids).size, 20);
+      await assert.rejects(bad);
+      await read;
+      assert.equal((await s.queryEvents({ mac: '52:54:00:77:00:10' })).length, 20);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('fails every call with E_STORE_UNAVAILABLE once its thread is gone, and says so once', async () => {
     const deaths: Error[] = [];
     const s = await SqliteThreadStore.open({ path: join(dir, 'thread-dies.db'), onDeath: (e) => deaths.push(e) });
