@@ -199,7 +199,7 @@ export class Dhcp6Server implements Service {
 
   private record(d: Decision6, now: number, peer: string): void {
     this.trace.record({ at: now, kind: `dhcp6.${d.type}`, mac: d.mac, host: d.host, reason: d.reason, data: { ...d.data, peer, to: d.reply ? peer : null } });
-    const fields = { mac: d.mac, host: d.host, xid: d.data.xid, ip: d.data.ip, reason: d.reason, peer };
+    const fields = { mac: d.mac, duid: d.data.duid, host: d.host, xid: d.data.xid, ip: d.data.ip, reason: d.reason, peer };
     if (d.type === 'decline') this.log.warn(fields, 'dhcp6: decline received');
     else if (d.reply) this.log.debug(fields, `dhcp6: ${d.type} answered`);
     else this.log.debug(fields, `dhcp6: ${d.type} ignored`);
