@@ -8,6 +8,7 @@ import type { BootEntry } from '../domain/boot-entry.js';
 import type { Lease } from '../domain/lease.js';
 import type { DhcpEventData } from '../events/kinds.js';
 import type { Host, Profile } from '../inventory/inventory.js';
+import { isIpv4 } from '../lib/net.js';
 import { ipv6ToBigInt, parsePrefix6, type Prefix6 } from '../lib/net6.js';
 import { serverDuid } from './duid.js';
 import type { Dhcp6Packet } from './packet.js';
@@ -44,7 +45,10 @@ export function policy6Settings(config: Pick<Config, 'network' | 'servers'> & Pa
   const v6 = config.network.ipv6;
   if (!v6) return null;
   const http = config.servers.http;
-  const base = http.publicUrl ? http.publicUrl.replace(/\/+$/, '') : `http://[${v6.serverIp}]${http.port === 80 ? '' : `:${http.port}`}`;
+  // servers.http.publicUrl when it names the server (a name can have an AAAA record); an IPv4
+  // literal there is of no use to an IPv6 client: the URL at network.ipv6.serverIp instead.
+  const named = http.publicUrl !== undefined && !isIpv4(new URL(http.publicUrl).hostname);
+  const base = named ? http.publicUrl!.replace(/\/+$/, '') : `http://[${v6.serverIp}]${http.port === 80 ? '' : `:${http.port}`}`;
   return {
     boot: { ...bootSettings(config), serverIp: v6.serverIp, base },
     serverIp: v6.serverIp,
@@ -101,7 +105,7 @@ export interface Decision6 {
    * pool-reused}, reply-rapid-commit, reply-{request,renew,rebind,confirm,release,decline,
    * information}, advertise-no-address, reply-no-address, reply-not-on-link. Ignored:
    * not-a-client-message, no-client-id, server-id-missing, server-id-not-allowed, other-server,
-   * no-prefix, no-prefix-for-relay, unknown-client, reservation-outside-prefix,
+   * no-prefix, no-prefix-for-relay, unknown-client, no-ipv6-reservation, reservation-outside-prefix,
    * confirm-without-address, information-request-with-ia. The server adds rate-limited,
    * store-failed and (for undecodable messages) the codec's error code.
    */

@@ -21,8 +21,8 @@ function codeOf(fn: () => unknown): string | undefined {
 }
 
 /**
- * A Solicit as dhclient -6 sends it (captured from isc-dhcp-client 4.4 on a veth, MAC
- * 52:54:00:77:00:10): client id DUID-LLT, ORO 23 24 39, elapsed time 0, IA_NA iaid 0x00770010.
+ * A Solicit laid out as dhclient -6 sends one (written by hand, not captured): client id DUID-LLT
+ * of MAC 52:54:00:77:00:10, ORO 23 24 39, elapsed time 0, IA_NA iaid 0x00770010.
  */
 const DHCLIENT_SOLICIT = hex(`
   01 a1b2c3

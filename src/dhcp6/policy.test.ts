@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { parseConfig } from '../config/load.js';
 import type { BootEntry } from '../domain/boot-entry.js';
 import { LeaseTable } from '../dhcp/lease-table.js';
 import { Inventory } from '../inventory/inventory.js';
 import { MemoryStore } from '../store/memory.js';
 import { all, decodeAddresses, decodeDomainList, decodeIaNa, decodeStatus, encodeIaNa, first, Opt6, Status6, u16Bytes, type Option6 } from './options.js';
-import { Msg6, type Dhcp6Message, type Dhcp6Packet, type Dhcp6Relay } from './packet.js';
+import { decode, encode, Msg6, type Dhcp6Message, type Dhcp6Packet, type Dhcp6Relay } from './packet.js';
 import { decide6, policy6Settings, type Decision6 } from './policy.js';
 
 const LAB6 = `
@@ -51,11 +52,8 @@ async function harness() {
         profile: (n) => inventory.profile(n),
         bootEntry: (m) => boot.get(m),
       });
-      // Applied as the server applies them.
-      for (const l of d.leases) {
-        if (l.op === 'hold') leases.hold(l.lease);
-        else void leases.commit(l.lease);
-      }
+      // Made visible at once as the server does (the store write of a commit is the server's test).
+      for (const l of d.leases) leases.hold(l.lease);
       return d;
     },
   };
@@ -116,6 +114,11 @@ describe('dhcp6 policy', () => {
     const d = h.decide(msg(Msg6.SOLICIT, { duid: duidLL(VM10), ias: [{ iaid: 1 }], extra: [ARCH(16)] }));
     assert.equal(Buffer.from(first(inner(d.reply).options, Opt6.BOOTFILE_URL)!).toString(), 'http://[fd77::1]:8080/boot/files/ipxe.efi');
     assert.equal(d.data.client, 'uefi-http');
+    // An IPv4 literal in servers.http.publicUrl is no URL for an IPv6 client.
+    const withV4 = policy6Settings(parseConfig(LAB6.replace('http: { port: 8080 }', 'http: { port: 8080, publicUrl: "http://10.77.0.1:8080" }'), '/tmp/lab6.yaml'))!;
+    assert.equal(withV4.boot.base, 'http://[fd77::1]:8080');
+    const named = policy6Settings(parseConfig(LAB6.replace('http: { port: 8080 }', 'http: { port: 8080, publicUrl: "http://boot.lab.test/" }'), '/tmp/lab6.yaml'))!;
+    assert.equal(named.boot.base, 'http://boot.lab.test');
   });
 
   it('Rapid Commit: a Solicit with option 14 gets a Reply and a bound lease at once', async () => {
@@ -132,6 +135,7 @@ describe('dhcp6 policy', () => {
     const h = await harness();
     const stranger = Uint8Array.of(0, 4, ...Array.from({ length: 16 }, (_, i) => i));
     assert.equal(h.decide(msg(Msg6.SOLICIT, { duid: stranger, ias: [{ iaid: 1 }] })).reason, 'unknown-client');
+    assert.equal(h.decide(msg(Msg6.SOLICIT, { duid: duidLL('52:54:00:77:00:11'), ias: [{ iaid: 1 }] })).reason, 'no-ipv6-reservation');
     const relay = (m: Dhcp6Message, i: number): Dhcp6Relay => ({ relay: true, type: Msg6.RELAY_FORW, hopCount: 0, linkAddress: 'fd77:0:0:1::1', peerAddress: `fe80::${i}`, options: [{ code: Opt6.INTERFACE_ID, data: Uint8Array.of(1, 2, i) }], message: m });
     const got: string[] = [];
     for (let i = 0; i < 5; i++) {
@@ -203,6 +207,38 @@ describe('dhcp6 policy', () => {
     assert.ok(first(r.options, Opt6.BOOTFILE_URL));
     assert.equal(first(r.options, Opt6.IA_NA), undefined);
     assert.equal(h.decide(msg(Msg6.INFORMATION_REQUEST, { duid: duidLL(VM10), ias: [{ iaid: 1 }] })).reason, 'information-request-with-ia');
+  });
+
+  it('any message that decodes gets a decision, never an exception (hostile input)', async () => {
+    const h = await harness();
+    const codes = [...Object.values(Opt6), 999];
+    const option = fc.record({ code: fc.constantFrom(...codes), data: fc.uint8Array({ maxLength: 40 }) });
+    const known = fc.constantFrom(duidLL(VM10), h.settings.serverId, Uint8Array.of(0, 1, 0, 1, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6));
+    const message = fc.record({
+      type: fc.integer({ min: 0, max: 14 }),
+      ids: fc.subarray([Opt6.CLIENTID, Opt6.SERVERID]),
+      id: known,
+      ias: fc.array(fc.record({ iaid: fc.nat(3), addresses: fc.array(fc.constantFrom('fd77::10', 'fd77:0:0:1::100', 'fd99::1', '::'), { maxLength: 2 }) }), { maxLength: 3 }),
+      extra: fc.array(option, { maxLength: 4 }),
+      relayed: fc.boolean(),
+    });
+    fc.assert(
+      fc.property(message, (m) => {
+        const base = msg(m.type, { ias: m.ias, extra: m.extra });
+        for (const code of m.ids) base.options.unshift({ code, data: m.id });
+        const p: Dhcp6Packet = m.relayed ? { relay: true, type: Msg6.RELAY_FORW, hopCount: 0, linkAddress: 'fd77:0:0:1::1', peerAddress: 'fe80::1', options: [], message: base } : base;
+        let decoded: Dhcp6Packet;
+        try {
+          decoded = decode(encode(p));
+        } catch {
+          return; // not a valid message: the codec's to refuse (packet.test.ts)
+        }
+        const d = h.decide(decoded);
+        assert.equal(typeof d.reason, 'string');
+        if (d.reply) decode(encode(d.reply));
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('server messages and messages without client id are ignored', async () => {

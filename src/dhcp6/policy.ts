@@ -86,7 +86,7 @@ function decideWithBoot(packet: Dhcp6Packet, ctx: Policy6Context): Decision6 & {
   if (!link) return ignore(relays.length > 0 ? 'no-prefix-for-relay' : 'no-prefix');
   const reserved = host?.ipv6;
   if (reserved !== undefined && !prefixContains(link.prefix, ipv6ToBigInt(reserved)!)) return ignore('reservation-outside-prefix', { ip: reserved, prefix: link.prefix.text });
-  if (reserved === undefined && !link.pool) return ignore('unknown-client');
+  if (reserved === undefined && !link.pool) return ignore(host ? 'no-ipv6-reservation' : 'unknown-client');
   const ias = all(o, Opt6.IA_NA).map(decodeIaNa);
   const duid = clientId!;
   const owner = ownerOf(mac, duid);
