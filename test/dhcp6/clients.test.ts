@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
 import type { Lease } from '../../src/domain/lease.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
+import type { StoreEvent } from '../../src/store/store.js';
 import { Lab, netnsUnavailable } from '../lib/netns.js';
 import { LAB_YAML, writeLabConfig, type LabConfig } from '../lib/serve.js';
 import { serveInNetns } from '../dhcp/ns-serve.js';
@@ -61,6 +62,15 @@ function config6(extra: Record<string, unknown> = {}, pools = false): Promise<La
     ...extra,
     servers: { dhcp6: { listen: '::', port: 547 }, ...((extra.servers as object) ?? {}) },
   });
+}
+
+async function storedEvents(cfg: LabConfig): Promise<StoreEvent[]> {
+  const store = SqliteStore.open({ path: (cfg.data.store as { path: string }).path });
+  try {
+    return await store.queryEvents({ limit: 100_000 });
+  } finally {
+    await store.close();
+  }
 }
 
 async function storedLeases(cfg: LabConfig): Promise<Lease[]> {
@@ -156,7 +166,7 @@ describe('dhcp6: real clients in namespaces (fd77::/64)', { timeout: 180_000 }, 
       const cli = netns6(lab, 'cli');
       const { ifA, ifB } = lab.link(srv, undefined, cli, undefined);
       addr6(lab, srv, ifA, 'fd77::1/64');
-      const cfg = await config6({ servers: { dhcp6: { ratePerClient: 1000 } } }, true);
+      const cfg = await config6({ servers: { dhcp6: { ratePerClient: 1000 } }, events: { writesPerSecond: 10_000 } }, true);
       const served = await serveInNetns(lab, srv, cfg);
       let out = '';
       let status: number | null = null;
@@ -188,6 +198,10 @@ describe('dhcp6: real clients in namespaces (fd77::/64)', { timeout: 180_000 }, 
       }
       assert.ok(replies >= 3000, `only ${replies} Replies logged`);
       console.log(`perfdhcp -6: ${replies} Replies, no address given to two clients, ${owner.size} distinct addresses`);
+      // The trace has every Reply too: a client holding an IPv6 lease counts as known (not as unknown traffic).
+      const events = await storedEvents(cfg);
+      const traced = events.filter((e) => e.kind === 'dhcp6.request' && e.reason === 'reply-request').length;
+      assert.ok(traced >= 3000, `only ${traced} dhcp6.request events recorded`);
       const bound = (await storedLeases(cfg)).filter((l) => l.ip.includes(':') && l.state === 'bound');
       assert.equal(new Set(bound.map((l) => l.clientId)).size, bound.length, 'a client holds two bound leases for one IA');
       assert.ok(bound.length > 100 && bound.length <= 600, `${bound.length} bound leases`);
