@@ -10,6 +10,7 @@ import { applyReload, planReload, type ReloadPlan } from './config/reload.js';
 import { ensureApiToken } from './config/api-token.js';
 import { createDhcpServer, type DhcpServer } from './dhcp/server.js';
 import { LeaseTable } from './dhcp/lease-table.js';
+import { Dhcp6Server } from './dhcp6/server.js';
 import { createDnsServer } from './dns/server.js';
 import { createApp } from './http/app.js';
 import { HttpServer } from './http/server.js';
@@ -247,7 +248,8 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
     // Issue 19: the boot trace bounded (unknown MACs counted per minute, a write budget) and old events pruned.
     // Known: a host of the inventory, or a MAC holding a lease (pool clients; as many as the pools hold).
     let dhcpLeases: LeaseTable | undefined;
-    const limited = new LimitedTrace({ store, clock, log, isKnown: (mac) => inventory.hostByMac(mac) !== undefined || (dhcpLeases?.forMac(mac).length ?? 0) > 0, limits: config.events });
+    let dhcp6Leases: LeaseTable | undefined;
+    const limited = new LimitedTrace({ store, clock, log, isKnown: (mac) => inventory.hostByMac(mac) !== undefined || (dhcpLeases?.forMac(mac).length ?? 0) > 0 || (dhcp6Leases?.forMac(mac).length ?? 0) > 0, limits: config.events });
     services.push({ name: 'trace', start: async () => undefined, stop: () => limited.stop(), addresses: () => [] });
     await onLeader('event-retention', async () => new EventRetention({ store, clock, log, policy: config.events }));
     const counted = countingTrace(limited, {
@@ -293,6 +295,9 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
     // A new leader reads the leases afresh from the store (another instance handed them out).
     let dhcpServer: DhcpServer | undefined;
     if (s.dhcp.enabled) await onLeader('dhcp', async () => (dhcpServer = createDhcpServer({ config, inventory, bootTable, leases: cluster ? (dhcpLeases = await LeaseTable.load(store)) : leases, trace, clock, log })));
+    // DHCPv6 (issue 23) when the config has network.ipv6; its leases are the store's IPv6 ones.
+    let dhcp6Server: Dhcp6Server | undefined;
+    if (s.dhcp6.enabled && config.network.ipv6) await onLeader('dhcp6', async () => (dhcp6Server = new Dhcp6Server({ config, inventory, bootTable, leases: (dhcp6Leases = await LeaseTable.load(store, 'ipv6')), trace, clock, log })));
     // The loader configs TFTP and HTTP generate; a reload builds them again (profiles, templates).
     const tftpConfigs = new ReloadableFiles(() => tftpConfigFiles(bootSources(config, inventory, bootTable), config.paths.templates));
     const httpConfigs = new ReloadableFiles(() => bootConfigFiles(bootSources(config, inventory, bootTable), config.paths.templates, 'http'));
@@ -353,6 +358,7 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
         if (!b || !a || b.mac !== a.mac) await syncBootEntries(bootTable, b, a);
       }
       dhcpServer?.refresh();
+      dhcp6Server?.refresh();
       tftpConfigs.reload();
       httpConfigs.reload();
       for (const w of next.warnings) log.warn(w);

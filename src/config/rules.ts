@@ -4,6 +4,7 @@
  */
 import { renderHostCommand } from '../lib/command-template.js';
 import { cidrContains, formatIpv4, parseCidr, parseIpv4, type Cidr } from '../lib/net.js';
+import { ipv6ToBigInt, parsePrefix6, prefixContains, prefixesOverlap } from '../lib/net6.js';
 import type { RawConfig } from './schema.js';
 
 export interface RuleProblem {
@@ -12,10 +13,10 @@ export interface RuleProblem {
 }
 
 /** Reports each value seen a second time, pointing at the later entry and naming the first. */
-function duplicates<T>(items: T[], key: (t: T) => string, field: string, list: string, out: RuleProblem[], label = field): void {
+function duplicates<T>(items: T[], key: (t: T, i: number) => string, field: string, list: string, out: RuleProblem[], label = field): void {
   const first = new Map<string, number>();
   items.forEach((item, i) => {
-    const k = key(item);
+    const k = key(item, i);
     const seen = first.get(k);
     if (seen === undefined) first.set(k, i);
     else out.push({ path: [list, i, field], message: `duplicate ${label} ${k}: already used by ${list}[${seen}]` });
@@ -58,6 +59,24 @@ export function checkRules(cfg: Pick<RawConfig, 'network' | 'servers' | 'profile
     }
   });
 
+  // IPv6 prefixes: no overlap, pool inside its prefix and in order.
+  const v6 = cfg.network.ipv6;
+  const prefixes = (v6?.prefixes ?? []).map((p) => parsePrefix6(p.prefix)!);
+  const prefixList = prefixes.map((p) => p.text).join(', ') || 'none: network.ipv6 is not set';
+  const inSomePrefix = (ip: string) => prefixes.some((p) => prefixContains(p, ipv6ToBigInt(ip)!));
+  v6?.prefixes.forEach((p, i) => {
+    const a = prefixes[i]!;
+    prefixes.slice(0, i).forEach((b, j) => {
+      if (prefixesOverlap(a, b)) out.push({ path: ['network', 'ipv6', 'prefixes', i, 'prefix'], message: `prefix ${a.text} overlaps network.ipv6.prefixes[${j}] (${b.text})` });
+    });
+    if (!p.pool) return;
+    for (const field of ['start', 'end'] as const) {
+      if (!prefixContains(a, ipv6ToBigInt(p.pool[field])!)) out.push({ path: ['network', 'ipv6', 'prefixes', i, 'pool', field], message: `pool ${field} ${p.pool[field]} is outside its prefix ${a.text}` });
+    }
+    if (ipv6ToBigInt(p.pool.start)! > ipv6ToBigInt(p.pool.end)!) out.push({ path: ['network', 'ipv6', 'prefixes', i, 'pool'], message: `pool start ${p.pool.start} is after its end ${p.pool.end}` });
+  });
+  if (v6 && !inSomePrefix(v6.serverIp)) out.push({ path: ['network', 'ipv6', 'serverIp'], message: `${v6.serverIp} is outside every IPv6 prefix (${prefixList})` });
+
   // Servers: two UDP servers on one address and port cannot both bind.
   const udp = (['dhcp', 'tftp', 'dns'] as const).filter((n) => cfg.servers[n].enabled);
   udp.forEach((n, i) => {
@@ -97,10 +116,13 @@ export function checkRules(cfg: Pick<RawConfig, 'network' | 'servers' | 'profile
   duplicates(cfg.hosts, (h) => h.name, 'name', 'hosts', out, 'host name');
   duplicates(cfg.hosts, (h) => h.mac, 'mac', 'hosts', out, 'MAC');
   duplicates(cfg.hosts, (h) => h.ip, 'ip', 'hosts', out, 'IP');
+  // A host without an IPv6 address gets a key of its own that is no address.
+  duplicates(cfg.hosts, (h, i) => h.ipv6 ?? `none:${i}`, 'ipv6', 'hosts', out, 'IPv6 address');
   const profiles = new Set(cfg.profiles.map((p) => p.name));
   const hypervisors = new Set(cfg.hypervisors.map((h) => h.name));
   cfg.hosts.forEach((h, i) => {
     if (!inSome(parseIpv4(h.ip)!)) out.push({ path: ['hosts', i, 'ip'], message: `${h.ip} is outside every subnet (${subnetList})` });
+    if (h.ipv6 !== undefined && !inSomePrefix(h.ipv6)) out.push({ path: ['hosts', i, 'ipv6'], message: `${h.ipv6} is outside every IPv6 prefix (network.ipv6.prefixes: ${prefixList})` });
     if (!profiles.has(h.profile)) {
       const known = [...profiles].join(', ') || 'none defined';
       out.push({ path: ['hosts', i, 'profile'], message: `profile ${JSON.stringify(h.profile)} does not exist (profiles: ${known})` });

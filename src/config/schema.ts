@@ -5,13 +5,24 @@
  * and come out in milliseconds. Relative paths are resolved against the config file's folder.
  * Unknown fields are refused, so that a typo (`leaseTme`) is an error and not a silent default.
  */
-import { isIPv6 } from 'node:net';
 import { z } from 'zod';
 import { parseDuration } from '../lib/duration.js';
 import { isIpv4, normalizeMac, parseCidr } from '../lib/net.js';
+import { canonicalIpv6, parsePrefix6 } from '../lib/net6.js';
 import { checkTemplateVars, ROLE_EXPECTED, ROLE_PATTERN } from './template-values.js';
 
 const ipv4 = z.string().refine(isIpv4, { message: 'expected an IPv4 address like 10.77.0.1' });
+
+/** An IPv6 address, kept in canonical form (so that duplicates are found whatever the spelling). */
+const ipv6 = z
+  .string()
+  .refine((v) => canonicalIpv6(v) !== null, { message: 'expected an IPv6 address like fd77::10 (no zone id)' })
+  .transform((v) => canonicalIpv6(v)!);
+
+const ipv6Prefix = z
+  .string()
+  .refine((v) => parsePrefix6(v) !== null, { message: 'expected an IPv6 prefix like fd77::/64 (network address / prefix length)' })
+  .transform((v) => parsePrefix6(v)!.text);
 
 const mac = z
   .string()
@@ -147,6 +158,25 @@ const dhcpServer = z
   })
   .prefault({});
 
+/** DHCPv6 (RFC 8415), served when network.ipv6 is set. */
+const dhcp6Server = z
+  .strictObject({
+    /** Serve DHCPv6 when network.ipv6 is configured. Default: true. */
+    enabled: z.boolean().default(true),
+    /** Address to bind. Default: :: (every interface; All_DHCP_Relay_Agents_and_Servers ff02::1:2 is joined on each). */
+    listen: ipv6.default('::'),
+    /** Port to bind. Default: 547. */
+    port: port.default(547),
+    /**
+     * Answer a Solicit that carries Rapid Commit (option 14) with a Reply at once (RFC 8415
+     * section 18.3.1), two messages instead of four. Default: true.
+     */
+    rapidCommit: z.boolean().default(true),
+    /** DHCPv6 messages per second accepted from one client (DUID) before the rest are dropped. Default: 20. */
+    ratePerClient: z.number().int().positive().default(20),
+  })
+  .prefault({});
+
 const tftpServer = z
   .strictObject({
     ...serverBase(69),
@@ -221,6 +251,25 @@ const subnet = z.strictObject({
   leaseTime: duration.optional(),
 });
 
+/** One IPv6 prefix 3rc serves (DHCPv6 addresses of reservations and an optional pool). */
+const prefix6 = z.strictObject({
+  /** The on-link prefix, e.g. fd77::/64. */
+  prefix: ipv6Prefix,
+  /** Optional dynamic pool; without one, only hosts with hosts[].ipv6 get addresses. */
+  pool: z.strictObject({ start: ipv6, end: ipv6 }).optional(),
+});
+
+/** IPv6 on the managed network (DHCPv6). */
+const network6 = z.strictObject({
+  /** Address at which hosts reach 3rc over IPv6 (boot file URLs, name server). */
+  serverIp: ipv6,
+  /** Name servers handed out by DHCPv6 (option 23). Default: [serverIp]. */
+  nameServers: z.array(ipv6).optional(),
+  /** Valid lifetime of DHCPv6 addresses (preferred: the same; T1 0.5, T2 0.8 of it). Default: network.leaseTime. */
+  leaseTime: duration.optional(),
+  prefixes: z.array(prefix6).min(1, { message: 'expected at least one prefix' }),
+});
+
 const profile = z.strictObject({
   name: hostname,
   /** What installs the host: a kickstart (Red Hat family), a preseed (Debian family) or a disk image. */
@@ -252,7 +301,7 @@ const host = z.strictObject({
   mac,
   ip: ipv4,
   /** IPv6 address published as AAAA. Default: none. */
-  ipv6: z.string().refine((v) => isIPv6(v), { message: 'expected an IPv6 address like fd77::10' }).optional(),
+  ipv6: ipv6.optional(),
   profile: hostname,
   /**
    * Role published in the host's DNS HINFO record (e.g. middleware, services), the folder of its
@@ -375,10 +424,13 @@ export const configSchema = z.strictObject({
     /** Default DHCP lease time. Default: 1h. */
     leaseTime: duration.prefault(3600),
     subnets: z.array(subnet).min(1, { message: 'expected at least one subnet' }),
+    /** IPv6 prefixes served by DHCPv6, and 3rc's IPv6 address. Default: none (no DHCPv6). */
+    ipv6: network6.optional(),
   }),
   servers: z
     .strictObject({
       dhcp: dhcpServer,
+      dhcp6: dhcp6Server,
       tftp: tftpServer,
       http: httpServer,
       dns: dnsServer,
@@ -575,6 +627,8 @@ export type SubnetConfig = RawConfig['network']['subnets'][number];
 /** What every server config has (enabled, listen, port). */
 export type ServerConfig = Pick<RawConfig['servers']['dhcp'], 'enabled' | 'listen' | 'port'>;
 export type DhcpServerConfig = RawConfig['servers']['dhcp'];
+export type Dhcp6ServerConfig = RawConfig['servers']['dhcp6'];
+export type Network6Config = NonNullable<RawConfig['network']['ipv6']>;
 export type TftpServerConfig = RawConfig['servers']['tftp'];
 export type HttpServerConfig = RawConfig['servers']['http'];
 export type DnsServerConfig = RawConfig['servers']['dns'];

@@ -17,9 +17,13 @@ export class LeaseTable {
 
   private constructor(private readonly store: Store) {}
 
-  static async load(store: Store): Promise<LeaseTable> {
+  /**
+   * The leases of one address family: the store keeps DHCPv4 and DHCPv6 leases in one table
+   * (keyed by address, the two never collide), each server loads its own.
+   */
+  static async load(store: Store, family: 'ipv4' | 'ipv6' = 'ipv4'): Promise<LeaseTable> {
     const t = new LeaseTable(store);
-    for (const l of await store.listLeases()) t.index(l);
+    for (const l of await store.listLeases()) if (l.ip.includes(':') === (family === 'ipv6')) t.index(l);
     return t;
   }
 

@@ -129,8 +129,15 @@ export type KnownNewEvent = { [K in EventKind]: EventFields & { kind: K; data?: 
  */
 export type UnnamedDhcpEvent = EventFields & { kind: `dhcp.${UnnamedDhcpMessage}`; data?: DhcpEventData };
 
-/** What the boot trace records (inventory/trace.ts BootTrace): a known kind, or a DHCP message without a name. */
-export type TraceEvent = KnownNewEvent | UnnamedDhcpEvent;
+/**
+ * A DHCPv6 decision (dhcp6/server.ts), `dhcp6.` and the client's message type (`dhcp6.solicit`,
+ * `dhcp6.request`, ... `dhcp6.malformed`, `dhcp6.dropped`), with the data of a DHCP decision. No
+ * kinds of their own yet: they read back as {@link OtherEvent} (trace retention, shown as they are).
+ */
+export type Dhcp6Event = EventFields & { kind: `dhcp6.${string}`; data?: DhcpEventData };
+
+/** What the boot trace records (inventory/trace.ts BootTrace): a known kind, a DHCP message without a name, or a DHCPv6 decision. */
+export type TraceEvent = KnownNewEvent | UnnamedDhcpEvent | Dhcp6Event;
 
 /** A stored event of a known kind. */
 export type KnownEvent = { [K in EventKind]: StoredFields & { kind: K; data: EventDataMap[K] | null } }[EventKind];

@@ -187,6 +187,8 @@ export function markerOf(row: StoreEvent, boot: { name: string; mac: string } | 
   if ('other' in e) {
     switch (dot > 0 ? row.kind.slice(0, dot) : row.kind) {
       case 'dhcp': return dhcp();
+      // DHCPv6 decisions (dhcp6/server.ts) have no kinds of their own: drawn on the DHCP lane.
+      case 'dhcp6': return onLane('dhcp', `DHCPv6 ${what}`, details([...common, ['ip', d.ip]]));
       case 'tftp': return tftp();
       case 'http': return what.startsWith('install-') ? callback() : http();
       case 'install': return install();

@@ -33,7 +33,9 @@ function bindErrorMessage(spec: ListenSpec, transport: 'udp' | 'tcp', err: unkno
 /** Binds a UDP socket; rejects with a BindError. */
 export function bindUdp(spec: ListenSpec, opts: { broadcast?: boolean; reuseAddr?: boolean } = {}): Promise<dgram.Socket> {
   return new Promise((resolve, reject) => {
-    const socket = dgram.createSocket({ type: 'udp4', reuseAddr: opts.reuseAddr ?? false });
+    // An IPv6 listen address (DHCPv6) binds an IPv6-only socket.
+    const v6 = spec.address.includes(':');
+    const socket = dgram.createSocket({ type: v6 ? 'udp6' : 'udp4', reuseAddr: opts.reuseAddr ?? false, ...(v6 ? { ipv6Only: true } : {}) });
     const onError = (err: Error) => {
       socket.close();
       reject(new BindError(bindErrorMessage(spec, 'udp', err), { cause: err }));

@@ -55,6 +55,22 @@ export const DhcpErrorCodes = {
   ENCODE: 'E_DHCP_ENCODE',
 } as const;
 
+/** Stable codes of the DHCPv6 codec (Dhcp6CodecError, src/dhcp6/errors.ts). */
+export const Dhcp6ErrorCodes = {
+  /** Fewer bytes than a message header (4) or a relay header (34). */
+  SHORT: 'E_DHCP6_SHORT',
+  /** An option's 4-byte header or its data runs past the end of its area. */
+  OPTION_TRUNCATED: 'E_DHCP6_OPTION_TRUNCATED',
+  /** An option's length is not what its RFC allows. */
+  OPTION_LENGTH: 'E_DHCP6_OPTION_LENGTH',
+  /** An option's data is malformed (bad domain name, DUID too long, relay without a message, ...). */
+  OPTION_VALUE: 'E_DHCP6_OPTION_VALUE',
+  /** Relay messages nested deeper than the hop limit (RFC 8415 section 7.6: 8). */
+  TOO_DEEP: 'E_DHCP6_TOO_DEEP',
+  /** A message that cannot be encoded (a value out of range). */
+  ENCODE: 'E_DHCP6_ENCODE',
+} as const;
+
 /** Stable codes of the TFTP packet decoder (TftpPacketError). */
 export const PacketErrorCodes = {
   TOO_SHORT: 'E_TFTP_TOO_SHORT',
@@ -147,6 +163,7 @@ type CodesOf<T> = T[keyof T];
 export type ErrorCode =
   | CodesOf<typeof ErrorCodes>
   | CodesOf<typeof DhcpErrorCodes>
+  | CodesOf<typeof Dhcp6ErrorCodes>
   | CodesOf<typeof PacketErrorCodes>
   | CodesOf<typeof DriverErrorCodes>
   | CodesOf<typeof SshErrorCodes>

@@ -28,7 +28,8 @@ let port: number;
 
 before(async () => {
   // ttl and tcpIdleTimeout are spelled out: the tests below assert on them (TTL 300).
-  cfg = await writeLabConfig({ hosts, log: { level: 'debug' }, servers: { dns: { ttl: '5m', tcpIdleTimeout: '10s' } } });
+  // vm11's IPv6 address must be inside a configured prefix (issue 23); no DHCPv6 server here.
+  cfg = await writeLabConfig({ hosts, network: { ipv6: { serverIp: 'fd77::1', prefixes: [{ prefix: 'fd77::/64' }] } }, log: { level: 'debug' }, servers: { dns: { ttl: '5m', tcpIdleTimeout: '10s' }, dhcp6: { enabled: false } } });
   srv = await serve(cfg);
   port = cfg.ports.dns;
 });

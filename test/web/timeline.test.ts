@@ -139,6 +139,7 @@ describe('buildTimeline', () => {
       return `${r.lane} ${r.category} ${r.label}`;
     };
     assert.equal(m('dhcp.type-10'), 'boot:x dhcp DHCP type-10');
+    assert.equal(m('dhcp6.solicit', { ip: 'fd77::10' }), 'boot:x dhcp DHCPv6 solicit');
     assert.equal(m('tftp.done', { file: 'pxelinux.0' }), 'boot:x tftp TFTP pxelinux.0');
     assert.equal(m('http.boot'), 'boot:x http HTTP boot');
     assert.equal(m('http.install-started'), 'boot:x install install started (callback)');
