@@ -227,6 +227,8 @@ const httpServer = z
 const dnsServer = z
   .strictObject({
     ...serverBase(53),
+    /** IPv6 address to serve on as well (`::`: every interface). Default: `::` when network.ipv6 is set, else none. */
+    listen6: ipv6.optional(),
     /** TTL of the zone's records. Default: 5m. */
     ttl: duration.prefault(300),
     /** Resolvers asked for names outside the zone, for clients in the managed subnets only. Default: none (REFUSED). */

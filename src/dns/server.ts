@@ -62,8 +62,9 @@ const TCP_WRITE_HIGH_WATER = 256 * 1024;
 /** The DNS Service: see the module comment. */
 export class DnsServer implements Service {
   readonly name = 'dns';
-  private udp: dgram.Socket | undefined;
-  private tcp: net.Server | undefined;
+  /** One UDP socket and one TCP server per listen address (servers.dns.listen, and listen6). */
+  private udp: dgram.Socket[] = [];
+  private tcp: net.Server[] = [];
   private readonly connections = new Set<net.Socket>();
   private readonly forwarder: Forwarder | undefined;
   private readonly managed: Cidr[];
@@ -131,16 +132,38 @@ export class DnsServer implements Service {
     return next;
   }
 
+  /** The addresses to serve on: servers.dns.listen, and the IPv6 one (listen6; `::` by default when network.ipv6 is set). */
+  private listenSpecs(): { name: string; address: string; port: number }[] {
+    const d = this.config.servers.dns;
+    const v6 = d.listen6 ?? (this.config.network.ipv6 ? '::' : undefined);
+    return [d.listen, ...(v6 ? [v6] : [])].map((address) => ({ name: 'dns', address, port: d.port }));
+  }
+
   async start(): Promise<void> {
-    const spec = { name: 'dns', address: this.config.servers.dns.listen, port: this.config.servers.dns.port };
+    try {
+      for (const spec of this.listenSpecs()) await this.listenOn(spec);
+      await this.forwarder?.start();
+    } catch (err) {
+      await this.closeSockets();
+      throw err;
+    }
+    this.own = ownSockets(this.udp.map((u) => u.address().port));
+    this.inventory.on('change', this.onInventoryChange);
+    // A change between construction and now is not missed.
+    if (this.inventory.version !== this.builtFrom) this.update(this.inventory);
+    this.log.info({ serial: this.current.serial, records: this.current.records, zones: this.current.apexes, forwarders: this.config.servers.dns.forwarders, listening: this.addresses() }, 'dns: serving');
+  }
+
+  /** Binds UDP and TCP on one address. */
+  private async listenOn(spec: { name: string; address: string; port: number }): Promise<void> {
     const udp = await bindUdp(spec);
+    this.udp.push(udp);
     try {
       udp.setRecvBufferSize(UDP_BUFFER_BYTES);
       udp.setSendBufferSize(UDP_BUFFER_BYTES);
     } catch (err) {
       this.log.debug({ err }, 'dns: cannot enlarge socket buffers');
     }
-    this.own = ownSockets([udp.address().port]);
     udp.on('message', (msg, rinfo) => this.receive(udp, msg, rinfo));
     // An error after binding (e.g. ICMP port unreachable surfaced by the OS) is not fatal.
     udp.on('error', (err) => this.log.warn({ err }, 'dns: udp socket error'));
@@ -153,43 +176,37 @@ export class DnsServer implements Service {
       }
     }));
     tcp.on('error', (err) => this.log.warn({ err }, 'dns: tcp server error'));
-    try {
-      await listenTcp(tcp, spec);
-      await this.forwarder?.start();
-    } catch (err) {
-      await closeUdp(udp);
-      await new Promise<void>((resolve) => tcp.close(() => resolve()));
-      throw err;
-    }
-    this.udp = udp;
-    this.tcp = tcp;
-    this.inventory.on('change', this.onInventoryChange);
-    // A change between construction and now is not missed.
-    if (this.inventory.version !== this.builtFrom) this.update(this.inventory);
-    this.log.info({ serial: this.current.serial, records: this.current.records, zones: this.current.apexes, forwarders: this.config.servers.dns.forwarders }, 'dns: serving');
+    this.tcp.push(tcp);
+    await listenTcp(tcp, spec);
+  }
+
+  private async closeSockets(): Promise<void> {
+    const udp = this.udp;
+    const tcp = this.tcp;
+    this.udp = [];
+    this.tcp = [];
+    await Promise.all(udp.map((u) => closeUdp(u)));
+    await Promise.all(tcp.map((t) => new Promise<void>((resolve) => t.close(() => resolve()))));
   }
 
   async stop(): Promise<void> {
     this.inventory.off('change', this.onInventoryChange);
-    const udp = this.udp;
-    const tcp = this.tcp;
-    this.udp = undefined;
-    this.tcp = undefined;
     for (const c of this.connections) c.destroy();
     this.connections.clear();
-    await closeUdp(udp);
-    if (tcp) await new Promise<void>((resolve) => tcp.close(() => resolve()));
+    await this.closeSockets();
     await this.forwarder?.stop();
   }
 
   addresses(): string[] {
     const out: string[] = [];
-    if (this.udp) {
-      const a = this.udp.address();
+    for (const u of this.udp) {
+      const a = u.address();
       out.push(`${a.address}:${a.port}/udp`);
     }
-    const t = this.tcp?.address();
-    if (t && typeof t === 'object') out.push(`${t.address}:${t.port}/tcp`);
+    for (const t of this.tcp) {
+      const a = t.address();
+      if (a && typeof a === 'object') out.push(`${a.address}:${a.port}/tcp`);
+    }
     return out;
   }
 
@@ -227,7 +244,7 @@ export class DnsServer implements Service {
     };
     this.logOutcome(out, rinfo.address, rinfo.port, 'udp');
     if (out.kind === 'reply') send(out.bytes);
-    else if (out.kind === 'forward') this.guard.own('dns', this.log, 'forwarding', this.relay(msg, out.query, udpLimit(out.query), (bytes) => this.udp === socket && send(bytes)));
+    else if (out.kind === 'forward') this.guard.own('dns', this.log, 'forwarding', this.relay(msg, out.query, udpLimit(out.query), (bytes) => this.udp.includes(socket) && send(bytes)));
   }
 
   private async relay(msg: Buffer, q: Query, limit: number, send: (bytes: Buffer) => void): Promise<void> {
@@ -240,7 +257,7 @@ export class DnsServer implements Service {
 
   private onConnection(conn: net.Socket): void {
     const peer = `${conn.remoteAddress}:${conn.remotePort}`;
-    if (this.connections.size >= this.config.servers.dns.maxTcpConnections || !this.tcp) {
+    if (this.connections.size >= this.config.servers.dns.maxTcpConnections || this.tcp.length === 0) {
       this.log.debug({ peer, reason: 'too-many-connections' }, 'dns: tcp connection refused');
       conn.destroy();
       return;

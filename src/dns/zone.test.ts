@@ -4,7 +4,7 @@ import dnsPacket from 'dns-packet';
 import { Inventory, type Host } from '../inventory/inventory.js';
 import { respond } from './respond.js';
 import { nameKey, Rcode, Type } from './wire.js';
-import { buildZone, hinfoOf, ptrName, reverseZones, type Zone, type ZoneSource } from './zone.js';
+import { buildZone, hinfoOf, ptrName, ptrName6, reverseZone6, reverseZones, type Zone, type ZoneSource } from './zone.js';
 
 const source: ZoneSource = { domain: 'lab.test', serverIp: '10.77.0.1', subnets: ['10.77.0.0/24'], ttl: 300 };
 const profiles = [{ name: 'debian12', installer: 'preseed', kernel: 'k', initrd: 'i', kernelArgs: '', vars: {} }] as const;
@@ -194,3 +194,39 @@ describe('zone: reverse zones and serial', () => {
     assert.equal((ask(z2, 'vm10.lab.test', 'HINFO').answers![0] as dnsPacket.HInfoAnswer).data.cpu, 'services');
   });
 });
+
+describe('zone: IPv6 reverse (ip6.arpa)', () => {
+  const six: ZoneSource = { ...source, prefixes6: ['fd77::/64'], serverIp6: 'fd77::1' };
+  const zone = buildZone(six, inv(lab), { now: NOW });
+
+  it('one zone per prefix on the enclosing nibble boundary; 32-nibble PTR owners', () => {
+    assert.equal(reverseZone6('fd77::/64'), '0.0.0.0.0.0.0.0.0.0.0.0.7.7.d.f.ip6.arpa');
+    // A /62 is not on a nibble boundary: its zone is the enclosing /60's (15 nibbles).
+    assert.equal(reverseZone6('fd77:0:0:10::/62'), '1.0.0.0.0.0.0.0.0.0.0.7.7.d.f.ip6.arpa');
+    assert.equal(ptrName6('fd77::11'), '1.1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.7.7.d.f.ip6.arpa');
+    assert.equal(ptrName6('not-an-address'), null);
+    assert.ok(zone.apexes.includes('0.0.0.0.0.0.0.0.0.0.0.0.7.7.d.f.ip6.arpa'));
+  });
+
+  it('PTR for a host with an address in the prefix; NXDOMAIN for another address there', () => {
+    const r = ask(zone, ptrName6('fd77::11')!, 'PTR');
+    assert.equal(r.flag_aa, true);
+    assert.deepEqual(r.answers!.map((a) => 'data' in a && a.data), ['vm11.lab.test']);
+    const miss = ask(zone, ptrName6('fd77::99')!, 'PTR');
+    assert.equal(miss.rcode, 'NXDOMAIN');
+    assert.equal(miss.authorities![0]!.name, '0.0.0.0.0.0.0.0.0.0.0.0.7.7.d.f.ip6.arpa');
+  });
+
+  it('the name server has an AAAA (answer and NS glue) and a PTR for network.ipv6.serverIp', () => {
+    assert.deepEqual(ask(zone, 'ns.lab.test', 'AAAA').answers!.map((a) => 'data' in a && a.data), ['fd77::1']);
+    assert.deepEqual(ask(zone, ptrName6('fd77::1')!, 'PTR').answers!.map((a) => 'data' in a && a.data), ['ns.lab.test']);
+    const ns = ask(zone, 'lab.test', 'NS');
+    assert.deepEqual(ns.additionals!.map((a) => a.type).sort(), ['A', 'AAAA']);
+  });
+
+  it('an address outside every served prefix gets no PTR (the name is outside every zone)', () => {
+    const z = buildZone(six, inv([host('vm20', '10.77.0.20', { ipv6: 'fd78::20' })]), { now: NOW });
+    assert.equal(z.lookup(nameKey(ptrName6('fd78::20')!), Type.PTR), null);
+  });
+});
+

@@ -5,16 +5,20 @@
  * Zones: the configured domain, and one reverse zone per managed subnet (RFC 1035 §3.5), on the
  * octet boundary that encloses it: 10.77.0.0/24 -> 0.77.10.in-addr.arpa, 10.77.0.0/16 ->
  * 77.10.in-addr.arpa, 10.77.0.0/20 -> 77.10.in-addr.arpa, 10.77.0.128/25 -> 0.77.10.in-addr.arpa
- * (names of that zone outside the subnet are NXDOMAIN). Reverse zones for IPv6 are not served.
+ * (names of that zone outside the subnet are NXDOMAIN); and one per IPv6 prefix (network.ipv6), on
+ * the nibble boundary that encloses it (RFC 3596 §2.5): fd77::/64 ->
+ * 0.0.0.0.0.0.0.0.0.0.0.0.7.7.d.f.ip6.arpa.
  *
  * Records:
- * - every host: A (ip), AAAA (ipv6, when set), HINFO, and a PTR in its reverse zone;
+ * - every host: A (ip), AAAA (ipv6, when set), HINFO, and a PTR in its reverse zone for each
+ *   address (in-addr.arpa, and ip6.arpa when its IPv6 address is inside a served prefix);
  * - HINFO (RFC 1035 §3.3.2): `cpu` and `os` from the host's `hinfo` when set; else cpu = the
  *   host's role (or `none` when it has none) and os = its profile name. The post-install script
  *   (kickstarts/post-install/role.sh) reads the role from the cpu string;
  * - every zone apex: SOA and NS. The name server is the host whose ip is network.serverIp if
  *   there is one, else `ns.<domain>` (or `ns-3rc`, `ns-3rc-2`, ... when a host is called ns)
- *   with an A record of network.serverIp, and a PTR for serverIp when no host has it;
+ *   with an A record of network.serverIp (and an AAAA of network.ipv6.serverIp), and a PTR for
+ *   serverIp when no host has it;
  * - SOA: mname = the NS name, rname = hostmaster.<domain>, serial = Unix seconds of the build,
  *   kept while the content stays the same and strictly increased (RFC 1982) when it changes.
  *
@@ -25,6 +29,7 @@ import { createHash } from 'node:crypto';
 import dnsPacket from 'dns-packet';
 import type { Inventory } from '../inventory/inventory.js';
 import { parseCidr } from '../lib/net.js';
+import { ipv6ToBytes, parsePrefix6 } from '../lib/net6.js';
 import { nameKey, parentKey, Rcode, Type, type Sections } from './wire.js';
 
 /** What the zone needs from the config. */
@@ -35,19 +40,25 @@ export interface ZoneSource {
   serverIp: string;
   /** Managed subnets (CIDR); each gets its enclosing reverse zone. */
   subnets: readonly string[];
+  /** IPv6 prefixes (network.ipv6.prefixes); each gets its enclosing ip6.arpa zone. */
+  prefixes6?: readonly string[];
+  /** The name server's IPv6 address (network.ipv6.serverIp), when 3rc serves IPv6. */
+  serverIp6?: string | undefined;
   /** TTL of every record, and the negative-caching TTL (RFC 2308), in seconds. */
   ttl: number;
 }
 
 /** A ZoneSource from a loaded config (servers.dns.ttl is in milliseconds there). */
 export function zoneSourceFromConfig(config: {
-  network: { domain: string; serverIp: string; subnets: readonly { cidr: string }[] };
+  network: { domain: string; serverIp: string; subnets: readonly { cidr: string }[]; ipv6?: { serverIp: string; prefixes: readonly { prefix: string }[] } | undefined };
   servers: { dns: { ttl: number } };
 }): ZoneSource {
   return {
     domain: config.network.domain,
     serverIp: config.network.serverIp,
     subnets: config.network.subnets.map((s) => s.cidr),
+    prefixes6: config.network.ipv6?.prefixes.map((p) => p.prefix) ?? [],
+    serverIp6: config.network.ipv6?.serverIp,
     ttl: Math.max(0, Math.floor(config.servers.dns.ttl / 1000)),
   };
 }
@@ -115,6 +126,22 @@ export function reverseZones(cidrText: string): string[] {
   return out;
 }
 
+/** The ip6.arpa zone enclosing an IPv6 prefix, on a nibble boundary (a /62 is in its /60's zone). */
+export function reverseZone6(prefixText: string): string | null {
+  const p = parsePrefix6(prefixText);
+  if (!p) return null;
+  const nibbles = p.network.toString(16).padStart(32, '0').slice(0, Math.floor(p.length / 4));
+  return [...nibbles].reverse().concat('ip6.arpa').join('.');
+}
+
+/** PTR owner of an IPv6 address: fd77::10 -> 0.1.0.0.(...).7.7.d.f.ip6.arpa (32 nibbles). */
+export function ptrName6(ip: string): string | null {
+  const b = ipv6ToBytes(ip);
+  if (!b) return null;
+  const hex = Buffer.from(b).toString('hex');
+  return [...hex].reverse().concat('ip6.arpa').join('.');
+}
+
 /** PTR owner of an IPv4 address: 10.77.0.10 -> 10.0.77.10.in-addr.arpa. */
 export function ptrName(ip: string): string {
   return `${ip.split('.').reverse().join('.')}.in-addr.arpa`;
@@ -161,7 +188,11 @@ export function buildZone(source: ZoneSource, inventory: Inventory, opts: { now:
   const ttl = source.ttl;
   const domain = source.domain.toLowerCase().replace(/\.$/, '');
   const src = { ...source, domain };
-  const apexNames = [domain, ...new Set(source.subnets.flatMap(reverseZones))];
+  const reverse6 = (source.prefixes6 ?? []).map(reverseZone6).filter((z): z is string => z !== null);
+  const apexNames = [domain, ...new Set([...source.subnets.flatMap(reverseZones), ...reverse6])];
+  const addPtr = (ptr: string | null, target: string) => {
+    if (ptr && apexNames.some((a) => isUnder(ptr, a))) add({ name: ptr, type: 'PTR', ttl, data: target }, Type.PTR);
+  };
   const ns = chooseNs(src, inventory);
   const rrs: Rr[] = [];
   const add = (answer: dnsPacket.Answer & { name: string }, type: number) => rrs.push({ name: answer.name, type, answer });
@@ -171,13 +202,16 @@ export function buildZone(source: ZoneSource, inventory: Inventory, opts: { now:
     add({ name: fqdn, type: 'A', ttl, data: h.ip }, Type.A);
     if (h.ipv6) add({ name: fqdn, type: 'AAAA', ttl, data: h.ipv6 }, Type.AAAA);
     add({ name: fqdn, type: 'HINFO', ttl, data: hinfoOf(h) }, Type.HINFO);
-    const ptr = ptrName(h.ip);
-    if (apexNames.some((a) => isUnder(ptr, a))) add({ name: ptr, type: 'PTR', ttl, data: fqdn }, Type.PTR);
+    addPtr(ptrName(h.ip), fqdn);
+    if (h.ipv6) addPtr(ptrName6(h.ipv6), fqdn);
   }
   if (ns.needsA) {
     add({ name: ns.name, type: 'A', ttl, data: source.serverIp }, Type.A);
-    const ptr = ptrName(source.serverIp);
-    if (apexNames.some((a) => isUnder(ptr, a))) add({ name: ptr, type: 'PTR', ttl, data: ns.name }, Type.PTR);
+    addPtr(ptrName(source.serverIp), ns.name);
+    if (source.serverIp6) {
+      add({ name: ns.name, type: 'AAAA', ttl, data: source.serverIp6 }, Type.AAAA);
+      addPtr(ptrName6(source.serverIp6), ns.name);
+    }
   }
   const digest = createHash('sha256')
     .update(JSON.stringify([apexNames, ns.name, ttl, rrs.map((r) => [r.name, r.type, r.answer.type === 'OPT' ? null : r.answer.data])]))
@@ -200,7 +234,9 @@ export function buildZone(source: ZoneSource, inventory: Inventory, opts: { now:
     else byType.set(r.type, [r.answer]);
   }
 
-  const glue: dnsPacket.Answer[] = isUnder(ns.name, domain) ? [{ name: ns.name, type: 'A', ttl, data: source.serverIp }] : [];
+  const glue: dnsPacket.Answer[] = isUnder(ns.name, domain)
+    ? [{ name: ns.name, type: 'A', ttl, data: source.serverIp }, ...(ns.needsA && source.serverIp6 ? [{ name: ns.name, type: 'AAAA' as const, ttl, data: source.serverIp6 }] : [])]
+    : [];
   const apexes = new Map<string, ApexInfo>();
   for (const apex of apexNames) {
     const soa: dnsPacket.Answer = { name: apex, type: 'SOA', ttl, data: soaData };

@@ -54,7 +54,8 @@ export function listenTcp(server: net.Server, spec: ListenSpec): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (err: Error) => reject(new BindError(bindErrorMessage(spec, 'tcp', err), { cause: err }));
     server.once('error', onError);
-    server.listen({ host: spec.address, port: spec.port, exclusive: true }, () => {
+    // An IPv6 address listens for IPv6 only: `::` beside a 0.0.0.0 listener on the same port.
+    server.listen({ host: spec.address, port: spec.port, exclusive: true, ...(spec.address.includes(':') ? { ipv6Only: true } : {}) }, () => {
       server.off('error', onError);
       resolve();
     });

@@ -43,6 +43,26 @@ const data = (rr: string[]) => rr.slice(4).join(' ');
 
 for (const transport of ['udp', 'tcp'] as const) {
   const t = transport === 'tcp' ? ['+tcp'] : ['+notcp'];
+  // network.ipv6 is set: 3rc serves DNS on :: as well (servers.dns.listen6), here reached on ::1.
+  describe(`dig over IPv6, ${transport}`, () => {
+    it('AAAA and A asked over IPv6', async () => {
+      const m = await dig1(port, [...t, 'vm11.lab.test', 'AAAA'], { server: '::1' });
+      assert.equal(m.status, 'NOERROR');
+      assert.ok(m.flags.includes('aa'));
+      assert.deepEqual(m.answer.map(data), ['fd77::11']);
+      assert.deepEqual((await dig1(port, [...t, 'vm10.lab.test', 'A'], { server: '::1' })).answer.map(data), ['10.77.0.10']);
+    });
+
+    it('PTR in ip6.arpa for a host with an address in a served prefix; NXDOMAIN for another one', async () => {
+      const m = await dig1(port, [...t, '-x', 'fd77::11'], { server: '::1' });
+      assert.ok(m.flags.includes('aa'));
+      assert.deepEqual(m.answer.map(data), ['vm11.lab.test.']);
+      const miss = await dig1(port, [...t, '-x', 'fd77::99'], { server: '::1' });
+      assert.equal(miss.status, 'NXDOMAIN');
+      assert.equal(miss.authority[0]![0], '0.0.0.0.0.0.0.0.0.0.0.0.7.7.d.f.ip6.arpa.');
+    });
+  });
+
   describe(`dig over ${transport}`, () => {
     it('A', async () => {
       const m = await dig1(port, [...t, 'vm10.lab.test', 'A']);
@@ -82,10 +102,10 @@ for (const transport of ['udp', 'tcp'] as const) {
       assert.equal(rev.answer[0]![0], '0.77.10.in-addr.arpa.');
     });
 
-    it('NS with the address of the name server', async () => {
+    it('NS with the addresses of the name server (network.serverIp and network.ipv6.serverIp)', async () => {
       const m = await dig1(port, [...t, 'lab.test', 'NS']);
       assert.deepEqual(m.answer.map(data), ['ns.lab.test.']);
-      assert.deepEqual(m.additional.map((r) => [r[0], r[3], r[4]]), [['ns.lab.test.', 'A', '10.77.0.1']]);
+      assert.deepEqual(m.additional.map((r) => [r[0], r[3], r[4]]), [['ns.lab.test.', 'A', '10.77.0.1'], ['ns.lab.test.', 'AAAA', 'fd77::1']]);
     });
 
     it('NXDOMAIN with the SOA in authority', async () => {

@@ -49,10 +49,10 @@ export function parseDig(text: string): DigMessage[] {
   return out;
 }
 
-/** Runs dig against 127.0.0.1:port (plus args); rejects only if dig cannot run at all. */
-export function dig(port: number, args: string[], opts: { timeoutMs?: number } = {}): Promise<{ code: number; stdout: string; messages: DigMessage[] }> {
+/** Runs dig against 127.0.0.1:port, or opts.server (plus args); rejects only if dig cannot run at all. */
+export function dig(port: number, args: string[], opts: { timeoutMs?: number; server?: string } = {}): Promise<{ code: number; stdout: string; messages: DigMessage[] }> {
   return new Promise((resolve, reject) => {
-    execFile('dig', ['@127.0.0.1', '-p', String(port), '+time=2', '+tries=2', ...args], { timeout: opts.timeoutMs ?? 15_000 }, (err, stdout) => {
+    execFile('dig', [`@${opts.server ?? '127.0.0.1'}`, '-p', String(port), '+time=2', '+tries=2', ...args], { timeout: opts.timeoutMs ?? 15_000 }, (err, stdout) => {
       if (err && typeof err.code !== 'number') return reject(err);
       resolve({ code: typeof err?.code === 'number' ? err.code : 0, stdout, messages: parseDig(stdout) });
     });
@@ -60,8 +60,8 @@ export function dig(port: number, args: string[], opts: { timeoutMs?: number } =
 }
 
 /** The single reply of a dig run. */
-export async function dig1(port: number, args: string[]): Promise<DigMessage> {
-  const r = await dig(port, args);
+export async function dig1(port: number, args: string[], opts: { server?: string } = {}): Promise<DigMessage> {
+  const r = await dig(port, args, opts);
   if (r.messages.length !== 1) throw new Error(`expected one reply from dig ${args.join(' ')}, got ${r.messages.length}:\n${r.stdout}`);
   return r.messages[0]!;
 }
