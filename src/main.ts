@@ -23,6 +23,7 @@ import { SqliteStore } from './store/sqlite.js';
 import { SqliteThreadStore } from './store/sqlite-thread.js';
 import type { Store } from './store/store.js';
 import { createTftpServer } from './tftp/server.js';
+import { createRaServer } from './ra/server.js';
 import { bootSources } from './boot/booter.js';
 import { LoaderWatch } from './boot/loader-watch.js';
 import { ReloadableFiles } from './boot/virtual.js';
@@ -293,6 +294,8 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
     // A new leader reads the leases afresh from the store (another instance handed them out).
     let dhcpServer: DhcpServer | undefined;
     if (s.dhcp.enabled) await onLeader('dhcp', async () => (dhcpServer = createDhcpServer({ config, inventory, bootTable, leases: cluster ? (dhcpLeases = await LeaseTable.load(store)) : leases, trace, clock, log })));
+    // IPv6 router advertisements (src/ra): by default "no IPv6 router here", so that iPXE stops waiting for one.
+    if (s.ra.enabled) await onLeader('ra', async () => createRaServer({ config, clock, log }));
     // The loader configs TFTP and HTTP generate; a reload builds them again (profiles, templates).
     const tftpConfigs = new ReloadableFiles(() => tftpConfigFiles(bootSources(config, inventory, bootTable), config.paths.templates));
     const httpConfigs = new ReloadableFiles(() => bootConfigFiles(bootSources(config, inventory, bootTable), config.paths.templates, 'http'));
