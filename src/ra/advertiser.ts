@@ -138,8 +138,10 @@ export class RouterAdvertiser {
     if (hopLimit !== 255) return this.dropped('bad-hop-limit', { ifindex, link: st.link.name, peer, hopLimit });
     if (source.length !== 16 || isMulticast(source)) return this.dropped('bad-source', { ifindex, link: st.link.name, peer });
     const unspecified = isUnspecified(source);
+    let mac: string | undefined;
     try {
-      decodeRouterSolicitation(message, unspecified);
+      const lla = decodeRouterSolicitation(message, unspecified).sourceLinkLayer;
+      if (lla?.length === 6) mac = [...lla].map((x) => x.toString(16).padStart(2, '0')).join(':');
     } catch (err) {
       if (!(err instanceof NdpCodecError)) throw err;
       return this.dropped('malformed', { ifindex, link: st.link.name, peer, code: err.code, reason: err.message });
@@ -150,6 +152,7 @@ export class RouterAdvertiser {
       const at = Math.max(now, st.lastMulticast + MIN_DELAY_BETWEEN_RAS);
       if (at === now) {
         this.multicast(st, 'multicast');
+        this.log.info({ link: st.link.name, peer }, 'ra: answered a router solicitation (all nodes)');
         return 'multicast';
       }
       if (!st.timer || st.timerAt > at) this.schedule(st, at - now);
@@ -160,7 +163,9 @@ export class RouterAdvertiser {
     if (st.tokens < 1) return this.dropped('rate-limited', { ifindex, link: st.link.name, peer }, 'debug');
     st.tokens -= 1;
     if (this.out.send(ifindex, source, st.message)) this.sent.unicast++;
-    this.log.debug({ link: st.link.name, peer }, 'ra: answered a router solicitation');
+    // info: a host asking for routers is a step of its boot (iPXE waits for the answer); the
+    // answers are bounded per link, and the log by log.maxLinesPerSecond.
+    this.log.info({ link: st.link.name, peer, mac }, 'ra: answered a router solicitation');
     return 'unicast';
   }
 
