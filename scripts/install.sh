@@ -37,7 +37,7 @@ if [[ $want_tests -eq 1 ]]; then
     qemu-system-arm qemu-efi-aarch64 # the arm64 lab VMs: qemu-system-aarch64 and AAVMF (test/lab/arm64.test.ts)
     e2fsprogs dosfstools mtools fdisk cpio xz-utils zstd
     socat                            # the lab's power command for a "physical" qemu host, through its monitor socket
-    radvd                            # the lab switch answers iPXE's IPv6 router solicitations (no prefix, no route)
+    ndisc6                           # rdisc6: sees 3rc's router advertisements (test/ra; the lab needs no radvd: 3rc answers)
     chromium                         # the dashboard's browser tests (playwright-core drives it)
     etcd-server etcd-client          # the redundant-3rc store
     ganglia-monitor                  # gmond, read by the Ganglia monitor

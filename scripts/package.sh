@@ -106,7 +106,7 @@ Homepage: https://example.invalid/3rc
 Description: network-boot server (DHCP, TFTP, HTTP, DNS) with an HA controller
  3rc serves PXE and UEFI HTTP boot, kickstarts and preseeds, DNS for the hosts it installs,
  and restarts, reboots or reinstalls failed VMs (embedded high-availability controller).
- The service runs as the 3rc user with only CAP_NET_BIND_SERVICE; its state is /var/lib/3rc.
+ The service runs as the 3rc user with only CAP_NET_BIND_SERVICE and CAP_NET_RAW (router advertisements); its state is /var/lib/3rc.
 CONTROL
 echo /etc/3rc/config.yaml > "$stage/DEBIAN/conffiles"
 install -m 0755 packaging/debian/postinst packaging/debian/prerm packaging/debian/postrm "$stage/DEBIAN/"

@@ -24,6 +24,7 @@ import { SqliteStore } from './store/sqlite.js';
 import { SqliteThreadStore } from './store/sqlite-thread.js';
 import type { Store } from './store/store.js';
 import { createTftpServer } from './tftp/server.js';
+import { createRaServer } from './ra/server.js';
 import { bootSources } from './boot/booter.js';
 import { LoaderWatch } from './boot/loader-watch.js';
 import { ReloadableFiles } from './boot/virtual.js';
@@ -298,6 +299,8 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
     // DHCPv6 (issue 23) when the config has network.ipv6; its leases are the store's IPv6 ones.
     let dhcp6Server: Dhcp6Server | undefined;
     if (s.dhcp6.enabled && config.network.ipv6) await onLeader('dhcp6', async () => (dhcp6Server = new Dhcp6Server({ config, inventory, bootTable, leases: (dhcp6Leases = await LeaseTable.load(store, 'ipv6')), trace, clock, log })));
+    // IPv6 router advertisements (src/ra): by default "no IPv6 router here", so that iPXE stops waiting for one.
+    if (s.ra.enabled) await onLeader('ra', async () => createRaServer({ config, clock, log }));
     // The loader configs TFTP and HTTP generate; a reload builds them again (profiles, templates).
     const tftpConfigs = new ReloadableFiles(() => tftpConfigFiles(bootSources(config, inventory, bootTable), config.paths.templates));
     const httpConfigs = new ReloadableFiles(() => bootConfigFiles(bootSources(config, inventory, bootTable), config.paths.templates, 'http'));

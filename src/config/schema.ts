@@ -240,6 +240,94 @@ const dnsServer = z
   })
   .prefault({});
 
+/** A lifetime in an advertisement: whole seconds, up to 2^32-2 s (2^32-1 means infinite). */
+const raLifetime = duration.refine((ms) => ms % 1000 === 0 && ms / 1000 < 0xffffffff, { message: 'expected whole seconds, less than 136 years' });
+
+/** One prefix information option (RFC 4861 section 4.6.2). */
+const raPrefix = z
+  .strictObject({
+    /** The prefix; hosts form SLAAC addresses in it when autonomous and /64. */
+    prefix: ipv6Prefix,
+    /** L flag: the prefix is on this link. Default: true. */
+    onLink: z.boolean().default(true),
+    /** A flag: hosts may form addresses in it (SLAAC). Default: true. */
+    autonomous: z.boolean().default(true),
+    /** Default: 1d. */
+    validLifetime: raLifetime.prefault('1d'),
+    /** At most validLifetime. Default: 4h. */
+    preferredLifetime: raLifetime.prefault('4h'),
+  })
+  .refine((p) => p.preferredLifetime <= p.validLifetime, { message: 'expected preferredLifetime not longer than validLifetime' });
+
+/** What an advertisement says; servers.ra sets it for every interface, an interface entry overrides it. */
+const raAdvertisement = {
+  /**
+   * Router lifetime: 0 says "no IPv6 router here" (hosts add no default route through 3rc, and
+   * firmware such as iPXE stops waiting for one); else 3rc is a default router for this long,
+   * between maxInterval and 9000s (RFC 4861 section 6.2.1). Default: 0.
+   */
+  routerLifetime: raLifetime,
+  /** M flag: addresses come from DHCPv6. Default: false. */
+  managed: z.boolean(),
+  /** O flag: other configuration (DNS servers...) comes from DHCPv6. Default: false. */
+  otherConfig: z.boolean(),
+  /** Prefix information options. Default: none (no SLAAC address). */
+  prefixes: z.array(raPrefix),
+  /** MTU option, 1280 to 65535. Default: none. */
+  mtu: z.number().int().min(1280).max(65535),
+  /** RDNSS option (RFC 8106): IPv6 name servers. Default: none. */
+  dnsServers: z.array(ipv6).max(127),
+};
+
+const raInterface = z.strictObject({
+  /** Interface name, e.g. eth0. */
+  name: z.string().regex(/^[A-Za-z0-9_.:@-]{1,15}$/, { message: 'expected a network interface name like eth0' }),
+  routerLifetime: raAdvertisement.routerLifetime.optional(),
+  managed: raAdvertisement.managed.optional(),
+  otherConfig: raAdvertisement.otherConfig.optional(),
+  prefixes: raAdvertisement.prefixes.optional(),
+  mtu: raAdvertisement.mtu.optional(),
+  dnsServers: raAdvertisement.dnsServers.optional(),
+});
+
+/**
+ * IPv6 router advertisements (src/ra), sent through a small python3 helper that holds the raw
+ * ICMPv6 socket. The default advertisement says "no IPv6 router here" (router lifetime 0, no
+ * prefix, no flags): on an IPv4-only network, iPXE then stops waiting 13-16 s for an IPv6 router
+ * before it boots. Turn it off on a network whose own IPv6 routers must be the only ones heard.
+ */
+const raServer = z
+  .strictObject({
+    /** Send router advertisements and answer router solicitations. Default: true. */
+    enabled: z.boolean().default(true),
+    /**
+     * Interfaces to advertise on, each with optional overrides of the fields below. Default:
+     * every interface holding an IPv4 address inside one of network.subnets (the served ones).
+     */
+    interfaces: z.array(raInterface).optional(),
+    /** MaxRtrAdvInterval: unsolicited advertisements at most this far apart, 4s to 1800s. Default: 10m. */
+    maxInterval: duration.refine((ms) => ms >= 4000 && ms <= 1_800_000, { message: 'expected a duration from 4s to 30m' }).prefault(600),
+    /** MinRtrAdvInterval: at least 3s and at most 0.75 x maxInterval. Default: maxInterval / 3. */
+    minInterval: duration.optional(),
+    routerLifetime: raAdvertisement.routerLifetime.prefault(0),
+    managed: raAdvertisement.managed.default(false),
+    otherConfig: raAdvertisement.otherConfig.default(false),
+    prefixes: raAdvertisement.prefixes.default([]),
+    mtu: raAdvertisement.mtu.optional(),
+    dnsServers: raAdvertisement.dnsServers.default([]),
+  })
+  .superRefine((ra, ctx) => {
+    const max = ra.maxInterval;
+    if (ra.minInterval !== undefined && (ra.minInterval < 3000 || ra.minInterval > 0.75 * max)) {
+      ctx.addIssue({ code: 'custom', path: ['minInterval'], message: 'expected a duration from 3s to 0.75 x maxInterval (RFC 4861 section 6.2.1)' });
+    }
+    const lifetimes: Array<[number | undefined, (string | number)[]]> = [[ra.routerLifetime, ['routerLifetime']], ...(ra.interfaces ?? []).map((i, n): [number | undefined, (string | number)[]] => [i.routerLifetime, ['interfaces', n, 'routerLifetime']])];
+    for (const [ms, path] of lifetimes) {
+      if (ms !== undefined && ms !== 0 && (ms < max || ms > 9_000_000)) ctx.addIssue({ code: 'custom', path, message: 'expected 0 (no router) or from maxInterval to 9000s (RFC 4861 section 6.2.1)' });
+    }
+  })
+  .prefault({});
+
 const subnet = z.strictObject({
   /** The subnet, e.g. 10.77.0.0/24. */
   cidr,
@@ -436,6 +524,7 @@ export const configSchema = z.strictObject({
       tftp: tftpServer,
       http: httpServer,
       dns: dnsServer,
+      ra: raServer,
     })
     .prefault({}),
   paths: z
@@ -634,6 +723,7 @@ export type Network6Config = NonNullable<RawConfig['network']['ipv6']>;
 export type TftpServerConfig = RawConfig['servers']['tftp'];
 export type HttpServerConfig = RawConfig['servers']['http'];
 export type DnsServerConfig = RawConfig['servers']['dns'];
+export type RaServerConfig = RawConfig['servers']['ra'];
 
 /** The host entry schema alone, for validating hosts that arrive through the API. */
 export const hostSchema = host;

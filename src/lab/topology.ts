@@ -9,14 +9,14 @@
  * can reach out and nothing outside can reach in. TX offload is off on every veth (lab-notes:
  * otherwise real DHCP clients drop 3rc's replies as "bad udp cksum").
  *
- * The switch answers IPv6 router solicitations (radvd on its br0) with a router advertisement
- * that carries no prefix, no flags and a router lifetime of 0: nobody gets an IPv6 address beyond
- * the link-local ones every veth has anyway, and no route. iPXE's IPv6 autoconfiguration ends at
- * that answer; without one, every PXE boot waits 13-16 s for routers that never answer
- * (lab-notes), which in a lab of many boots adds up to minutes.
+ * IPv6 router solicitations are answered by the lab's 3rc itself (servers.ra, src/ra: its eth0
+ * holds 10.77.0.1, inside a served subnet), with its default advertisement: no prefix, no flags, a
+ * router lifetime of 0. Nobody gets an IPv6 address beyond the link-local ones every veth has
+ * anyway, and no route; iPXE's IPv6 autoconfiguration ends at that answer instead of waiting
+ * 13-16 s for routers that never answer (lab-notes). The switch runs no radvd.
  */
 import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -44,16 +44,6 @@ export function labUnavailable(): string | undefined {
 function installed(tool: string): boolean {
   return ['/usr/sbin', '/sbin', '/usr/bin', '/bin'].some((d) => existsSync(`${d}/${tool}`));
 }
-
-/** The radvd configuration of the lab switch: an answer, not a router (see the header). */
-const SWITCH_RADVD_CONF = `# 3rc lab switch: answers router solicitations so that iPXE stops waiting; no prefix, no route.
-interface br0 {
-  AdvSendAdvert on;
-  AdvDefaultLifetime 0;
-  AdvManagedFlag off;
-  AdvOtherConfigFlag off;
-};
-`;
 
 function run(cmd: string, args: string[]): string {
   return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -137,7 +127,6 @@ export class LabNetwork {
   private readonly namespaces: string[] = [];
   private readonly children: ChildProcess[] = [];
   private seq = 0;
-  private radvdDir: string | null = null;
 
   private constructor(readonly prefix: string) {
     this.switchNs = `${prefix}-sw`;
@@ -156,7 +145,6 @@ export class LabNetwork {
       // Forward at once: a bridge port otherwise listens/learns for 15 s, and PXE ROMs give up sooner.
       run('ip', ['-n', net.switchNs, 'link', 'set', 'br0', 'type', 'bridge', 'forward_delay', '0', 'stp_state', '0']);
       run('ip', ['-n', net.switchNs, 'link', 'set', 'br0', 'up']);
-      net.startRadvd();
       net.addNs(net.serverNs);
       net.uplink(net.serverNs, 'eth0', LAB_SERVER_ADDR);
     } catch (err) {
@@ -164,18 +152,6 @@ export class LabNetwork {
       throw err;
     }
     return net;
-  }
-
-  private startRadvd(): void {
-    if (!installed('radvd')) {
-      console.log('# lab: radvd is not installed (apt-get install radvd): every iPXE boot waits 13-16 s for IPv6 routers');
-      return;
-    }
-    this.radvdDir = mkdtempSync(join(tmpdir(), `3rc-radvd-${this.prefix}-`));
-    const conf = join(this.radvdDir, 'radvd.conf');
-    writeFileSync(conf, SWITCH_RADVD_CONF);
-    // -n: in the foreground, so destroy() stops it; its own pid file, as labs may run side by side.
-    this.spawn(this.switchNs, 'radvd', ['-n', '-C', conf, '-p', join(this.radvdDir, 'radvd.pid'), '-m', 'stderr'], { stdio: ['ignore', 'ignore', 'ignore'] });
   }
 
   private addNs(ns: string): void {
@@ -284,8 +260,6 @@ export class LabNetwork {
       tryRun('ip', ['netns', 'del', ns]);
     }
     this.namespaces.length = 0;
-    if (this.radvdDir) rmSync(this.radvdDir, { recursive: true, force: true });
-    this.radvdDir = null;
   }
 
   /** Removes every namespace whose name starts with `<prefix>-` (what a crashed lab left behind). */

@@ -157,6 +157,20 @@ export const CaptureErrorCodes = {
   GONE: 'E_CAPTURE_GONE',
 } as const;
 
+/** Stable codes of the Neighbor Discovery codec (NdpCodecError, src/ra/ndp.ts). */
+export const NdpErrorCodes = {
+  /** Fewer bytes than the message's fixed part (RFC 4861 section 4). */
+  SHORT: 'E_NDP_SHORT',
+  /** Not the ICMPv6 type the decoder reads, or a code other than 0. */
+  BAD_TYPE: 'E_NDP_BAD_TYPE',
+  /** An option of length 0, or one that runs past the end of the message (RFC 4861 section 4.6). */
+  OPTION_LENGTH: 'E_NDP_OPTION_LENGTH',
+  /** A message that breaks a rule of RFC 4861 section 6.1 (e.g. a source link-layer option from ::). */
+  INVALID: 'E_NDP_INVALID',
+  /** A message that cannot be encoded (a value out of range). */
+  ENCODE: 'E_NDP_ENCODE',
+} as const;
+
 type CodesOf<T> = T[keyof T];
 
 /** Every stable code 3rc raises. */
@@ -169,7 +183,8 @@ export type ErrorCode =
   | CodesOf<typeof SshErrorCodes>
   | CodesOf<typeof GangliaErrorCodes>
   | CodesOf<typeof ChunkErrorCodes>
-  | CodesOf<typeof CaptureErrorCodes>;
+  | CodesOf<typeof CaptureErrorCodes>
+  | CodesOf<typeof NdpErrorCodes>;
 
 /** Base class: a stable code, an operator-facing message, and the underlying cause. */
 export class ThreeRcError extends Error {

@@ -108,6 +108,18 @@ describe('lab: PXE boot with real firmware into the Debian installer', { skip },
           const e = await lab.waitEvent(host, tftpDone(f), INSTALL_WAIT, `TFTP ${f}`);
           phases[`tftp ${f.split('/').pop()}`] = endedAt(e, t0);
         }
+        if (firmware === 'bios') {
+          // iPXE solicits IPv6 routers before it fetches anything; the lab's 3rc answers (no radvd).
+          const loaderAt = lab.events.find((e) => e.host === host && tftpDone('pxelinux.0')(e))!.at;
+          // Its solicitation comes from its EUI-64 link-local address (and names its MAC when it sends the option).
+          const m = lab.host(host).mac.split(':').map((x) => parseInt(x, 16));
+          const eui64 = `fe80::${[((m[0]! ^ 2) << 8) | m[1]!, (m[2]! << 8) | 0xff, 0xfe00 | m[3]!, (m[4]! << 8) | m[5]!].map((g) => g.toString(16)).join(':')}`;
+          const answers = lab.serverLines.filter((l) => l.includes('answered a router solicitation') && (l.includes(`"mac":"${lab.host(host).mac}"`) || l.includes(`"peer":"${eui64}"`)));
+          assert.ok(answers.length > 0, `3rc answered no router solicitation from ${host}`);
+          const answeredAt = Date.parse((JSON.parse(answers[0]!) as { time: string }).time);
+          assert.ok(answeredAt <= loaderAt, "the router solicitation was answered before the loader's transfer ended");
+          phases['RA answered'] = (answeredAt - t0) / 1000;
+        }
         const initrd = lab.events.find((e) => e.host === host && tftpDone('debian-installer/12/amd64/initrd.gz')(e))!;
         assert.equal(initrd.data?.size, INITRD_SIZE);
         await installerPhases(lab, host, macPath, initrd.id, t0, phases);
