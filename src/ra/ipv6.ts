@@ -1,51 +1,18 @@
 /**
- * IPv6 addresses as 16 bytes and back, and prefixes: what the Neighbor Discovery codec and the
- * router advertisement config need (Node has no inet_pton).
+ * IPv6 addresses as 16 bytes and back (lib/net6.ts, shared with DHCPv6), prefixes as bytes, and
+ * the address classes the Neighbor Discovery codec and the router advertisement config need.
  */
-import { isIPv6 } from 'node:net';
+import { ipv6FromBytes, ipv6ToBytes } from '../lib/net6.js';
 
-/** The 16 bytes of an IPv6 address (text form, no zone), or null if it is not one. */
+/** The 16 bytes of an IPv6 address (text form, no zone), or null if it is not one (lib/net6.ts). */
 export function parseIpv6(text: string): Buffer | null {
-  if (!isIPv6(text) || text.includes('%')) return null;
-  let s = text.toLowerCase();
-  const out = Buffer.alloc(16);
-  // An embedded IPv4 tail (::ffff:10.77.0.1) becomes two groups.
-  const v4 = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(s);
-  if (v4) {
-    const [a, b, c, d] = v4.slice(1).map(Number) as [number, number, number, number];
-    s = `${s.slice(0, v4.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
-  }
-  const [head, tail] = s.includes('::') ? (s.split('::') as [string, string]) : [s, undefined];
-  const h = head ? head.split(':') : [];
-  const t = tail ? tail.split(':') : [];
-  const groups = tail === undefined ? h : [...h, ...new Array<string>(8 - h.length - t.length).fill('0'), ...t];
-  if (groups.length !== 8) return null;
-  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2));
-  return out;
+  const b = ipv6ToBytes(text);
+  return b ? Buffer.from(b) : null;
 }
 
 /** RFC 5952 text of 16 bytes: lower case, the longest run of two or more zero groups as `::`. */
 export function formatIpv6(bytes: Uint8Array): string {
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push((bytes[i]! << 8) | bytes[i + 1]!);
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = (gs: number[]) => gs.map((g) => g.toString(16)).join(':');
-  if (best < 0) return hex(groups);
-  return `${hex(groups.slice(0, best))}::${hex(groups.slice(best + bestLen))}`;
+  return ipv6FromBytes(bytes);
 }
 
 /** An IPv6 prefix: its network bytes (host bits zero) and length. */
