@@ -2,7 +2,7 @@
  * The Debian package, installed on this machine as an operator would: `npm run package` (or the
  * .deb built after this compile, reused), `dpkg -i`, `systemd-analyze verify` on the installed
  * unit, `3rc check-config /etc/3rc/config.yaml`, then `3rc serve` on that config as the unit
- * runs it (CI has no systemd as PID 1): user 3rc, only CAP_NET_BIND_SERVICE (setpriv), in a
+ * runs it (CI has no systemd as PID 1): user 3rc, only the unit's capabilities (setpriv), in a
  * network namespace of this test; real udhcpc, tftp, dig and curl get answers. Then `dpkg -r`
  * keeps /var/lib/3rc and `dpkg -P` deletes it and the user. A python socket plays systemd's
  * notify socket: READY=1, watchdog pings and STOPPING=1 arrive from systemd-notify run by 3rc.
@@ -76,7 +76,7 @@ describe('Debian package: install, serve as the unit does, remove, purge', { ski
     rmSync(tmp, { recursive: true, force: true });
   });
 
-  it('installs, serves DHCP, TFTP, DNS and HTTP as user 3rc with only CAP_NET_BIND_SERVICE, keeps its state on remove and deletes it on purge', { timeout: 180_000 }, async () => {
+  it('installs, serves DHCP, TFTP, DNS and HTTP as user 3rc with only the unit capabilities (CAP_NET_BIND_SERVICE, CAP_NET_RAW), keeps its state on remove and deletes it on purge', { timeout: 180_000 }, async () => {
     const deb = packageFile(tmp);
     run('dpkg', ['-i', deb], { timeoutMs: 120_000 });
 
@@ -123,18 +123,25 @@ while True: print(s.recv(4096).decode().replace('\\n', ' '), flush=True)`, notif
     const srv = lab.netns('srv');
     const cli = lab.netns('cli');
     const { ifB } = lab.link(srv, '10.77.0.1/24', cli, undefined, { mac: VM10 });
-    // As the unit runs it: user and group 3rc, CAP_NET_BIND_SERVICE only (ambient, bounding set), no new privileges.
+    // As the unit runs it: user and group 3rc, the unit's capabilities only (ambient, bounding set), no new privileges.
+    const unit = readFileSync('/lib/systemd/system/3rc.service', 'utf8');
+    const caps = /^AmbientCapabilities=(.*)$/m.exec(unit)![1]!.trim().split(/\s+/);
+    assert.deepEqual(caps, /^CapabilityBoundingSet=(.*)$/m.exec(unit)![1]!.trim().split(/\s+/), 'the unit bounds what it grants');
+    const bit: Record<string, number> = { CAP_NET_BIND_SERVICE: 10, CAP_NET_RAW: 13 };
+    assert.deepEqual(caps.filter((c) => !(c in bit)), [], 'every capability of the unit is known to this test');
+    const mask = caps.reduce((m, c) => m | (1n << BigInt(bit[c]!)), 0n).toString(16).padStart(16, '0');
+    const capList = `-all,${caps.map((c) => `+${c.slice(4).toLowerCase()}`).join(',')}`;
     const proc = lab.spawn(srv, 'setpriv', [
       '--reuid', '3rc', '--regid', '3rc', '--init-groups',
-      '--inh-caps', '-all,+net_bind_service', '--ambient-caps', '-all,+net_bind_service', '--bounding-set', '-all,+net_bind_service',
+      '--inh-caps', capList, '--ambient-caps', capList, '--bounding-set', capList,
       '--no-new-privs', '/usr/bin/3rc', 'serve', '--config', '/etc/3rc/config.yaml',
     ], { cwd: '/', env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8', NOTIFY_SOCKET: notifySocket, WATCHDOG_USEC: '1000000' } });
     served = await awaitReady(proc, { url: `netns:${srv}`, timeoutMs: 30_000 });
 
     const procStatus = readFileSync(`/proc/${proc.pid}/status`, 'utf8');
     assert.match(procStatus, new RegExp(`^Uid:\\s+${uid}\\s+${uid}\\s+${uid}\\s+${uid}$`, 'm'), 'runs as 3rc');
-    assert.match(procStatus, /^CapEff:\s+0000000000000400$/m, 'effective: CAP_NET_BIND_SERVICE only');
-    assert.match(procStatus, /^CapBnd:\s+0000000000000400$/m, 'bounding set: CAP_NET_BIND_SERVICE only');
+    assert.match(procStatus, new RegExp(`^CapEff:\\s+${mask}$`, 'm'), `effective: ${caps.join(', ')} only`);
+    assert.match(procStatus, new RegExp(`^CapBnd:\\s+${mask}$`, 'm'), `bounding set: ${caps.join(', ')} only`);
 
     // DHCP: udhcpc gets vm10's reservation and the boot file.
     const script = join(tmp, 'udhcpc.sh');
