@@ -1,0 +1,89 @@
+/**
+ * Out-of-band control of a physical machine through its BMC (IPMI over LAN, Redfish). One driver
+ * instance drives one BMC. Every power change is read back: `power()` answers the state the BMC
+ * reports after the change, never the state that was asked for.
+ */
+import { BmcErrorCodes, RemoteError } from '../lib/errors.js';
+import type { Clock } from '../lib/clock.js';
+
+export type BmcErrorCode = (typeof BmcErrorCodes)[keyof typeof BmcErrorCodes];
+
+/** A BMC failure; `host` is the inventory name of the machine the BMC belongs to. */
+export class BmcError extends RemoteError<BmcErrorCode> {}
+
+export function isBmcError(err: unknown, code?: BmcErrorCode): err is BmcError {
+  return err instanceof BmcError && (code === undefined || err.code === code);
+}
+
+export type PowerState = 'on' | 'off';
+export type PowerAction = 'on' | 'off' | 'cycle';
+/** Network boot over PXE (TFTP) or UEFI HTTP boot. */
+export type BootTarget = 'pxe' | 'uefi-http';
+
+/** What the BMC knows about the machine's health. */
+export interface BmcHealth {
+  power: PowerState;
+  /** Faults the BMC reports now (power overload, fan fault, Redfish Status.Health Warning...). Empty: none. */
+  faults: string[];
+  /** Entries in the event log (IPMI SEL, Redfish log service); null when the BMC has none. */
+  events: number | null;
+  /** The last few event log lines, newest last. */
+  recent: string[];
+}
+
+export interface BmcDriver {
+  /** ipmi or redfish (or fake). */
+  readonly kind: string;
+  /** The power state the BMC reports. */
+  powerState(): Promise<PowerState>;
+  /**
+   * Sends the power action, then reads the state back until it is the expected one (off after
+   * off, on after on or cycle) or the settle time is over; answers the last read-back.
+   */
+  power(action: PowerAction): Promise<PowerState>;
+  /** Makes the next boot (only the next) a network boot; checked by reading the setting back. */
+  bootOnce(target: BootTarget): Promise<void>;
+  health(): Promise<BmcHealth>;
+}
+
+/** The config's `bmc:` of a hypervisor (config/schema.ts), password read from its file. */
+export interface BmcTarget {
+  /** Inventory name of the machine. */
+  host: string;
+  driver: 'ipmi' | 'redfish';
+  /** host, host:port, or for Redfish also an https:// URL. */
+  address: string;
+  user: string;
+  passwordFile: string;
+  caFile?: string;
+}
+
+export interface ReadBackOptions {
+  clock: Clock;
+  /** How long the state may take to become the expected one. Default 30 s. */
+  settleMs?: number;
+  /** Between two reads. Default 1 s. */
+  intervalMs?: number;
+}
+
+export function sleep(clock: Clock, ms: number): Promise<void> {
+  return new Promise((resolve) => clock.schedule(ms, resolve));
+}
+
+/**
+ * Reads the power state until it is `want` or `settleMs` has passed; answers the last read. A
+ * read that fails ends the wait with that error (the caller decides what an unknown state means).
+ */
+export async function readBack(read: () => Promise<PowerState>, want: PowerState, o: ReadBackOptions): Promise<PowerState> {
+  const deadline = o.clock.now() + (o.settleMs ?? 30_000);
+  for (;;) {
+    const state = await read();
+    if (state === want || o.clock.now() >= deadline) return state;
+    await sleep(o.clock, o.intervalMs ?? 1000);
+  }
+}
+
+/** The state a power action should end in. */
+export function expectedAfter(action: PowerAction): PowerState {
+  return action === 'off' ? 'off' : 'on';
+}
