@@ -45,10 +45,13 @@ export function redfishErrorMessage(body: Json | null): string | null {
   return [head, ...details].filter(Boolean).join('; ') || null;
 }
 
-/** ResetType for an action, among the allowable ones (ForceOff before a graceful Off: a fence must not wait on the OS). */
+/**
+ * ResetType for an action, among the allowable ones. ForceOff before GracefulShutdown: a fence
+ * must not depend on the OS (a hung one never shuts down; the read-back then stays on, never off).
+ */
 export function pickResetType(action: PowerAction, allowed: readonly string[] | null): string | null {
   const prefs: Record<PowerAction, string[]> = {
-    off: ['ForceOff', 'Off'],
+    off: ['ForceOff', 'GracefulShutdown'],
     on: ['On', 'ForceOn'],
     cycle: ['PowerCycle', 'ForceRestart', 'GracefulRestart'],
   };
