@@ -38,7 +38,9 @@ export interface BmcDriver {
   powerState(): Promise<PowerState>;
   /**
    * Sends the power action, then reads the state back until it is the expected one (off after
-   * off, on after on or cycle) or the settle time is over; answers the last read-back.
+   * off, on after on) or the settle time is over; answers the last read-back. A cycle is an off
+   * read back off, then an on (see cycle()): a BMC's own cycle command reads back "on" before
+   * and after, which proves nothing.
    */
   power(action: PowerAction): Promise<PowerState>;
   /** Makes the next boot (only the next) a network boot; checked by reading the setting back. */
@@ -86,4 +88,11 @@ export async function readBack(read: () => Promise<PowerState>, want: PowerState
 /** The state a power action should end in. */
 export function expectedAfter(action: PowerAction): PowerState {
   return action === 'off' ? 'off' : 'on';
+}
+
+/** A power cycle that can be checked: off (read back off), then on; a machine that stays on fails it. */
+export async function cycle(host: string, power: (action: 'on' | 'off') => Promise<PowerState>): Promise<PowerState> {
+  const off = await power('off');
+  if (off !== 'off') throw new BmcError(BmcErrorCodes.FAILED, host, 'power cycle: the machine still reads back on after the power-off');
+  return power('on');
 }

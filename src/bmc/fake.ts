@@ -1,6 +1,6 @@
 /** A BMC in memory, for unit tests of what uses a BmcDriver (it passes the same contract as the real drivers). */
 import { BmcErrorCodes } from '../lib/errors.js';
-import { BmcError, type BmcDriver, type BmcHealth, type BootTarget, type PowerAction, type PowerState } from './driver.js';
+import { BmcError, cycle, type BmcDriver, type BmcHealth, type BootTarget, type PowerAction, type PowerState } from './driver.js';
 
 export class FakeBmc implements BmcDriver {
   readonly kind = 'fake';
@@ -25,6 +25,7 @@ export class FakeBmc implements BmcDriver {
   }
 
   async power(action: PowerAction): Promise<PowerState> {
+    if (action === 'cycle') return cycle(this.host, (a) => this.power(a));
     this.check(action);
     if (this.stuck) this.state = this.stuck;
     else if (action === 'off') this.state = 'off';

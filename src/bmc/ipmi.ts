@@ -6,7 +6,7 @@
 import { execFile } from 'node:child_process';
 import { BmcErrorCodes } from '../lib/errors.js';
 import { systemClock, type Clock } from '../lib/clock.js';
-import { BmcError, expectedAfter, readBack, type BmcDriver, type BmcHealth, type BootTarget, type PowerAction, type PowerState } from './driver.js';
+import { BmcError, cycle, expectedAfter, readBack, type BmcDriver, type BmcHealth, type BootTarget, type PowerAction, type PowerState } from './driver.js';
 
 export interface IpmiOptions {
   /** Inventory name of the machine (in errors and logs). */
@@ -135,9 +135,8 @@ export class IpmiDriver implements BmcDriver {
   }
 
   async power(action: PowerAction): Promise<PowerState> {
-    // A cycle of a machine that is off does nothing on many BMCs: power it on instead.
-    const verb = action === 'cycle' && (await this.powerState()) === 'off' ? 'on' : action;
-    await this.tool('chassis', 'power', verb);
+    if (action === 'cycle') return cycle(this.o.host, (a) => this.power(a));
+    await this.tool('chassis', 'power', action);
     return readBack(() => this.powerState(), expectedAfter(action), { clock: this.clock, settleMs: this.o.settleMs, intervalMs: this.o.intervalMs });
   }
 

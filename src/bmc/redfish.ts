@@ -8,7 +8,7 @@
 import { request } from 'node:https';
 import { BmcErrorCodes } from '../lib/errors.js';
 import { systemClock, type Clock } from '../lib/clock.js';
-import { BmcError, expectedAfter, readBack, type BmcDriver, type BmcHealth, type BootTarget, type PowerAction, type PowerState } from './driver.js';
+import { BmcError, cycle, expectedAfter, readBack, type BmcDriver, type BmcHealth, type BootTarget, type PowerAction, type PowerState } from './driver.js';
 
 export interface RedfishOptions {
   host: string;
@@ -49,11 +49,10 @@ export function redfishErrorMessage(body: Json | null): string | null {
  * ResetType for an action, among the allowable ones. ForceOff before GracefulShutdown: a fence
  * must not depend on the OS (a hung one never shuts down; the read-back then stays on, never off).
  */
-export function pickResetType(action: PowerAction, allowed: readonly string[] | null): string | null {
-  const prefs: Record<PowerAction, string[]> = {
+export function pickResetType(action: 'on' | 'off', allowed: readonly string[] | null): string | null {
+  const prefs = {
     off: ['ForceOff', 'GracefulShutdown'],
     on: ['On', 'ForceOn'],
-    cycle: ['PowerCycle', 'ForceRestart', 'GracefulRestart'],
   };
   for (const p of prefs[action]) if (!allowed || allowed.includes(p)) return p;
   return null;
@@ -186,14 +185,14 @@ export class RedfishDriver implements BmcDriver {
   }
 
   async power(action: PowerAction): Promise<PowerState> {
+    if (action === 'cycle') return cycle(this.o.host, (a) => this.power(a));
     const { uri, body } = await this.system();
     const reset = (body.Actions as Json | undefined)?.['#ComputerSystem.Reset'] as Json | undefined;
     const target = typeof reset?.target === 'string' ? reset.target : null;
     if (!target) throw new BmcError(BmcErrorCodes.UNSUPPORTED, this.o.host, `Redfish ${uri} has no #ComputerSystem.Reset action`);
     const allowed = Array.isArray(reset!['ResetType@Redfish.AllowableValues']) ? (reset!['ResetType@Redfish.AllowableValues'] as string[]) : null;
-    const verb = action === 'cycle' && body.PowerState === 'Off' ? 'on' : action;
-    const type = pickResetType(verb, allowed);
-    if (!type) throw new BmcError(BmcErrorCodes.UNSUPPORTED, this.o.host, `Redfish ${uri}: no reset type for ${verb} among ${allowed?.join(', ')}`);
+    const type = pickResetType(action, allowed);
+    if (!type) throw new BmcError(BmcErrorCodes.UNSUPPORTED, this.o.host, `Redfish ${uri}: no reset type for ${action} among ${allowed?.join(', ')}`);
     await this.call('POST', target, { ResetType: type });
     return readBack(() => this.powerState(), expectedAfter(action), { clock: this.clock, settleMs: this.o.settleMs, intervalMs: this.o.intervalMs });
   }

@@ -10,7 +10,7 @@ import { SIM_PASSWORD, SIM_USER, startIpmiSim, type IpmiSim } from './ipmi-sim.j
 import { execFile } from 'node:child_process';
 
 function driverFor(sim: IpmiSim, run?: (args: string[]) => Promise<ToolResult>): IpmiDriver {
-  return new IpmiDriver({ host: 'hv1', address: sim.address, user: SIM_USER, passwordFile: sim.passwordFile, retries: 1, perTrySeconds: 1, cipherSuite: 3, settleMs: 10_000, intervalMs: 200, run });
+  return new IpmiDriver({ host: 'hv1', address: sim.address, user: SIM_USER, passwordFile: sim.passwordFile, cipherSuite: 3, settleMs: 10_000, intervalMs: 200, run });
 }
 
 runBmcContract('ipmi (ipmitool against ipmi_sim)', async () => {
