@@ -40,11 +40,13 @@ export interface ToolResult {
   out: string;
 }
 
-/** Splits host:port (IPv4 or a name; a bare IPv6 address has no port). */
+/** Splits host:port or [v6]:port (a bare IPv6 address has no port). */
 export function splitAddress(address: string, defaultPort: number): { host: string; port: number } {
-  const m = /^\[?([^\]]+?)\]?(?::(\d+))?$/.exec(address);
-  if (m && m[2] !== undefined && !m[1]!.includes(':')) return { host: m[1]!, port: Number(m[2]) };
-  return { host: address.replace(/^\[|\]$/g, ''), port: defaultPort };
+  const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(address);
+  if (bracketed) return { host: bracketed[1]!, port: bracketed[2] ? Number(bracketed[2]) : defaultPort };
+  const withPort = /^([^:]+):(\d+)$/.exec(address);
+  if (withPort) return { host: withPort[1]!, port: Number(withPort[2]) };
+  return { host: address, port: defaultPort };
 }
 
 /** `chassis power status`: "Chassis Power is on". */

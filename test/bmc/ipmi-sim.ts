@@ -15,17 +15,22 @@ import type { BootTarget, PowerState } from '../../src/bmc/driver.js';
 export const SIM_USER = 'admin';
 export const SIM_PASSWORD = 'bmc-s3cret';
 
-/** The default chassis control program: state in $DIR/power (1/0) and $DIR/boot, calls in $DIR/calls. */
-function defaultChassis(dir: string): string {
+/**
+ * A chassis control program for ipmi_sim (`PROG 0x20 get power boot`, `PROG 0x20 set power 1`):
+ * the boot device in $d/boot, each call logged in $d/calls; `power` gives the shell functions
+ * `power_get` (prints 1 or 0), `power_on`, `power_off` and `power_reset`.
+ */
+export function chassisProgram(dir: string, power: string): string {
   return `#!/bin/sh
 d='${dir}'
 echo "$*" >> "$d/calls"
 shift
 op=$1; shift
+${power}
 if [ "$op" = get ]; then
   for p in "$@"; do
     case $p in
-      power) echo "power:$(cat "$d/power")" ;;
+      power) echo "power:$(power_get)" ;;
       boot) echo "boot:$(cat "$d/boot" 2>/dev/null || echo default)" ;;
       *) echo "unknown parameter $p"; exit 1 ;;
     esac
@@ -33,15 +38,26 @@ if [ "$op" = get ]; then
 else
   while [ -n "$1" ]; do
     case $1 in
-      power) echo "$2" > "$d/power" ;;
+      power) if [ "$2" = 1 ]; then power_on; else power_off; fi ;;
+      reset) power_reset ;;
       boot) echo "$2" > "$d/boot" ;;
-      reset) : ;;
       *) echo "unknown parameter $1"; exit 1 ;;
     esac
     shift 2
   done
 fi
 `;
+}
+
+/** The default program: the power is a file ($d/power, 1 or 0). */
+function defaultChassis(dir: string): string {
+  return chassisProgram(
+    dir,
+    `power_get() { cat "$d/power"; }
+power_on() { echo 1 > "$d/power"; }
+power_off() { echo 0 > "$d/power"; }
+power_reset() { :; }`,
+  );
 }
 
 async function freeUdpPort(): Promise<number> {

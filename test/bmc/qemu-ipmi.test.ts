@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { IpmiDriver } from '../../src/bmc/ipmi.js';
 import { BmcFencer } from '../../src/hypervisor/fence.js';
-import { SIM_USER, startIpmiSim, type IpmiSim } from './ipmi-sim.js';
+import { chassisProgram, SIM_USER, startIpmiSim, type IpmiSim } from './ipmi-sim.js';
 
 async function freeTcpPort(): Promise<number> {
   const s = createServer();
@@ -26,13 +26,12 @@ async function freeTcpPort(): Promise<number> {
 
 /** ipmi_sim's chassis control program: the qemu's power and boot device. */
 function machine(serialPort: number): (dir: string) => string {
-  return (d) => `#!/bin/sh
-d='${d}'
-echo "$*" >> "$d/calls"
-shift
-op=$1; shift
-alive() { [ -f "$d/qemu.pid" ] && kill -0 "$(cat "$d/qemu.pid")" 2>/dev/null; }
-start() {
+  return (d) =>
+    chassisProgram(
+      d,
+      `alive() { [ -f "$d/qemu.pid" ] && kill -0 "$(cat "$d/qemu.pid")" 2>/dev/null; }
+power_get() { if alive; then echo 1; else echo 0; fi; }
+power_on() {
   alive && return 0
   n=$(( $(cat "$d/boots" 2>/dev/null || echo 0) + 1 )); echo $n > "$d/boots"
   nic=e1000,netdev=n0
@@ -45,33 +44,15 @@ start() {
     -chardev socket,id=ipmi0,host=127.0.0.1,port=${serialPort},reconnect=1 \\
     -device ipmi-bmc-extern,id=bmc0,chardev=ipmi0 -device isa-ipmi-kcs,bmc=bmc0 >> "$d/qemu.out" 2>&1 </dev/null
 }
-stop() {
-  # IPMI "power off" is a hard off (the soft one is "power soft"); ipmi_sim gives this program
-  # about a second, so no waiting here: the BMC's read-back says when the process is gone.
+# IPMI "power off" is a hard off (the soft one is "power soft"); ipmi_sim gives this program
+# about a second, so no long wait here: the BMC's read-back says when the process is gone.
+power_off() {
   alive && kill -9 "$(cat "$d/qemu.pid")"
   i=0; while alive && [ $i -lt 5 ]; do sleep 0.1; i=$((i+1)); done
   return 0
 }
-if [ "$op" = get ]; then
-  for p in "$@"; do
-    case $p in
-      power) if alive; then echo power:1; else echo power:0; fi ;;
-      boot) echo "boot:$(cat "$d/boot" 2>/dev/null || echo default)" ;;
-      *) echo "unknown parameter $p"; exit 1 ;;
-    esac
-  done
-else
-  while [ -n "$1" ]; do
-    case $1 in
-      power) if [ "$2" = 1 ]; then start; else stop; fi ;;
-      reset) stop; start ;;
-      boot) echo "$2" > "$d/boot" ;;
-      *) echo "unknown parameter $1"; exit 1 ;;
-    esac
-    shift 2
-  done
-fi
-`;
+power_reset() { power_off; power_on; }`,
+    );
 }
 
 function alive(pid: number): boolean {
