@@ -58,25 +58,19 @@ describe('IpmiDriver', () => {
 
   it('reads back until off, on the injected clock; a state that stays on is answered as on', async () => {
     const clock = new FakeClock();
-    let reads = 0;
-    const t = scripted((cmd) => (cmd === 'chassis power status' ? { code: 0, out: `Chassis Power is ${++reads >= 3 ? 'off' : 'on'}` } : { code: 0, out: 'Chassis Power Control: Down/Off' }));
-    const d = new IpmiDriver({ host: 'hv1', address: '10.77.9.2', user: 'admin', passwordFile: '/p', run: t.run, clock, settleMs: 10_000, intervalMs: 1000 });
-    const p = d.power('off');
-    for (let i = 0; i < 5; i++) {
-      await new Promise((r) => setImmediate(r));
-      clock.advance(1000);
-    }
-    assert.equal(await p, 'off');
-    assert.equal(reads, 3);
-
-    const stuck = scripted((cmd) => ({ code: 0, out: cmd === 'chassis power status' ? 'Chassis Power is on' : 'Chassis Power Control: Down/Off' }));
-    const d2 = new IpmiDriver({ host: 'hv1', address: '10.77.9.2', user: 'admin', passwordFile: '/p', run: stuck.run, clock, settleMs: 3000, intervalMs: 1000 });
-    const p2 = d2.power('off');
-    for (let i = 0; i < 6; i++) {
-      await new Promise((r) => setImmediate(r));
-      clock.advance(1000);
-    }
-    assert.equal(await p2, 'on');
+    /** Powers off with ipmitool's status saying off from the `offAt`-th read on; steps the clock by 1 s. */
+    const powerOff = async (offAt: number, settleMs: number) => {
+      let reads = 0;
+      const t = scripted((cmd) => ({ code: 0, out: cmd === 'chassis power status' ? `Chassis Power is ${++reads >= offAt ? 'off' : 'on'}` : 'Chassis Power Control: Down/Off' }));
+      const p = new IpmiDriver({ host: 'hv1', address: '10.77.9.2', user: 'admin', passwordFile: '/p', run: t.run, clock, settleMs, intervalMs: 1000 }).power('off');
+      for (let i = 0; i < 6; i++) {
+        await new Promise((r) => setImmediate(r));
+        clock.advance(1000);
+      }
+      return { state: await p, reads };
+    };
+    assert.deepEqual(await powerOff(3, 10_000), { state: 'off', reads: 3 });
+    assert.deepEqual(await powerOff(Infinity, 3000), { state: 'on', reads: 4 });
   });
 
   it('maps failures: no session, no answer, a refusal, unknown output, a persistent override', async () => {
