@@ -15,9 +15,10 @@ export interface RedfishOptions {
   /** host[:port] or https://host[:port]. */
   address: string;
   user: string;
-  password: string;
-  /** PEM of the CA that signed the BMC's certificate. Default: the system's CAs. */
-  ca?: string | Buffer;
+  /** The password, or how to read it (at each login: a file that is missing now fails that call, not startup). */
+  password: string | (() => string);
+  /** PEM of the CA that signed the BMC's certificate (or how to read it). Default: the system's CAs. */
+  ca?: string | Buffer | (() => Buffer);
   /** session (default) or basic. */
   auth?: 'session' | 'basic';
   /** Per request. Default 15 s. */
@@ -82,15 +83,20 @@ export class RedfishDriver implements BmcDriver {
     this.clock = o.clock ?? systemClock;
   }
 
+  private password(): string {
+    return typeof this.o.password === 'function' ? this.o.password() : this.o.password;
+  }
+
   private send(method: string, path: string, body?: Json, auth = true): Promise<Reply> {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const headers: Record<string, string | number> = { accept: 'application/json', 'odata-version': '4.0' };
     if (payload) Object.assign(headers, { 'content-type': 'application/json', 'content-length': payload.length });
-    if (auth && this.o.auth === 'basic') headers.authorization = `Basic ${Buffer.from(`${this.o.user}:${this.o.password}`).toString('base64')}`;
+    if (auth && this.o.auth === 'basic') headers.authorization = `Basic ${Buffer.from(`${this.o.user}:${this.password()}`).toString('base64')}`;
     else if (auth && this.token) headers['x-auth-token'] = this.token;
+    const ca = typeof this.o.ca === 'function' ? this.o.ca() : this.o.ca;
     return new Promise((resolve, reject) => {
       const req = request(
-        { host: this.hostname, port: this.port, path, method, headers, ca: this.o.ca, rejectUnauthorized: true, timeout: this.o.timeoutMs ?? 15_000, agent: false },
+        { host: this.hostname, port: this.port, path, method, headers, ca, rejectUnauthorized: true, timeout: this.o.timeoutMs ?? 15_000, agent: false },
         (res) => {
           const chunks: Buffer[] = [];
           let size = 0;
@@ -146,7 +152,7 @@ export class RedfishDriver implements BmcDriver {
   private async login(): Promise<void> {
     const root = await this.send('GET', '/redfish/v1/', undefined, false);
     const sessions = odataId((root.body?.Links as Json | undefined)?.Sessions) ?? '/redfish/v1/SessionService/Sessions';
-    const r = await this.send('POST', sessions, { UserName: this.o.user, Password: this.o.password }, false);
+    const r = await this.send('POST', sessions, { UserName: this.o.user, Password: this.password() }, false);
     const token = r.headers['x-auth-token'];
     if (r.status === 401 || r.status === 403) throw new BmcError(BmcErrorCodes.AUTH, this.o.host, `Redfish login as ${this.o.user}: ${redfishErrorMessage(r.body) ?? `HTTP ${r.status}`}`);
     if (r.status < 200 || r.status >= 300 || typeof token !== 'string') throw new BmcError(BmcErrorCodes.FAILED, this.o.host, `Redfish login: ${redfishErrorMessage(r.body) ?? `HTTP ${r.status} without X-Auth-Token`}`);

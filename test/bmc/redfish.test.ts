@@ -7,6 +7,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { runBmcContract } from '../../src/bmc/contract.js';
 import { RedfishDriver, type RedfishOptions } from '../../src/bmc/redfish.js';
+import { buildFencer } from '../../src/hypervisor/fence.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { makeTestPki, RedfishEmulator, removePki, type EmulatorOptions, type TestPki } from './redfish-emulator.js';
 
 const USER = 'root';
@@ -116,6 +119,16 @@ describe('Redfish driver against the emulator', () => {
     assert.equal(e.requests.filter((r) => r === 'POST /redfish/v1/SessionService/Sessions').length, 2);
     await d.close();
     assert.equal(e.sessions.size, 0);
+  });
+
+  it('through the config: password and pinned CA from files, read at login; a missing file makes the fence unknown, not a crash', async () => {
+    const e = await start();
+    const pw = join(pki.dir, 'bmc-password');
+    writeFileSync(pw, `${PASSWORD}\n`, { mode: 0o600 });
+    const fencer = buildFencer([{ name: 'hv1', address: '10.77.0.2', bmc: { driver: 'redfish', address: e.address, user: USER, passwordFile: pw, caFile: pki.caFile } }]);
+    assert.equal(await fencer!.fence('hv1'), 'off');
+    const gone = buildFencer([{ name: 'hv1', address: '10.77.0.2', bmc: { driver: 'redfish', address: e.address, user: USER, passwordFile: join(pki.dir, 'missing'), caFile: pki.caFile } }]);
+    assert.equal(await gone!.fence('hv1'), 'unknown');
   });
 
   it('health: Status and the SEL entries', async () => {
