@@ -43,6 +43,7 @@ if [[ $want_tests -eq 1 ]]; then
     ganglia-monitor                  # gmond, read by the Ganglia monitor
     libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients   # the lab's hypervisors (not libvirt-daemon-system: it pulls in systemd)
     wrk                              # HTTP load for bench/
+    openipmi ipmitool openssl        # test/bmc/: ipmi_sim as a BMC, ipmitool (the IPMI driver's tool), openssl for the Redfish emulator's test CA
   )
 fi
 

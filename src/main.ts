@@ -44,7 +44,7 @@ import { LiveMonitor } from './ha/live-monitor.js';
 import { ByHostDriver } from './hypervisor/by-host.js';
 import { SshGuestAccess } from './hypervisor/guest.js';
 import { CommandDriver } from './hypervisor/command.js';
-import { CommandFencer } from './hypervisor/fence.js';
+import { buildFencer } from './hypervisor/fence.js';
 import { LibvirtDriver } from './hypervisor/libvirt.js';
 import { SshPool } from './hypervisor/ssh.js';
 import { scalarVars } from './lib/command-template.js';
@@ -97,7 +97,6 @@ async function buildHa(
     },
     { command: g?.command },
   );
-  const fenced = config.hypervisors.flatMap((h) => (h.fence ? [{ ...h, fence: h.fence }] : []));
   const probePort = config.ha.probe.port;
   const ganglia = config.ha.ganglia;
   const monitor = new LiveMonitor({
@@ -119,7 +118,7 @@ async function buildHa(
     store: deps.store,
     driver,
     guest,
-    fencer: fenced.length ? new CommandFencer(fenced.map((h) => ({ name: h.name, address: h.address, fence: { ...h.fence, timeoutMs: h.fence.timeout } })), log) : null,
+    fencer: buildFencer(config.hypervisors, { log, clock: deps.clock }),
     bootTable: deps.bootTable,
     monitor: deps.live ? deps.live.tapMonitor(monitor) : monitor, // the dashboard sees each pass's hypervisors
     vms,

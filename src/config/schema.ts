@@ -452,6 +452,24 @@ const hypervisor = z.strictObject({
   /** In maintenance: no VM is placed here. Default: false. */
   maintenance: z.boolean().default(false),
   /**
+   * Its BMC: power, one-time network boot and health through IPMI (ipmitool -I lanplus) or
+   * Redfish (HTTPS). A hypervisor with a BMC is fenced through it (power off, read back off) even
+   * when `fence` commands are set too. The password comes from `passwordFile` (its first line),
+   * never from the config; a file that others can read is used with a warning. Default: none.
+   */
+  bmc: z
+    .strictObject({
+      driver: z.enum(['ipmi', 'redfish']),
+      /** host or host:port (IPMI default port 623, Redfish 443); Redfish also takes https://host:port. */
+      address: z.string().min(1),
+      user: z.string().min(1),
+      /** File holding the password (mode 0600). */
+      passwordFile: z.string().min(1),
+      /** Redfish: the CA that signed the BMC's certificate (pinned). Default: the system's CAs. TLS is always verified. */
+      caFile: z.string().min(1).optional(),
+    })
+    .optional(),
+  /**
    * Out-of-band fence, run on the 3rc host: `off` powers the hypervisor off (e.g. ipmitool ...
    * chassis power off), `status` reads the power back; the host counts as off only when that
    * output matches `offPattern` (default \boff\b). Placeholders: {{hypervisor}}, {{address}},

@@ -1,5 +1,10 @@
 /**
- * Out-of-band fencing by command: power the hypervisor off through its BMC (e.g. `ipmitool -I
+ * Out-of-band fencing. A hypervisor with a `bmc:` is fenced through its BMC driver (bmc/): power
+ * off, then the power state read back; only a read-back of "off" counts, anything else (an error,
+ * a timeout, a state still on) is not "off", and the HA controller never starts the VM elsewhere
+ * on it (ha/controller.ts fence()). The shell templates below stay for hypervisors without a BMC.
+ *
+ * Fencing by command: power the hypervisor off through its BMC (e.g. `ipmitool -I
  * lanplus -H {{bmc}} -U admin -f /etc/3rc/ipmi-pass chassis power off`), then read the power state
  * back (`... chassis power status`) and count the host as off only when the read-back says so.
  * The commands run on the 3rc host (the BMC network is usually reachable from there, not from the
@@ -11,6 +16,9 @@ import type { Logger } from '../lib/log.js';
 import type { Fencer } from './driver.js';
 import { renderTemplate } from '../lib/command-template.js';
 import { compileFence, type CompiledFence, type FencedHost } from '../lib/command-spec.js';
+import { isBmcError, type BmcDriver, type BmcTarget } from '../bmc/driver.js';
+import { openBmc } from '../bmc/open.js';
+import type { Clock } from '../lib/clock.js';
 
 /** Runs a shell command; resolves with its exit code and output (never rejects). */
 export function runShell(command: string, timeoutMs: number): Promise<{ code: number | null; out: string }> {
@@ -49,4 +57,52 @@ export class CommandFencer implements Fencer {
     this.log?.info({ hypervisor: host, power: result, output: st.out.slice(0, 200) }, 'fence: power read back');
     return result;
   }
+}
+
+/** Fences through each hypervisor's BMC driver: power off, read back (the driver waits for off). */
+export class BmcFencer implements Fencer {
+  constructor(private readonly bmcs: ReadonlyMap<string, BmcDriver>, private readonly log?: Logger) {}
+
+  has(host: string): boolean {
+    return this.bmcs.has(host);
+  }
+
+  async fence(host: string): Promise<'off' | 'on' | 'unknown'> {
+    const bmc = this.bmcs.get(host);
+    if (!bmc) return 'unknown';
+    try {
+      const power = await bmc.power('off');
+      this.log?.info({ hypervisor: host, power, bmc: bmc.kind }, 'fence: power read back through the BMC');
+      return power;
+    } catch (err) {
+      // The off may have landed or not: unknown, never "off".
+      this.log?.warn({ hypervisor: host, bmc: bmc.kind, code: isBmcError(err) ? err.code : undefined, err: (err as Error)?.message }, 'fence: BMC power-off or read-back failed; outcome unknown');
+      return 'unknown';
+    }
+  }
+}
+
+/** The BMC when a hypervisor has one (the default), else its fence commands; null when none has either. */
+export class HostFencer implements Fencer {
+  constructor(private readonly byBmc: BmcFencer, private readonly byCommand: CommandFencer) {}
+
+  fence(host: string): Promise<'off' | 'on' | 'unknown'> {
+    return this.byBmc.has(host) ? this.byBmc.fence(host) : this.byCommand.fence(host);
+  }
+}
+
+/**
+ * The HA controller's fencer for these hypervisors: through the BMC where one is configured,
+ * else the fence commands; null when no hypervisor has either. Throws for a fence template or a
+ * BMC CA/password file that cannot work.
+ */
+export function buildFencer(
+  hypervisors: readonly { name: string; address: string; fence?: (Omit<FencedHost['fence'], 'timeoutMs'> & { timeout: number }) | undefined; bmc?: Omit<BmcTarget, 'host'> | undefined }[],
+  opts: { log?: Logger; clock?: Clock } = {},
+): Fencer | null {
+  const bmcs = new Map<string, BmcDriver>();
+  for (const h of hypervisors) if (h.bmc) bmcs.set(h.name, openBmc({ ...h.bmc, host: h.name }, opts));
+  const commands = hypervisors.flatMap((h) => (h.fence && !h.bmc ? [{ name: h.name, address: h.address, fence: { ...h.fence, timeoutMs: h.fence.timeout } }] : []));
+  if (bmcs.size === 0 && commands.length === 0) return null;
+  return new HostFencer(new BmcFencer(bmcs, opts.log), new CommandFencer(commands, opts.log));
 }

@@ -99,6 +99,22 @@ export const DriverErrorCodes = {
   UNKNOWN_OUTCOME: 'E_HV_UNKNOWN_OUTCOME',
 } as const;
 
+/** Stable codes of BMC failures (BmcError, bmc/driver.ts). */
+export const BmcErrorCodes = {
+  /** No session with the BMC: down, unreachable, or it refused the credentials (IPMI cannot tell these apart). */
+  UNREACHABLE: 'E_BMC_UNREACHABLE',
+  /** The BMC refused the credentials (Redfish 401/403). */
+  AUTH: 'E_BMC_AUTH',
+  /** The BMC answered but refused or failed the request. */
+  FAILED: 'E_BMC_FAILED',
+  /** The BMC's answer is not understood (unexpected ipmitool output, a JSON body without the field). */
+  PROTOCOL: 'E_BMC_PROTOCOL',
+  /** The BMC does not offer this (a reset type or boot target outside its allowable values). */
+  UNSUPPORTED: 'E_BMC_UNSUPPORTED',
+  /** The password file cannot be read. */
+  SECRET: 'E_BMC_SECRET',
+} as const;
+
 /** Stable codes of SSH failures (SshError). */
 export const SshErrorCodes = {
   /** No known_hosts file configured, or it cannot be read. */
@@ -181,6 +197,7 @@ export type ErrorCode =
   | CodesOf<typeof PacketErrorCodes>
   | CodesOf<typeof DriverErrorCodes>
   | CodesOf<typeof SshErrorCodes>
+  | CodesOf<typeof BmcErrorCodes>
   | CodesOf<typeof GangliaErrorCodes>
   | CodesOf<typeof ChunkErrorCodes>
   | CodesOf<typeof CaptureErrorCodes>
