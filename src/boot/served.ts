@@ -38,6 +38,11 @@ export interface HostRenderer {
   ipxe(host: Host): Served & { mode: 'install' | 'local' };
   /** The kickstart/preseed of a host for its boot entry. Throws NotFoundError (no template) or TemplateError. */
   kickstart(host: Host, entry: BootEntry | undefined): Served;
+  /**
+   * One NoCloud file (meta-data, user-data, vendor-data, network-config) of a host for its boot
+   * entry. Throws NotFoundError (the profile serves no user-data) or TemplateError.
+   */
+  nocloud(host: Host, entry: BootEntry | undefined, file: 'meta-data' | 'user-data' | 'vendor-data' | 'network-config'): Served;
   /** Everything the host would be served, optionally with another profile. */
   preview(host: Host, profile?: string): Preview;
 }
