@@ -43,6 +43,7 @@ if [[ $want_tests -eq 1 ]]; then
     ganglia-monitor                  # gmond, read by the Ganglia monitor
     libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients   # the lab's hypervisors (not libvirt-daemon-system: it pulls in systemd)
     wrk                              # HTTP load for bench/
+    cloud-init python3-yaml          # NoCloud (issue 27): cloud-init's own schema check and its YAML parser (PyYAML) read 3rc's rendered user-data
   )
 fi
 
