@@ -292,6 +292,15 @@ describe('config: refused, with file, line, path and what was expected', () => {
     assert.ok(lines.some((l) => /profiles\[1\]\.template: template nope\.ks\.hbs not found in /.test(l)), lines.join('\n'));
   });
 
+  it('a cloud-image profile without userData, and a userData template that does not exist', () => {
+    const lines = problems(labWith((d) => {
+      d.setIn(['profiles', 1, 'installer'], 'cloud-image');
+      d.setIn(['profiles', 7, 'userData'], 'nope.user-data.hbs');
+    }));
+    assert.ok(lines.some((l) => /profiles\[1\]\.userData: a cloud-image profile needs a userData template/.test(l)), lines.join('\n'));
+    assert.ok(lines.some((l) => /profiles\[7\]\.userData: template nope\.user-data\.hbs not found in /.test(l)), lines.join('\n'));
+  });
+
   it('YAML syntax errors, with their line', () => {
     const [line] = problems('network:\n  domain: lab.test\n  subnets: [\n', 'broken.yaml');
     assert.match(line!, /^broken\.yaml:\d+: YAML syntax error: /);
