@@ -54,4 +54,23 @@ describe('3rc lint: NoCloud', () => {
       cfg.cleanup();
     }
   });
+
+  it('3rc render prints a host\'s NoCloud files, with --only for one of them', async () => {
+    const cfg = await config();
+    try {
+      assert.equal((await cli(['boot', 'vm10', '--install', '--config', cfg.file])).code, 0);
+      const ud = await cli(['render', 'vm10', '--only', 'user-data', '--config', cfg.file]);
+      assert.equal(ud.code, 0, ud.stderr);
+      assert.match(ud.stdout, /^#cloud-config\n/);
+      assert.match(ud.stdout, /\/install\/52-54-00-77-00-10\/done\?token=[0-9a-f]{32}"\]$/m);
+      const all = await cli(['render', 'vm11', '--config', cfg.file]);
+      assert.match(all.stdout, /^#### \(generated network-config\) \(vm11: \/ci\/52-54-00-77-00-11\/network-config\)\nversion: 2$/m);
+      assert.match(all.stdout, /^#### .*debian12-cloud\.user-data\.hbs \(vm11: \/ci\/52-54-00-77-00-11\/user-data\)\n#cloud-config$/m);
+      const none = await cli(['render', 'vm12', '--only', 'meta-data', '--config', cfg.file]);
+      assert.notEqual(none.code, 0);
+      assert.match(none.stderr, /profile rocky9 serves no NoCloud data/);
+    } finally {
+      cfg.cleanup();
+    }
+  });
 });

@@ -24,6 +24,8 @@ export interface Preview {
   profile: string;
   /** Null for `image` profiles, which have no template. */
   kickstart: { file: string; text: string } | null;
+  /** What the host's cloud-init fetches from /ci/<mac>/ (by file name); null when the profile serves no NoCloud user-data. */
+  nocloud: Record<'meta-data' | 'user-data' | 'vendor-data' | 'network-config', { file: string; text: string }> | null;
   ipxe: { file: string; text: string };
   /** pxelinux.cfg/01-<mac> as TFTP serves it (pxelinux.0 and syslinux.efi read it). */
   pxelinux: { file: string; text: string };

@@ -17,7 +17,7 @@ import { packageRoot } from '../lib/paths.js';
 import { checkAutoinstall } from './autoinstall-check.js';
 import { TemplateEngine } from './engine.js';
 import { instanceId, renderNoCloud, type NoCloudFile } from './nocloud.js';
-import { loaderConfigs } from './preview.js';
+import { loaderConfigs, preview } from './preview.js';
 import { hostSpec, renderIpxe } from './render.js';
 
 const root = packageRoot();
@@ -199,5 +199,17 @@ describe('the NoCloud seed on the kernel command line, through each loader', () 
   it('cloud-image: the image installer\'s argument and the seed', () => {
     const s = hostSpec(deps, vm16, installing(vm16.mac, 'debian12-cloud'));
     assert.match(s.args!, /^3rc\.image=http:\/\/10\.77\.0\.1\/ks\/52-54-00-12-34-56\?token=[0-9a-f]{32} ds=nocloud;s=http:\/\/10\.77\.0\.1\/ci\/52-54-00-12-34-56\/$/);
+  });
+});
+
+describe('the preview (3rc render, GET /api/v1/hosts/NAME/render)', () => {
+  it('shows the NoCloud files of a cloud-image or autoinstall host, exactly as /ci/<mac>/ serves them; none for a preseed host', () => {
+    const entry = installing(vm16.mac, 'debian12-cloud');
+    const p = preview(deps, vm16, entry);
+    assert.deepEqual(Object.keys(p.nocloud!), ['meta-data', 'user-data', 'vendor-data', 'network-config']);
+    for (const f of ['meta-data', 'user-data', 'vendor-data', 'network-config'] as const) assert.equal(p.nocloud![f].text, render(vm16, f, entry));
+    assert.equal(p.nocloud!['user-data'].file, join(root, 'kickstarts', 'debian12-cloud.user-data.hbs'));
+    assert.equal(preview(deps, vm10, installing(vm10.mac, 'debian12')).nocloud, null);
+    assert.match(preview(deps, vm10, installing(vm10.mac, 'debian12'), 'ubuntu24').nocloud!['user-data'].text, /^#cloud-config\nautoinstall:|^#cloud-config\n(#.*\n)*autoinstall:/);
   });
 });
