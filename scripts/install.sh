@@ -44,6 +44,7 @@ if [[ $want_tests -eq 1 ]]; then
     libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients   # the lab's hypervisors (not libvirt-daemon-system: it pulls in systemd)
     wrk                              # HTTP load for bench/
     openipmi ipmitool openssl        # test/bmc/: ipmi_sim as a BMC, ipmitool (the IPMI driver's tool), openssl for the Redfish emulator's test CA
+    cloud-init python3-yaml          # NoCloud (issue 27): cloud-init's own schema check and its YAML parser (PyYAML) read 3rc's rendered user-data
   )
 fi
 

@@ -176,7 +176,7 @@ export function bootSpec(src: BootSources, mac: string, client: BootClient, opts
   const install = wantsInstall && profile !== undefined;
   const note = wantsInstall && !profile ? `profile ${profileName} is not in the config: local boot instead` : null;
   const urls = installUrls(s.base, mac, token);
-  const args = install ? installKernelArgs({ profile, hostName: host?.name ?? macPath(mac), domain: s.domain, kickstartUrl: urls.kickstart }) : null;
+  const args = install ? installKernelArgs({ profile, hostName: host?.name ?? macPath(mac), domain: s.domain, kickstartUrl: urls.kickstart, nocloudUrl: urls.nocloud }) : null;
   const loader = bootFile(s, mac, entry, client, host?.profile);
   const chain = profileBoot(s, entry, host?.profile)?.chain ?? 'pxelinux';
   const configs = loader.file !== null && client.firmware !== 'ipxe' ? chainConfigs(chain, mac) : [];

@@ -24,6 +24,8 @@ export interface Preview {
   profile: string;
   /** Null for `image` profiles, which have no template. */
   kickstart: { file: string; text: string } | null;
+  /** What the host's cloud-init fetches from /ci/<mac>/ (by file name); null when the profile serves no NoCloud user-data. */
+  nocloud: Record<'meta-data' | 'user-data' | 'vendor-data' | 'network-config', { file: string; text: string }> | null;
   ipxe: { file: string; text: string };
   /** pxelinux.cfg/01-<mac> as TFTP serves it (pxelinux.0 and syslinux.efi read it). */
   pxelinux: { file: string; text: string };
@@ -38,6 +40,11 @@ export interface HostRenderer {
   ipxe(host: Host): Served & { mode: 'install' | 'local' };
   /** The kickstart/preseed of a host for its boot entry. Throws NotFoundError (no template) or TemplateError. */
   kickstart(host: Host, entry: BootEntry | undefined): Served;
+  /**
+   * One NoCloud file (meta-data, user-data, vendor-data, network-config) of a host for its boot
+   * entry. Throws NotFoundError (the profile serves no user-data) or TemplateError.
+   */
+  nocloud(host: Host, entry: BootEntry | undefined, file: 'meta-data' | 'user-data' | 'vendor-data' | 'network-config'): Served;
   /** Everything the host would be served, optionally with another profile. */
   preview(host: Host, profile?: string): Preview;
 }

@@ -25,6 +25,11 @@ export interface InstallUrls {
   done: string;
   /** Called by the installer when it failed (POST, body = log). */
   failed: string;
+  /**
+   * The NoCloud seed (cloud-init appends meta-data, user-data, vendor-data, network-config): no
+   * token, since cloud-init appends file names to it; served by source address alone.
+   */
+  nocloud: string;
 }
 
 export function installUrls(base: string, mac: string, token: string | null): InstallUrls {
@@ -35,6 +40,7 @@ export function installUrls(base: string, mac: string, token: string | null): In
     kickstart: `${base}/ks/${m}${q}`,
     done: `${base}/install/${m}/done${q}`,
     failed: `${base}/install/${m}/failed${q}`,
+    nocloud: `${base}/ci/${m}/`,
   };
 }
 

@@ -38,7 +38,7 @@ describe('config: the example', () => {
       [10, 11, 12, 13, 14, 15].map((n) => [`vm${n}`, `52:54:00:77:00:${n}`, `10.77.0.${n}`]),
     );
     assert.ok(c.hosts.every((h) => h.role && h.hypervisor));
-    assert.deepEqual(new Set(c.profiles.map((p) => p.installer)), new Set(['preseed', 'kickstart', 'image']));
+    assert.deepEqual(new Set(c.profiles.map((p) => p.installer)), new Set(['preseed', 'kickstart', 'image', 'autoinstall']));
     // Reservation-only: no pool anywhere.
     assert.ok(c.network.subnets.every((s) => !s.pool));
   });
@@ -162,7 +162,7 @@ describe('config: refused, with file, line, path and what was expected', () => {
       d.setIn(['hosts', 2, 'profile'], 'centos7');
       d.setIn(['hosts', 1, 'hypervisor'], 'hv9');
     }));
-    assert.ok(lines.some((l) => /hosts\[2\]\.profile: profile "centos7" does not exist \(profiles: debian12, debian12-image, capture, rocky9, debian12-arm64, debian12-sb, debian12-unsigned\)$/.test(l)), lines.join('\n'));
+    assert.ok(lines.some((l) => /hosts\[2\]\.profile: profile "centos7" does not exist \(profiles: debian12, debian12-image, capture, rocky9, debian12-arm64, debian12-sb, debian12-unsigned, ubuntu24\)$/.test(l)), lines.join('\n'));
     assert.ok(lines.some((l) => /hosts\[1\]\.hypervisor: hypervisor "hv9" does not exist \(hypervisors: hv1, hv2\)$/.test(l)), lines.join('\n'));
   });
 
@@ -189,7 +189,7 @@ describe('config: refused, with file, line, path and what was expected', () => {
     }));
     assert.ok(lines.some((l) => /network\.domain: is required \(expected a string\)$/.test(l)), lines.join('\n'));
     assert.ok(lines.some((l) => /servers\.dhcp\.port: expected a number, got string "sixty-seven"$/.test(l)), lines.join('\n'));
-    assert.ok(lines.some((l) => /profiles\[0\]\.installer: expected one of "kickstart", "preseed", "image", got string "autoyast"$/.test(l)), lines.join('\n'));
+    assert.ok(lines.some((l) => /profiles\[0\]\.installer: expected one of "kickstart", "preseed", "image", "autoinstall", "cloud-image", got string "autoyast"$/.test(l)), lines.join('\n'));
     assert.ok(lines.some((l) => /ha\.t1: expected a duration such as 90, 90s, 3m or 1h, got "soon"$/.test(l)), lines.join('\n'));
   });
 
@@ -290,6 +290,15 @@ describe('config: refused, with file, line, path and what was expected', () => {
     }));
     assert.ok(lines.some((l) => /profiles\[0\]\.template: a preseed profile needs a template/.test(l)), lines.join('\n'));
     assert.ok(lines.some((l) => /profiles\[1\]\.template: template nope\.ks\.hbs not found in /.test(l)), lines.join('\n'));
+  });
+
+  it('a cloud-image profile without userData, and a userData template that does not exist', () => {
+    const lines = problems(labWith((d) => {
+      d.setIn(['profiles', 1, 'installer'], 'cloud-image');
+      d.setIn(['profiles', 7, 'userData'], 'nope.user-data.hbs');
+    }));
+    assert.ok(lines.some((l) => /profiles\[1\]\.userData: a cloud-image profile needs a userData template/.test(l)), lines.join('\n'));
+    assert.ok(lines.some((l) => /profiles\[7\]\.userData: template nope\.user-data\.hbs not found in /.test(l)), lines.join('\n'));
   });
 
   it('YAML syntax errors, with their line', () => {

@@ -153,9 +153,12 @@ export function parseConfig(text: string, file: string): Config {
   // Files the config names. Templates ship with 3rc, so a missing one is an error; boot files
   // are fetched separately (boot/fetch.sh), so a missing one is only a warning.
   raw.profiles.forEach((p, i) => {
-    if (p.template && !existsSync(join(paths.kickstarts, p.template))) {
-      const path = ['profiles', i, 'template'];
-      problems.push({ file, path: formatPath(path), line: lineOf(doc, counter, path), message: `template ${p.template} not found in ${paths.kickstarts}` });
+    for (const key of ['template', 'userData'] as const) {
+      const name = p[key];
+      if (name && !existsSync(join(paths.kickstarts, name))) {
+        const path = ['profiles', i, key];
+        problems.push({ file, path: formatPath(path), line: lineOf(doc, counter, path), message: `template ${name} not found in ${paths.kickstarts}` });
+      }
     }
     const bootFilesNamed: Array<[string, string | undefined]> = [['kernel', p.kernel], ['initrd', p.initrd], ...Object.entries(p.loaders ?? {}).map(([slot, l]): [string, string | undefined] => [`loaders.${slot}`, l])];
     for (const [field, rel] of bootFilesNamed) {

@@ -102,6 +102,9 @@ export function checkRules(cfg: Pick<RawConfig, 'network' | 'servers' | 'profile
     if (p.installer !== 'image' && !p.template) {
       out.push({ path: ['profiles', i, 'template'], message: `a ${p.installer} profile needs a template (a file under paths.kickstarts)` });
     }
+    if (p.installer === 'cloud-image' && !p.userData) {
+      out.push({ path: ['profiles', i, 'userData'], message: 'a cloud-image profile needs a userData template (the #cloud-config its image\'s cloud-init fetches, under paths.kickstarts)' });
+    }
   });
 
   // Hypervisors.

@@ -362,15 +362,26 @@ const network6 = z.strictObject({
 
 const profile = z.strictObject({
   name: hostname,
-  /** What installs the host: a kickstart (Red Hat family), a preseed (Debian family) or a disk image. */
-  installer: z.enum(['kickstart', 'preseed', 'image']),
+  /**
+   * What installs the host: a kickstart (Red Hat family), a preseed (Debian family), a disk image,
+   * Ubuntu's autoinstall (subiquity; `template` is its `#cloud-config` user-data, fetched through
+   * the NoCloud datasource at /ci/<mac>/), or a cloud image (written like an image; on first boot
+   * its own cloud-init fetches /ci/<mac>/, whose user-data is the `userData` template).
+   */
+  installer: z.enum(['kickstart', 'preseed', 'image', 'autoinstall', 'cloud-image']),
   /** Kernel and initrd, relative to paths.boot. */
   kernel: z.string().min(1),
   initrd: z.string().min(1),
   /** Extra kernel arguments, on one line. Default: none. */
   kernelArgs: z.string().regex(/^[^\x00-\x1f\x7f]*$/, { message: 'expected kernel arguments on one line, without control characters' }).default(''),
-  /** Template under paths.kickstarts; required for kickstart and preseed. */
+  /** Template under paths.kickstarts; required for kickstart, preseed, autoinstall and cloud-image. */
   template: z.string().min(1).optional(),
+  /**
+   * The NoCloud user-data template (a `#cloud-config` under paths.kickstarts) served at
+   * /ci/<mac>/user-data; required for cloud-image. Default: `template` for autoinstall, else none
+   * (no NoCloud data).
+   */
+  userData: z.string().min(1).optional(),
   /**
    * First-stage loaders for this profile's hosts, by slot (the keys of servers.dhcp.bootFiles),
    * relative to paths.boot; a slot not named here is the server's. Used for a host whose boot

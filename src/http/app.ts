@@ -10,6 +10,7 @@ import { bootFiles } from './boot-files.js';
 import type { AppDeps } from './deps.js';
 import { apiError, errorHandler } from './errors.js';
 import { installRouter } from './install-routes.js';
+import { nocloudRouter } from './nocloud-routes.js';
 import { p2vRouter } from './p2v-routes.js';
 import { webRouter } from './web-routes.js';
 
@@ -39,6 +40,7 @@ export function createApp(deps: AppDeps): Express {
   app.use('/files/post-install', bootFiles(join(deps.config.paths.kickstarts, 'post-install'), fileTrace));
   app.use('/files/roles', bootFiles(join(deps.config.paths.kickstarts, 'roles'), fileTrace));
   app.use(installRouter(deps));
+  app.use(nocloudRouter(deps));
   if (deps.p2v) app.use(p2vRouter({ ...deps, p2v: deps.p2v }));
   // Web dashboard: / and /assets, GET /api/v1/overview, /api/v1/timeline/NAME, /api/v1/stream.
   app.use(webRouter(deps));

@@ -10,6 +10,7 @@
  * its tokens redacted (http/redact.ts).
  */
 import express, { Router, type NextFunction, type Request, type Response } from 'express';
+import type { BootEntry } from '../domain/boot-entry.js';
 import type { EventKind } from '../events/kinds.js';
 import type { Host } from '../inventory/inventory.js';
 import { tokenIsCurrent } from '../inventory/install.js';
@@ -31,6 +32,24 @@ export function clientIp(req: Request): string {
 export function tokenOf(req: Request): string | undefined {
   const t = req.query.token;
   return typeof t === 'string' && t.length > 0 && t.length <= 200 ? t : undefined;
+}
+
+/** Why a request for a host's install data is refused: not from its address, a wrong token, not installing. */
+export type InstallDataRefusal = 'wrong-source' | 'bad-token' | 'not-installing';
+
+/**
+ * Whether a request may have a host's install data (its kickstart, its NoCloud files): they hold
+ * its secrets (password hash, keys, vars) and its install token, so they go to the host's own
+ * address only, whatever token a request carries (a token seen on a console or in a log is of no
+ * use elsewhere); a wrong token from the host itself is refused too; and only while it installs.
+ * Returns null when it may, else why not.
+ */
+export function installDataRefusal(req: Request, host: Host, entry: BootEntry | undefined): InstallDataRefusal | null {
+  const fromHost = clientIp(req) === host.ip;
+  const token = tokenOf(req);
+  if (!fromHost) return 'wrong-source';
+  if (token !== undefined && !tokenIsCurrent(entry, token)) return 'bad-token';
+  return entry?.mode === 'install' ? null : 'not-installing';
 }
 
 /** The kinds of what installing hosts fetch and call (their data: events/kinds.ts HttpEventData). */
@@ -62,19 +81,14 @@ export function installRouter(deps: AppDeps): Router {
     if (!found) return;
     const { host, mac } = found;
     const entry = deps.bootTable.get(mac);
-    // The kickstart holds the host's secrets (password hash, keys, vars) and its install token: it
-    // goes to the host's own address only, whatever token a request carries (a token seen on a
-    // console or in a log is of no use elsewhere). A wrong token from the host itself is refused too.
-    const fromHost = clientIp(req) === host.ip;
-    const token = tokenOf(req);
-    if (!fromHost || (token !== undefined && !tokenIsCurrent(entry, token))) {
-      const reason = fromHost ? 'bad-token' : 'wrong-source';
+    const reason = installDataRefusal(req, host, entry);
+    if (reason === 'wrong-source' || reason === 'bad-token') {
       req.log?.warn({ mac, host: host.name, peer: clientIp(req), reason }, 'http: kickstart refused');
       trace(req, 'http.kickstart', host, mac, reason, { status: 403 });
       deps.metrics.renders.inc({ kind: 'kickstart', result: 'refused' });
       return apiError(res, 403, 'E_FORBIDDEN', `a kickstart is served only to its host, from its own address (${host.ip})`);
     }
-    if (entry?.mode !== 'install') {
+    if (reason === 'not-installing') {
       trace(req, 'http.kickstart', host, mac, 'not-installing', { status: 404 });
       return apiError(res, 404, 'E_NOT_INSTALLING', `${host.name} is not installing (its boot entry is local)`);
     }

@@ -14,7 +14,8 @@ export interface RenderContext {
   host: { name: string; fqdn: string; mac: string; ip: string; role: string | null; hypervisor: string | null };
   network: { domain: string; serverIp: string; cidr: string; netmask: string; prefix: number; gateway: string | null; nameServers: string[] };
   profile: { name: string; installer: string; kernel: string; initrd: string };
-  install: { token: string | null; kickstartUrl: string; doneUrl: string; failedUrl: string };
+  /** `nocloudUrl`: the NoCloud seed (/ci/<mac>/), which a cloud-image installer hands to the installed system's cloud-init. */
+  install: { token: string | null; kickstartUrl: string; doneUrl: string; failedUrl: string; nocloudUrl: string };
   urls: { base: string; kernel: string; initrd: string; ipxe: string };
   /** The HINFO role step (kickstarts/post-install/role.sh) and where it finds DNS and the roles. */
   postInstall: { roleScriptUrl: string; rolesUrl: string; dnsServer: string; dnsPort: number };
@@ -45,10 +46,10 @@ export function buildContext(config: ContextConfig, host: Host, profile: Profile
       nameServers: subnet.nameServers ?? config.network.nameServers ?? [config.network.serverIp],
     },
     profile: { name: profile.name, installer: profile.installer, kernel: profile.kernel, initrd: profile.initrd },
-    install: { token, kickstartUrl: urls.kickstart, doneUrl: urls.done, failedUrl: urls.failed },
+    install: { token, kickstartUrl: urls.kickstart, doneUrl: urls.done, failedUrl: urls.failed, nocloudUrl: urls.nocloud },
     urls: { base, kernel: bootFileUrl(base, profile.kernel), initrd: bootFileUrl(base, profile.initrd), ipxe: urls.ipxe },
     postInstall: { roleScriptUrl: `${base}/files/post-install/role.sh`, rolesUrl: `${base}/files/roles`, dnsServer: config.network.serverIp, dnsPort: config.servers.dns.port },
-    kernelArgs: installKernelArgs({ profile, hostName: host.name, domain: config.network.domain, kickstartUrl: urls.kickstart }),
+    kernelArgs: installKernelArgs({ profile, hostName: host.name, domain: config.network.domain, kickstartUrl: urls.kickstart, nocloudUrl: urls.nocloud }),
     p2v: { url: `${base}/p2v/${macPath(host.mac)}`, physicalAfter: config.p2v?.physicalAfter ?? 'poweroff' },
     vars: mergeVars(config.vars, profile.vars, host.vars),
   };

@@ -3,7 +3,8 @@
  * are kickstarts and boot scripts, not HTML: default escaping turns `=` into `&#x3D;`) and
  * `strict` (a missing variable is an error naming the file and line, not a silent empty string);
  * prototype access stays closed (handlebars' default). `{{shq value}}` quotes a value for the
- * POSIX shell: every value a template writes into a script goes through it. Partials are the files under
+ * POSIX shell: every value a template writes into a script goes through it; `{{yq value}}` prints
+ * a value as one YAML node (render/yaml-value.ts) for `#cloud-config` templates. Partials are the files under
  * templates/partials/, named by their path without `.hbs` (`preseed/network`).
  *
  * Templates are re-read when their file changes (checked at most once a second), so an operator
@@ -14,6 +15,7 @@ import { join, relative } from 'node:path';
 import Handlebars from 'handlebars';
 import { TemplateError } from '../lib/errors.js';
 import { shqHelper } from './shell.js';
+import { yqHelper } from './yaml-value.js';
 
 type Compiled = (ctx: unknown, options?: unknown) => string;
 
@@ -37,10 +39,11 @@ function cleanMessage(err: unknown): string {
   return String((err as Error).message ?? err).split('\n')[0]!.replace(/ in \[object Object\]/, '').replace(/ - \d+:\d+$/, '');
 }
 
-/** A handlebars environment with 3rc's helpers: `shq` quotes a value for the POSIX shell (src/render/shell.ts). */
+/** A handlebars environment with 3rc's helpers: `shq` quotes a value for the POSIX shell (src/render/shell.ts), `yq` for YAML (src/render/yaml-value.ts). */
 export function createHandlebars(): typeof Handlebars {
   const hb = Handlebars.create();
   hb.registerHelper('shq', shqHelper);
+  hb.registerHelper('yq', yqHelper);
   return hb;
 }
 

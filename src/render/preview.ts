@@ -10,6 +10,7 @@ import { macPath } from '../boot/urls.js';
 import { bootSettings, type BootSpec } from '../boot/booter.js';
 import { compileGrubTemplate, grubConfig, GRUB_TEMPLATE } from './grub.js';
 import { compilePxelinuxTemplate, macConfig, PXELINUX_TEMPLATE } from './pxelinux.js';
+import { NOCLOUD_FILES, renderNoCloud, userDataTemplate } from './nocloud.js';
 import { hostSpec, renderIpxe, renderKickstart, type RenderDeps } from './render.js';
 
 export type { Preview };
@@ -20,11 +21,15 @@ export function preview(deps: RenderDeps, host: Host, entry: BootEntry | undefin
   const ipxe = renderIpxe(deps, host, spec);
   const profile = ipxe.profile;
   const ks = profile.template ? renderKickstart(deps, host, entry, profileName) : null;
+  const nocloud = userDataTemplate(profile) ? (Object.fromEntries(NOCLOUD_FILES.map((f) => {
+    const out = renderNoCloud(deps, host, entry, f, profileName);
+    return [f, { file: out.file, text: out.text }];
+  })) as Preview['nocloud']) : null;
   const mode = entry?.mode ?? 'local';
   let note: string | null = null;
   if (mode !== 'install') note = `${host.name} boots from its disk now (it would get 404 for its kickstart); this is what it gets once flipped to install, with its token in the URLs`;
   else if (profileName && profileName !== entry?.profile) note = `${host.name} is installing ${entry?.profile}; this is a preview with profile ${profileName}`;
-  return { host: host.name, mac: macPath(host.mac), mode, profile: profile.name, kickstart: ks && { file: ks.file, text: ks.text }, ipxe: { file: ipxe.file, text: ipxe.text }, ...loaderConfigs(deps, spec), note };
+  return { host: host.name, mac: macPath(host.mac), mode, profile: profile.name, kickstart: ks && { file: ks.file, text: ks.text }, nocloud, ipxe: { file: ipxe.file, text: ipxe.text }, ...loaderConfigs(deps, spec), note };
 }
 
 /**

@@ -27,7 +27,7 @@ export interface Rendered {
   context: RenderContext;
 }
 
-function profileFor(deps: RenderDeps, host: Host, entry: BootEntry | undefined, override?: string): Profile {
+export function profileFor(deps: RenderDeps, host: Host, entry: BootEntry | undefined, override?: string): Profile {
   const name = override ?? entry?.profile ?? host.profile;
   const profile = deps.inventory.profile(name);
   if (!profile) throw new NotFoundError(ErrorCodes.UNKNOWN_PROFILE, `profile ${JSON.stringify(name)} does not exist`);

@@ -1,9 +1,11 @@
 /**
  * The HTTP routes' renderer (boot/served.ts HostRenderer) over the template engine: the iPXE
- * script from the booter's answer for the host's current entry, the kickstart, the preview.
+ * script from the booter's answer for the host's current entry, the kickstart, the NoCloud files,
+ * the preview.
  */
 import type { HostRenderer } from '../boot/served.js';
 import type { BootEntry } from '../domain/boot-entry.js';
+import { renderNoCloud } from './nocloud.js';
 import { preview } from './preview.js';
 import { hostSpec, renderIpxe, renderKickstart, type RenderDeps } from './render.js';
 
@@ -16,6 +18,10 @@ export function hostRenderer(deps: RenderDeps & { bootTable: { get(mac: string):
     },
     kickstart(host, entry) {
       const out = renderKickstart(deps, host, entry);
+      return { text: out.text, file: out.file, profile: out.profile.name };
+    },
+    nocloud(host, entry, file) {
+      const out = renderNoCloud(deps, host, entry, file);
       return { text: out.text, file: out.file, profile: out.profile.name };
     },
     preview: (host, profile) => preview(deps, host, deps.bootTable.get(host.mac), profile),

@@ -40,7 +40,7 @@ export interface UnquotedUse {
   line: number;
   /** The expression as written, e.g. `{{vars.image}}`. */
   expression: string;
-  /** The shell context it is in: `%post`, `late_command`, `sh -c`, `script`. */
+  /** The context it is in: `%post`, `late_command`, `sh -c`, `script`, or `cloud-config` (YAML). */
   context: string;
 }
 
@@ -54,12 +54,12 @@ const COMMAND_QUESTIONS = /\b(preseed\/late_command|preseed\/early_command|partm
  * Block and control tags (`{{#if}}`, `{{/each}}`, `{{else}}`, `{{> partial}}`, comments) print no
  * data and are not uses.
  */
-function unquotedIn(line: string): string[] {
+function unquotedIn(line: string, quoting: RegExp = /^shq(\s|$)/): string[] {
   const found: string[] = [];
   for (const m of line.matchAll(/\{\{\{?~?\s*([^}]*?)\s*~?\}?\}\}/g)) {
     const body = m[1]!;
     if (/^[#/>!^&]/.test(body) || body === 'else' || body.startsWith('else ')) continue;
-    if (/^shq(\s|$)/.test(body)) continue;
+    if (quoting.test(body)) continue;
     found.push(m[0]);
   }
   return found;
@@ -76,6 +76,11 @@ function unquotedIn(line: string): string[] {
 export function findUnquoted(source: string, fileName: string): UnquotedUse[] {
   const lines = source.split('\n');
   const first = lines[0] ?? '';
+  // A cloud-config (NoCloud user-data, autoinstall) is YAML: a value goes in as one YAML node
+  // ({{yq ...}}), or as one shell word ({{shq ...}}) inside a literal block that a shell reads.
+  if (/^#cloud-config\s*$/.test(first)) {
+    return lines.flatMap((raw, i) => (/^\s*#/.test(raw) ? [] : unquotedIn(raw, /^(yq|shq)(\s|$)/).map((expression) => ({ line: i + 1, expression, context: 'cloud-config' }))));
+  }
   const wholeScript = /\.(sh|bash)\.hbs$/.test(fileName) || /^#!\s*\/\S*\b(sh|bash|dash|ash|ksh|zsh)\b/.test(first) || /^#!\s*\/usr\/bin\/env\s+(sh|bash)\b/.test(first);
   const out: UnquotedUse[] = [];
   let section: string | null = null;

@@ -6,7 +6,9 @@ import { loadConfig } from '../../config/load.js';
 import { Inventory } from '../../inventory/inventory.js';
 import { TemplateError } from '../../lib/errors.js';
 import { TemplateEngine } from '../../render/engine.js';
+import { checkAutoinstall, checkCloudConfig } from '../../render/autoinstall-check.js';
 import { checkKickstart } from '../../render/kickstart-check.js';
+import { renderNoCloud, userDataTemplate } from '../../render/nocloud.js';
 import { loaderConfigs } from '../../render/preview.js';
 import { hostSpec, renderIpxe, renderKickstart } from '../../render/render.js';
 import { findUnquoted } from '../../render/shell.js';
@@ -16,14 +18,17 @@ export const help = `Usage: 3rc lint [--config FILE]
 
 Renders every template for every host of the config that uses it (with a stand-in install
 token): a missing variable or partial is an error naming the template file, its line and the
-host. Preseeds are checked with debconf-set-selections -c; kickstarts for balanced
+host. Preseeds are checked with debconf-set-selections -c; NoCloud user-data (cloud-image and
+autoinstall profiles) must be a #cloud-config YAML mapping, and an autoinstall's autoinstall:
+section must pass subiquity's published JSON schema (templates/schemas/); kickstarts for balanced
 %packages/%pre/%post ... %end sections and known commands; every host's pxelinux.cfg and GRUB
 config (grub.cfg-01-<mac>, install and local) is rendered, and the GRUB one checked with
 grub-script-check (grub-common; a warning when it is missing). Exits 1 on any error.
 
 Warns (without failing) about every variable a template prints into a shell context without
 {{shq ...}}: in a *.sh.hbs or #!/bin/sh template, a kickstart %pre/%post/%onerror section, a
-preseed late_command/early_command, or a line running sh -c. A heuristic over the template
+preseed late_command/early_command, or a line running sh -c; and in a #cloud-config template
+about every variable printed without {{yq ...}} (one YAML value) or {{shq ...}}. A heuristic over the template
 source: {{shq value}} (or {{shq value nest=1}} inside sh -c '...') quotes the value as one shell
 word, so data never runs as code.`;
 
@@ -86,6 +91,16 @@ export function run(configFile: string, io: Io): number {
         }
       }
       const profile = inventory.profile(host.profile)!;
+      // NoCloud: the user-data a cloud-init (or Ubuntu's installer) fetches must be a cloud-config;
+      // an autoinstall one must also pass subiquity's schema.
+      if (userDataTemplate(profile)) {
+        const ud = attempt(() => renderNoCloud(deps, host, entry, 'user-data'));
+        if (ud) {
+          const problems = profile.installer === 'autoinstall' ? checkAutoinstall(ud.text) : checkCloudConfig(ud.text);
+          for (const p of problems) add(`${rel(ud.file)}: rendered user-data${p.line ? ` line ${p.line}` : ''}: ${p.message} (host ${host.name})`);
+        }
+        if (profile.installer === 'autoinstall') continue;
+      }
       if (!profile.template) continue;
       const ks = attempt(() => renderKickstart(deps, host, entry));
       if (!ks) continue;
@@ -113,6 +128,10 @@ export function run(configFile: string, io: Io): number {
   if (!existsSync(GRUB_CHECK)) warnings.push(`warning: GRUB configs rendered but not checked: ${GRUB_CHECK} is missing (apt-get install grub-common)`);
   for (const file of [...templates(config.paths.templates), ...templates(config.paths.kickstarts)]) {
     for (const u of findUnquoted(readFileSync(file, 'utf8'), file)) {
+      if (u.context === 'cloud-config') {
+        warnings.push(`warning: ${rel(file)}:${u.line}: ${u.expression} is printed into a cloud-config unquoted: write {{yq ...}} (one YAML value), or {{shq ...}} inside a literal block a shell reads`);
+        continue;
+      }
       warnings.push(`warning: ${rel(file)}:${u.line}: ${u.expression} is printed into a shell context (${u.context}) unquoted: write {{shq ...}}${u.context === 'late_command' || u.context === 'sh -c' ? ' (nest=1 inside sh -c \'...\')' : ''}`);
     }
   }
