@@ -141,3 +141,10 @@ export class RuleTracker {
     return { blocked: null, softViolations: soft };
   }
 }
+
+/** Rules from the config's groups and the VMs' own `hosts`. */
+export function placementRules(groups: readonly RuleGroup[], vms: readonly { name: string; hosts?: readonly string[] | undefined; hostsRequired?: boolean | undefined }[]): PlacementRules {
+  const own = new Map<string, VmPlacementRules>();
+  for (const v of vms) if (v.hosts) own.set(v.name, { hosts: v.hosts, hostsRequired: v.hostsRequired ?? true });
+  return { groups, vms: own };
+}
