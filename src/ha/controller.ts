@@ -80,6 +80,12 @@ export interface ControllerDeps {
   maxStartsPerHost?: number;
   /** How long a start counts as "in flight" for that limit. Default: 2 min. */
   startWindow?: number;
+  /**
+   * Placement requests arriving within this long of the first are planned together (config:
+   * 200 ms). Default: 0, each is planned as soon as the current microtasks are done (the model
+   * checker's recorded traces assume it).
+   */
+  placeWindow?: number;
   /** Anti-affinity and affinity groups (ha.rules). Default: none. */
   groups?: readonly RuleGroup[];
   /** How long a VM waits for its `after` VMs, and whether the wait ends. Default: 10 min, it ends. */
@@ -128,6 +134,7 @@ export class HaController implements Service {
   /** Why the last plan left a VM without a host (cleared once placed). */
   private readonly waitReasons = new Map<string, string>();
   private lastAdmission: Admission | null = null;
+  private placeTimer: Timer | null = null;
 
   private constructor(deps: ControllerDeps) {
     this.d = deps;
@@ -177,6 +184,8 @@ export class HaController implements Service {
     this.stopped = true;
     this.scanTimer?.cancel();
     this.scanTimer = null;
+    this.placeTimer?.cancel();
+    this.placeTimer = null;
     for (const t of this.timers.values()) t.cancel();
     this.timers.clear();
   }
@@ -208,7 +217,7 @@ export class HaController implements Service {
   clusterView(): ClusterView {
     const vms = [...this.states.values()].map((s) => {
       const spec = this.specs.get(s.vm)!;
-      return { name: s.vm, host: s.host, cpus: spec.cpus, memoryMb: spec.memoryMb, priority: spec.priority };
+      return { name: s.vm, host: s.target ?? s.host, cpus: spec.cpus, memoryMb: spec.memoryMb, priority: spec.priority };
     });
     return { hosts: this.hostLoads(), vms, rules: this.rules };
   }
@@ -388,7 +397,17 @@ export class HaController implements Service {
         return;
       case 'place':
         this.placeQueue.push(c);
-        if (!this.inPass) this.track(Promise.resolve().then(() => this.flushPlacement()));
+        // Outside a pass, requests that arrive together (the confirm probes of a dead host's VMs
+        // return within moments of each other) are planned as one batch, so that they share out
+        // the room and the rules as admission control planned them.
+        if (this.inPass) return;
+        if (!this.d.placeWindow) this.track(Promise.resolve().then(() => this.flushPlacement()));
+        else if (this.placeTimer === null && !this.stopped) {
+          this.placeTimer = this.d.clock.schedule(this.d.placeWindow, () => {
+            this.placeTimer = null;
+            return this.track(this.flushPlacement().catch((err: unknown) => this.log.error({ err }, 'placement failed')));
+          });
+        }
         return;
       case 'probe':
         this.track(this.probe(vm));
@@ -531,9 +550,12 @@ export class HaController implements Service {
     for (const s of this.starts) inFlight.set(s.host, (inFlight.get(s.host) ?? 0) + 1);
     const requests: PlanRequest[] = batch.map((c) => {
       const spec = this.specs.get(c.vm)!;
-      return { name: c.vm, cpus: spec.cpus, memoryMb: spec.memoryMb, priority: spec.priority, prefer: c.prefer, avoid: c.avoid };
+      // Placed before its old copy was fenced: the host chosen then is kept if it still qualifies.
+      const target = this.states.get(c.vm)?.target ?? null;
+      const prefer = c.prefer ?? (target !== null && !c.avoid.includes(target) ? target : null);
+      return { name: c.vm, cpus: spec.cpus, memoryMb: spec.memoryMb, priority: spec.priority, prefer, avoid: c.avoid };
     });
-    const where = new Map([...this.states.values()].map((s) => [s.vm, s.host]));
+    const where = new Map([...this.states.values()].map((s) => [s.vm, s.target ?? s.host]));
     const plan = planBatch(this.hostLoads(), requests, {
       maxStartsPerHost: this.d.maxStartsPerHost ?? 4, inFlight, rules: new RuleIndex(this.rules, where), order: this.orderGate(batch.map((c) => c.vm), now),
     });
@@ -582,13 +604,30 @@ export class HaController implements Service {
     this.usage.set(host, u);
   }
 
-  /** Hosts as placement sees them: the last pass's reachability and load, our own VM counts. */
+  /**
+   * Hosts as placement sees them: the last pass's reachability and load, our own VM counts, and
+   * the VMs placed there whose old copy is being fenced (their target: counted, with the load a
+   * plan adds, so that the next plan does not give that room away).
+   */
   private hostLoads(): HostLoad[] {
+    const targeted = new Map<string, { vms: number; cpus: number; mem: number }>();
+    for (const s of this.states.values()) {
+      if (s.target === null || s.target === s.host) continue;
+      const spec = this.specs.get(s.vm)!;
+      const t = targeted.get(s.target) ?? { vms: 0, cpus: 0, mem: 0 };
+      t.vms += 1;
+      t.cpus += spec.cpus;
+      t.mem += spec.memoryMb;
+      targeted.set(s.target, t);
+    }
     return this.d.hosts.map((h) => {
       const view = this.snapshot?.hosts.get(h.name);
-      const u = this.usage.get(h.name) ?? { vms: 0, cpus: 0, mem: 0 };
+      const own = this.usage.get(h.name) ?? { vms: 0, cpus: 0, mem: 0 };
+      const t = targeted.get(h.name) ?? { vms: 0, cpus: 0, mem: 0 };
+      const u = { vms: own.vms + t.vms, cpus: own.cpus + t.cpus, mem: own.mem + t.mem };
+      const loadFive = view?.loadFive ?? null;
       return {
-        name: h.name, up: view?.up ?? false, maintenance: h.maintenance ?? false, loadFive: view?.loadFive ?? null,
+        name: h.name, up: view?.up ?? false, maintenance: h.maintenance ?? false, loadFive: loadFive === null ? null : loadFive + t.cpus,
         loadThreshold: h.loadThreshold, vms: u.vms, usedCpus: u.cpus, usedMemoryMb: u.mem, capacity: h.capacity, rack: h.rack,
       };
     });

@@ -32,6 +32,9 @@ export function ruleGroups(rules: RawConfig['ha']['rules']): RuleGroup[] {
   return rules.map((r) => (r.antiAffinity ? { kind: 'anti-affinity', strict: r.strict, vms: r.antiAffinity } : { kind: 'affinity', strict: r.strict, vms: r.affinity ?? [] }));
 }
 
+/** A dead host's VMs ask for a host within moments of each other: planned together, they share the room as admission planned. */
+const PLACE_WINDOW = 200;
+
 type HaSettings = Pick<RawConfig['ha'], 't1' | 't2' | 'scanInterval' | 'budget'> & Partial<Pick<RawConfig['ha'], 'rules' | 'restartOrder' | 'admission'>>;
 
 export function controllerSettings(ha: HaSettings): {
@@ -40,9 +43,10 @@ export function controllerSettings(ha: HaSettings): {
   groups: RuleGroup[];
   restartOrder?: { timeout: number; timeoutApplies: boolean };
   admission: AdmissionOptions;
+  placeWindow: number;
 } {
   return {
-    rules: rulesFromConfig(ha), scanInterval: ha.scanInterval, groups: ruleGroups(ha.rules ?? []),
+    rules: rulesFromConfig(ha), scanInterval: ha.scanInterval, groups: ruleGroups(ha.rules ?? []), placeWindow: PLACE_WINDOW,
     ...(ha.restartOrder ? { restartOrder: { ...ha.restartOrder } } : {}),
     admission: { failures: ha.admission?.failures ?? 1, domain: ha.admission?.domain ?? 'host' },
   };
