@@ -130,6 +130,13 @@ export function admission(view: ClusterView | PreparedCluster, opts: AdmissionOp
   return { failures, domain, cases: sets.length, truncated: more, failing, holds: failing.length === 0 };
 }
 
+/** What `3rc status`, the API and the metrics show: the answer with its status line. */
+export type AdmissionSummary = Admission & { line: string };
+
+export function summary(a: Admission): AdmissionSummary {
+  return { line: admissionLine(a), ...a };
+}
+
 /** One line for `3rc status`: "capacity: N+1 holds" or "hv2 failure would leave vm13, vm15 without room: memory". */
 export function admissionLine(a: Admission): string {
   const n = `N+${a.failures}${a.domain === 'rack' ? ' (racks)' : ''}`;

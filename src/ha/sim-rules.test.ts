@@ -6,11 +6,14 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { SimTimings } from '../hypervisor/sim.js';
+import { createMetrics } from '../lib/metrics.js';
 import { admissionLine } from './admission.js';
+import { registerAdmission } from './admission-metrics.js';
 import type { RuleGroup } from './affinity.js';
 import { seededRng } from './random.js';
 import { defaultRules } from './rules.js';
 import { buildWorld, type World, type WorldOptions } from './sim-world.js';
+import { activeHa } from './view.js';
 
 const S = 1000;
 const TIMINGS: SimTimings = { boot: { mean: 80 * S, sd: 10 * S }, install: { mean: 442 * S, sd: 17 * S }, pxe: 10 * S, pxeLoop: 25 * S };
@@ -135,5 +138,36 @@ describe('admission: the answer is what the controller then does', () => {
       }),
       { numRuns: 40, seed: 20261207 },
     );
+  });
+});
+
+describe('admission: exposure', () => {
+  it('after every pass: the view and the gauges answer, and a change is one ha.admission event', async () => {
+    const hosts = ['hv1', 'hv2'].map((name) => ({ name, cpus: 16, memoryMb: 65536, loadThreshold: 100, capacityVms: 2 }));
+    const w = await world({ hosts, vms: [{ name: 'a', host: 'hv1' }, { name: 'b', host: 'hv2' }] });
+    const metrics = createMetrics({ defaults: false });
+    const view = activeHa(w.controller);
+    registerAdmission(metrics, () => view.admission?.() ?? null);
+    await w.run(15 * S);
+    assert.equal(view.admission?.()?.line, 'capacity: N+1 holds');
+    assert.match(await metrics.registry.metrics(), /^threerc_ha_admission_holds 1$/m);
+    assert.equal((await w.store.queryEvents({ kind: 'ha.admission' })).length, 0, 'holding from the start is no change');
+    // hv2 dies: its VM restarts on hv1, and then nothing is left for hv1's own failure.
+    w.sim.hostDown('hv2');
+    await w.run(60 * S);
+    assert.equal(w.sim.whereIs('b'), 'hv1');
+    assert.equal(view.admission?.()?.line, 'capacity: N+1 does not hold: hv1 failure would leave a, b without room: down');
+    const m = await metrics.registry.metrics();
+    assert.match(m, /^threerc_ha_admission_holds 0$/m);
+    assert.match(m, /^threerc_ha_admission_failing_cases 1$/m);
+    assert.match(m, /^threerc_ha_admission_stranded_vms 2$/m);
+    // One event per change of the answer, never one per pass.
+    const events = await w.store.queryEvents({ kind: 'ha.admission' });
+    assert.ok(events.length >= 1 && events.length <= 2, JSON.stringify(events.map((e) => e.data)));
+    const lines = events.map((e) => (e.data as { line: string }).line);
+    assert.equal(new Set(lines).size, lines.length);
+    assert.equal(lines.at(-1), view.admission?.()?.line);
+    assert.ok(events.every((e) => e.reason === 'fails'));
+    w.controller.abandon();
   });
 });
