@@ -7,7 +7,7 @@
  * so a failure case ignores them: a VM is stranded when no host has room for it under the rules.
  */
 import { RuleIndex, type PlacementRules } from './affinity.js';
-import { planBatch, type HostLoad, type Plan, type PlanRequest } from './placement.js';
+import { compareHosts, planBatch, type HostLoad, type Plan, type PlanRequest } from './placement.js';
 
 /** A VM as admission sees it: where it runs and what it needs. */
 export interface ClusterVm {
@@ -38,7 +38,9 @@ export function prepare(view: ClusterView): PreparedCluster {
     if (list) list.push(v);
     else byHost.set(v.host, [v]);
   }
-  return { ...view, index: new RuleIndex(view.rules, new Map(view.vms.map((v) => [v.name, v.host]))), byHost };
+  // In placement order once: each failure case's plan then starts from it without sorting.
+  const hosts = [...view.hosts].sort(compareHosts);
+  return { ...view, hosts, index: new RuleIndex(view.rules, new Map(view.vms.map((v) => [v.name, v.host]))), byHost };
 }
 
 /**

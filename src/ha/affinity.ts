@@ -78,67 +78,83 @@ export class RuleIndex {
 
 /** One plan's view of the rules: the base index minus the VMs being moved, plus where the plan put them. */
 export class RuleTracker {
-  private readonly added: Map<string, string[]>[];
-  constructor(private readonly index: RuleIndex, private readonly moving: ReadonlySet<string>) {
-    this.added = index.rules.groups.map(() => new Map());
+  /** group -> host -> members this plan put there (created on first use: a plan touches few groups). */
+  private readonly added = new Map<number, Map<string, string[]>>();
+  constructor(
+    private readonly index: RuleIndex,
+    private readonly moving: ReadonlySet<string>,
+  ) {}
+
+  /** No rule concerns this VM. */
+  free(vm: string): boolean {
+    return this.index.free(vm);
+  }
+
+  /** A soft rule concerns this VM (then hosts are ranked by the soft rules they break, not taken first fit). */
+  soft(vm: string): boolean {
+    if (this.index.rules.vms.get(vm)?.hostsRequired === false) return true;
+    return (this.index.groupsOf.get(vm) ?? []).some((g) => !this.index.rules.groups[g]!.strict);
   }
 
   /** Records that the plan put `vm` on `host`. */
   place(vm: string, host: string): void {
     for (const g of this.index.groupsOf.get(vm) ?? []) {
-      const m = this.added[g]!;
+      let m = this.added.get(g);
+      if (!m) this.added.set(g, (m = new Map()));
       const at = m.get(host);
       if (at) at.push(vm);
       else m.set(host, [vm]);
     }
   }
 
-  /** Members of group g (other than vm) that count as being on host. */
-  private membersOn(g: number, host: string, vm: string): string[] {
-    const out: string[] = [];
-    for (const m of this.index.base[g]!.get(host) ?? []) if (m !== vm && !this.moving.has(m)) out.push(m);
-    for (const m of this.added[g]!.get(host) ?? []) if (m !== vm) out.push(m);
+  /** Hosts where members of group g (other than vm) count as being, each with its members. */
+  private hostsOf(g: number, vm: string): Map<string, string[]> {
+    const out = new Map<string, string[]>();
+    const add = (host: string, m: string) => {
+      const at = out.get(host);
+      if (at) at.push(m);
+      else out.set(host, [m]);
+    };
+    for (const [host, ms] of this.index.base[g]!) for (const m of ms) if (m !== vm && !this.moving.has(m)) add(host, m);
+    for (const [host, ms] of this.added.get(g) ?? []) for (const m of ms) if (m !== vm) add(host, m);
     return out;
   }
 
-  /** Hosts where members of group g (other than vm) are; with one member per host, for the reason. */
-  private hostsOf(g: number, vm: string): Map<string, string> {
-    const out = new Map<string, string>();
-    for (const src of [this.index.base[g]!, this.added[g]!]) {
-      for (const [host, ms] of src) {
-        const m = ms.find((x) => x !== vm && (src === this.added[g] || !this.moving.has(x)));
-        if (m !== undefined && !out.has(host)) out.set(host, m);
+  /**
+   * The verdict function for one VM as the plan stands: where its groups' members are is looked
+   * up once, then each host costs a few map lookups. Valid until the plan places another VM.
+   */
+  judge(vm: string): (host: string) => RuleVerdict {
+    if (this.index.free(vm)) return () => OK;
+    const own = this.index.rules.vms.get(vm);
+    const groups = (this.index.groupsOf.get(vm) ?? []).map((g) => ({ group: this.index.rules.groups[g]!, at: this.hostsOf(g, vm) }));
+    return (host) => {
+      let soft = 0;
+      if (own?.hosts && !own.hosts.includes(host)) {
+        if (own.hostsRequired !== false) return { blocked: { cause: 'hosts', text: `${host} not in its hosts (${own.hosts.join(', ')})` }, softViolations: 0 };
+        soft += 1;
       }
-    }
-    return out;
+      for (const { group, at } of groups) {
+        if (group.kind === 'anti-affinity') {
+          const there = at.get(host);
+          if (!there) continue;
+          if (group.strict) return { blocked: { cause: 'anti-affinity', text: `anti-affinity with ${there.join(', ')} on ${host}` }, softViolations: 0 };
+          soft += there.length;
+        } else {
+          if (at.size === 0 || at.has(host)) continue;
+          if (group.strict) {
+            const [h, ms] = at.entries().next().value as [string, string[]];
+            return { blocked: { cause: 'affinity', text: `affinity with ${ms[0]} on ${h}` }, softViolations: 0 };
+          }
+          soft += 1;
+        }
+      }
+      return soft === 0 ? OK : { blocked: null, softViolations: soft };
+    };
   }
 
   verdict(vm: string, host: string): RuleVerdict {
-    if (this.index.free(vm)) return OK;
-    let soft = 0;
-    const own = this.index.rules.vms.get(vm);
-    if (own?.hosts && !own.hosts.includes(host)) {
-      if (own.hostsRequired !== false) return { blocked: { cause: 'hosts', text: `${host} not in its hosts (${own.hosts.join(', ')})` }, softViolations: 0 };
-      soft += 1;
-    }
-    for (const g of this.index.groupsOf.get(vm) ?? []) {
-      const group = this.index.rules.groups[g]!;
-      if (group.kind === 'anti-affinity') {
-        const there = this.membersOn(g, host, vm);
-        if (there.length === 0) continue;
-        if (group.strict) return { blocked: { cause: 'anti-affinity', text: `anti-affinity with ${there.join(', ')} on ${host}` }, softViolations: 0 };
-        soft += there.length;
-      } else {
-        const where = this.hostsOf(g, vm);
-        if (where.size === 0 || where.has(host)) continue;
-        if (group.strict) {
-          const [h, m] = where.entries().next().value as [string, string];
-          return { blocked: { cause: 'affinity', text: `affinity with ${m} on ${h}` }, softViolations: 0 };
-        }
-        soft += 1;
-      }
-    }
-    return { blocked: null, softViolations: soft };
+    return this.judge(vm)(host);
   }
 }
 

@@ -135,6 +135,8 @@ export class HaController implements Service {
   private readonly waitReasons = new Map<string, string>();
   private lastAdmission: Admission | null = null;
   private placeTimer: Timer | null = null;
+  /** VMs whose machine holds a target (placed, old copy being fenced): hostLoads() counts them there. */
+  private readonly targeting = new Set<string>();
 
   private constructor(deps: ControllerDeps) {
     this.d = deps;
@@ -159,6 +161,7 @@ export class HaController implements Service {
     c.blackout = [...c.states.values()].some((s) => s.paused);
     for (const s of c.states.values()) {
       c.account(s.vm, s.host, +1);
+      if (s.target) c.targeting.add(s.vm);
       if (s.timer) c.armTimer(s.vm, s.timer.id, Math.max(0, s.timer.at - now));
       if (s.pending) c.track(c.reconcile(s));
     }
@@ -378,6 +381,8 @@ export class HaController implements Service {
     const ops: StoreOp[] = [{ op: 'putVmState', state: { vm, state: r.state.phase, data: r.state, updatedAt: now } }, ...events.map((e) => ({ op: 'appendEvent' as const, event: e }))];
     await this.d.store.write(ops);
     this.states.set(vm, r.state);
+    if (r.state.target) this.targeting.add(vm);
+    else this.targeting.delete(vm);
     if (before.host !== r.state.host) {
       this.account(vm, before.host, -1);
       this.account(vm, r.state.host, +1);
@@ -555,9 +560,11 @@ export class HaController implements Service {
       const prefer = c.prefer ?? (target !== null && !c.avoid.includes(target) ? target : null);
       return { name: c.vm, cpus: spec.cpus, memoryMb: spec.memoryMb, priority: spec.priority, prefer, avoid: c.avoid };
     });
-    const where = new Map([...this.states.values()].map((s) => [s.vm, s.target ?? s.host]));
+    // Rules need where every VM is (a map of every VM): built only when there are rules.
+    const ruled = this.rules.groups.length > 0 || this.rules.vms.size > 0;
+    const rules = ruled ? new RuleIndex(this.rules, new Map([...this.states.values()].map((s) => [s.vm, s.target ?? s.host]))) : undefined;
     const plan = planBatch(this.hostLoads(), requests, {
-      maxStartsPerHost: this.d.maxStartsPerHost ?? 4, inFlight, rules: new RuleIndex(this.rules, where), order: this.orderGate(batch.map((c) => c.vm), now),
+      maxStartsPerHost: this.d.maxStartsPerHost ?? 4, inFlight, ...(rules ? { rules } : {}), order: this.orderGate(batch.map((c) => c.vm), now),
     });
     const chosen = new Map(plan.assignments.map((a) => [a.vm, a.host]));
     for (const a of plan.assignments) {
@@ -611,7 +618,8 @@ export class HaController implements Service {
    */
   private hostLoads(): HostLoad[] {
     const targeted = new Map<string, { vms: number; cpus: number; mem: number }>();
-    for (const s of this.states.values()) {
+    for (const vm of this.targeting) {
+      const s = this.states.get(vm)!;
       if (s.target === null || s.target === s.host) continue;
       const spec = this.specs.get(s.vm)!;
       const t = targeted.get(s.target) ?? { vms: 0, cpus: 0, mem: 0 };

@@ -55,7 +55,7 @@ export function disqualified(h: HostLoad, vm: VmDemand): string | null {
 }
 
 /** Total order on qualifying hosts: least loaded, fewest VMs, name. */
-function compareHosts(a: HostLoad, b: HostLoad): number {
+export function compareHosts(a: HostLoad, b: HostLoad): number {
   const la = a.loadFive ?? Infinity;
   const lb = b.loadFive ?? Infinity;
   if (la !== lb) return la < lb ? -1 : 1;
@@ -168,11 +168,16 @@ interface Candidate {
  * fewest VMs, name. O(V x H x rules of the VM).
  */
 export function planBatch(hosts: readonly HostLoad[], vms: readonly PlanRequest[], opts: PlanOptions): Plan {
-  const live = hosts.map((h) => ({ ...h, capacity: reserved(h.capacity, opts.reserve) }));
+  // Copy on write: a host is copied the first time this plan places a VM on it (admission plans
+  // hundreds of failure cases over the same hosts).
+  const live = opts.reserve ? hosts.map((h) => ({ ...h, capacity: reserved(h.capacity, opts.reserve) })) : hosts.slice();
+  const owned = new Set<HostLoad>(opts.reserve ? live : []);
   const starts = new Map<string, number>(opts.inFlight ?? []);
   const loadPerVm = opts.loadPerVm ?? ((v: VmDemand) => v.cpus);
   const plan: Plan = { assignments: [], queued: [] };
   const tracker = opts.rules?.tracker(new Set(vms.map((v) => v.name))) ?? null;
+  // The hosts in placement order, kept sorted as placements load them: most VMs take the first that qualifies.
+  const sorted = live.every((h, i) => i === 0 || compareHosts(live[i - 1]!, h) < 0) ? live.slice() : [...live].sort(compareHosts);
   for (const vm of [...vms].sort(byPriority)) {
     const waitFor = opts.order && !opts.order.released.has(vm.name) ? (opts.order.after.get(vm.name) ?? []).filter((d) => !opts.order!.ready(d)) : [];
     if (waitFor.length > 0) {
@@ -180,50 +185,84 @@ export function planBatch(hosts: readonly HostLoad[], vms: readonly PlanRequest[
       continue;
     }
     const avoid = new Set(vm.avoid ?? []);
-    const refusals: { host: string; cause: string; text?: string }[] = [];
-    let best: Candidate | null = null;
-    let startLimited = false;
-    for (const h of live) {
-      if (avoid.has(h.name)) continue;
-      // The VM is already counted where it is: check that host without it.
-      const here = vm.prefer === h.name;
-      const why = disqualified(here ? { ...h, vms: h.vms - 1, usedCpus: h.usedCpus - vm.cpus, usedMemoryMb: h.usedMemoryMb - vm.memoryMb } : h, vm);
-      if (why !== null) {
-        refusals.push({ host: h.name, cause: why });
-        continue;
+    // Without soft rules nor a preferred host, every qualifying host ranks by host order alone:
+    // the VM takes the first that qualifies (and that no strict rule refuses).
+    const firstFit = vm.prefer == null && (tracker === null || !tracker.soft(vm.name));
+    /** One scan of the hosts; the refusals are recorded (for the reason) only once no host took it. */
+    const judge = tracker === null || tracker.free(vm.name) ? null : tracker.judge(vm.name);
+    const scan = (refusals: Refusal[] | null): { best: Candidate | null; startLimited: boolean } => {
+      let best: Candidate | null = null;
+      let startLimited = false;
+      for (const h of firstFit ? sorted : live) {
+        if (avoid.has(h.name)) continue;
+        // The VM is already counted where it is: check that host without it.
+        const here = vm.prefer === h.name;
+        const why = disqualified(here ? { ...h, vms: h.vms - 1, usedCpus: h.usedCpus - vm.cpus, usedMemoryMb: h.usedMemoryMb - vm.memoryMb } : h, vm);
+        if (why !== null) {
+          refusals?.push({ host: h.name, cause: why });
+          continue;
+        }
+        const v = judge?.(h.name);
+        if (v?.blocked) {
+          refusals?.push({ host: h.name, cause: v.blocked.cause, text: v.blocked.text });
+          continue;
+        }
+        if ((starts.get(h.name) ?? 0) >= opts.maxStartsPerHost) {
+          startLimited = true;
+          refusals?.push({ host: h.name, cause: 'start-limit' });
+          continue;
+        }
+        const c: Candidate = { host: h, soft: v?.softViolations ?? 0 };
+        if (firstFit) return { best: c, startLimited };
+        if (best === null || better(c, best, vm.prefer ?? null)) best = c;
       }
-      const v = tracker?.verdict(vm.name, h.name);
-      if (v?.blocked) {
-        refusals.push({ host: h.name, cause: v.blocked.cause, text: v.blocked.text });
-        continue;
-      }
-      if ((starts.get(h.name) ?? 0) >= opts.maxStartsPerHost) {
-        startLimited = true;
-        refusals.push({ host: h.name, cause: 'start-limit' });
-        continue;
-      }
-      const c: Candidate = { host: h, soft: v?.softViolations ?? 0 };
-      if (best === null || better(c, best, vm.prefer ?? null)) best = c;
-    }
+      return { best, startLimited };
+    };
+    const { best } = scan(null);
     if (best === null) {
+      const refusals: Refusal[] = [];
+      const { startLimited } = scan(refusals);
       const causes = [...new Set(refusals.map((r) => r.cause))].sort();
       plan.queued.push({ vm: vm.name, priority: vm.priority, why: startLimited ? 'start-limit' : 'no-host', causes, reason: explain(refusals) });
       continue;
     }
-    const h = best.host;
+    let h = best.host;
     const pick = h.name;
     // The preferred host already counts this VM: restarting in place adds nothing.
     if (pick !== vm.prefer) {
+      if (!owned.has(h)) {
+        const copy = { ...h, capacity: { ...h.capacity } };
+        live[live.indexOf(h)] = copy;
+        sorted[sorted.indexOf(h)] = copy;
+        owned.add(copy);
+        h = copy;
+      }
       h.vms += 1;
       h.usedCpus += vm.cpus;
       h.usedMemoryMb += vm.memoryMb;
       if (h.loadFive !== null) h.loadFive += loadPerVm(vm);
+      resort(sorted, h);
     }
     tracker?.place(vm.name, pick);
     starts.set(pick, (starts.get(pick) ?? 0) + 1);
     plan.assignments.push({ vm: vm.name, host: pick });
   }
   return plan;
+}
+
+type Refusal = { host: string; cause: string; text?: string };
+
+/** Moves h (whose load or VM count just grew) to its place in the sorted host list. */
+function resort(sorted: HostLoad[], h: HostLoad): void {
+  sorted.splice(sorted.indexOf(h), 1);
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (compareHosts(sorted[mid]!, h) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  sorted.splice(lo, 0, h);
 }
 
 function better(a: Candidate, b: Candidate, prefer: string | null): boolean {
