@@ -17,6 +17,8 @@ import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { HaController, type HostSpec, type VmSpec } from '../src/ha/controller.js';
 import { PxeEvidence } from '../src/ha/evidence.js';
+import { admission, planFailure, prepare, type ClusterView } from '../src/ha/admission.js';
+import type { RuleGroup } from '../src/ha/affinity.js';
 import { planBatch, type HostLoad, type PlanRequest } from '../src/ha/placement.js';
 import { seededRng } from '../src/ha/random.js';
 import { defaultRules } from '../src/ha/rules.js';
@@ -31,6 +33,34 @@ import { peakRssMb } from './lib/proc.js';
 import { median } from './lib/stats.js';
 
 const PER_HOST = 20;
+/** Placement rules in the rules benchmark: 600 strict anti-affinity triples, 200 soft affinity pairs, 200 VMs with required hosts. */
+const RULES = 1000;
+
+/**
+ * The cluster of the rules benchmark: VMs on their hosts, hosts in racks of a tenth, and RULES
+ * rules that the current placement satisfies (anti-affinity members a third of the cluster apart).
+ */
+export function rulesCluster(VMS: number, HOSTS: number): ClusterView {
+  const rack = Math.max(1, Math.round(HOSTS / 10));
+  const hosts: HostLoad[] = Array.from({ length: HOSTS }, (_, i) => ({
+    name: `hv${i}`, up: true, maintenance: false, loadFive: (i % 7) / 4, loadThreshold: 24, vms: PER_HOST,
+    usedCpus: PER_HOST, usedMemoryMb: PER_HOST * 2048, capacity: { cpus: 64, memoryMb: 262_144, vms: 40 }, rack: `r${Math.floor(i / rack)}`,
+  }));
+  const vms = Array.from({ length: VMS }, (_, i) => ({ name: `vm${i}`, host: `hv${Math.floor(i / PER_HOST) % HOSTS}`, cpus: 1, memoryMb: 2048, priority: i % 3 }));
+  const third = Math.floor(VMS / 3);
+  const groups: RuleGroup[] = [];
+  const anti = Math.round(RULES * 0.6);
+  const aff = Math.round(RULES * 0.2);
+  for (let k = 0; k < anti; k++) groups.push({ kind: 'anti-affinity', strict: true, vms: [0, 1, 2].map((j) => `vm${(k * 7 + j * third) % VMS}`) });
+  for (let k = 0; k < aff; k++) groups.push({ kind: 'affinity', strict: false, vms: [`vm${VMS - 1 - 2 * k}`, `vm${VMS - 2 - 2 * k}`] });
+  const own = new Map<string, { hosts: string[]; hostsRequired: boolean }>();
+  for (let k = 0; k < RULES - anti - aff; k++) {
+    const v = vms[(k * 37) % VMS]!;
+    const h = Number(v.host!.slice(2));
+    own.set(v.name, { hosts: [v.host!, `hv${(h + HOSTS / 2) % HOSTS}`, `hv${(h + HOSTS / 2 + 1) % HOSTS}`], hostsRequired: true });
+  }
+  return { hosts, vms, rules: { groups, vms: own } };
+}
 
 export interface HaResult {
   vms: number;
@@ -42,6 +72,12 @@ export interface HaResult {
   planMs: number;
   planned: number;
   rackMs: number;
+  /** With RULES placement rules: a rack failure planned (planFailure), and one admission pass (N+1 over every host). */
+  rulesPlanMs: number;
+  rulesPlanQueued: number;
+  admissionMs: number;
+  admissionCases: number;
+  rackAdmissionMs: number;
   started: number;
   waiting: number;
   rssMb: number;
@@ -76,6 +112,25 @@ export async function measureHa(VMS: number, HOSTS: number): Promise<HaResult> {
   t0 = performance.now();
   const plan = planBatch(loads, requests, { maxStartsPerHost: 4 });
   const planMs = performance.now() - t0;
+
+  // With rules: a rack failure planned, and the admission pass the controller runs after each monitoring pass.
+  const view = rulesCluster(VMS, HOSTS);
+  const rackHosts = view.hosts.filter((h) => h.rack === 'r0').map((h) => h.name);
+  planFailure(prepare(view), rackHosts);
+  t0 = performance.now();
+  const rulesPlan = planFailure(prepare(view), rackHosts);
+  const rulesPlanMs = performance.now() - t0;
+  admission(view);
+  const adm: number[] = [];
+  let admissionCases = 0;
+  for (let i = 0; i < 5; i++) {
+    const t = performance.now();
+    admissionCases = admission(view).cases;
+    adm.push(performance.now() - t);
+  }
+  t0 = performance.now();
+  admission(view, { domain: 'rack' });
+  const rackAdmissionMs = performance.now() - t0;
 
   // The real controller on a simulated cluster.
   const clock = new SimClock(0);
@@ -115,7 +170,7 @@ export async function measureHa(VMS: number, HOSTS: number): Promise<HaResult> {
   controller.abandon();
   return {
     vms: VMS, hosts: HOSTS, rackVms: RACK_HOSTS * PER_HOST, gangliaMs, firstPassMs, passMs: median(passes), planMs, planned: plan.assignments.length + plan.queued.length,
-    rackMs, started: started.size, waiting, rssMb: peakRssMb(process.pid),
+    rackMs, rulesPlanMs, rulesPlanQueued: rulesPlan.queued.length, admissionMs: median(adm), admissionCases, rackAdmissionMs, started: started.size, waiting, rssMb: peakRssMb(process.pid),
   };
 }
 
@@ -145,7 +200,7 @@ export async function runHa(opts: BenchOptions): Promise<Figure[]> {
   for (let round = 0; round < opts.rounds; round++) {
     const r = await child(vms, hosts);
     rs.push(r);
-    opts.log(`ha round ${round + 1}: pass ${r.passMs.toFixed(1)} ms, plan ${r.planMs.toFixed(1)} ms, rack ${r.rackMs.toFixed(0)} ms (${r.started} started, ${r.waiting} waiting), rss ${r.rssMb.toFixed(0)} MB`);
+    opts.log(`ha round ${round + 1}: pass ${r.passMs.toFixed(1)} ms, plan ${r.planMs.toFixed(1)} ms, rack ${r.rackMs.toFixed(0)} ms (${r.started} started, ${r.waiting} waiting), rules: rack plan ${r.rulesPlanMs.toFixed(1)} ms, admission ${r.admissionMs.toFixed(1)} ms (${r.admissionCases} cases), rack admission ${r.rackAdmissionMs.toFixed(1)} ms, rss ${r.rssMb.toFixed(0)} MB`);
   }
   const r0 = rs[0]!;
   const inv = `${vms} VMs / ${hosts} hypervisors`;
@@ -154,6 +209,9 @@ export async function runHa(opts: BenchOptions): Promise<Figure[]> {
     { bench: 'ha', name: `first pass (state set up), ${inv}`, unit: 'ms', better: 'lower', ours: rs.map((r) => r.firstPassMs) },
     { bench: 'ha', name: `placement plan for a ${r0.rackVms}-VM rack failure (planBatch), ${inv}`, unit: 'ms', better: 'lower', ours: rs.map((r) => r.planMs) },
     { bench: 'ha', name: `${r0.rackVms}-VM rack failure end to end through the controller (${r0.started} started, ${r0.waiting} queued)`, unit: 'ms', better: 'lower', ours: rs.map((r) => r.rackMs) },
+    { bench: 'ha', name: `rack failure planned with ${RULES} placement rules (planFailure, ${r0.rackVms} VMs, ${r0.rulesPlanQueued} left waiting), ${inv}`, unit: 'ms', better: 'lower', ours: rs.map((r) => r.rulesPlanMs) },
+    { bench: 'ha', name: `admission pass, N+1 over every hypervisor (${r0.admissionCases} failure cases), ${RULES} rules, ${inv}`, unit: 'ms', better: 'lower', ours: rs.map((r) => r.admissionMs) },
+    { bench: 'ha', name: `admission pass, N+1 over racks, ${RULES} rules, ${inv}`, unit: 'ms', better: 'lower', ours: rs.map((r) => r.rackAdmissionMs) },
     { bench: 'ha', name: `parse a ${hosts}-host Ganglia document`, unit: 'ms', better: 'lower', ours: rs.map((r) => r.gangliaMs) },
     { bench: 'ha', name: `controller process peak RSS (VmHWM), ${inv}`, unit: 'MB', better: 'lower', ours: rs.map((r) => r.rssMb) },
   ];

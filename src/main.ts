@@ -53,6 +53,7 @@ import { fetchGanglia } from './monitor/ganglia-fetch.js';
 import { probeAll } from './monitor/probe.js';
 import { bootEvidence, PxeEvidence, type TraceSink } from './ha/evidence.js';
 import { vmSpecs } from './ha/from-config.js';
+import { registerAdmission } from './ha/admission-metrics.js';
 import { activeHa, inactiveHa, type HaView } from './ha/view.js';
 import type { BootTrace } from './inventory/trace.js';
 import { LiveFeed } from './http/live-feed.js';
@@ -283,6 +284,7 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
     cluster?.attach({ bootTable, catalog });
     await onLeader('install-expiry', async () => installExpiryService(install));
     let haView: HaView = cluster ? cluster.haView(config.ha.budget.window) : inactiveHa('not loaded');
+    registerAdmission(metrics, () => haView.admission?.() ?? null);
     await onLeader('ha', async () => {
       const ha = await buildHa(config, { store, inventory, bootTable, clock, log, evidence, live });
       if (cluster) cluster.setLeaderHa(ha.view);

@@ -112,3 +112,31 @@ describe('3rc command line', () => {
     assert.match(p2v.stderr, /^3rc: no 3rc answers for .*lab\.yaml: a P2V needs the running server/);
   });
 });
+
+describe('3rc plan: a what-if failure on the example inventory', () => {
+  it('prints, VM by VM, where each would restart or why it cannot; no side effects', async () => {
+    const r = await cli(['plan', '--fail', 'hv1', '--config', LAB_YAML]);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trim().split('\n');
+    assert.match(lines[0]!, /^What-if: hv1 fails now /);
+    // hv2 already commits 3 CPUs of its 2: none of hv1's VMs fits there.
+    assert.deepEqual(lines.slice(2, 5).map((l) => l.split(/\s{2,}/)), [['vm10', 'hv1', '0', 'no host: waits', 'hv2 out of CPUs'], ['vm11', 'hv1', '0', 'no host: waits', 'hv2 out of CPUs'], ['vm14', 'hv1', '0', 'no host: waits', 'hv2 out of CPUs']]);
+    assert.equal(lines.at(-1), 'capacity: N+1 does not hold: hv1 failure would leave vm10, vm11, vm14 without room: cpus (1 more failure cases fail too)');
+  });
+
+  it('with room and rules: restarts by priority, and names the anti-affinity that blocks', async () => {
+    const text = readFileSync(LAB_YAML, 'utf8')
+      .replaceAll('capacity: { cpus: 2, memoryMb: 4096, vms: 4 }', 'capacity: { cpus: 16, memoryMb: 16384, vms: 5 }')
+      .replace('budget: { recoveries: 3, window: 1h }', 'budget: { recoveries: 3, window: 1h }\n  rules:\n    - { antiAffinity: [vm10, vm12] }\n  admission: { failures: 2 }')
+      .replace('role: services, hypervisor: hv1 }', 'role: services, hypervisor: hv1, priority: 5 }');
+    const file = join(dir, 'rules.yaml');
+    writeFileSync(file, text);
+    const r = await cli(['plan', '--fail', 'hv1', '--config', file, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { assignments: { vm: string; host: string }[]; queued: { vm: string; reason: string }[]; admission: { line: string } };
+    // vm11 (priority 5) first; vm10 may not join vm12; vm14 takes the last VM slot of hv2 (5).
+    assert.deepEqual(out.assignments, [{ vm: 'vm11', host: 'hv2' }, { vm: 'vm14', host: 'hv2' }]);
+    assert.deepEqual(out.queued.map((q) => [q.vm, q.reason]), [['vm10', 'anti-affinity with vm12 on hv2']]);
+    assert.match(out.admission.line, /^capacity: N\+2 does not hold: hv1 \+ hv2 failure would leave /);
+  });
+});

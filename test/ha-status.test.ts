@@ -11,8 +11,9 @@ describe('HA status', () => {
     try {
       const s = await serve(cfg);
       try {
-        const api = (await (await fetch(`${s.url}/api/v1/ha`)).json()) as { active: boolean; reason: string; vms: unknown[] };
+        const api = (await (await fetch(`${s.url}/api/v1/ha`)).json()) as { active: boolean; reason: string; vms: unknown[]; admission: unknown };
         assert.equal(api.active, false);
+        assert.equal(api.admission, null);
         assert.equal(api.reason, "ha.enabled is false in the config");
         const st = await cli(['status', '--config', cfg.file]);
         assert.equal(st.code, 0, st.stderr);
@@ -32,6 +33,8 @@ describe('HA status', () => {
       const st = await cli(['status', '--config', cfg.file]);
       assert.equal(st.code, 0, st.stderr);
       assert.match(st.stdout, /^HA controller: no 3rc server is running; the states it last persisted:\n/);
+      // Admission on the config's cluster: the example's hv2 has no CPU left for hv1's VMs.
+      assert.match(st.stdout, /^capacity: N\+1 does not hold: hv1 failure would leave vm10, vm11, vm14 without room: cpus \(1 more failure cases fail too\) \(computed on the config's cluster\)$/m);
       // The state, its host, reason and budget; not how many seconds the CLI took to start.\n      assert.match(st.stdout, /^vm11\s+quarantined\s+hv1\s+\d+[smh] ago\s+budget-exhausted\s+3\/3$/m);
       const op = await cli(['ha', 'clear', 'vm11', '--config', cfg.file]);
       assert.equal(op.code, 1);

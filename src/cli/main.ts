@@ -19,6 +19,7 @@ import * as reload from './commands/reload.js';
 import * as render from './commands/render.js';
 import * as status from './commands/status.js';
 import * as serve from './commands/serve.js';
+import * as plan from './commands/plan.js';
 import * as simulate from './commands/simulate.js';
 import { EXIT_FAIL, EXIT_OK, EXIT_USAGE, processIo, type Io } from './io.js';
 import { storeLockedMessage } from './target.js';
@@ -38,6 +39,7 @@ Commands:
   hosts          list hosts and their boot entries
   boot           set what a host boots next (install or local)
   simulate       crash-test the HA controller against a simulated cluster
+  plan           what-if: where the HA planner would restart the VMs of failed hypervisors
   render         print what a host is served (kickstart/preseed, iPXE)
   lint           render every template for every host and check the results
   status         the HA controller's view of every VM
@@ -163,6 +165,12 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
       if (positionals.length) throw usage(`unexpected argument ${positionals[0]}`);
       const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
       return simulate.run({ scenario: str(values.scenario), runs: str(values.runs), timings: str(values.timings), seed: str(values.seed), json: values.json === true }, io);
+    }
+    case 'plan': {
+      const { values, positionals } = parse(rest, { ...configOption, fail: { type: 'string', multiple: true }, json: { type: 'boolean' } });
+      if (values.help) return io.out(plan.help), EXIT_OK;
+      if (positionals.length) throw usage(`unexpected argument ${positionals[0]}`);
+      return plan.run(configPath(values, io), { fail: (values.fail as string[] | undefined) ?? [], json: values.json === true }, io);
     }
     case 'lab': {
       const { values, positionals } = parse(rest, { vm: { type: 'string', multiple: true }, install: { type: 'boolean' }, profile: { type: 'string' }, pxe: { type: 'boolean' }, disk: { type: 'string' } });

@@ -285,6 +285,7 @@ export class Cluster {
         if (c.role === 'leader' && c.leaderHa) return c.leaderHa.adopt(spec);
         throw c.notLeader(`HA protection of a new VM runs on the leader`);
       },
+      admission: () => (c.role === 'leader' ? (c.leaderHa?.admission?.() ?? null) : null),
     };
   }
 

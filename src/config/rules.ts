@@ -23,7 +23,7 @@ function duplicates<T>(items: T[], key: (t: T, i: number) => string, field: stri
   });
 }
 
-export function checkRules(cfg: Pick<RawConfig, 'network' | 'servers' | 'profiles' | 'hypervisors' | 'hosts'> & Partial<Pick<RawConfig, 'store'>>): RuleProblem[] {
+export function checkRules(cfg: Pick<RawConfig, 'network' | 'servers' | 'profiles' | 'hypervisors' | 'hosts'> & Partial<Pick<RawConfig, 'store' | 'ha'>>): RuleProblem[] {
   const out: RuleProblem[] = [];
 
   // Store: etcd settings go with kind etcd, and only with it.
@@ -146,5 +146,67 @@ export function checkRules(cfg: Pick<RawConfig, 'network' | 'servers' | 'profile
       }
     }
   });
+  placementRules(cfg, hypervisors, out);
   return out;
+}
+
+/**
+ * HA placement rules: `hosts` names hypervisors, `after` and the groups of ha.rules name VMs
+ * (hosts with a hypervisor), and restart order has no cycle (it would wait forever), named in full.
+ */
+function placementRules(cfg: Pick<RawConfig, 'hosts'> & Partial<Pick<RawConfig, 'ha'>>, hypervisors: Set<string>, out: RuleProblem[]): void {
+  const vms = new Set(cfg.hosts.filter((h) => h.hypervisor !== undefined).map((h) => h.name));
+  const vmList = () => [...vms].join(', ') || 'none defined';
+  cfg.hosts.forEach((h, i) => {
+    h.hosts?.forEach((hv, j) => {
+      if (!hypervisors.has(hv)) out.push({ path: ['hosts', i, 'hosts', j], message: `hypervisor ${JSON.stringify(hv)} does not exist (hypervisors: ${[...hypervisors].join(', ') || 'none defined'})` });
+    });
+    h.after?.forEach((dep, j) => {
+      if (dep === h.name) out.push({ path: ['hosts', i, 'after', j], message: `expected other VMs, got ${h.name} itself` });
+      else if (!vms.has(dep)) out.push({ path: ['hosts', i, 'after', j], message: `expected a VM (a host with a hypervisor), got ${JSON.stringify(dep)} (VMs: ${vmList()})` });
+    });
+  });
+  cfg.ha?.rules.forEach((r, i) => {
+    const field = r.antiAffinity ? 'antiAffinity' : 'affinity';
+    (r.antiAffinity ?? r.affinity ?? []).forEach((vm, j) => {
+      if (!vms.has(vm)) out.push({ path: ['ha', 'rules', i, field, j], message: `expected a VM (a host with a hypervisor), got ${JSON.stringify(vm)} (VMs: ${vmList()})` });
+    });
+  });
+  const cycle = afterCycle(cfg.hosts.map((h) => ({ name: h.name, after: (h.after ?? []).filter((d) => d !== h.name) })));
+  if (cycle) {
+    const i = cfg.hosts.findIndex((h) => h.name === cycle[0]);
+    out.push({ path: ['hosts', i, 'after'], message: `restart order cycle ${cycle.join(' -> ')}: expected after to name VMs that do not wait, directly or not, for ${cycle[0]}` });
+  }
+}
+
+/** The first cycle of `after` edges, as [a, b, ..., a] (a in config order), or null. */
+export function afterCycle(nodes: readonly { name: string; after: readonly string[] }[]): string[] | null {
+  const edges = new Map(nodes.map((n) => [n.name, n.after]));
+  const state = new Map<string, 1 | 2>(); // 1: on the path, 2: done
+  for (const root of nodes) {
+    if (state.has(root.name)) continue;
+    const path: string[] = [root.name];
+    const next: number[] = [0];
+    state.set(root.name, 1);
+    while (path.length > 0) {
+      const at = path.at(-1)!;
+      const deps = edges.get(at) ?? [];
+      const k = next.at(-1)!;
+      if (k >= deps.length) {
+        state.set(at, 2);
+        path.pop();
+        next.pop();
+        continue;
+      }
+      next[next.length - 1] = k + 1;
+      const d = deps[k]!;
+      if (!edges.has(d)) continue;
+      if (state.get(d) === 1) return [...path.slice(path.indexOf(d)), d];
+      if (state.get(d) === 2) continue;
+      state.set(d, 1);
+      path.push(d);
+      next.push(0);
+    }
+  }
+  return null;
 }

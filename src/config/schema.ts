@@ -420,6 +420,12 @@ const host = z.strictObject({
   /** What a VM needs from its hypervisor, for placement. Defaults: 1 CPU, 1024 MiB. */
   cpus: z.number().int().positive().default(1),
   memoryMb: z.number().int().positive().default(1024),
+  /** Hypervisors this VM may run on (node affinity). Default: any. */
+  hosts: z.array(hostname).min(1, { message: 'expected at least one hypervisor name' }).optional(),
+  /** hosts is a requirement (true) or a preference (false). Default: true. */
+  hostsRequired: z.boolean().optional(),
+  /** VMs that must answer (or be quarantined) before this one is restarted (ha.restartOrder). Default: none. */
+  after: z.array(hostname).optional(),
   /** Boot entry used only when the store has none yet for this MAC. Default: local. */
   boot: z.enum(['local', 'install']).default('local'),
   /**
@@ -462,6 +468,8 @@ const hypervisor = z.strictObject({
   loadThreshold: z.number().positive().default(4),
   /** In maintenance: no VM is placed here. Default: false. */
   maintenance: z.boolean().default(false),
+  /** Failure domain label: hypervisors of one rack fail together in admission control (ha.admission.domain rack). Default: none. */
+  rack: z.string().regex(/^[A-Za-z0-9_.-]{1,63}$/, { message: 'expected a rack label: letters, digits, ., _ and -, at most 63 characters' }).optional(),
   /**
    * Its BMC: power, one-time network boot and health through IPMI (ipmitool -I lanplus) or
    * Redfish (HTTPS). A hypervisor with a BMC is fenced through it (power off, read back off) even
@@ -633,6 +641,47 @@ export const configSchema = z.strictObject({
           learnHostKeys: z.boolean().default(true),
         })
         .optional(),
+      /**
+       * Placement groups: `antiAffinity: [vmA, vmB]` (never on one host) or `affinity: [...]` (kept
+       * together); strict (the VM waits rather than break it) or not (followed when some host allows).
+       */
+      rules: z
+        .array(
+          z
+            .strictObject({
+              antiAffinity: z.array(hostname).min(2, { message: 'expected at least two VMs' }).optional(),
+              affinity: z.array(hostname).min(2, { message: 'expected at least two VMs' }).optional(),
+              /** Default: true. */
+              strict: z.boolean().default(true),
+            })
+            .refine((r) => (r.antiAffinity === undefined) !== (r.affinity === undefined), { message: 'expected exactly one of antiAffinity or affinity' }),
+        )
+        .default([]),
+      /** Restart order (a VM's `after`): how long it waits for its dependencies, and whether that wait ends at all. */
+      restartOrder: z
+        .strictObject({
+          /** After this long the VM starts anyway. Default: 10m. */
+          timeout: duration.prefault(600),
+          /** False: wait for the dependencies however long it takes. Default: true. */
+          timeoutApplies: z.boolean().default(true),
+        })
+        .prefault({}),
+      /** Admission control, computed after every pass: would the VMs of failed hosts find room? */
+      admission: z
+        .strictObject({
+          /** Simultaneous failures planned for (1 = N+1). Default: 1. */
+          failures: z.number().int().min(1).default(1),
+          /** host: any hypervisor fails; rack: every hypervisor of one `rack` label fails together. Default: host. */
+          domain: z.enum(['host', 'rack']).default('host'),
+          /** Shares of each hypervisor's CPUs and memory that placements other than restarts leave free. Default: 0. */
+          reserve: z
+            .strictObject({
+              cpuShare: z.number().min(0).max(0.9).default(0),
+              memoryShare: z.number().min(0).max(0.9).default(0),
+            })
+            .prefault({}),
+        })
+        .prefault({}),
       /** gmond or gmetad to read load_five and cpu_num from (XML over TCP). Default: none. */
       ganglia: z.strictObject({ host: z.string().min(1), port: port.default(8649) }).optional(),
       budget: z

@@ -103,6 +103,8 @@ export interface EventDataMap {
   'ha.action': { type: string; id: string; vm: string; host?: string | null; [k: string]: unknown };
   /** `id`: the action's (the FSM's string ids, `ha.action` data.id). */
   'ha.done': { id: string; action: string; detail?: string };
+  /** Admission control changed (ha/admission.ts): its status line, the failure cases that fail and the VMs they strand. */
+  'ha.admission': { line: string; failures: number; domain: string; failing: string[]; stranded: string[] };
   'hypervisor.up': { loadFive: number | null };
   'hypervisor.down': { loadFive: number | null };
   /** Events of MACs nobody knows, counted per minute (inventory/trace.ts LimitedTrace). */
@@ -166,7 +168,7 @@ const KINDS: Record<EventKind, true> = {
   'http.file': true, 'http.kickstart': true, 'http.ipxe': true, 'http.refused': true, 'http.install-done': true, 'http.install-failed': true,
   'install.done': true, 'install.failed': true, 'install.expired': true, 'install.host-keys': true,
   'dns.query': true, 'boot.set': true, 'boot.removed': true, 'host.created': true, 'host.updated': true, 'host.deleted': true,
-  'p2v.job': true, 'p2v.refused': true, 'ha.transition': true, 'ha.action': true, 'ha.done': true, 'hypervisor.up': true, 'hypervisor.down': true,
+  'p2v.job': true, 'p2v.refused': true, 'ha.transition': true, 'ha.action': true, 'ha.done': true, 'ha.admission': true, 'hypervisor.up': true, 'hypervisor.down': true,
   'trace.unknown': true,
 };
 
@@ -257,6 +259,7 @@ export function retentionOf(kind: EventKind): Retention {
     case 'ha.transition':
     case 'ha.action':
     case 'ha.done':
+    case 'ha.admission':
     case 'hypervisor.up':
     case 'hypervisor.down':
       return 'record';

@@ -27,7 +27,9 @@ import type { Store, StoreOp } from '../store/store.js';
 import { DriverError, DriverErrorCodes, isDriverError, type Fencer, type GuestAccess, type HypervisorDriver } from '../hypervisor/driver.js';
 import { initialState, step, type FsmCommand, type FsmEvent, type FsmRules, type VmFsmState } from './fsm.js';
 import { isBlackout, type Monitor, type Snapshot } from './monitor.js';
-import { planBatch, type HostLoad, type PlanRequest } from './placement.js';
+import { admission, admissionLine, planFailure, prepare, type Admission, type AdmissionOptions, type ClusterView } from './admission.js';
+import { placementRules, RuleIndex, type PlacementRules, type RuleGroup } from './affinity.js';
+import { planBatch, type HostLoad, type Plan, type PlanRequest } from './placement.js';
 
 /** A VM the controller keeps alive (from the inventory). */
 export interface VmSpec {
@@ -40,10 +42,17 @@ export interface VmSpec {
   priority: number;
   cpus: number;
   memoryMb: number;
+  /** Hypervisors it may (hostsRequired, default) or should run on. */
+  hosts?: readonly string[] | undefined;
+  hostsRequired?: boolean | undefined;
+  /** VMs that must answer (or be quarantined) before it is restarted. */
+  after?: readonly string[] | undefined;
 }
 
 export interface HostSpec {
   name: string;
+  /** Failure domain label. */
+  rack?: string | undefined;
   loadThreshold: number;
   capacity: { cpus?: number | undefined; memoryMb?: number | undefined; vms?: number | undefined };
   maintenance?: boolean;
@@ -71,6 +80,18 @@ export interface ControllerDeps {
   maxStartsPerHost?: number;
   /** How long a start counts as "in flight" for that limit. Default: 2 min. */
   startWindow?: number;
+  /**
+   * Placement requests arriving within this long of the first are planned together (config:
+   * 200 ms). Default: 0, each is planned as soon as the current microtasks are done (the model
+   * checker's recorded traces assume it).
+   */
+  placeWindow?: number;
+  /** Anti-affinity and affinity groups (ha.rules). Default: none. */
+  groups?: readonly RuleGroup[];
+  /** How long a VM waits for its `after` VMs, and whether the wait ends. Default: 10 min, it ends. */
+  restartOrder?: { timeout: number; timeoutApplies: boolean };
+  /** Admission control computed after every pass. Default: N+1 over single hosts. */
+  admission?: AdmissionOptions;
   log?: Logger;
 }
 
@@ -107,11 +128,21 @@ export class HaController implements Service {
   private passing = false;
   private scanTimer: Timer | null = null;
   private stopped = false;
+  private readonly rules: PlacementRules;
+  /** When each VM was first held back by its restart order (cleared once placed). */
+  private readonly heldSince = new Map<string, number>();
+  /** Why the last plan left a VM without a host (cleared once placed). */
+  private readonly waitReasons = new Map<string, string>();
+  private lastAdmission: Admission | null = null;
+  private placeTimer: Timer | null = null;
+  /** VMs whose machine holds a target (placed, old copy being fenced): hostLoads() counts them there. */
+  private readonly targeting = new Set<string>();
 
   private constructor(deps: ControllerDeps) {
     this.d = deps;
     this.log = deps.log ?? silentLogger;
     for (const v of deps.vms) this.specs.set(v.name, v);
+    this.rules = placementRules(deps.groups ?? [], deps.vms);
   }
 
   /**
@@ -130,6 +161,7 @@ export class HaController implements Service {
     c.blackout = [...c.states.values()].some((s) => s.paused);
     for (const s of c.states.values()) {
       c.account(s.vm, s.host, +1);
+      if (s.target) c.targeting.add(s.vm);
       if (s.timer) c.armTimer(s.vm, s.timer.id, Math.max(0, s.timer.at - now));
       if (s.pending) c.track(c.reconcile(s));
     }
@@ -155,6 +187,8 @@ export class HaController implements Service {
     this.stopped = true;
     this.scanTimer?.cancel();
     this.scanTimer = null;
+    this.placeTimer?.cancel();
+    this.placeTimer = null;
     for (const t of this.timers.values()) t.cancel();
     this.timers.clear();
   }
@@ -175,6 +209,30 @@ export class HaController implements Service {
       vm: s.vm, state: s.phase, host: s.host, since: s.since, reason: s.reason,
       recoveriesUsed: s.recoveries.filter((t) => t > now - window).length,
     }));
+  }
+
+  /** Why the last placement left each waiting VM without a host ("anti-affinity with vm12 on hv2; ..."). */
+  waiting(): Map<string, string> {
+    return new Map(this.waitReasons);
+  }
+
+  /** The cluster as placement sees it now: hosts with the last pass's load, VMs where the controller has them. */
+  clusterView(): ClusterView {
+    const vms = [...this.states.values()].map((s) => {
+      const spec = this.specs.get(s.vm)!;
+      return { name: s.vm, host: s.target ?? s.host, cpus: spec.cpus, memoryMb: spec.memoryMb, priority: spec.priority };
+    });
+    return { hosts: this.hostLoads(), vms, rules: this.rules };
+  }
+
+  /** What-if: the plan if `failed` died now (no side effects; the planner of a real failure). */
+  whatIf(failed: readonly string[]): Plan {
+    return planFailure(prepare(this.clusterView()), failed);
+  }
+
+  /** The admission answer of the last pass (null before the first). */
+  admission(): Admission | null {
+    return this.lastAdmission;
   }
 
   /** The machine's full state of one VM (read-only copy). */
@@ -259,6 +317,21 @@ export class HaController implements Service {
       this.passing = false;
     }
     await this.flushPlacement();
+    await this.checkAdmission();
+  }
+
+  /** Admission after a pass: kept for status, the API and metrics; a change is a warning and an event. */
+  private async checkAdmission(): Promise<void> {
+    const a = admission(this.clusterView(), this.d.admission ?? {});
+    const before = this.lastAdmission;
+    this.lastAdmission = a;
+    const line = admissionLine(a);
+    if (before === null ? a.holds : admissionLine(before) === line) return;
+    const now = this.d.clock.now();
+    if (a.holds) this.log.info({ admission: line }, 'admission control: capacity holds again');
+    else this.log.warn({ admission: line }, 'admission control: a failure would leave VMs without room');
+    const stranded = [...new Set(a.failing.flatMap((f) => f.stranded.map((s) => s.vm)))];
+    await this.d.store.write([{ op: 'appendEvent', event: newEvent('ha.admission', { at: now, vm: null, host: null, reason: a.holds ? 'holds' : 'fails' }, { line, failures: a.failures, domain: a.domain, failing: a.failing.map((f) => f.label), stranded }) }]);
   }
 
   // ---- event application ---------------------------------------------------------------------
@@ -308,6 +381,8 @@ export class HaController implements Service {
     const ops: StoreOp[] = [{ op: 'putVmState', state: { vm, state: r.state.phase, data: r.state, updatedAt: now } }, ...events.map((e) => ({ op: 'appendEvent' as const, event: e }))];
     await this.d.store.write(ops);
     this.states.set(vm, r.state);
+    if (r.state.target) this.targeting.add(vm);
+    else this.targeting.delete(vm);
     if (before.host !== r.state.host) {
       this.account(vm, before.host, -1);
       this.account(vm, r.state.host, +1);
@@ -327,7 +402,17 @@ export class HaController implements Service {
         return;
       case 'place':
         this.placeQueue.push(c);
-        if (!this.inPass) this.track(Promise.resolve().then(() => this.flushPlacement()));
+        // Outside a pass, requests that arrive together (the confirm probes of a dead host's VMs
+        // return within moments of each other) are planned as one batch, so that they share out
+        // the room and the rules as admission control planned them.
+        if (this.inPass) return;
+        if (!this.d.placeWindow) this.track(Promise.resolve().then(() => this.flushPlacement()));
+        else if (this.placeTimer === null && !this.stopped) {
+          this.placeTimer = this.d.clock.schedule(this.d.placeWindow, () => {
+            this.placeTimer = null;
+            return this.track(this.flushPlacement().catch((err: unknown) => this.log.error({ err }, 'placement failed')));
+          });
+        }
         return;
       case 'probe':
         this.track(this.probe(vm));
@@ -470,11 +555,50 @@ export class HaController implements Service {
     for (const s of this.starts) inFlight.set(s.host, (inFlight.get(s.host) ?? 0) + 1);
     const requests: PlanRequest[] = batch.map((c) => {
       const spec = this.specs.get(c.vm)!;
-      return { name: c.vm, cpus: spec.cpus, memoryMb: spec.memoryMb, priority: spec.priority, prefer: c.prefer, avoid: c.avoid };
+      // Placed before its old copy was fenced: the host chosen then is kept if it still qualifies.
+      const target = this.states.get(c.vm)?.target ?? null;
+      const prefer = c.prefer ?? (target !== null && !c.avoid.includes(target) ? target : null);
+      return { name: c.vm, cpus: spec.cpus, memoryMb: spec.memoryMb, priority: spec.priority, prefer, avoid: c.avoid };
     });
-    const plan = planBatch(this.hostLoads(), requests, { maxStartsPerHost: this.d.maxStartsPerHost ?? 4, inFlight });
+    // Rules need where every VM is (a map of every VM): built only when there are rules.
+    const ruled = this.rules.groups.length > 0 || this.rules.vms.size > 0;
+    const rules = ruled ? new RuleIndex(this.rules, new Map([...this.states.values()].map((s) => [s.vm, s.target ?? s.host]))) : undefined;
+    const plan = planBatch(this.hostLoads(), requests, {
+      maxStartsPerHost: this.d.maxStartsPerHost ?? 4, inFlight, ...(rules ? { rules } : {}), order: this.orderGate(batch.map((c) => c.vm), now),
+    });
     const chosen = new Map(plan.assignments.map((a) => [a.vm, a.host]));
+    for (const a of plan.assignments) {
+      this.heldSince.delete(a.vm);
+      this.waitReasons.delete(a.vm);
+    }
+    for (const q of plan.queued) {
+      if (q.why === 'order' && !this.heldSince.has(q.vm)) this.heldSince.set(q.vm, now);
+      if (this.waitReasons.get(q.vm) !== q.reason) this.log.info({ vm: q.vm, why: q.why, reason: q.reason }, 'no host for VM yet');
+      this.waitReasons.set(q.vm, q.reason);
+    }
     await Promise.all(batch.map((c) => this.enqueue(c.vm, { type: 'placed', id: c.id, host: chosen.get(c.vm) ?? null })));
+  }
+
+  /**
+   * Restart order: a dependency is ready when its machine is running (its probe answered) or
+   * quarantined (it will not come back by itself); a VM held for longer than the timeout goes anyway.
+   */
+  private orderGate(vms: readonly string[], now: number): NonNullable<Parameters<typeof planBatch>[2]['order']> {
+    const after = new Map<string, readonly string[]>();
+    const released = new Set<string>();
+    const o = this.d.restartOrder ?? { timeout: 600_000, timeoutApplies: true };
+    for (const vm of vms) {
+      const deps = this.specs.get(vm)?.after?.filter((d) => this.states.has(d));
+      if (!deps?.length) continue;
+      after.set(vm, deps);
+      const since = this.heldSince.get(vm);
+      if (o.timeoutApplies && since !== undefined && now - since >= o.timeout) released.add(vm);
+    }
+    const ready = (vm: string) => {
+      const phase = this.states.get(vm)?.phase;
+      return phase === 'running' || phase === 'quarantined' || phase === 'disabled';
+    };
+    return { after, ready, released };
   }
 
   private account(vm: string, host: string | null, sign: 1 | -1): void {
@@ -487,14 +611,32 @@ export class HaController implements Service {
     this.usage.set(host, u);
   }
 
-  /** Hosts as placement sees them: the last pass's reachability and load, our own VM counts. */
+  /**
+   * Hosts as placement sees them: the last pass's reachability and load, our own VM counts, and
+   * the VMs placed there whose old copy is being fenced (their target: counted, with the load a
+   * plan adds, so that the next plan does not give that room away).
+   */
   private hostLoads(): HostLoad[] {
+    const targeted = new Map<string, { vms: number; cpus: number; mem: number }>();
+    for (const vm of this.targeting) {
+      const s = this.states.get(vm)!;
+      if (s.target === null || s.target === s.host) continue;
+      const spec = this.specs.get(s.vm)!;
+      const t = targeted.get(s.target) ?? { vms: 0, cpus: 0, mem: 0 };
+      t.vms += 1;
+      t.cpus += spec.cpus;
+      t.mem += spec.memoryMb;
+      targeted.set(s.target, t);
+    }
     return this.d.hosts.map((h) => {
       const view = this.snapshot?.hosts.get(h.name);
-      const u = this.usage.get(h.name) ?? { vms: 0, cpus: 0, mem: 0 };
+      const own = this.usage.get(h.name) ?? { vms: 0, cpus: 0, mem: 0 };
+      const t = targeted.get(h.name) ?? { vms: 0, cpus: 0, mem: 0 };
+      const u = { vms: own.vms + t.vms, cpus: own.cpus + t.cpus, mem: own.mem + t.mem };
+      const loadFive = view?.loadFive ?? null;
       return {
-        name: h.name, up: view?.up ?? false, maintenance: h.maintenance ?? false, loadFive: view?.loadFive ?? null,
-        loadThreshold: h.loadThreshold, vms: u.vms, usedCpus: u.cpus, usedMemoryMb: u.mem, capacity: h.capacity,
+        name: h.name, up: view?.up ?? false, maintenance: h.maintenance ?? false, loadFive: loadFive === null ? null : loadFive + t.cpus,
+        loadThreshold: h.loadThreshold, vms: u.vms, usedCpus: u.cpus, usedMemoryMb: u.mem, capacity: h.capacity, rack: h.rack,
       };
     });
   }

@@ -54,7 +54,7 @@ describe('placement: a whole host failure', () => {
     const vms = [vm('v1'), vm('v2', { priority: 5 }), vm('v3'), vm('v4', { priority: 9 })];
     const plan = planBatch(hosts, vms, { maxStartsPerHost: 10 });
     assert.deepEqual(plan.assignments, [{ vm: 'v4', host: 'a' }, { vm: 'v2', host: 'b' }, { vm: 'v1', host: 'a' }]);
-    assert.deepEqual(plan.queued, [{ vm: 'v3', priority: 0, why: 'no-host' }]);
+    assert.deepEqual(plan.queued, [{ vm: 'v3', priority: 0, why: 'no-host', causes: ['vms'], reason: 'a, b at their VM limit' }]);
   });
   it('respects the per-host limit of concurrent starts, counting starts in flight', () => {
     const hosts = [host('a', { loadFive: 0 }), host('b', { loadFive: 0 })];

@@ -7,6 +7,8 @@
  * then name (so the same inputs always give the same answer).
  */
 
+import type { RuleIndex } from './affinity.js';
+
 export interface HostLoad {
   name: string;
   up: boolean;
@@ -21,6 +23,8 @@ export interface HostLoad {
   usedMemoryMb: number;
   /** Unset fields are not checked. */
   capacity: { cpus?: number | undefined; memoryMb?: number | undefined; vms?: number | undefined };
+  /** Failure domain (the hypervisor's `rack` label). Default: none (the host alone). */
+  rack?: string | undefined;
 }
 
 export interface VmDemand {
@@ -51,7 +55,7 @@ export function disqualified(h: HostLoad, vm: VmDemand): string | null {
 }
 
 /** Total order on qualifying hosts: least loaded, fewest VMs, name. */
-function compareHosts(a: HostLoad, b: HostLoad): number {
+export function compareHosts(a: HostLoad, b: HostLoad): number {
   const la = a.loadFive ?? Infinity;
   const lb = b.loadFive ?? Infinity;
   if (la !== lb) return la < lb ? -1 : 1;
@@ -81,6 +85,14 @@ export interface PlanRequest extends VmDemand {
   avoid?: readonly string[];
 }
 
+/** Restart order: a VM with `after` deps waits until each is ready (probe green or quarantined) or it is released (its timeout ran out). */
+export interface OrderGate {
+  after: ReadonlyMap<string, readonly string[]>;
+  ready: (vm: string) => boolean;
+  /** VMs whose wait timed out: placed whatever their dependencies do (the caller's clock decides). */
+  released: ReadonlySet<string>;
+}
+
 export interface PlanOptions {
   /** Starts allowed at once per host (a boot storm on one hypervisor slows every VM on it). */
   maxStartsPerHost: number;
@@ -88,12 +100,23 @@ export interface PlanOptions {
   inFlight?: ReadonlyMap<string, number>;
   /** load_five added per VM placed, so one plan spreads VMs instead of piling them on the first host. Default: its cpus. */
   loadPerVm?: (vm: VmDemand) => number;
+  /** Affinity rules with where every VM runs now (VMs of the batch excepted). Default: none. */
+  rules?: RuleIndex;
+  /** Restart order. Default: none (every VM may start now). */
+  order?: OrderGate;
+  /**
+   * Share of each host's CPUs and memory kept free for restarts; applied to plans that are not
+   * restarts (drain, P2V targets). Default: none.
+   */
+  reserve?: { cpuShare: number; memoryShare: number };
 }
+
+export type QueueWhy = 'no-host' | 'start-limit' | 'order';
 
 export interface Plan {
   assignments: { vm: string; host: string }[];
-  /** VMs left waiting, highest priority first, with why. */
-  queued: { vm: string; priority: number; why: 'no-host' | 'start-limit' }[];
+  /** VMs left waiting, highest priority first, with why: a code, the causes per host, and a sentence naming them. */
+  queued: { vm: string; priority: number; why: QueueWhy; causes: string[]; reason: string }[];
 }
 
 /** Stable order of a batch: priority (high first), then name. */
@@ -101,35 +124,158 @@ function byPriority(a: VmDemand, b: VmDemand): number {
   return b.priority - a.priority || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 }
 
+const PHRASES: Record<string, [string, string]> = {
+  down: ['down', 'down'],
+  maintenance: ['in maintenance', 'in maintenance'],
+  load: ['over its load threshold', 'over their load threshold'],
+  vms: ['at its VM limit', 'at their VM limit'],
+  cpus: ['out of CPUs', 'out of CPUs'],
+  memory: ['out of memory', 'out of memory'],
+  'start-limit': ['at its start limit', 'at their start limit'],
+};
+
+/** Why no host took a VM, one phrase per cause, hosts of one capacity cause together (by name: the same input, the same words). */
+export function explain(refusals: readonly { host: string; cause: string; text?: string }[]): string {
+  const byCause = new Map<string, string[]>();
+  const ruled: string[] = [];
+  const sorted = [...refusals].sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : 0));
+  for (const r of sorted) {
+    if (r.text !== undefined) ruled.push(r.text);
+    else byCause.set(r.cause, [...(byCause.get(r.cause) ?? []), r.host]);
+  }
+  const phrases = [...ruled];
+  for (const [cause, hosts] of byCause) {
+    const [one, many] = PHRASES[cause] ?? [cause, cause];
+    const names = hosts.length > 3 ? `${hosts.slice(0, 3).join(', ')} and ${hosts.length - 3} more` : hosts.join(', ');
+    phrases.push(`${names} ${hosts.length === 1 ? one : many}`);
+  }
+  if (phrases.length === 0) return 'no hypervisor';
+  return phrases.length > 6 ? `${phrases.slice(0, 6).join('; ')}; and ${phrases.length - 6} more` : phrases.join('; ');
+}
+
+interface Candidate {
+  host: HostLoad;
+  soft: number;
+}
+
 /**
  * Places a batch (e.g. every VM of a dead host) at once: each assignment updates the target's
- * counters before the next VM is placed, so no target is overfilled and no host exceeds
- * maxStartsPerHost concurrent starts. Higher priority VMs choose first; the rest are queued.
- * O(V x H).
+ * counters (and the rules' view of where group members are) before the next VM is placed, so no
+ * target is overfilled, no host exceeds maxStartsPerHost concurrent starts, and strict
+ * (anti-)affinity holds among the VMs of the batch too. Higher priority VMs choose first; the
+ * rest are queued with the reason naming what refused each host. Among the hosts no strict rule
+ * refuses: fewest soft rules broken, then the preferred (current) host, then least loaded,
+ * fewest VMs, name. O(V x H x rules of the VM).
  */
 export function planBatch(hosts: readonly HostLoad[], vms: readonly PlanRequest[], opts: PlanOptions): Plan {
-  const live = hosts.map((h) => ({ ...h, capacity: { ...h.capacity } }));
+  // Copy on write: a host is copied the first time this plan places a VM on it (admission plans
+  // hundreds of failure cases over the same hosts).
+  const live = opts.reserve ? hosts.map((h) => ({ ...h, capacity: reserved(h.capacity, opts.reserve) })) : hosts.slice();
+  const owned = new Set<HostLoad>(opts.reserve ? live : []);
   const starts = new Map<string, number>(opts.inFlight ?? []);
   const loadPerVm = opts.loadPerVm ?? ((v: VmDemand) => v.cpus);
   const plan: Plan = { assignments: [], queued: [] };
+  const tracker = opts.rules?.tracker(new Set(vms.map((v) => v.name))) ?? null;
+  // The hosts in placement order, kept sorted as placements load them: most VMs take the first that qualifies.
+  const sorted = live.every((h, i) => i === 0 || compareHosts(live[i - 1]!, h) < 0) ? live.slice() : [...live].sort(compareHosts);
   for (const vm of [...vms].sort(byPriority)) {
-    const open = live.filter((h) => (starts.get(h.name) ?? 0) < opts.maxStartsPerHost);
-    const pick = chooseHost(open, vm, { prefer: vm.prefer ?? null, avoid: vm.avoid ?? [] });
-    if (pick === null) {
-      const blockedByLimit = chooseHost(live, vm, { prefer: null, avoid: vm.avoid ?? [] }) !== null;
-      plan.queued.push({ vm: vm.name, priority: vm.priority, why: blockedByLimit ? 'start-limit' : 'no-host' });
+    const waitFor = opts.order && !opts.order.released.has(vm.name) ? (opts.order.after.get(vm.name) ?? []).filter((d) => !opts.order!.ready(d)) : [];
+    if (waitFor.length > 0) {
+      plan.queued.push({ vm: vm.name, priority: vm.priority, why: 'order', causes: ['order'], reason: `after ${waitFor.join(', ')} (not up yet)` });
       continue;
     }
-    const h = live.find((x) => x.name === pick)!;
+    const avoid = new Set(vm.avoid ?? []);
+    // Without soft rules nor a preferred host, every qualifying host ranks by host order alone:
+    // the VM takes the first that qualifies (and that no strict rule refuses).
+    const firstFit = vm.prefer == null && (tracker === null || !tracker.soft(vm.name));
+    /** One scan of the hosts; the refusals are recorded (for the reason) only once no host took it. */
+    const judge = tracker === null || tracker.free(vm.name) ? null : tracker.judge(vm.name);
+    const scan = (refusals: Refusal[] | null): { best: Candidate | null; startLimited: boolean } => {
+      let best: Candidate | null = null;
+      let startLimited = false;
+      for (const h of firstFit ? sorted : live) {
+        if (avoid.has(h.name)) continue;
+        // The VM is already counted where it is: check that host without it.
+        const here = vm.prefer === h.name;
+        const why = disqualified(here ? { ...h, vms: h.vms - 1, usedCpus: h.usedCpus - vm.cpus, usedMemoryMb: h.usedMemoryMb - vm.memoryMb } : h, vm);
+        if (why !== null) {
+          refusals?.push({ host: h.name, cause: why });
+          continue;
+        }
+        const v = judge?.(h.name);
+        if (v?.blocked) {
+          refusals?.push({ host: h.name, cause: v.blocked.cause, text: v.blocked.text });
+          continue;
+        }
+        if ((starts.get(h.name) ?? 0) >= opts.maxStartsPerHost) {
+          startLimited = true;
+          refusals?.push({ host: h.name, cause: 'start-limit' });
+          continue;
+        }
+        const c: Candidate = { host: h, soft: v?.softViolations ?? 0 };
+        if (firstFit) return { best: c, startLimited };
+        if (best === null || better(c, best, vm.prefer ?? null)) best = c;
+      }
+      return { best, startLimited };
+    };
+    const { best } = scan(null);
+    if (best === null) {
+      const refusals: Refusal[] = [];
+      const { startLimited } = scan(refusals);
+      const causes = [...new Set(refusals.map((r) => r.cause))].sort();
+      plan.queued.push({ vm: vm.name, priority: vm.priority, why: startLimited ? 'start-limit' : 'no-host', causes, reason: explain(refusals) });
+      continue;
+    }
+    let h = best.host;
+    const pick = h.name;
     // The preferred host already counts this VM: restarting in place adds nothing.
     if (pick !== vm.prefer) {
+      if (!owned.has(h)) {
+        const copy = { ...h, capacity: { ...h.capacity } };
+        live[live.indexOf(h)] = copy;
+        sorted[sorted.indexOf(h)] = copy;
+        owned.add(copy);
+        h = copy;
+      }
       h.vms += 1;
       h.usedCpus += vm.cpus;
       h.usedMemoryMb += vm.memoryMb;
       if (h.loadFive !== null) h.loadFive += loadPerVm(vm);
+      resort(sorted, h);
     }
+    tracker?.place(vm.name, pick);
     starts.set(pick, (starts.get(pick) ?? 0) + 1);
     plan.assignments.push({ vm: vm.name, host: pick });
   }
   return plan;
+}
+
+type Refusal = { host: string; cause: string; text?: string };
+
+/** Moves h (whose load or VM count just grew) to its place in the sorted host list. */
+function resort(sorted: HostLoad[], h: HostLoad): void {
+  sorted.splice(sorted.indexOf(h), 1);
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (compareHosts(sorted[mid]!, h) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  sorted.splice(lo, 0, h);
+}
+
+function better(a: Candidate, b: Candidate, prefer: string | null): boolean {
+  if (a.soft !== b.soft) return a.soft < b.soft;
+  if (prefer !== null && (a.host.name === prefer) !== (b.host.name === prefer)) return a.host.name === prefer;
+  return compareHosts(a.host, b.host) < 0;
+}
+
+function reserved(c: HostLoad['capacity'], reserve: PlanOptions['reserve']): HostLoad['capacity'] {
+  if (!reserve) return { ...c };
+  return {
+    ...c,
+    ...(c.cpus !== undefined ? { cpus: Math.floor(c.cpus * (1 - reserve.cpuShare)) } : {}),
+    ...(c.memoryMb !== undefined ? { memoryMb: Math.floor(c.memoryMb * (1 - reserve.memoryShare)) } : {}),
+  };
 }

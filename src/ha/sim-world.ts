@@ -6,7 +6,7 @@
 import { SimCluster, type SimHostSpec, type SimTimings } from '../hypervisor/sim.js';
 import { MemoryStore } from '../store/memory.js';
 import type { Store } from '../store/store.js';
-import { HaController, type BootFlip, type HostSpec, type VmSpec } from './controller.js';
+import { HaController, type BootFlip, type ControllerDeps, type HostSpec, type VmSpec } from './controller.js';
 import { PxeEvidence } from './evidence.js';
 import type { FsmRules } from './fsm-types.js';
 import type { Rng } from './random.js';
@@ -18,6 +18,11 @@ export interface WorldVm {
   host: string | null;
   reinstall?: boolean;
   priority?: number;
+  cpus?: number;
+  memoryMb?: number;
+  hosts?: string[];
+  hostsRequired?: boolean;
+  after?: string[];
 }
 
 export interface WorldOptions {
@@ -27,13 +32,19 @@ export interface WorldOptions {
   /** Delay before monitoring sees a VM down (paper: Ganglia's 70 s; 3rc probes: 0). */
   detectDelay: number;
   timings: SimTimings;
-  hosts: (SimHostSpec & { loadThreshold?: number; capacityVms?: number })[];
+  hosts: (SimHostSpec & { loadThreshold?: number; capacityVms?: number; rack?: string })[];
   vms: WorldVm[];
   /** Out-of-band fencing configured in 3rc (the sim hosts' `bmc` says whether it works). */
   fence: boolean;
   store?: Store;
   /** The VMs' firmware tries the network first on every boot (as the lab's do). */
   networkFirst?: boolean;
+  /** Placement requests planned together (ControllerDeps.placeWindow). Default: 200 ms, as configured 3rc runs. */
+  placeWindow?: number;
+  /** Placement groups, restart order and admission, as the config gives them. */
+  groups?: ControllerDeps['groups'];
+  restartOrder?: ControllerDeps['restartOrder'];
+  admission?: ControllerDeps['admission'];
 }
 
 export interface World {
@@ -82,9 +93,15 @@ export async function buildWorld(o: WorldOptions): Promise<World> {
     },
   };
   const monitor = new SimMonitor(sim, clock, { detectDelay: o.detectDelay, evidence: o.rules.evidence ? evidence : null });
-  const vms: VmSpec[] = o.vms.map((v) => ({ name: v.name, mac: macs.get(v.name)!, host: v.host, reinstall: v.reinstall ?? true, priority: v.priority ?? 0, cpus: 1, memoryMb: 1024 }));
-  const hosts: HostSpec[] = o.hosts.map((h) => ({ name: h.name, loadThreshold: h.loadThreshold ?? 4, capacity: { cpus: h.cpus, memoryMb: h.memoryMb, vms: h.capacityVms } }));
-  const make = () => HaController.load({ clock, store, driver: sim, guest: sim, fencer: o.fence ? sim : null, bootTable, monitor, vms, hosts, rules: o.rules, scanInterval: o.scanInterval });
+  const vms: VmSpec[] = o.vms.map((v) => ({
+    name: v.name, mac: macs.get(v.name)!, host: v.host, reinstall: v.reinstall ?? true, priority: v.priority ?? 0, cpus: v.cpus ?? 1, memoryMb: v.memoryMb ?? 1024,
+    hosts: v.hosts, hostsRequired: v.hostsRequired, after: v.after,
+  }));
+  const hosts: HostSpec[] = o.hosts.map((h) => ({ name: h.name, loadThreshold: h.loadThreshold ?? 4, capacity: { cpus: h.cpus, memoryMb: h.memoryMb, vms: h.capacityVms }, rack: h.rack }));
+  const make = () => HaController.load({
+    clock, store, driver: sim, guest: sim, fencer: o.fence ? sim : null, bootTable, monitor, vms, hosts, rules: o.rules, scanInterval: o.scanInterval, placeWindow: o.placeWindow ?? 200,
+    ...(o.groups ? { groups: o.groups } : {}), ...(o.restartOrder ? { restartOrder: o.restartOrder } : {}), ...(o.admission ? { admission: o.admission } : {}),
+  });
   const world: World = {
     clock, store, sim, modes, installs,
     controller: await make(),

@@ -4,6 +4,7 @@
  * driver for its hypervisors) still answers, with the reason.
  */
 import { ErrorCodes, ThreeRcError } from '../lib/errors.js';
+import { summary, type AdmissionSummary } from './admission.js';
 import type { HaController, VmSpec, VmStatus } from './controller.js';
 
 export type OperatorOp = 'disable' | 'enable' | 'clear';
@@ -16,6 +17,8 @@ export interface HaView {
   operator(vm: string, op: OperatorOp): Promise<void>;
   /** Puts a VM under protection now (`3rc p2v`); false when it was already. Throws when inactive. */
   adopt(spec: VmSpec): boolean;
+  /** Admission control after the last pass (null before the first, or when the controller does not run here). */
+  admission?(): AdmissionSummary | null;
 }
 
 class HaInactiveError extends ThreeRcError {
@@ -25,7 +28,13 @@ class HaInactiveError extends ThreeRcError {
 }
 
 export function activeHa(controller: HaController): HaView {
-  return { active: true, reason: null, status: () => controller.status(), operator: (vm, op) => controller.operator(vm, op), adopt: (spec) => controller.adopt(spec) };
+  return {
+    active: true, reason: null, status: () => controller.status(), operator: (vm, op) => controller.operator(vm, op), adopt: (spec) => controller.adopt(spec),
+    admission: () => {
+      const a = controller.admission();
+      return a && summary(a);
+    },
+  };
 }
 
 export function inactiveHa(reason: string): HaView {

@@ -161,7 +161,7 @@ export function apiRouter(deps: AppDeps): Router {
     const kinds = await Promise.all(['ha.transition', 'ha.action', 'ha.done'].map((kind) => deps.store.queryEvents({ kind, limit, ...(beforeId !== undefined ? { beforeId } : {}) })));
     const decisions = kinds.flat().sort((a, b) => a.id - b.id).slice(-limit);
     const next = decisions.length === limit ? decisions[0]!.id : null;
-    res.json({ active: deps.ha.active, reason: deps.ha.reason, vms: deps.ha.status(), decisions, next });
+    res.json({ active: deps.ha.active, reason: deps.ha.reason, vms: deps.ha.status(), admission: deps.ha.admission?.() ?? null, decisions, next });
   });
 
   r.post('/ha/vms/:vm/:op', auth, async (req, res) => {

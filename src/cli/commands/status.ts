@@ -1,16 +1,20 @@
 import { loadConfig } from '../../config/load.js';
+import { admission, admissionLine } from '../../ha/admission.js';
 import type { VmStatus } from '../../ha/controller.js';
 import type { VmFsmState } from '../../ha/fsm-types.js';
 import { ErrorCodes, InputError } from '../../lib/errors.js';
 import { openStore } from '../../main.js';
 import { EXIT_OK, table, type Io } from '../io.js';
 import { findApi } from '../target.js';
+import { configCluster } from './plan.js';
 
 export const help = `Usage: 3rc status [--json] [--config FILE]
        3rc ha disable|enable|clear VM [--config FILE]
 
 status: the HA controller's view of every VM (state, host, since, last reason, recoveries used
 within the budget window), from the running 3rc, or the last persisted states when none runs;
+admission control ("capacity: N+1 holds", or which failure would leave which VMs without room),
+from the running controller's last pass, or computed on the config's cluster when none runs;
 and, from the running 3rc, the hosts whose boot stopped after their loader (fetched it, asked for
 nothing else for install.loaderQuiet: a loader the firmware refused, e.g. unsigned under Secure
 Boot, or a broken one).
@@ -27,6 +31,8 @@ interface HaAnswer {
   active: boolean;
   reason: string | null;
   vms: VmStatus[];
+  /** Admission control after the controller's last pass (null when it does not run). */
+  admission?: { line: string } | null;
 }
 
 /** GET /api/v1/boot/stuck: hosts whose boot stopped after their loader. */
@@ -71,7 +77,8 @@ export async function run(configFile: string, opts: { json: boolean }, io: Io): 
         const s = v.data as VmFsmState;
         return { vm: v.vm, state: s.phase, host: s.host, since: s.since, reason: s.reason, recoveriesUsed: s.recoveries.filter((t) => t > now - window).length };
       });
-      answer = { active: false, reason: 'no 3rc server is running', vms };
+      const capacity = admissionLine(admission(configCluster(config), { failures: config.ha.admission.failures, domain: config.ha.admission.domain }));
+      answer = { active: false, reason: 'no 3rc server is running', vms, admission: { line: `${capacity} (computed on the config's cluster)` } };
     } finally {
       await store.close();
     }
@@ -83,6 +90,7 @@ export async function run(configFile: string, opts: { json: boolean }, io: Io): 
   }
   io.out(header);
   if (role) io.out(role);
+  if (answer.admission) io.out(answer.admission.line);
   const now = Date.now();
   const budget = config.ha.budget.recoveries;
   const rows = answer.vms.map((v) => [v.vm, v.state, v.host ?? '-', `${ago(now - v.since)} ago`, v.reason, `${v.recoveriesUsed}/${budget}`]);
