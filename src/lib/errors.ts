@@ -81,6 +81,8 @@ export const DriverErrorCodes = {
    * taken effect, e.g. libvirtd goes on starting a domain after the virsh client is killed.
    */
   UNKNOWN_OUTCOME: 'E_HV_UNKNOWN_OUTCOME',
+  /** The driver (or this pair of hypervisors) cannot migrate a running VM: move it cold instead. */
+  MIGRATION_UNSUPPORTED: 'E_HV_MIGRATION_UNSUPPORTED',
 } as const;
 
 /** Stable codes of SSH failures (SshError). */
