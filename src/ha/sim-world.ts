@@ -34,6 +34,8 @@ export interface WorldOptions {
   store?: Store;
   /** The VMs' firmware tries the network first on every boot (as the lab's do). */
   networkFirst?: boolean;
+  /** The hypervisors can live-migrate (default: true); false: a drain moves VMs cold. */
+  liveMigration?: boolean;
 }
 
 export interface World {
@@ -65,7 +67,7 @@ export async function buildWorld(o: WorldOptions): Promise<World> {
   const macs = new Map(o.vms.map((v, i) => [v.name, macFor(i + 1)]));
   const vmByMac = new Map([...macs].map(([vm, mac]) => [mac, vm]));
   const sim = new SimCluster({
-    clock, rng: o.rng, timings: o.timings, hosts: o.hosts, networkFirst: o.networkFirst ?? false,
+    clock, rng: o.rng, timings: o.timings, hosts: o.hosts, networkFirst: o.networkFirst ?? false, liveMigration: o.liveMigration ?? true,
     vms: o.vms.map((v) => ({ name: v.name, mac: macs.get(v.name)!, host: v.host })),
     hooks: {
       bootMode: (mac) => modes.get(mac) ?? 'local',

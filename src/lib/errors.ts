@@ -28,6 +28,8 @@ export const ErrorCodes = {
   P2V: 'E_P2V',
   /** `3rc import`: an input file that cannot be read, or nothing in it that 3rc can use. */
   IMPORT: 'E_IMPORT',
+  /** `3rc hv drain`: another drain of that hypervisor runs already. */
+  DRAIN: 'E_DRAIN',
 } as const;
 
 // Codecs and drivers keep their own error classes (a decoder raises exactly one kind of error),
