@@ -4,7 +4,7 @@
  * driver for its hypervisors) still answers, with the reason.
  */
 import { ErrorCodes, ThreeRcError } from '../lib/errors.js';
-import type { HaController, VmSpec, VmStatus } from './controller.js';
+import type { DrainReport, HaController, VmSpec, VmStatus } from './controller.js';
 
 export type OperatorOp = 'disable' | 'enable' | 'clear';
 
@@ -16,6 +16,12 @@ export interface HaView {
   operator(vm: string, op: OperatorOp): Promise<void>;
   /** Puts a VM under protection now (`3rc p2v`); false when it was already. Throws when inactive. */
   adopt(spec: VmSpec): boolean;
+  /** Hypervisors with their maintenance flag and whether a drain runs (empty when inactive). */
+  hypervisors(): { name: string; maintenance: boolean; draining: boolean }[];
+  /** `3rc hv drain NAME`: resolves when the drain is over (or stopped, with why). */
+  drain(host: string): Promise<DrainReport>;
+  /** `3rc hv undrain NAME`: maintenance off. */
+  undrain(host: string): Promise<void>;
 }
 
 class HaInactiveError extends ThreeRcError {
@@ -25,7 +31,10 @@ class HaInactiveError extends ThreeRcError {
 }
 
 export function activeHa(controller: HaController): HaView {
-  return { active: true, reason: null, status: () => controller.status(), operator: (vm, op) => controller.operator(vm, op), adopt: (spec) => controller.adopt(spec) };
+  return {
+    active: true, reason: null, status: () => controller.status(), operator: (vm, op) => controller.operator(vm, op), adopt: (spec) => controller.adopt(spec),
+    hypervisors: () => controller.hosts(), drain: (host) => controller.drain(host), undrain: (host) => controller.setMaintenance(host, false, 'undrain'),
+  };
 }
 
 export function inactiveHa(reason: string): HaView {
@@ -37,6 +46,13 @@ export function inactiveHa(reason: string): HaView {
       throw new HaInactiveError(reason);
     },
     adopt: () => {
+      throw new HaInactiveError(reason);
+    },
+    hypervisors: () => [],
+    drain: async () => {
+      throw new HaInactiveError(reason);
+    },
+    undrain: async () => {
       throw new HaInactiveError(reason);
     },
   };
