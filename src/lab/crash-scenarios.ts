@@ -354,7 +354,19 @@ async function drain(h: HaLab): Promise<CrashRun> {
   const from = h.runningOn(vm)!;
   const to = other(from);
   const [orig] = h.copies(vm);
-  const uptime = async () => Number((await h.ssh(vm, 'cut -d" " -f1 /proc/uptime')).trim());
+  // Retried: right after the switch-over the guest under TCG may take a while to answer SSH (seen:
+  // a banner-exchange timeout); the check is the uptime it then reports, not how fast it answers.
+  const uptime = async () => {
+    const deadline = Date.now() + 90_000;
+    for (;;) {
+      try {
+        return Number((await h.ssh(vm, 'cut -d" " -f1 /proc/uptime')).trim());
+      } catch (err) {
+        if (Date.now() > deadline) throw err;
+        await new Promise((res) => setTimeout(res, 2000));
+      }
+    }
+  };
   try {
     const up0 = await uptime();
     const ev0 = h.lifecycle.events.length;
