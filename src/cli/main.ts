@@ -9,6 +9,7 @@ import { packageVersion } from '../lib/paths.js';
 import * as backup from './commands/backup.js';
 import * as boot from './commands/boot.js';
 import * as checkConfig from './commands/check-config.js';
+import * as hv from './commands/hv.js';
 import * as crashTest from './commands/crash-test.js';
 import * as p2v from './commands/p2v.js';
 import * as hosts from './commands/hosts.js';
@@ -50,6 +51,7 @@ Commands:
   restore        replace the store's contents with a backup (3rc stopped, or --force to wait)
   import         turn a dnsmasq, ISC dhcpd or Kea config into 3rc's (or --merge it into one)
   ha             operator actions: ha disable|enable|clear VM
+  hv             hypervisor maintenance: hv drain|undrain NAME (moves its VMs off)
   version        print the version
 
 Every command that reads a config takes --config FILE (default: $THREERC_CONFIG, else
@@ -152,6 +154,14 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
       if (op !== 'disable' && op !== 'enable' && op !== 'clear') throw usage(`3rc ha takes disable, enable or clear, not ${JSON.stringify(op)}`);
       if (extra) throw usage(`unexpected argument ${extra}`);
       return status.operator(configPath(values, io), op, vm, io);
+    }
+    case 'hv': {
+      const { values, positionals } = parse(rest, configOption);
+      if (values.help) return io.out(hv.help), EXIT_OK;
+      const [op, name, extra] = positionals;
+      if (!op || !name) throw usage('usage: 3rc hv drain|undrain NAME');
+      if (extra) throw usage(`unexpected argument ${extra}`);
+      return hv.run(configPath(values, io), op, name, io);
     }
     case 'lint': {
       const { values, positionals } = parse(rest, configOption);

@@ -12,7 +12,7 @@ export interface ApiTarget {
   kind: 'api';
   url: string;
   /** Calls the API; throws ThreeRcError with the server's reason on a non-2xx answer. */
-  call<T>(method: string, path: string, body?: unknown): Promise<T>;
+  call<T>(method: string, path: string, body?: unknown, o?: { timeoutMs?: number }): Promise<T>;
 }
 
 /** Base URL of the config's HTTP server, reached from this machine. */
@@ -41,11 +41,11 @@ export async function findApi(config: Config, env: NodeJS.ProcessEnv): Promise<A
   return {
     kind: 'api',
     url,
-    async call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    async call<T>(method: string, path: string, body?: unknown, o: { timeoutMs?: number } = {}): Promise<T> {
       const headers: Record<string, string> = { accept: 'application/json' };
       if (body !== undefined) headers['content-type'] = 'application/json';
       if (token) headers.authorization = `Bearer ${token.token}`;
-      const res = await fetch(`${url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(10_000) });
+      const res = await fetch(`${url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(o.timeoutMs ?? 10_000) });
       const data = (await res.json().catch(() => ({}))) as { error?: { message?: string } };
       if (!res.ok) {
         const hint = res.status === 401 || res.status === 403 ? ` (set ${TOKEN_ENV} or api.tokenFile to this server's token)` : '';

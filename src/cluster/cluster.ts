@@ -286,6 +286,17 @@ export class Cluster {
         throw c.notLeader(`HA protection of a new VM runs on the leader`);
       },
       admission: () => (c.role === 'leader' ? (c.leaderHa?.admission?.() ?? null) : null),
+      hypervisors() {
+        return c.role === 'leader' && c.leaderHa ? c.leaderHa.hypervisors() : [];
+      },
+      async drain(host) {
+        if (c.role === 'leader' && c.leaderHa) return c.leaderHa.drain(host);
+        throw c.notLeader(`hypervisor drains run on the leader`);
+      },
+      async undrain(host) {
+        if (c.role === 'leader' && c.leaderHa) return c.leaderHa.undrain(host);
+        throw c.notLeader(`hypervisor drains run on the leader`);
+      },
     };
   }
 

@@ -489,6 +489,11 @@ const hypervisor = z.strictObject({
     })
     .optional(),
   /**
+   * driver: libvirt only: extra flags of `virsh migrate --live` when a drain moves VMs off this
+   * host, e.g. [--unsafe] when the disks use a cache mode libvirt deems unsafe to migrate.
+   */
+  migrateFlags: z.array(z.string().regex(/^--[a-z][a-z-]{1,40}$/, 'a long option without value, e.g. --unsafe')).default([]),
+  /**
    * Out-of-band fence, run on the 3rc host: `off` powers the hypervisor off (e.g. ipmitool ...
    * chassis power off), `status` reads the power back; the host counts as off only when that
    * output matches `offPattern` (default \boff\b). Placeholders: {{hypervisor}}, {{address}},
@@ -520,6 +525,7 @@ const hypervisor = z.strictObject({
         reset: z.string().min(1),
         shutdown: z.string().min(1).optional(),
         ping: z.string().min(1).optional(),
+        migrate: z.string().min(1).optional(),
       }),
       listPattern: z.string().optional(),
       statePattern: z.string().optional(),

@@ -107,6 +107,10 @@ export interface EventDataMap {
   'ha.admission': { line: string; failures: number; domain: string; failing: string[]; stranded: string[] };
   'hypervisor.up': { loadFive: number | null };
   'hypervisor.down': { loadFive: number | null };
+  /** A hypervisor entered (`on`) or left maintenance (`3rc hv drain|undrain`); the newest one per host is its flag. */
+  'hypervisor.maintenance': { on: boolean };
+  /** One step of a drain (reason: planned, migrated, moved, blocked, done, failed). */
+  'hypervisor.drain': { vm?: string; to?: string | null; how?: 'live' | 'cold'; ms?: number; detail?: string };
   /** Events of MACs nobody knows, counted per minute (inventory/trace.ts LimitedTrace). */
   'trace.unknown': { count: number; kinds: Record<string, number>; first: number; last: number };
 }
@@ -168,7 +172,7 @@ const KINDS: Record<EventKind, true> = {
   'http.file': true, 'http.kickstart': true, 'http.ipxe': true, 'http.refused': true, 'http.install-done': true, 'http.install-failed': true,
   'install.done': true, 'install.failed': true, 'install.expired': true, 'install.host-keys': true,
   'dns.query': true, 'boot.set': true, 'boot.removed': true, 'host.created': true, 'host.updated': true, 'host.deleted': true,
-  'p2v.job': true, 'p2v.refused': true, 'ha.transition': true, 'ha.action': true, 'ha.done': true, 'ha.admission': true, 'hypervisor.up': true, 'hypervisor.down': true,
+  'p2v.job': true, 'p2v.refused': true, 'ha.transition': true, 'ha.action': true, 'ha.done': true, 'ha.admission': true, 'hypervisor.up': true, 'hypervisor.down': true, 'hypervisor.maintenance': true, 'hypervisor.drain': true,
   'trace.unknown': true,
 };
 
@@ -262,6 +266,8 @@ export function retentionOf(kind: EventKind): Retention {
     case 'ha.admission':
     case 'hypervisor.up':
     case 'hypervisor.down':
+    case 'hypervisor.maintenance':
+    case 'hypervisor.drain':
       return 'record';
     default:
       return assertNever(kind);

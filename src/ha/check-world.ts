@@ -219,6 +219,8 @@ export class CheckWorld {
       start: (host, vm) => mutate('start', host, vm),
       reset: (host, vm) => mutate('reset', host, vm),
       destroy: (host, vm) => mutate('destroy', host, vm),
+      // The model checker explores recovery, not drains: the controller never migrates on its own.
+      migrate: (host) => Promise.reject(new DriverError(DriverErrorCodes.MIGRATION_UNSUPPORTED, host, 'no migration in the model checker')),
     };
   }
 

@@ -19,7 +19,7 @@
  *   possibly running where the action was aimed, so it is fenced before it is placed elsewhere.
  */
 import type { Clock, Timer } from '../lib/clock.js';
-import { ErrorCodes, NotFoundError } from '../lib/errors.js';
+import { ConflictError, ErrorCodes, NotFoundError } from '../lib/errors.js';
 import { silentLogger, type Logger } from '../lib/log.js';
 import type { Service } from '../lib/service.js';
 import { newEvent, type KnownNewEvent } from '../events/kinds.js';
@@ -30,6 +30,7 @@ import { isBlackout, type Monitor, type Snapshot } from './monitor.js';
 import { admission, admissionLine, planFailure, prepare, type Admission, type AdmissionOptions, type ClusterView } from './admission.js';
 import { placementRules, RuleIndex, type PlacementRules, type RuleGroup } from './affinity.js';
 import { planBatch, type HostLoad, type Plan, type PlanRequest } from './placement.js';
+import { planDrain, type DrainCandidate, type DrainStep } from './drain.js';
 
 /** A VM the controller keeps alive (from the inventory). */
 export interface VmSpec {
@@ -95,6 +96,19 @@ export interface ControllerDeps {
   log?: Logger;
 }
 
+/** What `3rc hv drain` answers: the VMs moved, and why it stopped when it did. */
+export interface DrainReport {
+  host: string;
+  /** Completed moves, in order; `ms`: that move's duration on the controller's clock. */
+  moved: (DrainStep & { ms: number })[];
+  /** VMs of the host that do not run: left where they are. */
+  idle: string[];
+  /** Null when every running VM left the host. */
+  stopped: { vm: string | null; why: string } | null;
+  /** The whole drain on the controller's clock. */
+  ms: number;
+}
+
 /** One VM as `3rc status` and the API show it. */
 export interface VmStatus {
   vm: string;
@@ -122,6 +136,10 @@ export class HaController implements Service {
   private readonly powering = new Map<string, number>();
   /** VMs, CPUs and memory the controller's own view puts on each host; kept up to date per step. */
   private readonly usage = new Map<string, { vms: number; cpus: number; mem: number }>();
+  /** Maintenance set at run time (`3rc hv drain|undrain`), over the config's; from the store at load. */
+  private readonly maintenance = new Map<string, boolean>();
+  /** Hypervisors being drained now. */
+  private readonly draining = new Set<string>();
   private snapshot: Snapshot | null = null;
   private blackout = false;
   private inPass = false;
@@ -157,6 +175,12 @@ export class HaController implements Service {
       const prev = stored.get(spec.name);
       c.states.set(spec.name, prev ? { ...prev, reinstall: spec.reinstall } : initialState(spec.name, spec.host, { reinstall: spec.reinstall, now }));
     }
+    // Maintenance set at run time: the newest `hypervisor.maintenance` event of each host.
+    for (const h of deps.hosts) {
+      const last = (await deps.store.queryEvents({ kind: 'hypervisor.maintenance', host: h.name, limit: 1 })).at(-1);
+      const on = (last?.data as { on?: unknown } | null | undefined)?.on;
+      if (typeof on === 'boolean') c.maintenance.set(h.name, on);
+    }
     // A blackout in force when the old process died is lifted by the first pass that sees none.
     c.blackout = [...c.states.values()].some((s) => s.paused);
     for (const s of c.states.values()) {
@@ -164,6 +188,8 @@ export class HaController implements Service {
       if (s.target) c.targeting.add(s.vm);
       if (s.timer) c.armTimer(s.vm, s.timer.id, Math.max(0, s.timer.at - now));
       if (s.pending) c.track(c.reconcile(s));
+      // Killed while a drain moved it: find where it runs now before HA acts on it again.
+      if (s.drainHold) c.track(c.resumeHold(s.vm));
     }
     return c;
   }
@@ -635,10 +661,178 @@ export class HaController implements Service {
       const u = { vms: own.vms + t.vms, cpus: own.cpus + t.cpus, mem: own.mem + t.mem };
       const loadFive = view?.loadFive ?? null;
       return {
-        name: h.name, up: view?.up ?? false, maintenance: h.maintenance ?? false, loadFive: loadFive === null ? null : loadFive + t.cpus,
+        name: h.name, up: view?.up ?? false, maintenance: this.inMaintenance(h.name), loadFive: loadFive === null ? null : loadFive + t.cpus,
         loadThreshold: h.loadThreshold, vms: u.vms, usedCpus: u.cpus, usedMemoryMb: u.mem, capacity: h.capacity, rack: h.rack,
       };
     });
+  }
+
+  // ---- maintenance and drain -------------------------------------------------------------------
+
+  /** In maintenance: set at run time, else per the config. */
+  inMaintenance(host: string): boolean {
+    return this.maintenance.get(host) ?? this.d.hosts.find((h) => h.name === host)?.maintenance ?? false;
+  }
+
+  /** Every hypervisor's maintenance flag and whether a drain runs on it (status, API). */
+  hosts(): { name: string; maintenance: boolean; draining: boolean }[] {
+    return this.d.hosts.map((h) => ({ name: h.name, maintenance: this.inMaintenance(h.name), draining: this.draining.has(h.name) }));
+  }
+
+  /** `3rc hv undrain NAME` (and the drain's first step): durable before it counts. */
+  async setMaintenance(host: string, on: boolean, reason: 'drain' | 'undrain'): Promise<void> {
+    this.mustHost(host);
+    await this.d.store.write([{ op: 'appendEvent', event: newEvent('hypervisor.maintenance', { at: this.d.clock.now(), host, reason }, { on }) }]);
+    this.maintenance.set(host, on);
+    this.log.info({ hypervisor: host, maintenance: on }, on ? 'hypervisor in maintenance' : 'hypervisor out of maintenance');
+  }
+
+  /**
+   * `3rc hv drain NAME`: maintenance on, then every VM running there moves, one at a time, to the
+   * host the placement chooses: live where the driver can, else cold (destroyed there, read back
+   * off, then started on the destination: never two copies). Each VM is held out of automatic
+   * action while it moves. The first VM that cannot move stops the drain with its reason; the host
+   * stays in maintenance (`3rc hv undrain` ends it).
+   */
+  async drain(host: string): Promise<DrainReport> {
+    this.mustHost(host);
+    if (this.draining.has(host)) throw new ConflictError(ErrorCodes.DRAIN, `a drain of ${host} runs already`);
+    this.draining.add(host);
+    const t0 = this.d.clock.now();
+    const report: DrainReport = { host, moved: [], idle: [], stopped: null, ms: 0 };
+    const record = (reason: string, data: { vm?: string; to?: string | null; how?: 'live' | 'cold'; ms?: number; detail?: string }) =>
+      this.d.store.write([{ op: 'appendEvent', event: newEvent('hypervisor.drain', { at: this.d.clock.now(), host, vm: data.vm ?? null, reason }, data) }]);
+    const stop = async (vm: string | null, why: string) => {
+      report.stopped = { vm, why };
+      this.log.warn({ hypervisor: host, vm, why }, 'drain stopped');
+      await record('blocked', { ...(vm ? { vm } : {}), detail: why });
+    };
+    try {
+      await this.setMaintenance(host, true, 'drain');
+      const candidates: DrainCandidate[] = [];
+      for (const s of this.states.values()) {
+        if (s.host !== host) continue;
+        const spec = this.specs.get(s.vm)!;
+        let running: boolean;
+        try {
+          running = (await this.d.driver.vmState(host, s.vm)) === 'running';
+        } catch (err) {
+          await stop(s.vm, `${host} cannot tell whether ${s.vm} runs: ${(err as Error).message}`);
+          return report;
+        }
+        candidates.push({ name: s.vm, cpus: spec.cpus, memoryMb: spec.memoryMb, priority: spec.priority, phase: s.phase, running });
+      }
+      const plan = planDrain(host, this.hostLoads(), candidates, { live: true });
+      report.idle = plan.idle;
+      await record('planned', { detail: plan.steps.map((x) => `${x.vm} -> ${x.to}`).join(', ') || 'no VM runs there' });
+      if (plan.blocked) {
+        await stop(plan.blocked.vm, plan.blocked.why);
+        return report;
+      }
+      for (const step of plan.steps) {
+        if (!this.inMaintenance(host)) {
+          await stop(null, `${host} was taken out of maintenance during the drain`);
+          break;
+        }
+        const r = await this.moveOne(host, step);
+        if (!r.ok) {
+          await stop(step.vm, r.why);
+          break;
+        }
+        report.moved.push({ ...step, how: r.how, ms: r.ms });
+        await record(r.how === 'live' ? 'migrated' : 'moved', { vm: step.vm, to: step.to, how: r.how, ms: r.ms });
+      }
+      return report;
+    } finally {
+      this.draining.delete(host);
+      report.ms = this.d.clock.now() - t0;
+      if (!report.stopped) await record('done', { ms: report.ms, detail: `${report.moved.length} VM(s) moved` }).catch((err: unknown) => this.log.error({ err }, 'drain event not recorded'));
+    }
+  }
+
+  /** One VM off `host`: held, moved (live, else cold), then given back to HA on its new host. */
+  private async moveOne(host: string, step: DrainStep): Promise<{ ok: true; how: 'live' | 'cold'; ms: number } | { ok: false; why: string }> {
+    const { vm, to } = step;
+    await this.enqueue(vm, { type: 'drain', op: 'hold' });
+    const held = this.states.get(vm)!;
+    if (held.phase !== 'disabled' || held.host !== host) {
+      await this.enqueue(vm, { type: 'drain', op: 'release' });
+      return { ok: false, why: `${vm} is ${held.phase} on ${held.host ?? '?'} now: HA is recovering it` };
+    }
+    const t0 = this.d.clock.now();
+    let how: 'live' | 'cold' = step.how;
+    let moved = false;
+    try {
+      if (how === 'live') {
+        try {
+          await this.d.driver.migrate(host, vm, to);
+          moved = true;
+        } catch (err) {
+          if (!isDriverError(err, 'E_HV_MIGRATION_UNSUPPORTED')) {
+            // Failed or timed out: where does it run now? Only "there and not here" counts as moved.
+            const where = (await this.whereRuns(vm, [host, to])).running;
+            if (where.length !== 1 || where[0] !== to) return { ok: false, why: `live migration of ${vm} to ${to} failed (${(err as Error).message}); it runs on ${where.join(' and ') || 'no host that answered'}` };
+            moved = true;
+          } else {
+            this.log.info({ vm, from: host, to }, 'no live migration here: moving it cold');
+            how = 'cold';
+          }
+        }
+      }
+      if (!moved) {
+        // Cold: off here, read back off, only then started there (never two copies at once).
+        await this.d.driver.destroy(host, vm);
+        if ((await this.d.driver.vmState(host, vm)) !== 'off') return { ok: false, why: `${host} still reports ${vm} running after destroy` };
+        await this.enqueue(vm, { type: 'moved', host: to, detail: `drain: off on ${host}, starting on ${to}` });
+        this.d.monitor.powered(vm, this.d.clock.now());
+        try {
+          await this.startOn(to, vm);
+        } catch (err) {
+          // Off everywhere now, HA's again at release: it restarts it per its rules (not on `host`).
+          return { ok: false, why: `${vm} is off on ${host}, but its start on ${to} failed (${(err as Error).message}); HA will restart it` };
+        }
+        moved = true;
+      } else {
+        await this.enqueue(vm, { type: 'moved', host: to, detail: `drain: migrated live from ${host}` });
+      }
+      return { ok: true, how, ms: this.d.clock.now() - t0 };
+    } catch (err) {
+      return { ok: false, why: `moving ${vm} to ${to} failed: ${(err as Error).message}` };
+    } finally {
+      await this.enqueue(vm, { type: 'drain', op: 'release' });
+    }
+  }
+
+  /** Hosts among `hosts` that report the VM running, and how many could not tell. */
+  private async whereRuns(vm: string, hosts: readonly string[]): Promise<{ running: string[]; unknown: number }> {
+    const r = { running: [] as string[], unknown: 0 };
+    for (const h of hosts) {
+      try {
+        if ((await this.d.driver.vmState(h, vm)) === 'running') r.running.push(h);
+      } catch {
+        r.unknown += 1;
+      }
+    }
+    return r;
+  }
+
+  /**
+   * A VM still held by a drain when 3rc died: it runs on exactly one hypervisor (its move done or
+   * not), which becomes its host, then HA gets it back. Two copies, or hosts that cannot be asked:
+   * left held (disabled) for the operator, with an error in the log.
+   */
+  private async resumeHold(vm: string): Promise<void> {
+    const { running: where, unknown } = await this.whereRuns(vm, this.d.hosts.map((h) => h.name));
+    if (where.length > 1 || (where.length === 0 && unknown > 0)) {
+      this.log.error({ vm, runningOn: where, unanswered: unknown }, 'VM held by an interrupted drain: left disabled, see where it runs');
+      return;
+    }
+    if (where[0]) await this.enqueue(vm, { type: 'moved', host: where[0], detail: 'drain interrupted by a restart: found running here' });
+    await this.enqueue(vm, { type: 'drain', op: 'release' });
+  }
+
+  private mustHost(host: string): void {
+    if (!this.d.hosts.some((h) => h.name === host)) throw new NotFoundError(ErrorCodes.UNKNOWN_HOST, `${host} is not a hypervisor of the config`);
   }
 
   // ---- resume --------------------------------------------------------------------------------

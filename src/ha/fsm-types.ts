@@ -52,6 +52,12 @@ export const Reasons = {
   OPERATOR_CLEAR: 'operator-clear',
   BLACKOUT: 'monitoring-blackout',
   BLACKOUT_OVER: 'monitoring-restored',
+  /** A drain of its hypervisor holds the VM (no automatic action) while it moves it. */
+  DRAIN_HOLD: 'drain-hold',
+  /** The drain is done with the VM: automatic action again. */
+  DRAIN_RELEASE: 'drain-release',
+  /** The drain moved the VM to another hypervisor (live, or off there and started here). */
+  MOVED: 'moved',
 } as const;
 
 export type Reason = (typeof Reasons)[keyof typeof Reasons];
@@ -102,6 +108,8 @@ export interface VmFsmState {
   due: TimerKind | null;
   /** Monitoring blackout: automatic action paused. */
   paused: boolean;
+  /** Disabled by a drain that moves it (not by an operator); absent = no. */
+  drainHold?: boolean;
   /** Start times of automatic recoveries still inside the budget window. */
   recoveries: number[];
   /** Last observed hypervisor reachability and VM power. */
@@ -140,7 +148,14 @@ export type FsmEvent =
   | { type: 'fenced'; id: string; off: boolean; detail?: string }
   | { type: 'blackout'; active: boolean }
   /** clear: release a quarantine, or (in fence-pending) the operator vouches the old copy is off. */
-  | { type: 'operator'; op: 'disable' | 'enable' | 'clear' };
+  | { type: 'operator'; op: 'disable' | 'enable' | 'clear' }
+  /**
+   * A drain of its hypervisor: `hold` takes a running VM out of automatic action while it is
+   * moved (disabled, reason drain-hold), `release` gives it back (only a hold of the drain's own).
+   */
+  | { type: 'drain'; op: 'hold' | 'release' }
+  /** The drain moved the VM: it runs on `host` now, and the copy where it was is off (proven by the driver). */
+  | { type: 'moved'; host: string; detail?: string };
 
 export type FsmCommand =
   | { type: 'arm-timer'; id: string; ms: number }

@@ -97,6 +97,25 @@ export function step(state: VmFsmState, event: FsmEvent, now: number, rules: Fsm
     case 'operator':
       operator(x, event.op);
       return x.result();
+    case 'drain':
+      if (event.op === 'hold' && s.phase === 'running') {
+        x.cancelTimer();
+        x.dropPending();
+        s.drainHold = true;
+        x.go('disabled', Reasons.DRAIN_HOLD);
+      } else if (event.op === 'release' && s.drainHold) {
+        delete s.drainHold;
+        if (s.phase === 'disabled') x.go('running', Reasons.DRAIN_RELEASE);
+      }
+      return x.result();
+    case 'moved':
+      if (s.host === event.host) return x.result();
+      x.note(Reasons.MOVED, event.detail ?? `${s.host ?? '?'} -> ${event.host}`);
+      s.host = event.host;
+      s.oldOff = true;
+      s.hostUp = true;
+      s.power = 'unknown';
+      return x.result();
     case 'blackout':
       if (!rules.blackoutPause || event.active === s.paused) return x.result();
       s.paused = event.active;
@@ -152,12 +171,20 @@ export function step(state: VmFsmState, event: FsmEvent, now: number, rules: Fsm
 function operator(x: Step, op: 'disable' | 'enable' | 'clear'): void {
   const s = x.s;
   if (op === 'disable') {
-    if (s.phase === 'disabled') return;
+    if (s.phase === 'disabled') {
+      // Disabled by a drain: the operator's now, which the drain's release leaves alone.
+      if (s.drainHold) {
+        delete s.drainHold;
+        x.note(Reasons.OPERATOR_DISABLE);
+      }
+      return;
+    }
     x.cancelTimer();
     x.dropPending();
     x.go('disabled', Reasons.OPERATOR_DISABLE);
   } else if (op === 'enable') {
     if (s.phase !== 'disabled') return;
+    delete s.drainHold;
     x.go('running', Reasons.OPERATOR_ENABLE);
   } else if (s.phase === 'quarantined') {
     s.recoveries = [];

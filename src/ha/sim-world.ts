@@ -45,6 +45,8 @@ export interface WorldOptions {
   groups?: ControllerDeps['groups'];
   restartOrder?: ControllerDeps['restartOrder'];
   admission?: ControllerDeps['admission'];
+  /** The hypervisors can live-migrate (default: true); false: a drain moves VMs cold. */
+  liveMigration?: boolean;
 }
 
 export interface World {
@@ -76,7 +78,7 @@ export async function buildWorld(o: WorldOptions): Promise<World> {
   const macs = new Map(o.vms.map((v, i) => [v.name, macFor(i + 1)]));
   const vmByMac = new Map([...macs].map(([vm, mac]) => [mac, vm]));
   const sim = new SimCluster({
-    clock, rng: o.rng, timings: o.timings, hosts: o.hosts, networkFirst: o.networkFirst ?? false,
+    clock, rng: o.rng, timings: o.timings, hosts: o.hosts, networkFirst: o.networkFirst ?? false, liveMigration: o.liveMigration ?? true,
     vms: o.vms.map((v) => ({ name: v.name, mac: macs.get(v.name)!, host: v.host })),
     hooks: {
       bootMode: (mac) => modes.get(mac) ?? 'local',

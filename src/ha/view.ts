@@ -5,7 +5,7 @@
  */
 import { ErrorCodes, ThreeRcError } from '../lib/errors.js';
 import { summary, type AdmissionSummary } from './admission.js';
-import type { HaController, VmSpec, VmStatus } from './controller.js';
+import type { DrainReport, HaController, VmSpec, VmStatus } from './controller.js';
 
 export type OperatorOp = 'disable' | 'enable' | 'clear';
 
@@ -19,6 +19,12 @@ export interface HaView {
   adopt(spec: VmSpec): boolean;
   /** Admission control after the last pass (null before the first, or when the controller does not run here). */
   admission?(): AdmissionSummary | null;
+  /** Hypervisors with their maintenance flag and whether a drain runs (empty when inactive). */
+  hypervisors(): { name: string; maintenance: boolean; draining: boolean }[];
+  /** `3rc hv drain NAME`: resolves when the drain is over (or stopped, with why). */
+  drain(host: string): Promise<DrainReport>;
+  /** `3rc hv undrain NAME`: maintenance off. */
+  undrain(host: string): Promise<void>;
 }
 
 class HaInactiveError extends ThreeRcError {
@@ -34,6 +40,7 @@ export function activeHa(controller: HaController): HaView {
       const a = controller.admission();
       return a && summary(a);
     },
+    hypervisors: () => controller.hosts(), drain: (host) => controller.drain(host), undrain: (host) => controller.setMaintenance(host, false, 'undrain'),
   };
 }
 
@@ -46,6 +53,13 @@ export function inactiveHa(reason: string): HaView {
       throw new HaInactiveError(reason);
     },
     adopt: () => {
+      throw new HaInactiveError(reason);
+    },
+    hypervisors: () => [],
+    drain: async () => {
+      throw new HaInactiveError(reason);
+    },
+    undrain: async () => {
       throw new HaInactiveError(reason);
     },
   };

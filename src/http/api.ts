@@ -173,6 +173,24 @@ export function apiRouter(deps: AppDeps): Router {
     res.json(deps.ha.status().find((s) => s.vm === vm) ?? null);
   });
 
+  // ---- hypervisor maintenance (`3rc hv drain|undrain NAME`) ----
+  r.get('/hv', (_req, res) => {
+    res.json({ active: deps.ha.active, reason: deps.ha.reason, hypervisors: deps.ha.hypervisors() });
+  });
+
+  r.post('/hv/:name/:op', auth, async (req, res) => {
+    const op = String(req.params.op);
+    if (op !== 'drain' && op !== 'undrain') throw new InputError(ErrorCodes.API, `operation must be drain or undrain, not ${JSON.stringify(op)}`, 'op');
+    const name = String(req.params.name).toLowerCase();
+    if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(name)) throw new InputError(ErrorCodes.API, `not a hypervisor name: ${JSON.stringify(name)}`, 'name');
+    if (!deps.ha.active) return apiError(res, 409, ErrorCodes.HA_INACTIVE, `the HA controller is not running: ${deps.ha.reason}`);
+    if (op === 'undrain') {
+      await deps.ha.undrain(name);
+      return void res.json(deps.ha.hypervisors().find((h) => h.name === name) ?? null);
+    }
+    res.json(await deps.ha.drain(name));
+  });
+
   r.post('/backup', auth, backupHandler(deps));
 
   // ---- P2V (`3rc p2v`): capture a physical host into a VM ----

@@ -217,6 +217,8 @@ export function markerOf(row: StoreEvent, boot: { name: string; mac: string } | 
     }
     case 'hypervisor.up': case 'hypervisor.down':
       return { ...base, lane: `hv:${e.host ?? ''}`, category: 'hypervisor', label: `${e.host ?? 'hypervisor'} ${what}`, detail: details([['reason', e.reason], ['load', d.loadFive]]) };
+    case 'hypervisor.maintenance': case 'hypervisor.drain':
+      return { ...base, lane: `hv:${e.host ?? ''}`, category: 'hypervisor', label: `${e.host ?? 'hypervisor'} ${e.kind === 'hypervisor.drain' ? `drain: ${e.reason ?? ''}` : d.on ? 'maintenance' : 'maintenance over'}`, detail: details([['vm', d.vm], ['to', d.to], ['how', d.how], ['ms', d.ms], ['detail', d.detail]]) };
     case 'dhcp.discover': case 'dhcp.offer': case 'dhcp.request': case 'dhcp.decline': case 'dhcp.ack': case 'dhcp.nak': case 'dhcp.release': case 'dhcp.inform':
     case 'dhcp.bootp': case 'dhcp.invalid': case 'dhcp.malformed': case 'dhcp.dropped':
       return dhcp();

@@ -37,6 +37,13 @@ export class ByHostDriver implements HypervisorDriver {
     return this.for(host).reset(host, vm);
   }
 
+  /** Within one driver only: two hypervisors driven differently cannot migrate between them. */
+  async migrate(host: string, vm: string, dest: string): Promise<void> {
+    const d = this.for(host);
+    if (this.for(dest) !== d) throw new DriverError(DriverErrorCodes.MIGRATION_UNSUPPORTED, host, `${host} (${d.kind}) and ${dest} (${this.for(dest).kind}) are driven differently: no live migration between them`);
+    return d.migrate(host, vm, dest);
+  }
+
   private for(host: string): HypervisorDriver {
     const d = this.drivers.get(host);
     if (!d) throw new DriverError(DriverErrorCodes.UNREACHABLE, host, `${host} is not a configured hypervisor`);

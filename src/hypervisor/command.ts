@@ -35,7 +35,12 @@ export interface CommandDriverOptions extends Omit<RemoteOptions, 'hypervisors'>
   hypervisors: readonly CommandHypervisor[];
   /** Per-VM placeholder values, e.g. { vmid: '104' } from the inventory host's vars. */
   vars?: (vm: string) => Readonly<Record<string, string | number | undefined>> | undefined;
+  /** Timeout of a `migrate` command. Default: 10 min. */
+  migrateTimeoutMs?: number;
 }
+
+/** How long a live migration may take by default (it copies the VM's memory while it runs). */
+export const MIGRATE_TIMEOUT_MS = 600_000;
 
 /** HypervisorDriver for hosts driven by command templates (`driver: command`). */
 export class CommandDriver implements HypervisorDriver {
@@ -102,6 +107,21 @@ export class CommandDriver implements HypervisorDriver {
     await this.exec(host, c, 'reset', vm);
   }
 
+  /**
+   * The `migrate` template, run on the source; FAILED unless the VM then runs on `dest` and no
+   * longer on `host` (read back from both). MIGRATION_UNSUPPORTED when no template is set.
+   */
+  async migrate(host: string, vm: string, dest: string): Promise<void> {
+    const c = this.must(host);
+    const d = this.must(dest);
+    if (!c.t.migrate) throw new DriverError(DriverErrorCodes.MIGRATION_UNSUPPORTED, host, `no migrate command configured for ${host}`);
+    if ((await this.vmState(host, vm)) === 'off') throw new DriverError(DriverErrorCodes.NOT_RUNNING, host, `${vm} is not running on ${host}`);
+    if ((await this.vmState(dest, vm)) === 'running') throw new DriverError(DriverErrorCodes.ALREADY_RUNNING, dest, `${vm} already runs on ${dest}`);
+    await this.exec(host, c, 'migrate', vm, {}, { dest, destAddress: d.address });
+    const [src, dst] = [await this.vmState(host, vm), await this.vmState(dest, vm)];
+    if (src !== 'off' || dst !== 'running') throw new DriverError(DriverErrorCodes.FAILED, host, `migrate ${vm} ${host} -> ${dest} returned, but ${vm} is ${src} on ${host} and ${dst} on ${dest}`);
+  }
+
   /** ACPI shutdown (not part of the driver interface); FAILED when no `shutdown` template is set. */
   async shutdown(host: string, vm: string): Promise<void> {
     const c = this.must(host);
@@ -124,8 +144,8 @@ export class CommandDriver implements HypervisorDriver {
     return 'running';
   }
 
-  private render(host: string, c: CompiledCommands, t: CommandTemplate, vm: string | null): string {
-    const values: Record<string, string | undefined> = {};
+  private render(host: string, c: CompiledCommands, t: CommandTemplate, vm: string | null, extra: Readonly<Record<string, string>> = {}): string {
+    const values: Record<string, string | undefined> = { ...extra };
     if (vm !== null) {
       for (const [k, v] of Object.entries(this.o.vars?.(vm) ?? {})) if (v !== undefined) values[k] = String(v);
     }
@@ -139,9 +159,9 @@ export class CommandDriver implements HypervisorDriver {
     }
   }
 
-  private async exec(host: string, c: CompiledCommands, op: keyof CommandTemplates, vm: string | null, o: { notRunningOk?: boolean } = {}): Promise<RunResult> {
+  private async exec(host: string, c: CompiledCommands, op: keyof CommandTemplates, vm: string | null, o: { notRunningOk?: boolean } = {}, extra: Readonly<Record<string, string>> = {}): Promise<RunResult> {
     const t = c.t[op]!;
-    const r = await this.remote.run(host, this.render(host, c, t, vm));
+    const r = await this.remote.run(host, this.render(host, c, t, vm, extra), op === 'migrate' ? { timeoutMs: this.o.migrateTimeoutMs ?? MIGRATE_TIMEOUT_MS } : {});
     if (r.code === 0) return r;
     const text = `${r.stderr}\n${r.stdout}`;
     const what = failureText(r);

@@ -12,6 +12,11 @@ export interface DriverFixture {
   hosts: [string, string];
   vm: string;
   cut?(host: string): Promise<void> | void;
+  /**
+   * Live migration between the two hosts: `live` (it must work), `unsupported` (it must answer
+   * MIGRATION_UNSUPPORTED), or a reason why this harness cannot try it. Default: either answer.
+   */
+  migration?: 'live' | 'unsupported' | { skip: string };
   close?(): Promise<void> | void;
 }
 
@@ -60,6 +65,35 @@ export function runDriverContract(name: string, h: DriverHarness): void {
       assert.equal(await driver.vmState(hosts[0], vm), 'off');
       await driver.destroy(hosts[0], vm);
       await assert.rejects(driver.reset(hosts[0], vm), { code: DriverErrorCodes.NOT_RUNNING });
+    }));
+
+    it('refuses to migrate a VM that is off (NOT_RUNNING, or MIGRATION_UNSUPPORTED) and starts nothing', withFixture(async ({ driver, hosts, vm, migration }) => {
+      const codes = migration === 'unsupported' ? [DriverErrorCodes.MIGRATION_UNSUPPORTED] : migration === 'live' ? [DriverErrorCodes.NOT_RUNNING] : [DriverErrorCodes.NOT_RUNNING, DriverErrorCodes.MIGRATION_UNSUPPORTED];
+      await assert.rejects(driver.migrate(hosts[0], vm, hosts[1]), (err: { code?: string }) => codes.includes(err.code as never));
+      assert.equal(await driver.vmState(hosts[0], vm), 'off');
+      assert.notEqual((await driver.listVms(hosts[1])).find((v) => v.name === vm)?.state, 'running');
+    }));
+
+    it('migrates a running VM live: it then runs on the destination only (or MIGRATION_UNSUPPORTED leaves it where it was)', withFixture(async ({ driver, hosts, vm, migration }, t) => {
+      if (typeof migration === 'object') return void t.skip(migration.skip);
+      await driver.start(hosts[0], vm);
+      let moved = true;
+      try {
+        await driver.migrate(hosts[0], vm, hosts[1]);
+      } catch (err) {
+        if ((err as { code?: string }).code !== DriverErrorCodes.MIGRATION_UNSUPPORTED || migration === 'live') throw err;
+        moved = false;
+      }
+      assert.ok(moved || migration !== 'live');
+      assert.ok(!moved || migration !== 'unsupported', 'a driver declared unable to migrate did migrate');
+      const running = async (h: string) => (await driver.listVms(h)).find((v) => v.name === vm)?.state === 'running';
+      assert.deepEqual([await running(hosts[0]), await running(hosts[1])], moved ? [false, true] : [true, false]);
+      if (!moved) return;
+      // Back again: it already runs on the destination of a second move there.
+      await assert.rejects(driver.migrate(hosts[0], vm, hosts[1]), { code: DriverErrorCodes.NOT_RUNNING });
+      await driver.migrate(hosts[1], vm, hosts[0]);
+      assert.deepEqual([await running(hosts[0]), await running(hosts[1])], [true, false]);
+      await driver.destroy(hosts[0], vm);
     }));
 
     it('answers NO_SUCH_VM for a VM it does not know', withFixture(async ({ driver, hosts }) => {

@@ -40,6 +40,14 @@ export interface HypervisorDriver {
   destroy(host: string, vm: string): Promise<void>;
   /** Hard reset of a running VM; NOT_RUNNING when it is off there. */
   reset(host: string, vm: string): Promise<void>;
+  /**
+   * Live migration of a running VM from `host` to `dest` (its disk on storage both see): it keeps
+   * running, never with two copies running at once. Resolves once it runs on `dest` and no longer
+   * on `host`. NOT_RUNNING when it is off on `host`, ALREADY_RUNNING when it runs on `dest`,
+   * MIGRATION_UNSUPPORTED when this driver (or this pair of hosts) cannot migrate: the VM was not
+   * touched and still runs on `host`.
+   */
+  migrate(host: string, vm: string, dest: string): Promise<void>;
 }
 
 /** `reboot` inside a guest over SSH. */

@@ -19,6 +19,8 @@ export interface SshHypervisor {
   name: string;
   address: string;
   ssh: { user: string; port: number; key?: string | undefined; knownHosts?: string | undefined };
+  /** libvirt only: extra `virsh migrate` flags of this (source) hypervisor. */
+  migrateFlags?: readonly string[] | undefined;
 }
 
 /** The SSH target of a configured hypervisor. */
@@ -45,16 +47,21 @@ export class Remote {
     this.timeoutMs = o.timeoutMs ?? 30_000;
   }
 
+  /** A configured hypervisor's SSH target (its address, port and login), or undefined. */
+  target(host: string): SshTarget | undefined {
+    return this.targets.get(host);
+  }
+
   get log(): Logger | undefined {
     return this.o.log;
   }
 
   /** Runs a command on a hypervisor; SSH failures become DriverErrors (see the module comment). */
-  async run(host: string, command: string): Promise<RunResult> {
+  async run(host: string, command: string, o: { timeoutMs?: number } = {}): Promise<RunResult> {
     const t = this.targets.get(host);
     if (!t) throw new DriverError(DriverErrorCodes.UNREACHABLE, host, `${host} is not a configured hypervisor`);
     try {
-      return await this.o.ssh.run(t, command, { timeoutMs: this.timeoutMs });
+      return await this.o.ssh.run(t, command, { timeoutMs: o.timeoutMs ?? this.timeoutMs });
     } catch (err) {
       if (isSshError(err)) this.o.log?.warn({ hypervisor: host, code: err.code, err: err.message }, 'hypervisor command failed over ssh');
       throw driverErrorOf(host, err);

@@ -8,13 +8,13 @@ import { SimCluster, type SimTimings } from './sim.js';
 const S = 1000;
 const timings: SimTimings = { boot: { mean: 80 * S, sd: 10 * S }, install: { mean: 442 * S, sd: 17 * S }, pxe: 10 * S, pxeLoop: 25 * S };
 
-function cluster(opts: { bmc?: boolean; bootMode?: Map<string, 'local' | 'install'> } = {}) {
+function cluster(opts: { bmc?: boolean; bootMode?: Map<string, 'local' | 'install'>; liveMigration?: boolean } = {}) {
   const clock = new FakeClock(0);
   const pxe: string[] = [];
   const installed: string[] = [];
   const modes = opts.bootMode ?? new Map<string, 'local' | 'install'>();
   const sim = new SimCluster({
-    clock, rng: seededRng(1), timings,
+    clock, rng: seededRng(1), timings, ...(opts.liveMigration === undefined ? {} : { liveMigration: opts.liveMigration }),
     hosts: [{ name: 'hv1', cpus: 8, memoryMb: 16384 }, { name: 'hv2', cpus: 8, memoryMb: 16384, bmc: opts.bmc ?? true }],
     vms: [{ name: 'vm10', mac: '52:54:00:77:00:10', host: 'hv1' }, { name: 'vm11', mac: '52:54:00:77:00:11', host: 'hv2' }, { name: 'vm12', mac: '52:54:00:77:00:12', host: null }],
     hooks: {
@@ -32,8 +32,44 @@ function cluster(opts: { bmc?: boolean; bootMode?: Map<string, 'local' | 'instal
 runDriverContract('sim', {
   async make() {
     const { sim } = cluster();
-    return { driver: sim, hosts: ['hv1', 'hv2'], vm: 'vm12', cut: (h) => sim.partition(h) };
+    return { driver: sim, hosts: ['hv1', 'hv2'], vm: 'vm12', cut: (h) => sim.partition(h), migration: 'live' };
   },
+});
+
+runDriverContract('sim without live migration', {
+  async make() {
+    const { sim } = cluster({ liveMigration: false });
+    return { driver: sim, hosts: ['hv1', 'hv2'], vm: 'vm12', cut: (h) => sim.partition(h), migration: 'unsupported' };
+  },
+});
+
+describe('sim cluster: live migration', () => {
+  it('moves the running guest as it is: its service never stops, no double start, its boot goes on', async () => {
+    const { clock, sim } = cluster();
+    assert.equal(sim.serviceUp('vm10'), true);
+    const before = sim.history('vm10').length;
+    await sim.migrate('hv1', 'vm10', 'hv2');
+    assert.equal(sim.whereIs('vm10'), 'hv2');
+    assert.equal(sim.copies('vm10'), 1);
+    assert.equal(sim.serviceUp('vm10'), true);
+    assert.equal(sim.history('vm10').length, before, 'no outage recorded');
+    assert.equal(sim.doubleStarts, 0);
+    assert.equal(sim.migrations, 1);
+    // A guest still booting keeps booting on the new host and comes up there.
+    await sim.start('hv1', 'vm12');
+    await sim.migrate('hv1', 'vm12', 'hv2');
+    assert.equal(sim.serviceUp('vm12'), false);
+    clock.advance(200 * S);
+    assert.equal(sim.serviceUp('vm12'), true);
+    assert.equal(sim.whereIs('vm12'), 'hv2');
+  });
+
+  it('refuses an unreachable destination without touching the VM', async () => {
+    const { sim } = cluster();
+    sim.partition('hv2');
+    await assert.rejects(sim.migrate('hv1', 'vm10', 'hv2'), { code: 'E_HV_UNREACHABLE' });
+    assert.equal(sim.whereIs('vm10'), 'hv1');
+  });
 });
 
 describe('sim cluster: faults and ground truth', () => {

@@ -92,12 +92,16 @@ export interface SimOptions {
    * boot also makes a PXE request, `timings.pxe` after power-on, answered "boot local". Default: false.
    */
   networkFirst?: boolean;
+  /** The hypervisors can live-migrate (shared storage, compatible CPUs). Default: true. */
+  liveMigration?: boolean;
 }
 
 export class SimCluster implements HypervisorDriver, GuestAccess, Fencer {
   readonly kind = 'sim';
   /** Starts issued while another copy of the same VM was running somewhere: must stay 0. */
   doubleStarts = 0;
+  /** Live migrations done. */
+  migrations = 0;
   private readonly hosts = new Map<string, SimHost>();
   private readonly vms = new Map<string, SimVm>();
   private readonly o: SimOptions;
@@ -156,6 +160,23 @@ export class SimCluster implements HypervisorDriver, GuestAccess, Fencer {
     const inst = h.instances.get(vm);
     if (!inst) throw new DriverError(DriverErrorCodes.NOT_RUNNING, host, `${vm} is not running on ${host}`);
     this.boot(inst);
+  }
+
+  /** Moves the running instance as it is (booting, up, hung...): the guest never restarts. */
+  async migrate(host: string, vm: string, dest: string): Promise<void> {
+    const h = this.reach(host);
+    const d = this.reach(dest);
+    this.known(host, vm);
+    if (this.o.liveMigration === false) throw new DriverError(DriverErrorCodes.MIGRATION_UNSUPPORTED, host, `no live migration in this cluster`);
+    const inst = h.instances.get(vm);
+    if (!inst) throw new DriverError(DriverErrorCodes.NOT_RUNNING, host, `${vm} is not running on ${host}`);
+    if (d.instances.has(vm)) throw new DriverError(DriverErrorCodes.ALREADY_RUNNING, dest, `${vm} already runs on ${dest}`);
+    h.instances.delete(vm);
+    this.mustVm(vm).on.delete(host);
+    inst.host = dest;
+    this.place(d, inst);
+    this.migrations += 1;
+    this.touch(vm);
   }
 
   // ---- GuestAccess and Fencer -------------------------------------------------------------

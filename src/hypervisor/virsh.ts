@@ -72,3 +72,11 @@ export function classifyVirshError(stderr: string): VirshFailure {
 export function isPlainDomainName(name: string): boolean {
   return /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/.test(name);
 }
+
+/**
+ * Extra `virsh migrate` flags a hypervisor's config may add (e.g. `--unsafe`, `--compressed`,
+ * `--auto-converge`): long options without a value only, so nothing else reaches the shell.
+ */
+export function isMigrateFlag(flag: string): boolean {
+  return /^--[a-z][a-z-]{1,40}$/.test(flag);
+}

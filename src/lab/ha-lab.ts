@@ -8,6 +8,7 @@
  * vm14 (on hv1) may be reinstalled; vm15 (on hv2) has `reinstall: false`.
  */
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../lib/paths.js';
@@ -97,6 +98,14 @@ export class HaLab {
         hv.set(x.name, host);
       }
       writeFileSync(join(o.workDir, 'known_hosts'), [...hv.values()].map((x) => x.knownHostsLine).join('\n') + '\n');
+      // Live migration (3rc hv drain): each host's virsh reaches the other's libvirtd over SSH, as
+      // root with the lab's key (every host accepts it), the other's host key known.
+      for (const x of hv.values()) {
+        const dotSsh = join(x.dir, 'root', '.ssh');
+        mkdirSync(dotSsh, { recursive: true, mode: 0o700 });
+        writeFileSync(join(dotSsh, 'id_ed25519'), readFileSync(key), { mode: 0o600 });
+        writeFileSync(join(dotSsh, 'known_hosts'), [...hv.values()].map((y) => y.knownHostsLine).join('\n') + '\n');
+      }
       log(`ha-lab: hv1 and hv2 up (libvirtd, sshd, gmond) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
       for (const vm of vms) h.defineEverywhere(vm);
       if (vms.length) await h.installAll([...vms]);
@@ -114,7 +123,9 @@ export class HaLab {
     const disk = join(this.shared, `${vm}.qcow2`);
     if (!existsSync(disk)) execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', disk, '4G']);
     const xml = join(this.shared, `${vm}.xml`);
-    writeFileSync(xml, domainXml({ name: vm, mac: host.mac, memoryMb: 1024, cpus: 1, disk, serialLog: this.consoleLog(vm) }));
+    // One UUID on every host: libvirt migrates a domain only onto a definition with its UUID.
+    const uuid = createHash('sha256').update(`3rc-lab ${vm}`).digest('hex').slice(0, 32).replace(/^(.{8})(.{4})(.{4})(.{4})(.{12})$/, '$1-$2-$3-$4-$5');
+    writeFileSync(xml, domainXml({ name: vm, mac: host.mac, memoryMb: 1024, cpus: 1, disk, serialLog: this.consoleLog(vm) }).replace('</name>', `</name>\n  <uuid>${uuid}</uuid>`));
     for (const x of this.hv.values()) x.virsh(['define', xml]);
   }
 
@@ -411,6 +422,8 @@ export function haConfig(workDir: string, prefix: string, c: { enabled: boolean;
     address: h.addr.split('/')[0],
     driver: 'libvirt',
     ssh: { user: 'root', key, knownHosts: join(workDir, 'known_hosts') },
+    // The lab's disks use cache=unsafe (speed under TCG), which libvirt migrates only when told.
+    migrateFlags: ['--unsafe'],
     // Every lab host shares this machine's kernel, so Ganglia's load is the machine's: no limit.
     loadThreshold: 1000,
     capacity: { cpus: 4, memoryMb: 4096, vms: 4 },

@@ -14,6 +14,12 @@ export interface CommandTemplates {
   stop: string;
   reset: string;
   shutdown?: string;
+  /**
+   * Live migration, run on the source hypervisor; `{{dest}}` and `{{destAddress}}` are the
+   * destination's name and address (e.g. `qm migrate {{vmid}} {{dest}} --online`). Without it the
+   * driver answers MIGRATION_UNSUPPORTED and a drain moves the VM cold.
+   */
+  migrate?: string;
   /** Succeeds when the hypervisor can be driven (reachable()). Default: the `list` command. */
   ping?: string;
 }
@@ -66,7 +72,7 @@ export function compileCommandSpec(h: { name: string; address: string; command: 
   const tpl = (key: keyof CommandTemplates, perVm: boolean): CommandTemplate | null => {
     const src = spec.commands[key];
     if (src === undefined) {
-      if (key === 'shutdown' || key === 'ping') return null;
+      if (key === 'shutdown' || key === 'ping' || key === 'migrate') return null;
       throw new TemplateError(`${where(`commands.${key}`)}: missing`);
     }
     let t: CommandTemplate;
@@ -104,6 +110,7 @@ export function compileCommandSpec(h: { name: string; address: string; command: 
       stop: tpl('stop', true),
       reset: tpl('reset', true),
       shutdown: tpl('shutdown', true),
+      migrate: tpl('migrate', true),
     },
     listRe,
     stateRe,

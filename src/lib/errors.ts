@@ -28,6 +28,8 @@ export const ErrorCodes = {
   P2V: 'E_P2V',
   /** `3rc import`: an input file that cannot be read, or nothing in it that 3rc can use. */
   IMPORT: 'E_IMPORT',
+  /** `3rc hv drain`: another drain of that hypervisor runs already. */
+  DRAIN: 'E_DRAIN',
 } as const;
 
 // Codecs and drivers keep their own error classes (a decoder raises exactly one kind of error),
@@ -97,6 +99,8 @@ export const DriverErrorCodes = {
    * taken effect, e.g. libvirtd goes on starting a domain after the virsh client is killed.
    */
   UNKNOWN_OUTCOME: 'E_HV_UNKNOWN_OUTCOME',
+  /** The driver (or this pair of hypervisors) cannot migrate a running VM: move it cold instead. */
+  MIGRATION_UNSUPPORTED: 'E_HV_MIGRATION_UNSUPPORTED',
 } as const;
 
 /** Stable codes of BMC failures (BmcError, bmc/driver.ts). */
