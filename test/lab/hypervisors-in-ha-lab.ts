@@ -33,7 +33,7 @@ function ssh(h: HaLab, hv: HypervisorHost, knownHosts: string, cmd: string): str
 
 /** The hosts' own identity and a refused wrong host key; then the contract on the real driver. */
 export function hypervisorChecks(lab: () => HaLab): void {
-  it('each hypervisor over SSH: a wrong host key refused, its own host name, an empty /root, libvirt answering', { timeout: labBudget(30_000) }, () => {
+  it('each hypervisor over SSH: a wrong host key refused, its own host name, its own /root, libvirt answering', { timeout: labBudget(30_000) }, () => {
     const h = lab();
     const other = join(h.lab.workDir, 'other_host_key');
     if (!existsSync(other)) execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', other]);
@@ -44,8 +44,12 @@ export function hypervisorChecks(lab: () => HaLab): void {
       assert.throws(() => ssh(h, hv, wrong, 'true'), /Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/);
       const right = join(h.lab.workDir, 'known_hosts');
       assert.equal(ssh(h, hv, right, 'hostname').trim(), hv.name, 'its own UTS namespace');
-      // Its own root home, empty: the test machine's ~/.bashrc does not run in its sessions.
-      assert.equal(ssh(h, hv, right, 'echo "$HOME"; ls -A /root').trim(), '/root', 'its own empty /root');
+      // Its own root home: the test machine's ~/.bashrc does not run in its sessions. It holds only
+      // what the lab put there, .ssh with the other hypervisor's key and known_hosts (live migration).
+      const [home, ...entries] = ssh(h, hv, right, 'echo "$HOME"; ls -A /root').trim().split('\n');
+      assert.deepEqual([home, entries], ['/root', ['.ssh']], "its own /root, holding only the lab's .ssh");
+      const dotSsh = ssh(h, hv, right, 'ls -A /root/.ssh').trim().split('\n');
+      assert.ok(['id_ed25519', 'known_hosts'].every((f) => dotSsh.includes(f)) && dotSsh.every((f) => ['authorized_keys', 'id_ed25519', 'known_hosts'].includes(f)), `the lab's migration key and known_hosts only: ${dotSsh.join(' ')}`);
       assert.match(ssh(h, hv, right, 'virsh -c qemu:///system list --all'), /Id\s+Name\s+State/);
     }
   });
