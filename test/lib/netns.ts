@@ -8,6 +8,7 @@
  */
 import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { teardownOnExit } from '../../src/lab/topology.js';
 
 /** Why namespace tests cannot run here, or undefined when they can. */
 export function netnsUnavailable(): string | undefined {
@@ -28,6 +29,7 @@ export class Lab {
   readonly prefix: string;
   private readonly namespaces: string[] = [];
   private readonly children: ChildProcess[] = [];
+  private untrack: (() => void) | undefined;
 
   constructor(tag: string) {
     // Namespace names may be long; interface names are limited to 15 characters.
@@ -37,6 +39,7 @@ export class Lab {
   /** Creates a namespace with loopback up and no other interface (so no route out). */
   netns(name: string): string {
     const ns = `${this.prefix}-${name}`;
+    this.untrack ??= teardownOnExit(() => this.destroyNow());
     sh('ip', ['netns', 'add', ns]);
     this.namespaces.push(ns);
     sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
@@ -82,6 +85,17 @@ export class Lab {
         await new Promise((r) => c.once('exit', r));
       }
     }
+    this.destroyNow();
+  }
+
+  /**
+   * The same, synchronously: also the lab safety net's teardown (src/lab/topology.ts), so that a
+   * test or the fuzz campaign interrupted with Ctrl-C or SIGTERM leaves no namespace or process.
+   */
+  destroyNow(): void {
+    this.untrack?.();
+    this.untrack = undefined;
+    for (const c of this.children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     for (const ns of this.namespaces.reverse()) {
       // Processes still inside (daemons a client forked) would keep the namespace alive.
       try {
