@@ -27,3 +27,16 @@ export const endedAt = (e: StoreEvent, t0: number) => (e.at + (e.kind === 'http.
 export function report(name: string, phases: Record<string, number>): void {
   console.log(`# ${name} phase timings (s since power-on): ${Object.entries(phases).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}`);
 }
+
+/**
+ * When 3rc answered a router solicitation from `mac` (ms since the epoch, from its log), in order.
+ * A solicitation comes from the host's EUI-64 link-local address, and names its MAC when it
+ * carries the source link-layer option; the log line has one or the other.
+ */
+export function raAnsweredAt(serverLines: readonly string[], mac: string): number[] {
+  const m = mac.split(':').map((x) => parseInt(x, 16));
+  const eui64 = `fe80::${[((m[0]! ^ 2) << 8) | m[1]!, (m[2]! << 8) | 0xff, 0xfe00 | m[3]!, (m[4]! << 8) | m[5]!].map((g) => g.toString(16)).join(':')}`;
+  return serverLines
+    .filter((l) => l.includes('answered a router solicitation') && (l.includes(`"mac":"${mac}"`) || l.includes(`"peer":"${eui64}"`)))
+    .map((l) => Date.parse((JSON.parse(l) as { time: string }).time));
+}
