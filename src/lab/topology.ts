@@ -83,8 +83,13 @@ function installSafetyNet(): void {
   if (netInstalled) return;
   netInstalled = true;
   process.once('exit', teardownAllSync);
+  // process.on, not once: a second signal (Ctrl-C twice, or `pkill` hitting both `timeout` and
+  // node) while the teardown runs must not find the default action back and kill it half-way.
+  let tearing = false;
   for (const [sig, n] of [['SIGTERM', 15], ['SIGINT', 2], ['SIGHUP', 1]] as const) {
-    process.once(sig, () => {
+    process.on(sig, () => {
+      if (tearing) return;
+      tearing = true;
       process.stderr.write(`lab: ${sig}: tearing down ${live.size + extraTeardowns.size} lab(s)\n`);
       teardownAllSync();
       process.exit(128 + n);
