@@ -33,7 +33,7 @@ import { hostRenderer } from './render/served.js';
 import { HostCatalog, syncBootEntries } from './inventory/catalog.js';
 import { InstallLifecycle } from './inventory/install.js';
 import { countingTrace, LimitedTrace } from './inventory/trace.js';
-import { EventRetention } from './store/retention.js';
+import { EventRetention, standingKinds } from './store/retention.js';
 import { createMetrics, registerDnsStats, registerGuardStats, registerStuckBoots } from './lib/metrics.js';
 import { processGuard } from './lib/guard.js';
 import { secureStateDir } from './lib/state-dir.js';
@@ -252,7 +252,7 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
     let dhcp6Leases: LeaseTable | undefined;
     const limited = new LimitedTrace({ store, clock, log, isKnown: (mac) => inventory.hostByMac(mac) !== undefined || (dhcpLeases?.forMac(mac).length ?? 0) > 0 || (dhcp6Leases?.forMac(mac).length ?? 0) > 0, limits: config.events });
     services.push({ name: 'trace', start: async () => undefined, stop: () => limited.stop(), addresses: () => [] });
-    await onLeader('event-retention', async () => new EventRetention({ store, clock, log, policy: config.events }));
+    await onLeader('event-retention', async () => new EventRetention({ store, clock, log, policy: config.events, standing: standingKinds(() => inventory.hypervisors().map((h) => h.name)) }));
     const counted = countingTrace(limited, {
       dhcp: (type, outcome) => metrics.dhcpPackets.inc({ type, outcome }),
       tftp: (outcome) => metrics.tftpTransfers.inc({ outcome }),
