@@ -15,6 +15,7 @@ import { activeHa, inactiveHa, type HaView } from '../src/ha/view.js';
 import { apiRouter } from '../src/http/api.js';
 import type { AppDeps } from '../src/http/deps.js';
 import { errorHandler } from '../src/http/errors.js';
+import { DriverError, DriverErrorCodes } from '../src/hypervisor/driver.js';
 
 const S = 1000;
 
@@ -90,6 +91,54 @@ describe('API: hypervisor drain and undrain', () => {
       assert.equal(r.status, 409);
     } finally {
       await close(s.server);
+    }
+  });
+});
+
+describe('drain: a live migration that fails', () => {
+  /** hv1 with vm10 and vm11, whose live migrations fail and leave the VM on hv1 (as virsh does when the copy aborts). */
+  async function failingWorld(vms: { name: string; coldMove?: boolean }[]): Promise<World> {
+    const w = await buildWorld({
+      rng: seededRng(2), rules: defaultRules(), scanInterval: 10 * S, detectDelay: 0, fence: true,
+      timings: { boot: { mean: 80 * S, sd: 10 * S }, install: { mean: 442 * S, sd: 17 * S }, pxe: 10 * S, pxeLoop: 25 * S },
+      hosts: [{ name: 'hv1', cpus: 8, memoryMb: 16384 }, { name: 'hv2', cpus: 8, memoryMb: 16384 }],
+      vms: vms.map((v) => ({ ...v, host: 'hv1' })),
+    });
+    await w.run(15 * S);
+    w.sim.migrate = async (host: string, vm: string) => {
+      throw new DriverError(DriverErrorCodes.FAILED, host, `migration of ${vm} aborted: Unable to read from monitor`);
+    };
+    return w;
+  }
+
+  it('falls back to a cold move (stop here, start there) when the VM allows it, with the reason in the report', async () => {
+    const w = await failingWorld([{ name: 'vm10' }]);
+    try {
+      const r = await w.controller.drain('hv1');
+      assert.equal(r.stopped, null);
+      assert.deepEqual(r.moved.map((m) => [m.vm, m.to, m.how]), [['vm10', 'hv2', 'cold']]);
+      assert.match(r.moved[0]!.fallback ?? '', /live migration of vm10 to hv2 failed \(migration of vm10 aborted: Unable to read from monitor\); it still ran on hv1: moved cold/);
+      assert.match(formatDrain(r).join('\n'), /vm10: live migration of vm10 to hv2 failed/);
+      assert.equal(await w.sim.vmState('hv2', 'vm10'), 'running');
+      assert.equal(await w.sim.vmState('hv1', 'vm10'), 'off');
+      const ev = (await w.store.queryEvents({ kind: 'hypervisor.drain', vm: 'vm10' })).map((e) => [e.reason, e.data?.detail]);
+      assert.ok(ev.some(([reason, detail]) => reason === 'moved' && /failed/.test(String(detail))), JSON.stringify(ev));
+      assert.equal(w.sim.doubleStarts, 0);
+    } finally {
+      w.controller.abandon();
+    }
+  });
+
+  it('stops the drain at a VM whose policy forbids a cold move (hosts[].coldMove false): it keeps running where it was', async () => {
+    const w = await failingWorld([{ name: 'vm10', coldMove: false }]);
+    try {
+      const r = await w.controller.drain('hv1');
+      assert.deepEqual(r.moved, []);
+      assert.equal(r.stopped?.vm, 'vm10');
+      assert.match(r.stopped!.why, /live migration of vm10 to hv2 failed .*it runs on hv1 \(vm10 may not move cold: hosts\[\]\.coldMove is false\)/);
+      assert.equal(await w.sim.vmState('hv1', 'vm10'), 'running');
+    } finally {
+      w.controller.abandon();
     }
   });
 });

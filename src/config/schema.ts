@@ -429,6 +429,13 @@ const host = z.strictObject({
   /** Boot entry used only when the store has none yet for this MAC. Default: local. */
   boot: z.enum(['local', 'install']).default('local'),
   /**
+   * May a drain (`3rc hv drain`, `hv roll`, `hv reinstall`) move this VM cold, stopped on its
+   * hypervisor and started on another, when it cannot move live (no live migration there, or one
+   * that failed and left it where it was)? false: the drain stops at this VM instead, for VMs
+   * whose downtime must be planned. Default: true.
+   */
+  coldMove: z.boolean().optional(),
+  /**
    * Power control of a physical host (for `3rc p2v`), run on the 3rc host with {{host}}, {{ip}},
    * {{mac}} and the host's scalar vars as placeholders, e.g. `ipmitool -H {{bmc}} ... chassis
    * power cycle`. Without it, `3rc p2v` asks the operator to reboot the host.

@@ -42,6 +42,7 @@ export async function run(configFile: string, op: string, name: string, io: Io):
 export function formatDrain(r: DrainReport): string[] {
   const out = [`${r.host}: in maintenance; ${r.moved.length} VM(s) moved in ${(r.ms / 1000).toFixed(1)} s`];
   if (r.moved.length) out.push(...table(['VM', 'TO', 'HOW', 'SECONDS'], r.moved.map((m) => [m.vm, m.to, m.how, (m.ms / 1000).toFixed(1)])));
+  for (const m of r.moved) if (m.fallback) out.push(`${m.vm}: ${m.fallback}`);
   if (r.idle.length) out.push(`not running, left in place: ${r.idle.join(', ')}`);
   if (r.stopped) out.push(`drain stopped${r.stopped.vm ? ` at ${r.stopped.vm}` : ''}: ${r.stopped.why}`);
   return out;
