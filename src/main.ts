@@ -55,6 +55,8 @@ import { bootEvidence, PxeEvidence, type TraceSink } from './ha/evidence.js';
 import { vmSpecs } from './ha/from-config.js';
 import { registerAdmission } from './ha/admission-metrics.js';
 import { activeHa, inactiveHa, type HaView } from './ha/view.js';
+import { HypervisorOps } from './ha/hv-ops.js';
+import { openBmc } from './bmc/open.js';
 import type { BootTrace } from './inventory/trace.js';
 import { LiveFeed } from './http/live-feed.js';
 import { P2vService } from './p2v/service.js';
@@ -141,7 +143,9 @@ async function buildHa(
     },
     addresses: () => [],
   };
-  return { view: activeHa(controller), controller: service };
+  const bmcs = new Map(config.hypervisors.flatMap((h) => (h.bmc ? [[h.name, openBmc({ ...h.bmc, host: h.name }, { log, clock: deps.clock })] as const] : [])));
+  const ops = new HypervisorOps({ controller, driver, bootTable: deps.bootTable, inventory: deps.inventory, bmc: (h) => bmcs.get(h) ?? null, store: deps.store, clock: deps.clock, log });
+  return { view: activeHa(controller, ops), controller: service };
 }
 
 /** The install-expiry sweeper as a Service, so it stops with everything else. */

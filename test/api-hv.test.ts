@@ -16,6 +16,11 @@ import { apiRouter } from '../src/http/api.js';
 import type { AppDeps } from '../src/http/deps.js';
 import { errorHandler } from '../src/http/errors.js';
 import { DriverError, DriverErrorCodes } from '../src/hypervisor/driver.js';
+import { formatRoll } from '../src/cli/commands/hv.js';
+import { HypervisorOps } from '../src/ha/hv-ops.js';
+import { Inventory, type Hypervisor } from '../src/inventory/inventory.js';
+import { silentLogger } from '../src/lib/log.js';
+import type { RollProgress } from '../src/ha/roll.js';
 
 const S = 1000;
 
@@ -62,7 +67,7 @@ describe('API: hypervisor drain and undrain', () => {
     assert.equal((await post('/api/v1/hv/hv1/drain', 'wrong')).status, 403);
     const bad = await post('/api/v1/hv/hv1/reboot');
     assert.equal(bad.status, 400);
-    assert.match(bad.body.error.message, /drain or undrain/);
+    assert.match(bad.body.error.message, /drain, undrain or reinstall/);
     assert.equal((await post('/api/v1/hv/-x-/drain')).status, 400);
     const unknown = await post('/api/v1/hv/hv9/drain');
     assert.equal(unknown.status, 404);
@@ -140,5 +145,78 @@ describe('drain: a live migration that fails', () => {
     } finally {
       w.controller.abandon();
     }
+  });
+});
+
+describe('API: hv roll and hv reinstall', () => {
+  let w: World;
+  let url: string;
+  let server: http.Server;
+  const post = async (p: string, body?: unknown, token: string | null = 't') => {
+    const r = await fetch(`${url}${p}`, { method: 'POST', headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), 'content-type': 'application/json' }, body: JSON.stringify(body ?? {}) });
+    return { status: r.status, body: (await r.json()) as any };
+  };
+  const hv = (name: string, address: string, mac?: string): Hypervisor => ({ name, address, driver: 'libvirt', ssh: { user: 'root', port: 22 }, loadThreshold: 4, maintenance: false, migrateFlags: [], capacity: {}, boot: 'local', vars: {}, ...(mac ? { mac, profile: 'debian12' } : {}) });
+
+  before(async () => {
+    // hv2 has room for one VM only: draining hv1 (vm10, vm11) would leave one without room.
+    w = await buildWorld({
+      rng: seededRng(3), rules: defaultRules(), scanInterval: 10 * S, detectDelay: 0, fence: true,
+      timings: { boot: { mean: 80 * S, sd: 10 * S }, install: { mean: 442 * S, sd: 17 * S }, pxe: 10 * S, pxeLoop: 25 * S },
+      hosts: [{ name: 'hv1', cpus: 8, memoryMb: 16384 }, { name: 'hv2', cpus: 1, memoryMb: 16384 }],
+      vms: [{ name: 'vm10', host: 'hv1' }, { name: 'vm11', host: 'hv1' }],
+    });
+    await w.run(15 * S);
+    const inventory = new Inventory([], [{ name: 'debian12', installer: 'preseed', kernel: 'k', initrd: 'i', kernelArgs: '', vars: {} }], [hv('hv1', '10.77.0.2', '52:54:00:77:00:02'), hv('hv2', '10.77.0.3', '52:54:00:77:00:03'), hv('hv3', '10.77.0.4')]);
+    const ops = new HypervisorOps({
+      controller: w.controller, driver: w.sim, inventory, bmc: () => null, store: w.store, clock: w.clock, log: silentLogger,
+      bootTable: { get: () => undefined, setInstall: async () => { throw new Error('not reached'); } },
+    });
+    const app = express();
+    app.use(express.json());
+    app.use('/api/v1', apiRouter({ ha: { ...activeHa(w.controller, ops) }, apiToken: 't' } as unknown as AppDeps));
+    app.use(errorHandler);
+    server = http.createServer(app);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(async () => {
+    w.controller.abandon();
+    await close(server);
+  });
+
+  it('refuses without the token, a body naming neither hosts nor all, and a hypervisor 3rc cannot install', async () => {
+    assert.equal((await post('/api/v1/hv/roll', { all: true }, null)).status, 401);
+    assert.equal((await post('/api/v1/hv/roll', {})).status, 400);
+    const hv3 = await post('/api/v1/hv/roll', { hosts: ['hv3'] });
+    assert.equal(hv3.status, 400);
+    assert.match(hv3.body.error.message, /hv3 has no mac and profile/);
+    assert.equal((await post('/api/v1/hv/hv9/reinstall')).status, 404);
+  });
+
+  it('roll: stops before draining a host whose VMs would be left without room, naming them; nothing moved', async () => {
+    const r = await post('/api/v1/hv/roll', { hosts: ['hv1', 'hv2'] });
+    assert.equal(r.status, 202);
+    let p: RollProgress = r.body;
+    while (p.endedAt === null) p = (await (await fetch(`${url}/api/v1/hv/roll`)).json()) as RollProgress;
+    assert.equal(p.stopped?.host, 'hv1');
+    assert.deepEqual(p.stopped?.vms?.map((v) => v.vm), ['vm11']);
+    assert.match(p.stopped!.vms![0]!.why, /out of CPUs/);
+    assert.match(formatRoll(p), /^roll stopped at hv1: draining hv1 would leave 1 VM\(s\) without room: vm11; 0\/2 reinstalled\n {2}vm11: /);
+    assert.equal(w.controller.inMaintenance('hv1'), false, 'the roll never drained hv1');
+    const list = (await (await fetch(`${url}/api/v1/hv`)).json()) as { roll: RollProgress };
+    assert.equal(list.roll.stopped?.host, 'hv1');
+  });
+
+  it('reinstall of a hypervisor without a BMC: refused at the pxe step before anything changed, shown in GET /hv', async () => {
+    const r = await post('/api/v1/hv/hv2/reinstall');
+    assert.equal(r.status, 200);
+    assert.equal(r.body.failed.step, 'pxe');
+    assert.match(r.body.failed.why, /hv2 has no bmc/);
+    assert.equal(w.controller.inMaintenance('hv2'), false);
+    const list = (await (await fetch(`${url}/api/v1/hv`)).json()) as { reinstalls: { host: string; state: string; step: string }[] };
+    assert.deepEqual(list.reinstalls.map((x) => [x.host, x.state, x.step]), [['hv2', 'failed', 'pxe']]);
+    const ev = await w.store.queryEvents({ kind: 'hypervisor.drain', host: 'hv2' });
+    assert.deepEqual(ev.map((e) => e.reason), ['reinstall-pxe-failed']);
   });
 });
