@@ -10,7 +10,7 @@ import express from 'express';
 import { formatDrain } from '../src/cli/commands/hv.js';
 import { seededRng } from '../src/ha/random.js';
 import { defaultRules } from '../src/ha/rules.js';
-import { buildWorld, type World } from '../src/ha/sim-world.js';
+import { buildWorld, type World, type WorldVm } from '../src/ha/sim-world.js';
 import { activeHa, inactiveHa, type HaView } from '../src/ha/view.js';
 import { apiRouter } from '../src/http/api.js';
 import type { AppDeps } from '../src/http/deps.js';
@@ -24,8 +24,21 @@ import type { RollProgress } from '../src/ha/roll.js';
 
 const S = 1000;
 
+/** A simulated hv1 and hv2 (8 CPUs each unless said), the VMs on their hosts, 15 s on. */
+async function world(seed: number, vms: WorldVm[], hv2Cpus = 8): Promise<World> {
+  const w = await buildWorld({
+    rng: seededRng(seed), rules: defaultRules(), scanInterval: 10 * S, detectDelay: 0, fence: true,
+    timings: { boot: { mean: 80 * S, sd: 10 * S }, install: { mean: 442 * S, sd: 17 * S }, pxe: 10 * S, pxeLoop: 25 * S },
+    hosts: [{ name: 'hv1', cpus: 8, memoryMb: 16384 }, { name: 'hv2', cpus: hv2Cpus, memoryMb: 16384 }],
+    vms,
+  });
+  await w.run(15 * S);
+  return w;
+}
+
 async function serve(ha: HaView): Promise<{ url: string; server: http.Server }> {
   const app = express();
+  app.use(express.json());
   app.use('/api/v1', apiRouter({ ha, apiToken: 't' } as unknown as AppDeps));
   app.use(errorHandler);
   const server = http.createServer(app);
@@ -48,13 +61,7 @@ describe('API: hypervisor drain and undrain', () => {
   };
 
   before(async () => {
-    w = await buildWorld({
-      rng: seededRng(1), rules: defaultRules(), scanInterval: 10 * S, detectDelay: 0, fence: true,
-      timings: { boot: { mean: 80 * S, sd: 10 * S }, install: { mean: 442 * S, sd: 17 * S }, pxe: 10 * S, pxeLoop: 25 * S },
-      hosts: [{ name: 'hv1', cpus: 8, memoryMb: 16384 }, { name: 'hv2', cpus: 8, memoryMb: 16384 }],
-      vms: [{ name: 'vm10', host: 'hv1' }, { name: 'vm11', host: 'hv1' }],
-    });
-    await w.run(15 * S);
+    w = await world(1, [{ name: 'vm10', host: 'hv1' }, { name: 'vm11', host: 'hv1' }]);
     ({ url, server } = await serve(activeHa(w.controller)));
   });
   after(async () => {
@@ -103,13 +110,7 @@ describe('API: hypervisor drain and undrain', () => {
 describe('drain: a live migration that fails', () => {
   /** hv1 with vm10 and vm11, whose live migrations fail and leave the VM on hv1 (as virsh does when the copy aborts). */
   async function failingWorld(vms: { name: string; coldMove?: boolean }[]): Promise<World> {
-    const w = await buildWorld({
-      rng: seededRng(2), rules: defaultRules(), scanInterval: 10 * S, detectDelay: 0, fence: true,
-      timings: { boot: { mean: 80 * S, sd: 10 * S }, install: { mean: 442 * S, sd: 17 * S }, pxe: 10 * S, pxeLoop: 25 * S },
-      hosts: [{ name: 'hv1', cpus: 8, memoryMb: 16384 }, { name: 'hv2', cpus: 8, memoryMb: 16384 }],
-      vms: vms.map((v) => ({ ...v, host: 'hv1' })),
-    });
-    await w.run(15 * S);
+    const w = await world(2, vms.map((v) => ({ ...v, host: 'hv1' })));
     w.sim.migrate = async (host: string, vm: string) => {
       throw new DriverError(DriverErrorCodes.FAILED, host, `migration of ${vm} aborted: Unable to read from monitor`);
     };
@@ -160,25 +161,13 @@ describe('API: hv roll and hv reinstall', () => {
 
   before(async () => {
     // hv2 has room for one VM only: draining hv1 (vm10, vm11) would leave one without room.
-    w = await buildWorld({
-      rng: seededRng(3), rules: defaultRules(), scanInterval: 10 * S, detectDelay: 0, fence: true,
-      timings: { boot: { mean: 80 * S, sd: 10 * S }, install: { mean: 442 * S, sd: 17 * S }, pxe: 10 * S, pxeLoop: 25 * S },
-      hosts: [{ name: 'hv1', cpus: 8, memoryMb: 16384 }, { name: 'hv2', cpus: 1, memoryMb: 16384 }],
-      vms: [{ name: 'vm10', host: 'hv1' }, { name: 'vm11', host: 'hv1' }],
-    });
-    await w.run(15 * S);
+    w = await world(3, [{ name: 'vm10', host: 'hv1' }, { name: 'vm11', host: 'hv1' }], 1);
     const inventory = new Inventory([], [{ name: 'debian12', installer: 'preseed', kernel: 'k', initrd: 'i', kernelArgs: '', vars: {} }], [hv('hv1', '10.77.0.2', '52:54:00:77:00:02'), hv('hv2', '10.77.0.3', '52:54:00:77:00:03'), hv('hv3', '10.77.0.4')]);
     const ops = new HypervisorOps({
       controller: w.controller, driver: w.sim, inventory, bmc: () => null, store: w.store, clock: w.clock, log: silentLogger,
       bootTable: { get: () => undefined, setInstall: async () => { throw new Error('not reached'); } },
     });
-    const app = express();
-    app.use(express.json());
-    app.use('/api/v1', apiRouter({ ha: { ...activeHa(w.controller, ops) }, apiToken: 't' } as unknown as AppDeps));
-    app.use(errorHandler);
-    server = http.createServer(app);
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    ({ url, server } = await serve(activeHa(w.controller, ops)));
   });
   after(async () => {
     w.controller.abandon();
