@@ -81,11 +81,14 @@ async function buildHa(
   if (sim) return { view: inactiveHa(`hypervisor ${sim.name} uses driver "sim", which runs only in 3rc simulate`) };
   const log = deps.log.child({ server: 'ha' });
   const ssh = new SshPool({ log });
-  const libvirt = new LibvirtDriver({ ssh, hypervisors: config.hypervisors.filter((h) => h.driver === 'libvirt'), log });
+  // A hypervisor 3rc installs (a MAC) is reached with the host keys its latest install reported, as VMs are.
+  const learn = config.ha.guestSsh?.learnHostKeys === true;
+  const withKeys = <H extends { name: string; mac?: string | undefined }>(h: H) => (learn && h.mac ? { ...h, learnedKeys: learnedKeysOf(deps.store, h.name) } : h);
+  const libvirt = new LibvirtDriver({ ssh, hypervisors: config.hypervisors.filter((h) => h.driver === 'libvirt').map(withKeys), log });
   const command = new CommandDriver({
     ssh,
     log,
-    hypervisors: config.hypervisors.flatMap((h) => (h.driver === 'command' && h.command ? [{ ...h, command: h.command }] : [])),
+    hypervisors: config.hypervisors.flatMap((h) => (h.driver === 'command' && h.command ? [withKeys({ ...h, command: h.command })] : [])),
     // A VM's scalar vars (e.g. vmid) are placeholders in its hypervisor's command templates.
     vars: (vm) => scalarVars(deps.inventory.hostByName(vm)?.vars),
   });
