@@ -33,7 +33,7 @@ import { hostRenderer } from './render/served.js';
 import { HostCatalog, syncBootEntries } from './inventory/catalog.js';
 import { InstallLifecycle } from './inventory/install.js';
 import { countingTrace, LimitedTrace } from './inventory/trace.js';
-import { EventRetention } from './store/retention.js';
+import { EventRetention, standingKinds } from './store/retention.js';
 import { createMetrics, registerDnsStats, registerGuardStats, registerStuckBoots } from './lib/metrics.js';
 import { processGuard } from './lib/guard.js';
 import { secureStateDir } from './lib/state-dir.js';
@@ -55,6 +55,8 @@ import { bootEvidence, PxeEvidence, type TraceSink } from './ha/evidence.js';
 import { vmSpecs } from './ha/from-config.js';
 import { registerAdmission } from './ha/admission-metrics.js';
 import { activeHa, inactiveHa, type HaView } from './ha/view.js';
+import { HypervisorOps } from './ha/hv-ops.js';
+import { openBmc } from './bmc/open.js';
 import type { BootTrace } from './inventory/trace.js';
 import { LiveFeed } from './http/live-feed.js';
 import { P2vService } from './p2v/service.js';
@@ -79,11 +81,14 @@ async function buildHa(
   if (sim) return { view: inactiveHa(`hypervisor ${sim.name} uses driver "sim", which runs only in 3rc simulate`) };
   const log = deps.log.child({ server: 'ha' });
   const ssh = new SshPool({ log });
-  const libvirt = new LibvirtDriver({ ssh, hypervisors: config.hypervisors.filter((h) => h.driver === 'libvirt'), log });
+  // A hypervisor 3rc installs (a MAC) is reached with the host keys its latest install reported, as VMs are.
+  const learn = config.ha.guestSsh?.learnHostKeys === true;
+  const withKeys = <H extends { name: string; mac?: string | undefined }>(h: H) => (learn && h.mac ? { ...h, learnedKeys: learnedKeysOf(deps.store, h.name) } : h);
+  const libvirt = new LibvirtDriver({ ssh, hypervisors: config.hypervisors.filter((h) => h.driver === 'libvirt').map(withKeys), log });
   const command = new CommandDriver({
     ssh,
     log,
-    hypervisors: config.hypervisors.flatMap((h) => (h.driver === 'command' && h.command ? [{ ...h, command: h.command }] : [])),
+    hypervisors: config.hypervisors.flatMap((h) => (h.driver === 'command' && h.command ? [withKeys({ ...h, command: h.command })] : [])),
     // A VM's scalar vars (e.g. vmid) are placeholders in its hypervisor's command templates.
     vars: (vm) => scalarVars(deps.inventory.hostByName(vm)?.vars),
   });
@@ -141,7 +146,9 @@ async function buildHa(
     },
     addresses: () => [],
   };
-  return { view: activeHa(controller), controller: service };
+  const bmcs = new Map(config.hypervisors.flatMap((h) => (h.bmc ? [[h.name, openBmc({ ...h.bmc, host: h.name }, { log, clock: deps.clock })] as const] : [])));
+  const ops = new HypervisorOps({ controller, driver, bootTable: deps.bootTable, inventory: deps.inventory, bmc: (h) => bmcs.get(h) ?? null, store: deps.store, clock: deps.clock, log });
+  return { view: activeHa(controller, ops), controller: service };
 }
 
 /** The install-expiry sweeper as a Service, so it stops with everything else. */
@@ -252,7 +259,7 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
     let dhcp6Leases: LeaseTable | undefined;
     const limited = new LimitedTrace({ store, clock, log, isKnown: (mac) => inventory.hostByMac(mac) !== undefined || (dhcpLeases?.forMac(mac).length ?? 0) > 0 || (dhcp6Leases?.forMac(mac).length ?? 0) > 0, limits: config.events });
     services.push({ name: 'trace', start: async () => undefined, stop: () => limited.stop(), addresses: () => [] });
-    await onLeader('event-retention', async () => new EventRetention({ store, clock, log, policy: config.events }));
+    await onLeader('event-retention', async () => new EventRetention({ store, clock, log, policy: config.events, standing: standingKinds(() => inventory.hypervisors().map((h) => h.name)) }));
     const counted = countingTrace(limited, {
       dhcp: (type, outcome) => metrics.dhcpPackets.inc({ type, outcome }),
       tftp: (outcome) => metrics.tftpTransfers.inc({ outcome }),

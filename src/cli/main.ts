@@ -51,7 +51,7 @@ Commands:
   restore        replace the store's contents with a backup (3rc stopped, or --force to wait)
   import         turn a dnsmasq, ISC dhcpd or Kea config into 3rc's (or --merge it into one)
   ha             operator actions: ha disable|enable|clear VM
-  hv             hypervisor maintenance: hv drain|undrain NAME (moves its VMs off)
+  hv             hypervisor maintenance: hv drain|undrain|reinstall NAME, hv roll --all|NAME...
   version        print the version
 
 Every command that reads a config takes --config FILE (default: $THREERC_CONFIG, else
@@ -156,11 +156,15 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
       return status.operator(configPath(values, io), op, vm, io);
     }
     case 'hv': {
-      const { values, positionals } = parse(rest, configOption);
+      const { values, positionals } = parse(rest, { ...configOption, all: { type: 'boolean' } });
       if (values.help) return io.out(hv.help), EXIT_OK;
-      const [op, name, extra] = positionals;
-      if (!op || !name) throw usage('usage: 3rc hv drain|undrain NAME');
-      if (extra) throw usage(`unexpected argument ${extra}`);
+      const [op, name, ...others] = positionals;
+      if (op === 'roll') {
+        if ((values.all === true) === (name !== undefined)) throw usage('usage: 3rc hv roll --all | NAME...');
+        return hv.run(configPath(values, io), op, name ?? '', io, { all: values.all === true, names: others });
+      }
+      if (!op || !name) throw usage('usage: 3rc hv drain|undrain|reinstall NAME, or 3rc hv roll --all | NAME...');
+      if (others[0]) throw usage(`unexpected argument ${others[0]}`);
       return hv.run(configPath(values, io), op, name, io);
     }
     case 'lint': {

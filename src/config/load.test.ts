@@ -176,6 +176,19 @@ describe('config: refused, with file, line, path and what was expected', () => {
     assert.ok(lines.some((l) => /hypervisors\[1\]\.name: duplicate hypervisor name hv1/.test(l)), lines.join('\n'));
   });
 
+  it('a hypervisor with a MAC: needs a profile that exists, an address in a subnet, and no host of its MAC', () => {
+    const lines = problems(labWith((d) => {
+      d.setIn(['hypervisors', 0, 'mac'], '52:54:00:77:00:02');
+      d.setIn(['hypervisors', 1, 'mac'], '52:54:00:77:00:10');
+      d.setIn(['hypervisors', 1, 'profile'], 'nope');
+    }));
+    assert.ok(lines.some((l) => /hypervisors\[0\]\.profile: a hypervisor with a MAC needs a profile/.test(l)), lines.join('\n'));
+    assert.ok(lines.some((l) => /hypervisors\[1\]\.profile: profile "nope" does not exist/.test(l)), lines.join('\n'));
+    assert.ok(lines.some((l) => /hypervisors\[1\]\.mac: host vm10 has the same MAC/.test(l)), lines.join('\n'));
+    const c = parseConfig(labWith((d) => { d.setIn(['hypervisors', 0, 'mac'], '52-54-00-77-00-02'); d.setIn(['hypervisors', 0, 'profile'], 'debian12'); }), LAB);
+    assert.equal(c.hypervisors[0]!.mac, '52:54:00:77:00:02');
+  });
+
   it('a typo in a field name', () => {
     const [line] = problems(labWith((d) => d.setIn(['network', 'leaseTme'], '2h')));
     assert.match(line!, /^bad\.yaml:\d+: network\.leaseTme: unknown field "leaseTme"/);

@@ -115,6 +115,18 @@ export function checkRules(cfg: Pick<RawConfig, 'network' | 'servers' | 'profile
     if (h.driver !== 'command' && h.command) out.push({ path: ['hypervisors', i, 'command'], message: `command templates apply only to driver command, not ${h.driver}` });
   });
 
+  // Hypervisors served as hosts (a MAC): a profile to install, an address DHCP can hand out, and
+  // no host of the same name, MAC or address.
+  cfg.hypervisors.forEach((h, i) => {
+    if (h.mac !== undefined && h.profile === undefined) out.push({ path: ['hypervisors', i, 'profile'], message: 'a hypervisor with a MAC needs a profile (what `3rc boot --install` and `3rc hv reinstall` install)' });
+    if (h.profile !== undefined && !cfg.profiles.some((p) => p.name === h.profile)) out.push({ path: ['hypervisors', i, 'profile'], message: `profile ${JSON.stringify(h.profile)} does not exist (profiles: ${cfg.profiles.map((p) => p.name).join(', ') || 'none defined'})` });
+    if (h.mac === undefined) return;
+    if (!inSome(parseIpv4(h.address)!)) out.push({ path: ['hypervisors', i, 'address'], message: `${h.address} is outside every subnet (${subnetList}): a hypervisor with a MAC gets its address by DHCP` });
+    const clash = cfg.hosts.find((x) => x.name === h.name || x.mac === h.mac || x.ip === h.address);
+    if (clash) out.push({ path: ['hypervisors', i, 'mac'], message: `host ${clash.name} has the same ${clash.name === h.name ? 'name' : clash.mac === h.mac ? 'MAC' : 'IP'}: a hypervisor with a MAC is served as a host of that name, MAC and address` });
+  });
+  duplicates(cfg.hypervisors, (h, i) => h.mac ?? `none:${i}`, 'mac', 'hypervisors', out, 'hypervisor MAC');
+
   // Hosts.
   duplicates(cfg.hosts, (h) => h.name, 'name', 'hosts', out, 'host name');
   duplicates(cfg.hosts, (h) => h.mac, 'mac', 'hosts', out, 'MAC');

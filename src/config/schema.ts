@@ -429,6 +429,13 @@ const host = z.strictObject({
   /** Boot entry used only when the store has none yet for this MAC. Default: local. */
   boot: z.enum(['local', 'install']).default('local'),
   /**
+   * May a drain (`3rc hv drain`, `hv roll`, `hv reinstall`) move this VM cold, stopped on its
+   * hypervisor and started on another, when it cannot move live (no live migration there, or one
+   * that failed and left it where it was)? false: the drain stops at this VM instead, for VMs
+   * whose downtime must be planned. Default: true.
+   */
+  coldMove: z.boolean().optional(),
+  /**
    * Power control of a physical host (for `3rc p2v`), run on the 3rc host with {{host}}, {{ip}},
    * {{mac}} and the host's scalar vars as placeholders, e.g. `ipmitool -H {{bmc}} ... chassis
    * power cycle`. Without it, `3rc p2v` asks the operator to reboot the host.
@@ -448,8 +455,25 @@ const host = z.strictObject({
 
 const hypervisor = z.strictObject({
   name: hostname,
-  /** Address 3rc uses to reach it (SSH, probes). */
+  /** Address 3rc uses to reach it (SSH, probes); also its A and PTR records, and its DHCP address when it has a MAC. */
   address: ipv4,
+  /**
+   * A hypervisor is a host too: with a MAC and a profile, DHCP, TFTP and HTTP serve it like any
+   * host (`3rc boot NAME --install`, `3rc hv reinstall NAME`). Default: none (only DNS names it).
+   */
+  mac: mac.optional(),
+  /** IPv6 address published as AAAA. Default: none. */
+  ipv6: ipv6.optional(),
+  /** What it installs (a profile name); required with `mac`. Default: none. */
+  profile: hostname.optional(),
+  /** Role in its DNS HINFO record and the folder of its role script, as for hosts. Default: none. */
+  role: z.string().regex(ROLE_PATTERN, { message: ROLE_EXPECTED }).optional(),
+  /** HINFO strings, when the role/profile defaults are not wanted. */
+  hinfo: z.strictObject({ cpu: z.string().max(255), os: z.string().max(255) }).optional(),
+  /** Boot entry used only when the store has none yet for its MAC. Default: local. */
+  boot: z.enum(['local', 'install']).default('local'),
+  /** Template variables of its install, as for hosts. */
+  vars,
   /** How 3rc drives it. Default: libvirt (virsh over SSH). */
   driver: z.enum(['libvirt', 'command', 'sim']).default('libvirt'),
   ssh: z

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import dnsPacket from 'dns-packet';
-import { Inventory, type Host } from '../inventory/inventory.js';
+import { Inventory, type Host, type Hypervisor } from '../inventory/inventory.js';
 import { respond } from './respond.js';
 import { nameKey, Rcode, Type } from './wire.js';
 import { buildZone, hinfoOf, ptrName, ptrName6, reverseZone6, reverseZones, type Zone, type ZoneSource } from './zone.js';
@@ -230,3 +230,24 @@ describe('zone: IPv6 reverse (ip6.arpa)', () => {
   });
 });
 
+describe('zone: hypervisors', () => {
+  const hv = (name: string, address: string, extra: Partial<Hypervisor> = {}): Hypervisor => ({ name, address, driver: 'libvirt', ssh: { user: 'root', port: 22 }, loadThreshold: 4, maintenance: false, migrateFlags: [], capacity: {}, boot: 'local', vars: {}, ...extra });
+  const zone = buildZone(source, new Inventory(lab, [...profiles], [hv('hv1', '10.77.0.2'), hv('hv2', '10.77.0.3', { mac: '52:54:00:77:00:03', profile: 'debian12', role: 'hypervisor' }), hv('vm12', '10.77.0.99')]), { now: NOW });
+  const data = (name: string, type: dnsPacket.RecordType) => ask(zone, name, type).answers!.map((a) => ('data' in a ? a.data : null));
+
+  it('a hypervisor without a MAC: A, PTR and HINFO (none, hypervisor) from its address', () => {
+    assert.deepEqual(data('hv1.lab.test', 'A'), ['10.77.0.2']);
+    assert.deepEqual(data(ptrName('10.77.0.2'), 'PTR'), ['hv1.lab.test']);
+    assert.deepEqual(data('hv1.lab.test', 'HINFO'), [{ cpu: 'none', os: 'hypervisor' }]);
+  });
+
+  it('a hypervisor with a MAC and a profile: its host records, role and profile in HINFO', () => {
+    assert.deepEqual(data('hv2.lab.test', 'A'), ['10.77.0.3']);
+    assert.deepEqual(data(ptrName('10.77.0.3'), 'PTR'), ['hv2.lab.test']);
+    assert.deepEqual(data('hv2.lab.test', 'HINFO'), [{ cpu: 'hypervisor', os: 'debian12' }]);
+  });
+
+  it('a host of the same name wins over a hypervisor without a MAC', () => {
+    assert.deepEqual(data('vm12.lab.test', 'A'), ['10.77.0.12']);
+  });
+});

@@ -12,6 +12,8 @@
  * Records:
  * - every host: A (ip), AAAA (ipv6, when set), HINFO, and a PTR in its reverse zone for each
  *   address (in-addr.arpa, and ip6.arpa when its IPv6 address is inside a served prefix);
+ * - every hypervisor: the same, from its address (a hypervisor with a MAC and a profile is a host;
+ *   one without is named all the same, HINFO os `hypervisor` when it has no profile);
  * - HINFO (RFC 1035 §3.3.2): `cpu` and `os` from the host's `hinfo` when set; else cpu = the
  *   host's role (or `none` when it has none) and os = its profile name. The post-install script
  *   (kickstarts/post-install/role.sh) reads the role from the cpu string;
@@ -147,6 +149,9 @@ export function ptrName(ip: string): string {
   return `${ip.split('.').reverse().join('.')}.in-addr.arpa`;
 }
 
+/** HINFO os of a hypervisor that has no profile. */
+export const HYPERVISOR_OS = 'hypervisor';
+
 /** The HINFO strings of a host (see the module comment). */
 export function hinfoOf(host: { role?: string | undefined; profile: string; hinfo?: { cpu: string; os: string } | undefined }): { cpu: string; os: string } {
   if (host.hinfo) return { cpu: characterString(host.hinfo.cpu), os: characterString(host.hinfo.os) };
@@ -204,6 +209,15 @@ export function buildZone(source: ZoneSource, inventory: Inventory, opts: { now:
     add({ name: fqdn, type: 'HINFO', ttl, data: hinfoOf(h) }, Type.HINFO);
     addPtr(ptrName(h.ip), fqdn);
     if (h.ipv6) addPtr(ptrName6(h.ipv6), fqdn);
+  }
+  // A hypervisor without a MAC is no host (nothing boots it), but it has a name and an address.
+  for (const hv of inventory.hypervisorsWithoutHost()) {
+    const fqdn = `${hv.name}.${domain}`;
+    add({ name: fqdn, type: 'A', ttl, data: hv.address }, Type.A);
+    if (hv.ipv6) add({ name: fqdn, type: 'AAAA', ttl, data: hv.ipv6 }, Type.AAAA);
+    add({ name: fqdn, type: 'HINFO', ttl, data: hinfoOf({ role: hv.role, profile: hv.profile ?? HYPERVISOR_OS, hinfo: hv.hinfo }) }, Type.HINFO);
+    addPtr(ptrName(hv.address), fqdn);
+    if (hv.ipv6) addPtr(ptrName6(hv.ipv6), fqdn);
   }
   if (ns.needsA) {
     add({ name: ns.name, type: 'A', ttl, data: source.serverIp }, Type.A);

@@ -48,6 +48,8 @@ export interface VmSpec {
   hostsRequired?: boolean | undefined;
   /** VMs that must answer (or be quarantined) before it is restarted. */
   after?: readonly string[] | undefined;
+  /** May a drain move it cold when it cannot move live (hosts[].coldMove)? Default: true. */
+  coldMove?: boolean;
 }
 
 export interface HostSpec {
@@ -99,8 +101,11 @@ export interface ControllerDeps {
 /** What `3rc hv drain` answers: the VMs moved, and why it stopped when it did. */
 export interface DrainReport {
   host: string;
-  /** Completed moves, in order; `ms`: that move's duration on the controller's clock. */
-  moved: (DrainStep & { ms: number })[];
+  /**
+   * Completed moves, in order; `ms`: that move's duration on the controller's clock; `fallback`:
+   * why a VM planned live moved cold.
+   */
+  moved: (DrainStep & { ms: number; fallback?: string })[];
   /** VMs of the host that do not run: left where they are. */
   idle: string[];
   /** Null when every running VM left the host. */
@@ -756,8 +761,8 @@ export class HaController implements Service {
           await stop(step.vm, r.why);
           break;
         }
-        report.moved.push({ ...step, how: r.how, ms: r.ms });
-        await record(r.how === 'live' ? 'migrated' : 'moved', { vm: step.vm, to: step.to, how: r.how, ms: r.ms });
+        report.moved.push({ ...step, how: r.how, ms: r.ms, ...(r.fallback ? { fallback: r.fallback } : {}) });
+        await record(r.how === 'live' ? 'migrated' : 'moved', { vm: step.vm, to: step.to, how: r.how, ms: r.ms, ...(r.fallback ? { detail: r.fallback } : {}) });
       }
       return report;
     } finally {
@@ -768,7 +773,7 @@ export class HaController implements Service {
   }
 
   /** One VM off `host`: held, moved (live, else cold), then given back to HA on its new host. */
-  private async moveOne(host: string, step: DrainStep): Promise<{ ok: true; how: 'live' | 'cold'; ms: number } | { ok: false; why: string }> {
+  private async moveOne(host: string, step: DrainStep): Promise<{ ok: true; how: 'live' | 'cold'; ms: number; fallback?: string } | { ok: false; why: string }> {
     const { vm, to } = step;
     await this.enqueue(vm, { type: 'drain', op: 'hold' });
     const held = this.states.get(vm)!;
@@ -779,6 +784,8 @@ export class HaController implements Service {
     const t0 = this.d.clock.now();
     let how: 'live' | 'cold' = step.how;
     let moved = false;
+    let fallback: string | undefined;
+    const coldMove = this.specs.get(vm)?.coldMove !== false;
     try {
       if (how === 'live') {
         try {
@@ -787,11 +794,19 @@ export class HaController implements Service {
         } catch (err) {
           if (!isDriverError(err, 'E_HV_MIGRATION_UNSUPPORTED')) {
             // Failed or timed out: where does it run now? Only "there and not here" counts as moved.
-            const where = (await this.whereRuns(vm, [host, to])).running;
-            if (where.length !== 1 || where[0] !== to) return { ok: false, why: `live migration of ${vm} to ${to} failed (${(err as Error).message}); it runs on ${where.join(' and ') || 'no host that answered'}` };
-            moved = true;
+            const { running: where, unknown } = await this.whereRuns(vm, [host, to]);
+            const failed = `live migration of ${vm} to ${to} failed (${(err as Error).message})`;
+            if (where.length === 1 && where[0] === to) moved = true;
+            // Still here only, and both hosts answered: one copy, so the cold move is safe.
+            else if (where.length === 1 && where[0] === host && unknown === 0 && coldMove) fallback = `${failed}; it still ran on ${host}: moved cold`;
+            else return { ok: false, why: `${failed}; it runs on ${where.join(' and ') || 'no host that answered'}${where[0] === host && !coldMove ? ` (${vm} may not move cold: hosts[].coldMove is false)` : ''}` };
+          } else if (coldMove) {
+            fallback = `no live migration from ${host} to ${to}: moved cold`;
           } else {
-            this.log.info({ vm, from: host, to }, 'no live migration here: moving it cold');
+            return { ok: false, why: `no live migration from ${host} to ${to}, and ${vm} may not move cold (hosts[].coldMove is false)` };
+          }
+          if (fallback) {
+            this.log.warn({ vm, from: host, to, reason: fallback }, 'drain: moving it cold');
             how = 'cold';
           }
         }
@@ -812,7 +827,7 @@ export class HaController implements Service {
       } else {
         await this.enqueue(vm, { type: 'moved', host: to, detail: `drain: migrated live from ${host}` });
       }
-      return { ok: true, how, ms: this.d.clock.now() - t0 };
+      return { ok: true, how, ms: this.d.clock.now() - t0, ...(fallback ? { fallback } : {}) };
     } catch (err) {
       return { ok: false, why: `moving ${vm} to ${to} failed: ${(err as Error).message}` };
     } finally {

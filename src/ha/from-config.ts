@@ -14,7 +14,7 @@ export function vmSpecs(hosts: readonly HostConfig[]): VmSpec[] {
   return hosts
     .filter((h) => h.hypervisor !== undefined)
     .map((h) => ({
-      name: h.name, mac: h.mac, host: h.hypervisor ?? null, reinstall: h.reinstall, priority: h.priority, cpus: h.cpus, memoryMb: h.memoryMb,
+      name: h.name, mac: h.mac, host: h.hypervisor ?? null, reinstall: h.reinstall, priority: h.priority, cpus: h.cpus, memoryMb: h.memoryMb, ...(h.coldMove !== undefined ? { coldMove: h.coldMove } : {}),
       ...(h.hosts ? { hosts: h.hosts, hostsRequired: h.hostsRequired ?? true } : {}),
       ...(h.after?.length ? { after: h.after } : {}),
     }));

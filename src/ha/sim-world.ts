@@ -23,6 +23,7 @@ export interface WorldVm {
   hosts?: string[];
   hostsRequired?: boolean;
   after?: string[];
+  coldMove?: boolean;
 }
 
 export interface WorldOptions {
@@ -97,7 +98,7 @@ export async function buildWorld(o: WorldOptions): Promise<World> {
   const monitor = new SimMonitor(sim, clock, { detectDelay: o.detectDelay, evidence: o.rules.evidence ? evidence : null });
   const vms: VmSpec[] = o.vms.map((v) => ({
     name: v.name, mac: macs.get(v.name)!, host: v.host, reinstall: v.reinstall ?? true, priority: v.priority ?? 0, cpus: v.cpus ?? 1, memoryMb: v.memoryMb ?? 1024,
-    hosts: v.hosts, hostsRequired: v.hostsRequired, after: v.after,
+    hosts: v.hosts, hostsRequired: v.hostsRequired, after: v.after, ...(v.coldMove !== undefined ? { coldMove: v.coldMove } : {}),
   }));
   const hosts: HostSpec[] = o.hosts.map((h) => ({ name: h.name, loadThreshold: h.loadThreshold ?? 4, capacity: { cpus: h.cpus, memoryMb: h.memoryMb, vms: h.capacityVms }, rack: h.rack }));
   const make = () => HaController.load({

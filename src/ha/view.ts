@@ -6,6 +6,7 @@
 import { ErrorCodes, ThreeRcError } from '../lib/errors.js';
 import { summary, type AdmissionSummary } from './admission.js';
 import type { DrainReport, HaController, VmSpec, VmStatus } from './controller.js';
+import type { HypervisorOps } from './hv-ops.js';
 
 export type OperatorOp = 'disable' | 'enable' | 'clear';
 
@@ -25,6 +26,8 @@ export interface HaView {
   drain(host: string): Promise<DrainReport>;
   /** `3rc hv undrain NAME`: maintenance off. */
   undrain(host: string): Promise<void>;
+  /** `3rc hv reinstall NAME` and `3rc hv roll` (absent where the controller does not run). */
+  ops?: Pick<HypervisorOps, 'reinstall' | 'startRoll' | 'status'>;
 }
 
 class HaInactiveError extends ThreeRcError {
@@ -33,8 +36,9 @@ class HaInactiveError extends ThreeRcError {
   }
 }
 
-export function activeHa(controller: HaController): HaView {
+export function activeHa(controller: HaController, ops?: HypervisorOps): HaView {
   return {
+    ...(ops ? { ops } : {}),
     active: true, reason: null, status: () => controller.status(), operator: (vm, op) => controller.operator(vm, op), adopt: (spec) => controller.adopt(spec),
     admission: () => {
       const a = controller.admission();

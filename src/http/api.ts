@@ -175,12 +175,28 @@ export function apiRouter(deps: AppDeps): Router {
 
   // ---- hypervisor maintenance (`3rc hv drain|undrain NAME`) ----
   r.get('/hv', (_req, res) => {
-    res.json({ active: deps.ha.active, reason: deps.ha.reason, hypervisors: deps.ha.hypervisors() });
+    res.json({ active: deps.ha.active, reason: deps.ha.reason, hypervisors: deps.ha.hypervisors(), ...(deps.ha.ops?.status() ?? { reinstalls: [], roll: null }) });
+  });
+
+  // `3rc hv roll`: answers at once with the progress; GET /hv/roll follows it.
+  const hvOps = () => {
+    if (!deps.ha.ops) throw new ConflictError(ErrorCodes.HA_INACTIVE, `the HA controller is not running: ${deps.ha.reason ?? 'hv reinstall and roll need it'}`);
+    return deps.ha.ops;
+  };
+  r.get('/hv/roll', (_req, res) => {
+    res.json(hvOps().status().roll);
+  });
+  r.post('/hv/roll', auth, (req, res) => {
+    const body = (req.body ?? {}) as { all?: unknown; hosts?: unknown };
+    const all = body.all === true;
+    const hosts = Array.isArray(body.hosts) && body.hosts.every((h) => typeof h === 'string') ? (body.hosts as string[]).map((h) => h.toLowerCase()) : null;
+    if (all === (hosts !== null && hosts.length > 0)) throw new InputError(ErrorCodes.API, 'give either {"all": true} or {"hosts": [names]}', 'hosts');
+    res.status(202).json(hvOps().startRoll(all ? 'all' : hosts!));
   });
 
   r.post('/hv/:name/:op', auth, async (req, res) => {
     const op = String(req.params.op);
-    if (op !== 'drain' && op !== 'undrain') throw new InputError(ErrorCodes.API, `operation must be drain or undrain, not ${JSON.stringify(op)}`, 'op');
+    if (op !== 'drain' && op !== 'undrain' && op !== 'reinstall') throw new InputError(ErrorCodes.API, `operation must be drain, undrain or reinstall, not ${JSON.stringify(op)}`, 'op');
     const name = String(req.params.name).toLowerCase();
     if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(name)) throw new InputError(ErrorCodes.API, `not a hypervisor name: ${JSON.stringify(name)}`, 'name');
     if (!deps.ha.active) return apiError(res, 409, ErrorCodes.HA_INACTIVE, `the HA controller is not running: ${deps.ha.reason}`);
@@ -188,6 +204,7 @@ export function apiRouter(deps: AppDeps): Router {
       await deps.ha.undrain(name);
       return void res.json(deps.ha.hypervisors().find((h) => h.name === name) ?? null);
     }
+    if (op === 'reinstall') return void res.json(await hvOps().reinstall(name));
     res.json(await deps.ha.drain(name));
   });
 

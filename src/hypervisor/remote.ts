@@ -21,11 +21,16 @@ export interface SshHypervisor {
   ssh: { user: string; port: number; key?: string | undefined; knownHosts?: string | undefined };
   /** libvirt only: extra `virsh migrate` flags of this (source) hypervisor. */
   migrateFlags?: readonly string[] | undefined;
+  /**
+   * Host keys learned from its latest install (a hypervisor 3rc installs, `3rc hv reinstall`):
+   * they replace the known_hosts file's keys for it, as for VMs (ssh.ts).
+   */
+  learnedKeys?: SshTarget['learnedKeys'];
 }
 
 /** The SSH target of a configured hypervisor. */
 function sshTarget(h: SshHypervisor): SshTarget {
-  return { name: h.name, address: h.address, port: h.ssh.port, user: h.ssh.user, keyFile: h.ssh.key, knownHostsFile: h.ssh.knownHosts };
+  return { name: h.name, address: h.address, port: h.ssh.port, user: h.ssh.user, keyFile: h.ssh.key, knownHostsFile: h.ssh.knownHosts, ...(h.learnedKeys ? { learnedKeys: h.learnedKeys } : {}) };
 }
 
 /** What every SSH driver is built from. */

@@ -76,6 +76,9 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 /** Refusal of a candidate that sets power commands (the API answers it with 400, field power). */
 export const POWER_FROM_CONFIG_ONLY = 'power commands run on the 3rc host, so they come from the config file only (hosts[].power): they cannot be set through the API; a host keeps the power commands of the config file\'s host of its name';
 
+/** Refusal of an API change to a hypervisor's host. */
+export const HYPERVISOR_FROM_CONFIG_ONLY = 'a hypervisor: its MAC, address and profile come from the config file (hypervisors[]), not from the API';
+
 export interface CatalogDeps {
   config: RulesConfig & Pick<Config, 'hosts'>;
   store: Store;
@@ -125,6 +128,7 @@ export class HostCatalog {
   async put(candidate: unknown, replacing?: string): Promise<Host> {
     const hosts = this.deps.inventory.hosts();
     if (replacing !== undefined && !hosts.some((h) => h.name === replacing)) throw new NotFoundError(ErrorCodes.UNKNOWN_HOST, `no host named ${JSON.stringify(replacing)}`);
+    if (replacing !== undefined && this.deps.inventory.isHypervisorHost(replacing)) throw new InputError(ErrorCodes.API, `${replacing}: ${HYPERVISOR_FROM_CONFIG_ONLY}`, 'name');
     if (isRecord(candidate) && 'power' in candidate) throw new InputError(ErrorCodes.API, `power: ${POWER_FROM_CONFIG_ONLY}`, 'power');
     const r = validateHost(this.deps.config, hosts, isRecord(candidate) ? this.withConfigPower(candidate) : candidate, replacing);
     if ('problems' in r) {
@@ -148,6 +152,7 @@ export class HostCatalog {
     const hosts = this.deps.inventory.hosts();
     const host = hosts.find((h) => h.name === name.toLowerCase());
     if (!host) throw new NotFoundError(ErrorCodes.UNKNOWN_HOST, `no host named ${JSON.stringify(name)}`);
+    if (this.deps.inventory.isHypervisorHost(host.name)) throw new InputError(ErrorCodes.API, `${host.name}: ${HYPERVISOR_FROM_CONFIG_ONLY}`, 'name');
     const now = this.deps.clock.now();
     await this.deps.store.write([
       { op: 'putHostOverride', override: { name: host.name, host: null, updatedAt: now } },

@@ -12,6 +12,30 @@ export type Profile = ProfileConfig;
 export type Hypervisor = HypervisorConfig;
 
 /**
+ * A hypervisor with a MAC and a profile as the host that DHCP, TFTP, HTTP, DNS and the boot table
+ * serve (a physical machine: no `hypervisor`, never a VM of HA); undefined for one without.
+ */
+export function hostOfHypervisor(hv: Hypervisor): Host | undefined {
+  if (hv.mac === undefined || hv.profile === undefined) return undefined;
+  return {
+    name: hv.name,
+    mac: hv.mac,
+    ip: hv.address,
+    ...(hv.ipv6 !== undefined ? { ipv6: hv.ipv6 } : {}),
+    profile: hv.profile,
+    ...(hv.role !== undefined ? { role: hv.role } : {}),
+    ...(hv.hinfo !== undefined ? { hinfo: hv.hinfo } : {}),
+    // HA never reinstalls a hypervisor by itself: `3rc hv reinstall` does, after a drain.
+    reinstall: false,
+    priority: 0,
+    cpus: 1,
+    memoryMb: 1024,
+    boot: hv.boot,
+    vars: hv.vars,
+  };
+}
+
+/**
  * Hosts can change at run time (the API); every change replaces the host list at once and emits
  * `change`, so that readers (DNS zone, DHCP, TFTP) never see half an update.
  */
@@ -21,20 +45,30 @@ export class Inventory extends EventEmitter<{ change: [] }> {
   private byName = new Map<string, Host>();
   private readonly profileByName = new Map<string, Profile>();
   private readonly hypervisorByName = new Map<string, Hypervisor>();
+  /** The hypervisors served as hosts (hostOfHypervisor), after the other hosts in every list. */
+  private readonly hypervisorHosts: Host[] = [];
   private generation = 0;
 
   constructor(hosts: readonly Host[], profiles: readonly Profile[], hypervisors: readonly Hypervisor[]) {
     super();
     for (const p of profiles) this.profileByName.set(p.name, p);
-    for (const h of hypervisors) this.hypervisorByName.set(h.name, h);
+    for (const h of hypervisors) {
+      this.hypervisorByName.set(h.name, h);
+      const asHost = hostOfHypervisor(h);
+      if (asHost) this.hypervisorHosts.push(asHost);
+    }
     this.index(hosts);
   }
 
+  /**
+   * `hosts` may hold the hypervisors' hosts (a caller that edits the list it got from hosts()):
+   * those always come from the hypervisors, never from the list.
+   */
   private index(hosts: readonly Host[]): void {
     const byMac = new Map<string, Host>();
     const byIp = new Map<string, Host>();
     const byName = new Map<string, Host>();
-    for (const h of hosts) {
+    for (const h of [...hosts.filter((x) => !this.isHypervisorHost(x.name)), ...this.hypervisorHosts]) {
       byMac.set(h.mac, h);
       byIp.set(h.ip, h);
       byName.set(h.name, h);
@@ -87,7 +121,20 @@ export class Inventory extends EventEmitter<{ change: [] }> {
     return this.hypervisorByName.get(name);
   }
 
-  /** Hosts in config order. */
+  /** A hypervisor's host (its definition lives in hypervisors[], not in hosts[] or the API). */
+  isHypervisorHost(name: string): boolean {
+    return this.hypervisorHosts.some((h) => h.name === name.toLowerCase());
+  }
+
+  /**
+   * Hypervisors that are no host (no MAC, or no profile): the DNS zone still names them by their
+   * address. A host of the same name wins.
+   */
+  hypervisorsWithoutHost(): Hypervisor[] {
+    return this.hypervisors().filter((h) => !this.byName.has(h.name));
+  }
+
+  /** Hosts in config order, then the hypervisors served as hosts. */
   hosts(): Host[] {
     return [...this.byName.values()];
   }

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { FakeClock } from '../lib/clock.js';
 import { silentLogger } from '../lib/log.js';
 import { MemoryStore } from './memory.js';
-import { EventRetention } from './retention.js';
+import { EventRetention, standingKinds } from './retention.js';
 import type { PruneRequest } from './store.js';
 
 const DAY = 86_400_000;
@@ -80,6 +80,28 @@ describe('EventRetention', () => {
     clock.advance(60_000);
     await settle();
     assert.equal(ok, 1);
+    await r.stop();
+  });
+
+  it('keeps a hypervisor in maintenance past maxAge: its newest maintenance event is carried forward, older history goes', async () => {
+    const clock = new FakeClock(10 * DAY);
+    const store = new MemoryStore();
+    const r = new EventRetention({ store, clock, log: silentLogger, policy: { maxAge: 2 * DAY, maxEvents: 1000 }, standing: standingKinds(() => ['hv1', 'hv2']) });
+    await store.write([
+      { op: 'appendEvent', event: { at: clock.now(), kind: 'hypervisor.maintenance', host: 'hv1', reason: 'undrain', data: { on: false } } },
+      { op: 'appendEvent', event: { at: clock.now() + 1, kind: 'hypervisor.maintenance', host: 'hv1', reason: 'drain', data: { on: true } } },
+      { op: 'appendEvent', event: { at: clock.now(), kind: 'hypervisor.drain', host: 'hv1', reason: 'done', data: {} } },
+    ]);
+    await r.start();
+    // Twice past maxAge: the carried copy must itself be carried again.
+    await pastMaxAge(clock);
+    await pastMaxAge(clock);
+    // What HaController.load reads back: the newest maintenance event of the host.
+    const last = (await store.queryEvents({ kind: 'hypervisor.maintenance', host: 'hv1', limit: 1 })).at(-1);
+    assert.equal(last?.data?.on, true);
+    assert.equal(last?.reason, 'drain');
+    const left = await store.queryEvents({ limit: 1000 });
+    assert.deepEqual(left.map((e) => e.kind), ['hypervisor.maintenance'], 'the history (older flag, drain report, first copy) still expires');
     await r.stop();
   });
 });

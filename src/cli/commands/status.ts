@@ -7,6 +7,9 @@ import { openStore } from '../../main.js';
 import { EXIT_OK, table, type Io } from '../io.js';
 import { findApi } from '../target.js';
 import { configCluster } from './plan.js';
+import { formatRoll } from './hv.js';
+import type { ReinstallStatus } from '../../ha/hv-ops.js';
+import type { RollProgress } from '../../ha/roll.js';
 
 export const help = `Usage: 3rc status [--json] [--config FILE]
        3rc ha disable|enable|clear VM [--config FILE]
@@ -53,13 +56,16 @@ function ago(ms: number): string {
 export async function run(configFile: string, opts: { json: boolean }, io: Io): Promise<number> {
   const config = loadConfig(configFile);
   const api = await findApi(config, io.env);
-  let answer: HaAnswer & { cluster?: ClusterAnswer; stuck?: StuckAnswer[] };
+  let answer: HaAnswer & { cluster?: ClusterAnswer; stuck?: StuckAnswer[]; hv?: { reinstalls: ReinstallStatus[]; roll: RollProgress | null } };
   let header: string;
   let role: string | null = null;
   if (api) {
     answer = await api.call<HaAnswer>('GET', '/api/v1/ha?limit=1');
     // Boots that stopped after their loader: the running server watches the boot trace.
     answer.stuck = await api.call<StuckAnswer[]>('GET', '/api/v1/boot/stuck');
+    // Hypervisor reinstalls and the roll (`3rc hv reinstall|roll`).
+    const hv = await api.call<{ reinstalls?: ReinstallStatus[]; roll?: RollProgress | null }>('GET', '/api/v1/hv');
+    answer.hv = { reinstalls: hv.reinstalls ?? [], roll: hv.roll ?? null };
     header = answer.active ? `HA controller: running (${api.url})` : `HA controller: not running: ${answer.reason}`;
     // Redundant 3rc (etcd): which instance answered, and who leads.
     const health = await api.call<{ role?: string; cluster?: ClusterAnswer }>('GET', '/api/v1/health');
@@ -95,6 +101,8 @@ export async function run(configFile: string, opts: { json: boolean }, io: Io): 
   const budget = config.ha.budget.recoveries;
   const rows = answer.vms.map((v) => [v.vm, v.state, v.host ?? '-', `${ago(now - v.since)} ago`, v.reason, `${v.recoveriesUsed}/${budget}`]);
   if (rows.length) for (const line of table(['VM', 'STATE', 'HOST', 'SINCE', 'REASON', 'RECOVERIES'], rows)) io.out(line);
+  if (answer.hv?.roll) io.out(formatRoll(answer.hv.roll));
+  for (const r of answer.hv?.reinstalls ?? []) if (r.state !== 'done') io.out(`hv reinstall ${r.host}: ${r.state} at ${r.step}${r.why ? `: ${r.why}` : ''}`);
   if (answer.stuck?.length) {
     io.out(`Boots stuck after their loader (${answer.stuck.length}):`);
     const stuck = answer.stuck.map((s) => [s.host, `stuck after its loader ${s.loader}`, s.via, `${ago(now - Date.parse(s.since))} ago`, s.detail]);
