@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Registry } from 'prom-client';
-import { registerEventLoopStall } from './metrics.js';
+import { registerEventLoopStall, type LoopStall } from './metrics.js';
 
 const value = async (r: Registry, name: string) => (await r.getSingleMetric(name)!.get()).values[0]!.value;
 
@@ -22,4 +22,20 @@ test('the event-loop stall gauges see a blocked loop, and reset when read', asyn
   assert.ok(delay >= stall - 1e-9, `stall ${stall}, delay ${delay}`);
   await new Promise((res) => setTimeout(res, 20));
   assert.ok((await value(r, 'threerc_eventloop_stall_max_seconds')) < 0.06, 'reset when read');
+});
+
+test('each stall over 50 ms is reported when it ends, with its own share and its delay', async () => {
+  const reports: LoopStall[] = [];
+  registerEventLoopStall(new Registry(), 5, (s) => reports.push(s));
+  await new Promise((res) => setTimeout(res, 30));
+  const block = (ms: number) => {
+    const cpu0 = process.cpuUsage();
+    while (process.cpuUsage(cpu0).user + process.cpuUsage(cpu0).system < ms * 1000);
+  };
+  const before = reports.length;
+  block(80);
+  await new Promise((res) => setTimeout(res, 20));
+  // At least this one (a VM whose host pauses it may add others).
+  const r = reports.slice(before).find((x) => x.ownMs >= 60);
+  assert.ok(r && r.delayMs >= r.ownMs - 0.1, JSON.stringify(reports));
 });

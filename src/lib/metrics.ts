@@ -5,11 +5,11 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
-export function createMetrics(opts: { defaults?: boolean } = {}) {
+export function createMetrics(opts: { defaults?: boolean; onStall?: (stall: LoopStall) => void } = {}) {
   const registry = new Registry();
   if (opts.defaults !== false) {
     collectDefaultMetrics({ register: registry, prefix: 'threerc_' });
-    registerEventLoopStall(registry);
+    registerEventLoopStall(registry, STALL_TICK_MS, opts.onStall);
   }
   return {
     registry,
@@ -86,6 +86,21 @@ export function registerGuardStats(metrics: Metrics, guard: { dropped: ReadonlyM
 
 /** How often the event-loop stall monitor's timer runs; its precision. */
 const STALL_TICK_MS = 5;
+/** A stall longer than this is reported (logged) one by one, with when it happened. */
+export const STALL_REPORT_MS = 50;
+
+/**
+ * One event-loop stall over {@link STALL_REPORT_MS}, reported when it ends: the process's own
+ * share (`ownMs`: the delay less the main thread's run-queue wait), the delay itself and the
+ * run-queue wait.
+ */
+export interface LoopStall {
+  ownMs: number;
+  delayMs: number;
+  runQueueMs: number;
+}
+
+const round1 = (x: number) => Math.round(x * 10) / 10;
 
 /**
  * The main thread's cumulative run-queue wait in ns (field 2 of /proc/thread-self/schedstat:
@@ -127,7 +142,7 @@ function runQueueWait(): () => number | null {
  * prom-client's `threerc_nodejs_eventloop_lag_max_seconds` is the lateness too, at 10 ms
  * resolution and with the resolution included. The timer is unref'd: it never keeps a process up.
  */
-export function registerEventLoopStall(registry: Registry, tickMs = STALL_TICK_MS): void {
+export function registerEventLoopStall(registry: Registry, tickMs = STALL_TICK_MS, onStall?: (stall: LoopStall) => void): void {
   const wait = runQueueWait();
   let last = process.hrtime.bigint();
   let lastWait = wait();
@@ -143,6 +158,8 @@ export function registerEventLoopStall(registry: Registry, tickMs = STALL_TICK_M
     if (late > maxDelay) maxDelay = late;
     const own = late - queued;
     if (own > maxStall) maxStall = own;
+    // Each one (there can be at most 1000 / STALL_REPORT_MS a second: no flood).
+    if (onStall && own > STALL_REPORT_MS) onStall({ ownMs: round1(own), delayMs: round1(late), runQueueMs: round1(queued) });
   }, tickMs);
   timer.unref();
   new Gauge({

@@ -45,6 +45,7 @@ import { RECORD_KINDS } from '../../src/events/kinds.js';
 import { collectSeeds, describeSeeds, type Seeds } from './seeds.js';
 import { CHECK_HOST, CLIENT, CLIENT_ADDRS, FUZZ_HOST, isMartian, SERVER, type Job } from './sources.js';
 import { openingRrq, tftpRequestJob, tftpTransferJob, type OpenTransfer } from './tftp.js';
+import { attribute, PauseProbe, stallsIn, type Attribution, type Stall } from './pauses.js';
 
 export const PROTOCOLS = ['dhcp', 'tftp', 'dns', 'http'] as const;
 export type Protocol = (typeof PROTOCOLS)[number];
@@ -110,6 +111,10 @@ export interface ProtocolResult {
   packetsPerSecond: number;
   /** threerc_eventloop_stall_max_seconds over the campaign, ms (null: not measured). */
   stallMs: number | null;
+  /** The largest of 3rc's stall reports once the machine's own pauses are taken out (pauses.ts), ms. */
+  ownStallMs: number;
+  /** The machine's longest pause meanwhile (a real-time probe's oversleep), ms. */
+  machinePauseMs: number;
   /** threerc_eventloop_delay_max_seconds (wall clock, including waits for a CPU), ms. */
   delayMs: number | null;
   rssBeforeMb: number | null;
@@ -251,6 +256,8 @@ class World {
   resetStall(): void {
     this.metrics();
     this.metrics();
+    this.scanStalls();
+    this.stallReports = [];
   }
 
   alive(): boolean {
@@ -267,9 +274,33 @@ class World {
     return `exit code ${p.exitCode}, signal ${p.signalCode}; stderr: ${fatal.trim().slice(0, 300) || '(none)'}${at ? ` ${at.slice(0, 200)}` : ''}; last log: ${lastLog}`;
   }
 
-  /** Keeps the harness's copy of 3rc's log short (a long run logs a lot). */
+  /** Keeps the harness's copy of 3rc's log short (a long run logs a lot); its stall reports are kept. */
   trimLog(): void {
-    if (this.served.lines.length > 2000) this.served.lines.splice(0, this.served.lines.length - 500);
+    this.scanStalls();
+    if (this.served.lines.length > 2000) {
+      this.served.lines.splice(0, this.served.lines.length - 500);
+      this.scanned = this.served.lines.length;
+    }
+  }
+
+  /** 3rc's 'event loop stalled' reports since the last resetStall(). */
+  stalls(): Stall[] {
+    this.scanStalls();
+    return this.stallReports;
+  }
+
+  private stallReports: Stall[] = [];
+  private scanned = 0;
+  private scanning: string[] | undefined;
+
+  private scanStalls(): void {
+    const lines = this.served.lines;
+    if (this.scanning !== lines) {
+      this.scanning = lines; // 3rc started again: a new log
+      this.scanned = 0;
+    }
+    this.stallReports.push(...stallsIn(lines.slice(this.scanned)));
+    this.scanned = lines.length;
   }
 
   cliRun(cmd: string, args: string[], timeoutMs = 20_000): { ok: boolean; out: string } {
@@ -504,6 +535,13 @@ function printable(latin1: string): string {
 const mb = (v: number | null) => (v === null ? '?' : `${v.toFixed(1)} MB`);
 const ms = (v: number | null) => (v === null ? '?' : `${v.toFixed(1)} ms`);
 
+function stallDetail(stallMs: number, who: Attribution, limit: number): string {
+  const machine = `the machine itself paused up to ${ms(who.machineMaxMs)} (a real-time probe's oversleep)`;
+  if (stallMs <= limit) return `largest ${ms(stallMs)}; ${machine}`;
+  if (who.stalls === 0) return `largest ${ms(stallMs)}, not reported in the log (no 'event loop stalled' line to place it); ${machine}`;
+  return `largest ${ms(stallMs)}; ${who.stalls} stall(s) over ${limit} ms, ${who.covered} within the machine's own pauses; largest once those are taken out ${ms(who.ownMaxMs)}; ${machine}`;
+}
+
 /** Runs the campaign and prints what it finds; never throws for a failing criterion. */
 export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
   const skipped = fuzzUnavailable();
@@ -515,8 +553,10 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
   const scratch = mkdtempSync(join(tmpdir(), '3rc-fuzz-'));
   const results: ProtocolResult[] = [];
   let seedLines: string[] = [];
+  let probe: PauseProbe | undefined;
   try {
     await w.setUp();
+    probe = new PauseProbe(ROOT);
     const seeds = await collectSeeds(ROOT, w.apiToken);
     seedLines = describeSeeds(seeds);
     opts.log(`fuzz: seed ${opts.seed}, ${opts.packets} packets per protocol; 3rc pid ${w.served.proc.pid} in namespace ${w.srv} at ${SERVER}; clients in ${w.cli}`);
@@ -536,6 +576,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
       const ctx = p === 'http' ? prepareHttp(w) : { apiToken: w.apiToken };
       const pid = w.served.proc.pid;
       w.resetStall(); // what follows measures this protocol only
+      const since = Date.now();
       const rssBefore = rssMb(pid);
       const eventsBefore = eventRows(dbPath, scratch).rows;
       const before = new Map(w.cliExec.tcpOutcomes);
@@ -565,7 +606,11 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
       if (alive) checks.push(...realClientChecks(w, p));
       else checks.push({ name: 'real client', ok: false, detail: 'not tried: the process died' });
       const stallMs = stallS === null ? null : stallS * 1000;
-      checks.push({ name: `no event-loop stall over ${opts.maxStallMs} ms`, ok: stallMs !== null && stallMs <= opts.maxStallMs, detail: stallMs === null ? 'not measured (process dead or no threerc_eventloop_stall_max_seconds)' : `largest ${ms(stallMs)}` });
+      // A stall the machine's own pauses cover (its host stopped the VM) is not 3rc's: the check
+      // asks that none be left over 50 ms once they are taken out, and prints both.
+      const who = attribute(w.stalls().filter((x) => x.end >= since), probe!.pauses(since), opts.maxStallMs); // a report read late may predate the phase
+      const stallOk = stallMs !== null && (stallMs <= opts.maxStallMs || (who.stalls > 0 && who.ownMaxMs <= opts.maxStallMs));
+      checks.push({ name: `no event-loop stall over ${opts.maxStallMs} ms`, ok: stallOk, detail: stallMs === null ? 'not measured (process dead or no threerc_eventloop_stall_max_seconds)' : stallDetail(stallMs, who, opts.maxStallMs) });
       const peak = rssAfter === null ? counts.rssPeak : Math.max(counts.rssPeak ?? 0, rssAfter);
       checks.push({
         name: `RSS stays under ${opts.maxRssMb} MB`,
@@ -581,7 +626,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
         detail: `${eventsBefore} -> ${eventsAfter} (+${rows}); ${eventsAfter - records} boot trace, ${records} records (at most ${recordBound}: ${recordsAtStart} at the start, ${credentialed} credentialed calls)`,
       });
       const r: ProtocolResult = {
-        protocol: p, packets, seconds, packetsPerSecond: packets / seconds, stallMs, delayMs: delayS === null ? null : delayS * 1000,
+        protocol: p, packets, seconds, packetsPerSecond: packets / seconds, stallMs, delayMs: delayS === null ? null : delayS * 1000, ownStallMs: who.ownMaxMs, machinePauseMs: who.machineMaxMs,
         rssBeforeMb: rssBefore, rssAfterMb: rssAfter, rssPeakMb: peak, rssHalfMb: counts.rssHalf, eventsBefore, eventsAfter,
         handlerErrors: text ? metric(text, 'threerc_handler_errors_total') : null, dropped: text ? metric(text, 'threerc_packets_dropped_total') : null,
         martian: counts.martian, tcpOutcomes, checks, pass: checks.every((c) => c.ok),
@@ -601,6 +646,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
     const rawErr = { ...w.cliExec.rawErrors, ...w.srvExec.rawErrors };
     if (Object.keys(rawErr).length) opts.log(`fuzz: raw sends refused by the kernel: ${JSON.stringify(rawErr)}`);
   } finally {
+    probe?.stop();
     await w.destroy();
     rmSync(scratch, { recursive: true, force: true });
   }
