@@ -23,8 +23,9 @@ import { cidrBroadcast, cidrContains, formatIpv4, macFromBytes, parseIpv4 } from
 import type { Service } from '../lib/service.js';
 import { DhcpCodecError } from './errors.js';
 import type { LeaseTable } from './lease-table.js';
-import { decode, encode } from './packet.js';
+import { decode, encode, peekRequest } from './packet.js';
 import { CLIENT_PORT, decide, policySettings, SERVER_PORT, type Decision, type Destination, type PolicyContext, type PolicySettings } from './policy.js';
+import { RequestQueue, type QueueDrop } from './queue.js';
 import { MacRateLimiter } from './rate-limit.js';
 import { replyTargets } from './reply.js';
 
@@ -58,6 +59,28 @@ export interface DhcpServerDeps {
 /** The guarded entry point's view of a datagram's source. */
 type Rinfo = Pick<dgram.RemoteInfo, 'address' | 'port'>;
 
+/** A datagram waiting in the receive queue. */
+interface Pending {
+  msg: Uint8Array;
+  rinfo: Rinfo;
+  via: 'dhcp' | 'pxe';
+  /** Tests only: where the reply goes instead of the socket. */
+  send?: Sender;
+}
+
+/**
+ * The receive queue's bounds (issue 26; see queue.ts). A slice is what one turn of the event loop
+ * handles before the other servers (DNS, TFTP, HTTP) and the sockets get their turn: at ~50-100
+ * µs a packet, a few ms. Entries older than MAX_AGE are not answered: clients retransmit after
+ * ~4 s (RFC 2131 4.1), and an answer that late makes every later answer later too.
+ */
+export const QUEUE_LIMITS = { capacity: 4096, maxAge: 2000 } as const;
+export const SLICE = 64;
+/** Client keys of the PXE boot-server socket are apart from the DHCP port's (a 48-bit chaddr plus this). */
+const PXE_CLIENT = 2 ** 48;
+/** Asked of the kernel for each socket (capped by net.core.rmem_max): room for a burst between turns. */
+const RECV_BUFFER = 4 * 1024 * 1024;
+
 /** The DHCP Service (server or ProxyDHCP mode, per servers.dhcp.mode). */
 export class DhcpServer implements Service {
   readonly name = 'dhcp';
@@ -73,6 +96,9 @@ export class DhcpServer implements Service {
   private readonly log: Logger;
   private readonly guard: PacketGuard;
   private own: OwnSockets;
+  private readonly queue: RequestQueue<Pending>;
+  /** The pending setImmediate of the pump, if any. */
+  private pumping: NodeJS.Immediate | undefined;
 
   /**
    * Handles one datagram inside the guard's boundary (what the sockets call). Public so that
@@ -88,6 +114,7 @@ export class DhcpServer implements Service {
     this.trace = deps.trace;
     this.guard = deps.guard ?? processGuard;
     this.own = this.ownAddresses();
+    this.queue = new RequestQueue<Pending>(QUEUE_LIMITS, (reason: QueueDrop) => this.guard.drop('dhcp', `queue-${reason}`));
     this.receive = this.guard.boundary(
       'dhcp',
       this.log,
@@ -157,13 +184,56 @@ export class DhcpServer implements Service {
   }
 
   private listen(socket: dgram.Socket, via: 'dhcp' | 'pxe' = 'dhcp'): void {
+    try {
+      socket.setRecvBufferSize(RECV_BUFFER);
+    } catch (err) {
+      this.log.debug({ err }, 'dhcp: receive buffer size not set');
+    }
     // Boot-server answers leave from the 4011 socket, back to where the request came from.
-    socket.on('message', (msg, rinfo) => this.receive(msg, rinfo, via));
+    socket.on('message', (msg, rinfo) => this.enqueue(msg, rinfo, via));
     // An error after binding (an ICMP unreachable surfaced by the OS) is logged, not fatal.
     socket.on('error', (err) => this.log.warn({ err }, 'dhcp: socket error'));
   }
 
+  /**
+   * Queues a datagram from a socket (Node delivers every datagram the socket has, up to 32 a
+   * poll, before the next turn): handled later by pump(), in the queue's order, or dropped by it.
+   * Public so that tests can queue datagrams without a socket.
+   */
+  enqueue(msg: Uint8Array, rinfo: Rinfo, via: 'dhcp' | 'pxe' = 'dhcp', send?: Sender): void {
+    const { client, type } = peekRequest(msg);
+    // 3 REQUEST, 4 DECLINE, 7 RELEASE, 8 INFORM (RFC 2132 9.6): clients past the offer.
+    const urgent = type === 3 || type === 4 || type === 7 || type === 8;
+    const key = client === null ? null : via === 'pxe' ? client + PXE_CLIENT : client;
+    this.queue.push({ at: this.deps.clock.now(), client: key, urgent, replaceable: type === 1 || type === 3 }, { msg, rinfo, via, send });
+    this.pumping ??= setImmediate(() => this.pump());
+  }
+
+  /** Datagrams waiting in the receive queue. */
+  get queued(): number {
+    return this.queue.size;
+  }
+
+  /**
+   * Handles one slice of the queue, then yields (setImmediate: the sockets are read and the
+   * other servers run before the next slice). Replies that wait for a durable lease do not hold
+   * the slice up: the store batches the slice's commits.
+   */
+  pump(): void {
+    this.pumping = undefined;
+    const now = this.deps.clock.now();
+    for (let i = 0; i < SLICE; i++) {
+      const p = this.queue.take(now);
+      if (!p) break;
+      this.receive(p.msg, p.rinfo, p.via, p.send);
+    }
+    if (this.queue.size > 0) this.pumping = setImmediate(() => this.pump());
+  }
+
   async stop(): Promise<void> {
+    if (this.pumping) clearImmediate(this.pumping);
+    this.pumping = undefined;
+    this.queue.clear();
     const all = [this.socket, this.pxeSocket, ...this.senders.values()];
     this.socket = undefined;
     this.pxeSocket = undefined;
