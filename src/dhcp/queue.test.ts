@@ -2,14 +2,14 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { RequestQueue, type QueueDrop, type QueueKey } from './queue.js';
 
-const LIMITS = { capacity: 8, maxAge: 2000 };
+const LIMITS = { capacity: 8, maxAge: 2000, backlog: 4 };
 
 function setup(limits = LIMITS) {
   const drops: Array<[QueueDrop, string]> = [];
   const q = new RequestQueue<string>(limits, (reason, item) => drops.push([reason, item]));
-  const discover = (client: number | null, at = 0): QueueKey => ({ at, client, urgent: false, replaceable: true });
-  const request = (client: number | null, at = 0): QueueKey => ({ at, client, urgent: true, replaceable: true });
-  const release = (client: number | null, at = 0): QueueKey => ({ at, client, urgent: true, replaceable: false });
+  const discover = (client: number | null, at = 0, xid = 0): QueueKey => ({ at, client, xid, discover: true, urgent: false, replaceable: true });
+  const request = (client: number | null, at = 0, xid = 0): QueueKey => ({ at, client, xid, discover: false, urgent: true, replaceable: true });
+  const release = (client: number | null, at = 0, xid = 0): QueueKey => ({ at, client, xid, discover: false, urgent: true, replaceable: false });
   const drain = (now = 0) => {
     const out: string[] = [];
     for (let x = q.take(now); x !== undefined; x = q.take(now)) out.push(x);
@@ -51,6 +51,22 @@ test('queue: a REQUEST is superseded by a newer packet of its client; a RELEASE 
   assert.deepEqual(drops, [['superseded', 'r1-old']]);
 });
 
+test('queue: a new xid of the client supersedes a queued DISCOVER under backlog only, never a REQUEST', () => {
+  const { q, discover, request, drain, drops } = setup();
+  // No backlog (4 or fewer waiting): exchanges of one chaddr side by side are all handled.
+  q.push(discover(1, 0, 10), 'd1-x10');
+  q.push(discover(1, 0, 11), 'd1-x11');
+  q.push(request(2, 0, 20), 'r2-x20');
+  q.push(request(2, 0, 21), 'r2-x21');
+  assert.deepEqual(drops, []);
+  // Backlog: more than 4 waiting.
+  q.push(discover(3, 0, 30), 'd3-x30');
+  q.push(discover(1, 0, 12), 'd1-x12');
+  q.push(request(2, 0, 22), 'r2-x22');
+  assert.deepEqual(drops, [['superseded', 'd1-x11']]);
+  assert.deepEqual(drain(), ['r2-x22', 'r2-x21', 'r2-x20', 'd1-x12', 'd3-x30', 'd1-x10']);
+});
+
 test('queue: packets without a client key never supersede each other', () => {
   const { q, discover, drain, drops } = setup();
   q.push(discover(null), 'a');
@@ -82,7 +98,7 @@ test('queue: entries older than maxAge (by the caller\'s clock) are dropped as s
 });
 
 test('queue: full, the oldest DISCOVER goes first, then the oldest REQUEST', () => {
-  const { q, discover, request, drain, drops } = setup({ capacity: 3, maxAge: 2000 });
+  const { q, discover, request, drain, drops } = setup({ capacity: 3, maxAge: 2000, backlog: 2 });
   q.push(request(1), 'r1');
   q.push(discover(2), 'd2');
   q.push(discover(3), 'd3');
@@ -98,7 +114,7 @@ test('queue: full, the oldest DISCOVER goes first, then the oldest REQUEST', () 
 test('queue: sustained overload stays bounded and answers the newest', () => {
   // 10 arrive per ms, 4 are taken per ms: the backlog is held at capacity, the answers are
   // the newest, and every entry is either taken or dropped exactly once.
-  const { q, discover, drops } = setup({ capacity: 100, maxAge: 2000 });
+  const { q, discover, drops } = setup({ capacity: 100, maxAge: 2000, backlog: 10 });
   let n = 0;
   const taken: number[] = [];
   for (let t = 0; t < 5000; t++) {

@@ -12,9 +12,13 @@
  *   most likely to have retransmitted or given up (an answer after the client's timeout is work
  *   for nothing, and answering it makes every later answer later too).
  * - Superseded work is dropped: a queued DISCOVER or REQUEST whose client (chaddr) has sent
- *   anything since (the same xid retransmitted, the REQUEST that follows an OFFER, a new xid).
- *   The newer packet carries the client's current state; answering both would send two answers
- *   to a client that waits for one.
+ *   another packet of the same exchange since (the same xid: a retransmission, or the REQUEST
+ *   that follows the OFFER). The newer packet carries the client's current state; answering
+ *   both would send two answers to a client that waits for one. Under backlog (more than
+ *   `backlog` entries waiting) a queued DISCOVER is also superseded by a newer xid from its
+ *   client (it started over). Not without backlog, and never a REQUEST: one chaddr can have
+ *   exchanges in flight side by side (perfdhcp's simulated clients do; so do two boot stages
+ *   of one machine), and work that will be done this turn anyway is not worth dropping.
  * - Stale work is dropped: an entry older than `maxAge` ms (clients retransmit after ~4 s,
  *   RFC 2131 section 4.1; perfdhcp counts a drop after 1 s).
  * - Bounded: past `capacity` entries the oldest DISCOVER goes first, then the oldest REQUEST.
@@ -32,6 +36,9 @@ export interface QueueKey {
   at: number;
   /** The client (chaddr, per socket kind), or null when it cannot be told (not Ethernet, too short). */
   client: number | null;
+  xid: number;
+  /** A DISCOVER (superseded by a new xid of its client under backlog). */
+  discover: boolean;
   /** REQUEST, DECLINE, RELEASE, INFORM: first lane. */
   urgent: boolean;
   /** DISCOVER or REQUEST: work that a newer packet of the same client makes useless. */
@@ -48,6 +55,8 @@ export interface QueueLimits {
   capacity: number;
   /** ms: older entries are dropped, not handled. */
   maxAge: number;
+  /** Entries waiting past which a queued DISCOVER is superseded by a newer xid of its client. */
+  backlog: number;
 }
 
 /** A stack that can also be trimmed from its bottom (oldest end) in O(1). */
@@ -112,7 +121,7 @@ export class RequestQueue<T> {
     const e: Entry<T> = { ...key, item, dead: false };
     if (key.client !== null) {
       const prev = this.latest.get(key.client);
-      if (prev && prev.replaceable) this.kill(prev, 'superseded');
+      if (prev && prev.replaceable && (prev.xid === key.xid || (prev.discover && this.live > this.limits.backlog))) this.kill(prev, 'superseded');
       this.latest.set(key.client, e);
     }
     while (this.live >= this.limits.capacity) {

@@ -261,13 +261,13 @@ describe('dhcp server: the receive queue under backlog (issue 26)', () => {
     s.server.enqueue(encode(request({ type: MessageType.DISCOVER, mac: A, xid: 1 })), from, 'dhcp', s.send);
     s.server.enqueue(encode(request({ type: MessageType.DISCOVER, mac: B, xid: 2 })), from, 'dhcp', s.send);
     s.server.enqueue(encode(request({ type: MessageType.REQUEST, mac: VM10, xid: 3, serverId: '10.77.0.1', requested: '10.77.0.10' })), from, 'dhcp', s.send);
-    s.server.enqueue(encode(request({ type: MessageType.DISCOVER, mac: B, xid: 4 })), from, 'dhcp', s.send);
+    s.server.enqueue(encode(request({ type: MessageType.DISCOVER, mac: B, xid: 2 })), from, 'dhcp', s.send);
     assert.equal(s.server.queued, 3);
     s.server.pump();
     assert.equal(s.server.queued, 0);
     await settle();
     // The ACK waited for its lease, yet the REQUEST was handled first: its lease holds .10.
-    assert.deepEqual(s.sent.map((x) => [typeOf(x.bytes), decode(x.bytes).xid]), [[MessageType.OFFER, 4], [MessageType.OFFER, 1], [MessageType.ACK, 3]]);
+    assert.deepEqual(s.sent.map((x) => [typeOf(x.bytes), decode(x.bytes).xid]), [[MessageType.OFFER, 2], [MessageType.OFFER, 1], [MessageType.ACK, 3]]);
     assert.equal(s.guard.dropped.get('dhcp:queue-superseded'), 2);
     // One decision each in the trace: the dropped ones never reached the policy.
     assert.equal(s.trace.events.filter((e) => e.kind === 'dhcp.discover').length, 2);

@@ -13,7 +13,7 @@ import type dgram from 'node:dgram';
 import { networkInterfaces } from 'node:os';
 import type { Config } from '../config/load.js';
 import type { BootTable } from '../inventory/boot-table.js';
-import type { Inventory } from '../inventory/inventory.js';
+import type { Host, Inventory } from '../inventory/inventory.js';
 import type { BootTrace } from '../inventory/trace.js';
 import { bindUdp, closeUdp } from '../lib/bind.js';
 import type { Clock } from '../lib/clock.js';
@@ -74,8 +74,8 @@ interface Pending {
  * µs a packet, a few ms. Entries older than MAX_AGE are not answered: clients retransmit after
  * ~4 s (RFC 2131 4.1), and an answer that late makes every later answer later too.
  */
-export const QUEUE_LIMITS = { capacity: 4096, maxAge: 2000 } as const;
 export const SLICE = 64;
+export const QUEUE_LIMITS = { capacity: 4096, maxAge: 2000, backlog: SLICE } as const;
 /** Client keys of the PXE boot-server socket are apart from the DHCP port's (a 48-bit chaddr plus this). */
 const PXE_CLIENT = 2 ** 48;
 /** Asked of the kernel for each socket (capped by net.core.rmem_max): room for a burst between turns. */
@@ -100,6 +100,30 @@ export class DhcpServer implements Service {
   /** The pending setImmediate of the pump, if any. */
   private pumping: NodeJS.Immediate | undefined;
 
+  /** The MAC last looked up in the inventory while deciding one packet, and its host (see ctx). */
+  private lastMac: string | undefined;
+  private lastHost: Host | undefined;
+  /**
+   * The policy's context, one per server, its per-packet fields set before each decision (decide
+   * is synchronous and keeps nothing): no closures built per packet. The policy asks the host of
+   * the same MAC several times per packet (decision, boot file): asked of the inventory once.
+   */
+  private readonly ctx: PolicyContext = {
+    now: 0,
+    settings: undefined as unknown as PolicySettings,
+    hostByMac: (m) => {
+      if (m !== this.lastMac) {
+        this.lastMac = m;
+        this.lastHost = this.deps.inventory.hostByMac(m);
+      }
+      return this.lastHost;
+    },
+    hostByIp: (ip) => this.deps.inventory.hostByIp(ip),
+    bootEntry: (m) => this.deps.bootTable.get(m),
+    leases: undefined as unknown as LeaseTable,
+    poolCursor: (subnet) => this.cursors.get(subnet),
+  };
+
   /**
    * Handles one datagram inside the guard's boundary (what the sockets call). Public so that
    * tests can hand it datagrams no real socket delivers (a crafted source, port 0 included);
@@ -109,6 +133,7 @@ export class DhcpServer implements Service {
 
   constructor(private readonly deps: DhcpServerDeps) {
     this.settings = policySettings(deps.config);
+    this.ctx.leases = deps.leases;
     this.limiter = new MacRateLimiter(deps.config.servers.dhcp.ratePerMac);
     this.log = deps.log.child({ server: 'dhcp' });
     this.trace = deps.trace;
@@ -205,7 +230,8 @@ export class DhcpServer implements Service {
     // 3 REQUEST, 4 DECLINE, 7 RELEASE, 8 INFORM (RFC 2132 9.6): clients past the offer.
     const urgent = type === 3 || type === 4 || type === 7 || type === 8;
     const key = client === null ? null : via === 'pxe' ? client + PXE_CLIENT : client;
-    this.queue.push({ at: this.deps.clock.now(), client: key, urgent, replaceable: type === 1 || type === 3 }, { msg, rinfo, via, send });
+    const xid = msg.length >= 8 ? ((msg[4]! << 24) | (msg[5]! << 16) | (msg[6]! << 8) | msg[7]!) >>> 0 : 0;
+    this.queue.push({ at: this.deps.clock.now(), client: key, xid, discover: type === 1, urgent, replaceable: type === 1 || type === 3 }, { msg, rinfo, via, send });
     this.pumping ??= setImmediate(() => this.pump());
   }
 
@@ -293,17 +319,12 @@ export class DhcpServer implements Service {
       this.log.debug({ peer, mac: macNow, xid: req.xid, to: `${to.address}:${to.port}`, reason: why }, 'dhcp: request dropped, its reply could not be sent');
       return;
     }
-    const ctx: PolicyContext = {
-      now,
-      settings: this.settings,
-      hostByMac: (m) => this.deps.inventory.hostByMac(m),
-      hostByIp: (ip) => this.deps.inventory.hostByIp(ip),
-      bootEntry: (m) => this.deps.bootTable.get(m),
-      leases: this.deps.leases,
-      poolCursor: (subnet) => this.cursors.get(subnet),
-      via,
-      peer: source,
-    };
+    const ctx = this.ctx;
+    ctx.now = now;
+    ctx.settings = this.settings;
+    ctx.via = via;
+    ctx.peer = source;
+    this.lastMac = undefined;
     const d = decide(req, ctx);
     if (d.cursor) this.cursors.set(d.cursor.subnet, d.cursor.next);
     // Lease changes are applied before anything else happens on this tick, so that the next
@@ -332,8 +353,10 @@ export class DhcpServer implements Service {
 
   private record(d: Decision, now: number, peer: string): void {
     this.trace.record({ at: now, kind: `dhcp.${d.type}`, mac: d.mac, host: d.host, reason: d.reason, data: { ...d.data, peer, to: d.reply ? `${d.reply.to.address}:${d.reply.to.port}` : null } });
-    const fields = { mac: d.mac, host: d.host, xid: d.data.xid, ip: d.data.ip, reason: d.reason, peer };
     // A DECLINE reports an address conflict on the network (or is forged): the operator should see it.
+    // The rest is debug: its fields are not even built without it (issue 26, per-packet cost).
+    if (d.type !== 'decline' && !this.log.isLevelEnabled('debug')) return;
+    const fields = { mac: d.mac, host: d.host, xid: d.data.xid, ip: d.data.ip, reason: d.reason, peer };
     if (d.type === 'decline') this.log.warn(fields, 'dhcp: decline received');
     else if (d.reply) this.log.debug(fields, `dhcp: ${d.type} answered`);
     else this.log.debug(fields, `dhcp: ${d.type} ignored`);
