@@ -21,7 +21,7 @@
  * exchanges at a fixed rate; exchanges still in flight when the period ends count as drops (a few
  * per run). dnsmasq runs with --no-ping (by default it pings every new address for up to 3 s).
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SERVE_NODE_FLAGS } from '../src/lib/node-flags.js';
 import { awaitReady, writeLabConfig, type LabConfig } from '../test/lib/serve.js';
@@ -77,6 +77,16 @@ function tuning(): { rates?: number[]; servers?: ServerName[]; base?: string; pr
   const bad = servers?.filter((x) => !SERVER_NAMES.includes(x));
   if (bad?.length) throw new Error(`DHCP_BENCH_SERVERS: unknown ${bad.join(', ')} (known: ${SERVER_NAMES.join(', ')})`);
   return { rates: e.DHCP_BENCH_RATES?.split(',').map(Number), servers, base: e.DHCP_BENCH_BASE, prof: e.DHCP_BENCH_PROF };
+}
+
+/**
+ * CPU time (user + system, every thread) a process has used, in ms (Linux clock ticks of 10 ms):
+ * CPU per exchange is a figure that a loaded machine disturbs less than exchanges/s.
+ */
+function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) * 10;
 }
 
 /** Another build of 3rc (DHCP_BENCH_BASE) in ns, as test/dhcp/ns-serve.ts starts this one. */
@@ -221,10 +231,12 @@ export async function runDhcp(opts: BenchOptions): Promise<Figure[]> {
           const server = await s.start();
           try {
             const args = ['-r', String(sc.rate), '-l', sc.local, ...(sc.macFile ? ['-M', inv.macFile] : ['-R', String(sc.clients)]), LINK.server];
+            const cpu0 = cpuMs(server.pid);
             const r = await perfdhcp(cli, args, seconds);
+            const cpu = cpuMs(server.pid) - cpu0;
             results[sc.key]![s.name].push(r);
             if (inv === large) rss[s.name].push(peakRssMb(server.pid));
-            opts.log(`dhcp ${sc.key} round ${round + 1} ${s.name}: ${r.rate.toFixed(0)} DORA/s, ${r.drops} drops of ${r.sent} sent`);
+            opts.log(`dhcp ${sc.key} round ${round + 1} ${s.name}: ${r.rate.toFixed(0)} DORA/s, ${r.drops} drops of ${r.sent} sent, ${((1000 * cpu) / Math.max(1, r.rate * seconds)).toFixed(0)} ms CPU per 1,000 DORA`);
           } finally {
             await server.stop();
           }
