@@ -21,10 +21,11 @@
  * exchanges at a fixed rate; exchanges still in flight when the period ends count as drops (a few
  * per run). dnsmasq runs with --no-ping (by default it pings every new address for up to 3 s).
  */
-import { rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeLabConfig, type LabConfig } from '../test/lib/serve.js';
-import { netnsUnavailable } from '../test/lib/netns.js';
+import { SERVE_NODE_FLAGS } from '../src/lib/node-flags.js';
+import { awaitReady, writeLabConfig, type LabConfig } from '../test/lib/serve.js';
+import { netnsUnavailable, type Lab } from '../test/lib/netns.js';
 import { openLab } from './lib/cleanup.js';
 import type { Figure } from './lib/figures.js';
 import { benchHosts, labProfiles } from './lib/hosts.js';
@@ -58,7 +59,42 @@ interface Scenario {
 }
 
 /** The servers of one run, each pair compared: 3rc (sync full) with dnsmasq, 3rc (sync normal) with Kea. */
-type ServerName = '3rc' | '3rc normal' | 'dnsmasq' | 'kea-dhcp4';
+type ServerName = '3rc' | '3rc normal' | 'dnsmasq' | 'kea-dhcp4' | '3rc base normal';
+const SERVER_NAMES: ServerName[] = ['3rc', '3rc normal', 'dnsmasq', 'kea-dhcp4', '3rc base normal'];
+
+/**
+ * Knobs for measuring one change (issue 26), from the environment so that `npm run bench` is
+ * unchanged without them:
+ * - DHCP_BENCH_RATES=4000,8000: only the rate sweep, at these rates;
+ * - DHCP_BENCH_SERVERS=3rc normal,kea-dhcp4: only these servers;
+ * - DHCP_BENCH_BASE=/path/to/other/bin/3rc.js: adds "3rc base normal", another build of 3rc (the
+ *   code before a change) with store.sync normal, run in the same rounds as the others;
+ * - DHCP_BENCH_PROF=dir: 3rc runs with --cpu-prof, profiles written to dir.
+ */
+function tuning(): { rates?: number[]; servers?: ServerName[]; base?: string; prof?: string } {
+  const e = process.env;
+  const servers = e.DHCP_BENCH_SERVERS?.split(',').map((x) => x.trim()) as ServerName[] | undefined;
+  const bad = servers?.filter((x) => !SERVER_NAMES.includes(x));
+  if (bad?.length) throw new Error(`DHCP_BENCH_SERVERS: unknown ${bad.join(', ')} (known: ${SERVER_NAMES.join(', ')})`);
+  return { rates: e.DHCP_BENCH_RATES?.split(',').map(Number), servers, base: e.DHCP_BENCH_BASE, prof: e.DHCP_BENCH_PROF };
+}
+
+/**
+ * CPU time (user + system, every thread) a process has used, in ms (Linux clock ticks of 10 ms):
+ * CPU per exchange is a figure that a loaded machine disturbs less than exchanges/s.
+ */
+function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) * 10;
+}
+
+/** Another build of 3rc (DHCP_BENCH_BASE) in ns, as test/dhcp/ns-serve.ts starts this one. */
+async function startOther(bin: string, lab: Lab, ns: string, cfg: LabConfig): Promise<Running> {
+  const proc = lab.spawn(ns, process.execPath, [...SERVE_NODE_FLAGS, bin, 'serve', '--config', cfg.file]);
+  const served = await awaitReady(proc, { url: `netns:${ns}`, timeoutMs: 120_000 });
+  return { pid: proc.pid!, stop: async () => void (await served.stop()) };
+}
 const PAIRS: Array<{ ours: ServerName; ref: ServerName; label: string }> = [
   { ours: '3rc', ref: 'dnsmasq', label: '3rc store.sync full' },
   { ours: '3rc normal', ref: 'kea-dhcp4', label: '3rc store.sync normal' },
@@ -136,17 +172,23 @@ export async function runDhcp(opts: BenchOptions): Promise<Figure[]> {
   const rate = opts.quick ? 200 : 3000;
   const seconds = opts.quick ? 2 : 5;
   const clients = opts.quick ? 100 : 800;
-  const sweep = opts.quick ? [] : [1000, 2000, 4000, 8000];
-  const scenarios: Scenario[] = [
+  const tune = tuning();
+  const sweep = tune.rates ?? (opts.quick ? [] : [1000, 2000, 4000, 8000]);
+  const fixed: Scenario[] = [
     { key: 'pool', name: 'pool, giaddr on the server link', local: LINK.client, macFile: false, rate, clients, inventory: 'large' },
     { key: 'reserved', name: 'reserved hosts, giaddr on the server link', local: LINK.client, macFile: true, rate, clients, inventory: 'large' },
     { key: 'relay', name: 'pool, relayed from a remote subnet', local: REMOTE.relay, macFile: false, rate, clients, inventory: 'large' },
+  ];
+  const scenarios: Scenario[] = [
+    ...(tune.rates ? [] : fixed),
     ...sweep.map((r): Scenario => ({ key: `sweep-${r}`, name: 'pool, 200 clients, 50 reservations', local: LINK.client, macFile: false, rate: r, clients: 200, inventory: 'small' })),
   ];
   const large = await inventory(nHosts, clients);
   const small = sweep.length ? await inventory(50, 50) : large;
   const results: Record<string, Record<ServerName, PerfdhcpRun[]>> = {};
-  const rss: Record<ServerName, number[]> = { '3rc': [], '3rc normal': [], dnsmasq: [], 'kea-dhcp4': [] };
+  const empty = (): Record<ServerName, number[]> => ({ '3rc': [], '3rc normal': [], dnsmasq: [], 'kea-dhcp4': [], '3rc base normal': [] });
+  const rss = empty();
+  const nodeArgs = tune.prof ? (mkdirSync(tune.prof, { recursive: true }), ['--cpu-prof', `--cpu-prof-dir=${tune.prof}`]) : [];
 
   const { lab, close } = openLab('bd');
   try {
@@ -157,8 +199,9 @@ export async function runDhcp(opts: BenchOptions): Promise<Figure[]> {
     lab.exec(srv, 'ip', ['route', 'add', REMOTE.cidr, 'via', LINK.client]);
 
     const starters = (inv: Inventory): Array<{ name: ServerName; start: () => Promise<Running> }> => [
-      { name: '3rc', start: () => start3rc(inv.full, { lab, ns: srv }) },
-      { name: '3rc normal', start: () => start3rc(inv.normal, { lab, ns: srv }) },
+      { name: '3rc', start: () => start3rc(inv.full, { lab, ns: srv, nodeArgs }) },
+      { name: '3rc normal', start: () => start3rc(inv.normal, { lab, ns: srv, nodeArgs }) },
+      ...(tune.base ? [{ name: '3rc base normal' as const, start: () => startOther(tune.base!, lab, srv, inv.normal) }] : []),
       {
         name: 'dnsmasq',
         start: () => {
@@ -182,16 +225,18 @@ export async function runDhcp(opts: BenchOptions): Promise<Figure[]> {
     ];
     for (const sc of scenarios) {
       const inv = sc.inventory === 'large' ? large : small;
-      results[sc.key] = { '3rc': [], '3rc normal': [], dnsmasq: [], 'kea-dhcp4': [] };
+      results[sc.key] = { '3rc': [], '3rc normal': [], dnsmasq: [], 'kea-dhcp4': [], '3rc base normal': [] };
       for (let round = 0; round < opts.rounds; round++) {
-        for (const s of alternate(starters(inv), round)) {
+        for (const s of alternate(starters(inv).filter((x) => !tune.servers || tune.servers.includes(x.name)), round)) {
           const server = await s.start();
           try {
             const args = ['-r', String(sc.rate), '-l', sc.local, ...(sc.macFile ? ['-M', inv.macFile] : ['-R', String(sc.clients)]), LINK.server];
+            const cpu0 = cpuMs(server.pid);
             const r = await perfdhcp(cli, args, seconds);
+            const cpu = cpuMs(server.pid) - cpu0;
             results[sc.key]![s.name].push(r);
             if (inv === large) rss[s.name].push(peakRssMb(server.pid));
-            opts.log(`dhcp ${sc.key} round ${round + 1} ${s.name}: ${r.rate.toFixed(0)} DORA/s, ${r.drops} drops of ${r.sent} sent`);
+            opts.log(`dhcp ${sc.key} round ${round + 1} ${s.name}: ${r.rate.toFixed(0)} DORA/s, ${r.drops} drops of ${r.sent} sent, ${((1000 * cpu) / Math.max(1, r.rate * seconds)).toFixed(0)} ms CPU per 1,000 DORA`);
           } finally {
             await server.stop();
           }
@@ -207,12 +252,14 @@ export async function runDhcp(opts: BenchOptions): Promise<Figure[]> {
   for (const sc of scenarios) {
     const cond = `${sc.name}, ${sc.rate}/s offered${sc.inventory === 'large' && !opts.quick ? `, ${nHosts} reservations` : ''}`;
     const got = results[sc.key]!;
-    for (const pair of PAIRS) {
+    for (const pair of tune.base ? [...PAIRS, { ours: '3rc normal' as const, ref: '3rc base normal' as const, label: '3rc store.sync normal against the base build' }] : PAIRS) {
+      if (!got[pair.ours].length || !got[pair.ref].length) continue;
       figures.push({ bench: 'dhcp', name: `DORA/s, ${cond} (${pair.label})`, unit: 'exchanges/s', better: 'higher', ours: got[pair.ours].map((r) => r.rate), ref: got[pair.ref].map((r) => r.rate), refName: pair.ref });
       figures.push({ bench: 'dhcp', name: `drops, ${cond} (${pair.label})`, unit: '% of sent', better: 'lower', ours: got[pair.ours].map(pct), ref: got[pair.ref].map(pct), refName: pair.ref });
     }
   }
   for (const pair of PAIRS) {
+    if (!rss[pair.ours].length || !rss[pair.ref].length) continue;
     figures.push({
       bench: 'dhcp', name: `server peak RSS (VmHWM) after a run, ${nHosts} reservations (${pair.label})`, unit: 'MB', better: 'lower', ours: rss[pair.ours], ref: rss[pair.ref], refName: pair.ref,
       target: nHosts >= 10_000 ? { max: 300, text: 'RSS under 300 MB with a 10,000-host inventory' } : undefined,

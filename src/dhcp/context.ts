@@ -5,10 +5,11 @@
 import { bootSettings, type BootSettings } from '../boot/booter.js';
 import type { Config } from '../config/load.js';
 import type { Host } from '../inventory/inventory.js';
-import { cidrContains, parseCidr, parseIpv4, type Cidr } from '../lib/net.js';
+import { cidrBroadcast, cidrContains, formatIpv4, parseCidr, parseIpv4, type Cidr } from '../lib/net.js';
 import type { BootEntry } from '../domain/boot-entry.js';
 import type { Lease } from '../domain/lease.js';
 import type { DhcpEventData, DhcpMessageName, UnnamedDhcpMessage } from '../events/kinds.js';
+import { F } from './options.js';
 import type { DhcpPacket } from './packet.js';
 
 /** A subnet as the policy uses it: numbers, with defaults applied. */
@@ -19,6 +20,22 @@ export interface SubnetInfo {
   pool: { start: number; end: number } | undefined;
   /** Seconds. */
   leaseTime: number;
+  /**
+   * The subnet's reply options, encoded once here rather than for every reply (issue 26: address
+   * formatting and parsing per packet). Shared by every reply: never modified.
+   */
+  wire: SubnetWire;
+}
+
+/** Option values as they go on the wire (see SubnetInfo.wire). */
+export interface SubnetWire {
+  mask: Uint8Array;
+  broadcast: Uint8Array;
+  router: Uint8Array | undefined;
+  dns: Uint8Array | undefined;
+  leaseTime: Uint8Array;
+  renewalTime: Uint8Array;
+  rebindingTime: Uint8Array;
 }
 
 /** What the policy needs from the config, computed once at start-up (the booter's settings included). */
@@ -29,23 +46,42 @@ export interface PolicySettings extends BootSettings {
   offerHold: number;
   /** ms. */
   declineHold: number;
+  /** Server identifier and domain name options, encoded once (see SubnetInfo.wire). */
+  wire: { serverId: Uint8Array; domain: Uint8Array };
 }
 
 /** The policy settings of a config (defaults applied: subnet name servers, lease times). */
 export function policySettings(config: Pick<Config, 'network' | 'servers'>): PolicySettings {
   const net = config.network;
+  const boot = bootSettings(config);
   return {
-    ...bootSettings(config),
+    ...boot,
     mode: config.servers.dhcp.mode,
-    subnets: net.subnets.map((s) => ({
-      cidr: parseCidr(s.cidr)!,
-      router: s.router,
-      nameServers: s.nameServers ?? net.nameServers ?? [net.serverIp],
-      pool: s.pool ? { start: parseIpv4(s.pool.start)!, end: parseIpv4(s.pool.end)! } : undefined,
-      leaseTime: Math.max(1, Math.round((s.leaseTime ?? net.leaseTime) / 1000)),
-    })),
+    subnets: net.subnets.map((s) => {
+      const cidr = parseCidr(s.cidr)!;
+      const nameServers = s.nameServers ?? net.nameServers ?? [net.serverIp];
+      const leaseTime = Math.max(1, Math.round((s.leaseTime ?? net.leaseTime) / 1000));
+      return {
+        cidr,
+        router: s.router,
+        nameServers,
+        pool: s.pool ? { start: parseIpv4(s.pool.start)!, end: parseIpv4(s.pool.end)! } : undefined,
+        leaseTime,
+        wire: {
+          mask: F.subnetMask.encode(formatIpv4(cidr.mask)),
+          broadcast: F.broadcast.encode(formatIpv4(cidrBroadcast(cidr))),
+          router: s.router ? F.router.encode([s.router]) : undefined,
+          dns: nameServers.length > 0 ? F.dns.encode(nameServers) : undefined,
+          // RFC 2131 4.3.1: T1 = 0.5 and T2 = 0.875 of the lease.
+          leaseTime: F.leaseTime.encode(leaseTime),
+          renewalTime: F.renewalTime.encode(Math.floor(leaseTime / 2)),
+          rebindingTime: F.rebindingTime.encode(Math.floor((leaseTime * 7) / 8)),
+        },
+      };
+    }),
     offerHold: config.servers.dhcp.offerHold,
     declineHold: config.servers.dhcp.declineHold,
+    wire: { serverId: F.serverId.encode(boot.serverIp), domain: F.domainName.encode(boot.domain) },
   };
 }
 

@@ -37,7 +37,10 @@ export class LeaseTable {
 
   /** Every lease (any state) held by a MAC. */
   forMac(mac: string): Lease[] {
-    return [...(this.byMac.get(mac) ?? [])].map((ip) => this.byIp.get(ip)!);
+    const ips = this.byMac.get(mac);
+    const out: Lease[] = [];
+    if (ips) for (const ip of ips) out.push(this.byIp.get(ip)!);
+    return out;
   }
 
   all(): Lease[] {

@@ -5,7 +5,7 @@ import { DhcpCodecError, DhcpErrorCodes } from './errors.js';
 import { DhcpOptions, F, getField, Opt, setField } from './options.js';
 import { IPXE_NO_PXEDHCP, PxeF, userClasses } from './options-pxe.js';
 import { RelayF } from './options-relay.js';
-import { BOOTREQUEST, clientMac, decode, emptyPacket, encode, FLAG_BROADCAST, messageType, type DhcpPacket } from './packet.js';
+import { BOOTREQUEST, clientMac, decode, emptyPacket, encode, FLAG_BROADCAST, messageType, peekRequest, type DhcpPacket } from './packet.js';
 
 const toHex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
@@ -270,5 +270,40 @@ describe('dhcp codec: properties', () => {
       }),
       { numRuns: 500 },
     );
+  });
+});
+
+describe('peekRequest (the receive queue\'s look at a datagram)', () => {
+  const req = (mac: number[], type?: number) => {
+    const p = emptyPacket(BOOTREQUEST);
+    p.chaddr = Uint8Array.from([...mac, ...new Array<number>(10).fill(0)]);
+    setField(p.options, F.hostName, 'pad-before-53');
+    if (type !== undefined) setField(p.options, F.messageType, type);
+    return encode(p);
+  };
+
+  it('reads chaddr as a number and option 53 past other options', () => {
+    assert.deepEqual(peekRequest(req([0x52, 0x54, 0, 0x77, 0, 0x10], 3)), { client: 0x525400770010, type: 3 });
+    assert.deepEqual(peekRequest(req([0xff, 0xff, 0xff, 0xff, 0xff, 0xff], 1)), { client: 0xffffffffffff, type: 1 });
+    assert.deepEqual(peekRequest(req([1, 2, 3, 4, 5, 6])), { client: 0x010203040506, type: undefined });
+  });
+
+  it('has no client for a non-Ethernet chaddr, a reply or a short datagram', () => {
+    const b = req([1, 2, 3, 4, 5, 6], 1);
+    b[2] = 16;
+    assert.equal(peekRequest(b).client, null);
+    b[2] = 6;
+    b[0] = 2;
+    assert.deepEqual(peekRequest(b), { client: null, type: undefined });
+    assert.deepEqual(peekRequest(new Uint8Array(100)), { client: null, type: undefined });
+  });
+
+  it('never throws, whatever the bytes', () => {
+    fc.assert(fc.property(fc.uint8Array({ minLength: 0, maxLength: 400 }), (bytes) => {
+      const b = Uint8Array.from(bytes);
+      if (b.length > 0) b[0] = 1;
+      const r = peekRequest(b);
+      assert.ok(r.client === null || (Number.isInteger(r.client) && r.client >= 0 && r.client < 2 ** 48));
+    }));
   });
 });

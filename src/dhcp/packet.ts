@@ -174,3 +174,33 @@ export function clientMac(p: DhcpPacket): string | null {
 export function messageType(p: DhcpPacket): number | undefined {
   return getField(p.options, F.messageType);
 }
+
+/** What the receive queue needs of a datagram, read without decoding it (see queue.ts). */
+export interface RequestPeek {
+  /** chaddr as a 48-bit number when htype is Ethernet and hlen 6, else null. */
+  client: number | null;
+  /** Option 53 from the options field (not from overloaded file/sname), or undefined. */
+  type: number | undefined;
+}
+
+/**
+ * A cheap look at a datagram before it is queued: no allocation, no validation (decode() does
+ * that when the packet is handled; anything this misreads is only queued in the wrong lane).
+ */
+export function peekRequest(b: Uint8Array): RequestPeek {
+  if (b.length < HEADER_SIZE || b[0] !== BOOTREQUEST) return { client: null, type: undefined };
+  const client = b[1] === 1 && b[2] === 6 ? ((b[28]! * 0x10000 + b[29]! * 0x100 + b[30]!) * 0x1000000) + (b[31]! * 0x10000 + b[32]! * 0x100 + b[33]!) : null;
+  let type: number | undefined;
+  for (let i = HEADER_SIZE; i < b.length;) {
+    const code = b[i]!;
+    if (code === 0) { i++; continue; }
+    if (code === 255 || i + 1 >= b.length) break;
+    const len = b[i + 1]!;
+    if (code === 53 && len >= 1 && i + 2 < b.length) {
+      type = b[i + 2];
+      break;
+    }
+    i += 2 + len;
+  }
+  return { client, type };
+}

@@ -145,19 +145,21 @@ export function buildReply(req: DhcpPacket, ctx: PolicyContext, subnet: SubnetIn
   if (mt === MessageType.ACK) p.ciaddr = req.ciaddr;
   const o = p.options;
   setField(o, F.messageType, mt);
-  setField(o, F.serverId, s.serverIp);
+  // The fixed options come encoded from the settings (context.ts: SubnetInfo.wire).
+  const w = subnet.wire;
+  o.set(Opt.SERVER_ID, s.wire.serverId);
   if (!isInform) {
     // RFC 2131 4.3.5: no lease time in an answer to INFORM. T1 = 0.5, T2 = 0.875 of the lease.
-    setField(o, F.leaseTime, subnet.leaseTime);
-    setField(o, F.renewalTime, Math.floor(subnet.leaseTime / 2));
-    setField(o, F.rebindingTime, Math.floor((subnet.leaseTime * 7) / 8));
+    o.set(Opt.LEASE_TIME, w.leaseTime);
+    o.set(Opt.RENEWAL_TIME, w.renewalTime);
+    o.set(Opt.REBINDING_TIME, w.rebindingTime);
   }
-  setField(o, F.subnetMask, formatIpv4(subnet.cidr.mask));
-  setField(o, F.broadcast, formatIpv4(cidrBroadcast(subnet.cidr)));
-  if (subnet.router) setField(o, F.router, [subnet.router]);
-  if (subnet.nameServers.length > 0) setField(o, F.dns, subnet.nameServers);
+  o.set(Opt.SUBNET_MASK, w.mask);
+  o.set(Opt.BROADCAST, w.broadcast);
+  if (w.router) o.set(Opt.ROUTER, w.router);
+  if (w.dns) o.set(Opt.DNS, w.dns);
   if (host) setField(o, F.hostName, host.name);
-  setField(o, F.domainName, s.domain);
+  o.set(Opt.DOMAIN_NAME, s.wire.domain);
 
   const boot = bootInfo(req, ctx, mac);
   if (boot.file !== null && boot.nextServer !== null) {

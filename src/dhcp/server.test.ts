@@ -10,7 +10,7 @@ import type { StoreOp, WriteResult } from '../store/store.js';
 import { LeaseTable } from './lease-table.js';
 import { F, getField, MessageType } from './options.js';
 import { decode, encode } from './packet.js';
-import { DhcpServer } from './server.js';
+import { DhcpServer, QUEUE_LIMITS, SLICE } from './server.js';
 import { labConfig, request } from './testkit.js';
 
 const VM10 = '52:54:00:77:00:10';
@@ -246,5 +246,58 @@ describe('dhcp server: DECLINE of a reserved address', () => {
     await s.handle(encode(request({ type: MessageType.DISCOVER, mac: VM10 })));
     assert.equal(decode(s.sent.at(-1)!.bytes).yiaddr, '10.77.0.10');
     assert.equal(getField(decode(s.sent.at(-1)!.bytes).options, F.messageType), MessageType.OFFER);
+  });
+});
+
+describe('dhcp server: the receive queue under backlog (issue 26)', () => {
+  const A = '52:54:00:99:00:0a';
+  const B = '52:54:00:99:00:0b';
+  const typeOf = (b: Uint8Array) => getField(decode(b).options, F.messageType);
+
+  it('answers REQUESTs first, drops superseded DISCOVERs, and counts the drops', async () => {
+    const s = await setup({ start: '10.77.0.100', end: '10.77.0.150' });
+    const from = { address: '0.0.0.0', port: 68 };
+    s.server.enqueue(encode(request({ type: MessageType.DISCOVER, mac: A, xid: 1 })), from, 'dhcp', s.send);
+    s.server.enqueue(encode(request({ type: MessageType.DISCOVER, mac: A, xid: 1 })), from, 'dhcp', s.send);
+    s.server.enqueue(encode(request({ type: MessageType.DISCOVER, mac: B, xid: 2 })), from, 'dhcp', s.send);
+    s.server.enqueue(encode(request({ type: MessageType.REQUEST, mac: VM10, xid: 3, serverId: '10.77.0.1', requested: '10.77.0.10' })), from, 'dhcp', s.send);
+    s.server.enqueue(encode(request({ type: MessageType.DISCOVER, mac: B, xid: 2 })), from, 'dhcp', s.send);
+    assert.equal(s.server.queued, 3);
+    s.server.pump();
+    assert.equal(s.server.queued, 0);
+    await settle();
+    // The ACK waited for its lease, yet the REQUEST was handled first: its lease holds .10.
+    assert.deepEqual(s.sent.map((x) => [typeOf(x.bytes), decode(x.bytes).xid]), [[MessageType.OFFER, 2], [MessageType.OFFER, 1], [MessageType.ACK, 3]]);
+    assert.equal(s.guard.dropped.get('dhcp:queue-superseded'), 2);
+    // One decision each in the trace: the dropped ones never reached the policy.
+    assert.equal(s.trace.events.filter((e) => e.kind === 'dhcp.discover').length, 2);
+  });
+
+  it('drops work older than its age limit (the injected clock), unanswered', async () => {
+    const s = await setup({ start: '10.77.0.100', end: '10.77.0.150' });
+    s.server.enqueue(encode(request({ type: MessageType.DISCOVER, mac: A, xid: 1 })), { address: '0.0.0.0', port: 68 }, 'dhcp', s.send);
+    s.clock.advance(QUEUE_LIMITS.maxAge + 1);
+    s.server.enqueue(encode(request({ type: MessageType.DISCOVER, mac: B, xid: 2 })), { address: '0.0.0.0', port: 68 }, 'dhcp', s.send);
+    s.server.pump();
+    assert.deepEqual(s.sent.map((x) => decode(x.bytes).xid), [2]);
+    assert.equal(s.guard.dropped.get('dhcp:queue-stale'), 1);
+    assert.equal(s.leases.forMac(A).length, 0);
+  });
+
+  it('handles at most one slice per turn and goes on in the next one', async () => {
+    const s = await setup({ start: '10.77.0.100', end: '10.77.0.250' });
+    for (let i = 0; i < SLICE + 10; i++) {
+      const mac = `52:54:00:99:01:${i.toString(16).padStart(2, '0')}`;
+      s.server.enqueue(encode(request({ type: MessageType.DISCOVER, mac, xid: i })), { address: '0.0.0.0', port: 68 }, 'dhcp', s.send);
+    }
+    s.server.pump();
+    assert.equal(s.sent.length, SLICE);
+    assert.equal(s.server.queued, 10);
+    // The next turn (setImmediate) takes the rest.
+    await settle();
+    await settle();
+    assert.equal(s.sent.length, SLICE + 10);
+    assert.equal(s.server.queued, 0);
+    await s.server.stop();
   });
 });

@@ -13,7 +13,7 @@ import type dgram from 'node:dgram';
 import { networkInterfaces } from 'node:os';
 import type { Config } from '../config/load.js';
 import type { BootTable } from '../inventory/boot-table.js';
-import type { Inventory } from '../inventory/inventory.js';
+import type { Host, Inventory } from '../inventory/inventory.js';
 import type { BootTrace } from '../inventory/trace.js';
 import { bindUdp, closeUdp } from '../lib/bind.js';
 import type { Clock } from '../lib/clock.js';
@@ -23,8 +23,9 @@ import { cidrBroadcast, cidrContains, formatIpv4, macFromBytes, parseIpv4 } from
 import type { Service } from '../lib/service.js';
 import { DhcpCodecError } from './errors.js';
 import type { LeaseTable } from './lease-table.js';
-import { decode, encode } from './packet.js';
+import { decode, encode, peekRequest } from './packet.js';
 import { CLIENT_PORT, decide, policySettings, SERVER_PORT, type Decision, type Destination, type PolicyContext, type PolicySettings } from './policy.js';
+import { RequestQueue, type QueueDrop } from './queue.js';
 import { MacRateLimiter } from './rate-limit.js';
 import { replyTargets } from './reply.js';
 
@@ -58,6 +59,32 @@ export interface DhcpServerDeps {
 /** The guarded entry point's view of a datagram's source. */
 type Rinfo = Pick<dgram.RemoteInfo, 'address' | 'port'>;
 
+/** A datagram waiting in the receive queue. */
+interface Pending {
+  msg: Uint8Array;
+  rinfo: Rinfo;
+  via: 'dhcp' | 'pxe';
+  /** Tests only: where the reply goes instead of the socket. */
+  send?: Sender;
+}
+
+/**
+ * The receive queue's bounds (issue 26; see queue.ts). A slice is what one turn of the event loop
+ * handles before the other servers (DNS, TFTP, HTTP) and the sockets get their turn: at ~50-100
+ * µs a packet, a few ms. Entries older than MAX_AGE are not answered: clients retransmit after
+ * ~4 s (RFC 2131 4.1), and an answer that late makes every later answer later too.
+ *
+ * The slice is smaller than what libuv reads from a socket per turn (up to 32 datagrams): the
+ * sockets are read faster than the queue is worked, so the backlog builds up here, where it is
+ * ordered and trimmed, and not in the kernel's receive buffer, which is first in, first out (on
+ * a host with a large net.core.rmem_max, a big buffer held seconds of requests that were all
+ * stale by the time they were read: goodput 0 at 4,000/s offered).
+ */
+export const SLICE = 16;
+export const QUEUE_LIMITS = { capacity: 4096, maxAge: 2000, backlog: SLICE } as const;
+/** Client keys of the PXE boot-server socket are apart from the DHCP port's (a 48-bit chaddr plus this). */
+const PXE_CLIENT = 2 ** 48;
+
 /** The DHCP Service (server or ProxyDHCP mode, per servers.dhcp.mode). */
 export class DhcpServer implements Service {
   readonly name = 'dhcp';
@@ -73,6 +100,33 @@ export class DhcpServer implements Service {
   private readonly log: Logger;
   private readonly guard: PacketGuard;
   private own: OwnSockets;
+  private readonly queue: RequestQueue<Pending>;
+  /** The pending setImmediate of the pump, if any. */
+  private pumping: NodeJS.Immediate | undefined;
+
+  /** The MAC last looked up in the inventory while deciding one packet, and its host (see ctx). */
+  private lastMac: string | undefined;
+  private lastHost: Host | undefined;
+  /**
+   * The policy's context, one per server, its per-packet fields set before each decision (decide
+   * is synchronous and keeps nothing): no closures built per packet. The policy asks the host of
+   * the same MAC several times per packet (decision, boot file): asked of the inventory once.
+   */
+  private readonly ctx: PolicyContext = {
+    now: 0,
+    settings: undefined as unknown as PolicySettings,
+    hostByMac: (m) => {
+      if (m !== this.lastMac) {
+        this.lastMac = m;
+        this.lastHost = this.deps.inventory.hostByMac(m);
+      }
+      return this.lastHost;
+    },
+    hostByIp: (ip) => this.deps.inventory.hostByIp(ip),
+    bootEntry: (m) => this.deps.bootTable.get(m),
+    leases: undefined as unknown as LeaseTable,
+    poolCursor: (subnet) => this.cursors.get(subnet),
+  };
 
   /**
    * Handles one datagram inside the guard's boundary (what the sockets call). Public so that
@@ -83,11 +137,13 @@ export class DhcpServer implements Service {
 
   constructor(private readonly deps: DhcpServerDeps) {
     this.settings = policySettings(deps.config);
+    this.ctx.leases = deps.leases;
     this.limiter = new MacRateLimiter(deps.config.servers.dhcp.ratePerMac);
     this.log = deps.log.child({ server: 'dhcp' });
     this.trace = deps.trace;
     this.guard = deps.guard ?? processGuard;
     this.own = this.ownAddresses();
+    this.queue = new RequestQueue<Pending>(QUEUE_LIMITS, (reason: QueueDrop) => this.guard.drop('dhcp', `queue-${reason}`));
     this.receive = this.guard.boundary(
       'dhcp',
       this.log,
@@ -158,12 +214,51 @@ export class DhcpServer implements Service {
 
   private listen(socket: dgram.Socket, via: 'dhcp' | 'pxe' = 'dhcp'): void {
     // Boot-server answers leave from the 4011 socket, back to where the request came from.
-    socket.on('message', (msg, rinfo) => this.receive(msg, rinfo, via));
+    socket.on('message', (msg, rinfo) => this.enqueue(msg, rinfo, via));
     // An error after binding (an ICMP unreachable surfaced by the OS) is logged, not fatal.
     socket.on('error', (err) => this.log.warn({ err }, 'dhcp: socket error'));
   }
 
+  /**
+   * Queues a datagram from a socket (Node delivers every datagram the socket has, up to 32 a
+   * poll, before the next turn): handled later by pump(), in the queue's order, or dropped by it.
+   * Public so that tests can queue datagrams without a socket.
+   */
+  enqueue(msg: Uint8Array, rinfo: Rinfo, via: 'dhcp' | 'pxe' = 'dhcp', send?: Sender): void {
+    const { client, type } = peekRequest(msg);
+    // 3 REQUEST, 4 DECLINE, 7 RELEASE, 8 INFORM (RFC 2132 9.6): clients past the offer.
+    const urgent = type === 3 || type === 4 || type === 7 || type === 8;
+    const key = client === null ? null : via === 'pxe' ? client + PXE_CLIENT : client;
+    const xid = msg.length >= 8 ? ((msg[4]! << 24) | (msg[5]! << 16) | (msg[6]! << 8) | msg[7]!) >>> 0 : 0;
+    this.queue.push({ at: this.deps.clock.now(), client: key, xid, discover: type === 1, urgent, replaceable: type === 1 || type === 3 }, { msg, rinfo, via, send });
+    this.pumping ??= setImmediate(() => this.pump());
+  }
+
+  /** Datagrams waiting in the receive queue. */
+  get queued(): number {
+    return this.queue.size;
+  }
+
+  /**
+   * Handles one slice of the queue, then yields (setImmediate: the sockets are read and the
+   * other servers run before the next slice). Replies that wait for a durable lease do not hold
+   * the slice up: the store batches the slice's commits.
+   */
+  pump(): void {
+    this.pumping = undefined;
+    const now = this.deps.clock.now();
+    for (let i = 0; i < SLICE; i++) {
+      const p = this.queue.take(now);
+      if (!p) break;
+      this.receive(p.msg, p.rinfo, p.via, p.send);
+    }
+    if (this.queue.size > 0) this.pumping = setImmediate(() => this.pump());
+  }
+
   async stop(): Promise<void> {
+    if (this.pumping) clearImmediate(this.pumping);
+    this.pumping = undefined;
+    this.queue.clear();
     const all = [this.socket, this.pxeSocket, ...this.senders.values()];
     this.socket = undefined;
     this.pxeSocket = undefined;
@@ -223,17 +318,12 @@ export class DhcpServer implements Service {
       this.log.debug({ peer, mac: macNow, xid: req.xid, to: `${to.address}:${to.port}`, reason: why }, 'dhcp: request dropped, its reply could not be sent');
       return;
     }
-    const ctx: PolicyContext = {
-      now,
-      settings: this.settings,
-      hostByMac: (m) => this.deps.inventory.hostByMac(m),
-      hostByIp: (ip) => this.deps.inventory.hostByIp(ip),
-      bootEntry: (m) => this.deps.bootTable.get(m),
-      leases: this.deps.leases,
-      poolCursor: (subnet) => this.cursors.get(subnet),
-      via,
-      peer: source,
-    };
+    const ctx = this.ctx;
+    ctx.now = now;
+    ctx.settings = this.settings;
+    ctx.via = via;
+    ctx.peer = source;
+    this.lastMac = undefined;
     const d = decide(req, ctx);
     if (d.cursor) this.cursors.set(d.cursor.subnet, d.cursor.next);
     // Lease changes are applied before anything else happens on this tick, so that the next
@@ -262,8 +352,10 @@ export class DhcpServer implements Service {
 
   private record(d: Decision, now: number, peer: string): void {
     this.trace.record({ at: now, kind: `dhcp.${d.type}`, mac: d.mac, host: d.host, reason: d.reason, data: { ...d.data, peer, to: d.reply ? `${d.reply.to.address}:${d.reply.to.port}` : null } });
-    const fields = { mac: d.mac, host: d.host, xid: d.data.xid, ip: d.data.ip, reason: d.reason, peer };
     // A DECLINE reports an address conflict on the network (or is forged): the operator should see it.
+    // The rest is debug: its fields are not even built without it (issue 26, per-packet cost).
+    if (d.type !== 'decline' && !this.log.isLevelEnabled('debug')) return;
+    const fields = { mac: d.mac, host: d.host, xid: d.data.xid, ip: d.data.ip, reason: d.reason, peer };
     if (d.type === 'decline') this.log.warn(fields, 'dhcp: decline received');
     else if (d.reply) this.log.debug(fields, `dhcp: ${d.type} answered`);
     else this.log.debug(fields, `dhcp: ${d.type} ignored`);
