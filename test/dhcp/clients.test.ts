@@ -476,7 +476,9 @@ describe('dhcp: real clients in namespaces', { skip, timeout: 150_000 }, () => {
       }
       const sent = [...out.matchAll(/sent packets: (\d+)/g)].map((m) => Number(m[1]));
       const drops = [...out.matchAll(/drops: (\d+)/g)].map((m) => Number(m[1]));
-      assert.deepEqual(sent, [2000, 2000], out);
+      // perfdhcp stops after -n exchanges; starved of CPU it may send a few more in its last burst.
+      assert.equal(sent.length, 2, out);
+      assert.ok(sent.every((n) => n >= 2000), out);
       assert.deepEqual(drops, [0, 0], out);
       assert.equal(status, 0, out);
       const { leases, events } = await stored(cfg);
