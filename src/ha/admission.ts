@@ -28,6 +28,8 @@ export interface ClusterView {
 export interface PreparedCluster extends ClusterView {
   index: RuleIndex;
   byHost: Map<string, ClusterVm[]>;
+  /** The hosts (in placement order) by name. */
+  byName: Map<string, HostLoad>;
 }
 
 export function prepare(view: ClusterView): PreparedCluster {
@@ -40,19 +42,20 @@ export function prepare(view: ClusterView): PreparedCluster {
   }
   // In placement order once: each failure case's plan then starts from it without sorting.
   const hosts = [...view.hosts].sort(compareHosts);
-  return { ...view, hosts, index: new RuleIndex(view.rules, new Map(view.vms.map((v) => [v.name, v.host]))), byHost };
+  return { ...view, hosts, index: new RuleIndex(view.rules, new Map(view.vms.map((v) => [v.name, v.host]))), byHost, byName: new Map(hosts.map((h) => [h.name, h])) };
 }
 
 /**
  * What the planner does if `failed` die now: their VMs, placed at once on the others. Also the
  * restart plan of a real failure (its requests come from the state machine, see the controller).
  */
-export function planFailure(c: PreparedCluster, failed: readonly string[], opts: { maxStartsPerHost?: number } = {}): Plan {
+export function planFailure(c: PreparedCluster, failed: readonly string[], opts: { maxStartsPerHost?: number; exhaustive?: boolean } = {}): Plan {
   const dead = new Set(failed);
-  const hosts = c.hosts.map((h) => (dead.has(h.name) ? { ...h, up: false } : h));
   const requests: PlanRequest[] = [];
   for (const f of dead) for (const v of c.byHost.get(f) ?? []) requests.push({ name: v.name, cpus: v.cpus, memoryMb: v.memoryMb, priority: v.priority, prefer: null, avoid: failed });
-  return planBatch(hosts, requests, { maxStartsPerHost: opts.maxStartsPerHost ?? Infinity, rules: c.index });
+  // The failed hosts are in every request's avoid list: the planner never looks at them, so the
+  // hosts go in as they are (no copy per failure case).
+  return planBatch(c.hosts, requests, { maxStartsPerHost: opts.maxStartsPerHost ?? Infinity, rules: c.index, hostIndex: { byName: c.byName }, ...(opts.exhaustive ? { exhaustive: true } : {}) });
 }
 
 export interface AdmissionOptions {
