@@ -65,6 +65,8 @@ export interface AdmissionOptions {
   domain?: 'host' | 'rack';
   /** At most this many failure cases are planned (combinations grow fast); the answer says when it stopped. Default: 5000. */
   maxCases?: number;
+  /** The failover reserve (ha.admission.reserve), reported with the answer: restarts may use it, other placements leave it free. */
+  reserve?: { cpuShare: number; memoryShare: number };
 }
 
 export interface FailureCase {
@@ -85,6 +87,8 @@ export interface Admission {
   /** Cases that leave at least one VM without room, in the order planned. */
   failing: FailureCase[];
   holds: boolean;
+  /** The shares of CPU and memory kept free for restarts; null: none. */
+  reserve?: { cpuShare: number; memoryShare: number } | null;
 }
 
 /** Failure domains: each rack's hosts together, a host without a rack alone (domain host: every host alone). */
@@ -132,7 +136,8 @@ export function admission(view: ClusterView | PreparedCluster, opts: AdmissionOp
     if (plan.queued.length === 0) continue;
     failing.push({ failed, label: set.map((d) => d.label).join(' + '), stranded: plan.queued.map((q) => ({ vm: q.vm, causes: q.causes, reason: q.reason })) });
   }
-  return { failures, domain, cases: sets.length, truncated: more, failing, holds: failing.length === 0 };
+  const r = opts.reserve;
+  return { failures, domain, cases: sets.length, truncated: more, failing, holds: failing.length === 0, reserve: r && (r.cpuShare > 0 || r.memoryShare > 0) ? { ...r } : null };
 }
 
 /** What `3rc status`, the API and the metrics show: the answer with its status line. */
