@@ -278,7 +278,7 @@ function fillAdmission(): void {
   if (!a.holds) {
     const rows = a.failing.flatMap((f) =>
       f.stranded.map((st, i) =>
-        h('tr', { 'data-case': f.label, 'data-vm': st.vm },
+        h('tr', { 'data-case': f.label, 'data-stranded': st.vm },
           i === 0 ? h('td', { rowspan: String(f.stranded.length), class: 'case' }, `${f.label} failure would leave ${f.stranded.map((x) => x.vm).join(', ')} without room`) : null,
           h('td', {}, link(`#/host/${encodeURIComponent(st.vm)}`, st.vm)),
           h('td', { class: 'causes' }, st.causes.join(', ')),

@@ -101,7 +101,7 @@ describe('web dashboard on the example inventory', { skip: noBrowser ?? false },
     }
     assert.match((await page.locator('#ha-line').textContent())!, /not running: ha.enabled is false/);
     await page.locator('#admission-line[data-holds="unknown"]').waitFor();
-    assert.match((await page.locator('#admission-line').textContent())!, /^not computed: HA controller not running \(ha.enabled is false\)$/);
+    assert.match((await page.locator('#admission-line').textContent())!, /^not computed: HA controller not running \(ha.enabled is false in the config\)$/);
     await page.locator('#live.on').waitFor();
     await shot(page, 'overview.png');
 
@@ -321,7 +321,7 @@ describe('web dashboard: admission control', { skip: noSshd ?? false }, () => {
       // The same words `3rc status` and the API give.
       const api = (await (await fetch(`${s.url}/api/v1/ha`)).json()) as { admission: { line: string } };
       assert.equal(await page.locator('#admission-line').textContent(), api.admission.line);
-      const row = page.locator('#admission-table tr[data-case="hv1"][data-vm="vmt"]');
+      const row = page.locator('#admission-table tr[data-case="hv1"][data-stranded="vmt"]');
       assert.equal(await row.locator('td.case').textContent(), 'hv1 failure would leave vmt without room');
       assert.equal(await row.locator('td.causes').textContent(), 'maintenance, memory');
       assert.equal(await row.locator('td.reason').textContent(), 'hv2 out of memory; hv3 in maintenance');
