@@ -19,6 +19,18 @@ interface HostRow { name: string; mac: string; ip: string; profile: string; role
 interface VmRow { vm: string; state: string; host: string | null; since: number; reason: string; recoveriesUsed: number; budget: number | null; monitored: boolean }
 interface HvRow { name: string; address: string; driver: string; maintenance: boolean; loadThreshold: number; up: boolean | null; loadFive: number | null; cpuNum: number | null; seenAt: number | null; vms: string[] }
 interface Overview { now: number; ha: { active: boolean; reason: string | null; budget: { recoveries: number; windowMs: number } | null }; hypervisors: HvRow[]; vms: VmRow[]; hosts: HostRow[] }
+/** Admission control as GET /api/v1/ha answers it (the answer `3rc status` prints). */
+interface AdmissionView {
+  line: string;
+  failures: number;
+  domain: 'host' | 'rack';
+  cases: number;
+  truncated: boolean;
+  holds: boolean;
+  failing: { failed: string[]; label: string; stranded: { vm: string; causes: string[]; reason: string }[] }[];
+  reserve?: { cpuShare: number; memoryShare: number } | null;
+}
+interface HaAnswer { active: boolean; reason: string | null; admission: AdmissionView | null }
 interface ApiError { error?: { code?: string; message?: string; field?: string } }
 
 const TOKEN_KEY = '3rc.apiToken';
@@ -109,6 +121,8 @@ function errorText(err: unknown): string {
 // ---- state ----------------------------------------------------------------------------------
 
 let overview: Overview | null = null;
+/** The last admission answer (undefined: not loaded yet). */
+let admissionState: HaAnswer | undefined;
 let filter: FilterSpec = { text: '', state: 'all' };
 let rangeMs = 6 * 3_600_000;
 /** A range dragged on the timeline; null: the last `rangeMs` up to now. */
@@ -163,11 +177,13 @@ function renderOverview(main: HTMLElement): void {
   main.replaceChildren(
     h('div', { class: 'filters' }, text, state, h('span', { id: 'filter-count', class: 'muted' })),
     haLine,
+    h('section', { id: 'admission', class: 'admission' }, h('h2', {}, 'Admission control'), h('div', { id: 'admission-body' }, h('p', { class: 'muted' }, 'loading…'))),
     h('section', {}, h('h2', {}, 'Hypervisors'), table('hv-table', ['name', 'status', 'load (5 min) / threshold', 'VMs hosted'])),
     h('section', {}, h('h2', {}, 'Virtual machines'), table('vm-table', ['VM', 'HA state', 'host', 'since', 'last reason', 'recoveries'])),
     h('section', {}, h('h2', {}, 'Inventory hosts'), table('host-table', ['host', 'boot', 'profile', 'IP', 'MAC', 'last boot-trace event'])),
   );
   fillTables();
+  fillAdmission();
 }
 
 function table(id: string, heads: string[]): HTMLElement {
@@ -232,6 +248,56 @@ function fillTables(): void {
   total += o.hosts.length;
   const count = document.getElementById('filter-count');
   if (count) count.textContent = shown === total ? `${total} rows` : `${shown} of ${total} rows`;
+}
+
+// ---- admission control ----------------------------------------------------------------------
+
+function pct(share: number): string {
+  return `${Math.round(share * 100)}%`;
+}
+
+/**
+ * The admission panel: the status line of `3rc status`, then each failure case that would leave
+ * VMs without room, VM by VM with the planner's reason, and the failover reserve.
+ */
+function fillAdmission(): void {
+  const box = document.getElementById('admission-body');
+  if (!box || admissionState === undefined) return;
+  const a = admissionState.admission;
+  if (!a) {
+    const why = admissionState.active ? 'not computed yet (after the first monitoring pass)' : `not computed: HA controller not running${admissionState.reason ? ` (${admissionState.reason})` : ''}`;
+    box.replaceChildren(h('p', { id: 'admission-line', class: 'muted', 'data-holds': 'unknown' }, why));
+    return;
+  }
+  const scope = `N+${a.failures}, failure of ${a.failures === 1 ? 'one' : a.failures} ${a.domain === 'rack' ? 'rack' : 'hypervisor'}${a.failures === 1 ? '' : 's'} at a time: ${a.cases} failure case${a.cases === 1 ? '' : 's'} planned${a.truncated ? ' (not all: too many combinations)' : ''}`;
+  const reserve = a.reserve ? `${pct(a.reserve.cpuShare)} of CPUs and ${pct(a.reserve.memoryShare)} of memory per hypervisor kept free for restarts` : 'none (ha.admission.reserve)';
+  const parts: HTMLElement[] = [
+    h('p', { id: 'admission-line', class: a.holds ? 'ok' : 'warn', 'data-holds': String(a.holds) }, a.line),
+    h('dl', { class: 'summary' }, h('dt', {}, 'planned for'), h('dd', { id: 'admission-scope' }, scope), h('dt', {}, 'reserve'), h('dd', { id: 'admission-reserve' }, reserve)),
+  ];
+  if (!a.holds) {
+    const rows = a.failing.flatMap((f) =>
+      f.stranded.map((st, i) =>
+        h('tr', { 'data-case': f.label, 'data-stranded': st.vm },
+          i === 0 ? h('td', { rowspan: String(f.stranded.length), class: 'case' }, `${f.label} failure would leave ${f.stranded.map((x) => x.vm).join(', ')} without room`) : null,
+          h('td', {}, link(`#/host/${encodeURIComponent(st.vm)}`, st.vm)),
+          h('td', { class: 'causes' }, st.causes.join(', ')),
+          h('td', { class: 'reason' }, st.reason),
+        ),
+      ),
+    );
+    const t = table('admission-table', ['failure case', 'VM', 'short of', 'why no hypervisor takes it']);
+    t.querySelector('tbody')!.replaceChildren(...rows);
+    parts.push(t);
+  }
+  box.replaceChildren(...parts);
+}
+
+/** Loads the admission answer (GET /api/v1/ha, as `3rc status` does) and shows it. */
+async function loadAdmission(): Promise<void> {
+  const answer = await api<HaAnswer>('GET', '/api/v1/ha?limit=1');
+  admissionState = { active: answer.active, reason: answer.reason, admission: answer.admission };
+  if (route.page === 'overview') fillAdmission();
 }
 
 function loadBar(load: number, threshold: number): HTMLElement {
@@ -493,6 +559,7 @@ function connect(): void {
   // Sent at every (re)connection: reload what may have changed meanwhile.
   es.addEventListener('hello', () => {
     own('overview', loadOverview().then(() => (route.page === 'overview' ? queueFill() : undefined)));
+    own('admission', loadAdmission());
   });
   es.addEventListener('vm', (m) => {
     const row = JSON.parse((m as MessageEvent<string>).data) as VmRow;
@@ -519,6 +586,8 @@ function connect(): void {
   });
   es.addEventListener('event', (m) => {
     const e = JSON.parse((m as MessageEvent<string>).data) as StoreEvent;
+    // The controller recomputed admission and its answer changed.
+    if (e.kind === 'ha.admission') own('admission', loadAdmission());
     if (concerns(e) && route.page !== 'overview') scheduleTimeline(route.name);
   });
 }
@@ -564,8 +633,10 @@ async function start(): Promise<void> {
   // Relative times ("3m ago") and the timeline's "now" move on even when nothing happens.
   setInterval(() => {
     if (document.hidden) return;
-    if (route.page === 'overview') queueFill();
-    else scheduleTimeline(route.name);
+    if (route.page === 'overview') {
+      queueFill();
+      own('admission', loadAdmission());
+    } else scheduleTimeline(route.name);
   }, 30_000);
 }
 

@@ -28,6 +28,8 @@ export interface ClusterView {
 export interface PreparedCluster extends ClusterView {
   index: RuleIndex;
   byHost: Map<string, ClusterVm[]>;
+  /** The hosts (in placement order) by name. */
+  byName: Map<string, HostLoad>;
 }
 
 export function prepare(view: ClusterView): PreparedCluster {
@@ -40,19 +42,20 @@ export function prepare(view: ClusterView): PreparedCluster {
   }
   // In placement order once: each failure case's plan then starts from it without sorting.
   const hosts = [...view.hosts].sort(compareHosts);
-  return { ...view, hosts, index: new RuleIndex(view.rules, new Map(view.vms.map((v) => [v.name, v.host]))), byHost };
+  return { ...view, hosts, index: new RuleIndex(view.rules, new Map(view.vms.map((v) => [v.name, v.host]))), byHost, byName: new Map(hosts.map((h) => [h.name, h])) };
 }
 
 /**
  * What the planner does if `failed` die now: their VMs, placed at once on the others. Also the
  * restart plan of a real failure (its requests come from the state machine, see the controller).
  */
-export function planFailure(c: PreparedCluster, failed: readonly string[], opts: { maxStartsPerHost?: number } = {}): Plan {
+export function planFailure(c: PreparedCluster, failed: readonly string[], opts: { maxStartsPerHost?: number; exhaustive?: boolean } = {}): Plan {
   const dead = new Set(failed);
-  const hosts = c.hosts.map((h) => (dead.has(h.name) ? { ...h, up: false } : h));
   const requests: PlanRequest[] = [];
   for (const f of dead) for (const v of c.byHost.get(f) ?? []) requests.push({ name: v.name, cpus: v.cpus, memoryMb: v.memoryMb, priority: v.priority, prefer: null, avoid: failed });
-  return planBatch(hosts, requests, { maxStartsPerHost: opts.maxStartsPerHost ?? Infinity, rules: c.index });
+  // The failed hosts are in every request's avoid list: the planner never looks at them, so the
+  // hosts go in as they are (no copy per failure case).
+  return planBatch(c.hosts, requests, { maxStartsPerHost: opts.maxStartsPerHost ?? Infinity, rules: c.index, hostIndex: { byName: c.byName }, ...(opts.exhaustive ? { exhaustive: true } : {}) });
 }
 
 export interface AdmissionOptions {
@@ -62,6 +65,8 @@ export interface AdmissionOptions {
   domain?: 'host' | 'rack';
   /** At most this many failure cases are planned (combinations grow fast); the answer says when it stopped. Default: 5000. */
   maxCases?: number;
+  /** The failover reserve (ha.admission.reserve), reported with the answer: restarts may use it, other placements leave it free. */
+  reserve?: { cpuShare: number; memoryShare: number };
 }
 
 export interface FailureCase {
@@ -82,6 +87,8 @@ export interface Admission {
   /** Cases that leave at least one VM without room, in the order planned. */
   failing: FailureCase[];
   holds: boolean;
+  /** The shares of CPU and memory kept free for restarts; null: none. */
+  reserve?: { cpuShare: number; memoryShare: number } | null;
 }
 
 /** Failure domains: each rack's hosts together, a host without a rack alone (domain host: every host alone). */
@@ -129,7 +136,8 @@ export function admission(view: ClusterView | PreparedCluster, opts: AdmissionOp
     if (plan.queued.length === 0) continue;
     failing.push({ failed, label: set.map((d) => d.label).join(' + '), stranded: plan.queued.map((q) => ({ vm: q.vm, causes: q.causes, reason: q.reason })) });
   }
-  return { failures, domain, cases: sets.length, truncated: more, failing, holds: failing.length === 0 };
+  const r = opts.reserve;
+  return { failures, domain, cases: sets.length, truncated: more, failing, holds: failing.length === 0, reserve: r && (r.cpuShare > 0 || r.memoryShare > 0) ? { ...r } : null };
 }
 
 /** What `3rc status`, the API and the metrics show: the answer with its status line. */

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { RuleIndex, type PlacementRules, type RuleGroup } from './affinity.js';
 import { planBatch, type HostLoad, type PlanRequest } from './placement.js';
+import { planFailure, prepare } from './admission.js';
 
 const host = (name: string, over: Partial<HostLoad> = {}): HostLoad => ({
   name, up: true, maintenance: false, loadFive: 0, loadThreshold: 4, vms: 0, usedCpus: 0, usedMemoryMb: 0, capacity: {}, ...over,
@@ -92,6 +93,45 @@ describe('placement rules: properties', () => {
     groups: fc.array(groupArb, { maxLength: 4 }),
     nodes: fc.dictionary(fc.constantFrom(...names), fc.record({ hosts: fc.uniqueArray(fc.constantFrom(...hostNames), { minLength: 1, maxLength: 3 }), hostsRequired: fc.boolean() }), { maxKeys: 4 }),
     limit: fc.integer({ min: 1, max: 3 }),
+  });
+
+  it('property: the fast planner (named hosts plus the best of the rest) gives the plan of the exhaustive one', () => {
+    const extraArb = fc.record({
+      prefer: fc.dictionary(fc.constantFrom(...names), fc.constantFrom(...hostNames), { maxKeys: 5 }),
+      avoid: fc.dictionary(fc.constantFrom(...names), fc.uniqueArray(fc.constantFrom(...hostNames), { maxLength: 2 }), { maxKeys: 5 }),
+      sharedAvoid: fc.uniqueArray(fc.constantFrom(...hostNames), { maxLength: 2 }),
+      reserve: fc.option(fc.record({ cpuShare: fc.constantFrom(0, 0.25, 0.5), memoryShare: fc.constantFrom(0, 0.25, 0.5) }), { nil: undefined }),
+      shuffle: fc.boolean(),
+    });
+    fc.assert(
+      fc.property(caseArb, extraArb, (c, x) => {
+        const batchNames = new Set(c.batch.map((v) => v.name));
+        const where = new Map(Object.entries(c.where).filter(([vm]) => !batchNames.has(vm)));
+        const r: PlacementRules = { groups: c.groups, vms: new Map(Object.entries(c.nodes)) };
+        // A shared avoid list (one array for the whole batch, as a failure plan has) or one per VM.
+        const batch: PlanRequest[] = c.batch.map((v) => ({ ...v, prefer: x.prefer[v.name] ?? null, avoid: x.avoid[v.name] ?? x.sharedAvoid }));
+        const hosts = x.shuffle ? [...c.hosts].reverse() : c.hosts;
+        const opts = { maxStartsPerHost: c.limit, ...(x.reserve ? { reserve: x.reserve } : {}) };
+        const fast = planBatch(hosts, batch, { ...opts, rules: new RuleIndex(r, where) });
+        const exhaustive = planBatch(hosts, batch, { ...opts, rules: new RuleIndex(r, where), exhaustive: true });
+        assert.deepEqual(fast, exhaustive);
+      }),
+      { numRuns: 1500 },
+    );
+  });
+
+  it('property: admission plans (hosts indexed once) equal the exhaustive planner plans, failure case by failure case', () => {
+    fc.assert(
+      fc.property(caseArb, (c) => {
+        const r: PlacementRules = { groups: c.groups, vms: new Map(Object.entries(c.nodes)) };
+        const vms = c.batch.map((v, i) => ({ ...v, host: c.where[v.name] ?? c.hosts[i % c.hosts.length]!.name }));
+        const prepared = prepare({ hosts: c.hosts, vms, rules: r });
+        for (const h of c.hosts) assert.deepEqual(planFailure(prepared, [h.name]), planFailure(prepared, [h.name], { exhaustive: true }));
+        const all = c.hosts.map((h) => h.name);
+        assert.deepEqual(planFailure(prepared, all.slice(0, 2)), planFailure(prepared, all.slice(0, 2), { exhaustive: true }));
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it('property: no plan breaks a strict rule (batch moves included), capacity and start limits hold', () => {

@@ -47,12 +47,15 @@ export class RuleIndex {
   readonly groupsOf = new Map<string, number[]>();
   /** group -> host -> members running there (per `where`). */
   readonly base: Map<string, string[]>[];
+  /** VMs a soft rule concerns (preferred hosts, a soft group). */
+  readonly softVms = new Set<string>();
 
   constructor(rules: PlacementRules, where: ReadonlyMap<string, string | null>) {
     this.rules = rules;
     this.base = rules.groups.map(() => new Map());
     rules.groups.forEach((g, i) => {
       for (const vm of g.vms) {
+        if (!g.strict) this.softVms.add(vm);
         const list = this.groupsOf.get(vm);
         if (list) list.push(i);
         else this.groupsOf.set(vm, [i]);
@@ -64,6 +67,7 @@ export class RuleIndex {
         else m.set(host, [vm]);
       }
     });
+    for (const [vm, own] of rules.vms) if (own.hostsRequired === false) this.softVms.add(vm);
   }
 
   /** Nothing to check for this VM (the planner's fast path). */
@@ -92,8 +96,7 @@ export class RuleTracker {
 
   /** A soft rule concerns this VM (then hosts are ranked by the soft rules they break, not taken first fit). */
   soft(vm: string): boolean {
-    if (this.index.rules.vms.get(vm)?.hostsRequired === false) return true;
-    return (this.index.groupsOf.get(vm) ?? []).some((g) => !this.index.rules.groups[g]!.strict);
+    return this.index.softVms.has(vm);
   }
 
   /** Records that the plan put `vm` on `host`. */
@@ -125,13 +128,31 @@ export class RuleTracker {
    * up once, then each host costs a few map lookups. Valid until the plan places another VM.
    */
   judge(vm: string): (host: string) => RuleVerdict {
-    if (this.index.free(vm)) return () => OK;
+    return this.scope(vm).verdict;
+  }
+
+  /**
+   * judge() with the hosts the verdict can tell apart: `only`, when strict rules allow no other
+   * hosts (required hosts, a strict affinity group already placed), and `named`, the hosts the
+   * VM's rules name (its own hosts, where its groups' members are). Every host outside both gets
+   * one and the same verdict, so a planner needs to look at those named hosts and at the best of
+   * the rest only.
+   */
+  scope(vm: string): { verdict: (host: string) => RuleVerdict; only: ReadonlySet<string> | null; named: ReadonlySet<string> } {
+    if (this.index.free(vm)) return { verdict: () => OK, only: null, named: new Set() };
     const own = this.index.rules.vms.get(vm);
     const groups = (this.index.groupsOf.get(vm) ?? []).map((g) => ({ group: this.index.rules.groups[g]!, at: this.hostsOf(g, vm) }));
-    return (host) => {
+    const named = new Set<string>(own?.hosts ?? []);
+    let only: Set<string> | null = own?.hosts && own.hostsRequired !== false ? new Set(own.hosts) : null;
+    for (const { group, at } of groups) {
+      for (const h of at.keys()) named.add(h);
+      if (group.kind === 'affinity' && group.strict && at.size > 0) only = only ? new Set([...only].filter((h) => at.has(h))) : new Set(at.keys());
+    }
+    const hostsText = own?.hosts?.join(', ') ?? '';
+    const verdict = (host: string): RuleVerdict => {
       let soft = 0;
       if (own?.hosts && !own.hosts.includes(host)) {
-        if (own.hostsRequired !== false) return { blocked: { cause: 'hosts', text: `${host} not in its hosts (${own.hosts.join(', ')})` }, softViolations: 0 };
+        if (own.hostsRequired !== false) return { blocked: { cause: 'hosts', text: `${host} not in its hosts (${hostsText})` }, softViolations: 0 };
         soft += 1;
       }
       for (const { group, at } of groups) {
@@ -151,6 +172,7 @@ export class RuleTracker {
       }
       return soft === 0 ? OK : { blocked: null, softViolations: soft };
     };
+    return { verdict, only, named };
   }
 
   verdict(vm: string, host: string): RuleVerdict {

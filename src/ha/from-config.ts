@@ -48,6 +48,6 @@ export function controllerSettings(ha: HaSettings): {
   return {
     rules: rulesFromConfig(ha), scanInterval: ha.scanInterval, groups: ruleGroups(ha.rules ?? []), placeWindow: PLACE_WINDOW,
     ...(ha.restartOrder ? { restartOrder: { ...ha.restartOrder } } : {}),
-    admission: { failures: ha.admission?.failures ?? 1, domain: ha.admission?.domain ?? 'host' },
+    admission: { failures: ha.admission?.failures ?? 1, domain: ha.admission?.domain ?? 'host', ...(ha.admission?.reserve ? { reserve: { ...ha.admission.reserve } } : {}) },
   };
 }

@@ -109,6 +109,16 @@ export interface PlanOptions {
    * restarts (drain, P2V targets). Default: none.
    */
   reserve?: { cpuShare: number; memoryShare: number };
+  /**
+   * Judge every host for every VM instead of only the hosts a VM's rules name plus the best of the
+   * rest (the same plan, slower): the reference the fast path is tested against.
+   */
+  exhaustive?: boolean;
+  /**
+   * The hosts given are in compareHosts order already and these are them by name: a caller that
+   * plans many batches over the same hosts (admission) builds it once. Default: worked out per plan.
+   */
+  hostIndex?: { byName: ReadonlyMap<string, HostLoad> };
 }
 
 export type QueueWhy = 'no-host' | 'start-limit' | 'order';
@@ -165,60 +175,101 @@ interface Candidate {
  * (anti-)affinity holds among the VMs of the batch too. Higher priority VMs choose first; the
  * rest are queued with the reason naming what refused each host. Among the hosts no strict rule
  * refuses: fewest soft rules broken, then the preferred (current) host, then least loaded,
- * fewest VMs, name. O(V x H x rules of the VM).
+ * fewest VMs, name. A VM's rules give one verdict to every host they do not name, so only the
+ * named hosts and the first of the others that qualifies are judged: O(V x (hosts named by its
+ * rules + hosts skipped)); the reason of a VM left waiting judges every host.
  */
 export function planBatch(hosts: readonly HostLoad[], vms: readonly PlanRequest[], opts: PlanOptions): Plan {
   // Copy on write: a host is copied the first time this plan places a VM on it (admission plans
   // hundreds of failure cases over the same hosts).
-  const live = opts.reserve ? hosts.map((h) => ({ ...h, capacity: reserved(h.capacity, opts.reserve) })) : hosts.slice();
-  const owned = new Set<HostLoad>(opts.reserve ? live : []);
+  const initial = opts.reserve ? hosts.map((h) => ({ ...h, capacity: reserved(h.capacity, opts.reserve) })) : hosts;
+  const owned = new Set<HostLoad>(opts.reserve ? initial : []);
   const starts = new Map<string, number>(opts.inFlight ?? []);
   const loadPerVm = opts.loadPerVm ?? ((v: VmDemand) => v.cpus);
   const plan: Plan = { assignments: [], queued: [] };
   const tracker = opts.rules?.tracker(new Set(vms.map((v) => v.name))) ?? null;
   // The hosts in placement order, kept sorted as placements load them: most VMs take the first that qualifies.
-  const sorted = live.every((h, i) => i === 0 || compareHosts(live[i - 1]!, h) < 0) ? live.slice() : [...live].sort(compareHosts);
+  const given = opts.reserve ? undefined : opts.hostIndex;
+  const sorted = given || initial.every((h, i) => i === 0 || compareHosts(initial[i - 1]!, h) < 0) ? initial.slice() : [...initial].sort(compareHosts);
+  // The exhaustive reference also keeps the caller's order (the fast path never needs it).
+  const live = opts.exhaustive ? initial.slice() : null;
+  /** Hosts by name as this plan has them: the hosts given (by name once, when a VM's rules name hosts), and this plan's copies. */
+  const copies = new Map<string, HostLoad>();
+  let base = given?.byName ?? null;
+  const hostNamed = (name: string) => copies.get(name) ?? (base ??= new Map(initial.map((h) => [h.name, h]))).get(name);
+  let lastAvoid: { list: readonly string[] | undefined; set: Set<string> | null } = { list: undefined, set: null };
   for (const vm of [...vms].sort(byPriority)) {
     const waitFor = opts.order && !opts.order.released.has(vm.name) ? (opts.order.after.get(vm.name) ?? []).filter((d) => !opts.order!.ready(d)) : [];
     if (waitFor.length > 0) {
       plan.queued.push({ vm: vm.name, priority: vm.priority, why: 'order', causes: ['order'], reason: `after ${waitFor.join(', ')} (not up yet)` });
       continue;
     }
-    const avoid = new Set(vm.avoid ?? []);
+    // A batch's VMs often share one avoid list (a failure's dead hosts): its set is made once.
+    if (vm.avoid !== lastAvoid.list) lastAvoid = { list: vm.avoid, set: vm.avoid && vm.avoid.length > 0 ? new Set(vm.avoid) : null };
+    const avoid = lastAvoid.set;
     // Without soft rules nor a preferred host, every qualifying host ranks by host order alone:
     // the VM takes the first that qualifies (and that no strict rule refuses).
     const firstFit = vm.prefer == null && (tracker === null || !tracker.soft(vm.name));
-    /** One scan of the hosts; the refusals are recorded (for the reason) only once no host took it. */
-    const judge = tracker === null || tracker.free(vm.name) ? null : tracker.judge(vm.name);
+    const scope = tracker === null || tracker.free(vm.name) ? null : tracker.scope(vm.name);
+    const judge = scope?.verdict ?? null;
+    /** The host as a candidate, or null with the refusal recorded (when refusals are). */
+    const consider = (h: HostLoad, refusals: Refusal[] | null): Candidate | null | 'start-limit' => {
+      // The VM is already counted where it is: check that host without it.
+      const here = vm.prefer === h.name;
+      const why = disqualified(here ? { ...h, vms: h.vms - 1, usedCpus: h.usedCpus - vm.cpus, usedMemoryMb: h.usedMemoryMb - vm.memoryMb } : h, vm);
+      if (why !== null) {
+        refusals?.push({ host: h.name, cause: why });
+        return null;
+      }
+      const v = judge?.(h.name);
+      if (v?.blocked) {
+        refusals?.push({ host: h.name, cause: v.blocked.cause, text: v.blocked.text });
+        return null;
+      }
+      if ((starts.get(h.name) ?? 0) >= opts.maxStartsPerHost) {
+        refusals?.push({ host: h.name, cause: 'start-limit' });
+        return 'start-limit';
+      }
+      return { host: h, soft: v?.softViolations ?? 0 };
+    };
+    /** One scan of every host; the refusals are recorded (for the reason) only once no host took it. */
     const scan = (refusals: Refusal[] | null): { best: Candidate | null; startLimited: boolean } => {
       let best: Candidate | null = null;
       let startLimited = false;
-      for (const h of firstFit ? sorted : live) {
-        if (avoid.has(h.name)) continue;
-        // The VM is already counted where it is: check that host without it.
-        const here = vm.prefer === h.name;
-        const why = disqualified(here ? { ...h, vms: h.vms - 1, usedCpus: h.usedCpus - vm.cpus, usedMemoryMb: h.usedMemoryMb - vm.memoryMb } : h, vm);
-        if (why !== null) {
-          refusals?.push({ host: h.name, cause: why });
-          continue;
-        }
-        const v = judge?.(h.name);
-        if (v?.blocked) {
-          refusals?.push({ host: h.name, cause: v.blocked.cause, text: v.blocked.text });
-          continue;
-        }
-        if ((starts.get(h.name) ?? 0) >= opts.maxStartsPerHost) {
-          startLimited = true;
-          refusals?.push({ host: h.name, cause: 'start-limit' });
-          continue;
-        }
-        const c: Candidate = { host: h, soft: v?.softViolations ?? 0 };
+      for (const h of firstFit || live === null ? sorted : live) {
+        if (avoid?.has(h.name)) continue;
+        const c = consider(h, refusals);
+        if (c === 'start-limit') startLimited = true;
+        if (c === null || c === 'start-limit') continue;
         if (firstFit) return { best: c, startLimited };
         if (best === null || better(c, best, vm.prefer ?? null)) best = c;
       }
       return { best, startLimited };
     };
-    const { best } = scan(null);
+    /**
+     * The same best host without judging them all: the rules give one verdict to every host they
+     * do not name, so the best is among the named hosts (and the preferred one) and the first of
+     * the others, in host order, that qualifies.
+     */
+    const focused = (): Candidate | null => {
+      let best: Candidate | null = null;
+      const take = (h: HostLoad): boolean => {
+        if (avoid?.has(h.name)) return false;
+        const c = consider(h, null);
+        if (c === null || c === 'start-limit') return false;
+        if (best === null || better(c, best, vm.prefer ?? null)) best = c;
+        return true;
+      };
+      const hostsNamed = scope?.only ?? scope?.named ?? new Set<string>();
+      const special = vm.prefer != null && scope?.only == null ? new Set([...hostsNamed, vm.prefer]) : hostsNamed;
+      for (const name of special) {
+        const h = hostNamed(name);
+        if (h) take(h);
+      }
+      if (scope?.only == null) for (const h of sorted) if (!special.has(h.name) && take(h)) break;
+      return best;
+    };
+    const best = firstFit && judge === null ? scan(null).best : live === null ? focused() : scan(null).best;
     if (best === null) {
       const refusals: Refusal[] = [];
       const { startLimited } = scan(refusals);
@@ -230,10 +281,12 @@ export function planBatch(hosts: readonly HostLoad[], vms: readonly PlanRequest[
     const pick = h.name;
     // The preferred host already counts this VM: restarting in place adds nothing.
     if (pick !== vm.prefer) {
+      const at = locate(sorted, h);
       if (!owned.has(h)) {
         const copy = { ...h, capacity: { ...h.capacity } };
-        live[live.indexOf(h)] = copy;
-        sorted[sorted.indexOf(h)] = copy;
+        if (live) live[live.indexOf(h)] = copy;
+        sorted[at] = copy;
+        copies.set(pick, copy);
         owned.add(copy);
         h = copy;
       }
@@ -241,7 +294,7 @@ export function planBatch(hosts: readonly HostLoad[], vms: readonly PlanRequest[
       h.usedCpus += vm.cpus;
       h.usedMemoryMb += vm.memoryMb;
       if (h.loadFive !== null) h.loadFive += loadPerVm(vm);
-      resort(sorted, h);
+      resort(sorted, at);
     }
     tracker?.place(vm.name, pick);
     starts.set(pick, (starts.get(pick) ?? 0) + 1);
@@ -252,9 +305,8 @@ export function planBatch(hosts: readonly HostLoad[], vms: readonly PlanRequest[
 
 type Refusal = { host: string; cause: string; text?: string };
 
-/** Moves h (whose load or VM count just grew) to its place in the sorted host list. */
-function resort(sorted: HostLoad[], h: HostLoad): void {
-  sorted.splice(sorted.indexOf(h), 1);
+/** The first place in the sorted host list whose host does not sort before h (binary search). */
+function firstNotBefore(sorted: readonly HostLoad[], h: HostLoad): number {
   let lo = 0;
   let hi = sorted.length;
   while (lo < hi) {
@@ -262,7 +314,19 @@ function resort(sorted: HostLoad[], h: HostLoad): void {
     if (compareHosts(sorted[mid]!, h) < 0) lo = mid + 1;
     else hi = mid;
   }
-  sorted.splice(lo, 0, h);
+  return lo;
+}
+
+/** Where h is in the sorted host list. */
+function locate(sorted: readonly HostLoad[], h: HostLoad): number {
+  const at = firstNotBefore(sorted, h);
+  return sorted[at] === h ? at : sorted.indexOf(h);
+}
+
+/** Moves the host at `at` (whose load or VM count just changed) to its place in the sorted host list. */
+function resort(sorted: HostLoad[], at: number): void {
+  const [h] = sorted.splice(at, 1) as [HostLoad];
+  sorted.splice(firstNotBefore(sorted, h), 0, h);
 }
 
 function better(a: Candidate, b: Candidate, prefer: string | null): boolean {

@@ -4,7 +4,7 @@
  * driver for its hypervisors) still answers, with the reason.
  */
 import { ErrorCodes, ThreeRcError } from '../lib/errors.js';
-import { summary, type AdmissionSummary } from './admission.js';
+import { summary, type AdmissionSummary, type ClusterView } from './admission.js';
 import type { DrainReport, HaController, VmSpec, VmStatus } from './controller.js';
 import type { HypervisorOps } from './hv-ops.js';
 
@@ -20,6 +20,8 @@ export interface HaView {
   adopt(spec: VmSpec): boolean;
   /** Admission control after the last pass (null before the first, or when the controller does not run here). */
   admission?(): AdmissionSummary | null;
+  /** The cluster as placement sees it now (P2V targets are planned in it); absent when the controller does not run here. */
+  cluster?(): ClusterView;
   /** Hypervisors with their maintenance flag and whether a drain runs (empty when inactive). */
   hypervisors(): { name: string; maintenance: boolean; draining: boolean }[];
   /** `3rc hv drain NAME`: resolves when the drain is over (or stopped, with why). */
@@ -44,6 +46,7 @@ export function activeHa(controller: HaController, ops?: HypervisorOps): HaView 
       const a = controller.admission();
       return a && summary(a);
     },
+    cluster: () => controller.clusterView(),
     hypervisors: () => controller.hosts(), drain: (host) => controller.drain(host), undrain: (host) => controller.setMaintenance(host, false, 'undrain'),
   };
 }

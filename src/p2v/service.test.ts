@@ -240,3 +240,63 @@ describe('P2V job', () => {
     }
   });
 });
+
+describe('P2V target: the planner with the placement rules and the reserve', () => {
+  /** The lab's hypervisors with room for phys16 (2 CPUs), then the test's changes. */
+  const roomy = (more: (raw: Record<string, unknown>) => void) => (raw: Record<string, unknown>) => {
+    for (const h of raw.hypervisors as { capacity: Record<string, number> }[]) h.capacity = { cpus: 16, memoryMb: 4096, vms: 8 };
+    more(raw);
+  };
+  const ha = (raw: Record<string, unknown>) => ((raw.ha ??= {}) as Record<string, unknown>);
+  const phys16 = (raw: Record<string, unknown>) => (raw.hosts as Record<string, unknown>[]).find((h) => h.name === 'phys16')!;
+
+  /** Captures phys16 and lets the VM be made; the job's end. */
+  async function capture(w: Awaited<ReturnType<typeof world>>) {
+    await w.svc.hardware(MAC, w.token(), report);
+    for (const i of [0, 1, 2]) {
+      const c = chunk(i);
+      await w.svc.chunk(MAC, w.token(), 'vda', i, c.sha, c.body);
+    }
+    await w.svc.complete(MAC, w.token());
+    for (let i = 0; i < 50 && ['captured', 'creating-vm'].includes(w.svc.job('phys16').phase); i++) {
+      await new Promise((r) => setImmediate(r));
+      w.clock.advance(1000);
+    }
+    await w.svc.idle();
+    return w.svc.job('phys16');
+  }
+
+  it('required hosts: a VM that may run only on hv2 starts there, whatever --to said, and says why', async () => {
+    const w = await world({ power: true, cluster: true, edit: roomy((raw) => Object.assign(phys16(raw), { hosts: ['hv2'] })) });
+    await w.svc.start('phys16', { to: 'hv1' });
+    const end = await capture(w);
+    assert.equal(end.phase, 'done', end.message);
+    assert.deepEqual(w.calls.filter((c) => c.startsWith('start')), ['start hv2 phys16']);
+    assert.equal(w.inventory.hostByName('phys16')?.hypervisor, 'hv2');
+    assert.deepEqual(w.adopted.map((s) => [s.name, s.host]), [['phys16', 'hv2']]);
+    assert.equal(end.to, 'hv2');
+    assert.deepEqual(end.standby, ['hv1']);
+    assert.match(end.message, /runs as a VM on hv2 .*\(not on hv1: hv1 refused: hv1 not in its hosts \(hv2\)\)/);
+  });
+
+  it('no hypervisor allowed: the capture is refused before the host is touched, naming the rules', async () => {
+    const w = await world({ power: true, cluster: true, edit: roomy((raw) => {
+      Object.assign(phys16(raw), { hosts: ['hv1'] });
+      (raw.hypervisors as Record<string, unknown>[])[0]!.maintenance = true;
+    }) });
+    await assert.rejects(w.svc.start('phys16', { to: 'hv2' }), /phys16 could run on no hypervisor under the placement rules .*: hv2 not in its hosts \(hv1\); hv1 in maintenance; the capture is not started/);
+    assert.deepEqual(w.calls, [], 'not power-cycled');
+    assert.equal(w.bootTable.get(MAC)?.mode ?? 'local', 'local');
+  });
+
+  it('the failover reserve: no hypervisor with room outside it, the VM is not started', async () => {
+    // hv1 and hv2 each run 3 VMs of 1024 MiB of 4096; a reserve of a quarter leaves 3072: no room for phys16's 1024.
+    const w = await world({ power: true, cluster: true, edit: roomy((raw) => (ha(raw).admission = { reserve: { memoryShare: 0.25 } })) });
+    await w.svc.start('phys16', { to: 'hv1' });
+    const end = await capture(w);
+    assert.equal(end.phase, 'failed');
+    assert.match(end.message, /no hypervisor it is defined on may run it under the placement rules: hv1, hv2 out of memory/);
+    assert.deepEqual(w.calls.filter((c) => c.startsWith('start')), []);
+    assert.deepEqual(w.adopted, []);
+  });
+});

@@ -44,6 +44,7 @@ import { ChunkError, DiskImage } from './disk-image.js';
 import { p2vDomainXml } from './domain-xml.js';
 import { parseHardwareReport, vmShape, type HardwareReport } from './hardware.js';
 import { TransferProgress } from './progress.js';
+import { p2vTarget, type P2vTarget } from './target.js';
 
 export type P2vPhase = 'booting' | 'capturing' | 'verifying' | 'captured' | 'creating-vm' | 'done' | 'failed' | 'cancelled';
 /** Phases in which the capture's token is live (it is spent when the capture completes). */
@@ -104,7 +105,7 @@ export type CaptureErrorCode = (typeof CaptureErrorCodes)[keyof typeof CaptureEr
 export type P2vDriver = Pick<LibvirtDriver, 'define' | 'start' | 'reachable'>;
 
 export interface P2vDeps {
-  config: Pick<Config, 'p2v' | 'hypervisors' | 'network'>;
+  config: Pick<Config, 'p2v' | 'hypervisors' | 'network' | 'ha'>;
   inventory: Inventory;
   catalog: Pick<HostCatalog, 'put'>;
   bootTable: BootTable;
@@ -197,6 +198,10 @@ export class P2vService {
     const profile = this.d.inventory.profile(p2v.profile);
     if (!profile) throw new ConflictError(ErrorCodes.P2V, `the capture profile ${JSON.stringify(p2v.profile)} (p2v.profile) does not exist: add an installer: image profile with template capture.sh.hbs`);
     if (profile.installer !== 'image') throw new ConflictError(ErrorCodes.P2V, `the capture profile ${p2v.profile} has installer ${profile.installer}; it must be image (the capture runs in the image installer)`);
+    // The placement rules and the reserve, before anything changes: a VM no hypervisor may run is
+    // not captured (its size is known once the capture reports the hardware: checked again then).
+    const early = this.target(host, opts.cpus ?? 0, opts.memoryMb ?? 0, hv.name, this.libvirtHosts());
+    if (early.host === null) throw new ConflictError(ErrorCodes.P2V, `${host.name} could run on no hypervisor under the placement rules (ha.rules, its hosts, ha.admission.reserve): ${early.why}; the capture is not started`);
     if (!(await this.d.driver.reachable(hv.name))) throw new ConflictError(ErrorCodes.P2V, `libvirt on ${hv.name} (${hv.address}) does not answer over SSH: the VM could not be defined there, so the capture is not started`);
     // The power commands are filled in before anything changes: a template that cannot be (a
     // placeholder with no value) must not leave the host flipped to the capture.
@@ -393,6 +398,16 @@ export class P2vService {
           this.d.log.warn({ host: job.host, hypervisor: other.name, err: (err as Error).message }, 'p2v: cannot define the VM there as a standby; HA cannot restart it on that host');
         }
       }
+      // Where it starts: `to` when the placement rules and the reserve allow it, else where the
+      // planner puts it among the hypervisors it is defined on.
+      const asked = job.to;
+      const target = this.target(host, vm.cpus, vm.memoryMb, asked, [asked, ...standby]);
+      if (target.host === null) throw new Error(`no hypervisor it is defined on may run it under the placement rules: ${target.why}`);
+      if (target.host !== asked) {
+        this.d.log.warn({ host: job.host, asked, to: target.host, why: target.why }, 'p2v: the VM starts on another hypervisor than asked (placement rules)');
+        job.to = target.host;
+        standby.splice(standby.indexOf(target.host), 1, asked);
+      }
       job.standby = standby;
       // The host becomes a VM of that hypervisor; its name, MAC, address and role stay.
       await this.d.catalog.put({ ...hostAsInput(host), hypervisor: job.to, cpus: vm.cpus, memoryMb: vm.memoryMb }, host.name);
@@ -423,7 +438,7 @@ export class P2vService {
         ha = `; NOT under HA protection: ${(err as Error).message}`;
       }
       job.phase = 'done';
-      job.message = `${job.host} runs as a VM on ${job.to} (${vm.cpus} CPU, ${vm.memoryMb} MiB, ${job.disks.length} disk(s))${standby.length ? `, defined on ${standby.join(', ')} too` : ''}${ha}`;
+      job.message = `${job.host} runs as a VM on ${job.to} (${vm.cpus} CPU, ${vm.memoryMb} MiB, ${job.disks.length} disk(s))${target.why ? ` (not on ${asked}: ${target.why})` : ''}${standby.length ? `, defined on ${standby.join(', ')} too` : ''}${ha}`;
       if (p2v.physicalAfter === 'reboot') job.message += `; the physical host reboots into its own system with the same MAC and address: keep it off this network`;
       await this.save(job, 'p2v-done');
       this.d.log.info({ host: job.host, to: job.to, vm }, `p2v: ${job.message}`);
@@ -453,6 +468,19 @@ export class P2vService {
     } catch {
       return '';
     }
+  }
+
+  /** The libvirt hypervisors (where a P2V's VM is defined). */
+  private libvirtHosts(): string[] {
+    return this.d.config.hypervisors.filter((h) => h.driver === 'libvirt').map((h) => h.name);
+  }
+
+  /** Where the VM may start (p2vTarget) in the cluster as the HA controller sees it; without a controller here, where asked. */
+  private target(host: Host, cpus: number, memoryMb: number, to: string, candidates: readonly string[]): P2vTarget {
+    const cluster = this.d.ha().cluster?.();
+    if (!cluster) return { host: to, why: '' };
+    const vm = { name: host.name, cpus, memoryMb, priority: host.priority, hosts: host.hosts, hostsRequired: host.hostsRequired };
+    return p2vTarget(cluster, vm, to, candidates, this.d.config.ha.admission.reserve);
   }
 
   /** Runs a change of the boot entry of `mac` that bootChanged() must not take for a foreign one. */

@@ -11,6 +11,7 @@ import { Readable } from 'node:stream';
 import { createHash, randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { parse, stringify } from 'yaml';
+import { configCluster } from '../cli/commands/plan.js';
 import { parseConfig } from '../config/load.js';
 import type { VmSpec } from '../ha/controller.js';
 import { inactiveHa, type HaView } from '../ha/view.js';
@@ -34,9 +35,10 @@ export function cleanWorlds(): void {
 
 /**
  * `ip`: phys16's address (default 10.77.0.16); one on 127.0.0.0/24 lets a test call the capture
- * routes from the host's own address. `log`: the service's logger (default silent).
+ * routes from the host's own address. `log`: the service's logger (default silent). `edit`
+ * changes the config before it is parsed; `cluster`: the HA view has the config's cluster.
  */
-export async function world(opts: { power?: boolean; store?: MemoryStore; storage?: string; ip?: string; log?: Logger } = {}) {
+export async function world(opts: { power?: boolean; store?: MemoryStore; storage?: string; ip?: string; log?: Logger; edit?: (raw: Record<string, unknown>) => void; cluster?: boolean } = {}) {
   const storage = opts.storage ?? mkdtempSync(join(tmpdir(), '3rc-p2v-svc-'));
   dirs.push(storage);
   const raw = parse(readFileSync(join(packageRoot(), 'examples', 'lab.yaml'), 'utf8')) as Record<string, unknown>;
@@ -48,6 +50,7 @@ export async function world(opts: { power?: boolean; store?: MemoryStore; storag
   raw.hosts = [...(raw.hosts as unknown[]), { name: 'phys16', mac: MAC, ip, profile: 'debian12-image', role: 'services', ...(opts.power ? { power: { cycle: 'cycle {{host}} {{ip}}', off: 'off {{host}}', timeout: '5s' } } : {}) }];
   raw.p2v = { storage, domainType: 'qemu', chunkMb: 1 };
   raw.store = { path: join(storage, 'x.db') };
+  opts.edit?.(raw);
   const config = parseConfig(stringify(raw), join(packageRoot(), 'examples', 'lab.yaml'));
   const store = opts.store ?? new MemoryStore();
   const clock = new FakeClock();
@@ -63,7 +66,8 @@ export async function world(opts: { power?: boolean; store?: MemoryStore; storag
     start: async (h, vm) => void calls.push(`start ${h} ${vm}`),
   };
   const adopted: VmSpec[] = [];
-  const ha: HaView = { ...inactiveHa('x'), active: true, reason: null, adopt: (s) => (adopted.push(s), true) };
+  // cluster: the HA view answers with the config's cluster (as `3rc plan` sees it), for P2V placement.
+  const ha: HaView = { ...inactiveHa('x'), active: true, reason: null, adopt: (s) => (adopted.push(s), true), ...(opts.cluster ? { cluster: () => configCluster(config) } : {}) };
   const svc = await P2vService.load({
     config, inventory, catalog, bootTable, install, store, clock, log: opts.log ?? silentLogger, driver, ha: () => ha, poweroffGraceMs: 1000, probe: async () => true,
     runPower: async (cmd) => (calls.push(`power ${cmd}`), { code: 0, out: '' }),

@@ -100,6 +100,8 @@ describe('web dashboard on the example inventory', { skip: noBrowser ?? false },
       assert.equal(await page.locator(`tr[data-hv="${hv.name}"] td:nth-child(4)`).textContent(), vms.join(', '));
     }
     assert.match((await page.locator('#ha-line').textContent())!, /not running: ha.enabled is false/);
+    await page.locator('#admission-line[data-holds="unknown"]').waitFor();
+    assert.match((await page.locator('#admission-line').textContent())!, /^not computed: HA controller not running \(ha.enabled is false in the config\)$/);
     await page.locator('#live.on').waitFor();
     await shot(page, 'overview.png');
 
@@ -281,6 +283,71 @@ describe('web dashboard with the HA controller running', { skip: noSshd ?? false
       await s.stop();
       await hv.stop();
       service.close();
+      cfg.cleanup();
+    }
+  });
+});
+
+describe('web dashboard: admission control', { skip: noSshd ?? false }, () => {
+  it('shows the VM a hypervisor failure would strand and why, then "holds" live once a change makes room', async () => {
+    // hv1 runs vmt; hv2 is too small for it, and hv3 is in maintenance: hv1's failure would
+    // leave vmt without room. Taking hv3 out of maintenance through the API makes room: the
+    // panel turns to "holds" without a reload. hv2 and hv3 run no VM, so they are only probed
+    // (a TCP connect to their SSH port): a listener of this test on 127.0.0.2 and .3 answers.
+    const hv = await startFakeHypervisor();
+    const servicePort = await freePort();
+    const listen = async (port: number, address: string) => {
+      const srv = net.createServer((c) => c.on('error', () => undefined));
+      await new Promise<void>((resolve, reject) => srv.once('error', reject).listen(port, address, resolve));
+      return srv;
+    };
+    const base = hv.config({ driver: 'libvirt', probePort: servicePort }) as { hypervisors: Record<string, unknown>[]; hosts: Record<string, unknown>[]; ha: Record<string, unknown> };
+    const hv1 = base.hypervisors[0]!;
+    const sshPort = (hv1.ssh as { port: number }).port;
+    const listeners = [await listen(servicePort, '127.0.0.20'), await listen(sshPort, '127.0.0.2'), await listen(sshPort, '127.0.0.3')];
+    const cfg = await writeLabConfig({
+      ...base,
+      hypervisors: [hv1, { ...hv1, name: 'hv2', address: '127.0.0.2', capacity: { memoryMb: 1536 } }, { ...hv1, name: 'hv3', address: '127.0.0.3', maintenance: true }],
+      hosts: [{ ...base.hosts[0], memoryMb: 2048 }],
+      ha: { ...base.ha, admission: { reserve: { cpuShare: 0.1, memoryShare: 0.25 } } },
+    });
+    const s = await serve(cfg);
+    const b = await browse();
+    try {
+      const { page, errors } = await openPage(b.ctx, `${s.url}/`);
+      await page.locator('#ha-line', { hasText: 'HA controller: running' }).waitFor();
+      await page.locator('#admission-line[data-holds="false"]').waitFor({ timeout: 20_000 });
+      assert.equal(await page.locator('#admission-line').textContent(), 'capacity: N+1 does not hold: hv1 failure would leave vmt without room: maintenance, memory');
+      // The same words `3rc status` and the API give.
+      const api = (await (await fetch(`${s.url}/api/v1/ha`)).json()) as { admission: { line: string } };
+      assert.equal(await page.locator('#admission-line').textContent(), api.admission.line);
+      const row = page.locator('#admission-table tr[data-case="hv1"][data-stranded="vmt"]');
+      assert.equal(await row.locator('td.case').textContent(), 'hv1 failure would leave vmt without room');
+      assert.equal(await row.locator('td.causes').textContent(), 'maintenance, memory');
+      assert.equal(await row.locator('td.reason').textContent(), 'hv2 out of memory; hv3 in maintenance');
+      assert.equal(await page.locator('#admission-table tbody tr').count(), 1);
+      assert.equal(await page.locator('#admission-reserve').textContent(), '10% of CPUs and 25% of memory per hypervisor kept free for restarts');
+      assert.match((await page.locator('#admission-scope').textContent())!, /^N\+1, failure of one hypervisor at a time: 2 failure cases planned$/);
+      await shot(page, 'admission-fails.png');
+      await page.evaluate(() => ((window as unknown as { notReloaded: boolean }).notReloaded = true));
+
+      // hv3 out of maintenance (`3rc hv undrain hv3`): vmt would now restart there.
+      const token = readFileSync(join(cfg.dir, 'api-token'), 'utf8').trim();
+      const undrain = await fetch(`${s.url}/api/v1/hv/hv3/undrain`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+      assert.equal(undrain.status, 200, await undrain.text());
+      await page.locator('#admission-line[data-holds="true"]').waitFor({ timeout: 20_000 });
+      assert.equal(await page.locator('#admission-line').textContent(), 'capacity: N+1 holds');
+      assert.equal(await page.locator('#admission-table').count(), 0);
+      assert.match((await page.locator('#admission-scope').textContent())!, /3 failure cases planned/);
+      assert.equal(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded), true, 'the page was not reloaded');
+      await shot(page, 'admission-holds.png');
+      assert.deepEqual(errors, []);
+      await page.close();
+    } finally {
+      await b.close();
+      await s.stop();
+      await hv.stop();
+      for (const l of listeners) l.close();
       cfg.cleanup();
     }
   });
