@@ -18,6 +18,7 @@ import { BootTable } from './inventory/boot-table.js';
 import { Inventory } from './inventory/inventory.js';
 import { systemClock, type Clock } from './lib/clock.js';
 import type { Logger } from './lib/log.js';
+import { listen6Of } from './lib/net.js';
 import { packageVersion } from './lib/paths.js';
 import type { Service } from './lib/service.js';
 import { SqliteStore } from './store/sqlite.js';
@@ -350,7 +351,7 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
         instance: instanceId(config),
         servers: () => Object.fromEntries(services.filter((x) => x.addresses().length > 0).map((x) => [x.name, x.addresses()])),
       });
-      services.push(new HttpServer(s.http, app));
+      services.push(new HttpServer(s.http, app, listen6Of(s.http, config.network)));
     }
     // ---- config reload (SIGHUP, 3rc reload, POST /api/v1/reload): one at a time ----
     let reloading: Promise<unknown> = Promise.resolve();

@@ -7,6 +7,7 @@
  * file ({@link VirtualFile.secret}), not by its name: any virtual file generated with a secret is
  * bound to its owner. Pure: no I/O.
  */
+import { isOwnerAddress } from '../lib/net.js';
 import type { BootSpec } from './booter.js';
 
 /** A generated file and what it was generated from (for the log and the boot trace). */
@@ -20,16 +21,17 @@ export interface VirtualFile {
   secret: boolean;
   /** The reserved IP of the host the file is for (inventory host.ip), or null if none is known. */
   ownerIp: string | null;
+  /** The host's reserved IPv6 address (hosts[].ipv6), if it has one: the owner may ask from it too. */
+  ownerIp6?: string | null;
 }
 
 /**
  * Whether a request from `address` may read `v`: a file with a secret only from its owner's
- * reserved IP (null owner: nobody), any other file from anywhere.
+ * reserved IP or reserved IPv6 address (no owner: nobody), any other file from anywhere.
  */
 export function readableBy(v: VirtualFile, address: string): boolean {
   if (!v.secret) return true;
-  const plain = address.startsWith('::ffff:') ? address.slice(7) : address;
-  return v.ownerIp !== null && plain === v.ownerIp;
+  return isOwnerAddress(address, { ip: v.ownerIp, ipv6: v.ownerIp6 });
 }
 
 /** The generated files a file server answers with, by checked relative path. */
@@ -84,6 +86,7 @@ export function specFile(spec: BootSpec, render: { local(target: string, comment
   const name = host?.name ?? mac.replace(/:/g, '-');
   const target = `${name} (${mac})`;
   const ownerIp = host?.ip ?? null;
-  if (spec.mode === 'local') return { content: render.local(target, spec.note ?? 'boot mode local'), mac, mode: 'local', note: spec.note, secret: false, ownerIp };
-  return { content: render.install(name, target), mac, mode: 'install', note: null, secret: true, ownerIp };
+  const ownerIp6 = host?.ipv6 ?? null;
+  if (spec.mode === 'local') return { content: render.local(target, spec.note ?? 'boot mode local'), mac, mode: 'local', note: spec.note, secret: false, ownerIp, ownerIp6 };
+  return { content: render.install(name, target), mac, mode: 'install', note: null, secret: true, ownerIp, ownerIp6 };
 }

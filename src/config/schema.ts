@@ -180,6 +180,8 @@ const dhcp6Server = z
 const tftpServer = z
   .strictObject({
     ...serverBase(69),
+    /** IPv6 address to serve on as well (`::`: every interface). Default: `::` when network.ipv6 is set, else none. */
+    listen6: ipv6.optional(),
     /** Largest blksize granted (RFC 2348); 1468 fits a 1500-byte MTU. Default: 1468. */
     maxBlksize: z.number().int().min(8).max(65464).default(1468),
     /** Largest windowsize granted (RFC 7440). Default: 64. */
@@ -211,6 +213,8 @@ const tftpServer = z
 const httpServer = z
   .strictObject({
     ...serverBase(80),
+    /** IPv6 address to serve on as well (`::`: every interface). Default: `::` when network.ipv6 is set, else none. */
+    listen6: ipv6.optional(),
     /** URL at which hosts reach this server (iPXE scripts, kickstarts, callbacks). Default: http://network.serverIp[:port]. */
     publicUrl: z.string().url().optional(),
     /** Open connections at most; more are closed at once. Default: 1024. */

@@ -25,7 +25,7 @@ import { bindUdp, closeUdp, listenTcp } from '../lib/bind.js';
 import type { Clock, Timer } from '../lib/clock.js';
 import { ownSockets, peerOf, processGuard, unanswerable, type OwnSockets, type PacketGuard } from '../lib/guard.js';
 import type { Logger } from '../lib/log.js';
-import { cidrContains, parseCidr, parseIpv4, type Cidr } from '../lib/net.js';
+import { cidrContains, listen6Of, parseCidr, parseIpv4, plainAddress, type Cidr } from '../lib/net.js';
 import type { Service } from '../lib/service.js';
 import { Forwarder } from './forwarder.js';
 import { frame, FrameReader } from './framing.js';
@@ -135,7 +135,7 @@ export class DnsServer implements Service {
   /** The addresses to serve on: servers.dns.listen, and the IPv6 one (listen6; `::` by default when network.ipv6 is set). */
   private listenSpecs(): { name: string; address: string; port: number }[] {
     const d = this.config.servers.dns;
-    const v6 = d.listen6 ?? (this.config.network.ipv6 ? '::' : undefined);
+    const v6 = listen6Of(d, this.config.network);
     return [d.listen, ...(v6 ? [v6] : [])].map((address) => ({ name: 'dns', address, port: d.port }));
   }
 
@@ -213,7 +213,7 @@ export class DnsServer implements Service {
   /** Forwarding is for clients in a managed subnet only, and only when forwarders exist. */
   private mayForward(address: string | undefined): boolean {
     if (!this.forwarder || !address) return false;
-    const ip = parseIpv4(address.startsWith('::ffff:') ? address.slice(7) : address);
+    const ip = parseIpv4(plainAddress(address));
     return ip !== null && this.managed.some((c) => cidrContains(c, ip));
   }
 
@@ -349,7 +349,7 @@ export class DnsServer implements Service {
     const answer = out.kind === 'drop' ? 'dropped' : out.kind === 'forward' ? 'forwarded' : (RCODE_NAMES[out.rcode] ?? String(out.rcode));
     const key = `${transport}:${answer}`;
     this.stats.set(key, (this.stats.get(key) ?? 0) + 1);
-    if (this.onQuery && address && out.kind !== 'drop' && out.query) this.onQuery(address.startsWith('::ffff:') ? address.slice(7) : address, { name: keyToName(out.query.key), type: out.query.qtype }, answer);
+    if (this.onQuery && address && out.kind !== 'drop' && out.query) this.onQuery(plainAddress(address), { name: keyToName(out.query.key), type: out.query.qtype }, answer);
     if (!this.log.isLevelEnabled('debug')) return;
     const peer = `${address}:${port}`;
     if (out.kind === 'drop') this.log.debug({ peer, transport, reason: out.reason }, 'dns: message dropped');

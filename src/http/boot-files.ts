@@ -6,7 +6,7 @@
  *
  * Loader configs (pxelinux.cfg/01-<mac>, grub.cfg-01-<mac>, ...) are generated, as over TFTP
  * (render/boot-configs.ts): a loader that came by UEFI HTTP Boot reads them from here. The same
- * owner rule holds: one that carries the install token goes only to the host's reserved IP;
+ * owner rule holds: one that carries the install token goes only to the host's reserved IP (or IPv6 address);
  * anyone else gets the 404 of a name we do not have, and the log says why.
  */
 import { realpathSync } from 'node:fs';
@@ -17,6 +17,7 @@ import type { Clock } from '../lib/clock.js';
 import { readableBy, type VirtualFile, type VirtualFiles } from '../boot/virtual.js';
 import type { BootTrace } from '../inventory/trace.js';
 import { apiError } from './errors.js';
+import { clientIp } from './install-routes.js';
 
 /** Where a boot-file fetch of a known host is recorded (kind `http.file`, with bytes and time). */
 export interface FileTraceDeps {
@@ -25,10 +26,6 @@ export interface FileTraceDeps {
   hostByIp(ip: string): { name: string; mac: string } | undefined;
 }
 
-function clientIp(req: Request): string {
-  const a = req.socket.remoteAddress ?? '';
-  return a.startsWith('::ffff:') ? a.slice(7) : a;
-}
 
 /**
  * Records the fetch when it ends: status, bytes sent (the body, from the socket's counter), time,
@@ -68,7 +65,7 @@ function sendVirtual(req: Request, res: Response, v: VirtualFile, rel: string, f
   const ip = clientIp(req);
   if (fileTrace && req.method === 'GET') traceFetch(req, res, fileTrace, `${req.baseUrl}${rel}`);
   if (!readableBy(v, ip)) {
-    req.log?.warn({ peer: ip, file: rel, mac: v.mac, reason: 'not-owner', owner: v.ownerIp }, "http: a file holding a secret (the install token) asked for from another address than its host's: refused (served only to the host's reserved IP)");
+    req.log?.warn({ peer: ip, file: rel, mac: v.mac, reason: 'not-owner', owner: v.ownerIp, owner6: v.ownerIp6 ?? null }, "http: a file holding a secret (the install token) asked for from another address than its host's: refused (served only to the host's reserved IP or IPv6 address)");
     return apiError(res, 404, 'E_NOT_FOUND', `no boot file ${rel}`);
   }
   if (v.note) req.log?.warn({ mac: v.mac, file: rel, reason: v.note }, 'http: install entry unavailable');

@@ -16,16 +16,28 @@ import type { Host } from '../inventory/inventory.js';
 import { tokenIsCurrent } from '../inventory/install.js';
 import { parseReportedHostKeys, REPORTED_BYTES_MAX } from '../hypervisor/known-hosts-update.js';
 import { ErrorCodes } from '../lib/errors.js';
-import { normalizeMac } from '../lib/net.js';
+import { isOwnerAddress, normalizeMac, plainAddress } from '../lib/net.js';
 import type { AppDeps } from './deps.js';
 import { apiError } from './errors.js';
 import { redactTokens } from './redact.js';
 import { refuseUnread } from './refuse.js';
 
-/** The peer's IPv4 address (without the ::ffff: prefix of dual-stack sockets). */
+/** The peer's address: IPv4 (without the ::ffff: prefix of dual-stack sockets) or IPv6. */
 export function clientIp(req: Request): string {
-  const a = req.socket.remoteAddress ?? '';
-  return a.startsWith('::ffff:') ? a.slice(7) : a;
+  return plainAddress(req.socket.remoteAddress ?? '');
+}
+
+/**
+ * Whether a request comes from the host itself: from its reserved IPv4 address or its IPv6 one
+ * (hosts[].ipv6). The owner check of everything that holds a host's secrets or acts for it.
+ */
+export function fromHost(req: Request, host: Host): boolean {
+  return isOwnerAddress(clientIp(req), host);
+}
+
+/** The host's own addresses, for messages. */
+export function ownAddresses(host: Host): string {
+  return host.ipv6 ? `${host.ip} or ${host.ipv6}` : host.ip;
 }
 
 /** The per-install token of `?token=` (at most 200 characters), or undefined. */
@@ -45,9 +57,8 @@ export type InstallDataRefusal = 'wrong-source' | 'bad-token' | 'not-installing'
  * Returns null when it may, else why not.
  */
 export function installDataRefusal(req: Request, host: Host, entry: BootEntry | undefined): InstallDataRefusal | null {
-  const fromHost = clientIp(req) === host.ip;
   const token = tokenOf(req);
-  if (!fromHost) return 'wrong-source';
+  if (!fromHost(req, host)) return 'wrong-source';
   if (token !== undefined && !tokenIsCurrent(entry, token)) return 'bad-token';
   return entry?.mode === 'install' ? null : 'not-installing';
 }
@@ -86,7 +97,7 @@ export function installRouter(deps: AppDeps): Router {
       req.log?.warn({ mac, host: host.name, peer: clientIp(req), reason }, 'http: kickstart refused');
       trace(req, 'http.kickstart', host, mac, reason, { status: 403 });
       deps.metrics.renders.inc({ kind: 'kickstart', result: 'refused' });
-      return apiError(res, 403, 'E_FORBIDDEN', `a kickstart is served only to its host, from its own address (${host.ip})`);
+      return apiError(res, 403, 'E_FORBIDDEN', `a kickstart is served only to its host, from its own address (${ownAddresses(host)})`);
     }
     if (reason === 'not-installing') {
       trace(req, 'http.kickstart', host, mac, 'not-installing', { status: 404 });
@@ -102,10 +113,10 @@ export function installRouter(deps: AppDeps): Router {
     const found = hostOf(req, res);
     if (!found) return;
     const { host, mac } = found;
-    if (clientIp(req) !== host.ip) {
+    if (!fromHost(req, host)) {
       req.log?.warn({ mac, host: host.name, peer: clientIp(req), reason: 'wrong-source' }, 'http: iPXE script refused');
       trace(req, 'http.ipxe', host, mac, 'wrong-source', { status: 403 });
-      return apiError(res, 403, 'E_FORBIDDEN', `the iPXE script of ${host.name} is served only to ${host.ip}`);
+      return apiError(res, 403, 'E_FORBIDDEN', `the iPXE script of ${host.name} is served only to ${ownAddresses(host)}`);
     }
     const out = deps.render.ipxe(host);
     deps.metrics.renders.inc({ kind: 'ipxe', result: 'ok' });
@@ -121,11 +132,11 @@ export function installRouter(deps: AppDeps): Router {
     const found = hostOf(req, res);
     if (!found) return;
     const { host, mac } = found;
-    if (clientIp(req) === host.ip) return next();
+    if (fromHost(req, host)) return next();
     req.log?.warn({ mac, host: host.name, peer: clientIp(req), reason: 'wrong-source' }, `http: install-${kind} refused`);
     trace(req, `http.install-${kind}`, host, mac, 'wrong-source', { status: 403 });
     deps.metrics.callbacks.inc({ kind, outcome: 'wrong-source' });
-    refuseUnread(req, res, () => apiError(res, 403, 'E_FORBIDDEN', `the install-${kind} call of ${host.name} is taken only from its own address (${host.ip})`));
+    refuseUnread(req, res, () => apiError(res, 403, 'E_FORBIDDEN', `the install-${kind} call of ${host.name} is taken only from its own address (${ownAddresses(host)})`));
   };
 
   // Installers can run curl or wget, nothing fancier: GET and POST both count, token in the URL.

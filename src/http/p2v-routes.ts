@@ -12,7 +12,7 @@ import { CaptureErrorCodes } from '../lib/errors.js';
 import { CaptureRefused, type CaptureAnswer, type P2vService } from '../p2v/service.js';
 import type { AppDeps } from './deps.js';
 import { httpStatus } from './errors.js';
-import { clientIp, tokenOf } from './install-routes.js';
+import { clientIp, fromHost, ownAddresses, tokenOf } from './install-routes.js';
 import { refuseUnread } from './refuse.js';
 
 const REPORT_MAX = 64 * 1024;
@@ -36,7 +36,7 @@ export function p2vRouter(deps: Pick<AppDeps, 'log' | 'trace' | 'clock' | 'inven
     if (!mac) return refuseUnread(req, res, () => res.status(400).type('text/plain').send(`not a MAC address: ${String(req.params.mac)}\n`));
     const host = deps.inventory.hostByMac(mac);
     if (!host) return refuse(req, res, what, mac, new CaptureRefused(CaptureErrorCodes.NOT_FOUND, 'no capture is running for this host'));
-    if (clientIp(req) !== host.ip) return refuse(req, res, what, mac, new CaptureRefused(CaptureErrorCodes.FORBIDDEN, `the capture calls of ${host.name} are taken only from its own address ${host.ip}`));
+    if (!fromHost(req, host)) return refuse(req, res, what, mac, new CaptureRefused(CaptureErrorCodes.FORBIDDEN, `the capture calls of ${host.name} are taken only from its own address ${ownAddresses(host)}`));
     next();
   };
   const handle = (what: string, fn: (req: Request, mac: string) => Promise<string | CaptureAnswer>) => async (req: Request, res: Response) => {

@@ -71,6 +71,7 @@ export class Inventory extends EventEmitter<{ change: [] }> {
     for (const h of [...hosts.filter((x) => !this.isHypervisorHost(x.name)), ...this.hypervisorHosts]) {
       byMac.set(h.mac, h);
       byIp.set(h.ip, h);
+      if (h.ipv6) byIp.set(h.ipv6, h); // canonical (config schema): TFTP and HTTP peers over IPv6
       byName.set(h.name, h);
     }
     this.byMac = byMac;
@@ -105,6 +106,7 @@ export class Inventory extends EventEmitter<{ change: [] }> {
     return this.byMac.get(mac) ?? this.byMac.get(normalizeMac(mac) ?? '');
   }
 
+  /** Host by its reserved IPv4 address or its IPv6 one (canonical form, as hosts[].ipv6 holds it). */
   hostByIp(ip: string): Host | undefined {
     return this.byIp.get(ip);
   }

@@ -131,6 +131,9 @@ export class RunningLab {
     writeFileSync(join(opts.workDir, 'api-token'), `${apiToken}\n`, { mode: 0o600 });
     const net = LabNetwork.create(opts.prefix);
     try {
+      // An IPv6 lab (network.ipv6): 3rc's eth0 holds serverIp as well (its /64 is the segment's).
+      const v6 = (config.network as { ipv6?: { serverIp?: string } } | undefined)?.ipv6?.serverIp;
+      if (v6) net.addServerAddress6(`${v6}/64`);
       const server = spawnServer(net, configFile, apiToken);
       const lab = new RunningLab(net, opts.workDir, config, configFile, apiToken, server, log, opts.sshPublicKey);
       liveLabs.add(lab);

@@ -15,6 +15,9 @@
  *   vendor class `HTTPClient:Arch:00016`, the loader's URL from option 67 fetched over HTTP, no
  *   TFTP at all (test/lab/pxe-firmware.test.ts). A fresh variable store matters: the knobs stop
  *   new PXE options from being made, they do not remove ones already stored.
+ * - uefi-pxe6: the same OVMF with only IPv4PXESupport set to `n`: Boot0001 is "UEFI PXEv6", DHCPv6
+ *   (after the router advertisement's M flag) with architecture 7, the loader from option 59
+ *   (`tftp://[addr]/file`) over TFTP on IPv6 (issue 23).
  * - arm64, arm64-http: qemu-system-aarch64 -M virt with AAVMF (qemu-efi-aarch64, edk2 ArmVirtQemu:
  *   code and a per-VM copy of its variables, both 64 MiB pflash), the same NIC without option ROM
  *   (AAVMF's VirtioNetDxe), serial console on the PL011 (ttyAMA0). AAVMF makes the same PXEv4,
@@ -47,7 +50,7 @@ import { copyFileSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 
 /** Every firmware kind a lab VM can have (`3rc lab up --vm NAME:KIND`). */
-export const FIRMWARES = ['bios', 'uefi', 'uefi-http', 'secureboot', 'arm64', 'arm64-http'] as const;
+export const FIRMWARES = ['bios', 'uefi', 'uefi-http', 'uefi-pxe6', 'secureboot', 'arm64', 'arm64-http'] as const;
 export type Firmware = (typeof FIRMWARES)[number];
 
 /** OVMF or AAVMF (anything but SeaBIOS): pflash code and variables, no NIC option ROM. */
@@ -59,6 +62,9 @@ export function isUefi(firmware: Firmware): boolean {
 export function isArm64(firmware: Firmware): boolean {
   return firmware.startsWith('arm64');
 }
+
+/** fw_cfg knob that leaves OVMF without its PXEv4 boot option: PXEv6 is Boot0001 (see the header). */
+export const OVMF_NO_PXE4 = 'name=opt/org.tianocore/IPv4PXESupport,string=n';
 
 /** fw_cfg knobs that leave OVMF only its HTTP boot options (see the header). */
 export const OVMF_HTTP_ONLY = ['opt/org.tianocore/IPv4PXESupport', 'opt/org.tianocore/IPv6PXESupport'].map((n) => `name=${n},string=n`);
@@ -112,6 +118,7 @@ export function qemuArgs(spec: VmSpec): string[] {
     a.push('-drive', `if=pflash,format=raw,readonly=on,file=${uefiImages(spec.firmware).code}`, '-drive', `if=pflash,format=raw,file=${spec.varsFile}`);
   }
   if (spec.firmware.endsWith('-http')) for (const knob of OVMF_HTTP_ONLY) a.push('-fw_cfg', knob);
+  if (spec.firmware === 'uefi-pxe6') a.push('-fw_cfg', OVMF_NO_PXE4);
   const netIndex = spec.boot === 'network' ? 1 : 9;
   const nic = [`virtio-net-pci`, 'disable-legacy=on', 'netdev=n0', `mac=${spec.mac}`, `bootindex=${netIndex}`];
   if (uefi) nic.push('romfile=');

@@ -159,6 +159,16 @@ export class LabNetwork {
     return net;
   }
 
+  /**
+   * Gives 3rc's eth0 an IPv6 address too (network.ipv6.serverIp with its /64), in the lab's ULA
+   * prefix fd77::/48 only; no duplicate address detection (the lab is the only one on the link).
+   */
+  addServerAddress6(cidr: string): void {
+    if (!/^fd77:[0-9a-f:]*\/\d+$/.test(cidr)) throw new Error(`lab IPv6 addresses must be in fd77::/48, got ${cidr}`);
+    run('ip', ['netns', 'exec', this.serverNs, 'sysctl', '-qw', 'net.ipv6.conf.eth0.disable_ipv6=0']);
+    run('ip', ['-n', this.serverNs, '-6', 'addr', 'add', cidr, 'dev', 'eth0', 'nodad']);
+  }
+
   private addNs(ns: string): void {
     run('ip', ['netns', 'add', ns]);
     this.namespaces.push(ns);

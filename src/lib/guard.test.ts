@@ -22,6 +22,31 @@ test('unanswerable: port 0, unspecified, broadcast, multicast and our own socket
   assert.equal(unanswerable('127.0.0.1', 40000), null);
 });
 
+test('unanswerable: IPv6 sources, port 0, multicast ff00::/8, unspecified and our own addresses, in any spelling', () => {
+  const own = ownSockets([69, 547], {
+    eth0: [
+      { address: 'fd77::1', netmask: 'ffff:ffff:ffff:ffff::', family: 'IPv6', mac: '00:00:00:00:00:00', internal: false, cidr: 'fd77::1/64', scopeid: 0 },
+      { address: 'fe80::5054:ff:fe77:1', netmask: 'ffff:ffff:ffff:ffff::', family: 'IPv6', mac: '00:00:00:00:00:00', internal: false, cidr: 'fe80::5054:ff:fe77:1/64', scopeid: 2 },
+      { address: '10.77.0.1', netmask: '255.255.255.0', family: 'IPv4', mac: '00:00:00:00:00:00', internal: false, cidr: '10.77.0.1/24' },
+    ],
+  });
+  assert.equal(unanswerable('fd77::20', 0, own), 'port-0');
+  assert.equal(unanswerable('fe80::1%eth0', 0, own), 'port-0');
+  for (const m of ['ff02::1', 'ff05::1:3', 'FF02::1:2', 'ff0e::101', 'ff02::1%eth0']) assert.equal(unanswerable(m, 546, own), 'multicast', m);
+  for (const u of ['::', '0:0:0:0:0:0:0:0', '0::0', '::%eth0']) assert.equal(unanswerable(u, 546, own), 'unspecified', u);
+  // Our own addresses on one of our ports: the global one, the link-local one as a socket reports
+  // it (with its zone), and other spellings of them.
+  for (const a of ['fd77::1', 'FD77:0:0:0::1', 'fd77:0000::0001', 'fe80::5054:ff:fe77:1%eth0']) assert.equal(unanswerable(a, 69, own), 'own-socket', a);
+  // The IPv4-mapped form stays IPv4.
+  assert.equal(unanswerable('::ffff:10.77.0.1', 69, own), 'own-socket');
+  assert.equal(unanswerable('::ffff:224.0.0.1', 69, own), 'multicast');
+  // Answerable: clients, link-local ones with their zone, and our address from a port we do not listen on.
+  assert.equal(unanswerable('fd77::20', 2070, own), null);
+  assert.equal(unanswerable('fe80::5054:ff:fe77:20%eth0', 546, own), null);
+  assert.equal(unanswerable('fd77::1', 40000, own), null);
+  assert.equal(unanswerable('::1', 40000), null);
+});
+
 test('boundary: a throwing or rejecting handler is logged and counted, never escapes', async () => {
   const g = new PacketGuard();
   const sync = g.boundary('tftp', silentLogger, (p: string) => p, () => {

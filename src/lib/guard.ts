@@ -9,7 +9,7 @@
  *   (`threerc_handler_errors_total{server}`), and the server goes on with the next packet.
  * - A source that cannot be answered is dropped before any reply, and counted
  *   (`threerc_packets_dropped_total{server,reason}`): port 0 (no socket can send there),
- *   the unspecified address, limited broadcast, multicast (a reply would go to every host:
+ *   the unspecified address (0.0.0.0/8, ::), limited broadcast, multicast (224.0.0.0/4, ff00::/8; a reply would go to every host:
  *   amplification), and a datagram that claims to come from one of our own listening sockets
  *   (a spoofed source would make two of our servers answer each other forever).
  *
@@ -18,7 +18,8 @@
  */
 import { networkInterfaces as osInterfaces } from 'node:os';
 import type { Logger } from './log.js';
-import { formatIpv4, parseIpv4 } from './net.js';
+import { formatIpv4, hostPort, parseIpv4, plainAddress } from './net.js';
+import { canonicalIpv6, ipv6FromBytes, ipv6ToBytes } from './net6.js';
 
 /** Why a source is not answered. */
 export type DropReason = 'port-0' | 'bad-port' | 'unspecified' | 'broadcast' | 'multicast' | 'own-socket';
@@ -32,7 +33,9 @@ export type DropReason = 'port-0' | 'bad-port' | 'unspecified' | 'broadcast' | '
 export function unanswerable(address: string, port: number, own?: OwnSockets): DropReason | null {
   if (port === 0) return 'port-0';
   if (!Number.isInteger(port) || port < 0 || port > 65535) return 'bad-port';
-  const plain = address.startsWith('::ffff:') ? address.slice(7) : address;
+  // `::ffff:a.b.c.d` is the IPv4 peer of a dual-stack socket; a zone id (`fe80::1%eth0`) is not
+  // part of the address our interfaces list.
+  let plain = plainAddress(address);
   const v4 = parseIpv4(plain);
   if (v4 !== null) {
     if (v4 >>> 24 === 0) return 'unspecified'; // 0.0.0.0/8: "this network", never a sender
@@ -40,9 +43,13 @@ export function unanswerable(address: string, port: number, own?: OwnSockets): D
     if (v4 >>> 28 === 0xe) return 'multicast'; // 224.0.0.0/4
     if (own?.broadcasts.has(plain)) return 'broadcast'; // a subnet's directed broadcast
   } else {
-    const a = address.toLowerCase();
-    if (a === '::') return 'unspecified';
-    if (a.startsWith('ff')) return 'multicast';
+    // Checked on the bytes, so that no spelling (`0:0::0`, `FF02::1`) gets through.
+    const b = ipv6ToBytes(plain);
+    if (b) {
+      if (b[0] === 0xff) return 'multicast'; // ff00::/8
+      if (b.every((x) => x === 0)) return 'unspecified'; // ::
+      plain = ipv6FromBytes(b); // canonical, as the interface list spells it
+    }
   }
   if (own && own.ports.has(port) && own.addresses.has(plain)) return 'own-socket';
   return null;
@@ -113,7 +120,7 @@ export const processGuard = new PacketGuard();
 
 /** `address:port` of a dgram rinfo or a socket, for logs. */
 export function peerOf(rinfo: { address?: string; port?: number; remoteAddress?: string; remotePort?: number }): string {
-  return `${rinfo.address ?? rinfo.remoteAddress ?? '?'}:${rinfo.port ?? rinfo.remotePort ?? '?'}`;
+  return hostPort(rinfo.address ?? rinfo.remoteAddress ?? '?', rinfo.port ?? rinfo.remotePort ?? '?');
 }
 
 /**
@@ -126,8 +133,11 @@ export function ownSockets(ports: Iterable<number>, interfaces: NodeJS.Dict<impo
   const broadcasts = new Set<string>();
   for (const list of Object.values(interfaces)) {
     for (const i of list ?? []) {
+      if (i.family !== 'IPv4') {
+        addresses.add(canonicalIpv6(plainAddress(i.address)) ?? i.address);
+        continue;
+      }
       addresses.add(i.address);
-      if (i.family !== 'IPv4') continue;
       const ip = parseIpv4(i.address);
       const mask = parseIpv4(i.netmask);
       if (ip === null || mask === null || mask >>> 0 >= 0xfffffffe) continue; // /31 and /32 have no broadcast

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { cidrBroadcast, cidrContains, formatIpv4, macFromBytes, normalizeMac, parseCidr, parseIpv4, peerAddress } from './net.js';
+import { cidrBroadcast, cidrContains, formatIpv4, isOwnerAddress, macFromBytes, normalizeMac, parseCidr, parseIpv4, peerAddress, plainAddress } from './net.js';
 
 describe('net helpers', () => {
   it('canonicalises MACs in the usual spellings and refuses the rest', () => {
@@ -36,5 +36,24 @@ describe('net helpers', () => {
     assert.equal(peerAddress('[fd77::5]:2070'), 'fd77::5');
     assert.equal(peerAddress('fd77::5'), 'fd77::5');
     for (const bad of [undefined, null, 5, '']) assert.equal(peerAddress(bad), null);
+  });
+  it('plainAddress: the IPv4-mapped form is IPv4, a zone id is dropped, the rest as it is', () => {
+    assert.equal(plainAddress('::ffff:10.77.0.5'), '10.77.0.5');
+    assert.equal(plainAddress('::FFFF:10.77.0.5'), '10.77.0.5');
+    assert.equal(plainAddress('10.77.0.5'), '10.77.0.5');
+    assert.equal(plainAddress('fd77::5'), 'fd77::5');
+    assert.equal(plainAddress('fe80::1%eth0'), 'fe80::1');
+    assert.equal(plainAddress('::ffff:0a4d:5'), '::ffff:0a4d:5', 'mapped, but not in dotted form: left alone');
+    assert.equal(plainAddress(''), '');
+  });
+
+  it('isOwnerAddress: the host\'s reserved IPv4 address (also dual-stack) or its IPv6 one, in any spelling; nobody else', () => {
+    const owner = { ip: '10.77.0.10', ipv6: 'fd77::10' };
+    for (const a of ['10.77.0.10', '::ffff:10.77.0.10', 'fd77::10', 'FD77::10', 'fd77:0:0:0:0:0:0:10']) assert.equal(isOwnerAddress(a, owner), true, a);
+    for (const a of ['10.77.0.11', 'fd77::11', '::ffff:10.77.0.11', '', 'fd77::10::', '::ffff:fd77::10']) assert.equal(isOwnerAddress(a, owner), false, a);
+    // Without hosts[].ipv6, no IPv6 address is the owner; without an owner address, nobody is.
+    assert.equal(isOwnerAddress('fd77::10', { ip: '10.77.0.10' }), false);
+    assert.equal(isOwnerAddress('fd77::10', { ip: '10.77.0.10', ipv6: null }), false);
+    assert.equal(isOwnerAddress('', { ip: null, ipv6: null }), false);
   });
 });

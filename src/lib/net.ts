@@ -1,8 +1,10 @@
 /**
- * MAC and IPv4 helpers shared by the config, the inventory and every protocol server.
+ * MAC and IP address helpers shared by the config, the inventory and every protocol server.
  * MACs are kept in one canonical form (lower case, colon separated) so that every map keyed by
  * MAC agrees, whatever form the operator or the firmware used.
  */
+
+import { canonicalIpv6 } from './net6.js';
 
 const MAC_RE = /^([0-9a-f]{2})[:-]?([0-9a-f]{2})[:-]?([0-9a-f]{2})[:-]?([0-9a-f]{2})[:-]?([0-9a-f]{2})[:-]?([0-9a-f]{2})$/i;
 
@@ -52,6 +54,51 @@ export function peerAddress(peer: unknown): string | null {
   if (v6) return v6[1]!;
   if (peer.split(':').length > 2) return peer; // a bare IPv6 address
   return peer.replace(/:\d+$/, '');
+}
+
+/** `address:port` for logs and traces, `[address]:port` for an IPv6 address (see {@link peerAddress}). */
+export function hostPort(address: string, port: number | string): string {
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
+/**
+ * An address as compared and recorded: an IPv4-mapped IPv6 address (`::ffff:10.77.0.5`, what a
+ * dual-stack socket reports for an IPv4 peer) as the IPv4 address it is, without a zone id
+ * (`fe80::1%eth0` -> `fe80::1`). Any other text as it is. The one place that strips these forms.
+ */
+export function plainAddress(address: string): string {
+  const zone = address.indexOf('%');
+  const a = zone < 0 ? address : address.slice(0, zone);
+  if (a.length > 7 && a.slice(0, 7).toLowerCase() === '::ffff:' && isIpv4(a.slice(7))) return a.slice(7);
+  return a;
+}
+
+/** A host's own addresses: its reserved IPv4 one and, when it has one, its IPv6 one (canonical, hosts[].ipv6). */
+export interface OwnerAddresses {
+  ip: string | null;
+  ipv6?: string | null | undefined;
+}
+
+/**
+ * Whether a request from `address` comes from the host that owns `owner`: its reserved IPv4
+ * address (also in the `::ffff:` form of a dual-stack socket) or its IPv6 one, in any spelling.
+ * The owner check of every answer that holds a host's secrets (the install token), over TFTP and HTTP.
+ */
+export function isOwnerAddress(address: string, owner: OwnerAddresses): boolean {
+  const plain = plainAddress(address);
+  if (plain === '') return false;
+  if (owner.ip !== null && plain === owner.ip) return true;
+  if (!owner.ipv6 || !plain.includes(':')) return false;
+  const v6 = canonicalIpv6(plain);
+  return v6 !== null && v6 === canonicalIpv6(owner.ipv6);
+}
+
+/**
+ * The IPv6 address a server listens on beside its IPv4 one: servers.<name>.listen6, else `::`
+ * (every interface) when network.ipv6 is configured, else none.
+ */
+export function listen6Of(server: { listen6?: string | undefined }, network: { ipv6?: unknown }): string | undefined {
+  return server.listen6 ?? (network.ipv6 ? '::' : undefined);
 }
 
 /** An IPv4 subnet: network address, prefix length and mask, as numbers. */

@@ -216,7 +216,7 @@ test('GRUB\'s grub.cfg-01-<mac> with the install token goes only to its host\'s 
 test('guard: port 0, broadcast, multicast and own-socket sources dropped before any reply; a throwing handler is contained', async () => {
   const s = await startServer({ files: { f: Buffer.alloc(3000, 1) } });
   const c = await RawClient.open();
-  const request = (s.server as unknown as { socket: dgram.Socket }).socket;
+  const request = (s.server as unknown as { sockets: { socket: dgram.Socket }[] }).sockets[0]!.socket;
   const from = (address: string, port: number) => ({ address, port, family: 'IPv4' as const, size: 0 });
   try {
     // The issue's datagram: a WRQ from port 0 made send() throw ERR_SOCKET_BAD_PORT in the handler.

@@ -33,7 +33,10 @@
  *     admit an address that already holds as many); else error 0 "server busy", logged;
  *   - a peer that never acknowledges anything gets one retransmission (see transfer.ts).
  * - Virtual files with a secret (the install entry and its token) go only to their owner's
- *   reserved IP; anyone else gets "file not found", logged and traced (see pxelinux.ts).
+ *   reserved IP or IPv6 address; anyone else gets "file not found", logged and traced (see
+ *   boot/virtual.ts readableBy).
+ * - IPv6: with network.ipv6 (or servers.tftp.listen6) a second request socket listens on `::`
+ *   (IPv6 only); a transfer's port is of its request's address family.
  * - Sockets bound to 0.0.0.0 answer from the address the kernel picks for the peer; on a
  *   multi-homed server set servers.tftp.listen to the address clients use.
  */
@@ -46,6 +49,7 @@ import { storeTrace, type BootTrace } from '../inventory/trace.js';
 import { bindUdp, closeUdp } from '../lib/bind.js';
 import type { Clock, Timer } from '../lib/clock.js';
 import { ownSockets, peerOf, processGuard, unanswerable, type OwnSockets, type PacketGuard } from '../lib/guard.js';
+import { hostPort, listen6Of, plainAddress } from '../lib/net.js';
 import type { Logger } from '../lib/log.js';
 import type { Service } from '../lib/service.js';
 import type { Store } from '../store/store.js';
@@ -123,7 +127,8 @@ function sameRequest(a: RrqPacket, b: RrqPacket): boolean {
 
 export class TftpServer implements Service {
   readonly name = 'tftp';
-  private socket: dgram.Socket | undefined;
+  /** The request sockets: servers.tftp.listen (IPv4) and, with IPv6, listen6 (see listen6Of). */
+  private sockets: { socket: dgram.Socket; listen: string; v6: boolean }[] = [];
   private readonly sessions = new Map<string, Session>();
   /** Client address -> its sessions, oldest first. */
   private readonly byClient = new Map<string, Set<Session>>();
@@ -154,24 +159,43 @@ export class TftpServer implements Service {
 
   async start(): Promise<void> {
     const t = this.deps.config.servers.tftp;
-    const socket = await bindUdp({ name: 'tftp', address: t.listen, port: t.port });
-    this.own = ownSockets([socket.address().port]);
-    socket.on('message', this.guarded((msg, rinfo) => this.onRequest(msg, rinfo)));
-    socket.on('error', (err) => this.log.warn({ err }, 'tftp: socket error'));
-    this.socket = socket;
+    const v6 = listen6Of(t, this.deps.config.network);
+    try {
+      for (const listen of [t.listen, ...(v6 ? [v6] : [])]) {
+        const socket = await bindUdp({ name: 'tftp', address: listen, port: t.port });
+        socket.on('message', this.guarded((msg, rinfo) => this.onRequest(msg, rinfo)));
+        socket.on('error', (err) => this.log.warn({ err, listen }, 'tftp: socket error'));
+        this.sockets.push({ socket, listen, v6: listen.includes(':') });
+      }
+    } catch (err) {
+      await this.closeSockets();
+      throw err;
+    }
+    this.own = ownSockets(this.sockets.map((s) => s.socket.address().port));
   }
 
   async stop(): Promise<void> {
-    const s = this.socket;
-    this.socket = undefined;
     for (const session of [...this.sessions.values()]) this.end(session, 'shutdown', 'server stopping', false);
-    await closeUdp(s);
+    await this.closeSockets();
+  }
+
+  private async closeSockets(): Promise<void> {
+    const all = this.sockets;
+    this.sockets = [];
+    await Promise.all(all.map((s) => closeUdp(s.socket)));
   }
 
   addresses(): string[] {
-    if (!this.socket) return [];
-    const a = this.socket.address();
-    return [`${a.address}:${a.port}/udp`];
+    return this.sockets.map(({ socket }) => {
+      const a = socket.address();
+      return `${hostPort(a.address, a.port)}/udp`;
+    });
+  }
+
+  /** The request socket of a peer's address family (an IPv6 peer has a `:` in its address). */
+  private requestSocket(address: string): { socket: dgram.Socket; listen: string; v6: boolean } | undefined {
+    const v6 = address.includes(':');
+    return this.sockets.find((s) => s.v6 === v6);
   }
 
   /** A `message` handler inside the guard's boundary. */
@@ -198,17 +222,17 @@ export class TftpServer implements Service {
       if (to) socket.send(msg, to.port, to.address);
       else socket.send(msg);
     } catch (err) {
-      this.log.warn({ err, peer: to ? `${to.address}:${to.port}` : undefined }, 'tftp: send failed');
+      this.log.warn({ err, peer: to ? hostPort(to.address, to.port) : undefined }, 'tftp: send failed');
     }
   }
 
   private reply(address: string, port: number, code: number, message: string): void {
-    this.send(this.socket, encodeError(code, message), { address, port });
+    this.send(this.requestSocket(address)?.socket, encodeError(code, message), { address, port });
   }
 
   private onRequest(msg: Buffer, rinfo: dgram.RemoteInfo): void {
     if (this.unanswerable(rinfo, msg.length)) return;
-    const peer = `${rinfo.address}:${rinfo.port}`;
+    const peer = hostPort(rinfo.address, rinfo.port);
     let packet: TftpPacket;
     try {
       packet = decodePacket(msg);
@@ -230,7 +254,7 @@ export class TftpServer implements Service {
   }
 
   private startRequest(req: RrqPacket, address: string, port: number): void {
-    const key = `${address}:${port}`;
+    const key = hostPort(address, port);
     const existing = this.sessions.get(key);
     if (existing) {
       if (sameRequest(existing.request, req)) {
@@ -244,7 +268,7 @@ export class TftpServer implements Service {
     const t = this.deps.config.servers.tftp;
     const mode = req.mode.toLowerCase();
     const now = this.deps.clock.now();
-    const hostByIp = this.deps.inventory.hostByIp(address);
+    const hostByIp = this.deps.inventory.hostByIp(plainAddress(address));
     const busy = (reason: string, active: number, max: number, setting: string) => {
       this.log.warn({ peer: key, file: req.filename, active, max, reason }, 'tftp: too many transfers, request refused');
       this.reply(address, port, TftpErrorCode.NOT_DEFINED, `server busy: ${active} transfers in progress${reason === 'busy' ? '' : ' from your address'} (servers.tftp.${setting}), try again`);
@@ -334,15 +358,19 @@ export class TftpServer implements Service {
     // peer's packets; one unconnected, which receives everything else, so that strangers get
     // error 5 (RFC 1350) instead of an ICMP port unreachable. Linux delivers a datagram to the
     // socket that matches it best, so the peer's ACKs reach the connected one once it is connected.
-    const listen = this.deps.config.servers.tftp.listen;
-    const socket = dgram.createSocket({ type: 'udp4', reuseAddr: true });
+    // The transfer port is of the request's address family, on the address it came to.
+    const from = this.requestSocket(session.address);
+    if (!from) throw new Error(`no request socket for the address family of ${session.address}`);
+    const { listen, v6 } = from;
+    const socketOptions: dgram.SocketOptions = v6 ? { type: 'udp6', reuseAddr: true, ipv6Only: true } : { type: 'udp4', reuseAddr: true };
+    const socket = dgram.createSocket(socketOptions);
     session.socket = socket;
     const onMessage = this.guarded((msg, rinfo) => this.onTransferPacket(session, msg, rinfo));
     socket.on('error', (err) => this.log.warn({ err, peer: session.key, file: session.file }, 'tftp: transfer socket error'));
     socket.on('message', onMessage);
     await bindSocket(socket, listen, 0);
     if (session.ended) return;
-    const peer = dgram.createSocket({ type: 'udp4', reuseAddr: true });
+    const peer = dgram.createSocket(socketOptions);
     session.peer = peer;
     peer.on('error', (err) => this.log.warn({ err, peer: session.key, file: session.file }, 'tftp: transfer socket error'));
     peer.on('message', onMessage);
@@ -406,7 +434,7 @@ export class TftpServer implements Service {
     if (rinfo.address !== session.address || rinfo.port !== session.port) {
       if (this.unanswerable(rinfo, msg.length)) return;
       // RFC 1350: a packet from another TID gets error 5, and the transfer goes on untouched.
-      this.log.debug({ peer: `${rinfo.address}:${rinfo.port}`, transfer: session.key, bytes: msg.length }, 'tftp: packet from an unknown transfer ID');
+      this.log.debug({ peer: hostPort(rinfo.address, rinfo.port), transfer: session.key, bytes: msg.length }, 'tftp: packet from an unknown transfer ID');
       this.send(session.socket, encodeError(TftpErrorCode.UNKNOWN_TID, 'Unknown transfer ID'), rinfo);
       return;
     }

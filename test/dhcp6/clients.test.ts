@@ -15,6 +15,7 @@ import type { Lease } from '../../src/domain/lease.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
 import type { StoreEvent } from '../../src/store/store.js';
 import { Lab, netnsUnavailable } from '../lib/netns.js';
+import { addr6, netns6 } from '../lib/netns6.js';
 import { LAB_YAML, writeLabConfig, type LabConfig } from '../lib/serve.js';
 import { serveInNetns } from '../dhcp/ns-serve.js';
 
@@ -29,18 +30,6 @@ before(() => {
   tmp = mkdtempSync(join(tmpdir(), '3rc-dhcp6-clients-'));
 });
 after(() => rmSync(tmp, { recursive: true, force: true }));
-
-/** A namespace whose new interfaces have IPv6 on and skip duplicate address detection (no 1-2 s wait). */
-function netns6(lab: Lab, name: string): string {
-  const ns = lab.netns(name);
-  for (const key of ['all.disable_ipv6=0', 'default.disable_ipv6=0', 'all.accept_dad=0', 'default.accept_dad=0']) lab.exec(ns, 'sysctl', ['-qw', `net.ipv6.conf.${key}`]);
-  return ns;
-}
-
-function addr6(lab: Lab, ns: string, ifname: string, cidr: string): void {
-  if (!cidr.startsWith('fd77:')) throw new Error(`lab IPv6 addresses must be in fd77::/48, got ${cidr}`);
-  lab.exec(ns, 'ip', ['-6', 'addr', 'add', cidr, 'dev', ifname, 'nodad']);
-}
 
 /** lab.yaml with IPv6: vm10 reserved fd77::10, vm12 fd77:0:0:1::12 (the relayed segment), and `extra`. */
 function config6(extra: Record<string, unknown> = {}, pools = false): Promise<LabConfig> {
