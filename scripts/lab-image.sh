@@ -9,6 +9,7 @@
 #   installer/vmlinuz, installer/initrd.gz   Debian's kernel + a busybox initramfs whose /init gets
 #                                            an address by DHCP, fetches the per-host script named
 #                                            by 3rc.image=URL on the kernel command line, runs it
+#                                            (with Debian's kexec, to boot a written system at once)
 #   images/debian12.img.gz (+ .sha256)       a raw, BIOS-bootable (MBR + syslinux) minimal Debian 12
 #
 # The image is built without loop devices or mounts of it: the root filesystem is made from a
@@ -30,7 +31,9 @@ cd "$ROOT"
 SUITE=bookworm
 MIRROR=http://deb.debian.org/debian
 # The image's packages. minbase has apt, dpkg, e2fsprogs (resize2fs, used by the installer), mount.
-PACKAGES=linux-image-amd64,systemd-sysv,udev,openssh-server,bind9-dnsutils,wget,iproute2,kmod,zstd
+# cloud-init: for the cloud-image profile (kickstarts/debian12-cloud-image.sh.hbs); disabled in the
+# image (/etc/cloud/cloud-init.disabled) until that installer points it at 3rc's NoCloud seed.
+PACKAGES=linux-image-amd64,systemd-sysv,udev,openssh-server,bind9-dnsutils,wget,iproute2,kmod,zstd,cloud-init
 # Modules the installer loads (dependencies are added from modules.dep; built-ins are skipped).
 INSTALLER_MODULES=(virtio_pci virtio_net virtio_blk virtio_scsi e1000 af_packet sd_mod ata_piix ahci ext4 crc32c_generic)
 # Modules the image's own initramfs carries (MODULES=list): enough to find and mount its root,
@@ -183,6 +186,36 @@ module_closure() {
 }
 
 # --- 2. installer: kernel + busybox initramfs -------------------------------------------------
+# cached_deb PKG: the newest PKG_*.deb in the cache, downloaded (the host's apt sources) if missing.
+cached_deb() {
+  local deb
+  deb=$(ls "$CACHE/$1"_*.deb 2>/dev/null | sort -V | tail -n 1 || true)
+  if [[ -z $deb ]]; then
+    (cd "$CACHE" && apt-get download -q "$1" >/dev/null 2>&1) || die "apt-get download $1 failed"
+    deb=$(ls "$CACHE/$1"_*.deb | sort -V | tail -n 1)
+  fi
+  echo "$deb"
+}
+
+# add_kexec DIR: Debian's kexec (kexec-tools) and the libraries it links, from the bootstrapped
+# tree, into the initramfs DIR. The cloud-image install boots the system it wrote with it: a
+# reboot would network-boot into the installer again, since the host installs until its own
+# cloud-init calls install-done.
+add_kexec() {
+  local work=$1 deb lib
+  deb=$(cached_deb kexec-tools)
+  rm -rf "$CACHE/kexec-tools"
+  dpkg-deb -x "$deb" "$CACHE/kexec-tools"
+  install -D -m 0755 "$CACHE/kexec-tools/sbin/kexec" "$work/sbin/kexec"
+  mkdir -p "$work/lib64" "$work/lib/x86_64-linux-gnu"
+  cp -L "$ROOTFS/lib64/ld-linux-x86-64.so.2" "$work/lib64/"
+  for lib in $("$ROOTFS/lib64/ld-linux-x86-64.so.2" --library-path "$ROOTFS/lib/x86_64-linux-gnu" --list "$work/sbin/kexec" |
+    awk '$2 == "=>" && $3 ~ /^\// { print $3 }'); do
+    cp -L "$lib" "$work/lib/x86_64-linux-gnu/"
+  done
+  [[ -f $work/lib/x86_64-linux-gnu/libc.so.6 ]] || die "kexec: its libraries were not found in $ROOTFS"
+}
+
 build_installer() {
   local kver work bb
   kver=$(kver)
@@ -190,16 +223,13 @@ build_installer() {
   rm -rf "$work"
   mkdir -p "$work"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,tmp,mnt,run,root,lib/modules/"$kver"}
   # busybox-static from the Debian archive (apt-get download: the host's apt sources), cached.
-  bb=$(ls "$CACHE"/busybox-static_*.deb 2>/dev/null | sort -V | tail -n 1 || true)
-  if [[ -z $bb ]]; then
-    (cd "$CACHE" && apt-get download -q busybox-static >/dev/null 2>&1) || die "apt-get download busybox-static failed"
-    bb=$(ls "$CACHE"/busybox-static_*.deb | sort -V | tail -n 1)
-  fi
+  bb=$(cached_deb busybox-static)
   rm -rf "$CACHE/busybox-static"
   dpkg-deb -x "$bb" "$CACHE/busybox-static"
   cp "$CACHE/busybox-static/bin/busybox" "$work/bin/busybox"
   [[ -x $work/bin/busybox ]] || die "$bb holds no bin/busybox"
   ln -s busybox "$work/bin/sh"
+  add_kexec "$work"
 
   # Kernel modules, with their dependencies, uncompressed (busybox insmod reads plain .ko files).
   local files f src dst order=()
@@ -394,6 +424,8 @@ EOF
 [Unit]
 Description=3rc: generate SSH host keys when the image has none
 ConditionPathExistsGlob=!/etc/ssh/ssh_host_*_key
+# cloud-init, when the cloud-image installer enabled it, makes them (its ssh module): never both.
+After=cloud-init.service
 Before=ssh.service
 
 [Service]
@@ -404,6 +436,33 @@ ExecStart=/usr/bin/ssh-keygen -A
 WantedBy=multi-user.target
 EOF
   ln -sf /etc/systemd/system/3rc-ssh-hostkeys.service "$r/etc/systemd/system/multi-user.target.wants/3rc-ssh-hostkeys.service"
+
+  # cloud-init: off (its systemd generator leaves it out of the boot, nothing runs) until the
+  # cloud-image installer removes cloud-init.disabled and writes its datasource pointer to 3rc's
+  # NoCloud seed (cloud.cfg.d/90-3rc.cfg). Then: networkd writes the network (neither ifupdown nor
+  # netplan is in the image), no locale generation (minutes of TCG for nothing), and its network
+  # stage waits for a configured link (the seed is fetched over it; wait-online is otherwise off).
+  : >"$r/etc/cloud/cloud-init.disabled"
+  cat >"$r/etc/cloud/cloud.cfg.d/10-3rc-lab.cfg" <<'EOF'
+# 3rc lab image (scripts/lab-image.sh)
+system_info:
+  network:
+    renderers: [networkd]
+locale: false
+EOF
+  mkdir -p "$r/etc/systemd/system/cloud-init.service.d" "$r/etc/systemd/system/systemd-networkd-wait-online.service.d"
+  cat >"$r/etc/systemd/system/cloud-init.service.d/3rc.conf" <<'EOF'
+# 3rc lab image: the NoCloud seed is fetched over the network; wait for a configured link first.
+[Unit]
+Wants=systemd-networkd-wait-online.service
+After=systemd-networkd-wait-online.service
+EOF
+  cat >"$r/etc/systemd/system/systemd-networkd-wait-online.service.d/3rc.conf" <<'EOF'
+# 3rc lab image: one configured link is enough.
+[Service]
+ExecStart=
+ExecStart=/lib/systemd/systemd-networkd-wait-online --any --timeout=90
+EOF
 
   # Network: DHCP on the Ethernet NIC(s), whatever their names, with systemd-networkd.
   cat >"$r/etc/systemd/network/50-3rc-dhcp.network" <<'EOF'
@@ -541,7 +600,7 @@ main() {
   # An output is rebuilt when missing, or when what makes it changed: the bootstrapped tree, or
   # the code and settings of its steps (a hash of the bash functions and variables, kept in the cache).
   key_of() { { stat -c %Y "$ROOTFS.stamp"; cat "$ROOTFS.stamp"; declare -f "$@"; declare -p INSTALLER_MODULES IMAGE_INITRD_MODULES STRIP_MODULES KEEP_ETHERNET BOOT_MB ROOT_SLACK_MB; } | sha256sum | cut -d' ' -f1; }
-  INSTALLER_KEY=$(key_of build_installer module_closure)
+  INSTALLER_KEY=$(key_of build_installer module_closure cached_deb add_kexec)
   IMAGE_KEY=$(key_of customize_image_root make_disk compress_disk)
   stale() {
     local key=$1 stamp=$2 f
