@@ -285,10 +285,13 @@ async function destructiveCloud(h: HaLab): Promise<CrashRun> {
       const mine = h.lab.events.slice(events).filter((e) => e.host === vm && e.at > r.t0);
       const script = mine.find((e) => e.kind === 'http.kickstart' && e.data?.nocloud === undefined && e.data?.status === 200);
       if (script?.data?.profile !== CLOUD_PROFILE || script.data.peer !== ip) fail(`install script: profile ${String(script?.data?.profile)} from ${String(script?.data?.peer)}, expected ${CLOUD_PROFILE} from ${ip}`);
-      const served = ['meta-data', 'user-data', 'network-config'].filter((f) => mine.some((e) => e.kind === 'http.kickstart' && e.data?.nocloud === f && e.data?.status === 200 && e.data?.peer === ip));
-      if (served.length !== 3) fail(`NoCloud files served to ${ip}: ${served.join(', ') || 'none'}; expected meta-data, user-data and network-config`);
+      // Bookworm's cloud-init (22.4) reads meta-data, user-data and vendor-data from a network seed;
+      // network-config only from a local one (newer releases fetch it too): its NIC keeps the DHCP
+      // address of the image's own network file, the host's reservation.
+      const served = ['meta-data', 'user-data', 'vendor-data', 'network-config'].filter((f) => mine.some((e) => e.kind === 'http.kickstart' && e.data?.nocloud === f && e.data?.status === 200 && e.data?.peer === ip));
+      if (!served.includes('meta-data') || !served.includes('user-data')) fail(`NoCloud files served to ${ip}: ${served.join(', ') || 'none'}; expected meta-data and user-data at least`);
       r.checks.push(`installed by ${CLOUD_PROFILE}: its install script, then ${served.join(', ')} from /ci/${mac.replace(/:/g, '-')}/ fetched by the host's own cloud-init (${ip})`);
-      const [id, name, pointer, status] = (await h.ssh(vm, 'cat /var/lib/cloud/data/instance-id; hostname; grep -c "seedfrom: .*/ci/" /etc/cloud/cloud.cfg.d/90-3rc.cfg; cloud-init status 2>&1 | tr "\n" " "')).trim().split('\n');
+      const [id, name, pointer, status] = (await h.ssh(vm, 'cat /var/lib/cloud/data/instance-id; hostname; grep -c "seedfrom: .*/ci/" /etc/cloud/cloud.cfg.d/90-3rc.cfg; timeout 120 cloud-init status --wait 2>&1 | tr -d ".\n"', 150_000)).trim().split('\n');
       if (!id?.startsWith(`3rc-${vm}-`) || id === idBefore) fail(`instance-id ${id}, before the crash ${idBefore}: expected a new 3rc-${vm}-... one`);
       if (name !== vm) fail(`hostname says ${name}, expected ${vm}`);
       if (pointer !== '1') fail('no NoCloud seedfrom pointer in /etc/cloud/cloud.cfg.d/90-3rc.cfg');
