@@ -198,29 +198,33 @@ cached_deb() {
   echo "$deb"
 }
 
-# add_binary DIR FILE: a dynamically linked program of Debian's (FILE), and the libraries it links
-# from the bootstrapped tree, into the initramfs DIR's /sbin.
+# add_binary DIR FILE [LIBDIR]: a dynamically linked program of Debian's (FILE), and the libraries
+# it links (from LIBDIR, else the bootstrapped tree), into the initramfs DIR's /sbin.
 add_binary() {
-  local work=$1 bin=$2 lib
+  local work=$1 bin=$2 libs=$ROOTFS/lib/x86_64-linux-gnu lib
+  [[ -n ${3:-} ]] && libs=$3:$libs
   install -D -m 0755 "$bin" "$work/sbin/$(basename "$bin")"
   mkdir -p "$work/lib64" "$work/lib/x86_64-linux-gnu"
   cp -L "$ROOTFS/lib64/ld-linux-x86-64.so.2" "$work/lib64/"
-  for lib in $("$ROOTFS/lib64/ld-linux-x86-64.so.2" --library-path "$ROOTFS/lib/x86_64-linux-gnu" --list "$bin" |
-    awk '$2 == "=>" && $3 ~ /^\// { print $3 }'); do
+  "$ROOTFS/lib64/ld-linux-x86-64.so.2" --library-path "$libs" --list "$bin" >"$CACHE/ldd.out" 2>&1 ||
+    die "$bin: $(grep -m 3 'not found\|error' "$CACHE/ldd.out" | tr '\n' ' ')"
+  for lib in $(awk '$2 == "=>" && $3 ~ /^\// { print $3 }' "$CACHE/ldd.out"); do
     cp -L "$lib" "$work/lib/x86_64-linux-gnu/"
   done
-  [[ -f $work/lib/x86_64-linux-gnu/libc.so.6 ]] || die "$bin: its libraries were not found in $ROOTFS"
 }
 
-# add_kexec DIR: Debian's kexec (kexec-tools) into the initramfs DIR. The cloud-image install
-# boots the system it wrote with it: a reboot would network-boot into the installer again, since
-# the host installs until its own cloud-init calls install-done.
+# Debian's kexec and the libraries it links that minbase lacks (its Xen support: libxenmisc and
+# what that links). The cloud-image install boots the system it wrote with it: a reboot would
+# network-boot into the installer again, since the host installs until its own cloud-init calls
+# install-done.
+KEXEC_DEBS=(kexec-tools libxenmisc4.17 libxencall1 libxendevicemodel1 libxenevtchn1 libxenforeignmemory1
+  libxengnttab1 libxenhypfs1 libxenstore4 libxentoollog1 libxentoolcore1 libyajl2)
+# add_kexec DIR: kexec into the initramfs DIR.
 add_kexec() {
-  local deb
-  deb=$(cached_deb kexec-tools)
-  rm -rf "$CACHE/kexec-tools"
-  dpkg-deb -x "$deb" "$CACHE/kexec-tools"
-  add_binary "$1" "$CACHE/kexec-tools/sbin/kexec"
+  local x=$CACHE/kexec-tools pkg
+  rm -rf "$x"
+  for pkg in "${KEXEC_DEBS[@]}"; do dpkg-deb -x "$(cached_deb "$pkg")" "$x"; done
+  add_binary "$1" "$x/sbin/kexec" "$x/usr/lib/x86_64-linux-gnu:$x/lib/x86_64-linux-gnu"
 }
 
 build_installer() {
@@ -613,7 +617,7 @@ main() {
 
   # An output is rebuilt when missing, or when what makes it changed: the bootstrapped tree, or
   # the code and settings of its steps (a hash of the bash functions and variables, kept in the cache).
-  key_of() { { stat -c %Y "$ROOTFS.stamp"; cat "$ROOTFS.stamp"; declare -f "$@"; declare -p INSTALLER_MODULES IMAGE_INITRD_MODULES STRIP_MODULES KEEP_ETHERNET BOOT_MB ROOT_SLACK_MB; } | sha256sum | cut -d' ' -f1; }
+  key_of() { { stat -c %Y "$ROOTFS.stamp"; cat "$ROOTFS.stamp"; declare -f "$@"; declare -p INSTALLER_MODULES KEXEC_DEBS IMAGE_INITRD_MODULES STRIP_MODULES KEEP_ETHERNET BOOT_MB ROOT_SLACK_MB; } | sha256sum | cut -d' ' -f1; }
   INSTALLER_KEY=$(key_of build_installer module_closure cached_deb add_binary add_kexec)
   IMAGE_KEY=$(key_of customize_image_root make_disk compress_disk)
   stale() {

@@ -13,7 +13,7 @@ describe('3rc command line', () => {
   it('check-config accepts the example', async () => {
     const r = await cli(['check-config', '--config', LAB_YAML]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /lab\.yaml: OK: 1 subnet\(s\), 8 profile\(s\), 6 host\(s\) \(6 VM\(s\)\), 2 hypervisor\(s\); domain lab\.test; store sqlite at .*var\/lab\.db\n$/);
+    assert.match(r.stdout, /lab\.yaml: OK: 1 subnet\(s\), 9 profile\(s\), 6 host\(s\) \(6 VM\(s\)\), 2 hypervisor\(s\); domain lab\.test; store sqlite at .*var\/lab\.db\n$/);
   });
 
   it('check-config refuses a broken config with one line per problem and exit 1', async () => {
