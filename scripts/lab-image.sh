@@ -9,7 +9,9 @@
 #   installer/vmlinuz, installer/initrd.gz   Debian's kernel + a busybox initramfs whose /init gets
 #                                            an address by DHCP, fetches the per-host script named
 #                                            by 3rc.image=URL on the kernel command line, runs it
+#                                            (with Debian's kexec, to boot a written system at once)
 #   images/debian12.img.gz (+ .sha256)       a raw, BIOS-bootable (MBR + syslinux) minimal Debian 12
+#   images/debian12.img.zst (+ .sha256)      the same, compressed with zstd
 #
 # The image is built without loop devices or mounts of it: the root filesystem is made from a
 # directory with `mkfs.ext4 -d`, the boot partition is a FAT file filled with mtools and made
@@ -30,7 +32,9 @@ cd "$ROOT"
 SUITE=bookworm
 MIRROR=http://deb.debian.org/debian
 # The image's packages. minbase has apt, dpkg, e2fsprogs (resize2fs, used by the installer), mount.
-PACKAGES=linux-image-amd64,systemd-sysv,udev,openssh-server,bind9-dnsutils,wget,iproute2,kmod,zstd
+# cloud-init: for the cloud-image profile (kickstarts/debian12-cloud-image.sh.hbs); disabled in the
+# image (/etc/cloud/cloud-init.disabled) until that installer points it at 3rc's NoCloud seed.
+PACKAGES=linux-image-amd64,systemd-sysv,udev,openssh-server,bind9-dnsutils,wget,iproute2,kmod,zstd,cloud-init
 # Modules the installer loads (dependencies are added from modules.dep; built-ins are skipped).
 INSTALLER_MODULES=(virtio_pci virtio_net virtio_blk virtio_scsi e1000 af_packet sd_mod ata_piix ahci ext4 crc32c_generic)
 # Modules the image's own initramfs carries (MODULES=list): enough to find and mount its root,
@@ -183,6 +187,46 @@ module_closure() {
 }
 
 # --- 2. installer: kernel + busybox initramfs -------------------------------------------------
+# cached_deb PKG: the newest PKG_*.deb in the cache, downloaded (the host's apt sources) if missing.
+cached_deb() {
+  local deb
+  deb=$(ls "$CACHE/$1"_*.deb 2>/dev/null | sort -V | tail -n 1 || true)
+  if [[ -z $deb ]]; then
+    (cd "$CACHE" && apt-get download -q "$1" >/dev/null 2>&1) || die "apt-get download $1 failed"
+    deb=$(ls "$CACHE/$1"_*.deb | sort -V | tail -n 1)
+  fi
+  echo "$deb"
+}
+
+# add_binary DIR FILE [LIBDIR]: a dynamically linked program of Debian's (FILE), and the libraries
+# it links (from LIBDIR, else the bootstrapped tree), into the initramfs DIR's /sbin.
+add_binary() {
+  local work=$1 bin=$2 libs=$ROOTFS/lib/x86_64-linux-gnu lib
+  [[ -n ${3:-} ]] && libs=$3:$libs
+  install -D -m 0755 "$bin" "$work/sbin/$(basename "$bin")"
+  mkdir -p "$work/lib64" "$work/lib/x86_64-linux-gnu"
+  cp -L "$ROOTFS/lib64/ld-linux-x86-64.so.2" "$work/lib64/"
+  "$ROOTFS/lib64/ld-linux-x86-64.so.2" --library-path "$libs" --list "$bin" >"$CACHE/ldd.out" 2>&1 ||
+    die "$bin: $(grep -m 3 'not found\|error' "$CACHE/ldd.out" | tr '\n' ' ')"
+  for lib in $(awk '$2 == "=>" && $3 ~ /^\// { print $3 }' "$CACHE/ldd.out"); do
+    cp -L "$lib" "$work/lib/x86_64-linux-gnu/"
+  done
+}
+
+# Debian's kexec and the libraries it links that minbase lacks (its Xen support: libxenmisc and
+# what that links). The cloud-image install boots the system it wrote with it: a reboot would
+# network-boot into the installer again, since the host installs until its own cloud-init calls
+# install-done.
+KEXEC_DEBS=(kexec-tools libxenmisc4.17 libxencall1 libxendevicemodel1 libxenevtchn1 libxenforeignmemory1
+  libxengnttab1 libxenhypfs1 libxenstore4 libxentoollog1 libxentoolcore1 libyajl2)
+# add_kexec DIR: kexec into the initramfs DIR.
+add_kexec() {
+  local x=$CACHE/kexec-tools pkg
+  rm -rf "$x"
+  for pkg in "${KEXEC_DEBS[@]}"; do dpkg-deb -x "$(cached_deb "$pkg")" "$x"; done
+  add_binary "$1" "$x/sbin/kexec" "$x/usr/lib/x86_64-linux-gnu:$x/lib/x86_64-linux-gnu"
+}
+
 build_installer() {
   local kver work bb
   kver=$(kver)
@@ -190,16 +234,15 @@ build_installer() {
   rm -rf "$work"
   mkdir -p "$work"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,tmp,mnt,run,root,lib/modules/"$kver"}
   # busybox-static from the Debian archive (apt-get download: the host's apt sources), cached.
-  bb=$(ls "$CACHE"/busybox-static_*.deb 2>/dev/null | sort -V | tail -n 1 || true)
-  if [[ -z $bb ]]; then
-    (cd "$CACHE" && apt-get download -q busybox-static >/dev/null 2>&1) || die "apt-get download busybox-static failed"
-    bb=$(ls "$CACHE"/busybox-static_*.deb | sort -V | tail -n 1)
-  fi
+  bb=$(cached_deb busybox-static)
   rm -rf "$CACHE/busybox-static"
   dpkg-deb -x "$bb" "$CACHE/busybox-static"
   cp "$CACHE/busybox-static/bin/busybox" "$work/bin/busybox"
   [[ -x $work/bin/busybox ]] || die "$bb holds no bin/busybox"
   ln -s busybox "$work/bin/sh"
+  add_kexec "$work"
+  # Debian's zstd (the image's own): images/*.img.zst inflate several times faster than gzip.
+  add_binary "$work" "$ROOTFS/usr/bin/zstd"
 
   # Kernel modules, with their dependencies, uncompressed (busybox insmod reads plain .ko files).
   local files f src dst order=()
@@ -394,6 +437,8 @@ EOF
 [Unit]
 Description=3rc: generate SSH host keys when the image has none
 ConditionPathExistsGlob=!/etc/ssh/ssh_host_*_key
+# cloud-init, when the cloud-image installer enabled it, makes them (its ssh module): never both.
+After=cloud-init.service
 Before=ssh.service
 
 [Service]
@@ -404,6 +449,33 @@ ExecStart=/usr/bin/ssh-keygen -A
 WantedBy=multi-user.target
 EOF
   ln -sf /etc/systemd/system/3rc-ssh-hostkeys.service "$r/etc/systemd/system/multi-user.target.wants/3rc-ssh-hostkeys.service"
+
+  # cloud-init: off (its systemd generator leaves it out of the boot, nothing runs) until the
+  # cloud-image installer removes cloud-init.disabled and writes its datasource pointer to 3rc's
+  # NoCloud seed (cloud.cfg.d/90-3rc.cfg). Then: networkd writes the network (neither ifupdown nor
+  # netplan is in the image), no locale generation (minutes of TCG for nothing), and its network
+  # stage waits for a configured link (the seed is fetched over it; wait-online is otherwise off).
+  : >"$r/etc/cloud/cloud-init.disabled"
+  cat >"$r/etc/cloud/cloud.cfg.d/10-3rc-lab.cfg" <<'EOF'
+# 3rc lab image (scripts/lab-image.sh)
+system_info:
+  network:
+    renderers: [networkd]
+locale: false
+EOF
+  mkdir -p "$r/etc/systemd/system/cloud-init.service.d" "$r/etc/systemd/system/systemd-networkd-wait-online.service.d"
+  cat >"$r/etc/systemd/system/cloud-init.service.d/3rc.conf" <<'EOF'
+# 3rc lab image: the NoCloud seed is fetched over the network; wait for a configured link first.
+[Unit]
+Wants=systemd-networkd-wait-online.service
+After=systemd-networkd-wait-online.service
+EOF
+  cat >"$r/etc/systemd/system/systemd-networkd-wait-online.service.d/3rc.conf" <<'EOF'
+# 3rc lab image: one configured link is enough.
+[Service]
+ExecStart=
+ExecStart=/lib/systemd/systemd-networkd-wait-online --any --timeout=90
+EOF
 
   # Network: DHCP on the Ethernet NIC(s), whatever their names, with systemd-networkd.
   cat >"$r/etc/systemd/network/50-3rc-dhcp.network" <<'EOF'
@@ -515,15 +587,20 @@ EOF
   say "disk: $(human "$img") raw, $(du -sh "$img" | cut -f1) allocated (boot ${BOOT_MB} MiB, root ${root_mb} MiB)"
 }
 
+# The image twice: gzip (the image profile's) and zstd (the cloud-image profile's, which the
+# installer inflates several times faster under TCG); the installer picks by the file's suffix.
 compress_disk() {
-  local img=$CACHE/debian12.img gz
+  local img=$CACHE/debian12.img f z
   mkdir -p "$OUT/images"
-  gz=$OUT/images/debian12.img.gz
-  if command -v pigz >/dev/null; then pigz -6n <"$img" >"$gz.tmp"; else gzip -6n <"$img" >"$gz.tmp"; fi
-  mv "$gz.tmp" "$gz"
-  (cd "$OUT/images" && sha256sum debian12.img.gz >debian12.img.gz.sha256.tmp && mv debian12.img.gz.sha256.tmp debian12.img.gz.sha256)
+  f=$OUT/images/debian12.img
+  if command -v pigz >/dev/null; then pigz -6n <"$img" >"$f.gz.tmp"; else gzip -6n <"$img" >"$f.gz.tmp"; fi
+  zstd -q -T0 -12 <"$img" >"$f.zst.tmp"
+  for z in gz zst; do
+    mv "$f.$z.tmp" "$f.$z"
+    (cd "$OUT/images" && sha256sum "debian12.img.$z" >"debian12.img.$z.sha256.tmp" && mv "debian12.img.$z.sha256.tmp" "debian12.img.$z.sha256")
+    say "image: $f.$z $(human "$f.$z") (sha256 $(cut -c1-16 "$f.$z.sha256")...)"
+  done
   rm -f "$img"
-  say "image: $gz $(human "$gz") (sha256 $(cut -c1-16 "$gz.sha256")...)"
 }
 
 # --- main -------------------------------------------------------------------------------------
@@ -540,8 +617,8 @@ main() {
 
   # An output is rebuilt when missing, or when what makes it changed: the bootstrapped tree, or
   # the code and settings of its steps (a hash of the bash functions and variables, kept in the cache).
-  key_of() { { stat -c %Y "$ROOTFS.stamp"; cat "$ROOTFS.stamp"; declare -f "$@"; declare -p INSTALLER_MODULES IMAGE_INITRD_MODULES STRIP_MODULES KEEP_ETHERNET BOOT_MB ROOT_SLACK_MB; } | sha256sum | cut -d' ' -f1; }
-  INSTALLER_KEY=$(key_of build_installer module_closure)
+  key_of() { { stat -c %Y "$ROOTFS.stamp"; cat "$ROOTFS.stamp"; declare -f "$@"; declare -p INSTALLER_MODULES KEXEC_DEBS IMAGE_INITRD_MODULES STRIP_MODULES KEEP_ETHERNET BOOT_MB ROOT_SLACK_MB; } | sha256sum | cut -d' ' -f1; }
+  INSTALLER_KEY=$(key_of build_installer module_closure cached_deb add_binary add_kexec)
   IMAGE_KEY=$(key_of customize_image_root make_disk compress_disk)
   stale() {
     local key=$1 stamp=$2 f
@@ -557,7 +634,7 @@ main() {
   else
     say "installer: up to date ($OUT/installer)"
   fi
-  if stale "$IMAGE_KEY" "$CACHE/image.key" "$OUT/images/debian12.img.gz" "$OUT/images/debian12.img.gz.sha256"; then
+  if stale "$IMAGE_KEY" "$CACHE/image.key" "$OUT/images/debian12.img."{gz,zst}{,.sha256}; then
     step "image root (copy, strip, configure, initramfs)" customize_image_root
     step "disk image (mkfs.ext4 -d, FAT + syslinux, MBR)" make_disk
     step "compress and checksum" compress_disk

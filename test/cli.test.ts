@@ -13,7 +13,7 @@ describe('3rc command line', () => {
   it('check-config accepts the example', async () => {
     const r = await cli(['check-config', '--config', LAB_YAML]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /lab\.yaml: OK: 1 subnet\(s\), 8 profile\(s\), 6 host\(s\) \(6 VM\(s\)\), 2 hypervisor\(s\); domain lab\.test; store sqlite at .*var\/lab\.db\n$/);
+    assert.match(r.stdout, /lab\.yaml: OK: 1 subnet\(s\), 9 profile\(s\), 6 host\(s\) \(6 VM\(s\)\), 2 hypervisor\(s\); domain lab\.test; store sqlite at .*var\/lab\.db\n$/);
   });
 
   it('check-config refuses a broken config with one line per problem and exit 1', async () => {
@@ -105,7 +105,7 @@ describe('3rc command line', () => {
     assert.match(host.stderr, /^3rc: no host named "vm99"\n$/);
     const profile = await cli(['boot', 'vm10', '--install', 'suse', '-c', cfgFile]);
     assert.equal(profile.code, 1);
-    assert.match(profile.stderr, /^3rc: profile "suse" does not exist \(profiles: debian12, debian12-image, capture, rocky9, debian12-arm64, debian12-sb, debian12-unsigned, ubuntu24\)/);
+    assert.match(profile.stderr, /^3rc: profile "suse" does not exist \(profiles: debian12, debian12-image, debian12-cloud, capture, rocky9, debian12-arm64, debian12-sb, debian12-unsigned, ubuntu24\)/);
     // A P2V needs the running server: it serves the capture.
     const p2v = await cli(['p2v', 'vm10', '--to', 'hv1', '-c', cfgFile]);
     assert.equal(p2v.code, 1);

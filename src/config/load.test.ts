@@ -39,7 +39,7 @@ describe('config: the example', () => {
       [10, 11, 12, 13, 14, 15].map((n) => [`vm${n}`, `52:54:00:77:00:${n}`, `10.77.0.${n}`]),
     );
     assert.ok(c.hosts.every((h) => h.role && h.hypervisor));
-    assert.deepEqual(new Set(c.profiles.map((p) => p.installer)), new Set(['preseed', 'kickstart', 'image', 'autoinstall']));
+    assert.deepEqual(new Set(c.profiles.map((p) => p.installer)), new Set(['preseed', 'kickstart', 'image', 'cloud-image', 'autoinstall']));
     // Reservation-only: no pool anywhere.
     assert.ok(c.network.subnets.every((s) => !s.pool));
   });
@@ -163,7 +163,7 @@ describe('config: refused, with file, line, path and what was expected', () => {
       d.setIn(['hosts', 2, 'profile'], 'centos7');
       d.setIn(['hosts', 1, 'hypervisor'], 'hv9');
     }));
-    assert.ok(lines.some((l) => /hosts\[2\]\.profile: profile "centos7" does not exist \(profiles: debian12, debian12-image, capture, rocky9, debian12-arm64, debian12-sb, debian12-unsigned, ubuntu24\)$/.test(l)), lines.join('\n'));
+    assert.ok(lines.some((l) => /hosts\[2\]\.profile: profile "centos7" does not exist \(profiles: debian12, debian12-image, debian12-cloud, capture, rocky9, debian12-arm64, debian12-sb, debian12-unsigned, ubuntu24\)$/.test(l)), lines.join('\n'));
     assert.ok(lines.some((l) => /hosts\[1\]\.hypervisor: hypervisor "hv9" does not exist \(hypervisors: hv1, hv2\)$/.test(l)), lines.join('\n'));
   });
 

@@ -12,13 +12,14 @@ import type { StoreEvent } from '../store/store.js';
 import { describeDecision, type Decision, type HaLab } from './ha-lab.js';
 import type { DoubleStartWatch } from './qemu-procs.js';
 
-export const SCENARIOS = ['crash', 'hang', 'destructive', 'hypervisor', 'partition', 'partition-fenced', 'management-link', 'controller-restart', 'start-timeout', 'no-reinstall', 'drain'] as const;
+export const SCENARIOS = ['crash', 'hang', 'destructive', 'destructive-cloud', 'hypervisor', 'partition', 'partition-fenced', 'management-link', 'controller-restart', 'start-timeout', 'no-reinstall', 'drain'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 export const SCENARIO_HELP: Record<Scenario, string> = {
   crash: 'kill -9 of the VM\'s qemu: restarted where it was, reboot rung skipped (the hypervisor says it is off)',
   hang: 'SIGSTOP of the VM\'s qemu: seen dead although its process exists, reset, back',
   destructive: 'boot sector wiped, then rebooted: PXE loop seen, reinstalled from scratch, back with its role',
+  'destructive-cloud': 'the same, reinstalled with the cloud-image profile: the image written with only a NoCloud pointer, its cloud-init personalises it from 3rc',
   hypervisor: 'the VM\'s hypervisor dies (every process killed, links cut): fenced, restarted on the other one',
   partition: 'all links of the VM\'s hypervisor cut, no fence command: the VM waits in fence-pending, never runs twice',
   'partition-fenced': 'the same with a fence command: the old copy is powered off first, then the VM starts on the other host',
@@ -40,6 +41,8 @@ export interface CrashRun {
   timeline: string[];
   /** What was checked, in words. */
   checks: string[];
+  /** A reinstall's time: from the decision to reinstall to the install-done call (s). */
+  reinstall_s?: number;
 }
 
 const MIN = 60_000;
@@ -60,7 +63,7 @@ function secs(at: number, t0: number): number {
 
 /** The VM each scenario breaks. */
 export const SCENARIO_VM: Record<Scenario, string> = {
-  crash: 'vm14', hang: 'vm14', destructive: 'vm14', hypervisor: 'vm14', partition: 'vm14', 'partition-fenced': 'vm14',
+  crash: 'vm14', hang: 'vm14', destructive: 'vm14', 'destructive-cloud': 'vm14', hypervisor: 'vm14', partition: 'vm14', 'partition-fenced': 'vm14',
   'management-link': 'vm14', 'controller-restart': 'vm15', 'start-timeout': 'vm14', 'no-reinstall': 'vm15', drain: 'vm14',
 };
 
@@ -85,7 +88,7 @@ export async function ready(h: HaLab, scenario: Scenario): Promise<void> {
 /** Runs one scenario; throws when an expectation fails. */
 export function runScenario(h: HaLab, scenario: Scenario): Promise<CrashRun> {
   const runners: Record<Scenario, (h: HaLab) => Promise<CrashRun>> = {
-    crash, hang, destructive, hypervisor: hypervisorDies, partition: (x) => partition(x, false), 'partition-fenced': (x) => partition(x, true),
+    crash, hang, destructive, 'destructive-cloud': destructiveCloud, hypervisor: hypervisorDies, partition: (x) => partition(x, false), 'partition-fenced': (x) => partition(x, true),
     'management-link': managementLink, 'controller-restart': controllerRestart, 'start-timeout': startTimeout, 'no-reinstall': noReinstall, drain,
   };
   return runners[scenario](h);
@@ -216,18 +219,29 @@ async function wipeAndReboot(h: HaLab, vm: string): Promise<void> {
 }
 
 /** 3. Destructive crash: the disk no longer boots; 3rc must reinstall it. */
-async function destructive(h: HaLab): Promise<CrashRun> {
-  const vm = 'vm14';
+function destructive(h: HaLab): Promise<CrashRun> {
+  return reinstalled(h, 'destructive');
+}
+
+/**
+ * A destructive crash: the boot sector wiped, 3rc must reinstall the VM with the profile its boot
+ * entry names; `more` checks what is particular to the run (after the checks of every reinstall).
+ */
+async function reinstalled(h: HaLab, scenario: Scenario, more?: (r: Run, events: number) => Promise<void>): Promise<CrashRun> {
+  const vm = SCENARIO_VM[scenario];
   await h.ssh(vm, 'echo before-the-crash > /root/crash-marker && sync');
   const keysBefore = h.latestHostKeys(vm);
-  const r = await Run.begin(h, 'destructive', vm);
-  return guarded(r, async () => {
+  const r = await Run.begin(h, scenario, vm);
+  let reinstall: number | undefined;
+  const run = await guarded(r, async () => {
     const events = h.lab.events.length;
     await wipeAndReboot(h, vm);
     await r.detected();
     const rein = await r.wait(toPhase('reinstalling'), 10 * MIN, 'decision to reinstall');
     r.checks.push(`reinstall decided ${secs(rein.at, r.t0)} s after the fault, reason ${rein.reason}`);
-    await h.lab.waitEvent(vm, (e: StoreEvent) => e.kind === 'install.done' && e.at > r.t0, 15 * MIN, 'install-done', events);
+    const done = await h.lab.waitEvent(vm, (e: StoreEvent) => e.kind === 'install.done' && e.at > r.t0, 15 * MIN, 'install-done', events);
+    reinstall = secs(done.at, rein.at);
+    r.notes.push(`reinstall ${reinstall} s (decision to reinstall -> install-done)`);
     await r.recovered(10 * MIN);
     if ((await h.ssh(vm, 'test -e /root/crash-marker && echo kept || echo gone')).trim() !== 'gone') fail('the marker written before the crash survived: not a fresh install');
     if ((await h.ssh(vm, 'cat /etc/3rc/role')).trim() !== 'middleware') fail('role middleware not applied after the reinstall');
@@ -237,7 +251,56 @@ async function destructive(h: HaLab): Promise<CrashRun> {
     r.checks.push('freshly installed: marker gone, new SSH host keys, role middleware applied, boot entry back to local');
     if (!(await h.learnedKeysMatch(vm))) fail('3rc did not learn the new SSH host keys from the install-done call');
     r.checks.push('3rc recorded the new SSH host keys in its store through the install-done call (its reboot rung can log in again)');
+    await more?.(r, events);
   });
+  return reinstall === undefined ? run : { ...run, reinstall_s: reinstall };
+}
+
+/** Points the boot entry of `vm` at `profile` (an install flip, then local at once): 3rc's next install of it uses that profile. */
+async function useProfile(h: HaLab, vm: string, profile: string): Promise<void> {
+  for (const body of [{ mode: 'install', profile, reason: `crash-test: ${profile}` }, { mode: 'local', reason: `crash-test: ${profile}` }]) {
+    const res = await h.lab.api('PUT', `/hosts/${vm}/boot`, body);
+    if (res.status !== 200) fail(`PUT /hosts/${vm}/boot ${JSON.stringify(body)}: ${res.status} ${JSON.stringify(res.body)}`);
+  }
+}
+
+/** The cloud-image profile of the lab (examples/lab.yaml) and the image profile it stands in for. */
+const CLOUD_PROFILE = 'debian12-cloud';
+const IMAGE_PROFILE = 'debian12-image';
+
+/**
+ * 3b. The destructive crash with the cloud-image rung: the VM's boot entry names the cloud-image
+ * profile, so 3rc's reinstall writes the image with only cloud-init's NoCloud pointer and boots it
+ * (kexec); its cloud-init fetches meta-data, user-data and network-config from 3rc, sets the host
+ * name, runs the role step and calls install-done with the host keys. Afterwards the entry names
+ * the image profile again.
+ */
+async function destructiveCloud(h: HaLab): Promise<CrashRun> {
+  const vm = SCENARIO_VM['destructive-cloud'];
+  const idBefore = (await h.ssh(vm, 'cat /var/lib/cloud/data/instance-id 2>/dev/null || echo none')).trim();
+  await useProfile(h, vm, CLOUD_PROFILE);
+  try {
+    return await reinstalled(h, 'destructive-cloud', async (r, events) => {
+      const { ip, mac } = h.lab.host(vm);
+      const mine = h.lab.events.slice(events).filter((e) => e.host === vm && e.at > r.t0);
+      const script = mine.find((e) => e.kind === 'http.kickstart' && e.data?.nocloud === undefined && e.data?.status === 200);
+      if (script?.data?.profile !== CLOUD_PROFILE || script.data.peer !== ip) fail(`install script: profile ${String(script?.data?.profile)} from ${String(script?.data?.peer)}, expected ${CLOUD_PROFILE} from ${ip}`);
+      // Bookworm's cloud-init (22.4) reads meta-data, user-data and vendor-data from a network seed;
+      // network-config only from a local one (newer releases fetch it too): its NIC keeps the DHCP
+      // address of the image's own network file, the host's reservation.
+      const served = ['meta-data', 'user-data', 'vendor-data', 'network-config'].filter((f) => mine.some((e) => e.kind === 'http.kickstart' && e.data?.nocloud === f && e.data?.status === 200 && e.data?.peer === ip));
+      if (!served.includes('meta-data') || !served.includes('user-data')) fail(`NoCloud files served to ${ip}: ${served.join(', ') || 'none'}; expected meta-data and user-data at least`);
+      r.checks.push(`installed by ${CLOUD_PROFILE}: its install script, then ${served.join(', ')} from /ci/${mac.replace(/:/g, '-')}/ fetched by the host's own cloud-init (${ip})`);
+      const [id, name, pointer, status] = (await h.ssh(vm, 'cat /var/lib/cloud/data/instance-id; hostname; grep -c "seedfrom: .*/ci/" /etc/cloud/cloud.cfg.d/90-3rc.cfg; timeout 120 cloud-init status --wait 2>&1 | tr -d ".\n"', 150_000)).trim().split('\n');
+      if (!id?.startsWith(`3rc-${vm}-`) || id === idBefore) fail(`instance-id ${id}, before the crash ${idBefore}: expected a new 3rc-${vm}-... one`);
+      if (name !== vm) fail(`hostname says ${name}, expected ${vm}`);
+      if (pointer !== '1') fail('no NoCloud seedfrom pointer in /etc/cloud/cloud.cfg.d/90-3rc.cfg');
+      if (!/status: done/.test(status ?? '')) fail(`cloud-init status: ${status}`);
+      r.checks.push(`cloud-init ran from 3rc's seed: instance-id ${id} (before: ${idBefore}), hostname ${name}, ${String(status).trim()}`);
+    });
+  } finally {
+    await useProfile(h, vm, IMAGE_PROFILE);
+  }
 }
 
 /** The other hypervisor of a two-host lab. */

@@ -393,9 +393,9 @@ export class HaLab {
   }
 }
 
-/** The host keys an install printed on a console (`3rc-install: ssh host key: TYPE BASE64`), the latest of each type. */
+/** The host keys an install printed on a console (`3rc-install: ssh host key: TYPE BASE64`, or 3rc-first-boot: from cloud-init), the latest of each type. */
 export function printedHostKeys(consoleText: string): string[] {
-  const all = [...consoleText.matchAll(/3rc-install: ssh host key: ((?:ssh|ecdsa)-[a-z0-9-]+) ([A-Za-z0-9+/=]+)/g)].map((m) => `${m[1]} ${m[2]}`);
+  const all = [...consoleText.matchAll(/3rc-(?:install|first-boot): ssh host key: ((?:ssh|ecdsa)-[a-z0-9-]+) ([A-Za-z0-9+/=]+)/g)].map((m) => `${m[1]} ${m[2]}`);
   const types = new Set(all.map((k) => k.split(' ')[0]));
   return all.slice(-types.size);
 }

@@ -14,7 +14,7 @@ import { parse, stringify } from 'yaml';
 import { packageRoot } from '../lib/paths.js';
 import type { StoreEvent } from '../store/store.js';
 import { createDisk, createVars, isUefi, startVm, type Firmware, type VmProcess } from './qemu.js';
-import { destroyLiveNetworks, LabNetwork } from './topology.js';
+import { destroyLiveNetworks, LabNetwork, labBudget } from './topology.js';
 import { SERVE_NODE_FLAGS } from '../lib/node-flags.js';
 import { formatEvent } from './trace-view.js';
 
@@ -185,7 +185,8 @@ export class RunningLab {
     let stderr = '';
     return new Promise((resolve, reject) => {
       let buf = '';
-      const timer = setTimeout(() => reject(new Error(`3rc did not get ready in 30 s: ${stderr}`)), 30_000);
+      const ms = labBudget(30_000);
+      const timer = setTimeout(() => reject(new Error(`3rc did not get ready in ${ms / 1000} s: ${stderr}`)), ms);
       server.stdout!.on('data', (d: Buffer) => {
         buf += d.toString();
         let i;
