@@ -23,11 +23,12 @@ import { hostSpec, renderIpxe } from './render.js';
 const root = packageRoot();
 const labFile = join(root, 'examples', 'lab.yaml');
 const raw = parse(readFileSync(labFile, 'utf8')) as { profiles: Array<Record<string, unknown>>; hosts: Array<Record<string, unknown>> };
-// A cloud-image profile (its install script: the image one; its user-data: the shipped template),
+// A cloud-image profile of its own (its install script: the image one; its user-data: the shipped
+// template; a role step that would break an unquoted shell context),
 // and a host whose MAC YAML 1.1 would read as a base-60 number if it were left bare.
-raw.profiles.push({ name: 'debian12-cloud', installer: 'cloud-image', kernel: 'lab/installer/vmlinuz', initrd: 'lab/installer/initrd.gz', template: 'debian12-image.sh.hbs', userData: 'debian12-cloud.user-data.hbs', vars: { image: 'lab/images/debian12-cloud.img.gz', rolePackages: "skip'; reboot #" } });
+raw.profiles.push({ name: 'cloud-t', installer: 'cloud-image', kernel: 'lab/installer/vmlinuz', initrd: 'lab/installer/initrd.gz', template: 'debian12-image.sh.hbs', userData: 'debian12-cloud.user-data.hbs', vars: { image: 'lab/images/debian12-cloud.img.gz', rolePackages: "skip'; reboot #" } });
 const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAID44RZjwns7VV9mDzLBXm4KmkA/k8ZeRkNZ+er5ecX8W ops@lab';
-raw.hosts.push({ name: 'vm16', mac: '52:54:00:12:34:56', ip: '10.77.0.16', profile: 'debian12-cloud', role: 'middleware', vars: { sshKeys: [KEY] } });
+raw.hosts.push({ name: 'vm16', mac: '52:54:00:12:34:56', ip: '10.77.0.16', profile: 'cloud-t', role: 'middleware', vars: { sshKeys: [KEY] } });
 const config = parseConfig(stringify(raw), labFile);
 const inventory = Inventory.fromConfig(config);
 const engine = new TemplateEngine({ templates: join(root, 'templates'), kickstarts: join(root, 'kickstarts') });
@@ -62,7 +63,7 @@ function cloudInitSchema(text: string, name: string): string {
 describe('NoCloud meta-data', () => {
   it('has an instance-id and the local-hostname, as cloud-init reads them', () => {
     const text = render(vm16, 'meta-data');
-    assert.deepEqual(pyyaml(text), { 'instance-id': instanceId('vm16', installing(vm16.mac, 'debian12-cloud')), 'local-hostname': 'vm16' });
+    assert.deepEqual(pyyaml(text), { 'instance-id': instanceId('vm16', installing(vm16.mac, 'cloud-t')), 'local-hostname': 'vm16' });
   });
 
   it('a new instance-id for each install, the same one for the same install, and never the token', () => {
@@ -107,7 +108,7 @@ describe('NoCloud user-data of a cloud-image profile', () => {
     assert.match(text, /^#cloud-config\n/);
     assert.match(cloudInitSchema(text, 'cloud-image.user-data'), /Valid cloud-config/);
     const keyless = { ...vm16, vars: {} };
-    const other = renderNoCloud(deps, keyless, installing(vm16.mac, 'debian12-cloud'), 'user-data').text;
+    const other = renderNoCloud(deps, keyless, installing(vm16.mac, 'cloud-t'), 'user-data').text;
     assert.doesNotMatch(other, /ssh_authorized_keys/);
     assert.match(cloudInitSchema(other, 'cloud-image-keyless.user-data'), /Valid cloud-config/);
   });
@@ -197,14 +198,14 @@ describe('the NoCloud seed on the kernel command line, through each loader', () 
   });
 
   it('cloud-image: the image installer\'s argument and the seed', () => {
-    const s = hostSpec(deps, vm16, installing(vm16.mac, 'debian12-cloud'));
+    const s = hostSpec(deps, vm16, installing(vm16.mac, 'cloud-t'));
     assert.match(s.args!, /^3rc\.image=http:\/\/10\.77\.0\.1\/ks\/52-54-00-12-34-56\?token=[0-9a-f]{32} ds=nocloud;s=http:\/\/10\.77\.0\.1\/ci\/52-54-00-12-34-56\/$/);
   });
 });
 
 describe('the preview (3rc render, GET /api/v1/hosts/NAME/render)', () => {
   it('shows the NoCloud files of a cloud-image or autoinstall host, exactly as /ci/<mac>/ serves them; none for a preseed host', () => {
-    const entry = installing(vm16.mac, 'debian12-cloud');
+    const entry = installing(vm16.mac, 'cloud-t');
     const p = preview(deps, vm16, entry);
     assert.deepEqual(Object.keys(p.nocloud!), ['meta-data', 'user-data', 'vendor-data', 'network-config']);
     for (const f of ['meta-data', 'user-data', 'vendor-data', 'network-config'] as const) assert.equal(p.nocloud![f].text, render(vm16, f, entry));
