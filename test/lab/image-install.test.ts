@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { serveInNetns, type NsServed } from '../dhcp/ns-serve.js';
 import { Lab, netnsUnavailable } from '../lib/netns.js';
-import { bridgeWithTap, nsRun } from '../lib/ns-run.js';
+import { bridgeWithTap, NS_SERVED, nsRun } from '../lib/ns-run.js';
 import { labBudget, LabNetwork, labWorkDir, teardownOnExit } from '../../src/lab/topology.js';
 import { ROOT, writeLabConfig, type LabConfig } from '../lib/serve.js';
 
@@ -108,13 +108,7 @@ describe('lab: a failed image install of a qemu VM from 3rc', { skip }, () => {
 
 
     cfg = await writeLabConfig({
-      servers: {
-        dhcp: { listen: '0.0.0.0', port: 67 },
-        tftp: { enabled: false },
-        http: { listen: '0.0.0.0', port: 80 },
-        dns: { listen: '0.0.0.0', port: 53 },
-      },
-      paths: { boot: join(ROOT, 'boot'), kickstarts: join(ROOT, 'kickstarts') },
+      ...NS_SERVED,
       profiles: [{
         name: 'debian12-image',
         installer: 'image',

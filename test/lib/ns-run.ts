@@ -1,5 +1,7 @@
 /** Runs a command inside a network namespace without blocking the event loop (a served 3rc's output keeps draining). */
 import { execFile, execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { ROOT } from './serve.js';
 
 export function nsRun(ns: string, cmd: string, args: string[], timeoutMs = 30_000): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -18,3 +20,14 @@ export function bridgeWithTap(ns: string): void {
   execFileSync('ip', ['-n', ns, 'link', 'set', 'tap0', 'master', 'br0']);
   for (const dev of ['tap0', 'br0']) execFileSync('ip', ['-n', ns, 'link', 'set', dev, 'up']);
 }
+
+/** Config for a 3rc served in a namespace (writeLabConfig changes): DHCP, HTTP and DNS on their ports there, no TFTP; this tree's boot files and kickstarts. */
+export const NS_SERVED = {
+  servers: {
+    dhcp: { listen: '0.0.0.0', port: 67 },
+    tftp: { enabled: false },
+    http: { listen: '0.0.0.0', port: 80 },
+    dns: { listen: '0.0.0.0', port: 53 },
+  },
+  paths: { boot: join(ROOT, 'boot'), kickstarts: join(ROOT, 'kickstarts') },
+};
