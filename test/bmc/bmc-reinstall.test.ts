@@ -158,7 +158,7 @@ describe('lab: BMC reinstall of a qemu physical host (ipmi_sim) by 3rc boot --in
     if (phases.length) console.log(`bmc-reinstall: phases\n${phases.map(([n, ms]) => `  ${secs(ms).padStart(8)}  ${n}`).join('\n')}`);
   });
 
-  it('boot --install: one-time PXE and a power cycle through the BMC, the install, a reboot from disk, back with its role', { timeout: labBudget(360_000) }, async () => {
+  it('boot --install: one-time PXE and a power cycle through the BMC, the install, a reboot from disk, back with its role', { timeout: labBudget(9 * 60_000) }, async () => {
     // The machine runs (from its empty disk) before the reinstall: the cycle powers off a running host.
     const on = await nsRun(ns, 'ipmitool', ['-I', 'lanplus', '-H', '127.0.0.1', '-U', SIM_USER, '-f', sim!.passwordFile, '-C', '3', 'chassis', 'power', 'on']);
     assert.equal(on.code, 0, on.stderr);
@@ -190,7 +190,7 @@ describe('lab: BMC reinstall of a qemu physical host (ipmi_sim) by 3rc boot --in
     const t2 = Date.now();
     // Up to install-done that power-on booted once, from the network (iPXE's ROM); its next boot
     // (the installer's reboot) is from the disk: the one-time override is gone.
-    await until('the reboot from disk', 90_000, () => (booted(readText(file('boot-2.log'))).length > 1 ? true : undefined), tail(2), 500);
+    await until('the reboot from disk', labBudget(90_000), () => (booted(readText(file('boot-2.log'))).length > 1 ? true : undefined), tail(2), 500);
     assert.deepEqual(booted(readText(file('boot-2.log'))).slice(0, 2), ['ROM', 'Hard Disk'], 'that power-on: not a network boot, then the disk');
     const console2 = readText(file('console-2.log'));
     const printed = printedHostKeys(console2);
@@ -200,7 +200,7 @@ describe('lab: BMC reinstall of a qemu physical host (ipmi_sim) by 3rc boot --in
     const knownHosts = join(work!.dir, 'known_hosts');
     writeFileSync(knownHosts, printed.map((k) => `${IP} ${k}`).join('\n') + '\n');
     const ssh = ['-i', key, '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=yes', '-o', `UserKnownHostsFile=${knownHosts}`, '-o', 'ConnectTimeout=5', `root@${IP}`];
-    const answer = await until('SSH into the installed system', 150_000, async () => {
+    const answer = await until('SSH into the installed system', labBudget(150_000), async () => {
       const r = await nsRun(ns, 'ssh', [...ssh, "hostname; cat /etc/3rc/role; ip -4 -o addr show scope global | awk '{print $4}'"], 20_000);
       return r.code === 0 ? r.stdout : undefined;
     }, tail(2), 2000);
