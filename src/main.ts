@@ -46,6 +46,8 @@ import { ByHostDriver } from './hypervisor/by-host.js';
 import { SshGuestAccess } from './hypervisor/guest.js';
 import { CommandDriver } from './hypervisor/command.js';
 import { buildFencer } from './hypervisor/fence.js';
+import { bmcTargetOf } from './bmc/machine.js';
+import { openBmc } from './bmc/open.js';
 import { LibvirtDriver } from './hypervisor/libvirt.js';
 import { SshPool } from './hypervisor/ssh.js';
 import { scalarVars } from './lib/command-template.js';
@@ -338,6 +340,11 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
       const app = createApp({
         hostKeys, // learned host keys
         p2v,
+        // `3rc boot HOST --install` and POST /hosts/NAME/power: the config file's BMC, opened per call.
+        bmc: (name: string) => {
+          const t = bmcTargetOf(config, name);
+          return t && openBmc(t, { log: log.child({ server: 'bmc' }), clock });
+        },
         loaders,
         bootConfigs: httpConfigs,
         reload: () => reload(),

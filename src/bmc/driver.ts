@@ -58,6 +58,8 @@ export interface BmcTarget {
   user: string;
   passwordFile: string;
   caFile?: string;
+  /** IPMI: ipmitool -C. */
+  cipherSuite?: number;
 }
 
 export interface ReadBackOptions {

@@ -15,7 +15,7 @@ import { readSecret, secretFileWarning } from './secret.js';
 export function openBmc(t: BmcTarget, opts: { log?: Logger; clock?: Clock } = {}): BmcDriver {
   const warning = secretFileWarning(t.passwordFile);
   if (warning) opts.log?.warn({ hypervisor: t.host }, `bmc: ${warning}`);
-  if (t.driver === 'ipmi') return new IpmiDriver({ host: t.host, address: t.address, user: t.user, passwordFile: t.passwordFile, clock: opts.clock });
+  if (t.driver === 'ipmi') return new IpmiDriver({ host: t.host, address: t.address, user: t.user, passwordFile: t.passwordFile, cipherSuite: t.cipherSuite, clock: opts.clock });
   // Read when used, so that a file missing at startup fails that BMC's calls (a fence: unknown), not 3rc.
   const caFile = t.caFile;
   const ca = caFile

@@ -117,14 +117,15 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
       return hosts.run(configPath(values, io), { json: values.json === true }, io);
     }
     case 'boot': {
-      const { values, positionals } = parse(rest, { ...configOption, install: { type: 'boolean' }, local: { type: 'boolean' } });
+      const { values, positionals } = parse(rest, { ...configOption, install: { type: 'boolean' }, local: { type: 'boolean' }, 'no-power': { type: 'boolean' } });
       if (values.help) return io.out(boot.help), EXIT_OK;
       const [host, profile, extra] = positionals;
       if (!host) throw usage('name the host: 3rc boot HOST --install [PROFILE] | --local');
       if (values.install === values.local) throw usage('give exactly one of --install [PROFILE] or --local');
       if (values.local && profile) throw usage(`unexpected argument ${profile}: --local takes no profile`);
       if (extra) throw usage(`unexpected argument ${extra}`);
-      return boot.run(configPath(values, io), host, values.install ? { mode: 'install', profile } : { mode: 'local' }, io);
+      if (values.local && values['no-power']) throw usage('--no-power goes with --install');
+      return boot.run(configPath(values, io), host, values.install ? { mode: 'install', profile, noPower: values['no-power'] === true } : { mode: 'local' }, io);
     }
     case 'render': {
       const { values, positionals } = parse(rest, { ...configOption, profile: { type: 'string' }, only: { type: 'string' } });

@@ -401,6 +401,23 @@ const profile = z.strictObject({
   vars,
 });
 
+/** A machine's BMC (hosts[].bmc, hypervisors[].bmc): IPMI over LAN or Redfish. */
+const bmc = z.strictObject({
+  driver: z.enum(['ipmi', 'redfish']),
+  /** host or host:port (IPMI default port 623, Redfish 443); Redfish also takes https://host:port. */
+  address: z.string().min(1),
+  user: z.string().min(1),
+  /** File holding the password (mode 0600). */
+  passwordFile: z.string().min(1),
+  /** Redfish: the CA that signed the BMC's certificate (pinned). Default: the system's CAs. TLS is always verified. */
+  caFile: z.string().min(1).optional(),
+  /**
+   * IPMI: the RMCP+ cipher suite (ipmitool -C), e.g. 3 or 17. Default: none given, ipmitool asks
+   * the BMC for its suites (some BMCs do not answer that, which costs seconds per call).
+   */
+  cipherSuite: z.number().int().min(0).max(17).optional(),
+});
+
 const host = z.strictObject({
   name: hostname,
   mac,
@@ -454,6 +471,11 @@ const host = z.strictObject({
       timeout: duration.prefault(30),
     })
     .optional(),
+  /**
+   * Its BMC (as hypervisors[].bmc; config file only, never through the API): `3rc boot HOST
+   * --install` sets a one-time PXE boot through it and power-cycles the host. Default: none.
+   */
+  bmc: bmc.optional(),
   vars,
 });
 
@@ -504,18 +526,7 @@ const hypervisor = z.strictObject({
    * when `fence` commands are set too. The password comes from `passwordFile` (its first line),
    * never from the config; a file that others can read is used with a warning. Default: none.
    */
-  bmc: z
-    .strictObject({
-      driver: z.enum(['ipmi', 'redfish']),
-      /** host or host:port (IPMI default port 623, Redfish 443); Redfish also takes https://host:port. */
-      address: z.string().min(1),
-      user: z.string().min(1),
-      /** File holding the password (mode 0600). */
-      passwordFile: z.string().min(1),
-      /** Redfish: the CA that signed the BMC's certificate (pinned). Default: the system's CAs. TLS is always verified. */
-      caFile: z.string().min(1).optional(),
-    })
-    .optional(),
+  bmc: bmc.optional(),
   /**
    * driver: libvirt only: extra flags of `virsh migrate --live` when a drain moves VMs off this
    * host, e.g. [--unsafe] when the disks use a cache mode libvirt deems unsafe to migrate.

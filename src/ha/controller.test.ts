@@ -115,6 +115,16 @@ describe('HA controller against the simulated cluster', () => {
     assert.match(String((fenced?.data as { detail?: string }).detail), /^fence read back hv1 off \(hv1 was down in the last pass\)$/);
   });
 
+  it('the fence outcome says how the host was fenced when the fencer tells (its BMC)', async () => {
+    const w = await buildWorld(opts());
+    Object.assign(w.sim, { via: (host: string) => (host === 'hv1' ? 'its BMC (ipmi)' : undefined) });
+    await w.run(15 * S);
+    w.sim.hostDown('hv1');
+    await w.run(300 * S);
+    const fenced = (await w.store.queryEvents({ vm: 'vm10', kind: 'ha.done' })).find((e) => (e.data as { action?: string }).action === 'fence');
+    assert.match(String((fenced?.data as { detail?: string }).detail), /^fence through its BMC \(ipmi\) read back hv1 off \(hv1 was down in the last pass\)$/);
+  });
+
   it('an installer that reports failure moves the reinstall to another host at once (after a fence)', async () => {
     const w = await buildWorld(opts());
     await w.run(15 * S);

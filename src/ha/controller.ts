@@ -584,7 +584,9 @@ export class HaController implements Service {
     if (!this.d.fencer) return { off: false, detail: `${host} unreachable and no fence command configured` };
     try {
       const power = await this.d.fencer.fence(host);
-      return power === 'off' ? { off: true, detail: `fence read back ${host} off${why}` } : { off: false, detail: `fence read back ${host} ${power}${why}` };
+      const via = this.d.fencer.via?.(host);
+      const fence = via ? `fence through ${via}` : 'fence';
+      return power === 'off' ? { off: true, detail: `${fence} read back ${host} off${why}` } : { off: false, detail: `${fence} read back ${host} ${power}${why}` };
     } catch (err) {
       return { off: false, detail: `fence failed: ${(err as Error).message}` };
     }

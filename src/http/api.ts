@@ -10,6 +10,7 @@ import { requireToken } from './auth.js';
 import { apiError } from './errors.js';
 import { backupHandler } from './backup-route.js';
 import { POWER_FROM_CONFIG_ONLY, syncBootEntries } from '../inventory/catalog.js';
+import { bmcRouter } from './bmc-routes.js';
 
 /** Events per page of the event reads; a larger `limit` is cut to this (page on with `before`). */
 export const MAX_EVENT_PAGE = 1000;
@@ -22,6 +23,7 @@ function refuseHostCommands(body: unknown): void {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return;
   if ('power' in body) throw new InputError(ErrorCodes.API, `power: ${POWER_FROM_CONFIG_ONLY}`, 'power');
   if ('fence' in body) throw new InputError(ErrorCodes.API, 'fence: fence commands run on the 3rc host, so they come from the config file only (hypervisors[].fence)', 'fence');
+  if ('bmc' in body) throw new InputError(ErrorCodes.API, 'bmc: a BMC is driven from the 3rc host with a password file there, so it comes from the config file only (hosts[].bmc)', 'bmc');
 }
 
 function limitParam(v: unknown): number {
@@ -250,5 +252,7 @@ export function apiRouter(deps: AppDeps): Router {
     res.json(events);
   });
 
+  // POST /hosts/NAME/power: through the host's BMC (bmc-routes.ts).
+  r.use(bmcRouter(deps, auth));
   return r;
 }

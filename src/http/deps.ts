@@ -21,6 +21,7 @@ import type { LiveFeed } from './live-feed.js';
 import type { VirtualFiles } from '../boot/virtual.js';
 import type { LoaderWatch } from '../boot/loader-watch.js';
 import type { ReloadPlan } from '../config/reload.js';
+import type { BmcDriver } from '../bmc/driver.js';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -64,6 +65,8 @@ export interface AppDeps {
   loaders?: LoaderWatch | undefined;
   /** Loader configs generated under /boot/files (render/boot-configs.ts, over HTTP); absent: files only. */
   bootConfigs?: VirtualFiles | undefined;
+  /** The BMC driver of a host or hypervisor (bmc/machine.ts bmcTargetOf); absent or undefined: it has none (409). */
+  bmc?: ((name: string) => BmcDriver | undefined) | undefined;
   /** Physical-to-virtual migration (`3rc p2v`); absent: the API answers 409. */
   p2v?: P2vService | undefined;
   /** Web dashboard: its live feed and HA budget; without it the page still loads, without live updates. */

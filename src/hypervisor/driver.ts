@@ -60,4 +60,6 @@ export interface GuestAccess {
 export interface Fencer {
   /** Powers the host off and reads back its power state; 'unknown' when it cannot tell. */
   fence(host: string): Promise<'off' | 'on' | 'unknown'>;
+  /** How the host is fenced (e.g. "its BMC (ipmi)"), for the recorded outcome; absent: not said. */
+  via?(host: string): string | undefined;
 }

@@ -79,6 +79,10 @@ describe('fencing through the BMC', () => {
     assert.throws(() => readFileSync(calls, 'utf8'), /ENOENT/);
     assert.equal(await f.fence('hv2'), 'off');
     assert.equal(readFileSync(calls, 'utf8'), 'off\n');
+    // What the HA controller records with the fence's outcome.
+    assert.equal(f.via('hv1'), 'its BMC (fake)');
+    assert.equal(f.via('hv2'), 'its fence command');
+    assert.equal(f.via('hv3'), undefined);
   });
 
   it('buildFencer: none without bmc or fence; a BMC wins over fence commands', async () => {

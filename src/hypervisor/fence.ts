@@ -67,6 +67,11 @@ export class BmcFencer implements Fencer {
     return this.bmcs.has(host);
   }
 
+  /** The driver kind of the host's BMC (ipmi, redfish); undefined without one. */
+  kind(host: string): string | undefined {
+    return this.bmcs.get(host)?.kind;
+  }
+
   async fence(host: string): Promise<'off' | 'on' | 'unknown'> {
     const bmc = this.bmcs.get(host);
     if (!bmc) return 'unknown';
@@ -88,6 +93,13 @@ export class HostFencer implements Fencer {
 
   fence(host: string): Promise<'off' | 'on' | 'unknown'> {
     return this.byBmc.has(host) ? this.byBmc.fence(host) : this.byCommand.fence(host);
+  }
+
+  /** "its BMC (ipmi)" or "its fence command"; undefined for a host with neither. */
+  via(host: string): string | undefined {
+    const kind = this.byBmc.kind(host);
+    if (kind) return `its BMC (${kind})`;
+    return this.byCommand.has(host) ? 'its fence command' : undefined;
   }
 }
 

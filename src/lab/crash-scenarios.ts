@@ -335,6 +335,21 @@ async function checkFencedWithoutSsh(r: Run, vm: string, dead: string): Promise<
   if (detected && fence) r.notes.push(`detection -> fence command: ${((fence.at - detected.at) / 1000).toFixed(1)} s; fence command -> read back off: ${((done.at - fence.at) / 1000).toFixed(1)} s`);
 }
 
+/**
+ * Where the lab gave the fenced host a BMC (ipmi_sim, HaLab.bmcs), the fence went through it:
+ * 3rc's recorded fence outcome says its BMC driver read the host back off, and the BMC's
+ * chassis program was asked for a power-off since `offsBefore` (HaLab.bmcPowerOffs).
+ */
+async function checkBmcFence(r: Run, vm: string, host: string, offsBefore: number): Promise<void> {
+  if (!r.h.bmcs.has(host)) return;
+  const done = (await r.decisions(vm)).find((d) => d.kind === 'ha.done' && (d.data as { action?: string }).action === 'fence' && d.reason === 'off');
+  const detail = String((done?.data as { detail?: string } | undefined)?.detail);
+  if (!detail.startsWith(`fence through its BMC (ipmi) read back ${host} off`)) fail(`${vm}: expected the fence of ${host} through its BMC (ipmi) read back off; its outcome says: ${detail}`);
+  const offs = r.h.bmcPowerOffs(host) - offsBefore;
+  if (offs < 1) fail(`${host}'s BMC (ipmi_sim) was asked for no power-off, yet 3rc says it fenced through it`);
+  r.checks.push(`${host} fenced through its BMC: 3rc's IPMI driver (ipmitool lanplus to ipmi_sim) powered it off and read back off; the BMC got ${offs} power-off(s)`);
+}
+
 /** 4. The VM's hypervisor dies: every process killed and its links cut. */
 async function hypervisorDies(h: HaLab): Promise<CrashRun> {
   if (!h.fence) await h.setConfig({ enabled: true, fence: true });
@@ -343,6 +358,7 @@ async function hypervisorDies(h: HaLab): Promise<CrashRun> {
   const dead = h.runningOn(vm)!;
   const alive = other(dead);
   const victims = (['vm14', 'vm15'] as const).filter((v) => h.runningOn(v) === dead);
+  const offs = h.bmcPowerOffs(dead);
   return guarded(r, async () => {
     const hv = h.hv.get(dead)!;
     hv.kill();
@@ -359,6 +375,7 @@ async function hypervisorDies(h: HaLab): Promise<CrashRun> {
     }
     r.checks.push(`${victims.join(' and ')} restarted on ${alive}`);
     await checkFencedWithoutSsh(r, vm, dead);
+    await checkBmcFence(r, vm, dead, offs);
     h.lab.net.setHostLink(dead, true, 'all');
     await hv.powerOn();
     r.checks.push(`${dead} powered on again (its VMs stay on ${alive})`);
@@ -373,6 +390,7 @@ async function partition(h: HaLab, fenced: boolean): Promise<CrashRun> {
   const cut = h.runningOn(vm)!;
   const target = other(cut);
   const [orig] = h.copies(vm);
+  const offs = h.bmcPowerOffs(cut);
   return guarded(r, async () => {
     h.lab.net.setHostLink(cut, false, 'all');
     await r.detected();
@@ -397,9 +415,10 @@ async function partition(h: HaLab, fenced: boolean): Promise<CrashRun> {
     if (h.runningOn(vm) !== target) fail(`expected ${vm} started on ${target}`);
     await checkFencedFirst(r, vm, target);
     if (h.hv.get(cut)!.pids().length > 0) fail(`${cut} was fenced but processes are left in it`);
+    await checkBmcFence(r, vm, cut, offs);
     h.lab.net.setHostLink(cut, true, 'all');
     await h.hv.get(cut)!.powerOn();
-    r.checks.push(`${cut} was powered off by its fence command; powered on again afterwards`);
+    r.checks.push(`${cut} was powered off by its ${h.bmcs.has(cut) ? 'BMC' : 'fence command'}; powered on again afterwards`);
   });
 }
 

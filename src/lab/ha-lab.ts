@@ -18,6 +18,7 @@ import { gmondConf } from './ganglia.js';
 import { domainXml, HypervisorHost, type SeenStart } from './hypervisor.js';
 import { deepMerge, LAB_SERVER_IP, labConfig, RunningLab } from './lab.js';
 import { DoubleStartWatch, LifecycleLog, netnsInode, qemuProcesses, type QemuProc } from './qemu-procs.js';
+import { chassisProgram, SIM_USER, startIpmiSim, type IpmiSim } from './ipmi-sim.js';
 
 type Obj = Record<string, unknown>;
 
@@ -60,6 +61,8 @@ export class HaLab {
   extra: HaLabExtra = {};
   /** libvirt's lifecycle events of both hosts since the lab started (the double-start watch). */
   readonly lifecycle = new LifecycleLog();
+  /** Each hypervisor's BMC (ipmi_sim beside 3rc, hypervisorChassis): what 3rc fences through. */
+  readonly bmcs = new Map<string, IpmiSim>();
 
   private constructor(
     readonly lab: RunningLab,
@@ -106,7 +109,11 @@ export class HaLab {
         writeFileSync(join(dotSsh, 'id_ed25519'), readFileSync(key), { mode: 0o600 });
         writeFileSync(join(dotSsh, 'known_hosts'), [...hv.values()].map((y) => y.knownHostsLine).join('\n') + '\n');
       }
-      log(`ha-lab: hv1 and hv2 up (libvirtd, sshd, gmond) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+      // Their BMCs, on the loopback of 3rc's namespace (one UDP port each).
+      for (const [i, x] of HYPERVISORS.entries()) {
+        h.bmcs.set(x.name, await startIpmiSim({ netns: lab.net.serverNs, port: 623 + i, chassis: hypervisorChassis(hv.get(x.name)!.ns) }));
+      }
+      log(`ha-lab: hv1 and hv2 up (libvirtd, sshd, gmond, an ipmi_sim BMC each) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
       for (const vm of vms) h.defineEverywhere(vm);
       if (vms.length) await h.installAll([...vms]);
       await h.setConfig({ enabled: true, fence: false }, 'SIGTERM');
@@ -234,8 +241,18 @@ export class HaLab {
 
   /** Restarts 3rc with HA on or off, with or without fence commands. */
   async setConfig(c: { enabled: boolean; fence: boolean }, signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
-    await this.lab.restartServer({ signal, configChanges: haConfig(this.lab.workDir, this.lab.net.prefix, c, this.vms, this.extra) });
+    await this.lab.restartServer({ signal, configChanges: haConfig(this.lab.workDir, this.lab.net.prefix, c, this.vms, this.extra, this.bmcTargets()) });
     this.fence = c.fence;
+  }
+
+  /** Where 3rc reaches each hypervisor's BMC. */
+  bmcTargets(): Record<string, LabBmc> {
+    return Object.fromEntries([...this.bmcs].map(([name, s]) => [name, { address: s.address, passwordFile: s.passwordFile }]));
+  }
+
+  /** How many power-offs the hypervisor's BMC was asked for so far (its chassis program's log). */
+  bmcPowerOffs(host: string): number {
+    return this.bmcs.get(host)?.calls().filter((c) => c.endsWith(' set power 0')).length ?? 0;
   }
 
   /** Restarts 3rc with its current config (SIGKILL: a crash); `whileDown` runs between the kill and the start. */
@@ -389,6 +406,7 @@ export class HaLab {
         /* gone */
       }
     }
+    for (const b of this.bmcs.values()) await b.close();
     await this.lab.stop();
   }
 }
@@ -408,14 +426,38 @@ export function describeDecision(d: Decision): string {
   return `${d.vm}: ${String(data.action ?? 'action')} done: ${String(d.reason)}${data.detail ? ` (${String(data.detail)})` : ''}`;
 }
 
+/** Where 3rc reaches a lab hypervisor's BMC (ipmi_sim, IPMI over LAN). */
+export interface LabBmc {
+  address: string;
+  passwordFile: string;
+}
+
+/**
+ * A lab hypervisor's power supply as ipmi_sim's chassis control program: power off kills every
+ * process of the host's network namespace (libvirtd, sshd, its VMs' qemu: a power cut), the
+ * power reads back on while any process is left in it. Power on is the lab's own
+ * (HypervisorHost.powerOn restarts the host's daemons), so the BMC's is a no-op.
+ */
+export function hypervisorChassis(ns: string): (dir: string) => string {
+  return (d) =>
+    chassisProgram(
+      d,
+      `power_get() { if ip netns pids '${ns}' | grep -q .; then echo 1; else echo 0; fi; }
+power_on() { :; }
+power_off() { for p in $(ip netns pids '${ns}'); do kill -9 "$p"; done; return 0; }
+power_reset() { power_off; }`,
+    );
+}
+
 /**
  * The config changes of the crash tests over examples/lab.yaml: only the two HA VMs, the
  * hypervisors reached with the lab's key and known_hosts, HA timings for a test, Ganglia from
- * the collector, and (fence) an out-of-band power-off for each hypervisor: the machine's kernel
- * killing every process of the host's namespaces stands in for its BMC, and the read-back is
- * "no process left in it".
+ * the collector, and (fence) an out-of-band power-off for each hypervisor: through its BMC
+ * (`bmcs`: ipmi_sim, hypervisorChassis) where it has one, else a fence command. Either way the
+ * machine's kernel killing every process of the host's namespaces stands in for the power cut,
+ * and the read-back is "no process left in it".
  */
-export function haConfig(workDir: string, prefix: string, c: { enabled: boolean; fence: boolean }, vms: readonly string[] = HA_VMS, extra: HaLabExtra = {}): Obj {
+export function haConfig(workDir: string, prefix: string, c: { enabled: boolean; fence: boolean }, vms: readonly string[] = HA_VMS, extra: HaLabExtra = {}, bmcs: Readonly<Record<string, LabBmc>> = {}): Obj {
   const key = join(workDir, 'id_ed25519');
   const hypervisors = HYPERVISORS.map((h) => ({
     name: h.name,
@@ -427,7 +469,9 @@ export function haConfig(workDir: string, prefix: string, c: { enabled: boolean;
     // Every lab host shares this machine's kernel, so Ganglia's load is the machine's: no limit.
     loadThreshold: 1000,
     capacity: { cpus: 4, memoryMb: 4096, vms: 4 },
-    ...(c.fence
+    ...(c.fence && bmcs[h.name]
+      ? { bmc: { driver: 'ipmi', address: bmcs[h.name]!.address, user: SIM_USER, passwordFile: bmcs[h.name]!.passwordFile, cipherSuite: 3 } }
+      : c.fence
       ? {
           fence: {
             off: 'for p in $(ip netns pids {{ns}}); do kill -9 $p; done; sleep 1',

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { IpmiDriver } from '../../src/bmc/ipmi.js';
 import { BmcFencer } from '../../src/hypervisor/fence.js';
-import { chassisProgram, SIM_USER, startIpmiSim, type IpmiSim } from './ipmi-sim.js';
+import { chassisProgram, qemuPower, SIM_USER, startIpmiSim, type IpmiSim } from './ipmi-sim.js';
 
 async function freeTcpPort(): Promise<number> {
   const s = createServer();
@@ -29,11 +29,7 @@ function machine(serialPort: number): (dir: string) => string {
   return (d) =>
     chassisProgram(
       d,
-      `alive() { [ -f "$d/qemu.pid" ] && kill -0 "$(cat "$d/qemu.pid")" 2>/dev/null; }
-power_get() { if alive; then echo 1; else echo 0; fi; }
-power_on() {
-  alive && return 0
-  n=$(( $(cat "$d/boots" 2>/dev/null || echo 0) + 1 )); echo $n > "$d/boots"
+      qemuPower(`  n=$(( $(cat "$d/boots" 2>/dev/null || echo 0) + 1 )); echo $n > "$d/boots"
   nic=e1000,netdev=n0
   # The one-time override: this boot tries the network first, and uses it up.
   [ "$(cat "$d/boot" 2>/dev/null)" = pxe ] && nic="$nic,bootindex=1"
@@ -42,16 +38,7 @@ power_on() {
     -netdev user,id=n0,restrict=on -device "$nic" \\
     -chardev file,id=dbg,path="$d/boot-$n.log" -device isa-debugcon,iobase=0x402,chardev=dbg \\
     -chardev socket,id=ipmi0,host=127.0.0.1,port=${serialPort},reconnect=1 \\
-    -device ipmi-bmc-extern,id=bmc0,chardev=ipmi0 -device isa-ipmi-kcs,bmc=bmc0 >> "$d/qemu.out" 2>&1 </dev/null
-}
-# IPMI "power off" is a hard off (the soft one is "power soft"); ipmi_sim gives this program
-# about a second, so no long wait here: the BMC's read-back says when the process is gone.
-power_off() {
-  alive && kill -9 "$(cat "$d/qemu.pid")"
-  i=0; while alive && [ $i -lt 5 ]; do sleep 0.1; i=$((i+1)); done
-  return 0
-}
-power_reset() { power_off; power_on; }`,
+    -device ipmi-bmc-extern,id=bmc0,chardev=ipmi0 -device isa-ipmi-kcs,bmc=bmc0 >> "$d/qemu.out" 2>&1 </dev/null`),
     );
 }
 

@@ -13,12 +13,13 @@
  * Needs root, qemu-system-x86_64, curl and the boot/lab files; skips with the reason otherwise.
  */
 import assert from 'node:assert/strict';
-import { execFile, execFileSync, type ChildProcess } from 'node:child_process';
+import { type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { serveInNetns, type NsServed } from '../dhcp/ns-serve.js';
 import { Lab, netnsUnavailable } from '../lib/netns.js';
+import { bridgeWithTap, NS_SERVED, nsRun } from '../lib/ns-run.js';
 import { labBudget, LabNetwork, labWorkDir, teardownOnExit } from '../../src/lab/topology.js';
 import { ROOT, writeLabConfig, type LabConfig } from '../lib/serve.js';
 
@@ -42,16 +43,6 @@ function whyNot(): string | undefined {
 }
 const skip = whyNot();
 if (skip) console.log(`image install test skipped: ${skip}`);
-
-/** Runs a command inside a namespace without blocking the event loop (3rc's output keeps draining). */
-function nsRun(ns: string, cmd: string, args: string[], timeoutMs = 30_000): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile('ip', ['netns', 'exec', ns, cmd, ...args], { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
@@ -113,21 +104,11 @@ describe('lab: a failed image install of a qemu VM from 3rc', { skip }, () => {
     untrack = teardownOnExit(() => LabNetwork.destroyAll(lab.prefix));
     ns = lab.netns('srv');
     // 3rc's side of the lab: a bridge at 10.77.0.1 with the VM's tap on it. No route out.
-    execFileSync('ip', ['-n', ns, 'link', 'add', 'br0', 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0']);
-    execFileSync('ip', ['-n', ns, 'addr', 'add', '10.77.0.1/24', 'dev', 'br0']);
-    execFileSync('ip', ['-n', ns, 'tuntap', 'add', 'dev', 'tap0', 'mode', 'tap']);
-    execFileSync('ip', ['-n', ns, 'link', 'set', 'tap0', 'master', 'br0']);
-    for (const dev of ['tap0', 'br0']) execFileSync('ip', ['-n', ns, 'link', 'set', dev, 'up']);
+    bridgeWithTap(ns);
 
 
     cfg = await writeLabConfig({
-      servers: {
-        dhcp: { listen: '0.0.0.0', port: 67 },
-        tftp: { enabled: false },
-        http: { listen: '0.0.0.0', port: 80 },
-        dns: { listen: '0.0.0.0', port: 53 },
-      },
-      paths: { boot: join(ROOT, 'boot'), kickstarts: join(ROOT, 'kickstarts') },
+      ...NS_SERVED,
       profiles: [{
         name: 'debian12-image',
         installer: 'image',
