@@ -59,7 +59,6 @@ import { vmSpecs } from './ha/from-config.js';
 import { registerAdmission } from './ha/admission-metrics.js';
 import { activeHa, inactiveHa, type HaView } from './ha/view.js';
 import { HypervisorOps } from './ha/hv-ops.js';
-import { openBmc } from './bmc/open.js';
 import type { BootTrace } from './inventory/trace.js';
 import { LiveFeed } from './http/live-feed.js';
 import { P2vService } from './p2v/service.js';
