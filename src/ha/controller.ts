@@ -610,9 +610,7 @@ export class HaController implements Service {
       const prefer = c.prefer ?? (target !== null && !c.avoid.includes(target) ? target : null);
       return { name: c.vm, cpus: spec.cpus, memoryMb: spec.memoryMb, priority: spec.priority, prefer, avoid: c.avoid };
     });
-    // Rules need where every VM is (a map of every VM): built only when there are rules.
-    const ruled = this.rules.groups.length > 0 || this.rules.vms.size > 0;
-    const rules = ruled ? new RuleIndex(this.rules, new Map([...this.states.values()].map((s) => [s.vm, s.target ?? s.host]))) : undefined;
+    const rules = this.ruleIndex();
     const plan = planBatch(this.hostLoads(), requests, {
       maxStartsPerHost: this.d.maxStartsPerHost ?? 4, inFlight, ...(rules ? { rules } : {}), order: this.orderGate(batch.map((c) => c.vm), now),
     });
@@ -691,6 +689,12 @@ export class HaController implements Service {
     });
   }
 
+  /** The placement rules with where every VM is now; built only when there are rules. */
+  private ruleIndex(): RuleIndex | undefined {
+    const ruled = this.rules.groups.length > 0 || this.rules.vms.size > 0;
+    return ruled ? new RuleIndex(this.rules, new Map([...this.states.values()].map((s) => [s.vm, s.target ?? s.host]))) : undefined;
+  }
+
   // ---- maintenance and drain -------------------------------------------------------------------
 
   /** In maintenance: set at run time, else per the config. */
@@ -746,7 +750,10 @@ export class HaController implements Service {
         }
         candidates.push({ name: s.vm, cpus: spec.cpus, memoryMb: spec.memoryMb, priority: spec.priority, phase: s.phase, running });
       }
-      const plan = planDrain(host, this.hostLoads(), candidates, { live: true });
+      // The same rules as a recovery, and the failover reserve kept free (a drain is no restart).
+      const rules = this.ruleIndex();
+      const reserve = this.d.admission?.reserve;
+      const plan = planDrain(host, this.hostLoads(), candidates, { live: true, ...(rules ? { rules } : {}), ...(reserve ? { reserve } : {}) });
       report.idle = plan.idle;
       await record('planned', { detail: plan.steps.map((x) => `${x.vm} -> ${x.to}`).join(', ') || 'no VM runs there' });
       if (plan.blocked) {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { SimTimings } from '../hypervisor/sim.js';
 import { SqliteStore } from '../store/sqlite.js';
+import { placementRules, RuleIndex } from './affinity.js';
 import { planDrain, type DrainCandidate } from './drain.js';
 import type { HostLoad } from './placement.js';
 import { seededRng } from './random.js';
@@ -36,6 +37,20 @@ describe('drain plan (pure)', () => {
     assert.equal(p.blocked?.vm, 'vm11');
     assert.equal(p.blocked?.why, 'no hypervisor can take vm11: hv2 memory, hv3 down');
     assert.match(planDrain('hv1', [host('hv1')], [vm('vm10')], { live: true }).blocked!.why, /hv1 is the only hypervisor/);
+  });
+
+  it('the placement rules hold: strict anti-affinity and required hosts pick the destination, or stop the drain naming the rule', () => {
+    const hosts = [host('hv1', { vms: 2 }), host('hv2', { vms: 1 }), host('hv3', { vms: 1, loadFive: 2 })];
+    // db1 runs on hv2: db2 (hv1) must not join it, although hv2 is the least loaded.
+    const where = new Map<string, string | null>([['db1', 'hv2'], ['db2', 'hv1'], ['app', 'hv1'], ['web', 'hv3']]);
+    const rules = new RuleIndex(placementRules([{ kind: 'anti-affinity', strict: true, vms: ['db1', 'db2'] }], [{ name: 'app', hosts: ['hv1', 'hv3'] }]), where);
+    const p = planDrain('hv1', hosts, [vm('db2'), vm('app')], { live: true, rules });
+    assert.equal(p.blocked, null);
+    assert.deepEqual(p.steps.map((x) => `${x.vm}->${x.to}`).sort(), ['app->hv3', 'db2->hv3']);
+    // Without hv3, db2 has nowhere to go: the reason names the rule.
+    const q = planDrain('hv1', hosts.slice(0, 2), [vm('db2')], { live: true, rules });
+    assert.equal(q.blocked?.vm, 'db2');
+    assert.match(q.blocked!.why, /anti-affinity with db1 on hv2/);
   });
 
   it('never touches a VM that HA is recovering', () => {

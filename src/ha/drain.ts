@@ -6,7 +6,8 @@
  * cannot move stops the drain with its reason: a drain never leaves a VM without a host, and it
  * never touches a VM that HA is recovering.
  */
-import { disqualified, planBatch, type HostLoad, type VmDemand } from './placement.js';
+import type { RuleIndex } from './affinity.js';
+import { disqualified, planBatch, type HostLoad, type PlanOptions, type VmDemand } from './placement.js';
 
 /** A VM whose HA state puts it on the drained host. */
 export interface DrainCandidate extends VmDemand {
@@ -39,7 +40,7 @@ const MOVABLE = new Set(['running', 'disabled']);
  * Plans the drain of `host`. `live`: the driver can migrate (MIGRATION_UNSUPPORTED at run time
  * still falls back to cold). O(V x H).
  */
-export function planDrain(host: string, hosts: readonly HostLoad[], vms: readonly DrainCandidate[], opts: { live: boolean }): DrainPlan {
+export function planDrain(host: string, hosts: readonly HostLoad[], vms: readonly DrainCandidate[], opts: { live: boolean; rules?: RuleIndex; reserve?: PlanOptions['reserve'] }): DrainPlan {
   const plan: DrainPlan = { host, steps: [], idle: [], blocked: null };
   const loads = hosts.map((h) => (h.name === host ? { ...h, maintenance: true } : h));
   const busy = vms.find((v) => !MOVABLE.has(v.phase));
@@ -50,11 +51,16 @@ export function planDrain(host: string, hosts: readonly HostLoad[], vms: readonl
   const moving = vms.filter((v) => v.running);
   plan.idle = vms.filter((v) => !v.running).map((v) => v.name).sort();
   // No start limit: the moves run one after another.
-  const batch = planBatch(loads, moving.map((v) => ({ ...v, prefer: null, avoid: [host] })), { maxStartsPerHost: Number.MAX_SAFE_INTEGER });
+  // Placement rules (anti-affinity, required hosts, ...) and the failover reserve hold here too.
+  const batch = planBatch(loads, moving.map((v) => ({ ...v, prefer: null, avoid: [host] })), {
+    maxStartsPerHost: Number.MAX_SAFE_INTEGER, ...(opts.rules ? { rules: opts.rules } : {}), ...(opts.reserve ? { reserve: opts.reserve } : {}),
+  });
   const first = batch.queued[0];
   if (first) {
     const vm = moving.find((v) => v.name === first.vm)!;
-    plan.blocked = { vm: vm.name, why: `no hypervisor can take ${vm.name}: ${whyNot(host, loads, batch.assignments, moving, vm)}` };
+    // With rules or a reserve the planner's reason names them; else each host's, counting the plan.
+    const why = opts.rules || opts.reserve ? first.reason : whyNot(host, loads, batch.assignments, moving, vm);
+    plan.blocked = { vm: vm.name, why: `no hypervisor can take ${vm.name}: ${why}` };
     return plan;
   }
   plan.steps = batch.assignments.map((a) => ({ vm: a.vm, to: a.host, how: opts.live ? 'live' : 'cold' }));
