@@ -47,12 +47,12 @@ describe('NoCloud datasource over HTTP', () => {
     cfg = await labWithLoopbackHost({
       profiles: [
         ...base.profiles,
-        { name: 'debian12-cloud', installer: 'cloud-image', kernel: 'lab/installer/vmlinuz', initrd: 'lab/installer/initrd.gz', template: 'debian12-image.sh.hbs', userData: 'debian12-cloud.user-data.hbs', vars: { image: 'lab/images/debian12-cloud.img.gz', rolePackages: 'skip' } },
+        { name: 'cloud-t', installer: 'cloud-image', kernel: 'lab/installer/vmlinuz', initrd: 'lab/installer/initrd.gz', template: 'debian12-image.sh.hbs', userData: 'debian12-cloud.user-data.hbs', vars: { image: 'lab/images/debian12-cloud.img.gz', rolePackages: 'skip' } },
       ],
       hosts: [
         ...base.hosts,
         { name: 'lo5', mac: LO_MAC.replace(/-/g, ':'), ip: '127.0.0.5', profile: 'ubuntu24', role: 'services' },
-        { name: 'lo6', mac: LO6_MAC.replace(/-/g, ':'), ip: '127.0.0.6', profile: 'debian12-cloud', role: 'middleware' },
+        { name: 'lo6', mac: LO6_MAC.replace(/-/g, ':'), ip: '127.0.0.6', profile: 'cloud-t', role: 'middleware' },
       ],
     });
     s = await serve(cfg);

@@ -7,12 +7,12 @@ import { parse } from 'yaml';
 import { cli, LAB_YAML, ROOT, writeLabConfig } from './lib/serve.js';
 
 const base = parse(readFileSync(LAB_YAML, 'utf8')) as { profiles: unknown[]; hosts: Array<{ name: string; profile: string }> };
-const cloudProfile = { name: 'debian12-cloud', installer: 'cloud-image', kernel: 'lab/installer/vmlinuz', initrd: 'lab/installer/initrd.gz', template: 'debian12-image.sh.hbs', userData: 'debian12-cloud.user-data.hbs', vars: { image: 'lab/images/debian12-cloud.img.gz', rolePackages: 'skip' } };
+const cloudProfile = { name: 'cloud-t', installer: 'cloud-image', kernel: 'lab/installer/vmlinuz', initrd: 'lab/installer/initrd.gz', template: 'debian12-image.sh.hbs', userData: 'debian12-cloud.user-data.hbs', vars: { image: 'lab/images/debian12-cloud.img.gz', rolePackages: 'skip' } };
 /** The example inventory with vm10 on the autoinstall profile and vm11 on a cloud-image one, templates from `kickstarts`. */
 const config = (kickstarts?: string) =>
   writeLabConfig({
     profiles: [...base.profiles, cloudProfile],
-    hosts: base.hosts.map((h) => (h.name === 'vm10' ? { ...h, profile: 'ubuntu24' } : h.name === 'vm11' ? { ...h, profile: 'debian12-cloud' } : h)),
+    hosts: base.hosts.map((h) => (h.name === 'vm10' ? { ...h, profile: 'ubuntu24' } : h.name === 'vm11' ? { ...h, profile: 'cloud-t' } : h)),
     ...(kickstarts ? { paths: { kickstarts } } : {}),
   });
 
