@@ -17,7 +17,7 @@ import type { Host, Inventory } from '../inventory/inventory.js';
 import type { BootTrace } from '../inventory/trace.js';
 import { bindUdp, closeUdp } from '../lib/bind.js';
 import type { Clock } from '../lib/clock.js';
-import { ownSockets, peerOf, processGuard, unanswerable, type OwnSockets, type PacketGuard } from '../lib/guard.js';
+import { ownSockets, peerOf, processGuard, sendQueueFull, unanswerable, type OwnSockets, type PacketGuard } from '../lib/guard.js';
 import type { Logger } from '../lib/log.js';
 import { cidrBroadcast, cidrContains, formatIpv4, macFromBytes, parseIpv4 } from '../lib/net.js';
 import type { Service } from '../lib/service.js';
@@ -389,6 +389,7 @@ export class DhcpServer implements Service {
    */
   private transmit(s: dgram.Socket | undefined, bytes: Uint8Array, address: string, port: number, retry?: (err: NodeJS.ErrnoException) => boolean): void {
     if (!s) return;
+    if (sendQueueFull(s)) return this.guard.drop('dhcp', 'send-queue-full');
     const failed = (err: unknown) => this.log.warn({ err, to: `${address}:${port}` }, 'dhcp: send failed');
     try {
       s.send(bytes, port, address, (err) => {

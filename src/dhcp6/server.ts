@@ -20,7 +20,7 @@ import type { Host, Inventory } from '../inventory/inventory.js';
 import type { BootTrace } from '../inventory/trace.js';
 import { bindUdp, closeUdp } from '../lib/bind.js';
 import type { Clock } from '../lib/clock.js';
-import { ownSockets, peerOf, processGuard, unanswerable, type OwnSockets, type PacketGuard } from '../lib/guard.js';
+import { ownSockets, peerOf, processGuard, sendQueueFull, unanswerable, type OwnSockets, type PacketGuard } from '../lib/guard.js';
 import type { Logger } from '../lib/log.js';
 import type { Service } from '../lib/service.js';
 import { macFromDuid } from './duid.js';
@@ -221,6 +221,7 @@ export class Dhcp6Server implements Service {
   private transmit(bytes: Uint8Array, address: string, port: number): void {
     const s = this.socket;
     if (!s) return;
+    if (sendQueueFull(s)) return this.guard.drop('dhcp6', 'send-queue-full');
     const failed = (err: unknown) => this.log.warn({ err, to: `[${address}]:${port}` }, 'dhcp6: send failed');
     try {
       s.send(bytes, port, address, (err) => {

@@ -23,7 +23,7 @@ import type { Config } from '../config/load.js';
 import type { Inventory } from '../inventory/inventory.js';
 import { bindUdp, closeUdp, listenTcp } from '../lib/bind.js';
 import type { Clock, Timer } from '../lib/clock.js';
-import { ownSockets, peerOf, processGuard, unanswerable, type OwnSockets, type PacketGuard } from '../lib/guard.js';
+import { ownSockets, peerOf, processGuard, sendQueueFull, unanswerable, type OwnSockets, type PacketGuard } from '../lib/guard.js';
 import type { Logger } from '../lib/log.js';
 import { cidrContains, listen6Of, parseCidr, parseIpv4, plainAddress, type Cidr } from '../lib/net.js';
 import type { Service } from '../lib/service.js';
@@ -236,6 +236,7 @@ export class DnsServer implements Service {
     const client: Client = { transport: 'udp', mayForward: this.mayForward(rinfo.address) };
     const out = respond(msg, this.current, client);
     const send = (bytes: Buffer) => {
+      if (sendQueueFull(socket)) return this.guard.drop('dns', 'send-queue-full');
       try {
         socket.send(bytes, rinfo.port, rinfo.address, (err) => err && this.log.debug({ err, peer }, 'dns: cannot send reply'));
       } catch (err) {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { silentLogger } from './log.js';
-import { ownSockets, PacketGuard, unanswerable } from './guard.js';
+import { ownSockets, PacketGuard, SEND_QUEUE_CAP, sendQueueFull, unanswerable } from './guard.js';
 
 test('unanswerable: port 0, unspecified, broadcast, multicast and our own sockets are dropped', () => {
   const own = ownSockets([69, 67], { eth0: [{ address: '10.77.0.1', netmask: '255.255.255.0', family: 'IPv4', mac: '00:00:00:00:00:00', internal: false, cidr: '10.77.0.1/24' }] });
@@ -68,4 +68,13 @@ test('boundary: a throwing or rejecting handler is logged and counted, never esc
   g.own('p2v', silentLogger, 'timeout end', Promise.reject(new Error('x')));
   await new Promise((r) => setImmediate(r));
   assert.equal(g.failures.get('p2v'), 1);
+});
+
+test('sendQueueFull: a shared socket holding SEND_QUEUE_CAP unsent replies is full; a closed one is not (send reports it)', () => {
+  const at = (n: number) => ({ getSendQueueCount: () => n });
+  assert.equal(sendQueueFull(at(0)), false);
+  assert.equal(sendQueueFull(at(SEND_QUEUE_CAP - 1)), false);
+  assert.equal(sendQueueFull(at(SEND_QUEUE_CAP)), true);
+  assert.equal(sendQueueFull(at(3), 3), true);
+  assert.equal(sendQueueFull({ getSendQueueCount: () => { throw new Error('Not running'); } }), false);
 });

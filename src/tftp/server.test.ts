@@ -350,3 +350,32 @@ test('netascii streams: concurrent netascii transfers of a big file make no copy
     await s.close();
   }
 });
+
+test('a client that closes its port: the ICMP port unreachable ends its transfer at once, and frees its slot', async () => {
+  const clock = new FakeClock(0);
+  const s = await startServer({ clock, tftp: { maxTransfersPerClient: 1, timeout: 60_000 }, files: { f: Buffer.alloc(100_000, 4) } });
+  const gone = await RawClient.open('127.0.0.5');
+  const goneKey = `127.0.0.5:${gone.port}`;
+  let goneOpen = true;
+  const next = await RawClient.open('127.0.0.5');
+  try {
+    gone.rrq(s.port, 'f');
+    assert.equal((await gone.next()).packet.op, Op.DATA);
+    await gone.close();
+    goneOpen = false;
+    // One retransmission (a minute of fake time) meets the closed port: the kernel answers with an
+    // ICMP port unreachable, which alone ends the transfer (without it: 5 retries with back-off).
+    clock.advance(60_000);
+    await until('the transfer ended on the ICMP error', () => s.server.active === 0);
+    const ended = s.trace.events.find((e) => e.data?.peer === goneKey && e.reason !== 'complete');
+    assert.equal(ended?.reason, 'unreachable', JSON.stringify(s.trace.events.map((e) => [e.reason, e.data?.peer, e.data?.reason])));
+    assert.match(String(ended?.data?.reason), /ECONNREFUSED/);
+    // The address's one slot is free again: its next request is served, not refused as busy.
+    next.rrq(s.port, 'f');
+    assert.equal((await next.next()).packet.op, Op.DATA);
+  } finally {
+    if (goneOpen) await gone.close();
+    await next.close();
+    await s.close();
+  }
+});

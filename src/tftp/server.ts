@@ -48,7 +48,7 @@ import type { Inventory } from '../inventory/inventory.js';
 import { storeTrace, type BootTrace } from '../inventory/trace.js';
 import { bindUdp, closeUdp } from '../lib/bind.js';
 import type { Clock, Timer } from '../lib/clock.js';
-import { ownSockets, peerOf, processGuard, unanswerable, type OwnSockets, type PacketGuard } from '../lib/guard.js';
+import { ownSockets, peerOf, processGuard, sendQueueFull, unanswerable, type OwnSockets, type PacketGuard } from '../lib/guard.js';
 import { hostPort, listen6Of, plainAddress } from '../lib/net.js';
 import type { Logger } from '../lib/log.js';
 import type { Service } from '../lib/service.js';
@@ -85,7 +85,7 @@ type RrqPacket = Extract<TftpPacket, { filename: string }>;
  * port replaced it), evicted (ended to give its slot to another address), shutdown (3rc
  * stopping) and internal-error.
  */
-export type TransferOutcome = Outcome | 'superseded' | 'evicted' | 'shutdown' | 'internal-error';
+export type TransferOutcome = Outcome | 'superseded' | 'evicted' | 'unreachable' | 'shutdown' | 'internal-error';
 
 /** A refusal, with how it is traced when that is not the default for its code. */
 type Denial = Refusal & { outcome?: 'refused'; message?: string; owner?: string | null };
@@ -226,8 +226,11 @@ export class TftpServer implements Service {
     }
   }
 
+  /** An error from the request port, shared by every client: bounded (see SEND_QUEUE_CAP). */
   private reply(address: string, port: number, code: number, message: string): void {
-    this.send(this.requestSocket(address)?.socket, encodeError(code, message), { address, port });
+    const socket = this.requestSocket(address)?.socket;
+    if (socket && sendQueueFull(socket)) return this.guard.drop('tftp', 'send-queue-full');
+    this.send(socket, encodeError(code, message), { address, port });
   }
 
   private onRequest(msg: Buffer, rinfo: dgram.RemoteInfo): void {
@@ -372,7 +375,16 @@ export class TftpServer implements Service {
     if (session.ended) return;
     const peer = dgram.createSocket(socketOptions);
     session.peer = peer;
-    peer.on('error', (err) => this.log.warn({ err, peer: session.key, file: session.file }, 'tftp: transfer socket error'));
+    peer.on('error', (err: NodeJS.ErrnoException) => {
+      // The connected socket hears the ICMP errors for its peer: nobody listens on the client's
+      // port (a client that gave up, a spoofed request), or its host is gone. Retransmitting for
+      // minutes would only hold a slot (and one of the address's maxTransfersPerClient).
+      if (err.code === 'ECONNREFUSED' || err.code === 'EHOSTUNREACH' || err.code === 'ENETUNREACH') {
+        if (!session.ended) this.end(session, 'unreachable', `the client is unreachable (${err.code}: ICMP from the network)`, false);
+        return;
+      }
+      this.log.warn({ err, peer: session.key, file: session.file }, 'tftp: transfer socket error');
+    });
     peer.on('message', onMessage);
     await bindSocket(peer, listen, socket.address().port);
     if (session.ended) return;

@@ -608,7 +608,13 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
       const stallMs = stallS === null ? null : stallS * 1000;
       // A stall the machine's own pauses cover (its host stopped the VM) is not 3rc's: the check
       // asks that none be left over 50 ms once they are taken out, and prints both.
-      const who = attribute(w.stalls().filter((x) => x.end >= since), probe!.pauses(since), opts.maxStallMs); // a report read late may predate the phase
+      const stalls = w.stalls().filter((x) => x.end >= since); // a report read late may predate the phase
+      const pauses = probe!.pauses(since);
+      const who = attribute(stalls, pauses, opts.maxStallMs);
+      for (const s of stalls.filter((x) => x.ownMs > opts.maxStallMs).slice(0, 10)) {
+        const near = pauses.filter((q) => Math.abs(q.end - s.end) < 1000).map((q) => `${q.ms.toFixed(1)} ms ended ${q.end - s.end} ms from it`);
+        opts.log(`  stall ${new Date(s.end).toISOString()}: own ${ms(s.ownMs)}, delay ${ms(s.delayMs)}; machine pauses within 1 s: ${near.join(', ') || 'none'}`);
+      }
       const stallOk = stallMs !== null && (stallMs <= opts.maxStallMs || (who.stalls > 0 && who.ownMaxMs <= opts.maxStallMs));
       checks.push({ name: `no event-loop stall over ${opts.maxStallMs} ms`, ok: stallOk, detail: stallMs === null ? 'not measured (process dead or no threerc_eventloop_stall_max_seconds)' : stallDetail(stallMs, who, opts.maxStallMs) });
       const peak = rssAfter === null ? counts.rssPeak : Math.max(counts.rssPeak ?? 0, rssAfter);

@@ -7,6 +7,7 @@
  * left of it once the pause is taken out is 3rc's.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { teardownOnExit } from '../../src/lab/topology.js';
 
@@ -79,14 +80,25 @@ export function attribute(stalls: readonly Stall[], pauses: readonly Pause[], li
 /** The probe, started at real-time priority (root: the campaign runs as root anyway). */
 export class PauseProbe {
   private text = '';
-  private readonly child: ChildProcess;
+  private readonly children: ChildProcess[] = [];
   private readonly untrack: () => void;
 
+  /**
+   * One probe pinned to each CPU: the host can stop one virtual CPU and not the other, and a
+   * probe that may run on either CPU then runs on the one that goes on, and sees nothing.
+   */
   constructor(root: string) {
-    this.child = spawn('chrt', ['-f', '70', 'python3', join(root, 'scripts', 'pause-probe.py'), '20'], { stdio: ['ignore', 'pipe', 'ignore'] });
-    this.child.stdout!.on('data', (d: Buffer) => (this.text += d.toString()));
-    this.child.on('error', () => undefined); // no chrt: the campaign says the probe saw nothing
-    this.untrack = teardownOnExit(() => this.child.kill('SIGKILL'));
+    for (let cpu = 0; cpu < availableParallelism(); cpu++) {
+      const child = spawn('taskset', ['-c', String(cpu), 'chrt', '-f', '70', 'python3', join(root, 'scripts', 'pause-probe.py'), '20'], { stdio: ['ignore', 'pipe', 'ignore'] });
+      child.stdout!.on('data', (d: Buffer) => (this.text += d.toString()));
+      child.on('error', () => undefined); // no taskset or chrt: the campaign says the probe saw nothing
+      this.children.push(child);
+    }
+    this.untrack = teardownOnExit(() => this.kill());
+  }
+
+  private kill(): void {
+    for (const c of this.children) c.kill('SIGKILL');
   }
 
   /** Pauses seen since `since` (epoch ms). */
@@ -96,6 +108,6 @@ export class PauseProbe {
 
   stop(): void {
     this.untrack();
-    this.child.kill('SIGKILL');
+    this.kill();
   }
 }
