@@ -367,15 +367,19 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
       // The HA controller watches the VMs it was started with.
       if (JSON.stringify(vmSpecs(config.hosts)) !== JSON.stringify(vmSpecs(next.hosts))) plan.needsRestart.push("hosts (the HA controller's VMs: which hosts run on which hypervisor, their priority and size)");
       const before = new Map(inventory.hosts().map((h) => [h.name, h]));
+      // Everything that can fail (the file, the stored overrides) is read before anything is
+      // switched: a reload either applies the new config or leaves the running one as it was.
+      const hosts = await catalog.hostsFor(next);
       applyReload(config, next);
       inventory.replaceProfiles(next.profiles);
-      await catalog.load();
-      const after = new Map(inventory.hosts().map((h) => [h.name, h]));
-      // Boot entries: a new host gets one (its `boot`), a removed one loses it, a new MAC moves it.
+      inventory.replaceHosts(hosts);
+      const after = new Map(hosts.map((h) => [h.name, h]));
+      // Boot entries: a new host gets one (its `boot`), a removed one loses it, a new MAC moves it;
+      // a host still without one (a store write of an earlier reload failed) gets it now.
       for (const name of new Set([...before.keys(), ...after.keys()])) {
         const b = before.get(name);
         const a = after.get(name);
-        if (!b || !a || b.mac !== a.mac) await syncBootEntries(bootTable, b, a);
+        if (!b || !a || b.mac !== a.mac || (a.mac && !bootTable.get(a.mac))) await syncBootEntries(bootTable, b, a);
       }
       dhcpServer?.refresh();
       dhcp6Server?.refresh();

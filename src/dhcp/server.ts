@@ -214,7 +214,8 @@ export class DhcpServer implements Service {
 
   private listen(socket: dgram.Socket, via: 'dhcp' | 'pxe' = 'dhcp'): void {
     // Boot-server answers leave from the 4011 socket, back to where the request came from.
-    socket.on('message', (msg, rinfo) => this.enqueue(msg, rinfo, via));
+    // Queuing runs inside the guard's boundary too: nothing a datagram makes throw reaches the emitter.
+    socket.on('message', this.guard.boundary('dhcp', this.log, (_msg: Buffer, rinfo: Rinfo) => peerOf(rinfo), (msg: Buffer, rinfo: Rinfo) => this.enqueue(msg, rinfo, via)));
     // An error after binding (an ICMP unreachable surfaced by the OS) is logged, not fatal.
     socket.on('error', (err) => this.log.warn({ err }, 'dhcp: socket error'));
   }
@@ -231,8 +232,19 @@ export class DhcpServer implements Service {
     const key = client === null ? null : via === 'pxe' ? client + PXE_CLIENT : client;
     const xid = msg.length >= 8 ? ((msg[4]! << 24) | (msg[5]! << 16) | (msg[6]! << 8) | msg[7]!) >>> 0 : 0;
     this.queue.push({ at: this.deps.clock.now(), client: key, xid, discover: type === 1, urgent, replaceable: type === 1 || type === 3 }, { msg, rinfo, via, send });
-    this.pumping ??= setImmediate(() => this.pump());
+    this.pumping ??= setImmediate(this.pumpGuarded);
   }
+
+  /** pump() as an error boundary: a slice that throws is logged and counted, and the queue goes on. */
+  private readonly pumpGuarded = (): void => {
+    try {
+      this.pump();
+    } catch (err) {
+      this.guard.fail('dhcp');
+      this.log.error({ err }, 'dhcp: receive queue slice failed; the queue goes on');
+      if (this.queue.size > 0) this.pumping ??= setImmediate(this.pumpGuarded);
+    }
+  };
 
   /** Datagrams waiting in the receive queue. */
   get queued(): number {
@@ -252,7 +264,7 @@ export class DhcpServer implements Service {
       if (!p) break;
       this.receive(p.msg, p.rinfo, p.via, p.send);
     }
-    if (this.queue.size > 0) this.pumping = setImmediate(() => this.pump());
+    if (this.queue.size > 0) this.pumping = setImmediate(this.pumpGuarded);
   }
 
   async stop(): Promise<void> {

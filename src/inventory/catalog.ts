@@ -91,15 +91,23 @@ export class HostCatalog {
   constructor(private readonly deps: CatalogDeps) {}
 
   /** An override as validateHost input: with the config file's power commands of its name, if any. */
-  private withConfigPower(candidate: Record<string, unknown>): Record<string, unknown> {
+  private withConfigPower(candidate: Record<string, unknown>, config: Pick<Config, 'hosts'> = this.deps.config): Record<string, unknown> {
     const name = typeof candidate.name === 'string' ? candidate.name.toLowerCase() : undefined;
-    const own = this.deps.config.hosts.find((h) => h.name === name)?.power;
+    const own = config.hosts.find((h) => h.name === name)?.power;
     return own ? { ...candidate, power: powerInput(own) } : candidate;
   }
 
   /** Applies the stored overrides over the config's hosts; an override that no longer fits is skipped and logged. */
   async load(): Promise<void> {
-    let hosts: Host[] = [...this.deps.config.hosts];
+    this.deps.inventory.replaceHosts(await this.hostsFor(this.deps.config));
+  }
+
+  /**
+   * The hosts `config` gives once the stored overrides are applied over them; changes nothing
+   * (a config reload computes them before it switches anything: see main.ts).
+   */
+  async hostsFor(config: RulesConfig & Pick<Config, 'hosts'>): Promise<Host[]> {
+    let hosts: Host[] = [...config.hosts];
     for (const o of await this.deps.store.listHostOverrides()) {
       if (o.host === null) {
         hosts = hosts.filter((h) => h.name !== o.name);
@@ -112,7 +120,7 @@ export class HostCatalog {
         const { power: _power, ...rest } = stored;
         stored = rest;
       }
-      const r = validateHost(this.deps.config, hosts, isRecord(stored) ? this.withConfigPower(stored) : stored, o.name);
+      const r = validateHost(config, hosts, isRecord(stored) ? this.withConfigPower(stored, config) : stored, o.name);
       if ('problems' in r) {
         this.deps.log.error({ host: o.name, problems: r.problems }, 'a host changed through the API no longer fits the config: ignored');
         continue;
@@ -121,7 +129,7 @@ export class HostCatalog {
       if (i >= 0) hosts[i] = r.host;
       else hosts.push(r.host);
     }
-    this.deps.inventory.replaceHosts(hosts);
+    return hosts;
   }
 
   /** Creates (replacing undefined) or replaces a host. Throws InputError with the field. */
