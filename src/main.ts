@@ -375,8 +375,11 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
       inventory.replaceHosts(hosts);
       const after = new Map(hosts.map((h) => [h.name, h]));
       // Boot entries: a new host gets one (its `boot`), a removed one loses it, a new MAC moves it;
-      // a host still without one (a store write of an earlier reload failed) gets it now.
-      for (const name of new Set([...before.keys(), ...after.keys()])) {
+      // a host still without one (a store write of an earlier reload failed) gets it now. In a
+      // redundant 3rc they are the shared store's: only the leader writes them (its own reload).
+      const writesBootEntries = !cluster || cluster.role === 'leader';
+      if (!writesBootEntries) log.info({ config: config.source }, 'config reload on a follower: boot entries of added or removed hosts are left to the leader (its reload writes them)');
+      for (const name of writesBootEntries ? new Set([...before.keys(), ...after.keys()]) : []) {
         const b = before.get(name);
         const a = after.get(name);
         if (!b || !a || b.mac !== a.mac || (a.mac && !bootTable.get(a.mac))) await syncBootEntries(bootTable, b, a);

@@ -45,9 +45,12 @@ export function apiRouter(deps: AppDeps): Router {
   const r = Router();
   const auth = requireToken(deps.apiToken);
   // Redundant 3rc: a follower serves reads only; a change must go to the leader, named here.
+  // A reload is the exception: each instance reads its own config file (it changes no shared state
+  // on a follower: the leader's own reload writes the boot entries).
   r.use((req, res, next) => {
     const c = deps.cluster?.();
     if (!c || c.role === 'leader' || req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return next();
+    if (req.method === 'POST' && req.path === '/reload') return next();
     const where = c.leader ? `the leader is ${c.leader.name}${c.leader.url ? ` (${c.leader.url})` : ''}` : 'no leader is elected right now; retry in a few seconds';
     res.status(503).json({ error: { code: ErrorCodes.NOT_LEADER, message: `this 3rc instance (${c.instance}) is a follower and serves reads only: send changes to the leader; ${where}`, leader: c.leader } });
   });

@@ -285,6 +285,9 @@ describe('redundant 3rc on etcd: failover with real clients', { skip: skip ?? fa
     const token = readFileSync(join(dir, 'api-token'), 'utf8').trim();
     const refused = lab.exec(nsB, 'curl', ['-s', '-m', '3', '-w', ' %{http_code}', '-X', 'PUT', '-H', `authorization: Bearer ${token}`, '-H', 'content-type: application/json', '-d', '{"mode":"install"}', `http://${B_IP}/api/v1/hosts/vm10/boot`]);
     assert.match(refused, /E_NOT_LEADER.*leader is A \(http:\/\/10\.77\.0\.1\).* 503$/);
+    // ...but reloads its own config file (a reload changes no shared state on a follower).
+    const reloaded = lab.exec(nsB, 'curl', ['-s', '-m', '5', '-w', ' %{http_code}', '-X', 'POST', '-H', `authorization: Bearer ${token}`, `http://${B_IP}/api/v1/reload`]);
+    assert.match(reloaded, /"applied":\[\].* 200$/);
     // The same change on the leader: the follower's boot table and inventory follow it (etcd watch).
     const put = (path: string, body: unknown) => lab.exec(nsA, 'curl', ['-s', '-m', '5', '-w', ' %{http_code}', '-X', path.endsWith('/boot') ? 'PUT' : 'POST', '-H', `authorization: Bearer ${token}`, '-H', 'content-type: application/json', '-d', JSON.stringify(body), `http://${A_IP}/api/v1/${path}`]);
     assert.match(put('hosts/vm10/boot', { mode: 'install', reason: 'failover test' }), / 200$/);
