@@ -21,7 +21,7 @@ import type { VmStatus } from '../ha/controller.js';
 import type { HaView } from '../ha/view.js';
 import type { BootTable } from '../inventory/boot-table.js';
 import type { HostCatalog } from '../inventory/catalog.js';
-import { NotLeaderError } from '../lib/errors.js';
+import { ErrorCodes, NotLeaderError, StoreError } from '../lib/errors.js';
 import type { Clock, Timer } from '../lib/clock.js';
 import type { Logger } from '../lib/log.js';
 import type { Service } from '../lib/service.js';
@@ -89,6 +89,9 @@ export class Cluster {
 
   /** Joins the cluster; see the module comment for when it resolves. */
   static async join(deps: { store: EtcdStore; config: Config; clock: Clock; log: Logger }): Promise<Cluster> {
+    // A restore cut short left part of a backup: serving it would hand out its leases and boot entries as if whole.
+    const unfinished = await deps.store.unfinishedRestore();
+    if (unfinished !== null) throw new StoreError(ErrorCodes.STORE_OPEN, `the etcd store ${deps.store.prefix} holds an unfinished restore (${unfinished}): run 3rc restore again (it finishes the store) before serving it`);
     const c = new Cluster(deps.store, deps.config, deps.clock, deps.log.child({ server: 'cluster' }));
     await c.mirror.start();
     c.mirror.onChange = (ch) => c.follow(ch.kind, ch.id, ch.value);

@@ -2,14 +2,18 @@ import assert from 'node:assert/strict';
 import { readFileSync, mkdtempSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { after, describe, it, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { backupEtcd, backupSqliteFile, readBackupInfo } from './backup.js';
 import { EtcdStore } from './etcd.js';
 import { etcdUnavailable, startEtcd } from './etcd-testkit.js';
 import { migrations } from './migrations.js';
 import { buildAtVersion } from './migrations-testkit.js';
-import { restoreEtcd, restoreSqlite } from './restore.js';
+import { deleteAllBut, restoreEtcd, restoreSqlite } from './restore.js';
+import { Cluster } from '../cluster/cluster.js';
+import type { Config } from '../config/load.js';
+import { systemClock } from '../lib/clock.js';
+import { silentLogger } from '../lib/log.js';
 import { SqliteStore } from './sqlite.js';
 import { SqliteThreadStore } from './sqlite-thread.js';
 import type { Store, StoreOp } from './store.js';
@@ -214,4 +218,29 @@ describe('etcd backup and restore', { skip }, () => {
       await etcd.stop();
     }
   });
+  it('a restore cut short leaves its marker: 3rc refuses to serve the store until a restore finishes', async () => {
+    const etcd = await startEtcd();
+    const a = new EtcdStore({ endpoints: [etcd.endpoint], prefix: '/m/' });
+    try {
+      await a.write([lease(1), event(1)]);
+      const file = path('marker.db');
+      await backupEtcd(a, file);
+      assert.equal(await a.unfinishedRestore(), null);
+      // What a cut-short restore leaves (its first transaction wrote the marker, its last never ran).
+      await a.client.put(a.key.restoring()).value('{"file":"x.db","keys":2}');
+      await a.write([lease(2)]);
+      await assert.rejects(Cluster.join({ store: a, config: {} as Config, clock: systemClock, log: silentLogger }), { code: 'E_STORE_OPEN', message: /holds an unfinished restore .*x\.db.*run 3rc restore again/ });
+      await restoreEtcd(file, a);
+      assert.equal(await a.unfinishedRestore(), null, 'a finished restore removes its marker');
+      assert.deepEqual((await a.listLeases()).map((l) => l.ip), ['10.77.1.1']);
+    } finally {
+      await a.close();
+      await etcd.stop();
+    }
+  });
+});
+
+test('deleteAllBut: ranges that cover a prefix except the kept keys', () => {
+  assert.deepEqual(deleteAllBut('/p/', ['/p/leader']), [['/p/', '/p/leader'], ['/p/leader\0', '/p0']]);
+  assert.deepEqual(deleteAllBut('/p/', ['/p/meta/restoring', '/p/leader']), [['/p/', '/p/leader'], ['/p/leader\0', '/p/meta/restoring'], ['/p/meta/restoring\0', '/p0']]);
 });

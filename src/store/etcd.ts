@@ -153,7 +153,14 @@ export class EtcdStore implements Store {
     record: (kind: string, id: number) => `${this.prefix}evrec/${kind}/${pad(id)}`,
     seq: () => `${this.prefix}meta/event-seq`,
     leader: () => `${this.prefix}leader`,
+    /** Present while a restore is under way or was cut short (restore.ts): no 3rc serves the store then. */
+    restoring: () => `${this.prefix}meta/restoring`,
   };
+
+  /** The unfinished restore this store holds (its marker's text: restore.ts), or null; a serving 3rc checks it first. */
+  unfinishedRestore(): Promise<string | null> {
+    return this.client.get(this.key.restoring()).string();
+  }
 
   /** Key prefixes of each kind of record (for watches). */
   get dirs() {

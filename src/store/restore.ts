@@ -5,8 +5,11 @@
  *    is refused (E_STORE_LOCKED), and a restore cut short changes nothing. The backup is first
  *    copied beside the store and migrated there, so an older schema comes forward as on any open.
  *  - etcd: the election key must be absent (no instance serves), and every transaction of the
- *    restore compares it absent: an instance that wins the election meanwhile stops the restore
- *    (the store then holds part of it, and the error says so).
+ *    restore compares it absent: an instance that wins the election meanwhile stops the restore.
+ *    etcd takes at most 128 operations per transaction, so a restore is many transactions: its
+ *    first one writes a marker key (`meta/restoring`) and its last one deletes it. A restore cut
+ *    short (an error, a kill, an instance that started) leaves the marker, and 3rc refuses to serve
+ *    a store that holds one (src/cluster: "run 3rc restore again") instead of serving half a backup.
  * `waitMs`: with a server running, wait that long for it to stop (checked every 250 ms) instead
  * of refusing at once (`3rc restore --force`).
  */
@@ -131,20 +134,39 @@ export async function restoreEtcd(file: string, store: EtcdStore, o: RestoreOpti
     db.close();
   }
   const noServer: ICompare[] = [{ key: Buffer.from(leader), target: 'Version', result: 'Equal', version: 0 }];
+  let marked = false;
   const txn = async (success: IRequestOp[], done: number) => {
     const r = await store.client.kv.txn({ compare: noServer, success, failure: [] });
     if (!r.succeeded) {
-      const state = done === 0 ? 'nothing was restored' : `the store holds ${done} of the backup's ${rows.length} keys: stop it and restore again`;
+      const state = !marked ? 'nothing was restored' : `the store holds ${done} of the backup's ${rows.length} keys and is marked unfinished (no 3rc serves it until a restore finishes): stop it and restore again`;
       throw new StoreError(ErrorCodes.STORE_LOCKED, `a 3rc started serving ${where} during the restore; ${state}`);
     }
   };
-  // Everything under the prefix but the election key, then the backup's keys.
+  // The marker first, then everything under the prefix but the election key and the marker, then
+  // the backup's keys, then the marker goes.
   const b = (s: string) => Buffer.from(s);
-  const end = `${store.prefix.slice(0, -1)}0`;
-  await txn([{ request_delete_range: { key: b(store.prefix), range_end: b(leader) } }, { request_delete_range: { key: b(`${leader}\0`), range_end: b(end) } }], 0);
+  const marker = store.key.restoring();
+  await txn([{ request_put: { key: b(marker), value: b(JSON.stringify({ file, keys: rows.length, started: new Date().toISOString() })) } }], 0);
+  marked = true;
+  await txn(deleteAllBut(store.prefix, [leader, marker]).map(([key, end]) => ({ request_delete_range: { key: b(key), range_end: b(end) } })), 0);
   for (let i = 0; i < rows.length; i += PUTS_PER_TXN) {
-    const chunk = rows.slice(i, i + PUTS_PER_TXN);
+    const chunk = rows.slice(i, i + PUTS_PER_TXN).filter((r) => store.prefix + r.key !== marker); // a backup of an unfinished restore holds one
     await txn(chunk.map((r) => ({ request_put: { key: b(store.prefix + r.key), value: r.value } })), i);
   }
+  await txn([{ request_delete_range: { key: b(marker) } }], rows.length);
   return { info, counts: { keys: rows.length } };
 }
+
+/** Key ranges [from, to) that cover everything under `prefix` except `keep` (each a key under it). */
+export function deleteAllBut(prefix: string, keep: readonly string[]): [string, string][] {
+  const end = `${prefix.slice(0, -1)}${String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1)}`;
+  const ranges: [string, string][] = [];
+  let from = prefix;
+  for (const k of [...keep].sort()) {
+    if (from < k) ranges.push([from, k]);
+    from = `${k}\0`;
+  }
+  if (from < end) ranges.push([from, end]);
+  return ranges;
+}
+
