@@ -46,8 +46,7 @@ import { ByHostDriver } from './hypervisor/by-host.js';
 import { SshGuestAccess } from './hypervisor/guest.js';
 import { CommandDriver } from './hypervisor/command.js';
 import { buildFencer } from './hypervisor/fence.js';
-import { bmcTargetOf } from './bmc/machine.js';
-import { openBmc } from './bmc/open.js';
+import { BmcRegistry } from './bmc/registry.js';
 import { LibvirtDriver } from './hypervisor/libvirt.js';
 import { SshPool } from './hypervisor/ssh.js';
 import { scalarVars } from './lib/command-template.js';
@@ -73,7 +72,7 @@ import { EtcdStore } from './store/etcd.js';
  */
 async function buildHa(
   config: Config,
-  deps: { store: Store; inventory: Inventory; bootTable: BootTable; clock: Clock; log: Logger; evidence: PxeEvidence; live?: LiveFeed },
+  deps: { store: Store; inventory: Inventory; bootTable: BootTable; clock: Clock; log: Logger; evidence: PxeEvidence; bmcs: BmcRegistry; live?: LiveFeed },
 ): Promise<{ view: HaView; controller?: Service }> {
   if (!config.ha.enabled) return { view: inactiveHa('ha.enabled is false in the config') };
   const vms = vmSpecs(deps.inventory.hosts());
@@ -126,7 +125,7 @@ async function buildHa(
     store: deps.store,
     driver,
     guest,
-    fencer: buildFencer(config.hypervisors, { log, clock: deps.clock }),
+    fencer: buildFencer(config.hypervisors, { log, clock: deps.clock, bmcOf: (name) => deps.bmcs.of(name) }),
     bootTable: deps.bootTable,
     monitor: deps.live ? deps.live.tapMonitor(monitor) : monitor, // the dashboard sees each pass's hypervisors
     vms,
@@ -148,8 +147,7 @@ async function buildHa(
     },
     addresses: () => [],
   };
-  const bmcs = new Map(config.hypervisors.flatMap((h) => (h.bmc ? [[h.name, openBmc({ ...h.bmc, host: h.name }, { log, clock: deps.clock })] as const] : [])));
-  const ops = new HypervisorOps({ controller, driver, bootTable: deps.bootTable, inventory: deps.inventory, bmc: (h) => bmcs.get(h) ?? null, store: deps.store, clock: deps.clock, log });
+  const ops = new HypervisorOps({ controller, driver, bootTable: deps.bootTable, inventory: deps.inventory, bmc: (h) => deps.bmcs.of(h) ?? null, store: deps.store, clock: deps.clock, log });
   return { view: activeHa(controller, ops), controller: service };
 }
 
@@ -293,11 +291,13 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
       log.info({ mac: entry.mac, host: inventory.hostByMac(entry.mac)?.name, mode: entry.mode, profile: entry.profile, reason }, 'boot table changed');
     });
     cluster?.attach({ bootTable, catalog });
+    // Every BMC driver of the process (HA fencing, `3rc hv`, the API's power and boot calls).
+    const bmcs = new BmcRegistry(config, { log: log.child({ server: 'bmc' }), clock });
     await onLeader('install-expiry', async () => installExpiryService(install));
     let haView: HaView = cluster ? cluster.haView(config.ha.budget.window) : inactiveHa('not loaded');
     registerAdmission(metrics, () => haView.admission?.() ?? null);
     await onLeader('ha', async () => {
-      const ha = await buildHa(config, { store, inventory, bootTable, clock, log, evidence, live });
+      const ha = await buildHa(config, { store, inventory, bootTable, clock, log, evidence, bmcs, live });
       if (cluster) cluster.setLeaderHa(ha.view);
       else haView = ha.view;
       if (!ha.controller) log.warn({ reason: ha.view.reason }, 'HA controller not running');
@@ -340,10 +340,7 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
         hostKeys, // learned host keys
         p2v,
         // `3rc boot HOST --install` and POST /hosts/NAME/power: the config file's BMC, opened per call.
-        bmc: (name: string) => {
-          const t = bmcTargetOf(config, name);
-          return t && openBmc(t, { log: log.child({ server: 'bmc' }), clock });
-        },
+        bmc: (name: string) => bmcs.of(name),
         loaders,
         bootConfigs: httpConfigs,
         reload: () => reload(),

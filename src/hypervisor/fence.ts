@@ -110,10 +110,11 @@ export class HostFencer implements Fencer {
  */
 export function buildFencer(
   hypervisors: readonly { name: string; address: string; fence?: (Omit<FencedHost['fence'], 'timeoutMs'> & { timeout: number }) | undefined; bmc?: Omit<BmcTarget, 'host'> | undefined }[],
-  opts: { log?: Logger; clock?: Clock } = {},
+  opts: { log?: Logger; clock?: Clock; bmcOf?: (name: string) => BmcDriver | undefined } = {},
 ): Fencer | null {
   const bmcs = new Map<string, BmcDriver>();
-  for (const h of hypervisors) if (h.bmc) bmcs.set(h.name, openBmc({ ...h.bmc, host: h.name }, opts));
+  // The process's shared driver when given (bmc/registry.ts), so that fencing and `3rc hv` use one.
+  for (const h of hypervisors) if (h.bmc) bmcs.set(h.name, opts.bmcOf?.(h.name) ?? openBmc({ ...h.bmc, host: h.name }, opts));
   const commands = hypervisors.flatMap((h) => (h.fence && !h.bmc ? [{ name: h.name, address: h.address, fence: { ...h.fence, timeoutMs: h.fence.timeout } }] : []));
   if (bmcs.size === 0 && commands.length === 0) return null;
   return new HostFencer(new BmcFencer(bmcs, opts.log), new CommandFencer(commands, opts.log));
