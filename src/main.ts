@@ -264,11 +264,12 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
     await onLeader('event-retention', async () => new EventRetention({ store, clock, log, policy: config.events, standing: standingKinds(() => inventory.hypervisors().map((h) => h.name)) }));
     const counted = countingTrace(limited, {
       dhcp: (type, outcome) => metrics.dhcpPackets.inc({ type, outcome }),
+      dhcp6: (type, outcome) => metrics.dhcp6Packets.inc({ type, outcome }),
       tftp: (outcome) => metrics.tftpTransfers.inc({ outcome }),
     });
     // The boot servers' evidence for the HA controller: a VM that PXE-boots again and again.
     const evidence = new PxeEvidence();
-    const withEvidence = bootEvidence(counted as TraceSink, evidence, { ipOf: (vm) => inventory.hostByName(vm)?.ip });
+    const withEvidence = bootEvidence(counted as TraceSink, evidence, { ipOf: (vm) => inventory.hostByName(vm)?.ip, ip6Of: (vm) => inventory.hostByName(vm)?.ipv6 });
     // Hosts that fetched their loader and asked for nothing else (boot/loader-watch.ts).
     const loaders = new LoaderWatch(config.install.loaderQuiet, (host) => inventory.hostByName(host)?.ip);
     registerStuckBoots(metrics, () => loaders.stuck(clock.now()).length);

@@ -78,6 +78,24 @@ describe('evidence from the boot trace', () => {
     assert.deepEqual(seen, ['dhcp.discover', 'dhcp.request', 'http.ipxe', 'dhcp.discover', 'dhcp.discover', 'http.ipxe', 'dhcp.discover', 'tftp.transfer']);
   });
 
+  it('over IPv6: firmware\'s DHCPv6 Solicit confirmed by a fetch from the VM\'s own IPv6 address counts; from another, or an OS Solicit, does not', async () => {
+    const { evidenceTrace } = await import('./evidence.js');
+    const ev = new PxeEvidence({ threshold: 2, window: 60_000 });
+    const trace = evidenceTrace({ record: () => undefined }, ev, { ipOf, ip6Of: (vm) => (vm === 'vm10' ? 'fd77::10' : undefined) });
+    const solicit = (at: number, pxe: boolean) => trace.record({ at, kind: 'dhcp6.solicit', host: 'vm10', data: { boot: 'local', ...(pxe ? { pxe: true, arch: 7 } : {}) } });
+    const loader = (at: number, peer: string) => trace.record({ at, kind: 'tftp.transfer', host: 'vm10', data: { file: 'shimx64.efi', mac: null, peer, outcome: 'complete' } });
+    solicit(1, true);
+    loader(2, '[fd77::99]:1500'); // another address
+    solicit(3, false); // the installed system's DHCPv6 client
+    loader(4, '[fd77::10]:1501');
+    assert.equal(ev.looping('vm10', 5), false);
+    solicit(5, true);
+    loader(6, '[fd77:0:0:0::10]:1502'); // the VM's address, however it is spelled
+    solicit(7, true);
+    loader(8, '[fd77::10]:1503');
+    assert.equal(ev.looping('vm10', 9), true);
+  });
+
   it('a stranger\'s DISCOVERs with a VM\'s MAC are no loop: unconfirmed, or confirmed only by fetches from other addresses, late, or refused', async () => {
     const { evidenceTrace } = await import('./evidence.js');
     const ev = new PxeEvidence({ threshold: 2, window: 600_000 });

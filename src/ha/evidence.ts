@@ -1,5 +1,6 @@
-import { assertNever, readEvent } from '../events/kinds.js';
+import { assertNever, readEvent, type DhcpEventData } from '../events/kinds.js';
 import { peerAddress } from '../lib/net.js';
+import { canonicalIpv6 } from '../lib/net6.js';
 
 /**
  * Boot-server evidence: a VM that PXE-boots again and again while its boot entry says `local`
@@ -87,6 +88,8 @@ export const BOOT_CONFIRM_MS = 120_000;
 export interface BootEvidenceOptions {
   /** The VM's reserved address (inventory), which a confirming fetch must come from. */
   ipOf(vm: string): string | undefined;
+  /** Its reserved IPv6 address (hosts[].ipv6), for a boot over IPv6 (a DHCPv6 Solicit, then fetches over IPv6). */
+  ip6Of?(vm: string): string | undefined;
   onEvent?: (e: BootEvidenceEvent) => void;
 }
 
@@ -107,19 +110,33 @@ export interface BootEvidenceOptions {
  * decided here whether it is evidence.
  */
 export function bootEvidence(inner: TraceSink, evidence: PxeEvidence, opts: BootEvidenceOptions): TraceSink {
-  const { ipOf, onEvent } = opts;
+  const { ipOf, ip6Of, onEvent } = opts;
+  const fromVm = (vm: string, peer: unknown): boolean => {
+    const a = peerAddress(peer);
+    if (a === null) return false;
+    if (a === ipOf(vm)) return true;
+    const v6 = ip6Of?.(vm);
+    return v6 !== undefined && canonicalIpv6(a) === canonicalIpv6(v6);
+  };
   /** The last unconfirmed boot attempt of each VM (inventory hosts only: bounded). */
   const pending = new Map<string, { at: number; mode: 'local' | 'install' }>();
   /** A fetch by `peer` (`ip` or `ip:port`) at `at`: confirms the VM's pending attempt if it came from the VM's address. */
   const confirm = (vm: string, peer: unknown, at: number): void => {
     const p = pending.get(vm);
-    if (!p || peerAddress(peer) !== ipOf(vm) || at - p.at > BOOT_CONFIRM_MS) return;
+    if (!p || !fromVm(vm, peer) || at - p.at > BOOT_CONFIRM_MS) return;
     pending.delete(vm);
     evidence.record(vm, p.at, p.mode);
   };
   const feed = (event: Parameters<TraceSink['record']>[0]): void => {
     const e = readEvent(event);
-    if ('other' in e || !event.host) return;
+    if (!event.host) return;
+    if ('other' in e) {
+      // DHCPv6 (no kinds of its own yet): boot firmware's Solicit (option 61 or iPXE: `pxe`) is a
+      // boot attempt over IPv6, confirmed the same way by a fetch from the VM's own address.
+      const d = e.data as DhcpEventData | null;
+      if (e.kind === 'dhcp6.solicit' && d?.pxe === true && (d.boot === 'local' || d.boot === 'install')) pending.set(event.host, { at: e.at, mode: d.boot });
+      return;
+    }
     const vm = event.host;
     switch (e.kind) {
       case 'dhcp.discover': {

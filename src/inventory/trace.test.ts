@@ -11,18 +11,21 @@ import type { Store } from '../store/store.js';
 import { countingTrace, LimitedTrace, memoryTrace, UNKNOWN_TRAFFIC, type TraceLimits } from './trace.js';
 
 describe('countingTrace', () => {
-  it('counts DHCP packets and TFTP transfers and passes every event on', () => {
+  it('counts DHCP packets, DHCPv6 messages and TFTP transfers and passes every event on', () => {
     const inner = memoryTrace();
     const dhcp: string[] = [];
     const tftp: string[] = [];
-    const t = countingTrace(inner, { dhcp: (type, outcome) => dhcp.push(`${type}/${outcome}`), tftp: (o) => tftp.push(o) });
+    const dhcp6: string[] = [];
+    const t = countingTrace(inner, { dhcp: (type, outcome) => dhcp.push(`${type}/${outcome}`), tftp: (o) => tftp.push(o), dhcp6: (type, outcome) => dhcp6.push(`${type}/${outcome}`) });
     t.record({ at: 1, kind: 'dhcp.discover', mac: 'm', reason: 'offered' });
     t.record({ at: 2, kind: 'dhcp.request', mac: 'm' });
     t.record({ at: 3, kind: 'tftp.transfer', mac: 'm', reason: 'complete' });
     t.record({ at: 4, kind: 'boot.set', mac: 'm', reason: 'api' });
+    t.record({ at: 5, kind: 'dhcp6.solicit', mac: 'm', reason: 'advertise' });
     assert.deepEqual(dhcp, ['discover/offered', 'request/answered']);
     assert.deepEqual(tftp, ['complete']);
-    assert.equal(inner.events.length, 4);
+    assert.deepEqual(dhcp6, ['solicit/advertise'], 'DHCPv6 in its own counter');
+    assert.equal(inner.events.length, 5);
   });
 
   it('takes events of known kinds with their data checked, and DHCP messages without a name (dhcp.type-N)', () => {

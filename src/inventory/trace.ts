@@ -168,7 +168,7 @@ export function memoryTrace(): BootTrace & { events: NewEvent[] } {
  * A trace that also counts what the protocol servers record (DHCP packets by type and outcome,
  * TFTP transfers by outcome) into the metrics, so the servers need no metrics code of their own.
  */
-export function countingTrace(inner: BootTrace, counters: { dhcp: (type: string, outcome: string) => void; tftp: (outcome: string) => void }): BootTrace {
+export function countingTrace(inner: BootTrace, counters: { dhcp: (type: string, outcome: string) => void; tftp: (outcome: string) => void; dhcp6?: (type: string, outcome: string) => void }): BootTrace {
   return {
     record(event) {
       const e = readEvent(event);
@@ -190,6 +190,8 @@ export function countingTrace(inner: BootTrace, counters: { dhcp: (type: string,
       } else if (event.kind.startsWith('dhcp.')) {
         // A message type without a kind of its own (dhcp.type-N): still DHCP traffic.
         counters.dhcp(event.kind.slice(5), event.reason ?? 'answered');
+      } else if (event.kind.startsWith('dhcp6.')) {
+        counters.dhcp6?.(event.kind.slice(6), event.reason ?? 'answered');
       }
       inner.record(event);
     },

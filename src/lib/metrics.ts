@@ -19,6 +19,7 @@ export function createMetrics(opts: { defaults?: boolean; onStall?: (stall: Loop
     bootTableChanges: new Counter({ name: 'threerc_boot_table_changes_total', help: 'Boot table changes by new mode and reason', labelNames: ['mode', 'reason'] as const, registers: [registry] }),
     callbacks: new Counter({ name: 'threerc_install_callbacks_total', help: 'Install callbacks by kind and outcome', labelNames: ['kind', 'outcome'] as const, registers: [registry] }),
     dhcpPackets: new Counter({ name: 'threerc_dhcp_packets_total', help: 'DHCP packets by message type and outcome', labelNames: ['type', 'outcome'] as const, registers: [registry] }),
+    dhcp6Packets: new Counter({ name: 'threerc_dhcp6_packets_total', help: 'DHCPv6 messages by client message type and outcome', labelNames: ['type', 'outcome'] as const, registers: [registry] }),
     tftpTransfers: new Counter({ name: 'threerc_tftp_transfers_total', help: 'TFTP transfers by outcome', labelNames: ['outcome'] as const, registers: [registry] }),
   };
 }

@@ -93,11 +93,15 @@ describe('dhcp6: real clients in namespaces (fd77::/64)', { timeout: 180_000 }, 
       const cfg = await config6();
       const served = await serveInNetns(lab, srv, cfg);
       let lease = '';
+      let metrics = '';
       try {
         lease = dhclient6(lab, cli, ifB, 'dhclient6');
+        metrics = lab.exec(srv, 'curl', ['-s', '-m', '5', `http://127.0.0.1:${cfg.ports.http}/metrics`]);
       } finally {
         await served.stop();
       }
+      // DHCPv6 in /metrics, as DHCPv4 is (threerc_dhcp_packets_total).
+      assert.match(metrics, /threerc_dhcp6_packets_total\{type="solicit",outcome="[^"]+"\} [1-9]/);
       assert.match(lease, /iaaddr fd77::10 \{/);
       assert.match(lease, /option dhcp6\.bootfile-url "tftp:\/\/\[fd77::1\]\/pxelinux\.0";/);
       assert.match(lease, /option dhcp6\.name-servers fd77::1;/);
