@@ -2,7 +2,7 @@
  * IPv6 addresses as 16 bytes and back (lib/net6.ts, shared with DHCPv6), prefixes as bytes, and
  * the address classes the Neighbor Discovery codec and the router advertisement config need.
  */
-import { ipv6FromBytes, ipv6ToBytes } from '../lib/net6.js';
+import { ipv6FromBigInt, ipv6FromBytes, ipv6ToBytes, parsePrefix6 } from '../lib/net6.js';
 
 /** The 16 bytes of an IPv6 address (text form, no zone), or null if it is not one (lib/net6.ts). */
 export function parseIpv6(text: string): Buffer | null {
@@ -23,15 +23,11 @@ export interface Ipv6Prefix {
   text: string;
 }
 
-/** `fd77::/64` -> prefix, or null when malformed or when host bits are set. */
+/** `fd77::/64` -> prefix, or null when malformed or when host bits are set (lib/net6.ts parsePrefix6). */
 export function parseIpv6Prefix(text: string): Ipv6Prefix | null {
-  const m = /^([^/]+)\/(\d{1,3})$/.exec(text);
-  if (!m) return null;
-  const network = parseIpv6(m[1]!);
-  const length = Number(m[2]);
-  if (!network || length > 128) return null;
-  for (let bit = length; bit < 128; bit++) if (network[bit >> 3]! & (0x80 >> (bit & 7))) return null;
-  return { network, length, text: `${formatIpv6(network)}/${length}` };
+  const p = parsePrefix6(text);
+  if (!p) return null;
+  return { network: parseIpv6(ipv6FromBigInt(p.network))!, length: p.length, text: p.text };
 }
 
 /** The unspecified address `::`. */
