@@ -16,11 +16,12 @@
  * slowest client; a failure is a transfer whose client exited non-zero.
  */
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { netnsUnavailable } from '../test/lib/netns.js';
-import { writeLabConfig } from '../test/lib/serve.js';
+import { SERVE_NODE_FLAGS } from '../src/lib/node-flags.js';
+import { netnsUnavailable, type Lab } from '../test/lib/netns.js';
+import { awaitReady, writeLabConfig, type LabConfig } from '../test/lib/serve.js';
 import { openLab } from './lib/cleanup.js';
 import type { Figure } from './lib/figures.js';
 import type { BenchOptions } from './lib/options.js';
@@ -54,6 +55,26 @@ interface Scenario {
 
 let negotiated = '';
 
+/**
+ * Knobs for measuring one change (issue 26), from the environment so that `npm run bench` is
+ * unchanged without them:
+ * - TFTP_BENCH_MATCH=regex: only the scenarios whose figure name matches (e.g. `windowsize 1$`);
+ * - TFTP_BENCH_BASE=/path/to/other/bin/3rc.js: adds "3rc base", another build of 3rc (the code
+ *   before a change) on port 6970, run in the same rounds, each figure also compared with it;
+ * - TFTP_BENCH_PROF=dir: 3rc (and 3rc base) run with --cpu-prof, profiles written to dir.
+ */
+function tuning(): { match?: RegExp; base?: string; prof?: string } {
+  const e = process.env;
+  return { match: e.TFTP_BENCH_MATCH ? new RegExp(e.TFTP_BENCH_MATCH) : undefined, base: e.TFTP_BENCH_BASE, prof: e.TFTP_BENCH_PROF };
+}
+
+/** The build of 3rc at `bin` (TFTP_BENCH_BASE) in ns with its own config. */
+async function start3rcAt(bin: string, lab: Lab, ns: string, cfg: LabConfig, nodeArgs: string[]): Promise<Running> {
+  const child = lab.spawn(ns, process.execPath, [...SERVE_NODE_FLAGS, ...nodeArgs, bin, 'serve', '--config', cfg.file]);
+  const served = await awaitReady(child, { url: `netns:${ns}`, timeoutMs: 120_000 });
+  return { pid: child.pid!, stop: async () => void (await served.stop()) };
+}
+
 export function tftpNote(): string {
   return `**TFTP**: atftp clients (one process per transfer, tsize + blksize, plus windowsize 16 where the figure says so) in one namespace, the three servers in another, across a veth; 3rc (its file cache on), tftpd-hpa 5.2 (\`in.tftpd -L\`, a forked child per transfer) and dnsmasq's TFTP (single process, --tftp-max 1000). Aggregate MB/s over all clients (bytes delivered / wall time of the slowest client), median of the rounds; failures are summed over every scenario and round. ${negotiated}`;
 }
@@ -83,6 +104,19 @@ function scenarios(quick: boolean): Scenario[] {
   return out;
 }
 
+/**
+ * CPU time (user + system, every thread, and children it waited for) a server has used, in ms
+ * (Linux clock ticks of 10 ms).
+ */
+function cpuMs(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ').pop()!.split(' ');
+  return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) * 10;
+}
+
+function scenarioKey(s: Scenario): string {
+  return `${s.label}, ${s.clients} client${s.clients > 1 ? 's' : ''}, blksize ${s.blksize}, windowsize ${s.windowsize}`;
+}
+
 function atftpArgv(s: Scenario, port: number, extra: string[] = []): string[] {
   return ['atftp', '--tftp-timeout', '1', '--option', 'tsize 0', '--option', `blksize ${s.blksize}`, ...(s.windowsize > 1 ? ['--option', `windowsize ${s.windowsize}`] : []), ...extra, '-g', '-r', s.file, '-l', '/dev/null', SRV, String(port)];
 }
@@ -99,17 +133,24 @@ async function fanout(ns: string, s: Scenario, port: number): Promise<{ seconds:
 }
 
 export async function runTftp(opts: BenchOptions): Promise<Figure[]> {
-  const cfg = await writeLabConfig({
+  const tune = tuning();
+  const nodeArgs = tune.prof ? (mkdirSync(tune.prof, { recursive: true }), ['--cpu-prof', `--cpu-prof-dir=${tune.prof}`]) : [];
+  // Every atftp runs from the one client address: per-client cap as high as the global one.
+  const labConfig = (port: number, paths: Record<string, string> = {}) => writeLabConfig({
     log: { level: 'info' },
-    // Every atftp runs from the one client address: per-client cap as high as the global one.
-    servers: { tftp: { listen: '0.0.0.0', port: 6969, maxTransfers: 1000, maxTransfersPerClient: 1000 }, dhcp: { enabled: false }, http: { enabled: false }, dns: { enabled: false } },
+    servers: { tftp: { listen: '0.0.0.0', port, maxTransfers: 1000, maxTransfersPerClient: 1000 }, dhcp: { enabled: false }, http: { enabled: false }, dns: { enabled: false } },
     hypervisors: [],
     hosts: [],
+    paths,
   });
+  const cfg = await labConfig(6969);
   const root = join(cfg.dir, 'boot');
+  const baseCfg = tune.base ? await labConfig(6970, { boot: root }) : undefined;
   mkdirSync(root, { recursive: true });
-  const list = scenarios(opts.quick);
-  const big = list.find((s) => s.file === 'big.bin')!.bytes;
+  const all = scenarios(opts.quick);
+  const big = all.find((s) => s.file === 'big.bin')!.bytes;
+  const list = all.filter((s) => !tune.match || tune.match.test(scenarioKey(s)));
+  if (list.length === 0) throw new Error(`TFTP_BENCH_MATCH=${tune.match?.source}: no scenario matches`);
   writeFileSync(join(root, 'big.bin'), randomBytes(big));
   copyFileSync(PXELINUX, join(root, 'pxelinux.0'));
   const pxeBytes = statSync(PXELINUX).size;
@@ -117,18 +158,26 @@ export async function runTftp(opts: BenchOptions): Promise<Figure[]> {
 
   const { lab, close } = openLab('bt');
   const mbps: Record<string, Record<string, number[]>> = {};
-  const failures: Record<string, number> = { '3rc': 0, 'tftpd-hpa': 0, dnsmasq: 0 };
+  /** The server's CPU time (ms) per scenario run: less disturbed by a busy machine than MB/s. */
+  const cpu: Record<string, Record<string, number[]>> = {};
+  const refs = ['tftpd-hpa', 'dnsmasq', ...(baseCfg ? ['3rc base'] : [])];
+  const failures: Record<string, number> = Object.fromEntries(['3rc', ...refs].map((n) => [n, 0]));
   const errors: string[] = [];
   const running: Running[] = [];
   try {
     const srv = lab.netns('srv');
     const cli = lab.netns('cli');
     lab.link(srv, `${SRV}/24`, cli, `${CLI}/24`);
-    const ours = await start3rc(cfg, { lab, ns: srv });
-    running.push(ours);
-    running.push(await startTftpdHpa(lab, srv, SRV, 7069, root));
-    running.push(await startDnsmasqNs(lab, srv, ['-p', '0', '--enable-tftp', `--tftp-root=${root}`, '--tftp-max=1000'], 69));
-    const servers = [{ name: '3rc', port: 6969 }, { name: 'tftpd-hpa', port: 7069 }, { name: 'dnsmasq', port: 69 }];
+    const started = async (name: string, port: number, r: Promise<Running>) => {
+      running.push(await r);
+      return { name, port, pid: running.at(-1)!.pid };
+    };
+    const servers = [
+      await started('3rc', 6969, start3rc(cfg, { lab, ns: srv, nodeArgs })),
+      await started('tftpd-hpa', 7069, startTftpdHpa(lab, srv, SRV, 7069, root)),
+      await started('dnsmasq', 69, startDnsmasqNs(lab, srv, ['-p', '0', '--enable-tftp', `--tftp-root=${root}`, '--tftp-max=1000'], 69)),
+      ...(baseCfg ? [await started('3rc base', 6970, start3rcAt(tune.base!, lab, srv, baseCfg, nodeArgs))] : []),
+    ];
     // What each server grants when asked for windowsize 16 (atftp --trace prints the OACK).
     const granted: string[] = [];
     for (const s of servers) {
@@ -141,11 +190,14 @@ export async function runTftp(opts: BenchOptions): Promise<Figure[]> {
     // Warm-up: every server reads every file once (3rc's cache, the page cache for the others).
     for (const s of servers) for (const file of ['big.bin', 'pxelinux.0']) await fanout(cli, { ...list[0]!, file, clients: 1, repeat: 1 }, s.port);
     for (const sc of list) {
-      const key = `${sc.label}, ${sc.clients} client${sc.clients > 1 ? 's' : ''}, blksize ${sc.blksize}, windowsize ${sc.windowsize}`;
-      mbps[key] = { '3rc': [], 'tftpd-hpa': [], dnsmasq: [] };
+      const key = scenarioKey(sc);
+      mbps[key] = Object.fromEntries(servers.map((s) => [s.name, []]));
+      cpu[key] = Object.fromEntries(servers.map((s) => [s.name, []]));
       for (let round = 0; round < opts.rounds; round++) {
         for (const s of alternate(servers, round)) {
+          const cpu0 = cpuMs(s.pid);
           const r = await fanout(cli, sc, s.port);
+          cpu[key]![s.name]!.push(cpuMs(s.pid) - cpu0);
           const delivered = (sc.clients * sc.repeat - r.failures) * sc.bytes;
           const v = delivered / 1e6 / r.seconds;
           mbps[key]![s.name]!.push(v);
@@ -159,12 +211,16 @@ export async function runTftp(opts: BenchOptions): Promise<Figure[]> {
     for (const r of running.reverse()) await r.stop();
     await close();
     cfg.cleanup();
+    baseCfg?.cleanup();
   }
   const figures: Figure[] = [];
   for (const [key, m] of Object.entries(mbps)) {
-    for (const ref of ['tftpd-hpa', 'dnsmasq']) figures.push({ bench: 'tftp', name: `MB/s, ${key}`, unit: 'MB/s', better: 'higher', ours: m['3rc']!, ref: m[ref]!, refName: ref });
+    for (const ref of refs) figures.push({ bench: 'tftp', name: `MB/s, ${key}`, unit: 'MB/s', better: 'higher', ours: m['3rc']!, ref: m[ref]!, refName: ref });
+    const c = cpu[key]!;
+    // Not tftpd-hpa: its children are reaped without being counted in its own times (0 ms read).
+    for (const ref of refs.filter((r) => r !== 'tftpd-hpa')) figures.push({ bench: 'tftp', name: `server CPU ms, ${key}`, unit: 'ms', better: 'lower', ours: c['3rc']!, ref: c[ref]!, refName: ref });
   }
-  for (const ref of ['tftpd-hpa', 'dnsmasq']) {
+  for (const ref of refs) {
     figures.push({ bench: 'tftp', name: 'failed transfers, every scenario and round', unit: 'transfers', better: 'lower', ours: [failures['3rc']!], ref: [failures[ref]!], refName: ref, note: errors.length ? `first error: ${errors[0]}` : undefined });
   }
   return figures;

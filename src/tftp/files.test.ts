@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -88,6 +88,54 @@ test('cache: hits without reading, invalidated by a change of size or mtime, LRU
   const zero = new BootFiles(root, 0);
   await zero.open('m');
   assert.equal(zero.stats().entries, 0, 'cacheMb 0 caches nothing');
+});
+
+test('cache hits after one stat: the same file only; a retargeted symlink or directory, a replaced or changed file take the full path', async () => {
+  const files = new BootFiles(root, 1 << 20);
+  const open = async (name: string) => {
+    const before = files.stats().statOnly;
+    const r = await files.open(name);
+    return { r, statOnly: files.stats().statOnly - before, text: 'ok' in r ? `refused:${r.reason}` : r.data.toString() };
+  };
+  writeFileSync(join(root, 'f1'), 'one');
+  writeFileSync(join(dir, 'outside'), 'outside');
+  symlinkSync('f1', join(root, 'flip'));
+  mkdirSync(join(root, 'd1'));
+  writeFileSync(join(root, 'd1', 'x'), 'x in d1');
+  symlinkSync('d1', join(root, 'dl'));
+  const first = await open('flip');
+  assert.deepEqual([first.text, first.statOnly], ['one', 0], 'the first open resolves, reads and caches');
+  const again = await open('/flip');
+  assert.equal(again.text, 'one');
+  assert.equal(again.statOnly, 1, 'a cached file is served after one stat');
+  assert.ok(!('ok' in again.r) && again.r.cached);
+  // The symlink now leads out of the root: refused, never the cached copy.
+  unlinkSync(join(root, 'flip'));
+  symlinkSync(join(dir, 'outside'), join(root, 'flip'));
+  assert.deepEqual([(await open('flip')).text, (await open('flip')).statOnly], ['refused:outside-root', 0]);
+  // A directory symlink retargeted outside: refused.
+  assert.equal((await open('dl/x')).text, 'x in d1');
+  assert.equal((await open('dl/x')).statOnly, 1);
+  unlinkSync(join(root, 'dl'));
+  symlinkSync(dir, join(root, 'dl'));
+  writeFileSync(join(dir, 'x'), 'x outside');
+  assert.equal((await open('dl/x')).text, 'refused:outside-root');
+  // Replaced by another file (rename over it, same size and mtime): the new content.
+  assert.equal((await open('f1')).text, 'one');
+  writeFileSync(join(root, 'f1.new'), 'two');
+  utimesSync(join(root, 'f1.new'), new Date(1e12), new Date(1e12));
+  utimesSync(join(root, 'f1'), new Date(1e12), new Date(1e12));
+  assert.equal((await open('f1')).text, 'one');
+  renameSync(join(root, 'f1.new'), join(root, 'f1'));
+  assert.deepEqual([(await open('f1')).text, (await open('f1')).statOnly], ['two', 1]);
+  // Rewritten in place with the same size and mtime restored: the ctime moved.
+  await new Promise((r) => setTimeout(r, 20));
+  writeFileSync(join(root, 'f1'), 'TWO');
+  utimesSync(join(root, 'f1'), new Date(1e12), new Date(1e12));
+  assert.equal((await open('f1')).text, 'TWO');
+  // Gone: not served from the cache.
+  unlinkSync(join(root, 'f1'));
+  assert.equal((await open('f1')).text, 'refused:not-found');
 });
 
 test('netascii: LF -> CR LF, CR -> CR NUL, size is the translated size', () => {

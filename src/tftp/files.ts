@@ -16,9 +16,14 @@
  * - Empty components (`a//b`, a trailing `/`) are refused; `.` components are dropped.
  * - The final path is resolved with realpath: a symlink inside the root is followed only while
  *   its target is inside the root too.
+ * - A request for a file already in the cache is not resolved again: one stat of its path
+ *   (following symlinks) must find the very file resolved before (same device, inode, size,
+ *   mtime and ctime). A symlink or directory changed to lead elsewhere reaches another inode, a
+ *   rewritten file has another size, mtime or ctime: either takes the full path again (realpath
+ *   inside the root, stat, read). A boot storm's RRQs for pxelinux.0 cost one stat each.
  * Refusals are TFTP error 2 (access violation); a missing file is error 1.
  */
-import { promises as fsp, type Stats } from 'node:fs';
+import { promises as fsp, statSync, type Stats } from 'node:fs';
 import { join, sep } from 'node:path';
 import { TftpErrorCode } from './packet.js';
 
@@ -26,6 +31,13 @@ export type Refusal = { ok: false; code: typeof TftpErrorCode.FILE_NOT_FOUND | t
 
 /** Longest request name accepted; PXE ROMs limit the name to 128 bytes anyway. */
 const MAX_NAME = 1024;
+
+/**
+ * Request names remembered with the real path they resolved to (for the cached-file fast path).
+ * Names are few (the files of the root), but a symlink to a directory makes endless spellings of
+ * one file (`self/self/.../pxelinux.0`): beyond this many the oldest is forgotten.
+ */
+const MAX_RESOLVED = 4096;
 
 /** Checks a request name (pure); returns the clean relative path or a refusal. */
 export function checkRequestPath(name: string): { ok: true; rel: string } | Refusal {
@@ -60,7 +72,14 @@ interface CacheEntry {
   data: Buffer;
   size: number;
   mtimeMs: number;
+  ctimeMs: number;
   ino: number;
+  dev: number;
+}
+
+/** The file a stat found is the one this entry holds (a changed file differs in one of them). */
+function sameFile(st: Stats, e: CacheEntry): boolean {
+  return st.ino === e.ino && st.dev === e.dev && st.size === e.size && st.mtimeMs === e.mtimeMs && st.ctimeMs === e.ctimeMs;
 }
 
 export interface CacheStats {
@@ -68,16 +87,21 @@ export interface CacheStats {
   bytes: number;
   hits: number;
   misses: number;
+  /** Hits served after one stat, without resolving the name again (part of hits). */
+  statOnly: number;
 }
 
 /** The boot root with its content cache. */
 export class BootFiles {
   private realRoot: string | undefined;
   private readonly cache = new Map<string, CacheEntry>();
+  /** Request name (checked) -> the real path it resolved to inside the root, for cached files. */
+  private readonly resolved = new Map<string, string>();
   private readonly reading = new Map<string, Promise<Buffer>>();
   private bytes = 0;
   private hits = 0;
   private misses = 0;
+  private statOnly = 0;
 
   /** cacheBytes 0 disables the cache. */
   constructor(
@@ -86,7 +110,7 @@ export class BootFiles {
   ) {}
 
   stats(): CacheStats {
-    return { entries: this.cache.size, bytes: this.bytes, hits: this.hits, misses: this.misses };
+    return { entries: this.cache.size, bytes: this.bytes, hits: this.hits, misses: this.misses, statOnly: this.statOnly };
   }
 
   /** Opens a request name: checks, resolves inside the root, reads (or hits the cache). */
@@ -110,6 +134,8 @@ export class BootFiles {
   async openRel(rel: string): Promise<BootFile | Refusal> {
     const root = await this.root_();
     if (!root) return { ok: false, code: TftpErrorCode.FILE_NOT_FOUND, reason: 'no-boot-root' };
+    const known = this.revalidated(root, rel);
+    if (known) return known;
     let real: string;
     let st: Stats;
     try {
@@ -120,29 +146,60 @@ export class BootFiles {
       return fsError(err);
     }
     if (!st.isFile()) return { ok: false, code: TftpErrorCode.ACCESS_VIOLATION, reason: 'not-a-file' };
+    this.remember(rel, real);
     const hit = this.cache.get(real);
-    if (hit && hit.size === st.size && hit.mtimeMs === st.mtimeMs && hit.ino === st.ino) {
-      this.hits++;
-      // LRU: move to the most recent end.
-      this.cache.delete(real);
-      this.cache.set(real, hit);
-      return { rel, data: hit.data, cached: true };
-    }
+    if (hit && sameFile(st, hit)) return this.hit(rel, real, hit);
     if (hit) this.evict(real);
     this.misses++;
     // A boot storm asks for the same file many times at once: read it once.
-    const key = `${real}\0${st.ino}\0${st.size}\0${st.mtimeMs}`;
+    const key = `${real}\0${st.dev}\0${st.ino}\0${st.size}\0${st.mtimeMs}\0${st.ctimeMs}`;
     let pending = this.reading.get(key);
     if (!pending) {
       pending = fsp.readFile(real).finally(() => this.reading.delete(key));
       this.reading.set(key, pending);
-      pending.then((data) => this.insert(real, { data, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino }), () => undefined);
+      pending.then((data) => this.insert(real, { data, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino, dev: st.dev }), () => undefined);
     }
     try {
       return { rel, data: await pending, cached: false };
     } catch (err) {
       return fsError(err);
     }
+  }
+
+  /**
+   * The fast path for a name resolved before whose file is cached: one stat (no realpath, no
+   * thread-pool round trip) that must find the very same file; else undefined (full path).
+   */
+  private revalidated(root: string, rel: string): BootFile | undefined {
+    const real = this.resolved.get(rel);
+    if (real === undefined) return undefined;
+    const hit = this.cache.get(real);
+    let st: Stats | undefined;
+    try {
+      st = hit && statSync(join(root, rel), { throwIfNoEntry: false });
+    } catch {
+      st = undefined; // ENOTDIR, EACCES, ELOOP...: the full path says which
+    }
+    if (!hit || !st || !sameFile(st, hit)) {
+      this.resolved.delete(rel);
+      return undefined;
+    }
+    this.statOnly++;
+    return this.hit(rel, real, hit);
+  }
+
+  private hit(rel: string, real: string, entry: CacheEntry): BootFile {
+    this.hits++;
+    // LRU: move to the most recent end.
+    this.cache.delete(real);
+    this.cache.set(real, entry);
+    return { rel, data: entry.data, cached: true };
+  }
+
+  private remember(rel: string, real: string): void {
+    this.resolved.delete(rel);
+    if (this.resolved.size >= MAX_RESOLVED) this.resolved.delete(this.resolved.keys().next().value as string);
+    this.resolved.set(rel, real);
   }
 
   private insert(real: string, entry: CacheEntry): void {
