@@ -9,8 +9,9 @@
  * same loadConfig; it sends back the validated config as JSON (every value in a Config is a
  * string, number, boolean, array or plain object), which costs this process about its own size.
  * Problems come back as the same ConfigError (code, file, line, path, message), so an operator
- * sees exactly what an in-process load would have said. A small file is read in place: a child
- * costs a node start-up (some 100 ms) to save a few MB.
+ * sees exactly what an in-process load would have said. The child costs a node start-up and the
+ * JSON: 0.2-0.9 s more than the 2.2-2.9 s an in-process load of 10,000 hosts took on a loaded
+ * 2-core machine. So a small file is read in place (it would save only a few MB).
  *
  * Asynchronous: a reload (SIGHUP) reads the file while the servers go on answering.
  */
