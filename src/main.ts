@@ -5,7 +5,8 @@
  */
 import { createHash } from 'node:crypto';
 import { dirname } from 'node:path';
-import { loadConfig, type Config } from './config/load.js';
+import type { Config } from './config/load.js';
+import { loadConfigApart } from './config/load-apart.js';
 import { applyReload, planReload, type ReloadPlan } from './config/reload.js';
 import { ensureApiToken } from './config/api-token.js';
 import { createDhcpServer, type DhcpServer } from './dhcp/server.js';
@@ -18,6 +19,7 @@ import { BootTable } from './inventory/boot-table.js';
 import { Inventory } from './inventory/inventory.js';
 import { systemClock, type Clock } from './lib/clock.js';
 import type { Logger } from './lib/log.js';
+import { memoryMb } from './lib/memory.js';
 import { listen6Of } from './lib/net.js';
 import { packageVersion } from './lib/paths.js';
 import type { Service } from './lib/service.js';
@@ -215,11 +217,15 @@ function installQueryTrace(inventory: Inventory, bootTable: BootTable, trace: Bo
 
 export async function startServer(config: Config, log: Logger, clock: Clock = systemClock): Promise<Running> {
   const startedAt = clock.now();
+  // Where a large inventory's memory goes, phase by phase (log.level debug).
+  const phase = (name: string) => log.debug({ phase: name, ...memoryMb() }, 'start-up memory');
+  phase('config loaded');
   // The store (install tokens), the API token and P2V images: nothing there for other users.
   secureStateDir(dirname(config.store.path), log, { public: [config.paths.boot] });
   // Web dashboard: the store, tapped so that every appended event reaches the live stream.
   const live = new LiveFeed(clock, log.child({ server: 'web' }));
   const store = live.tapStore(await openServingStore(config, log));
+  phase('store opened');
   const services: Service[] = [];
   const stopAll = async () => {
     for (const s of [...services].reverse()) {
@@ -286,6 +292,7 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
     const engine = new TemplateEngine({ templates: config.paths.templates, kickstarts: config.paths.kickstarts });
     const leases = await LeaseTable.load(store);
     dhcpLeases = leases;
+    phase('inventory, boot table and leases loaded');
     log.info({ hosts: inventory.hosts().length, profiles: inventory.profiles().length, hypervisors: inventory.hypervisors().length, bootEntries: bootTable.size, leases: leases.size, store: config.store.path }, 'state loaded');
     bootTable.on('change', ({ entry, reason }) => {
       metrics.bootTableChanges.inc({ mode: entry.mode, reason });
@@ -305,6 +312,7 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
       return ha.controller ?? null;
     });
 
+    phase('HA loaded');
     const s = config.servers;
     // A new leader reads the leases afresh from the store (another instance handed them out).
     let dhcpServer: DhcpServer | undefined;
@@ -357,10 +365,11 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
       });
       services.push(new HttpServer(s.http, app, listen6Of(s.http, config.network)));
     }
+    phase('servers built');
     // ---- config reload (SIGHUP, 3rc reload, POST /api/v1/reload): one at a time ----
     let reloading: Promise<unknown> = Promise.resolve();
     const reloadOnce = async (): Promise<ReloadPlan> => {
-      const next = loadConfig(config.source);
+      const next = await loadConfigApart(config.source);
       const plan = planReload(config, next);
       // The HA controller watches the VMs it was started with.
       if (JSON.stringify(vmSpecs(config.hosts)) !== JSON.stringify(vmSpecs(next.hosts))) plan.needsRestart.push("hosts (the HA controller's VMs: which hosts run on which hypervisor, their priority and size)");
@@ -398,6 +407,7 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
 
     for (const svc of services) await svc.start();
     await cluster?.ready();
+    phase('servers started');
     let stopping: Promise<void> | undefined;
     return { store, inventory, bootTable, leases, services, reload, stop: () => (stopping ??= stopAll()) };
   } catch (err) {

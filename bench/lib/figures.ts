@@ -24,6 +24,9 @@ export interface Figure {
   target?: { max: number; text: string } | undefined;
 }
 
+/** Issue 26 and design.md: peak memory with a 10,000-host inventory under 120 MB. */
+export const PEAK_RSS_TARGET = { max: 120, text: 'peak RSS under 120 MB with a 10,000-host inventory' };
+
 /**
  * The ratio of the medians, oriented so that > 1 means 3rc is better: ours/ref when higher is
  * better, ref/ours when lower is better. Undefined without a reference or when a median is 0 or

@@ -20,15 +20,21 @@ export function run(cmd: string, args: string[], opts: { timeoutMs?: number; env
   });
 }
 
-/** Peak resident set (VmHWM) of a live process, in MB, or NaN once it is gone. */
-export function peakRssMb(pid: number): number {
+/** A /proc/PID/status size field (VmRSS, VmHWM) of a live process, in MB, or NaN once it is gone. */
+function statusMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) / 1024 : NaN;
   } catch {
     return NaN;
   }
 }
+
+/** Peak resident set (VmHWM) of a live process, in MB, or NaN once it is gone. */
+export const peakRssMb = (pid: number): number => statusMb(pid, 'VmHWM');
+
+/** Resident set now (VmRSS) of a live process, in MB, or NaN once it is gone. */
+export const rssMb = (pid: number): number => statusMb(pid, 'VmRSS');
 
 /** utime + stime of a live process, in seconds (/proc/PID/stat fields 14 and 15). */
 export function cpuSeconds(pid: number): number {
@@ -55,3 +61,9 @@ export function findTool(...paths: string[]): string | undefined {
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** VmRSS of a server that has just started, after a second with nothing to do (issue 26: RSS at idle after start-up). */
+export async function idleRssMb(pid: number): Promise<number> {
+  await sleep(1000);
+  return rssMb(pid);
+}

@@ -8,8 +8,11 @@
  * blob, the blob's structure) and everything else is reported as rejected, never thrown.
  */
 import { createHash } from 'node:crypto';
-import ssh2 from 'ssh2'; // CommonJS: `utils` is not a named export
+import { lazyRequire } from '../lib/lazy.js';
 import { blobType } from './known-hosts.js';
+
+/** ssh2, loaded at the first report (lib/lazy.ts). */
+const ssh2 = lazyRequire<typeof import('ssh2')>('ssh2');
 
 /** Keys kept from one report; an installer has three or four (ed25519, ecdsa, rsa). */
 export const REPORTED_KEYS_MAX = 16;
@@ -73,7 +76,7 @@ function checkLine(text: string, taken: readonly HostKey[]): HostKey | RejectedL
   // Buffer.from skips what is not base64; a round trip shows that nothing was skipped.
   if (blob.toString('base64') !== base64) return 'syntax';
   if (blobType(blob) !== keyType) return 'type-mismatch';
-  const parsed = ssh2.utils.parseKey(`${keyType} ${base64}`);
+  const parsed = ssh2().utils.parseKey(`${keyType} ${base64}`);
   if (parsed instanceof Error || parsed.type !== keyType) return 'malformed-key';
   if (taken.some((k) => k.base64 === base64)) return 'duplicate';
   if (taken.length >= REPORTED_KEYS_MAX) return 'too-many';

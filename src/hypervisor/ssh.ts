@@ -8,10 +8,14 @@
  */
 import { readFile } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
-import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
+import type { Client, ClientChannel, ConnectConfig } from 'ssh2';
+import { lazyRequire } from '../lib/lazy.js';
 import { RemoteError, SshErrorCodes } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { checkHostKey, hostFieldMatches, hostForm, hostKeyAlgorithms, knownKeyTypes, parseKnownHosts, type KnownHostEntry } from './known-hosts.js';
+
+/** ssh2, loaded at the first connection (lib/lazy.ts): a 3rc with HA off never loads it. */
+const ssh2 = lazyRequire<typeof import('ssh2')>('ssh2');
 
 export { SshErrorCodes };
 
@@ -197,7 +201,7 @@ export class SshPool implements SshRunner {
   }
 
   private open(t: SshTarget, key: string): Conn {
-    const client = new Client();
+    const client = new (ssh2().Client)();
     const c: Conn = { key, client, ready: Promise.resolve(), closed: false, active: 0, idle: null, onDrop: new Set(), sessions: 0, queue: [] };
     c.ready = (async () => {
       const { knownHosts, names, where } = await this.loadKnownHosts(t);

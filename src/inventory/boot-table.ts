@@ -31,6 +31,9 @@ export interface BootChange {
   reason: string;
 }
 
+/** Boot entries per store write when a first start creates them (BootTable.load). */
+const INITIAL_BATCH = 500;
+
 export class BootTable extends EventEmitter<{ change: [BootChange] }> {
   private readonly entries = new Map<string, BootEntry>();
   private readonly deps: Required<BootTableDeps>;
@@ -60,9 +63,13 @@ export class BootTable extends EventEmitter<{ change: [BootChange] }> {
         result: null,
       });
     }
-    if (initial.length > 0) {
-      await deps.store.write(initial.map((entry) => ({ op: 'putBootEntry' as const, entry })));
-      for (const e of initial) table.entries.set(e.mac, e);
+    // In writes of INITIAL_BATCH entries: a 10,000-host first start as one write made the store's
+    // thread hold every entry at once (issue 26). A start cut short leaves some written: the next
+    // start writes the others (those without an entry), so nothing depends on one transaction.
+    for (let i = 0; i < initial.length; i += INITIAL_BATCH) {
+      const batch = initial.slice(i, i + INITIAL_BATCH);
+      await deps.store.write(batch.map((entry) => ({ op: 'putBootEntry' as const, entry })));
+      for (const e of batch) table.entries.set(e.mac, e);
     }
     return table;
   }

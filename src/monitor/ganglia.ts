@@ -8,8 +8,12 @@
  * Attribute values stay strings (a host named "0123" stays "0123") and are converted here, field
  * by field, so a malformed value yields null instead of NaN.
  */
-import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import type { XMLParser } from 'fast-xml-parser';
 import { GangliaErrorCodes, ThreeRcError } from '../lib/errors.js';
+import { lazyRequire } from '../lib/lazy.js';
+
+/** fast-xml-parser, loaded at the first document (lib/lazy.ts): a 3rc without Ganglia never loads it. */
+const fxp = lazyRequire<typeof import('fast-xml-parser')>('fast-xml-parser');
 
 export interface GangliaHost {
   name: string;
@@ -33,7 +37,8 @@ export class GangliaParseError extends ThreeRcError {
 
 const ARRAYS = new Set(['GRID', 'CLUSTER', 'HOST', 'METRIC']);
 
-const parser = new XMLParser({
+let parser: XMLParser | undefined;
+const parserOf = (): XMLParser => (parser ??= new (fxp().XMLParser)({
   ignoreAttributes: false,
   attributeNamePrefix: '',
   parseAttributeValue: false,
@@ -41,7 +46,7 @@ const parser = new XMLParser({
   // gmond's DOCTYPE only declares the structure; no entity expansion is wanted.
   processEntities: false,
   isArray: (name, _path, _leaf, isAttribute) => !isAttribute && ARRAYS.has(name),
-});
+}));
 
 type Node = Record<string, unknown>;
 
@@ -62,11 +67,11 @@ function num(v: unknown): number | null {
 /** Parses a Ganglia XML document. Throws GangliaParseError (and only that) on anything else. */
 export function parseGanglia(xml: string, opts: { k?: number } = {}): GangliaHost[] {
   const k = opts.k ?? 4;
-  const valid = XMLValidator.validate(xml);
+  const valid = fxp().XMLValidator.validate(xml);
   if (valid !== true) throw new GangliaParseError(`not well-formed XML: ${valid.err.msg} (line ${valid.err.line})`);
   let doc: Node;
   try {
-    doc = parser.parse(xml) as Node;
+    doc = parserOf().parse(xml) as Node;
   } catch (err) {
     throw new GangliaParseError(`cannot parse: ${(err as Error).message}`);
   }

@@ -34,7 +34,8 @@
  * refused (never applied), and without a current fence a write is refused before it is sent.
  */
 import { randomBytes } from 'node:crypto';
-import { Etcd3, type ICompare, type IKeyValue, type IOptions, type IRequestOp } from 'etcd3';
+import type { Etcd3, ICompare, IKeyValue, IOptions, IRequestOp } from 'etcd3';
+import { lazyRequire } from '../lib/lazy.js';
 import { ErrorCodes, StoreError, ThreeRcError } from '../lib/errors.js';
 import {
   DEFAULT_EVENT_LIMIT,
@@ -95,6 +96,9 @@ interface Pending {
   reject: (e: unknown) => void;
 }
 
+/** etcd3, loaded by the first etcd store only (lib/lazy.ts). */
+const etcd3 = lazyRequire<typeof import('etcd3')>('etcd3');
+
 /** Builds an etcd3 client with a deadline on every unary call. */
 function etcdClient(o: Pick<EtcdStoreOptions, 'endpoints' | 'tls' | 'callTimeoutMs'>): Etcd3 {
   const timeout = o.callTimeoutMs ?? 5000;
@@ -104,7 +108,7 @@ function etcdClient(o: Pick<EtcdStoreOptions, 'endpoints' | 'tls' | 'callTimeout
     dialTimeout: timeout,
   };
   if (o.tls) opts.credentials = { rootCertificate: o.tls.ca, privateKey: o.tls.key, certChain: o.tls.cert };
-  return new Etcd3(opts);
+  return new (etcd3().Etcd3)(opts);
 }
 
 const pad = (id: number) => String(id).padStart(16, '0');

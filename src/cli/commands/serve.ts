@@ -1,4 +1,4 @@
-import { loadConfig } from '../../config/load.js';
+import { loadConfigApart } from '../../config/load-apart.js';
 import { createLogger } from '../../lib/log.js';
 import { missingServeFlags } from '../../lib/node-flags.js';
 import { SdNotify } from '../../lib/sd-notify.js';
@@ -13,7 +13,8 @@ again (see 3rc reload --help). Logs JSON lines (pino) to standard output. Starte
 with $NOTIFY_SOCKET (Type=notify), it reports READY=1 and feeds WatchdogSec (systemd-notify).`;
 
 export async function run(configFile: string, _io: Io): Promise<number> {
-  const config = loadConfig(configFile);
+  // A large inventory is parsed in a child process, so this one never holds the parse's peak.
+  const config = await loadConfigApart(configFile);
   const log = createLogger(config.log.level, undefined, { maxLinesPerSecond: config.log.maxLinesPerSecond });
   for (const w of config.warnings) log.warn(w);
   const missing = missingServeFlags(process.execArgv, process.env.NODE_OPTIONS);
