@@ -14,6 +14,10 @@
  *   host asks for nothing more for a minute;
  * Each ends when the Debian installer, having configured its network from 3rc's DHCP, fetched its
  * preseed with its per-install token.
+ * - UEFI PXEv6 (firmware uefi-pxe6, issue 23): OVMF on fd77::/64 with 3rc's RA and DHCPv6 ->
+ *   tftp://[fd77::1]/shimx64.efi -> grubx64.efi -> grub/grub.cfg -> grub/grub.cfg-<mac> (naming
+ *   (tftp,fd77::1) and the preseed at http://[fd77::1]/) -> kernel and initrd, all over TFTP on
+ *   IPv6; the installer's preseed fetch is logged, not yet asserted (see the test).
  * - ProxyDHCP (servers.dhcp.mode: proxy): the iPXE ROM as plain PXE firmware gets its address from
  *   a real DHCP server beside 3rc (dnsmasq, no PXE options) and its boot file from 3rc's ProxyDHCP
  *   offer, and fetches pxelinux.0 over TFTP from 3rc.
