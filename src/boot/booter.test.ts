@@ -6,7 +6,7 @@ import { parseConfig } from '../config/load.js';
 import { Inventory } from '../inventory/inventory.js';
 import { packageRoot } from '../lib/paths.js';
 import type { BootEntry } from '../domain/boot-entry.js';
-import { ANY_CLIENT, bootFile, bootSettings, bootSources, bootSpec } from './booter.js';
+import { ANY_CLIENT, bootFile, bootSettings, bootSources, bootSpec, peerClient, settingsFor } from './booter.js';
 import { ARCHES, archName, ClientArch, dhcpClient, LOADER_SLOTS, vendorClassArch, type BootClient } from './client.js';
 
 const file = join(packageRoot(), 'examples', 'lab.yaml');
@@ -138,4 +138,25 @@ test('bootSpec: install with kernel, initrd, arguments and token URLs; local wit
   // A MAC nobody knows: no host, no entry, no boot file.
   const stranger = bootSpec(src, '52:54:00:99:99:99', ANY_CLIENT);
   assert.deepEqual([stranger.host, stranger.entry, stranger.loader.file, stranger.mode], [undefined, undefined, null, 'local']);
+});
+
+test('an IPv6 client (DHCPv6, or a file asked for over IPv6) gets URLs at network.ipv6.serverIp; IPv4 and IPv4-mapped peers, and configs without network.ipv6, as before', () => {
+  const text = readFileSync(file, 'utf8').replace('  leaseTime: 1h\n', '  leaseTime: 1h\n  ipv6: { serverIp: "fd77::1", prefixes: [{ prefix: "fd77::/64" }] }\n');
+  const cfg6 = parseConfig(text, file);
+  const src = bootSources(cfg6, Inventory.fromConfig(cfg6), { get: () => entry('install') });
+  assert.deepEqual(bootSettings(cfg6).ipv6, { serverIp: 'fd77::1', base: 'http://[fd77::1]' });
+  const v6 = bootSpec(src, VM10, peerClient('fd77::10'));
+  assert.match(v6.args!, / url=http:\/\/\[fd77::1\]\/ks\/52-54-00-77-00-10\?token=tok /);
+  assert.equal(v6.urls.kernel, 'http://[fd77::1]/boot/files/debian-installer/12/amd64/linux');
+  assert.equal(bootSpec(src, VM10, { arch: ClientArch.EFI_X64_HTTP, firmware: 'uefi-http', family: 'ipv6' }).loader.file, 'http://[fd77::1]/boot/files/ipxe.efi');
+  for (const peer of ['10.77.0.10', '::ffff:10.77.0.10', undefined]) {
+    assert.deepEqual(peerClient(peer), ANY_CLIENT, String(peer));
+    assert.match(bootSpec(src, VM10, peerClient(peer)).args!, / url=http:\/\/10\.77\.0\.1\/ks\//);
+  }
+  // No network.ipv6: an IPv6 client is answered as before (there is no other address to give).
+  const plain = bootSources(config, inventory, { get: () => entry('install') });
+  const s4 = bootSettings(config);
+  assert.equal(s4.ipv6, undefined);
+  assert.equal(settingsFor(s4, 'ipv6'), s4);
+  assert.match(bootSpec(plain, VM10, peerClient('fd77::10')).args!, / url=http:\/\/10\.77\.0\.1\/ks\//);
 });

@@ -10,6 +10,7 @@
 import type { Config } from '../config/load.js';
 import type { BootEntry } from '../domain/boot-entry.js';
 import type { Host, Profile } from '../inventory/inventory.js';
+import { isIpv4, plainAddress } from '../lib/net.js';
 import { archInfo, archName, ClientArch, type BootClient, type LoaderSlot } from './client.js';
 import { installKernelArgs } from './kernel-args.js';
 import { bootFileUrl, installUrls, macPath, publicBaseUrl, type InstallUrls } from './urls.js';
@@ -36,6 +37,11 @@ export interface BootSettings {
   profiles: ReadonlyMap<string, ProfileBoot>;
   /** Send iPXE clients the HTTP script (true) or the boot file by architecture (false). */
   ipxeScript: boolean;
+  /**
+   * What an IPv6 client is given instead of {@link serverIp} and {@link base} (network.ipv6):
+   * a client that asked over IPv6 is answered with URLs it can reach over IPv6. Absent: none.
+   */
+  ipv6?: { serverIp: string; base: string };
 }
 
 /**
@@ -44,6 +50,12 @@ export interface BootSettings {
  * config at run time, and a config without profiles has no per-profile loaders anyway.
  */
 export function bootSettings(config: Pick<Config, 'network' | 'servers'> & Partial<Pick<Config, 'profiles'>>): BootSettings {
+  const v6 = config.network.ipv6;
+  const http = config.servers.http;
+  // servers.http.publicUrl when it names the server (a name can have an AAAA record); an IPv4
+  // literal there is of no use to an IPv6 client: the URL at network.ipv6.serverIp instead.
+  const named = http.publicUrl !== undefined && !isIpv4(new URL(http.publicUrl).hostname);
+  const base6 = (ip: string) => (named ? http.publicUrl!.replace(/\/+$/, '') : `http://[${ip}]${http.port === 80 ? '' : `:${http.port}`}`);
   return {
     serverIp: config.network.serverIp,
     domain: config.network.domain,
@@ -51,7 +63,13 @@ export function bootSettings(config: Pick<Config, 'network' | 'servers'> & Parti
     bootFiles: config.servers.dhcp.bootFiles,
     profiles: new Map((config.profiles ?? []).map((p) => [p.name, { loaders: p.loaders ?? {}, chain: p.chain ?? 'pxelinux' }])),
     ipxeScript: config.servers.dhcp.ipxeScript,
+    ...(v6 ? { ipv6: { serverIp: v6.serverIp, base: base6(v6.serverIp) } } : {}),
   };
+}
+
+/** The settings a client of `family` is answered with: the IPv6 server address and base URL for an IPv6 client (when configured). */
+export function settingsFor(settings: BootSettings, family: BootClient['family']): BootSettings {
+  return family === 'ipv6' && settings.ipv6 ? { ...settings, serverIp: settings.ipv6.serverIp, base: settings.ipv6.base } : settings;
 }
 
 /**
@@ -166,7 +184,8 @@ export interface BootSpec {
  * (`3rc render --profile`): the spec is then an install with that profile and the entry's token.
  */
 export function bootSpec(src: BootSources, mac: string, client: BootClient, opts: { profile?: string } = {}): BootSpec {
-  const s = src.settings;
+  // A client that asked over IPv6 gets URLs at 3rc's IPv6 address (kernel arguments, loader configs).
+  const s = settingsFor(src.settings, client.family);
   const host = src.hostByMac(mac);
   const entry = src.bootEntry(mac);
   const wantsInstall = opts.profile !== undefined || entry?.mode === 'install';
@@ -205,3 +224,12 @@ function chainConfigs(chain: Chain, mac: string): string[] {
 
 /** The client a preview or an HTTP request stands for when no DHCP request says otherwise. */
 export const ANY_CLIENT: BootClient = { arch: null, firmware: 'bios', family: 'ipv4' };
+
+/**
+ * The client a file request (TFTP, HTTP) from `peer` stands for: {@link ANY_CLIENT} of the
+ * peer's address family (an IPv4-mapped address is IPv4), so that a loader that came over IPv6
+ * reads a config naming 3rc's IPv6 address. No peer: IPv4.
+ */
+export function peerClient(peer: string | undefined): BootClient {
+  return peer !== undefined && plainAddress(peer).includes(':') ? { ...ANY_CLIENT, family: 'ipv6' } : ANY_CLIENT;
+}

@@ -34,19 +34,22 @@ export function readableBy(v: VirtualFile, address: string): boolean {
   return isOwnerAddress(address, { ip: v.ownerIp, ipv6: v.ownerIp6 });
 }
 
-/** The generated files a file server answers with, by checked relative path. */
+/**
+ * The generated files a file server answers with, by checked relative path and the address that
+ * asks (`peer`: a loader that came over IPv6 reads a config naming 3rc's IPv6 address).
+ */
 export interface VirtualFiles {
   /** A file generated in place of whatever the root holds (the entry of a known MAC), or null. */
-  generated(rel: string): VirtualFile | null;
+  generated(rel: string, peer?: string): VirtualFile | null;
   /** A file generated only when the root has none by that name (`pxelinux.cfg/default`), or null. */
-  fallback(rel: string): VirtualFile | null;
+  fallback(rel: string, peer?: string): VirtualFile | null;
 }
 
 /** Several generators as one: the first that generates a name answers it (their names do not overlap). */
 export function anyVirtualFiles(...all: VirtualFiles[]): VirtualFiles {
   return {
-    generated: (rel) => all.reduce<VirtualFile | null>((found, v) => found ?? v.generated(rel), null),
-    fallback: (rel) => all.reduce<VirtualFile | null>((found, v) => found ?? v.fallback(rel), null),
+    generated: (rel, peer) => all.reduce<VirtualFile | null>((found, v) => found ?? v.generated(rel, peer), null),
+    fallback: (rel, peer) => all.reduce<VirtualFile | null>((found, v) => found ?? v.fallback(rel, peer), null),
   };
 }
 
@@ -61,12 +64,12 @@ export class ReloadableFiles implements VirtualFiles {
     this.current = build();
   }
 
-  generated(rel: string): VirtualFile | null {
-    return this.current.generated(rel);
+  generated(rel: string, peer?: string): VirtualFile | null {
+    return this.current.generated(rel, peer);
   }
 
-  fallback(rel: string): VirtualFile | null {
-    return this.current.fallback(rel);
+  fallback(rel: string, peer?: string): VirtualFile | null {
+    return this.current.fallback(rel, peer);
   }
 
   reload(): void {

@@ -2,13 +2,12 @@
  * The DHCPv6 policy's inputs and outputs: settings derived from the config, the request-time
  * context and the decision. Pure: no I/O.
  */
-import { bootSettings, type BootSettings } from '../boot/booter.js';
+import { bootSettings, settingsFor, type BootSettings } from '../boot/booter.js';
 import type { Config } from '../config/load.js';
 import type { BootEntry } from '../domain/boot-entry.js';
 import type { Lease } from '../domain/lease.js';
 import type { DhcpEventData } from '../events/kinds.js';
 import type { Host, Profile } from '../inventory/inventory.js';
-import { isIpv4 } from '../lib/net.js';
 import { ipv6ToBigInt, parsePrefix6, type Prefix6 } from '../lib/net6.js';
 import { serverDuid } from './duid.js';
 import type { Dhcp6Packet } from './packet.js';
@@ -44,13 +43,9 @@ export interface Policy6Settings {
 export function policy6Settings(config: Pick<Config, 'network' | 'servers'> & Partial<Pick<Config, 'profiles'>>): Policy6Settings | null {
   const v6 = config.network.ipv6;
   if (!v6) return null;
-  const http = config.servers.http;
-  // servers.http.publicUrl when it names the server (a name can have an AAAA record); an IPv4
-  // literal there is of no use to an IPv6 client: the URL at network.ipv6.serverIp instead.
-  const named = http.publicUrl !== undefined && !isIpv4(new URL(http.publicUrl).hostname);
-  const base = named ? http.publicUrl!.replace(/\/+$/, '') : `http://[${v6.serverIp}]${http.port === 80 ? '' : `:${http.port}`}`;
   return {
-    boot: { ...bootSettings(config), serverIp: v6.serverIp, base },
+    // The IPv6 base URL (booter.ts bootSettings: servers.http.publicUrl unless it is an IPv4 literal).
+    boot: settingsFor(bootSettings(config), 'ipv6'),
     serverIp: v6.serverIp,
     // The same identifier on every instance of a redundant 3rc and across restarts (duid.ts).
     serverId: serverDuid(`${config.network.domain}/${v6.serverIp}`),

@@ -6,7 +6,7 @@ import type { BootEntry } from '../domain/boot-entry.js';
 import { LeaseTable } from '../dhcp/lease-table.js';
 import { Inventory } from '../inventory/inventory.js';
 import { MemoryStore } from '../store/memory.js';
-import { all, decodeAddresses, decodeDomainList, decodeIaNa, decodeStatus, encodeIaNa, first, Opt6, Status6, u16Bytes, type Option6 } from './options.js';
+import { all, decodeAddresses, decodeDomainList, decodeIaNa, decodeOpaqueList, decodeStatus, encodeIaNa, first, Opt6, Status6, u16Bytes, type Option6 } from './options.js';
 import { decode, encode, Msg6, type Dhcp6Message, type Dhcp6Packet, type Dhcp6Relay } from './packet.js';
 import { decide6, policy6Settings, type Decision6 } from './policy.js';
 
@@ -119,6 +119,31 @@ describe('dhcp6 policy', () => {
     assert.equal(withV4.boot.base, 'http://[fd77::1]:8080');
     const named = policy6Settings(parseConfig(LAB6.replace('http: { port: 8080 }', 'http: { port: 8080, publicUrl: "http://boot.lab.test/" }'), '/tmp/lab6.yaml'))!;
     assert.equal(named.boot.base, 'http://boot.lab.test');
+  });
+
+  it('an install: boot firmware (option 61) gets the loader URL and never option 60; a client without option 61 that asks gets the kernel arguments at [serverIp]', async () => {
+    // edk2's PXE reads option 60's first parameter as the boot file size (1-5 digits) and stops
+    // with PXE-E53 when it is the kernel command line: what OVMF did in the lab (issue 23).
+    const h = await harness();
+    h.boot.set(VM10, { mac: VM10, mode: 'install', profile: 'debian12', token: 'tok', since: 0 });
+    const duid = duidLL(VM10);
+    const adv = h.decide(msg(Msg6.SOLICIT, { duid, ias: [{ iaid: 1 }], extra: [ORO_BOOT, ARCH(7)] }));
+    const a = inner(adv.reply);
+    assert.equal(Buffer.from(first(a.options, Opt6.BOOTFILE_URL)!).toString(), 'tftp://[fd77::1]/syslinux.efi');
+    assert.equal(first(a.options, Opt6.BOOTFILE_PARAM), undefined, 'no option 60 in the Advertise to firmware');
+    assert.equal(adv.data.asked, '1 3 6 61');
+    assert.equal(adv.data.sent, '1 2 3 7 23 24 59');
+    const serverId = first(a.options, Opt6.SERVERID)!;
+    const rep = h.decide(msg(Msg6.REQUEST, { duid, serverId, ias: [{ iaid: 1, addresses: ['fd77::10'] }], extra: [ORO_BOOT, ARCH(7)] }));
+    const r = inner(rep.reply);
+    assert.equal(rep.reason, 'reply-request');
+    assert.equal(Buffer.from(first(r.options, Opt6.BOOTFILE_URL)!).toString(), 'tftp://[fd77::1]/syslinux.efi');
+    assert.equal(first(r.options, Opt6.BOOTFILE_PARAM), undefined, 'no option 60 in the Reply to firmware');
+    // An installed system's client (no option 61) asking for both: the install's kernel arguments,
+    // with URLs at 3rc's IPv6 address.
+    const info = inner(h.decide(msg(Msg6.INFORMATION_REQUEST, { duid, extra: [ORO_BOOT] })).reply);
+    const params = decodeOpaqueList(Opt6.BOOTFILE_PARAM, first(info.options, Opt6.BOOTFILE_PARAM)!).map((b) => Buffer.from(b).toString());
+    assert.deepEqual(params, ['3rc.image=http://[fd77::1]:8080/ks/52-54-00-77-00-10?token=tok']);
   });
 
   it('Rapid Commit: a Solicit with option 14 gets a Reply and a bound lease at once', async () => {

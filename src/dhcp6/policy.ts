@@ -12,7 +12,11 @@
  *
  * Boot (RFC 5970): option 59 is the booter's answer for the client's architecture (option 61)
  * as a URL, `tftp://[server]/path` for a PXE loader or the booter's http:// URL (UEFI HTTP Boot,
- * iPXE's script); option 60 carries the install's kernel arguments when asked for.
+ * iPXE's script); option 60 carries the install's kernel arguments when asked for, never to boot
+ * firmware (option 61): edk2's PXE (NetworkPkg/UefiPxeBcDxe PxeBcBoot.c, PxeBcDhcp6BootInfo)
+ * reads option 60's first parameter as the boot file's size in 512-byte blocks and gives up when
+ * it is not 1 to 5 digits, with "PXE-E53: No boot filename received" (seen in the lab, issue 23).
+ * The trace names the options of the request (`asked`) and of the answer (`sent`).
  */
 import { bootSpec } from '../boot/booter.js';
 import { dhcpClient, type BootClient } from '../boot/client.js';
@@ -47,7 +51,12 @@ export function ownerOf(mac: string | null, duid: Uint8Array): string {
 /** Decides what to do with one message. Never throws for a decoded message. */
 export function decide6(packet: Dhcp6Packet, ctx: Policy6Context): Decision6 {
   const { boot: _boot, ...d } = decideWithBoot(packet, ctx);
-  return d;
+  return d.reply ? { ...d, data: { ...d.data, sent: optionCodes(unwrap(d.reply).message) } } : d;
+}
+
+/** The option codes of a message, in order (`1 2 3 23 24 59`): what the trace shows of a request and its answer. */
+function optionCodes(m: Dhcp6Message): string {
+  return m.options.map((x) => x.code).join(' ');
 }
 
 function decideWithBoot(packet: Dhcp6Packet, ctx: Policy6Context): Decision6 & { boot?: BootAnswer } {
@@ -59,7 +68,7 @@ function decideWithBoot(packet: Dhcp6Packet, ctx: Policy6Context): Decision6 & {
   const mac = clientMac6(clientId, relays);
   const host = mac ? ctx.hostByMac(mac) : undefined;
   const boot = bootAnswer(req, ctx, mac);
-  const base: Base = { type, mac, host: host?.name ?? null, data: { xid: req.xid, ...(clientId ? { duid: duidHex(clientId) } : {}) }, leases: [], boot };
+  const base: Base = { type, mac, host: host?.name ?? null, data: { xid: req.xid, ...(clientId ? { duid: duidHex(clientId) } : {}), asked: optionCodes(req) }, leases: [], boot };
   const ignore = (reason: string, data: DhcpEventData = {}): Decision6 => ({ ...base, reason, reply: null, data: { ...base.data, ...data } });
 
   // RFC 8415 section 16: which messages a server accepts, and with which identifiers.
@@ -338,7 +347,8 @@ function bootAnswer(req: Dhcp6Message, ctx: Policy6Context, mac: string | null):
 
 /**
  * A reply to `req`: client and server identifiers, the given options, name servers and search
- * list, boot options when asked (ORO) or when the client is boot firmware (option 61), then each
+ * list, the boot file URL when asked (ORO) or when the client is boot firmware (option 61), the
+ * boot parameters when asked by a client that is not boot firmware, then each
  * relay's Relay-reply around it (interface-id echoed, RFC 8415 section 19.3).
  */
 function reply(req: Dhcp6Message, relays: readonly Dhcp6Relay[], ctx: Policy6Context, base: Base, type: number, extra: Option6[]): Dhcp6Packet {
@@ -352,11 +362,10 @@ function reply(req: Dhcp6Message, relays: readonly Dhcp6Relay[], ctx: Policy6Con
   if (s.nameServers.length > 0) options.push(encodeAddresses(Opt6.DNS_SERVERS, s.nameServers));
   options.push(encodeDomainList(Opt6.DOMAIN_LIST, [s.domain]));
   const firmware = first(req.options, Opt6.CLIENT_ARCH_TYPE) !== undefined;
-  if (firmware || oro.includes(Opt6.BOOTFILE_URL) || oro.includes(Opt6.BOOTFILE_PARAM)) {
-    const boot = base.boot;
-    if (boot.url && (firmware || oro.includes(Opt6.BOOTFILE_URL))) options.push({ code: Opt6.BOOTFILE_URL, data: Buffer.from(boot.url, 'utf8') });
-    if (boot.url && boot.params && oro.includes(Opt6.BOOTFILE_PARAM)) options.push(encodeBootParams([boot.params]));
-  }
+  const boot = base.boot;
+  if (boot.url && (firmware || oro.includes(Opt6.BOOTFILE_URL))) options.push({ code: Opt6.BOOTFILE_URL, data: Buffer.from(boot.url, 'utf8') });
+  // The kernel's arguments are no firmware's parameters (see the header: edk2 refuses to boot).
+  if (boot.url && boot.params && !firmware && oro.includes(Opt6.BOOTFILE_PARAM)) options.push(encodeBootParams([boot.params]));
   let out: Dhcp6Packet = { relay: false, type, xid: req.xid, options };
   for (let i = relays.length - 1; i >= 0; i--) {
     const r = relays[i]!;

@@ -91,7 +91,7 @@ export function bootFiles(root: string, fileTrace?: FileTraceDeps, configs?: Vir
       return apiError(res, 403, 'E_BAD_PATH', 'path refused');
     }
     const name = rel.replace(/^\/+/, '');
-    const generated = configs?.generated(name);
+    const generated = configs?.generated(name, req.socket.remoteAddress);
     if (generated) return sendVirtual(req, res, generated, rel, fileTrace);
     try {
       realRoot ??= realpathSync(root);
@@ -101,7 +101,7 @@ export function bootFiles(root: string, fileTrace?: FileTraceDeps, configs?: Vir
         return apiError(res, 403, 'E_BAD_PATH', 'path refused');
       }
     } catch {
-      const fallback = configs?.fallback(name);
+      const fallback = configs?.fallback(name, req.socket.remoteAddress);
       if (fallback) return sendVirtual(req, res, fallback, rel, fileTrace);
       return apiError(res, 404, 'E_NOT_FOUND', `no boot file ${rel}`);
     }

@@ -91,6 +91,26 @@ test('what TFTP serves: pxelinux and GRUB names side by side from the shipped te
   assert.throws(() => tftpConfigFiles(src, '/nonexistent'), /cannot read the template \/nonexistent\/pxelinux\.cfg\.hbs/);
 });
 
+test('a GRUB that asks over IPv6 (issue 23): device, kernel arguments and owner at 3rc\'s IPv6 address; over IPv4 (or IPv4-mapped) as before', () => {
+  const text = readFileSync(file, 'utf8').replace('  leaseTime: 1h\n', '  leaseTime: 1h\n  ipv6: { serverIp: "fd77::1", prefixes: [{ prefix: "fd77::/64" }] }\n');
+  const cfg6 = parseConfig(text, file);
+  const withV6 = { ...cfg6, hosts: cfg6.hosts.map((h) => (h.mac === VM10 ? { ...h, ipv6: 'fd77::10' } : h)) };
+  const src6 = bootSources(withV6, Inventory.fromConfig(withV6), { get: (m: string) => entries.get(m) });
+  entries.set(VM10, { mac: VM10, mode: 'install', profile: 'debian12', token: 'tok', since: 0 });
+  const v6 = grubFiles(src6, template, 'tftp').generated('grub/grub.cfg-52:54:00:77:00:10', 'fd77::10')!;
+  assert.match(v6.content, /^ {2}echo 'Loading the debian12 installer from \(tftp,fd77::1\)'$/m);
+  assert.match(v6.content, /^ {2}linux \(tftp,fd77::1\)\/debian-installer\/12\/amd64\/linux .*'url=http:\/\/\[fd77::1\]\/ks\/52-54-00-77-00-10\?token=tok' hostname=vm10/m);
+  assert.match(v6.content, /^ {2}initrd \(tftp,fd77::1\)\/debian-installer\/12\/amd64\/initrd\.gz$/m);
+  assert.equal(readableBy(v6, 'fd77::10'), true, 'the owner asks from its reserved IPv6 address');
+  assert.equal(readableBy(v6, 'fd77::11'), false);
+  const h6 = grubFiles(src6, template, 'http').generated('grub/grub.cfg-52:54:00:77:00:10', 'fd77::10')!;
+  assert.match(h6.content, /^ {2}linux \(http,fd77::1\)\/boot\/files\/debian-installer\/12\/amd64\/linux /m);
+  for (const peer of ['10.77.0.10', '::ffff:10.77.0.10', undefined]) {
+    const v4 = grubFiles(src6, template, 'tftp').generated('grub/grub.cfg-52:54:00:77:00:10', peer)!;
+    assert.match(v4.content, /^ {2}linux \(tftp,10\.77\.0\.1\)\/\S+ .*'url=http:\/\/10\.77\.0\.1\/ks\//m, String(peer));
+  }
+});
+
 test('grubWord: GRUB-safe words stay bare, the rest single-quoted', () => {
   assert.equal(grubWord('console=ttyS0,115200'), 'console=ttyS0,115200');
   assert.equal(grubWord('url=http://x/ks?token=a'), "'url=http://x/ks?token=a'");

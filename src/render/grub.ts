@@ -33,7 +33,7 @@
  * Paths name the device the loader came from: `(tftp,<server>)/<path>` for TFTP,
  * `(http,<host>)/boot/files/<path>` for HTTP (GRUB fetches the kernel the way it was loaded).
  */
-import { ANY_CLIENT, bootSpec, type BootSources, type BootSpec } from '../boot/booter.js';
+import { bootSpec, peerClient, settingsFor, type BootSources, type BootSpec } from '../boot/booter.js';
 import { bootFileUrl } from '../boot/urls.js';
 import { specFile, type VirtualFile, type VirtualFiles } from '../boot/virtual.js';
 import { compileBootTemplate } from './pxelinux.js';
@@ -96,11 +96,16 @@ export function grubWord(arg: string): string {
   return /^[A-Za-z0-9_./:=,%+@-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
 }
 
-/** The GRUB device of a protocol: `(tftp,10.77.0.1)`, `(http,10.77.0.1)` or `(http,host,8080)` (GRUB 2.12 syntax for a port). */
+/**
+ * The GRUB device of a protocol: `(tftp,10.77.0.1)`, `(http,10.77.0.1)` or `(http,host,8080)`
+ * (GRUB 2.12 syntax for a port); an IPv6 server without brackets, `(tftp,fd77::1)` (the comma
+ * ends the protocol, GRUB's parse_ip6 reads the rest).
+ */
 function device(spec: BootSpec, proto: GrubProtocol, serverIp: string): { from: string; path(p: string): string } {
   if (proto === 'tftp') return { from: `(tftp,${serverIp})`, path: (p) => `(tftp,${serverIp})/${p}` };
   const url = new URL(bootFileUrl(spec.urls.base, ''));
-  const from = url.port ? `(http,${url.hostname},${url.port})` : `(http,${url.hostname})`;
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  const from = url.port ? `(http,${host},${url.port})` : `(http,${host})`;
   return { from, path: (p) => `${from}${new URL(bootFileUrl(spec.urls.base, p)).pathname}` };
 }
 
@@ -150,12 +155,17 @@ export function grubDefault(): VirtualFile {
   return { content, mac: null, mode: 'local', note: null, secret: false, ownerIp: null };
 }
 
-/** The GRUB configs a file server serves over `proto`. */
+/**
+ * The GRUB configs a file server serves over `proto`. A GRUB that asks over IPv6 gets the device
+ * and the kernel arguments at 3rc's IPv6 address (network.ipv6.serverIp): it came that way.
+ */
 export function grubFiles(src: BootSources, template: GrubTemplate, proto: GrubProtocol): VirtualFiles {
   return {
-    generated(rel) {
+    generated(rel, peer) {
       const req = parseGrubName(rel);
-      return req?.mac ? grubConfig(bootSpec(src, req.mac, ANY_CLIENT), template, proto, src.settings.serverIp) : null;
+      if (!req?.mac) return null;
+      const client = peerClient(peer);
+      return grubConfig(bootSpec(src, req.mac, client), template, proto, settingsFor(src.settings, client.family).serverIp);
     },
     fallback(rel) {
       return parseGrubName(rel)?.name === 'grub.cfg' ? grubDefault() : null;

@@ -403,11 +403,11 @@ export class TftpServer implements Service {
   private async resolve(filename: string, session: Session): Promise<{ rel: string; data: Buffer } | Denial> {
     const checked = checkRequestPath(filename);
     if (!checked.ok) return checked;
-    const generated = this.deps.virtualFiles.generated(checked.rel);
+    const generated = this.deps.virtualFiles.generated(checked.rel, session.address);
     if (generated) return this.virtual(checked.rel, generated, session);
     const file = await this.files.openRel(checked.rel);
     if ('ok' in file && file.code === TftpErrorCode.FILE_NOT_FOUND) {
-      const fallback = this.deps.virtualFiles.fallback(checked.rel);
+      const fallback = this.deps.virtualFiles.fallback(checked.rel, session.address);
       if (fallback) return this.virtual(checked.rel, fallback, session);
     }
     if (!('ok' in file)) session.cached = file.cached;

@@ -14,6 +14,10 @@
  *   host asks for nothing more for a minute;
  * Each ends when the Debian installer, having configured its network from 3rc's DHCP, fetched its
  * preseed with its per-install token.
+ * - UEFI PXEv6 (firmware uefi-pxe6, issue 23): OVMF on fd77::/64 with 3rc's RA and DHCPv6 ->
+ *   tftp://[fd77::1]/shimx64.efi -> grubx64.efi -> grub/grub.cfg -> grub/grub.cfg-<mac> (naming
+ *   (tftp,fd77::1) and the preseed at http://[fd77::1]/) -> kernel and initrd, all over TFTP on
+ *   IPv6; the installer's preseed fetch is logged, not yet asserted (see the test).
  * - ProxyDHCP (servers.dhcp.mode: proxy): the iPXE ROM as plain PXE firmware gets its address from
  *   a real DHCP server beside 3rc (dnsmasq, no PXE options) and its boot file from 3rc's ProxyDHCP
  *   offer, and fetches pxelinux.0 over TFTP from 3rc.
@@ -53,9 +57,12 @@ const SECURE_BOOT_MS = labBudget(7 * 60_000);
  * nothing else.
  */
 const QUIET_MS = 60_000;
-/** UEFI PXEv6: the Reply at 53-57 s under TCG (3 runs), the firmware's next step within seconds; with a margin. */
-const PXE6_MS = labBudget(3 * 60_000);
-const PXE6_STEP_MS = labBudget(60_000);
+/** UEFI PXEv6: the Reply at 53-57 s under TCG (3 runs); the whole chain to the preseed: see the test. */
+const PXE6_MS = labBudget(8 * 60_000);
+/** One TFTP step of the PXEv6 chain (the initrd, 41 MB over TFTP, is the longest). */
+const PXE6_STEP_MS = labBudget(2 * 60_000);
+/** How long the PXEv6 test waits for the installer's preseed fetch after the initrd (logged, not asserted: see the test). */
+const INSTALLER6_MS = labBudget(3 * 60_000);
 let seq = 0;
 
 async function withLab(tag: string, changes: Record<string, unknown>, fn: (lab: RunningLab) => Promise<void>): Promise<void> {
@@ -243,11 +250,9 @@ describe('lab: PXE boot with real firmware into the Debian installer', { skip },
     });
   });
 
-  it('UEFI PXEv6: OVMF on an IPv6 segment (fd77::/64, 3rc\'s RA with the M flag) gets its DHCPv6 Reply with the loader\'s tftp://[fd77::1]/ URL from 3rc', { timeout: PXE6_MS }, async () => {
+  it('UEFI PXEv6: OVMF on an IPv6 segment (fd77::/64, 3rc\'s RA with the M flag) boots over IPv6 from 3rc: DHCPv6, shim, GRUB, kernel and initrd over TFTP at [fd77::1], the preseed from the host\'s own IPv6 address', { timeout: PXE6_MS }, async () => {
     // vm10 has an IPv6 reservation; OVMF's PXEv4 option is off (firmware uefi-pxe6), so the
     // firmware boots over IPv6 only, although the segment still carries 3rc's IPv4 address.
-    // Where it stops today (issue 23, seen in this lab): OVMF prints "PXE-E53: No boot filename
-    // received" after 3rc's Reply, so no loader is fetched over IPv6 yet; the step is logged below.
     const hosts = (parse(readFileSync(LAB_YAML, 'utf8')) as { hosts: Record<string, unknown>[] }).hosts.map((h) => (h.name === 'vm10' ? { ...h, ipv6: 'fd77::10' } : h));
     const changes = {
       hosts,
@@ -257,23 +262,61 @@ describe('lab: PXE boot with real firmware into the Debian installer', { skip },
     const started = Date.now();
     await withLab('v', changes, async (lab) => {
       const host = 'vm10';
+      const size = (f: string) => statSync(join(ROOT, 'boot', f)).size;
       // The signed chain's loaders (shim, then GRUB: both can boot over IPv6; syslinux.efi cannot).
-      await install(lab, host, 'debian12-sb');
+      const macPath = await install(lab, host, 'debian12-sb');
       const vm = lab.bootVm({ host, firmware: 'uefi-pxe6' });
       const t0 = vm.startedAt;
       const phases: Record<string, number> = {};
-      // The RA's M flag makes OVMF's IPv6 stack (Ip6Config) ask DHCPv6 for an address first, with
-      // no architecture; then the PXE base code asks with option 61 (architecture 7) for its boot file.
-      const reply = await lab.waitEvent(host, (e) => e.kind.startsWith('dhcp6.') && String(e.reason).startsWith('reply') && e.data?.ip === 'fd77::10' && e.data?.arch === 7, PXE6_MS, 'DHCPv6 Reply to the PXE base code (architecture 7)');
-      console.log(`# ${host} DHCPv6: ${lab.events.filter((e) => e.host === host && e.kind.startsWith('dhcp6.')).map((e) => `${e.kind} ${String(e.reason)} ${JSON.stringify(e.data)}`).join('; ')}`);
-      assert.equal(reply.data?.file, 'tftp://[fd77::1]/shimx64.efi', JSON.stringify(reply.data));
-      phases[`DHCPv6 Reply (${reply.kind}, arch 7)`] = (reply.at - t0) / 1000;
-      // What the firmware did next: its loader over TFTP on IPv6, or its PXE error (logged, not asserted).
-      const next = await lab.waitSerial(host, /PXE-E\d+: .*|Downloading NBP.*/, PXE6_STEP_MS, "the firmware's next step").catch((err: Error) => [err.message]);
-      const loader = lab.events.find((e) => e.host === host && tftpDone('shimx64.efi')(e) && String(e.data?.peer ?? '').startsWith('[fd77::10]:'));
-      if (loader) phases['tftp6 shimx64.efi'] = endedAt(loader, t0);
-      console.log(`# ${host} after the Reply: ${next[0]}${loader ? '' : ' (no loader fetched over IPv6)'}`);
-      report(`UEFI PXEv6 (${host})`, phases);
+      const overIpv6 = (e: StoreEvent) => String(e.data?.peer ?? '').startsWith('[fd77::10]:');
+      try {
+        // The RA's M flag makes OVMF's IPv6 stack (Ip6Config) ask DHCPv6 for an address first, with
+        // no architecture; then the PXE base code asks with option 61 (architecture 7) for its boot file.
+        const reply = await lab.waitEvent(host, (e) => e.kind.startsWith('dhcp6.') && String(e.reason).startsWith('reply') && e.data?.ip === 'fd77::10' && e.data?.arch === 7, PXE6_MS, 'DHCPv6 Reply to the PXE base code (architecture 7)');
+        assert.equal(reply.data?.file, 'tftp://[fd77::1]/shimx64.efi', JSON.stringify(reply.data));
+        // The boot file URL and no option 60: edk2 reads option 60 as the boot file's size and
+        // stopped with "PXE-E53: No boot filename received" when it held the kernel's arguments.
+        const sent = String(reply.data?.sent).split(' ');
+        assert.ok(sent.includes('59') && !sent.includes('60'), `options of the Reply: ${String(reply.data?.sent)}`);
+        phases[`DHCPv6 Reply (${reply.kind}, arch 7)`] = (reply.at - t0) / 1000;
+        // shim and GRUB over TFTP on IPv6; GRUB reads grub/grub.cfg, which chains grub.cfg-<mac>
+        // (generated for an IPv6 asker with (tftp,fd77::1) and the preseed URL at [fd77::1]).
+        const perMac = `grub/grub.cfg-${lab.host(host).mac}`;
+        for (const f of ['shimx64.efi', 'grubx64.efi', 'grub/grub.cfg', perMac, 'debian-installer/12/amd64/linux', 'debian-installer/12/amd64/initrd.gz']) {
+          const e = await lab.waitEvent(host, (x) => tftpDone(f)(x) && overIpv6(x), PXE6_STEP_MS, `TFTP ${f} over IPv6`);
+          if (!f.startsWith('grub/')) assert.equal(e.data?.size, size(f), f);
+          phases[`tftp6 ${f.split('/').pop()}`] = endedAt(e, t0);
+        }
+        await lab.waitSerial(host, /Loading the debian12-sb installer from \(tftp,fd77::1\)/, 10_000, "GRUB's install entry");
+        const cmdline = await lab.waitSerial(host, /Command line: .*/, PXE6_STEP_MS, 'kernel command line');
+        assert.match(cmdline[0], new RegExp(`url=http://\\[fd77::1\\]/ks/${macPath}\\?token=[A-Za-z0-9_-]{16,}`), 'the preseed URL is at 3rc\'s IPv6 address and carries the per-install token');
+        // The installer: its own DHCP (v4 or v6), then the preseed over IPv6 from the host's
+        // reserved address. Not asserted yet (issue 23), logged: in the one lab run that got that
+        // far (a loaded machine), the installer got fd77::10 by DHCPv6 at ~590 s, then 10.77.0.10 by
+        // DHCPv4, then released fd77::10 (a DHCPv6 Release) and asked for its preseed from its
+        // link-local address, which the owner check refused (403 wrong-source), as it must.
+        const initrd = lab.events.find((e) => e.host === host && tftpDone('debian-installer/12/amd64/initrd.gz')(e) && overIpv6(e))!;
+        const ks = await lab.waitEvent(host, (e) => preseed('debian12-sb')(e) && e.id > initrd.id, INSTALLER6_MS, 'preseed fetch').catch((err: Error) => {
+          console.log(`# ${host} the installer did not fetch its preseed: ${err.message.split('\n')[0]}`);
+          return undefined;
+        });
+        const installer = lab.events.filter((e) => e.host === host && e.id > initrd.id && (/^dhcp6?\./.test(e.kind) || e.kind === 'http.kickstart'));
+        for (const e of installer.filter((x) => /^(reply|ack)/.test(String(x.reason)) || x.kind === 'http.kickstart').slice(0, 6)) {
+          phases[`installer ${e.kind} ${String(e.reason)} ${String(e.data?.ip ?? e.data?.peer)}`] = (e.at - t0) / 1000;
+        }
+        if (ks) {
+          phases[`preseed fetched from ${String(ks.data?.peer)}`] = (ks.at - t0) / 1000;
+          console.log(`# ${host} preseed fetch: ${JSON.stringify(ks.data)}`);
+          assert.equal(ks.data?.peer, 'fd77::10', "the preseed went to the host's own IPv6 address");
+        }
+      } finally {
+        console.log(`# ${host} DHCPv6: ${lab.events.filter((e) => e.host === host && e.kind.startsWith('dhcp6.')).map((e) => `${e.kind} ${String(e.reason)} ${JSON.stringify(e.data)}`).join('; ')}`);
+        console.log(`# ${host} TFTP: ${lab.events.filter((e) => e.host === host && e.kind === 'tftp.transfer').map((e) => `${String(e.data?.file)} ${String(e.data?.outcome)} ${String(e.data?.peer)}`).join(', ')}`);
+        console.log(`# ${host} HTTP: ${lab.events.filter((e) => e.host === host && e.kind.startsWith('http.')).map((e) => `${e.kind} ${String(e.reason)} ${String(e.data?.peer)} ${String(e.data?.status)}`).join(', ')}`);
+        const warnings = lab.serverLines.filter((l) => l.includes('fd77::10') && l.includes('"level":40'));
+        if (warnings.length) console.log(`# 3rc's warnings about ${host}'s IPv6 address:\n# ${warnings.slice(-10).join('\n# ')}`);
+        report(`UEFI PXEv6 (${host})`, phases);
+      }
       await lab.powerOff(host);
     });
     console.log(`# UEFI PXEv6 scenario: ${((Date.now() - started) / 1000).toFixed(0)} s in all (lab up to lab down)`);
