@@ -296,7 +296,10 @@ describe('lab: PXE boot with real firmware into the Debian installer', { skip },
         // DHCPv4, then released fd77::10 (a DHCPv6 Release) and asked for its preseed from its
         // link-local address, which the owner check refused (403 wrong-source), as it must.
         const initrd = lab.events.find((e) => e.host === host && tftpDone('debian-installer/12/amd64/initrd.gz')(e) && overIpv6(e))!;
-        const ks = await lab.waitEvent(host, (e) => preseed('debian12-sb')(e) && e.id > initrd.id, INSTALLER6_MS, 'preseed fetch').catch((err: Error) => {
+        // Watched only when asked for: it cannot succeed yet, and waiting for it costs CI minutes.
+        const watch = process.env.THREERC_PXE6_INSTALLER === '1';
+        if (!watch) console.log(`# skipped: the installer's own DHCPv6 and its preseed fetch over IPv6 (not working yet: the installer releases its DHCPv6 address and asks from its link-local one, which the owner check refuses); THREERC_PXE6_INSTALLER=1 watches them for ${INSTALLER6_MS / 1000} s`);
+        const ks = !watch ? undefined : await lab.waitEvent(host, (e) => preseed('debian12-sb')(e) && e.id > initrd.id, INSTALLER6_MS, 'preseed fetch').catch((err: Error) => {
           console.log(`# ${host} the installer did not fetch its preseed: ${err.message.split('\n')[0]}`);
           return undefined;
         });
