@@ -139,17 +139,22 @@ async function buildHa(
   const unsubscribe = deps.evidence.onInstallFailed((vm) => {
     controller.installFailed(vm, 'the installer reported failure').catch((err: unknown) => log.error({ err, vm }, 'install-failed not applied'));
   });
+  const timeouts = config.ha.reinstall.timeouts;
+  const ops = new HypervisorOps({ controller, driver, bootTable: deps.bootTable, inventory: deps.inventory, bmc: (h) => deps.bmcs.of(h) ?? null, store: deps.store, clock: deps.clock, log, timeouts });
   const service: Service = {
     name: 'ha',
-    start: () => controller.start(),
+    start: async () => {
+      await controller.start();
+      await ops.restore(); // a roll cut by the last stop: shown where it stopped
+    },
     stop: async () => {
       unsubscribe();
       await controller.stop();
+      await ops.flushed();
       ssh.closeAll();
     },
     addresses: () => [],
   };
-  const ops = new HypervisorOps({ controller, driver, bootTable: deps.bootTable, inventory: deps.inventory, bmc: (h) => deps.bmcs.of(h) ?? null, store: deps.store, clock: deps.clock, log });
   return { view: activeHa(controller, ops), controller: service };
 }
 

@@ -197,6 +197,19 @@ describe('API: hv roll and hv reinstall', () => {
     assert.equal(list.roll.stopped?.host, 'hv1');
   });
 
+  it('roll cancel and resume: 409 with no roll running; resume of the stopped roll checks hv1 again; another op is 400', async () => {
+    const c = await post('/api/v1/hv/roll/cancel');
+    assert.equal(c.status, 409);
+    assert.match(c.body.error.message, /no roll runs/);
+    assert.equal((await post('/api/v1/hv/roll/resume', {}, null)).status, 401);
+    const r = await post('/api/v1/hv/roll/resume');
+    assert.equal(r.status, 202);
+    let p: RollProgress = r.body;
+    while (p.endedAt === null) p = (await (await fetch(`${url}/api/v1/hv/roll`)).json()) as RollProgress;
+    assert.equal(p.stopped?.host, 'hv1', 'still no room for vm11');
+    assert.equal((await post('/api/v1/hv/roll/pause')).status, 400);
+  });
+
   it('reinstall of a hypervisor without a BMC: refused at the pxe step before anything changed, shown in GET /hv', async () => {
     const r = await post('/api/v1/hv/hv2/reinstall');
     assert.equal(r.status, 200);

@@ -51,7 +51,7 @@ Commands:
   restore        replace the store's contents with a backup (3rc stopped, or --force to wait)
   import         turn a dnsmasq, ISC dhcpd or Kea config into 3rc's (or --merge it into one)
   ha             operator actions: ha disable|enable|clear VM
-  hv             hypervisor maintenance: hv drain|undrain|reinstall NAME, hv roll --all|NAME...
+  hv             hypervisor maintenance: hv drain|undrain|reinstall NAME, hv roll --all|NAME...|--cancel|--resume
   version        print the version
 
 Every command that reads a config takes --config FILE (default: $THREERC_CONFIG, else
@@ -157,14 +157,15 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
       return status.operator(configPath(values, io), op, vm, io);
     }
     case 'hv': {
-      const { values, positionals } = parse(rest, { ...configOption, all: { type: 'boolean' } });
+      const { values, positionals } = parse(rest, { ...configOption, all: { type: 'boolean' }, cancel: { type: 'boolean' }, resume: { type: 'boolean' } });
       if (values.help) return io.out(hv.help), EXIT_OK;
       const [op, name, ...others] = positionals;
       if (op === 'roll') {
-        if ((values.all === true) === (name !== undefined)) throw usage('usage: 3rc hv roll --all | NAME...');
-        return hv.run(configPath(values, io), op, name ?? '', io, { all: values.all === true, names: others });
+        const modes = [values.all === true, name !== undefined, values.cancel === true, values.resume === true].filter(Boolean).length;
+        if (modes !== 1) throw usage('usage: 3rc hv roll --all | NAME... | --cancel | --resume');
+        return hv.run(configPath(values, io), op, name ?? '', io, { all: values.all === true, names: others, cancel: values.cancel === true, resume: values.resume === true });
       }
-      if (!op || !name) throw usage('usage: 3rc hv drain|undrain|reinstall NAME, or 3rc hv roll --all | NAME...');
+      if (!op || !name) throw usage('usage: 3rc hv drain|undrain|reinstall NAME, or 3rc hv roll --all | NAME... | --cancel | --resume');
       if (others[0]) throw usage(`unexpected argument ${others[0]}`);
       return hv.run(configPath(values, io), op, name, io);
     }

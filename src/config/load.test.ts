@@ -363,6 +363,15 @@ describe('config: HA placement rules and restart order', () => {
     assert.deepEqual(c.ha.admission, { failures: 1, domain: 'rack', reserve: { cpuShare: 0, memoryShare: 0.1 } });
   });
 
+  it('ha.reinstall.timeouts: the steps given, as ms; the others unset (their defaults are reinstall-hv.ts\'s)', () => {
+    assert.deepEqual(parseConfig(labWith(() => {}), LAB).ha.reinstall, { timeouts: {} });
+    const c = parseConfig(labWith((d) => d.setIn(['ha', 'reinstall'], { timeouts: { install: '2h', ready: '5m' } })), LAB);
+    assert.deepEqual(c.ha.reinstall, { timeouts: { install: 7_200_000, ready: 300_000 } });
+    const lines = problems(labWith((d) => d.setIn(['ha', 'reinstall'], { timeouts: { boot: '1m' } })));
+    assert.equal(lines.length, 1, lines.join('\n'));
+    assert.match(lines[0]!, /ha\.reinstall\.timeouts/);
+  });
+
   it('refuses a restart order cycle, naming the cycle, the file and the field', () => {
     const lines = problems(labWith((d) => {
       d.setIn(['hosts', 0, 'after'], ['vm12']); // vm10 after vm12

@@ -727,6 +727,17 @@ export const configSchema = z.strictObject({
             .prefault({}),
         })
         .prefault({}),
+      /**
+       * `3rc hv reinstall` and `3rc hv roll`: each step's limit; a step over it fails the reinstall
+       * (the host stays in maintenance). Defaults: drain 1h, pxe 1m, cycle 3m, install 1h, ready 15m, undrain 1m.
+       */
+      reinstall: z
+        .strictObject({
+          timeouts: z
+            .strictObject({ drain: duration.optional(), pxe: duration.optional(), cycle: duration.optional(), install: duration.optional(), ready: duration.optional(), undrain: duration.optional() })
+            .prefault({}),
+        })
+        .prefault({}),
       /** gmond or gmetad to read load_five and cpu_num from (XML over TCP). Default: none. */
       ganglia: z.strictObject({ host: z.string().min(1), port: port.default(8649) }).optional(),
       budget: z

@@ -111,6 +111,8 @@ export interface EventDataMap {
   'hypervisor.maintenance': { on: boolean };
   /** One step of a drain (reason: planned, migrated, moved, blocked, done, failed). */
   'hypervisor.drain': { vm?: string; to?: string | null; how?: 'live' | 'cold'; ms?: number; detail?: string };
+  /** A roll's whole progress at each change (ha/roll.ts RollProgress); the newest one is the roll a restarted 3rc shows. */
+  'hypervisor.roll': { hosts: string[]; current: string | null; done: string[]; stopped: { host: string; why: string; [k: string]: unknown } | null; cancelling: boolean; startedAt: number; endedAt: number | null };
   /** Events of MACs nobody knows, counted per minute (inventory/trace.ts LimitedTrace). */
   'trace.unknown': { count: number; kinds: Record<string, number>; first: number; last: number };
 }
@@ -172,7 +174,7 @@ const KINDS: Record<EventKind, true> = {
   'http.file': true, 'http.kickstart': true, 'http.ipxe': true, 'http.refused': true, 'http.install-done': true, 'http.install-failed': true,
   'install.done': true, 'install.failed': true, 'install.expired': true, 'install.host-keys': true,
   'dns.query': true, 'boot.set': true, 'boot.removed': true, 'host.created': true, 'host.updated': true, 'host.deleted': true,
-  'p2v.job': true, 'p2v.refused': true, 'ha.transition': true, 'ha.action': true, 'ha.done': true, 'ha.admission': true, 'hypervisor.up': true, 'hypervisor.down': true, 'hypervisor.maintenance': true, 'hypervisor.drain': true,
+  'p2v.job': true, 'p2v.refused': true, 'ha.transition': true, 'ha.action': true, 'ha.done': true, 'ha.admission': true, 'hypervisor.up': true, 'hypervisor.down': true, 'hypervisor.maintenance': true, 'hypervisor.drain': true, 'hypervisor.roll': true,
   'trace.unknown': true,
 };
 
@@ -268,6 +270,7 @@ export function retentionOf(kind: EventKind): Retention {
     case 'hypervisor.down':
     case 'hypervisor.maintenance':
     case 'hypervisor.drain':
+    case 'hypervisor.roll':
       return 'record';
     default:
       return assertNever(kind);

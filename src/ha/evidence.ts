@@ -173,7 +173,7 @@ export function bootEvidence(inner: TraceSink, evidence: PxeEvidence, opts: Boot
       case 'http.kickstart': case 'http.refused':
       case 'install.done': case 'install.failed': case 'install.expired': case 'install.host-keys':
       case 'dns.query': case 'boot.set': case 'boot.removed': case 'host.created': case 'host.updated': case 'host.deleted':
-      case 'p2v.job': case 'p2v.refused': case 'ha.transition': case 'ha.action': case 'ha.done': case 'ha.admission': case 'hypervisor.up': case 'hypervisor.down': case 'hypervisor.maintenance': case 'hypervisor.drain':
+      case 'p2v.job': case 'p2v.refused': case 'ha.transition': case 'ha.action': case 'ha.done': case 'ha.admission': case 'hypervisor.up': case 'hypervisor.down': case 'hypervisor.maintenance': case 'hypervisor.drain': case 'hypervisor.roll':
       case 'trace.unknown':
         return;
       default:

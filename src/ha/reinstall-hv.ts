@@ -47,6 +47,11 @@ export interface ReinstallDeps {
   /** Each step's start, end or failure, for the event log and the status. */
   record(step: ReinstallStep, outcome: 'started' | 'done' | 'failed', detail?: string): Promise<void>;
   timeouts?: Partial<ReinstallTimeouts>;
+  /**
+   * A reinstall cut by a restart of 3rc going on (roll-state.ts resumePoint): the steps before
+   * `step` are not run again; `installSince`: when the cut one began its power cycle.
+   */
+  resume?: { step: ReinstallStep; installSince: number | null };
   /** Between two polls of the install and of readiness. Default: 5 s. */
   pollMs?: number;
 }
@@ -101,7 +106,8 @@ async function until<T>(clock: Clock, ms: number, pollMs: number, what: string, 
 }
 
 export async function reinstallHypervisor(host: string, d: ReinstallDeps): Promise<ReinstallReport> {
-  const t = { ...DEFAULT_REINSTALL_TIMEOUTS, ...d.timeouts };
+  // Unset ones (undefined in the config's object too) keep their default.
+  const t: ReinstallTimeouts = { ...DEFAULT_REINSTALL_TIMEOUTS, ...(Object.fromEntries(Object.entries(d.timeouts ?? {}).filter(([, v]) => v !== undefined)) as Partial<ReinstallTimeouts>) };
   const poll = d.pollMs ?? 5000;
   const t0 = d.clock.now();
   const report: ReinstallReport = { host, steps: [], failed: null, ms: 0 };
@@ -111,7 +117,7 @@ export async function reinstallHypervisor(host: string, d: ReinstallDeps): Promi
     await d.record('pxe', 'failed', report.failed.why);
     return report;
   }
-  let installSince = t0;
+  let installSince = d.resume?.installSince ?? t0;
   const run: Record<ReinstallStep, () => Promise<void>> = {
     drain: async () => {
       const stopped = await within(d.clock, t.drain, 'drain', d.drain());
@@ -133,7 +139,7 @@ export async function reinstallHypervisor(host: string, d: ReinstallDeps): Promi
     },
     undrain: () => within(d.clock, t.undrain, 'undrain', d.undrain()),
   };
-  for (const step of REINSTALL_STEPS) {
+  for (const step of REINSTALL_STEPS.slice(REINSTALL_STEPS.indexOf(d.resume?.step ?? 'drain'))) {
     const s0 = d.clock.now();
     await d.record(step, 'started');
     try {

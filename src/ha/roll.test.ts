@@ -57,7 +57,7 @@ describe('hv roll', () => {
     assert.equal(p.stopped?.host, 'hv2');
     assert.deepEqual(p.stopped?.vms?.map((v) => v.vm), ['vm12']);
     assert.match(p.stopped!.why, /draining hv2 would leave 1 VM\(s\) without room: vm12/);
-    assert.deepEqual(seen, ['hv1', 'hv2', null]);
+    assert.deepEqual(seen, ['hv1', 'hv1', 'hv2', null], 'at hv1, hv1 done, at hv2, over');
     assert.equal(p.current, null);
   });
 
@@ -69,5 +69,26 @@ describe('hv roll', () => {
     });
     assert.deepEqual(p.done, []);
     assert.deepEqual(p.stopped, { host: 'hv3', why: 'reinstall failed at install: install-done callback: not within 3600 s' });
+  });
+
+  it('a cancel asked during a host lets it finish and stops before the next, which is not touched', async () => {
+    const order: string[] = [];
+    let progress: RollProgress | null = null;
+    const p = await runRoll(['hv1', 'hv2', 'hv3'], {
+      now: () => 0,
+      view: () => cluster(),
+      reinstall: async (h) => {
+        order.push(h);
+        progress!.cancelling = true;
+        return ok(h);
+      },
+      progress: (x) => (progress = x),
+    });
+    assert.deepEqual(order, ['hv1']);
+    assert.deepEqual(p.done, ['hv1']);
+    assert.equal(p.stopped?.host, 'hv2');
+    assert.equal(p.stopped?.cancelled, true);
+    assert.match(p.stopped!.why, /cancelled by the operator after hv1: hv2 not touched/);
+    assert.equal(p.current, null);
   });
 });

@@ -7,7 +7,8 @@
  * stops the roll too (the host stays in maintenance).
  *
  * rollBlockers is pure; runRoll sequences with injected steps and keeps a progress record for
- * `3rc status` and GET /api/v1/hv/roll.
+ * `3rc status` and GET /api/v1/hv/roll. A cancel (`3rc hv roll --cancel`) lets the host being
+ * reinstalled finish and stops before the next one.
  */
 import { planFailure, prepare, type ClusterView } from './admission.js';
 import type { ReinstallReport } from './reinstall-hv.js';
@@ -25,8 +26,13 @@ export interface RollProgress {
   current: string | null;
   /** Hosts reinstalled, in order. */
   done: string[];
-  /** Why the roll stopped (null while it runs or when every host was done). */
-  stopped: { host: string; why: string; vms?: { vm: string; why: string }[] } | null;
+  /**
+   * Why the roll stopped (null while it runs or when every host was done), at which host (not
+   * reinstalled). `cancelled`: by the operator; `interrupted`: 3rc restarted during it (roll-state.ts).
+   */
+  stopped: { host: string; why: string; vms?: { vm: string; why: string }[]; cancelled?: true; interrupted?: true } | null;
+  /** A cancel was asked: the roll stops once the current host is done. */
+  cancelling: boolean;
   startedAt: number;
   endedAt: number | null;
 }
@@ -44,6 +50,10 @@ export interface RollDeps {
 export async function runRoll(hosts: readonly string[], d: RollDeps, progress: RollProgress = newRoll(hosts, d.now())): Promise<RollProgress> {
   const tell = () => d.progress?.(progress);
   for (const host of hosts) {
+    if (progress.cancelling) {
+      progress.stopped = { host, why: `cancelled by the operator${progress.done.length ? ` after ${progress.done.at(-1)}` : ''}: ${host} not touched; 3rc hv roll --resume goes on`, cancelled: true };
+      break;
+    }
     progress.current = host;
     tell();
     const vms = rollBlockers(d.view(), host);
@@ -63,6 +73,7 @@ export async function runRoll(hosts: readonly string[], d: RollDeps, progress: R
       break;
     }
     progress.done.push(host);
+    tell();
   }
   progress.current = null;
   progress.endedAt = d.now();
@@ -71,5 +82,5 @@ export async function runRoll(hosts: readonly string[], d: RollDeps, progress: R
 }
 
 export function newRoll(hosts: readonly string[], now: number): RollProgress {
-  return { hosts: [...hosts], current: null, done: [], stopped: null, startedAt: now, endedAt: null };
+  return { hosts: [...hosts], current: null, done: [], stopped: null, cancelling: false, startedAt: now, endedAt: null };
 }

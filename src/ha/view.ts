@@ -29,7 +29,7 @@ export interface HaView {
   /** `3rc hv undrain NAME`: maintenance off. */
   undrain(host: string): Promise<void>;
   /** `3rc hv reinstall NAME` and `3rc hv roll` (absent where the controller does not run). */
-  ops?: Pick<HypervisorOps, 'reinstall' | 'startRoll' | 'status'>;
+  ops?: Pick<HypervisorOps, 'reinstall' | 'startRoll' | 'cancelRoll' | 'resumeRoll' | 'status'>;
 }
 
 class HaInactiveError extends ThreeRcError {

@@ -199,6 +199,14 @@ export function apiRouter(deps: AppDeps): Router {
     res.status(202).json(hvOps().startRoll(all ? 'all' : hosts!));
   });
 
+  // `3rc hv roll --cancel` (stops after the current host) and `--resume` (goes on where it stopped).
+  r.post('/hv/roll/:op', auth, async (req, res) => {
+    const op = String(req.params.op);
+    if (op === 'cancel') return void res.json(hvOps().cancelRoll());
+    if (op === 'resume') return void res.status(202).json(await hvOps().resumeRoll());
+    throw new InputError(ErrorCodes.API, `a roll takes cancel or resume, not ${JSON.stringify(op)}`, 'op');
+  });
+
   r.post('/hv/:name/:op', auth, async (req, res) => {
     const op = String(req.params.op);
     if (op !== 'drain' && op !== 'undrain' && op !== 'reinstall') throw new InputError(ErrorCodes.API, `operation must be drain, undrain or reinstall, not ${JSON.stringify(op)}`, 'op');

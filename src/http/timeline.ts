@@ -234,7 +234,7 @@ export function markerOf(row: StoreEvent, boot: { name: string; mac: string } | 
       return bootEntry();
     // A band edge on the VM's lane, not a marker; on the boot lane only if it names the MAC.
     case 'ha.transition':
-    case 'dns.query': case 'host.created': case 'host.updated': case 'host.deleted': case 'p2v.job': case 'p2v.refused': case 'trace.unknown': case 'ha.admission':
+    case 'dns.query': case 'host.created': case 'host.updated': case 'host.deleted': case 'p2v.job': case 'p2v.refused': case 'trace.unknown': case 'ha.admission': case 'hypervisor.roll':
       return other();
     default:
       return assertNever(e);

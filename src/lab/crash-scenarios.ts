@@ -27,7 +27,7 @@ export const SCENARIO_HELP: Record<Scenario, string> = {
   'controller-restart': 'kill -9 of 3rc while its start is held in virsh on the hypervisor: it resumes and does not issue the start again',
   'start-timeout': 'the restart\'s virsh start answers after 3rc\'s command timeout while the host\'s load rises over its threshold: never two copies, runs once',
   'no-reinstall': 'boot sector wiped on a VM with reinstall disabled: quarantined and reported, never reinstalled',
-  drain: '`3rc hv drain` of the VM\'s hypervisor: the VM migrates live to the other one (its uptime goes on, never running on both), then undrain',
+  drain: '`3rc hv drain` of a hypervisor running vm14 and vm15 (vm15 brought there first by a drain of its own host): both migrate live to the other one (uptimes go on, never running on both), then undrain',
 };
 
 export interface CrashRun {
@@ -423,68 +423,111 @@ async function partition(h: HaLab, fenced: boolean): Promise<CrashRun> {
 }
 
 /**
- * 10. `3rc hv drain` of the VM's hypervisor through the API: every VM there migrates live. During a
- * live migration two qemu processes exist (the destination's waits for the memory, paused), so
- * "never twice" is checked on what runs the guest: libvirt's events must show the source
- * suspended before the destination resumed, and /proc one process at the end, a new one on the
- * other host. The guest's uptime (over SSH) goes on across the move: it never rebooted.
+ * 10. `3rc hv drain` of a hypervisor running two VMs, through the API: both migrate live, one after
+ * the other. vm15 first joins vm14 on its host by a drain of its own host (a drain of one VM), then
+ * vm14's host is drained (two VMs); each host is undrained after its drain. It ends as the drain
+ * of vm14 alone did: both VMs on the other host of vm14's first one.
+ *
+ * During a live migration two qemu processes exist (the destination's waits for the memory,
+ * paused), so "never twice" is checked on what runs the guest: libvirt's events must show the
+ * source suspended before the destination resumed, and /proc one process at the end, a new one
+ * on the destination. Each guest's uptime (over SSH) goes on across its move: it never rebooted.
  */
 async function drain(h: HaLab): Promise<CrashRun> {
-  const vm = 'vm14';
+  const vm = SCENARIO_VM.drain;
+  const second = 'vm15';
   const r = await Run.begin(h, 'drain', vm);
-  r.abort(); // the /proc watch counts the migration's paused destination as a second copy: checked below instead
+  r.abort(); // the /proc watch counts the migration's paused destination as a second copy: checked in drainLive instead
   const from = h.runningOn(vm)!;
   const to = other(from);
-  const [orig] = h.copies(vm);
-  // Retried: right after the switch-over the guest under TCG may take a while to answer SSH (seen:
-  // a banner-exchange timeout); the check is the uptime it then reports, not how fast it answers.
-  const uptime = async () => {
-    const deadline = Date.now() + 90_000;
-    for (;;) {
-      try {
-        return Number((await h.ssh(vm, 'cut -d" " -f1 /proc/uptime')).trim());
-      } catch (err) {
-        if (Date.now() > deadline) throw err;
-        await new Promise((res) => setTimeout(res, 2000));
-      }
-    }
-  };
+  const decided = async () => (await h.decisions(r.mark)).filter((d) => d.vm === vm || d.vm === second).map((d) => `+${secs(d.at, r.t0).toFixed(1)} s ${describeDecision(d)}`);
   try {
-    const up0 = await uptime();
-    const ev0 = h.lifecycle.events.length;
-    const t = Date.now();
-    const res = await h.lab.api('POST', `/hv/${from}/drain`);
-    const drainS = secs(Date.now(), t);
-    const body = res.body as { moved?: { vm: string; to: string; how: string; ms: number }[]; stopped?: { why: string } | null; ms?: number };
-    if (res.status !== 200 || body.stopped) fail(`drain of ${from} answered ${res.status}: ${JSON.stringify(res.body)}`);
-    const mine = body.moved?.find((m) => m.vm === vm);
-    if (!mine || mine.to !== to || mine.how !== 'live') fail(`expected ${vm} moved live to ${to}, the drain says ${JSON.stringify(body.moved)}`);
-    r.checks.push(`3rc hv drain ${from}: ${body.moved!.map((m) => `${m.vm} -> ${m.to} ${m.how} in ${(m.ms / 1000).toFixed(1)} s`).join(', ')}; the whole drain ${drainS} s (API call), ${((body.ms ?? 0) / 1000).toFixed(1)} s (3rc's clock)`);
-    r.notes.push(`drain time ${drainS} s for ${body.moved!.length} VM(s); live migration of ${vm} ${(mine.ms / 1000).toFixed(1)} s`);
-    const c = h.copies(vm);
-    if (c.length !== 1 || c[0]!.host !== to || c[0]!.pid === orig!.pid) fail(`expected one new qemu of ${vm} on ${to}, found ${JSON.stringify(c)}`);
-    const ev = h.lifecycle.events.slice(ev0).filter((e) => e.vm === vm);
-    const suspended = ev.find((e) => e.host === from && (e.event === 'Suspended' || e.event === 'Stopped'));
-    const resumed = ev.find((e) => e.host === to && e.event === 'Resumed');
-    if (!suspended || !resumed) fail(`expected ${from} to suspend ${vm} and ${to} to resume it, libvirt says ${ev.map((e) => `${e.host} ${e.event}`).join(', ')}`);
-    if (resumed.at < suspended.at) fail(`${vm} resumed on ${to} before it was suspended on ${from}: it ran twice`);
-    r.checks.push(`${vm} ran on one host at a time: ${from} suspended it ${((resumed.at - suspended.at) / 1000).toFixed(2)} s before ${to} resumed it (libvirt events); one qemu process at the end, on ${to}`);
-    const up1 = await uptime();
-    if (!(up1 > up0)) fail(`${vm}'s uptime went from ${up0} s to ${up1} s: it rebooted`);
-    r.checks.push(`${vm}'s uptime went on across the move (${up0.toFixed(0)} s -> ${up1.toFixed(0)} s, over SSH with its host key)`);
-    const st = await h.status(vm);
-    if (st.host !== to || st.state !== 'running') fail(`3rc should see ${vm} running on ${to}, it says ${st.state} on ${st.host}`);
-    const hv = (await h.lab.api('GET', '/hv')).body as { hypervisors?: { name: string; maintenance: boolean }[] };
-    if (hv.hypervisors?.find((x) => x.name === from)?.maintenance !== true) fail(`${from} should be in maintenance: ${JSON.stringify(hv)}`);
-    const u = await h.lab.api('POST', `/hv/${from}/undrain`);
-    if (u.status !== 200) fail(`undrain of ${from} answered ${u.status}: ${JSON.stringify(u.body)}`);
-    r.checks.push(`${from} in maintenance after the drain, out of it after 3rc hv undrain`);
-    const timeline = [...(await r.decisions()).map((d) => `+${secs(d.at, r.t0).toFixed(1)} s ${describeDecision(d)}`), ...r.notes];
+    const st2 = await h.status(second);
+    const at2 = h.runningOn(second);
+    if (st2.state !== 'running' || !at2) fail(`${second} must be running before the drain, 3rc says ${st2.state} (${st2.reason}), ${at2 ? `its qemu runs on ${at2}` : 'no qemu process'}`);
+    if (at2 !== from) {
+      const one = await drainLive(h, r, at2, [second], from);
+      r.notes.push(`drain of 1 VM (${at2}, bringing ${second} beside ${vm}): ${one.drainS} s; live migration of ${second} ${one.moves[second]} s`);
+    }
+    const two = await drainLive(h, r, from, [vm, second], to);
+    r.notes.push(`drain of 2 VMs (${from}): ${two.drainS} s (API call), ${two.ms3rc} s (3rc's clock); live migrations: ${[vm, second].map((v) => `${v} ${two.moves[v]} s`).join(', ')}`);
+    const timeline = [...(await decided()), ...r.notes];
     return { scenario: 'drain', vm, detection_s: null, recovery_s: null, ssh_s: null, doubleStarts: 0, timeline, checks: r.checks };
   } catch (err) {
-    const seen = (await r.decisions().catch(() => [])).map((d) => `+${secs(d.at, r.t0).toFixed(1)} s ${describeDecision(d)}`).join('\n  ');
-    throw new Error(`drain (${vm}): ${(err as Error).message}\ndecisions since the drain:\n  ${seen || '(none)'}`);
+    const seen = (await decided().catch(() => [])).join('\n  ');
+    throw new Error(`drain (${vm}, ${second}): ${(err as Error).message}\ndecisions since the drain:\n  ${seen || '(none)'}`);
   }
+}
+
+/** The guest's uptime (s) over SSH, host key checked. */
+async function uptimeOf(h: HaLab, vm: string): Promise<number> {
+  // Retried: right after the switch-over the guest under TCG may take a while to answer SSH (seen:
+  // a banner-exchange timeout); the check is the uptime it then reports, not how fast it answers.
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    try {
+      return Number((await h.ssh(vm, 'cut -d" " -f1 /proc/uptime')).trim());
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((res) => setTimeout(res, 2000));
+    }
+  }
+}
+
+/** A drain's answer (DrainReport, controller.ts). */
+interface DrainAnswer {
+  moved?: { vm: string; to: string; how: string; ms: number }[];
+  stopped?: { why: string } | null;
+  ms?: number;
+}
+
+/**
+ * `3rc hv drain host` where exactly `vms` run: each must move live to `to`, run on one host at a
+ * time (libvirt's events), leave one new qemu process there, keep its uptime, and be seen running
+ * there by 3rc; the host is in maintenance after the drain, out of it after the undrain. Returns
+ * the drain's time (API call, and 3rc's own clock) and each move's (s).
+ */
+async function drainLive(h: HaLab, r: Run, host: string, vms: readonly string[], to: string): Promise<{ drainS: number; ms3rc: number; moves: Record<string, number> }> {
+  const pids = new Map(vms.map((v) => [v, h.copies(v)[0]?.pid]));
+  const up0 = new Map<string, number>();
+  for (const v of vms) up0.set(v, await uptimeOf(h, v));
+  const ev0 = h.lifecycle.events.length;
+  const t = Date.now();
+  // A drain of 2 VMs under TCG may pass curl's default 30 s.
+  const res = await h.lab.api('POST', `/hv/${host}/drain`, undefined, 10 * MIN);
+  const drainS = secs(Date.now(), t);
+  const body = res.body as DrainAnswer;
+  if (res.status !== 200 || body.stopped) fail(`drain of ${host} answered ${res.status}: ${JSON.stringify(res.body)}`);
+  const moved = body.moved ?? [];
+  if (moved.map((m) => m.vm).sort().join() !== [...vms].sort().join()) fail(`expected the drain of ${host} to move ${vms.join(' and ')}, it moved ${JSON.stringify(moved)}`);
+  const ms3rc = Math.round((body.ms ?? 0) / 100) / 10;
+  r.checks.push(`3rc hv drain ${host}: ${moved.map((m) => `${m.vm} -> ${m.to} ${m.how} in ${(m.ms / 1000).toFixed(1)} s`).join(', ')}; the whole drain ${drainS} s (API call), ${ms3rc} s (3rc's clock)`);
+  const moves: Record<string, number> = {};
+  for (const m of moved) {
+    const v = m.vm;
+    if (m.to !== to || m.how !== 'live') fail(`expected ${v} moved live to ${to}, the drain says ${m.how} to ${m.to}`);
+    moves[v] = Math.round(m.ms / 100) / 10;
+    const c = h.copies(v);
+    if (c.length !== 1 || c[0]!.host !== to || c[0]!.pid === pids.get(v)) fail(`expected one new qemu of ${v} on ${to}, found ${JSON.stringify(c)}`);
+    const ev = h.lifecycle.events.slice(ev0).filter((e) => e.vm === v);
+    const suspended = ev.find((e) => e.host === host && (e.event === 'Suspended' || e.event === 'Stopped'));
+    const resumed = ev.find((e) => e.host === to && e.event === 'Resumed');
+    if (!suspended || !resumed) fail(`expected ${host} to suspend ${v} and ${to} to resume it, libvirt says ${ev.map((e) => `${e.host} ${e.event}`).join(', ')}`);
+    if (resumed.at < suspended.at) fail(`${v} resumed on ${to} before it was suspended on ${host}: it ran twice`);
+    if (ev.some((e) => e.host === to && e.event === 'Started' && e.at > resumed.at)) fail(`${v} was started again on ${to} after its migration`);
+    r.checks.push(`${v} ran on one host at a time: ${host} suspended it ${((resumed.at - suspended.at) / 1000).toFixed(2)} s before ${to} resumed it (libvirt events); one qemu process at the end, on ${to}`);
+    const up1 = await uptimeOf(h, v);
+    if (!(up1 > up0.get(v)!)) fail(`${v}'s uptime went from ${up0.get(v)} s to ${up1} s: it rebooted`);
+    r.checks.push(`${v}'s uptime went on across the move (${up0.get(v)!.toFixed(0)} s -> ${up1.toFixed(0)} s, over SSH with its host key)`);
+    const st = await h.status(v);
+    if (st.host !== to || st.state !== 'running') fail(`3rc should see ${v} running on ${to}, it says ${st.state} on ${st.host}`);
+  }
+  const hv = (await h.lab.api('GET', '/hv')).body as { hypervisors?: { name: string; maintenance: boolean }[] };
+  if (hv.hypervisors?.find((x) => x.name === host)?.maintenance !== true) fail(`${host} should be in maintenance: ${JSON.stringify(hv)}`);
+  const u = await h.lab.api('POST', `/hv/${host}/undrain`);
+  if (u.status !== 200) fail(`undrain of ${host} answered ${u.status}: ${JSON.stringify(u.body)}`);
+  r.checks.push(`${host} in maintenance after the drain, out of it after 3rc hv undrain`);
+  return { drainS, ms3rc, moves };
 }
 
 /** 5b. Only the management link is cut: the VMs stay reachable, so nothing may happen. */

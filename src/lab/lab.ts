@@ -221,11 +221,11 @@ export class RunningLab {
     });
   }
 
-  /** Calls 3rc's API with the lab's token. */
-  async api(method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
+  /** Calls 3rc's API with the lab's token (curl gives up after timeoutMs). */
+  async api(method: string, path: string, body?: unknown, timeoutMs?: number): Promise<{ status: number; body: unknown }> {
     const args = ['-X', method, '-H', `Authorization: Bearer ${this.apiToken}`];
     if (body !== undefined) args.push('-H', 'content-type: application/json', '--data-binary', JSON.stringify(body));
-    const r = await this.curl([...args, `http://${LAB_SERVER_IP}/api/v1${path}`]);
+    const r = await this.curl([...args, `http://${LAB_SERVER_IP}/api/v1${path}`], timeoutMs);
     let parsed: unknown = r.body;
     try {
       parsed = JSON.parse(r.body);

@@ -85,7 +85,7 @@ export function describeEvent(e: Pick<StoreEvent, 'kind' | 'reason' | 'data'>): 
     case 'dhcp.offer': case 'dhcp.decline': case 'dhcp.ack': case 'dhcp.nak': case 'dhcp.release': case 'dhcp.inform':
     case 'dhcp.bootp': case 'dhcp.invalid': case 'dhcp.malformed': case 'dhcp.dropped':
     case 'http.refused': case 'install.host-keys': case 'boot.removed': case 'host.created': case 'host.updated': case 'host.deleted':
-    case 'p2v.job': case 'p2v.refused': case 'ha.transition': case 'ha.action': case 'ha.done': case 'ha.admission': case 'hypervisor.up': case 'hypervisor.down': case 'hypervisor.maintenance': case 'hypervisor.drain':
+    case 'p2v.job': case 'p2v.refused': case 'ha.transition': case 'ha.action': case 'ha.done': case 'ha.admission': case 'hypervisor.up': case 'hypervisor.down': case 'hypervisor.maintenance': case 'hypervisor.drain': case 'hypervisor.roll':
     case 'trace.unknown':
       return plain;
     default:

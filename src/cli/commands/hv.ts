@@ -16,6 +16,7 @@ export const help = `Usage: 3rc hv drain NAME [--config FILE]
        3rc hv undrain NAME [--config FILE]
        3rc hv reinstall NAME [--config FILE]
        3rc hv roll --all | NAME... [--config FILE]
+       3rc hv roll --cancel | --resume [--config FILE]
 
 drain: puts the hypervisor NAME in maintenance (HA places nothing there and fails nothing back to
 it; the flag survives a restart) and moves every VM running there to the hypervisor the placement
@@ -29,7 +30,12 @@ libvirt answering, undrain. Each step has a timeout; on failure the host stays i
 the step and reason are printed (exit status 1).
 roll: reinstalls the hypervisors one at a time (--all: every one 3rc can install). Before each,
 the HA planner (with the placement rules) checks that its VMs have room elsewhere; if not, the
-roll stops and names the VMs left without room. Progress also shows in \`3rc status\`.`;
+roll stops and names the VMs left without room. Progress also shows in \`3rc status\`; it is kept
+in the store: a 3rc restarted during a roll shows where it stopped and does not go on by itself.
+roll --cancel: the roll stops once the host being reinstalled is done.
+roll --resume: the last roll that stopped (cancelled, blocked, failed, or cut by a restart) goes on
+with its hosts not done; a host cut after its power cycle began is waited for, not re-imaged again.
+Each reinstall step's limit: ha.reinstall.timeouts in the config.`;
 
 /** A drain of big VMs under load takes minutes: the CLI waits this long for the answer. */
 const DRAIN_WAIT_MS = 60 * 60_000;
@@ -39,14 +45,18 @@ const REINSTALL_WAIT_MS = 3 * 60 * 60_000;
 /** Between two looks at a roll's progress. */
 const ROLL_POLL_MS = 5000;
 
-export async function run(configFile: string, op: string, name: string, io: Io, more: { all?: boolean; names?: string[] } = {}): Promise<number> {
+export async function run(configFile: string, op: string, name: string, io: Io, more: { all?: boolean; names?: string[]; cancel?: boolean; resume?: boolean } = {}): Promise<number> {
   if (op !== 'drain' && op !== 'undrain' && op !== 'reinstall' && op !== 'roll') throw new InputError(ErrorCodes.USAGE, `3rc hv takes drain, undrain, reinstall or roll, not ${JSON.stringify(op)}`);
   const config = loadConfig(configFile);
   const api = await findApi(config, io.env);
   if (!api) throw new InputError(ErrorCodes.HA_INACTIVE, 'hypervisor maintenance runs inside `3rc serve`, and no server answers: start it first');
   if (op === 'roll') {
+    if (more.cancel) {
+      io.out(formatRoll(await api.call<RollProgress>('POST', '/api/v1/hv/roll/cancel')));
+      return EXIT_OK;
+    }
     const names = [name, ...(more.names ?? [])].filter(Boolean).map((n) => n.toLowerCase());
-    let p = await api.call<RollProgress>('POST', '/api/v1/hv/roll', more.all ? { all: true } : { hosts: names });
+    let p = more.resume ? await api.call<RollProgress>('POST', '/api/v1/hv/roll/resume') : await api.call<RollProgress>('POST', '/api/v1/hv/roll', more.all ? { all: true } : { hosts: names });
     let shown = '';
     for (;;) {
       const line = formatRoll(p);
@@ -95,5 +105,5 @@ export function formatRoll(p: RollProgress): string {
   const done = `${p.done.length}/${p.hosts.length} reinstalled${p.done.length ? ` (${p.done.join(', ')})` : ''}`;
   if (p.stopped) return `roll stopped at ${p.stopped.host}: ${p.stopped.why}; ${done}${p.stopped.vms?.length ? `\n${p.stopped.vms.map((v) => `  ${v.vm}: ${v.why}`).join('\n')}` : ''}`;
   if (p.endedAt !== null) return `roll done: ${done}`;
-  return `roll: ${p.current ?? 'starting'} in progress; ${done}`;
+  return `roll: ${p.current ?? 'starting'} in progress${p.cancelling ? ' (cancel asked: it stops after this host)' : ''}; ${done}`;
 }
