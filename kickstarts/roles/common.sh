@@ -34,12 +34,17 @@ pkg_install() {
   fi
 }
 
-# enable_service NAME: start now and at boot, when systemd is running.
+# enable_service NAME: start now and at boot, when systemd is running (a role run by cloud-init on
+# the booted system, not in an installer's chroot). With THREERC_ROLE_PACKAGES=skip the unit may
+# not exist (its package was not installed): say so and go on, as pkg_install does; otherwise a
+# missing unit is an error. THREERC_SYSTEMD_RUN: systemd's run folder (/run/systemd/system; tests).
 enable_service() {
-  if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
-    systemctl enable --now "$1"
-  else
+  if [ ! -d "${THREERC_SYSTEMD_RUN:-/run/systemd/system}" ] || ! command -v systemctl >/dev/null 2>&1; then
     log "systemd not running: $1 will start at next boot if its package enables it"
+  elif [ "${THREERC_ROLE_PACKAGES:-install}" = skip ] && ! systemctl cat "$1" >/dev/null 2>&1; then
+    log "$1 not enabled: no such unit (packages not installed, THREERC_ROLE_PACKAGES=skip)"
+  else
+    systemctl enable --now "$1"
   fi
 }
 

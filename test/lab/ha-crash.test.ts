@@ -4,7 +4,8 @@
  * monitor, and VMs installed over PXE by the lab's image profile. Then the crash scenarios of the
  * issue, in an order that leaves each one's starting point ready for the next:
  *
- *   without fence commands: crash, hang, controller restart, start timeout, destructive,
+ *   without fence commands: crash, hang, controller restart, start timeout, destructive (image,
+ *   then cloud-image profile),
  *   management link, partition (fence-pending); with them: partition (fenced), hypervisor failure,
  *   reinstall disabled.
  *
@@ -49,6 +50,8 @@ const MIN = 60_000;
  * 60). THREERC_LAB_BUDGET_SCALE stretches them on busier machines.
  */
 const BUDGET: Record<Scenario, number> = {
+  // destructive-cloud (issue 27): 200 s once, on a busy machine (load 7-10), not yet on a quiet run;
+  // destructive's budget. It brings the sum to 64.5 min.
   crash: 2 * MIN, hang: 2.5 * MIN, 'controller-restart': 4.5 * MIN, 'start-timeout': 3.5 * MIN, destructive: 5.5 * MIN, 'destructive-cloud': 5.5 * MIN,
   'management-link': 1.5 * MIN, partition: 2 * MIN, 'partition-fenced': 2.5 * MIN, hypervisor: 2.5 * MIN, 'no-reinstall': 2 * MIN,
   // A drain of 1 VM, then of 2 (three live migrations of 1 GiB under TCG) and eight SSH logins:
@@ -117,9 +120,7 @@ describe('HA on real parts: libvirt hypervisors, SSH, Ganglia, installed VMs', {
   scenario('controller-restart');
   scenario('start-timeout');
   scenario('destructive', async () => { await h.verifyInstall('vm14'); });
-  // destructive-cloud (the cloud-image rung) is not run here yet: in its first CI run vm14's own
-  // cloud-init posted install-failed after the role step and left vm14 broken for the scenarios
-  // after it. Run it by hand: 3rc crash-test --scenario destructive-cloud.
+  scenario('destructive-cloud');
   scenario('management-link', (r) => assert.equal(r.detection_s, null));
   scenario('partition');
   scenario('partition-fenced');
