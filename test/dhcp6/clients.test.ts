@@ -15,7 +15,7 @@ import type { Lease } from '../../src/domain/lease.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
 import type { StoreEvent } from '../../src/store/store.js';
 import { Lab, netnsUnavailable } from '../lib/netns.js';
-import { addr6, netns6 } from '../lib/netns6.js';
+import { addr6, linkLocalReady, netns6 } from '../lib/netns6.js';
 import { LAB_YAML, writeLabConfig, type LabConfig } from '../lib/serve.js';
 import { serveInNetns } from '../dhcp/ns-serve.js';
 
@@ -164,7 +164,9 @@ describe('dhcp6: real clients in namespaces (fd77::/64)', { timeout: 180_000 }, 
       let out = '';
       let status: number | null = null;
       try {
-        // 600 clients (-R) for 4096 pool addresses; 3000 four-message exchanges at 250/s.
+        // 600 clients (-R) for 4096 pool addresses; 3000 four-message exchanges at 250/s. perfdhcp
+        // needs the client interface's link-local address (a CI run once started it too early).
+        await linkLocalReady(lab, cli, ifB);
         const p = lab.spawn(cli, 'perfdhcp', ['-6', '-l', ifB, '-r', '250', '-R', '600', '-n', '3000', '-p', '60', '-d', '5', '-W', '5000000']);
         p.stdout!.on('data', (d: Buffer) => (out += d.toString()));
         p.stderr!.on('data', (d: Buffer) => (out += d.toString()));

@@ -19,3 +19,18 @@ export function addr6(lab: Lab, ns: string, ifname: string, cidr: string, opts: 
   if (!cidr.startsWith('fd77:')) throw new Error(`lab IPv6 addresses must be in fd77::/48, got ${cidr}`);
   lab.exec(ns, 'ip', ['-6', 'addr', 'add', cidr, 'dev', ifname, 'nodad', ...(opts.deprecated ? ['preferred_lft', '0'] : [])]);
 }
+
+/**
+ * Waits until the kernel gave `ifname` its link-local address (it does so when the link comes up,
+ * asynchronously): a DHCPv6 client started before that fails ("no address for interface").
+ */
+export async function linkLocalReady(lab: Lab, ns: string, ifname: string, timeoutMs = 10_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const out = lab.exec(ns, 'ip', ['-6', '-o', 'addr', 'show', 'dev', ifname, 'scope', 'link']);
+    const m = /inet6 (fe80::[0-9a-f:]+)\/64/.exec(out);
+    if (m && !/tentative/.test(out)) return m[1]!;
+    if (Date.now() > deadline) throw new Error(`${ifname} in ${ns} has no usable link-local address after ${timeoutMs} ms: ${out.trim() || '(none)'}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
