@@ -72,7 +72,9 @@ async function storedLeases(cfg: LabConfig): Promise<Lease[]> {
 }
 
 /** Runs dhclient -6 once (DUID-LL of the interface), asking for the boot URL; returns the lease file. */
-function dhclient6(lab: Lab, ns: string, ifname: string, name: string): string {
+/** dhclient -6 once on `ifname`, after the kernel gave it its link-local address (a client started before fails). */
+async function dhclient6(lab: Lab, ns: string, ifname: string, name: string): Promise<string> {
+  await linkLocalReady(lab, ns, ifname);
   const lf = join(tmp, `${name}.leases`);
   const cf = join(tmp, `${name}.conf`);
   writeFileSync(cf, 'also request dhcp6.bootfile-url;\n');
@@ -95,7 +97,7 @@ describe('dhcp6: real clients in namespaces (fd77::/64)', { timeout: 180_000 }, 
       let lease = '';
       let metrics = '';
       try {
-        lease = dhclient6(lab, cli, ifB, 'dhclient6');
+        lease = await dhclient6(lab, cli, ifB, 'dhclient6');
         metrics = lab.exec(srv, 'curl', ['-s', '-m', '5', `http://127.0.0.1:${cfg.ports.http}/metrics`]);
       } finally {
         await served.stop();
@@ -131,6 +133,7 @@ describe('dhcp6: real clients in namespaces (fd77::/64)', { timeout: 180_000 }, 
       let lease = '';
       try {
         // -I: add an interface-id (RFC 8415 section 21.18), which the Relay-reply must carry back.
+        for (const i of [up.ifB, down.ifA]) await linkLocalReady(lab, relay, i);
         const rp = lab.spawn(relay, 'dhcrelay', ['-6', '-d', '--no-pid', '-I', '-l', down.ifA, '-u', `fd77::1%${up.ifB}`]);
         let relayLog = '';
         rp.stderr!.on('data', (d: Buffer) => (relayLog += d.toString()));
@@ -138,7 +141,7 @@ describe('dhcp6: real clients in namespaces (fd77::/64)', { timeout: 180_000 }, 
         const end = Date.now() + 10_000;
         while (!/Sending on|Listening on/.test(relayLog) && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
         await new Promise((r) => setTimeout(r, 300));
-        lease = dhclient6(lab, cli, down.ifB, 'relayed');
+        lease = await dhclient6(lab, cli, down.ifB, 'relayed');
         console.log(`dhcrelay:\n${relayLog}`);
       } finally {
         await served.stop();
