@@ -396,8 +396,7 @@ export class TftpServer implements Service {
       });
     });
     if (session.ended) return;
-    const now = this.deps.clock.now();
-    this.exec(session, session.transfer.start(now), now);
+    this.exec(session, session.transfer.start(this.deps.clock.now()));
   }
 
   private async resolve(filename: string, session: Session): Promise<{ rel: string; data: Buffer } | Denial> {
@@ -454,7 +453,7 @@ export class TftpServer implements Service {
     const now = this.deps.clock.now();
     // Fast path for the packet that makes up half the traffic: an ACK (RFC 1350, 4 bytes).
     if (msg.length >= 4 && msg[0] === 0 && msg[1] === Op.ACK) {
-      this.exec(session, session.transfer!.handle({ type: 'ack', block: msg.readUInt16BE(2) }, now), now);
+      this.exec(session, session.transfer!.handle({ type: 'ack', block: msg.readUInt16BE(2) }, now));
       return;
     }
     let packet: TftpPacket;
@@ -465,13 +464,12 @@ export class TftpServer implements Service {
       this.log.debug({ peer: session.key, bytes: msg.length, reason: err.code }, 'tftp: undecodable datagram on a transfer port dropped');
       return;
     }
-    if (packet.op === Op.ACK) this.exec(session, session.transfer!.handle({ type: 'ack', block: packet.block }, now), now);
-    else if (packet.op === Op.ERROR) this.exec(session, session.transfer!.handle({ type: 'error', code: packet.code, message: packet.message }, now), now);
+    if (packet.op === Op.ACK) this.exec(session, session.transfer!.handle({ type: 'ack', block: packet.block }, now));
+    else if (packet.op === Op.ERROR) this.exec(session, session.transfer!.handle({ type: 'error', code: packet.code, message: packet.message }, now));
     else this.log.debug({ peer: session.key, op: packet.op }, 'tftp: unexpected packet on a transfer port dropped');
   }
 
-  /** Carries out the machine's commands; `now` is the time they were computed for. */
-  private exec(session: Session, commands: Command[], now: number): void {
+  private exec(session: Session, commands: Command[]): void {
     for (const c of commands) {
       switch (c.type) {
         case 'send':
@@ -481,7 +479,7 @@ export class TftpServer implements Service {
           this.sendBlocks(session, c.first, c.count);
           break;
         case 'arm':
-          this.arm(session, c.ms, now);
+          this.arm(session, c.ms);
           break;
         case 'done':
           this.end(session, c.outcome, c.detail, true);
@@ -515,22 +513,23 @@ export class TftpServer implements Service {
    * One timer per transfer, re-armed lazily: an ACK only moves the deadline; the timer is
    * replaced only when the new deadline is earlier than the one it is set for.
    */
-  private arm(session: Session, ms: number, now: number): void {
+  private arm(session: Session, ms: number): void {
+    const now = this.deps.clock.now();
     session.deadline = now + ms;
     if (session.timer && session.timerAt <= session.deadline) return;
     session.timer?.cancel();
-    this.schedule(session, ms, now);
+    this.schedule(session, ms);
   }
 
-  private schedule(session: Session, ms: number, now: number): void {
-    session.timerAt = now + ms;
+  private schedule(session: Session, ms: number): void {
+    session.timerAt = this.deps.clock.now() + ms;
     const fire = this.guard.boundary('tftp', this.log, () => session.key, () => {
       session.timer = undefined;
       if (session.ended) return;
       const now = this.deps.clock.now();
       const left = session.deadline - now;
-      if (left > 0) return this.schedule(session, left, now);
-      this.exec(session, session.transfer!.handle({ type: 'timeout' }, now), now);
+      if (left > 0) return this.schedule(session, left);
+      this.exec(session, session.transfer!.handle({ type: 'timeout' }, now));
     });
     session.timer = this.deps.clock.schedule(ms, fire);
   }
