@@ -223,7 +223,7 @@ function installQueryTrace(inventory: Inventory, bootTable: BootTable, trace: Bo
 export async function startServer(config: Config, log: Logger, clock: Clock = systemClock): Promise<Running> {
   const startedAt = clock.now();
   // Where a large inventory's memory goes, phase by phase (log.level debug).
-  const phase = (name: string) => log.debug({ phase: name, ...memoryMb() }, 'start-up memory');
+  const phase = (name: string) => log.isLevelEnabled('debug') && log.debug({ phase: name, ...memoryMb() }, 'start-up memory');
   phase('config loaded');
   // The store (install tokens), the API token and P2V images: nothing there for other users.
   secureStateDir(dirname(config.store.path), log, { public: [config.paths.boot] });
@@ -353,7 +353,7 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
       const app = createApp({
         hostKeys, // learned host keys
         p2v,
-        // `3rc boot HOST --install` and POST /hosts/NAME/power: the config file's BMC, opened per call.
+        // `3rc boot HOST --install` and POST /hosts/NAME/power: the config file's BMC, its shared driver.
         bmc: (name: string) => bmcs.of(name),
         loaders,
         bootConfigs: httpConfigs,
