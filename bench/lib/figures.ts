@@ -20,6 +20,12 @@ export interface Figure {
   /** Which reference (`dnsmasq`, `tftpd-hpa`). */
   refName?: string | undefined;
   note?: string | undefined;
+  /**
+   * The figure's resolution: medians at or below it are the measurement's noise (perfdhcp counts the
+   * exchanges still in flight when its period ends as drops: a few of 10,000 at any rate). When
+   * both medians are at or below it, no ratio is computed and the table says "both <= floor".
+   */
+  floor?: number | undefined;
   /** A design goal this figure is checked against (median of 3rc's values). */
   target?: { max: number; text: string } | undefined;
 }
@@ -37,6 +43,7 @@ export function ratio(f: Figure): number | undefined {
   const a = median(f.ours);
   const b = median(f.ref);
   if (!Number.isFinite(a) || !Number.isFinite(b)) return undefined;
+  if (f.floor !== undefined && a <= f.floor && b <= f.floor) return undefined;
   if (f.better === 'higher') return b === 0 ? undefined : a / b;
   return a === 0 ? undefined : b / a;
 }

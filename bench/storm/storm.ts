@@ -13,6 +13,7 @@
  * The ratio compares the first two. 3rc runs with servers.tftp.maxTransfers 4096 and dnsmasq with
  * --tftp-max 4096 (their defaults, 512 and 50, would refuse part of a 2,000-client storm);
  * dnsmasq with --no-ping (else it pings every address for 3 s before offering it).
+ * The kernel's neighbour table is given room for N clients for the run (lib/neighbours.ts).
  */
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { netnsUnavailable } from '../../test/lib/netns.js';
 import { writeLabConfig } from '../../test/lib/serve.js';
 import { openLab } from '../lib/cleanup.js';
+import { neighbourRoom } from '../lib/neighbours.js';
 import type { Figure } from '../lib/figures.js';
 import { benchHosts, dashed, labProfiles } from '../lib/hosts.js';
 import type { BenchOptions } from '../lib/options.js';
@@ -45,7 +47,7 @@ export function stormUnavailable(): string | undefined {
   return undefined;
 }
 
-export const STORM_NOTE = '**Boot storm**: our load generator (bench/storm/client.ts) plays N PXE clients at once from one namespace: DHCP DORA with the PXE options (vendor class PXEClient, arch 0), through 16 relay addresses (giaddr; bench/storm/client.ts says why), then TFTP (blksize 1408) of pxelinux.0, ldlinux.c32 and pxelinux.cfg/01-<mac>, then (3rc only) the HTTP kickstart URL from the config with its token. Time to all-done is from the first DISCOVER to the last client finished; a failure is a client that ran out of retries, got a NAK or a TFTP error, a wrong-sized file or a non-200. The ratio compares 3rc and dnsmasq on DHCP+TFTP (dnsmasq has no kickstarts); the full boot with HTTP is 3rc alone. Fresh server and empty lease store for every run; 3rc keeps store.sync full (every lease fsynced). All clients start in the same millisecond, so both servers drop DHCP packets (socket buffers) and the clients retransmit; the listen-queue row counts the TCP connections the kernel refused while 3rc\'s HTTP accept queue (Node\'s default backlog, 511) was full.';
+export const STORM_NOTE = '**Boot storm**: our load generator (bench/storm/client.ts) plays N PXE clients at once from one namespace: DHCP DORA with the PXE options (vendor class PXEClient, arch 0), through 16 relay addresses (giaddr; bench/storm/client.ts says why), then TFTP (blksize 1408) of pxelinux.0, ldlinux.c32 and pxelinux.cfg/01-<mac>, then (3rc only) the HTTP kickstart URL from the config with its token. Time to all-done is from the first DISCOVER to the last client finished; a failure is a client that ran out of retries, got a NAK or a TFTP error, a wrong-sized file or a non-200. The ratio compares 3rc and dnsmasq on DHCP+TFTP (dnsmasq has no kickstarts); the full boot with HTTP is 3rc alone. Fresh server and empty lease store for every run; 3rc keeps store.sync full (every lease fsynced). All clients start in the same millisecond, so both servers drop DHCP packets (socket buffers) and the clients retransmit; the listen-queue row counts the TCP connections the kernel refused while 3rc\'s HTTP accept queue (backlog 4096, capped by net.core.somaxconn) was full. The kernel\'s neighbour (ARP) table limits, global and 1,024 entries by default, are raised to 4x N for the run (past them the kernel drops the first datagram to each new client: with 2,000 clients about half of the TFTP first blocks, for either server).';
 
 async function storm(lab: ReturnType<typeof openLab>['lab'], ns: string, dir: string, spec: StormSpec, tag: string): Promise<Report> {
   const file = join(dir, `spec-${tag}.json`);
@@ -106,6 +108,7 @@ export async function runStorm(opts: BenchOptions): Promise<Figure[]> {
   const leaseFile = join(dm, 'dnsmasq.leases');
 
   const { lab, close } = openLab('bs');
+  const restoreNeighbours = neighbourRoom(maxN, opts.log);
   const figures: Figure[] = [];
   try {
     const srv = lab.netns('srv');
@@ -175,6 +178,7 @@ export async function runStorm(opts: BenchOptions): Promise<Figure[]> {
     }
   } finally {
     await close();
+    await restoreNeighbours();
     cfg.cleanup();
     rmSync(dm, { recursive: true, force: true });
   }
