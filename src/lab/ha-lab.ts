@@ -17,6 +17,7 @@ import type { StoreEvent } from '../store/store.js';
 import { gmondConf } from './ganglia.js';
 import { domainXml, HypervisorHost, type SeenStart } from './hypervisor.js';
 import { deepMerge, LAB_SERVER_IP, labConfig, RunningLab } from './lab.js';
+import { labBudget } from './topology.js';
 import { DoubleStartWatch, LifecycleLog, netnsInode, qemuProcesses, type QemuProc } from './qemu-procs.js';
 import { chassisProgram, SIM_USER, startIpmiSim, type IpmiSim } from './ipmi-sim.js';
 
@@ -156,7 +157,7 @@ export class HaLab {
       this.hv.get(on(vm))!.virsh(['start', vm]);
     }
     await Promise.all(vms.map(async (vm) => {
-      await this.lab.waitEvent(vm, (e) => e.kind === 'install.done', 15 * 60_000, 'install-done', from);
+      await this.lab.waitEvent(vm, (e) => e.kind === 'install.done', labBudget(15 * 60_000), 'install-done', from);
       await this.waitSsh(vm, 10 * 60_000);
       if (!(await this.learnedKeysMatch(vm))) throw new Error(`3rc did not record in its store the SSH host keys ${vm}'s installer reported`);
       this.log(`ha-lab: ${vm} installed and answering on SSH after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
