@@ -38,10 +38,12 @@ describe('roll state across restarts', () => {
     assert.deepEqual(remainingHosts(running({ done: ['hv2'] })), ['hv1', 'hv3']);
   });
 
-  it('resumePoint: from the start before the power cycle; from the install (never cycled again) once it began; done after the undrain', () => {
+  it('resumePoint: from the start before the power cycle; from the boot override when the cycle outcome is unknown; from the install (never cycled again) once it was done; done after the undrain', () => {
     assert.deepEqual(resumePoint([]), { from: 'drain', installSince: null });
     assert.deepEqual(resumePoint(steps('drain started@1', 'drain done@2', 'pxe started@3', 'pxe done@4')), { from: 'drain', installSince: null });
-    assert.deepEqual(resumePoint(steps('drain done@2', 'pxe done@4', 'cycle started@5')), { from: 'install', installSince: 5 });
+    // The cycle's outcome unknown (cut between its start and its end): boot override and cycle again.
+    assert.deepEqual(resumePoint(steps('drain done@2', 'pxe done@4', 'cycle started@5')), { from: 'pxe', installSince: null });
+    assert.deepEqual(resumePoint(steps('drain done@2', 'pxe done@4', 'cycle started@5', 'cycle done@6')), { from: 'install', installSince: 5 });
     assert.deepEqual(resumePoint(steps('pxe done@4', 'cycle started@5', 'cycle done@9', 'install started@9')), { from: 'install', installSince: 5 });
     assert.deepEqual(resumePoint(steps('cycle started@5', 'install done@60', 'ready started@60')), { from: 'ready', installSince: 5 });
     assert.deepEqual(resumePoint(steps('cycle started@5', 'ready done@70', 'undrain started@70')), { from: 'undrain', installSince: 5 });

@@ -45,9 +45,15 @@ export function restoredRoll(last: RollProgress | null, steps: readonly Recorded
 
 /**
  * Where a reinstall cut by a restart goes on, from its recorded steps: 'done' once it was undrained
- * (or got as far as the undrain); from the install once the power cycle began (the host may be in
+ * (or got as far as the undrain); from the install once the power cycle was done (the host is in
  * its installer: waiting for its install-done, never cycled again), with the time the cycle step
- * began; from the start when it had not (a drain and a boot override are safe to repeat).
+ * began; from the start when the cycle had not begun (a drain and a boot override are safe to
+ * repeat). A cycle that began but was never recorded done is an unknown outcome: 3rc may have died
+ * before the BMC was asked (then waiting for an install would wait out the install's whole limit,
+ * an hour by default, for nothing) or just after. It goes on from the one-time PXE boot: the boot
+ * override, the install flip (a fresh token) and the power cycle again. The host is drained and in
+ * maintenance, so a second cycle costs at most the first minutes of an installer that had begun;
+ * it never runs a VM twice and never re-images a host that had finished.
  */
 export function resumePoint(steps: readonly RecordedStep[]): 'done' | { from: ReinstallStep; installSince: number | null } {
   if (steps.some((s) => s.step === 'undrain' && s.outcome === 'done')) return 'done';
@@ -55,6 +61,7 @@ export function resumePoint(steps: readonly RecordedStep[]): 'done' | { from: Re
   const furthest = steps.reduce<ReinstallStep | null>((f, s) => (f === null || rank(s.step) > rank(f) ? s.step : f), null);
   const cycle = steps.find((s) => s.step === 'cycle' && s.outcome === 'started');
   if (furthest === null || rank(furthest) < rank('cycle') || !cycle) return { from: 'drain', installSince: null };
+  if (furthest === 'cycle' && !steps.some((s) => s.step === 'cycle' && s.outcome === 'done')) return { from: 'pxe', installSince: null };
   return { from: rank(furthest) <= rank('install') ? 'install' : furthest, installSince: cycle.at };
 }
 
