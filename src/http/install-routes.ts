@@ -17,6 +17,7 @@ import { tokenIsCurrent } from '../inventory/install.js';
 import { parseReportedHostKeys, REPORTED_BYTES_MAX } from '../hypervisor/known-hosts-update.js';
 import { ErrorCodes } from '../lib/errors.js';
 import { isOwnerAddress, normalizeMac, plainAddress } from '../lib/net.js';
+import { eui64LinkLocal } from '../lib/net6.js';
 import type { AppDeps } from './deps.js';
 import { apiError } from './errors.js';
 import { redactTokens } from './redact.js';
@@ -29,15 +30,17 @@ export function clientIp(req: Request): string {
 
 /**
  * Whether a request comes from the host itself: from its reserved IPv4 address or its IPv6 one
- * (hosts[].ipv6). The owner check of everything that holds a host's secrets or acts for it.
+ * (hosts[].ipv6), or, with an IPv6 one, from the link-local address of its MAC (Debian's installer
+ * releases its DHCPv6 address before it fetches its preseed: lib/net.ts isOwnerAddress says why).
+ * The owner check of everything that holds a host's secrets or acts for it.
  */
 export function fromHost(req: Request, host: Host): boolean {
-  return isOwnerAddress(clientIp(req), host);
+  return isOwnerAddress(clientIp(req), { ip: host.ip, ipv6: host.ipv6, mac: host.mac });
 }
 
 /** The host's own addresses, for messages. */
 export function ownAddresses(host: Host): string {
-  return host.ipv6 ? `${host.ip} or ${host.ipv6}` : host.ip;
+  return host.ipv6 ? `${host.ip}, ${host.ipv6} or ${eui64LinkLocal(host.mac) ?? 'its link-local address'}` : host.ip;
 }
 
 /** The per-install token of `?token=` (at most 200 characters), or undefined. */
