@@ -10,6 +10,8 @@
  * its tokens redacted (http/redact.ts).
  */
 import express, { Router, type NextFunction, type Request, type Response } from 'express';
+import { peerClient } from '../boot/booter.js';
+import type { AddressFamily } from '../boot/client.js';
 import type { BootEntry } from '../domain/boot-entry.js';
 import type { EventKind } from '../events/kinds.js';
 import type { Host } from '../inventory/inventory.js';
@@ -41,6 +43,11 @@ export function fromHost(req: Request, host: Host): boolean {
 /** The host's own addresses, for messages. */
 export function ownAddresses(host: Host): string {
   return host.ipv6 ? `${host.ip}, ${host.ipv6} or ${eui64LinkLocal(host.mac) ?? 'its link-local address'}` : host.ip;
+}
+
+/** The address family a request came over: its answer's URLs name 3rc's address of that family (render/context.ts). */
+export function familyOf(req: Request): AddressFamily {
+  return peerClient(clientIp(req)).family;
 }
 
 /** The per-install token of `?token=` (at most 200 characters), or undefined. */
@@ -106,7 +113,7 @@ export function installRouter(deps: AppDeps): Router {
       trace(req, 'http.kickstart', host, mac, 'not-installing', { status: 404 });
       return apiError(res, 404, 'E_NOT_INSTALLING', `${host.name} is not installing (its boot entry is local)`);
     }
-    const out = deps.render.kickstart(host, entry);
+    const out = deps.render.kickstart(host, entry, familyOf(req));
     deps.metrics.renders.inc({ kind: 'kickstart', result: 'ok' });
     trace(req, 'http.kickstart', host, mac, null, { status: 200, profile: out.profile, bytes: Buffer.byteLength(out.text) });
     res.type('text/plain; charset=utf-8').send(out.text);
@@ -121,7 +128,7 @@ export function installRouter(deps: AppDeps): Router {
       trace(req, 'http.ipxe', host, mac, 'wrong-source', { status: 403 });
       return apiError(res, 403, 'E_FORBIDDEN', `the iPXE script of ${host.name} is served only to ${ownAddresses(host)}`);
     }
-    const out = deps.render.ipxe(host);
+    const out = deps.render.ipxe(host, familyOf(req));
     deps.metrics.renders.inc({ kind: 'ipxe', result: 'ok' });
     trace(req, 'http.ipxe', host, mac, null, { status: 200, mode: out.mode });
     res.type('text/plain; charset=utf-8').send(out.text);
