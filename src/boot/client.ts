@@ -71,12 +71,15 @@ export function archName(code: number): string {
   return BY_CODE.get(code)?.name ?? `arch ${code}`;
 }
 
+/** The address family a client asked over (its URLs name 3rc's address of that family). */
+export type AddressFamily = 'ipv4' | 'ipv6';
+
 /** A client asking what to boot. */
 export interface BootClient {
   /** Option 93 (first value), or null when the client sent none (a plain DHCP client). */
   arch: number | null;
   firmware: Firmware;
-  family: 'ipv4' | 'ipv6';
+  family: AddressFamily;
 }
 
 const VENDOR_ARCH_RE = /^(?:PXEClient|HTTPClient):Arch:(\d{5})(?::|$)/;

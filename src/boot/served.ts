@@ -4,6 +4,7 @@
  * Types only.
  */
 import type { BootEntry } from '../domain/boot-entry.js';
+import type { AddressFamily } from './client.js';
 import type { Host } from '../inventory/inventory.js';
 
 /** A rendered text and where it came from. */
@@ -36,15 +37,19 @@ export interface Preview {
 }
 
 export interface HostRenderer {
-  /** The iPXE script of a host as the booter answers for its current boot entry; `mode` is that answer's. */
-  ipxe(host: Host): Served & { mode: 'install' | 'local' };
+  /**
+   * The iPXE script of a host as the booter answers for its current boot entry; `mode` is that
+   * answer's. `family`: the address family the host asked over (default IPv4): its URLs name 3rc's
+   * address of that family, as for every method here.
+   */
+  ipxe(host: Host, family?: AddressFamily): Served & { mode: 'install' | 'local' };
   /** The kickstart/preseed of a host for its boot entry. Throws NotFoundError (no template) or TemplateError. */
-  kickstart(host: Host, entry: BootEntry | undefined): Served;
+  kickstart(host: Host, entry: BootEntry | undefined, family?: AddressFamily): Served;
   /**
    * One NoCloud file (meta-data, user-data, vendor-data, network-config) of a host for its boot
    * entry. Throws NotFoundError (the profile serves no user-data) or TemplateError.
    */
-  nocloud(host: Host, entry: BootEntry | undefined, file: 'meta-data' | 'user-data' | 'vendor-data' | 'network-config'): Served;
+  nocloud(host: Host, entry: BootEntry | undefined, file: 'meta-data' | 'user-data' | 'vendor-data' | 'network-config', family?: AddressFamily): Served;
   /** Everything the host would be served, optionally with another profile. */
   preview(host: Host, profile?: string): Preview;
 }

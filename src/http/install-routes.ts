@@ -10,6 +10,8 @@
  * its tokens redacted (http/redact.ts).
  */
 import express, { Router, type NextFunction, type Request, type Response } from 'express';
+import { peerClient } from '../boot/booter.js';
+import type { AddressFamily } from '../boot/client.js';
 import type { BootEntry } from '../domain/boot-entry.js';
 import type { EventKind } from '../events/kinds.js';
 import type { Host } from '../inventory/inventory.js';
@@ -17,6 +19,7 @@ import { tokenIsCurrent } from '../inventory/install.js';
 import { parseReportedHostKeys, REPORTED_BYTES_MAX } from '../hypervisor/known-hosts-update.js';
 import { ErrorCodes } from '../lib/errors.js';
 import { isOwnerAddress, normalizeMac, plainAddress } from '../lib/net.js';
+import { eui64LinkLocal } from '../lib/net6.js';
 import type { AppDeps } from './deps.js';
 import { apiError } from './errors.js';
 import { redactTokens } from './redact.js';
@@ -29,15 +32,22 @@ export function clientIp(req: Request): string {
 
 /**
  * Whether a request comes from the host itself: from its reserved IPv4 address or its IPv6 one
- * (hosts[].ipv6). The owner check of everything that holds a host's secrets or acts for it.
+ * (hosts[].ipv6), or, with an IPv6 one, from the link-local address of its MAC (Debian's installer
+ * releases its DHCPv6 address before it fetches its preseed: lib/net.ts isOwnerAddress says why).
+ * The owner check of everything that holds a host's secrets or acts for it.
  */
 export function fromHost(req: Request, host: Host): boolean {
-  return isOwnerAddress(clientIp(req), host);
+  return isOwnerAddress(clientIp(req), { ip: host.ip, ipv6: host.ipv6, mac: host.mac });
 }
 
 /** The host's own addresses, for messages. */
 export function ownAddresses(host: Host): string {
-  return host.ipv6 ? `${host.ip} or ${host.ipv6}` : host.ip;
+  return host.ipv6 ? `${host.ip}, ${host.ipv6} or ${eui64LinkLocal(host.mac) ?? 'its link-local address'}` : host.ip;
+}
+
+/** The address family a request came over: its answer's URLs name 3rc's address of that family (render/context.ts). */
+export function familyOf(req: Request): AddressFamily {
+  return peerClient(clientIp(req)).family;
 }
 
 /** The per-install token of `?token=` (at most 200 characters), or undefined. */
@@ -103,7 +113,7 @@ export function installRouter(deps: AppDeps): Router {
       trace(req, 'http.kickstart', host, mac, 'not-installing', { status: 404 });
       return apiError(res, 404, 'E_NOT_INSTALLING', `${host.name} is not installing (its boot entry is local)`);
     }
-    const out = deps.render.kickstart(host, entry);
+    const out = deps.render.kickstart(host, entry, familyOf(req));
     deps.metrics.renders.inc({ kind: 'kickstart', result: 'ok' });
     trace(req, 'http.kickstart', host, mac, null, { status: 200, profile: out.profile, bytes: Buffer.byteLength(out.text) });
     res.type('text/plain; charset=utf-8').send(out.text);
@@ -118,7 +128,7 @@ export function installRouter(deps: AppDeps): Router {
       trace(req, 'http.ipxe', host, mac, 'wrong-source', { status: 403 });
       return apiError(res, 403, 'E_FORBIDDEN', `the iPXE script of ${host.name} is served only to ${ownAddresses(host)}`);
     }
-    const out = deps.render.ipxe(host);
+    const out = deps.render.ipxe(host, familyOf(req));
     deps.metrics.renders.inc({ kind: 'ipxe', result: 'ok' });
     trace(req, 'http.ipxe', host, mac, null, { status: 200, mode: out.mode });
     res.type('text/plain; charset=utf-8').send(out.text);

@@ -16,7 +16,7 @@ import { NotFoundError } from '../lib/errors.js';
 import { normalizeMac } from '../lib/net.js';
 import { isNoCloudFile } from '../render/nocloud.js';
 import type { AppDeps } from './deps.js';
-import { clientIp, installDataRefusal } from './install-routes.js';
+import { clientIp, familyOf, installDataRefusal } from './install-routes.js';
 
 export function nocloudRouter(deps: Pick<AppDeps, 'inventory' | 'bootTable' | 'render' | 'metrics' | 'trace' | 'clock'>): Router {
   const r = Router();
@@ -42,7 +42,7 @@ export function nocloudRouter(deps: Pick<AppDeps, 'inventory' | 'bootTable' | 'r
     }
     let out;
     try {
-      out = deps.render.nocloud(host, entry, file);
+      out = deps.render.nocloud(host, entry, file, familyOf(req));
     } catch (err) {
       // A profile with no user-data: for cloud-init, no seed. A template error goes to the error handler.
       if (!(err instanceof NotFoundError)) throw err;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { cidrBroadcast, cidrContains, formatIpv4, isOwnerAddress, macFromBytes, normalizeMac, parseCidr, parseIpv4, peerAddress, plainAddress } from './net.js';
+import { eui64LinkLocal } from './net6.js';
 
 describe('net helpers', () => {
   it('canonicalises MACs in the usual spellings and refuses the rest', () => {
@@ -55,5 +56,31 @@ describe('net helpers', () => {
     assert.equal(isOwnerAddress('fd77::10', { ip: '10.77.0.10' }), false);
     assert.equal(isOwnerAddress('fd77::10', { ip: '10.77.0.10', ipv6: null }), false);
     assert.equal(isOwnerAddress('', { ip: null, ipv6: null }), false);
+  });
+
+  it('isOwnerAddress: with an IPv6 reservation, the link-local address of the host\'s MAC (modified EUI-64) too, in any zone and spelling; no other link-local address', () => {
+    const owner = { ip: '10.77.0.10', ipv6: 'fd77::10', mac: '52:54:00:77:00:10' };
+    for (const a of ['fe80::5054:ff:fe77:10', 'fe80::5054:ff:fe77:10%eth0', 'FE80:0:0:0:5054:FF:FE77:10']) assert.equal(isOwnerAddress(a, owner), true, a);
+    const others = [
+      'fe80::5054:ff:fe77:11', // another MAC's
+      'fe80::5254:ff:fe77:10', // the MAC itself, without the universal/local bit flipped
+      'fe80::5054:ff:fe77:10::', // not an address
+      'fe80:0:0:1:5054:ff:fe77:10', // not in fe80::/64
+      'fd77::5054:ff:fe77:10', // the same interface identifier under the ULA prefix (SLAAC): not the reservation
+      'fe80::1c2d:3e4f:5a6b:7c8d', // a stable-privacy (RFC 7217) or random one
+    ];
+    for (const a of others) assert.equal(isOwnerAddress(a, owner), false, a);
+    // Only with an IPv6 reservation: a host 3rc does not serve over IPv6 owns no link-local address.
+    assert.equal(isOwnerAddress('fe80::5054:ff:fe77:10', { ip: '10.77.0.10', mac: '52:54:00:77:00:10' }), false);
+    assert.equal(isOwnerAddress('fe80::5054:ff:fe77:10', { ip: '10.77.0.10', ipv6: null, mac: '52:54:00:77:00:10' }), false);
+    // Without the MAC, none either (the TFTP owner check of virtual files gives none).
+    assert.equal(isOwnerAddress('fe80::5054:ff:fe77:10', { ip: '10.77.0.10', ipv6: 'fd77::10' }), false);
+  });
+
+  it('eui64LinkLocal: fe80:: and the modified EUI-64 of the MAC (universal/local bit flipped, ff:fe in the middle)', () => {
+    assert.equal(eui64LinkLocal('52:54:00:77:00:10'), 'fe80::5054:ff:fe77:10');
+    assert.equal(eui64LinkLocal('00:1B:21:0A:0B:0C'), 'fe80::21b:21ff:fe0a:b0c');
+    assert.equal(eui64LinkLocal('02:00:00:00:00:00'), 'fe80::ff:fe00:0');
+    for (const bad of ['52-54-00-77-00-10', '52:54:00:77:00', '', 'zz:54:00:77:00:10']) assert.equal(eui64LinkLocal(bad), null, bad);
   });
 });

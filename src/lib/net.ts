@@ -4,7 +4,7 @@
  * MAC agrees, whatever form the operator or the firmware used.
  */
 
-import { canonicalIpv6 } from './net6.js';
+import { canonicalIpv6, eui64LinkLocal } from './net6.js';
 
 const MAC_RE = /^([0-9a-f]{2})[:-]?([0-9a-f]{2})[:-]?([0-9a-f]{2})[:-]?([0-9a-f]{2})[:-]?([0-9a-f]{2})[:-]?([0-9a-f]{2})$/i;
 
@@ -77,12 +77,27 @@ export function plainAddress(address: string): string {
 export interface OwnerAddresses {
   ip: string | null;
   ipv6?: string | null | undefined;
+  /** Its MAC (canonical): with an IPv6 reservation, the link-local address its NIC forms from it is its own too. */
+  mac?: string | undefined;
 }
 
 /**
  * Whether a request from `address` comes from the host that owns `owner`: its reserved IPv4
- * address (also in the `::ffff:` form of a dual-stack socket) or its IPv6 one, in any spelling.
+ * address (also in the `::ffff:` form of a dual-stack socket) or its IPv6 one, in any spelling;
+ * and, for a host with an IPv6 reservation whose MAC is given, the link-local address its NIC
+ * forms from that MAC (modified EUI-64, {@link eui64LinkLocal}), whatever the zone.
  * The owner check of every answer that holds a host's secrets (the install token), over TFTP and HTTP.
+ *
+ * Why the link-local one: Debian's installer ends its network setup by killing its DHCP clients
+ * (netcfg dhcp.c: `kill_dhcp_client()`, i.e. kill-all-dhcp, once the configuration is complete),
+ * and dhcp6c answers SIGTERM by releasing its address (a DHCPv6 Release) and removing it from the
+ * interface (wide-dhcpv6 dhcp6c.c: process_signals -> free_resources -> release_all_ia). Its
+ * preseed fetch and its callbacks then leave from its link-local address; no server answer
+ * changes that. A link-local source is never forwarded by a router (RFC 4291 section 2.5.6), so
+ * it comes from 3rc's own link, and this one only from a NIC that holds the host's MAC: forging
+ * it takes an attacker on the segment, as forging the reserved IPv4 address does (or the MAC, to
+ * which DHCP gives that address). Any other link-local address (privacy or RFC 7217 stable
+ * identifiers, another MAC's) is nobody's, and a host without an IPv6 reservation has none.
  */
 export function isOwnerAddress(address: string, owner: OwnerAddresses): boolean {
   const plain = plainAddress(address);
@@ -90,7 +105,8 @@ export function isOwnerAddress(address: string, owner: OwnerAddresses): boolean 
   if (owner.ip !== null && plain === owner.ip) return true;
   if (!owner.ipv6 || !plain.includes(':')) return false;
   const v6 = canonicalIpv6(plain);
-  return v6 !== null && v6 === canonicalIpv6(owner.ipv6);
+  if (v6 === null) return false;
+  return v6 === canonicalIpv6(owner.ipv6) || (owner.mac !== undefined && v6 === eui64LinkLocal(owner.mac));
 }
 
 /**

@@ -99,3 +99,19 @@ export function prefixContains(p: Prefix6, ip: bigint): boolean {
 export function prefixesOverlap(a: Prefix6, b: Prefix6): boolean {
   return prefixContains(a, b.network) || prefixContains(b, a.network);
 }
+
+/**
+ * The link-local address a NIC with MAC `mac` (`52:54:00:77:00:10`) forms by the
+ * modified EUI-64 of RFC 4291 appendix A (the universal/local bit flipped, `ff:fe` in the middle):
+ * `fe80::5054:ff:fe77:10`. What Linux gives an interface by default (addr_gen_mode 0), and what
+ * edk2 and iPXE use. Null when `mac` is not a colon-separated 48-bit MAC.
+ */
+export function eui64LinkLocal(mac: string): string | null {
+  if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(mac)) return null;
+  const m = mac.split(':').map((x) => parseInt(x, 16));
+  const b = new Uint8Array(16);
+  b[0] = 0xfe;
+  b[1] = 0x80;
+  b.set([m[0]! ^ 0x02, m[1]!, m[2]!, 0xff, 0xfe, m[3]!, m[4]!, m[5]!], 8);
+  return ipv6FromBytes(b);
+}

@@ -7,6 +7,8 @@ import type { Host, Profile } from '../inventory/inventory.js';
 import { cidrContains, formatIpv4, parseCidr, parseIpv4 } from '../lib/net.js';
 import type { BootEntry } from '../domain/boot-entry.js';
 import { installKernelArgs } from '../boot/kernel-args.js';
+import { bootSettings, settingsFor } from '../boot/booter.js';
+import type { AddressFamily } from '../boot/client.js';
 import { bootFileUrl, installUrls, macPath, publicBaseUrl } from '../boot/urls.js';
 import { mergeVars, type Vars } from './vars.js';
 
@@ -27,11 +29,18 @@ export interface RenderContext {
 
 export type ContextConfig = Pick<Config, 'network' | 'servers' | 'vars'> & { p2v?: Pick<Config['p2v'], 'physicalAfter'> };
 
-export function buildContext(config: ContextConfig, host: Host, profile: Profile, entry: Pick<BootEntry, 'token'> | undefined): RenderContext {
+/**
+ * The context of a host's templates. `family` is how the host asked (the address family of the
+ * request for its kickstart, preseed or iPXE script): one that asked over IPv6 is given 3rc's
+ * IPv6 base URL and DNS server (network.ipv6, boot/booter.ts settingsFor) in every URL and in the
+ * kernel arguments, since that is the address it reached 3rc at; `network` describes its IPv4
+ * subnet whatever the family.
+ */
+export function buildContext(config: ContextConfig, host: Host, profile: Profile, entry: Pick<BootEntry, 'token'> | undefined, family: AddressFamily = 'ipv4'): RenderContext {
   const ip = parseIpv4(host.ip)!;
   const subnet = config.network.subnets.find((s) => cidrContains(parseCidr(s.cidr)!, ip))!;
   const cidr = parseCidr(subnet.cidr)!;
-  const base = publicBaseUrl(config);
+  const { base, serverIp: server } = family === 'ipv4' ? { base: publicBaseUrl(config), serverIp: config.network.serverIp } : settingsFor(bootSettings(config), family);
   const token = entry?.token ?? null;
   const urls = installUrls(base, host.mac, token);
   return {
@@ -48,7 +57,7 @@ export function buildContext(config: ContextConfig, host: Host, profile: Profile
     profile: { name: profile.name, installer: profile.installer, kernel: profile.kernel, initrd: profile.initrd },
     install: { token, kickstartUrl: urls.kickstart, doneUrl: urls.done, failedUrl: urls.failed, nocloudUrl: urls.nocloud },
     urls: { base, kernel: bootFileUrl(base, profile.kernel), initrd: bootFileUrl(base, profile.initrd), ipxe: urls.ipxe },
-    postInstall: { roleScriptUrl: `${base}/files/post-install/role.sh`, rolesUrl: `${base}/files/roles`, dnsServer: config.network.serverIp, dnsPort: config.servers.dns.port },
+    postInstall: { roleScriptUrl: `${base}/files/post-install/role.sh`, rolesUrl: `${base}/files/roles`, dnsServer: server, dnsPort: config.servers.dns.port },
     kernelArgs: installKernelArgs({ profile, hostName: host.name, domain: config.network.domain, kickstartUrl: urls.kickstart, nocloudUrl: urls.nocloud }),
     p2v: { url: `${base}/p2v/${macPath(host.mac)}`, physicalAfter: config.p2v?.physicalAfter ?? 'poweroff' },
     vars: mergeVars(config.vars, profile.vars, host.vars),

@@ -13,6 +13,7 @@
  * short hash of its token that the event log already records), never from the token itself.
  */
 import { stringify } from 'yaml';
+import type { AddressFamily } from '../boot/client.js';
 import type { BootEntry } from '../domain/boot-entry.js';
 import type { Host, Profile } from '../inventory/inventory.js';
 import { tokenHash } from '../inventory/install.js';
@@ -82,11 +83,12 @@ export function networkConfig(ctx: RenderContext): string {
 
 /**
  * One NoCloud file of a host for its boot entry (or another profile, for previews). Throws
- * NotFoundError when the profile serves no user-data, TemplateError from its template.
+ * NotFoundError when the profile serves no user-data, TemplateError from its template. `family`:
+ * the address family of the request (its URLs name 3rc's address of that family: context.ts).
  */
-export function renderNoCloud(deps: RenderDeps, host: Host, entry: BootEntry | undefined, file: NoCloudFile, profileName?: string): Rendered {
+export function renderNoCloud(deps: RenderDeps, host: Host, entry: BootEntry | undefined, file: NoCloudFile, profileName?: string, family: AddressFamily = 'ipv4'): Rendered {
   const profile = profileFor(deps, host, entry, profileName);
-  const context = buildContext(deps.config, host, profile, entry);
+  const context = buildContext(deps.config, host, profile, entry, family);
   const generated = (text: string): Rendered => ({ text, file: `(generated ${file})`, profile, context });
   switch (file) {
     case 'meta-data':

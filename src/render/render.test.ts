@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { parse, stringify } from 'yaml';
 import { parseConfig } from '../config/load.js';
 import { Inventory } from '../inventory/inventory.js';
 import { packageRoot } from '../lib/paths.js';
@@ -21,6 +22,9 @@ const deps = { config, inventory, engine };
 const vm10 = inventory.hostByName('vm10')!;
 const vm12 = inventory.hostByName('vm12')!;
 const installing = (mac: string, profile: string) => ({ mac, mode: 'install' as const, profile, token: 'tok-123', since: 0 });
+
+/** A value as the late_command quotes it for two shells (src/render/shell.ts): '\''VALUE'\''. */
+const q = (v: string) => `'\\''${v}'\\''`;
 
 const dir = mkdtempSync(join(tmpdir(), '3rc-render-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -58,7 +62,6 @@ describe('rendering the shipped templates', () => {
     assert.ok(out.text.includes(`'\\''http://10.77.0.1/install/52-54-00-77-00-10/done?token=tok-123'\\''`), out.text);
     assert.ok(!out.text.includes('&#x3D;') && !out.text.includes('&quot;'));
     // The HINFO role step runs before the done callback, against 3rc's own DNS.
-    const q = (v: string) => `'\\''${v}'\\''`;
     assert.ok(out.text.includes(`curl -fsS -o /root/3rc/role.sh ${q('http://10.77.0.1/files/post-install/role.sh')}`), out.text);
     assert.ok(out.text.includes(` THREERC_DNS=${q('10.77.0.1')} THREERC_DNS_PORT=${q('53')} THREERC_FQDN=${q('vm10.lab.test')} ROLES_DIR=/root/3rc/roles ROLES_URL=${q('http://10.77.0.1/files/roles')} sh /root/3rc/role.sh`), out.text);
   });
@@ -77,6 +80,50 @@ describe('rendering the shipped templates', () => {
     const off = renderIpxe(deps, vm10, hostSpec(deps, vm10, { ...installing(vm10.mac, 'debian12'), mode: 'local', token: null })).text;
     assert.ok(!off.includes('kernel '));
     assert.match(off, /^exit$/m);
+  });
+});
+
+describe('what a host asked for over IPv6 names 3rc\'s IPv6 address', () => {
+  // The lab config with network.ipv6 and vm10's IPv6 reservation, as the PXEv6 lab runs it.
+  const doc = parse(readFileSync(join(root, 'examples', 'lab.yaml'), 'utf8')) as { network: Record<string, unknown>; hosts: Record<string, unknown>[] };
+  doc.network.ipv6 = { serverIp: 'fd77::1', prefixes: [{ prefix: 'fd77::/64' }] };
+  doc.hosts = doc.hosts.map((h) => (h.name === 'vm10' ? { ...h, ipv6: 'fd77::10' } : h));
+  const config6 = parseConfig(stringify(doc), join(root, 'examples', 'lab.yaml'));
+  const inventory6 = Inventory.fromConfig(config6);
+  const deps6 = { config: config6, inventory: inventory6, engine };
+  const host = inventory6.hostByName('vm10')!;
+  const entry = installing(host.mac, 'debian12');
+
+  it('a preseed: its callbacks, the role step and its DNS server at [fd77::1]; over IPv4 at 10.77.0.1 as before', () => {
+    const v6 = renderKickstart(deps6, host, entry, undefined, 'ipv6').text;
+    assert.ok(v6.includes(q('http://[fd77::1]/install/52-54-00-77-00-10/done?token=tok-123')), v6);
+    assert.ok(v6.includes(`curl -fsS -o /root/3rc/role.sh ${q('http://[fd77::1]/files/post-install/role.sh')}`), v6);
+    assert.ok(v6.includes(` THREERC_DNS=${q('fd77::1')} `), v6);
+    assert.ok(v6.includes(`ROLES_URL=${q('http://[fd77::1]/files/roles')}`), v6);
+    assert.doesNotMatch(v6, /http:\/\/10\.77\./, 'no IPv4 URL in a preseed asked for over IPv6');
+    const v4 = renderKickstart(deps6, host, entry).text;
+    assert.ok(v4.includes(q('http://10.77.0.1/install/52-54-00-77-00-10/done?token=tok-123')), v4);
+    assert.ok(!v4.includes('[fd77::1]'), 'no IPv6 URL in a preseed asked for over IPv4');
+  });
+
+  it('an iPXE script: kernel, initrd and the preseed URL at [fd77::1]', () => {
+    const on = renderIpxe(deps6, host, hostSpec(deps6, host, entry, undefined, 'ipv6'), 'ipv6').text;
+    assert.match(on, /^kernel http:\/\/\[fd77::1\]\/boot\/files\/debian-installer\/12\/amd64\/linux initrd=initrd .*url=http:\/\/\[fd77::1\]\/ks\/52-54-00-77-00-10\?token=tok-123 /m);
+    assert.match(on, /^initrd --name initrd http:\/\/\[fd77::1\]\/boot\/files\/debian-installer\/12\/amd64\/initrd\.gz$/m);
+    assert.doesNotMatch(on, /http:\/\/10\.77\./);
+  });
+
+  it('the context: every URL and the kernel arguments; the IPv4 subnet description unchanged', () => {
+    const c = buildContext(config6, host, config6.profiles[0]!, { token: 'tok-123' }, 'ipv6');
+    assert.equal(c.urls.base, 'http://[fd77::1]');
+    assert.equal(c.install.kickstartUrl, 'http://[fd77::1]/ks/52-54-00-77-00-10?token=tok-123');
+    assert.equal(c.install.failedUrl, 'http://[fd77::1]/install/52-54-00-77-00-10/failed?token=tok-123');
+    assert.equal(c.install.nocloudUrl, 'http://[fd77::1]/ci/52-54-00-77-00-10/');
+    assert.equal(c.p2v.url, 'http://[fd77::1]/p2v/52-54-00-77-00-10');
+    assert.match(c.kernelArgs, / url=http:\/\/\[fd77::1\]\/ks\/52-54-00-77-00-10\?token=tok-123 /);
+    assert.equal(c.postInstall.dnsServer, 'fd77::1');
+    assert.equal(c.network.serverIp, '10.77.0.1');
+    assert.equal(c.network.gateway, '10.77.0.1');
   });
 });
 

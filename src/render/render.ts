@@ -7,6 +7,7 @@ import type { Config } from '../config/load.js';
 import type { Host, Inventory, Profile } from '../inventory/inventory.js';
 import { ErrorCodes, NotFoundError } from '../lib/errors.js';
 import { ANY_CLIENT, bootSettings, bootSpec, type BootSpec } from '../boot/booter.js';
+import type { AddressFamily } from '../boot/client.js';
 import type { BootEntry } from '../domain/boot-entry.js';
 import { buildContext, type RenderContext } from './context.js';
 import type { TemplateEngine } from './engine.js';
@@ -34,31 +35,36 @@ export function profileFor(deps: RenderDeps, host: Host, entry: BootEntry | unde
   return profile;
 }
 
-/** The kickstart/preseed of a host for its boot entry (or another profile, for previews). */
-export function renderKickstart(deps: RenderDeps, host: Host, entry: BootEntry | undefined, profileName?: string): Rendered {
+/**
+ * The kickstart/preseed of a host for its boot entry (or another profile, for previews), for a
+ * request over `family` (its URLs name 3rc's address of that family: render/context.ts).
+ */
+export function renderKickstart(deps: RenderDeps, host: Host, entry: BootEntry | undefined, profileName?: string, family: AddressFamily = 'ipv4'): Rendered {
   const profile = profileFor(deps, host, entry, profileName);
   if (!profile.template) throw new NotFoundError(ErrorCodes.TEMPLATE, `profile ${profile.name} (${profile.installer}) has no template`);
-  const context = buildContext(deps.config, host, profile, entry);
+  const context = buildContext(deps.config, host, profile, entry, family);
   const file = deps.engine.kickstartFile(profile.template);
   return { text: deps.engine.render(file, context, host.name), file, profile, context };
 }
 
 /**
  * The booter's answer for a host whose boot entry is `entry` (the BootTable's, or a stand-in:
- * `3rc lint` renders every host as installing), optionally with another profile (previews).
+ * `3rc lint` renders every host as installing), optionally with another profile (previews), to a
+ * request over `family`.
  */
-export function hostSpec(deps: Pick<RenderDeps, 'config' | 'inventory'>, host: Host, entry: BootEntry | undefined, profileName?: string): BootSpec {
+export function hostSpec(deps: Pick<RenderDeps, 'config' | 'inventory'>, host: Host, entry: BootEntry | undefined, profileName?: string, family: AddressFamily = 'ipv4'): BootSpec {
   const src = { settings: bootSettings(deps.config), hostByMac: (m: string) => deps.inventory.hostByMac(m), profile: (n: string) => deps.inventory.profile(n), bootEntry: () => entry };
-  return bootSpec(src, host.mac, ANY_CLIENT, profileName === undefined ? {} : { profile: profileName });
+  return bootSpec(src, host.mac, { ...ANY_CLIENT, family }, profileName === undefined ? {} : { profile: profileName });
 }
 
 /**
  * The iPXE script of a host, from the booter's answer (boot/booter.ts bootSpec): chain to kernel
- * and initrd over HTTP when installing, else exit to the next boot device.
+ * and initrd over HTTP when installing, else exit to the next boot device. `family`: the one the
+ * spec was asked for (its URLs).
  */
-export function renderIpxe(deps: Pick<RenderDeps, 'config' | 'engine'>, host: Host, spec: BootSpec): Rendered {
+export function renderIpxe(deps: Pick<RenderDeps, 'config' | 'engine'>, host: Host, spec: BootSpec, family: AddressFamily = 'ipv4'): Rendered {
   if (!spec.profile) throw new NotFoundError(ErrorCodes.UNKNOWN_PROFILE, `profile ${JSON.stringify(spec.profileName)} does not exist`);
-  const context = buildContext(deps.config, host, spec.profile, { token: spec.token });
+  const context = buildContext(deps.config, host, spec.profile, { token: spec.token }, family);
   const file = deps.engine.templateFile(IPXE_TEMPLATE);
   return { text: deps.engine.render(file, { ...context, installing: spec.mode === 'install' }, host.name), file, profile: spec.profile, context };
 }

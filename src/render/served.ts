@@ -11,17 +11,17 @@ import { hostSpec, renderIpxe, renderKickstart, type RenderDeps } from './render
 
 export function hostRenderer(deps: RenderDeps & { bootTable: { get(mac: string): BootEntry | undefined } }): HostRenderer {
   return {
-    ipxe(host) {
-      const spec = hostSpec(deps, host, deps.bootTable.get(host.mac));
-      const out = renderIpxe(deps, host, spec);
+    ipxe(host, family = 'ipv4') {
+      const spec = hostSpec(deps, host, deps.bootTable.get(host.mac), undefined, family);
+      const out = renderIpxe(deps, host, spec, family);
       return { text: out.text, file: out.file, profile: out.profile.name, mode: spec.mode };
     },
-    kickstart(host, entry) {
-      const out = renderKickstart(deps, host, entry);
+    kickstart(host, entry, family = 'ipv4') {
+      const out = renderKickstart(deps, host, entry, undefined, family);
       return { text: out.text, file: out.file, profile: out.profile.name };
     },
-    nocloud(host, entry, file) {
-      const out = renderNoCloud(deps, host, entry, file);
+    nocloud(host, entry, file, family = 'ipv4') {
+      const out = renderNoCloud(deps, host, entry, file, undefined, family);
       return { text: out.text, file: out.file, profile: out.profile.name };
     },
     preview: (host, profile) => preview(deps, host, deps.bootTable.get(host.mac), profile),

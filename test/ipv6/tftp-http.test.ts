@@ -4,7 +4,9 @@
  * tftp-hpa (`tftp -6`) and curl fetch a boot file over IPv6 byte for byte; the owner check holds
  * for IPv6 sources: vm10 (hosts[].ipv6 fd77::10), installing, gets its token-bearing files
  * (pxelinux.cfg over TFTP and HTTP, /ks, /boot/ipxe) from fd77::10, and fd77::99 gets not-found
- * (403 for /ks and /boot/ipxe, as over IPv4), traced in vm10's boot trace.
+ * (403 for /ks and /boot/ipxe, as over IPv4), traced in vm10's boot trace; from a link-local
+ * source, the address vm10's MAC forms (modified EUI-64) gets them and any other link-local one
+ * gets 403; the iPXE script asked for over IPv6 names 3rc's IPv6 address.
  * Needs root, tftp-hpa and curl; fails loudly when one is missing (CI installs them).
  */
 import assert from 'node:assert/strict';
@@ -17,12 +19,14 @@ import { SqliteStore } from '../../src/store/sqlite.js';
 import type { StoreEvent } from '../../src/store/store.js';
 import { serveInNetns } from '../dhcp/ns-serve.js';
 import { Lab, netnsUnavailable } from '../lib/netns.js';
-import { addr6, netns6 } from '../lib/netns6.js';
+import { addr6, linkLocalReady, netns6 } from '../lib/netns6.js';
 import { LAB_YAML, writeLabConfig } from '../lib/serve.js';
 
 const VM10 = '52-54-00-77-00-10';
 const OWNER = 'fd77::10';
 const STRANGER = 'fd77::99';
+/** The link-local address vm10's NIC forms from its MAC 52:54:00:77:00:10. */
+const OWNER_LL = 'fe80::5054:ff:fe77:10';
 
 /** curl in a namespace: status code and body (curl's own failures, such as TFTP not-found, as `curl: <exit code>`). */
 function curl(lab: Lab, ns: string, args: string[]): { status: number | string; body: string } {
@@ -67,6 +71,7 @@ describe('TFTP and HTTP over IPv6 with real clients (fd77::/64)', { timeout: 120
       const asStranger = ['--interface', STRANGER];
       const out = join(cfg.dir, 'got');
       let token = '';
+      let strangerLl = '';
       try {
         // vm10 installs: the API over IPv6 too.
         const apiToken = readFileSync(join(cfg.dir, 'api-token'), 'utf8').trim();
@@ -102,6 +107,27 @@ describe('TFTP and HTTP over IPv6 with real clients (fd77::/64)', { timeout: 120
           assert.equal(other.status, refused, `${path} from ${STRANGER}: ${other.body}`);
           assert.ok(!other.body.includes(token), `no token for ${STRANGER} in ${path}`);
         }
+        // Asked for over IPv6, the iPXE script names 3rc's IPv6 address in its URLs.
+        const script = curl(lab, cli, [`${http}/boot/ipxe/${VM10}`]);
+        assert.ok(script.body.includes(`url=${http}/ks/${VM10}?token=${token}`) && !/http:\/\/\d+\.\d+\.\d+\.\d+/.test(script.body), script.body);
+
+        // From a link-local source: the one vm10's MAC forms (modified EUI-64, what Debian's
+        // installer speaks from once it released its DHCPv6 address) is vm10's own; another
+        // link-local address (cli's, from its random MAC) is nobody's. Both ask 3rc at its own
+        // link-local address, so the kernel picks the link-local source.
+        const ll = netns6(lab, 'll');
+        const { ifA: srvIf2, ifB: llIf } = lab.link(srv, undefined, ll, undefined, { mac: VM10.replace(/-/g, ':') });
+        assert.equal(await linkLocalReady(lab, ll, llIf), OWNER_LL, 'the link-local address of vm10\'s MAC');
+        const viaLl = `http://[${await linkLocalReady(lab, srv, srvIf2)}%25${llIf}]:${httpPort}`;
+        const viaCli = `http://[${await linkLocalReady(lab, srv, ifA)}%25${ifB}]:${httpPort}`;
+        strangerLl = await linkLocalReady(lab, cli, ifB);
+        for (const path of [`/ks/${VM10}?token=${token}`, `/boot/ipxe/${VM10}`]) {
+          const own = curl(lab, ll, [`${viaLl}${path}`]);
+          assert.equal(own.status, 200, `${path} from ${OWNER_LL}: ${own.body}`);
+          const other = curl(lab, cli, [`${viaCli}${path}`]);
+          assert.equal(other.status, 403, `${path} from ${strangerLl}: ${other.body}`);
+          assert.ok(!other.body.includes(token), `no token for ${strangerLl} in ${path}`);
+        }
       } finally {
         await served.stop();
       }
@@ -120,6 +146,8 @@ describe('TFTP and HTTP over IPv6 with real clients (fd77::/64)', { timeout: 120
       for (const kind of ['http.kickstart', 'http.ipxe']) {
         assert.ok(mine.some((e) => e.kind === kind && e.reason === 'wrong-source' && peerOf(e) === STRANGER), `the ${kind} refusal is in vm10's trace`);
         assert.ok(mine.some((e) => e.kind === kind && e.reason === null && peerOf(e) === OWNER), `the ${kind} answer is in vm10's trace`);
+        assert.ok(mine.some((e) => e.kind === kind && e.reason === null && peerOf(e) === OWNER_LL), `the ${kind} answer to ${OWNER_LL} is in vm10's trace`);
+        assert.ok(mine.some((e) => e.kind === kind && e.reason === 'wrong-source' && peerOf(e) === strangerLl), `the ${kind} refusal of ${strangerLl} is in vm10's trace`);
       }
       assert.ok(!JSON.stringify(events).includes(token), 'no install token in the event log');
     } finally {

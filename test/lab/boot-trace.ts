@@ -4,6 +4,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
+import { eui64LinkLocal } from '../../src/lib/net6.js';
 import type { StoreEvent } from '../../src/store/store.js';
 import { ROOT } from '../lib/serve.js';
 
@@ -34,8 +35,7 @@ export function report(name: string, phases: Record<string, number>): void {
  * carries the source link-layer option; the log line has one or the other.
  */
 export function raAnsweredAt(serverLines: readonly string[], mac: string): number[] {
-  const m = mac.split(':').map((x) => parseInt(x, 16));
-  const eui64 = `fe80::${[((m[0]! ^ 2) << 8) | m[1]!, (m[2]! << 8) | 0xff, 0xfe00 | m[3]!, (m[4]! << 8) | m[5]!].map((g) => g.toString(16)).join(':')}`;
+  const eui64 = eui64LinkLocal(mac)!;
   return serverLines
     .filter((l) => l.includes('answered a router solicitation') && (l.includes(`"mac":"${mac}"`) || l.includes(`"peer":"${eui64}"`)))
     .map((l) => Date.parse((JSON.parse(l) as { time: string }).time));
