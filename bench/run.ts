@@ -1,14 +1,15 @@
 /**
  * Every benchmark in one run: `npm run bench` (= build, then `node dist/bench/run.js`).
  *
- *   node dist/bench/run.js [--rounds N] [--only dhcp,tftp,dns,http,storm,ha] [--quick] [--noisy] [--out DIR]
+ *   node dist/bench/run.js [--rounds N] [--only dhcp,tftp,dns,http,storm,ha,pxeboot] [--quick] [--noisy] [--out DIR]
  *
  * Starts each reference server itself (dnsmasq, tftpd-hpa, kea-dhcp4) on loopback or in namespaces it
  * creates, alternates 3rc and the reference within each round, and writes DIR/results.md (the
  * table: figure, 3rc, reference, ratio of the medians, with the machine line and the load average
  * before and after) and DIR/results.json (every round's raw numbers). DIR defaults to bench/.
  * --quick: tiny sizes, one round (a smoke run; test/bench-quick.test.ts runs it); it never writes
- * bench/ (without --out it writes a fresh temporary directory, and names it).
+ * bench/ (without --out it writes a fresh temporary directory, and names it); it leaves out what
+ * boots qemu (pxeboot), saying so.
  * A full run refuses to start when the 1-minute load average is over 1.0 (figures taken beside
  * other work are noise), unless --noisy is given; the results then say so. Needs root for the
  * namespaces. Ctrl-C removes every namespace and process it started.
@@ -29,6 +30,7 @@ import type { BenchOptions } from './lib/options.js';
 import { writeResults, type RunRecord } from './lib/report.js';
 import { runStorm, stormUnavailable, STORM_NOTE } from './storm/storm.js';
 import { runTftp, tftpNote, tftpUnavailable } from './tftp.js';
+import { pxeBootUnavailable, runPxeBoot, PXEBOOT_NOTE, PXEBOOT_QUICK_SKIP } from './pxe-boot.js';
 
 const DHCP_NOTE = '**DHCP**: perfdhcp (Kea) offers DORA exchanges at a fixed rate against two pairs, each alternated in the same run: 3rc with store.sync full (every ACKed lease fsynced) against dnsmasq (its lease file, --no-ping), and 3rc with store.sync normal (no fsync per commit) against ISC Kea 2.2 (kea-dhcp4, memfile lease file, written but not fsynced). Same 10,000 reservations and 919-address pools, a fresh server and empty lease store for every run, in two namespaces linked by a veth. perfdhcp always acts as a relay agent (giaddr = its address, replies unicast to port 67): "giaddr on the server link" is a relay on the server\'s own segment, "relayed from a remote subnet" has giaddr in another subnet reached by a route. The rate sweep (1,000 to 8,000/s offered, 200 clients, 50 reservations) shows each server\'s ceiling and what happens past it. Exchanges still in flight when the period ends count as drops. dnsmasq looks dhcp-host entries up by a linear search, so its rate falls with the size of the inventory. The RSS rows, with the 10,000-host inventory: VmRSS a second after the server is ready (before any packet), and VmHWM read at the end of each run.';
 
@@ -37,6 +39,8 @@ interface Bench {
   unavailable: () => string | undefined;
   run: (o: BenchOptions) => Promise<Figure[]>;
   note: () => string;
+  /** Why --quick leaves it out (printed, not listed as skipped: the smoke run skips nothing else). */
+  quickSkip?: string;
 }
 
 const BENCHES: Bench[] = [
@@ -46,6 +50,7 @@ const BENCHES: Bench[] = [
   { name: 'http', unavailable: httpUnavailable, run: runHttp, note: () => HTTP_NOTE },
   { name: 'storm', unavailable: stormUnavailable, run: runStorm, note: () => STORM_NOTE },
   { name: 'ha', unavailable: () => undefined, run: runHa, note: haNote },
+  { name: 'pxeboot', unavailable: pxeBootUnavailable, run: runPxeBoot, note: () => PXEBOOT_NOTE, quickSkip: PXEBOOT_QUICK_SKIP },
 ];
 
 async function main(): Promise<number> {
@@ -85,6 +90,10 @@ async function main(): Promise<number> {
   let failed = 0;
   for (const b of BENCHES) {
     if (only.length && !only.includes(b.name)) continue;
+    if (quick && b.quickSkip) {
+      console.error(`bench ${b.name}: not run in --quick: ${b.quickSkip}`);
+      continue;
+    }
     const why = b.unavailable();
     if (why) {
       console.error(`bench ${b.name}: skipped: ${why}`);

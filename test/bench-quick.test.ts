@@ -2,8 +2,9 @@
  * The benchmark suite's smoke run, so that `npm run bench` cannot rot: `node dist/bench/run.js
  * --quick --out TMP` runs every benchmark with tiny sizes and one round (the boot storm at N=20)
  * and must write results.md and results.json with a row per figure, skip nothing, and boot every
- * storm client. Wall-clock figures are never asserted (the machine is shared). Needs root
- * (namespaces) and the Debian tools the benchmarks drive; skips, saying which, without them.
+ * storm client; the real PXE boot (pxeboot) is left out, saying why. Wall-clock figures are never
+ * asserted (the machine is shared). Needs root (namespaces) and the Debian tools the benchmarks
+ * drive; skips, saying which, without them.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -62,6 +63,25 @@ test('npm run bench --quick: every benchmark runs and writes results.md/json; th
       if (f.ref) assert.deepEqual(f.ref, [0], `${f.name}: dnsmasq`);
     }
     assert.ok(json.figures.some((f) => f.bench === 'storm' && /N=20: time to all done, full boot/.test(f.name) && Number.isFinite(f.ours[0])));
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
+
+test('bench --quick leaves out the real PXE boot (it boots qemu for minutes) and says why', { timeout: 60_000 }, async () => {
+  const out = mkdtempSync(join(tmpdir(), '3rc-bench-quick-pxe-'));
+  try {
+    const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const p = spawn(process.execPath, [join(ROOT, 'dist', 'bench', 'run.js'), '--quick', '--only', 'pxeboot', '--out', out], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      p.on('close', (code) => resolve({ code, stderr }));
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /bench pxeboot: not run in --quick: boots qemu/);
+    const json = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as ResultsJson;
+    assert.deepEqual(json.skipped, []);
+    assert.deepEqual(json.figures, []);
   } finally {
     rmSync(out, { recursive: true, force: true });
   }

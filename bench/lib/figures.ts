@@ -7,7 +7,7 @@ import { median } from './stats.js';
 export type Better = 'higher' | 'lower';
 
 export interface Figure {
-  /** Which benchmark: dhcp, tftp, dns, http, storm, ha. */
+  /** Which benchmark: dhcp, tftp, dns, http, storm, ha, pxeboot. */
   bench: string;
   /** What is measured, with its conditions (`DORA/s, pool, giaddr on the server's link`). */
   name: string;

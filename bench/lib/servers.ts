@@ -36,15 +36,20 @@ export async function start3rc(cfg: LabConfig, opts: { lab?: Lab; ns?: string; t
 }
 
 /** Waits until something listens on UDP `port` inside ns (ss), or throws after timeoutMs. */
-export async function waitUdp(ns: string, port: number, child: ChildProcess, what: string, err: () => string, timeoutMs = 10_000): Promise<void> {
+export function waitUdp(ns: string, port: number, child: ChildProcess, what: string, err: () => string, timeoutMs = 10_000): Promise<void> {
+  return waitListen(ns, 'udp', port, child, what, err, timeoutMs);
+}
+
+/** Waits until something listens on `proto` `port` inside ns (ss), or throws after timeoutMs. */
+export async function waitListen(ns: string, proto: 'udp' | 'tcp', port: number, child: ChildProcess, what: string, err: () => string, timeoutMs = 10_000): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
     if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${what} exited: ${err()}`);
-    const r = await run('ip', ['netns', 'exec', ns, 'ss', '-Hlun', `sport = :${port}`]);
+    const r = await run('ip', ['netns', 'exec', ns, 'ss', '-Hln', proto === 'udp' ? '-u' : '-t', `sport = :${port}`]);
     if (r.stdout.trim()) return;
     await sleep(50);
   }
-  throw new Error(`${what} did not listen on UDP ${port}: ${err()}`);
+  throw new Error(`${what} did not listen on ${proto.toUpperCase()} ${port}: ${err()}`);
 }
 
 /** dnsmasq in ns with the given options (plus -k, no config file, root); waits for `udpPort`. */
