@@ -44,9 +44,9 @@ async function bootToScript(tag: string, raEnabled: boolean): Promise<{ ackToScr
     const vm = lab.bootVm({ host: HOST, firmware: 'bios' });
     const t0 = vm.startedAt;
     const dhcp = await lab.waitEvent(HOST, (e) => ack(e) && String(e.data?.file ?? '').includes('/boot/ipxe/'), WAIT_MS, 'DHCP ACK with the iPXE script URL');
-    const fetched = await lab.waitEvent(HOST, script, WAIT_MS, 'the iPXE script fetch', dhcp.id);
+    const fetched = await lab.waitEvent(HOST, script, WAIT_MS, 'the iPXE script fetch', lab.events.indexOf(dhcp) + 1);
     const answers = raAnsweredAt(lab.serverLines, lab.host(HOST).mac);
-    const preseed = TO_PRESEED ? await lab.waitEvent(HOST, (e) => e.kind === 'http.kickstart' && e.data?.status === 200, labBudget(5 * 60_000), 'the preseed fetch', fetched.id) : undefined;
+    const preseed = TO_PRESEED ? await lab.waitEvent(HOST, (e) => e.kind === 'http.kickstart' && e.data?.status === 200, labBudget(5 * 60_000), 'the preseed fetch', lab.events.indexOf(fetched) + 1) : undefined;
     report(`iPXE BIOS (${HOST}), router advertisements ${raEnabled ? 'on' : 'off'}`, {
       'DHCP ACK': (dhcp.at - t0) / 1000,
       'iPXE script': (fetched.at - t0) / 1000,
