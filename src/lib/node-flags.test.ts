@@ -12,8 +12,9 @@ describe('serve node flags', () => {
   });
 
   it('finds a flag given on the command line or in NODE_OPTIONS, and names one missing', () => {
-    assert.deepEqual(missingServeFlags(['--max-semi-space-size=4'], undefined), []);
-    assert.deepEqual(missingServeFlags([], '--inspect --max_semi_space_size=8'), []);
-    assert.deepEqual(missingServeFlags(['--cpu-prof'], ''), ['--max-semi-space-size']);
+    assert.deepEqual(missingServeFlags(['--max-semi-space-size=4', '--heap-growing-percent=25'], undefined), []);
+    assert.deepEqual(missingServeFlags(['--heap-growing-percent=50'], '--inspect --max_semi_space_size=8'), []);
+    assert.deepEqual(missingServeFlags(['--cpu-prof'], ''), ['--max-semi-space-size', '--heap-growing-percent']);
+    assert.deepEqual(missingServeFlags(['--max-semi-space-size=4'], ''), ['--heap-growing-percent']);
   });
 });
