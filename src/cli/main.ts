@@ -1,30 +1,14 @@
 /**
  * The `3rc` command. Each subcommand lives in commands/; this file parses the command line,
  * prints help, and turns errors into one readable line and an exit code (0 ok, 1 failed,
- * 2 usage).
+ * 2 usage). A command's module is imported when it runs: `3rc serve` never loads the others'
+ * code (the lab, the simulator, the importers) nor the config parser it reads apart (issue 26).
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError, ErrorCodes, InputError, ThreeRcError } from '../lib/errors.js';
 import { packageVersion } from '../lib/paths.js';
-import * as backup from './commands/backup.js';
-import * as boot from './commands/boot.js';
-import * as checkConfig from './commands/check-config.js';
-import * as hv from './commands/hv.js';
-import * as crashTest from './commands/crash-test.js';
-import * as p2v from './commands/p2v.js';
-import * as hosts from './commands/hosts.js';
-import * as importCmd from './commands/import.js';
-import * as lab from './commands/lab.js';
-import * as lint from './commands/lint.js';
-import * as reload from './commands/reload.js';
-import * as render from './commands/render.js';
-import * as status from './commands/status.js';
-import * as serve from './commands/serve.js';
-import * as plan from './commands/plan.js';
-import * as simulate from './commands/simulate.js';
 import { EXIT_FAIL, EXIT_OK, EXIT_USAGE, processIo, type Io } from './io.js';
 import { storeLockedMessage } from './target.js';
-import { loadConfig } from '../config/load.js';
 import type { StoreError } from '../lib/errors.js';
 
 const DEFAULT_CONFIG = '/etc/3rc/config.yaml';
@@ -99,24 +83,28 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
       return EXIT_OK;
     }
     case 'serve': {
+      const serve = await import('./commands/serve.js');
       const { values, positionals } = parse(rest, configOption);
       if (values.help) return io.out(serve.help), EXIT_OK;
       if (positionals.length) throw usage(`unexpected argument ${positionals[0]}`);
       return serve.run(configPath(values, io), io);
     }
     case 'check-config': {
+      const checkConfig = await import('./commands/check-config.js');
       const { values, positionals } = parse(rest, configOption);
       if (values.help) return io.out(checkConfig.help), EXIT_OK;
       if (positionals.length > 1) throw usage(`unexpected argument ${positionals[1]}`);
       return checkConfig.run(positionals[0] ?? configPath(values, io), io);
     }
     case 'hosts': {
+      const hosts = await import('./commands/hosts.js');
       const { values, positionals } = parse(rest, { ...configOption, json: { type: 'boolean' } });
       if (values.help) return io.out(hosts.help), EXIT_OK;
       if (positionals.length) throw usage(`unexpected argument ${positionals[0]}`);
       return hosts.run(configPath(values, io), { json: values.json === true }, io);
     }
     case 'boot': {
+      const boot = await import('./commands/boot.js');
       const { values, positionals } = parse(rest, { ...configOption, install: { type: 'boolean' }, local: { type: 'boolean' }, 'no-power': { type: 'boolean' } });
       if (values.help) return io.out(boot.help), EXIT_OK;
       const [host, profile, extra] = positionals;
@@ -128,6 +116,7 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
       return boot.run(configPath(values, io), host, values.install ? { mode: 'install', profile, noPower: values['no-power'] === true } : { mode: 'local' }, io);
     }
     case 'render': {
+      const render = await import('./commands/render.js');
       const { values, positionals } = parse(rest, { ...configOption, profile: { type: 'string' }, only: { type: 'string' } });
       if (values.help) return io.out(render.help), EXIT_OK;
       const [host, extra] = positionals;
@@ -136,18 +125,21 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
       return render.run(configPath(values, io), host, { profile: values.profile as string | undefined, only: values.only as string | undefined }, io);
     }
     case 'reload': {
+      const reload = await import('./commands/reload.js');
       const { values, positionals } = parse(rest, configOption);
       if (values.help) return io.out(reload.help), EXIT_OK;
       if (positionals.length) throw usage(`unexpected argument ${positionals[0]}`);
       return reload.run(configPath(values, io), io);
     }
     case 'status': {
+      const status = await import('./commands/status.js');
       const { values, positionals } = parse(rest, { ...configOption, json: { type: 'boolean' } });
       if (values.help) return io.out(status.help), EXIT_OK;
       if (positionals.length) throw usage(`unexpected argument ${positionals[0]}`);
       return status.run(configPath(values, io), { json: values.json === true }, io);
     }
     case 'ha': {
+      const status = await import('./commands/status.js');
       const { values, positionals } = parse(rest, configOption);
       if (values.help) return io.out(status.help), EXIT_OK;
       const [op, vm, extra] = positionals;
@@ -157,6 +149,7 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
       return status.operator(configPath(values, io), op, vm, io);
     }
     case 'hv': {
+      const hv = await import('./commands/hv.js');
       const { values, positionals } = parse(rest, { ...configOption, all: { type: 'boolean' }, cancel: { type: 'boolean' }, resume: { type: 'boolean' } });
       if (values.help) return io.out(hv.help), EXIT_OK;
       const [op, name, ...others] = positionals;
@@ -170,12 +163,14 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
       return hv.run(configPath(values, io), op, name, io);
     }
     case 'lint': {
+      const lint = await import('./commands/lint.js');
       const { values, positionals } = parse(rest, configOption);
       if (values.help) return io.out(lint.help), EXIT_OK;
       if (positionals.length) throw usage(`unexpected argument ${positionals[0]}`);
       return lint.run(configPath(values, io), io);
     }
     case 'simulate': {
+      const simulate = await import('./commands/simulate.js');
       const { values, positionals } = parse(rest, { scenario: { type: 'string' }, runs: { type: 'string' }, timings: { type: 'string' }, seed: { type: 'string' }, json: { type: 'boolean' } });
       if (values.help) return io.out(simulate.help), EXIT_OK;
       if (positionals.length) throw usage(`unexpected argument ${positionals[0]}`);
@@ -183,12 +178,14 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
       return simulate.run({ scenario: str(values.scenario), runs: str(values.runs), timings: str(values.timings), seed: str(values.seed), json: values.json === true }, io);
     }
     case 'plan': {
+      const plan = await import('./commands/plan.js');
       const { values, positionals } = parse(rest, { ...configOption, fail: { type: 'string', multiple: true }, json: { type: 'boolean' } });
       if (values.help) return io.out(plan.help), EXIT_OK;
       if (positionals.length) throw usage(`unexpected argument ${positionals[0]}`);
       return plan.run(configPath(values, io), { fail: (values.fail as string[] | undefined) ?? [], json: values.json === true }, io);
     }
     case 'lab': {
+      const lab = await import('./commands/lab.js');
       const { values, positionals } = parse(rest, { vm: { type: 'string', multiple: true }, install: { type: 'boolean' }, profile: { type: 'string' }, pxe: { type: 'boolean' }, disk: { type: 'string' } });
       if (values.help) return io.out(lab.help), EXIT_OK;
       if (positionals.length > 1) throw usage(`unexpected argument ${positionals[1]}`);
@@ -196,6 +193,7 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
       return lab.run({ action: positionals[0], vms, install: values.install === true, profile: typeof values.profile === 'string' ? values.profile : undefined, pxe: values.pxe === true, disk: typeof values.disk === 'string' ? values.disk : undefined }, io);
     }
     case 'crash-test': {
+      const crashTest = await import('./commands/crash-test.js');
       const { values, positionals } = parse(rest, { scenario: { type: 'string', multiple: true }, runs: { type: 'string' }, json: { type: 'boolean' }, verbose: { type: 'boolean' } });
       if (values.help) return io.out(crashTest.help), EXIT_OK;
       if (positionals.length) throw usage(`unexpected argument ${positionals[0]}`);
@@ -203,6 +201,7 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
       return crashTest.run({ scenarios, runs: typeof values.runs === 'string' ? values.runs : undefined, json: values.json === true, verbose: values.verbose === true }, io);
     }
     case 'p2v': {
+      const p2v = await import('./commands/p2v.js');
       const { values, positionals } = parse(rest, { ...configOption, to: { type: 'string' }, cpus: { type: 'string' }, memory: { type: 'string' }, 'no-wait': { type: 'boolean' }, json: { type: 'boolean' }, status: { type: 'boolean' }, cancel: { type: 'boolean' } });
       if (values.help) return io.out(p2v.help), EXIT_OK;
       const [host, extra] = positionals;
@@ -227,6 +226,7 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
     }
     case 'backup':
     case 'restore': {
+      const backup = await import('./commands/backup.js');
       const { values, positionals } = parse(rest, { ...configOption, ...(command === 'restore' ? { force: { type: 'boolean' } } : {}) });
       if (values.help) return io.out(backup.help), EXIT_OK;
       const [file, extra] = positionals;
@@ -235,6 +235,7 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
       return command === 'backup' ? backup.backup(configPath(values, io), file, io) : backup.restore(configPath(values, io), file, { force: values.force === true }, io);
     }
     case 'import': {
+      const importCmd = await import('./commands/import.js');
       const { values, positionals } = parse(rest, { merge: { type: 'string' } });
       if (values.help) return io.out(importCmd.help), EXIT_OK;
       const [format, ...files] = positionals;
@@ -263,7 +264,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       return EXIT_USAGE;
     }
     if (err instanceof ThreeRcError) {
-      const message = err.code === 'E_STORE_LOCKED' ? lockedMessage(argv, io, err as StoreError) : err.message;
+      const message = err.code === 'E_STORE_LOCKED' ? await lockedMessage(argv, io, err as StoreError) : err.message;
       io.err(`3rc: ${message}`);
       return EXIT_FAIL;
     }
@@ -272,11 +273,12 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
 }
 
 /** A locked store means different things to `serve` (another server) and to the CLI (use its API). */
-function lockedMessage(argv: string[], io: Io, err: StoreError): string {
+async function lockedMessage(argv: string[], io: Io, err: StoreError): Promise<string> {
   if (argv[0] === 'serve') return `${err.message}; only one 3rc may serve a store`;
   if (argv[0] === 'restore') return err.message;
   try {
     const { values } = parse(argv.slice(1), { ...configOption, install: { type: 'boolean' }, local: { type: 'boolean' }, json: { type: 'boolean' } });
+    const { loadConfig } = await import('../config/load.js');
     return storeLockedMessage(loadConfig(configPath(values, io)), err);
   } catch {
     return err.message;

@@ -19,7 +19,7 @@ import { spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, ErrorCodes, type ConfigProblem, type ErrorCode } from '../lib/errors.js';
-import { loadConfig, type Config } from './load.js';
+import type { Config } from './load.js';
 
 /** Files from this size up are read in a child process. */
 export const APART_FROM_BYTES = 256 * 1024;
@@ -38,12 +38,21 @@ export async function loadConfigApart(file: string, opts: { fromBytes?: number }
   try {
     size = statSync(file).size;
   } catch {
-    return loadConfig(file); // its own "cannot read config" error
+    return loadInPlace(file); // its own "cannot read config" error
   }
-  if (size < (opts.fromBytes ?? APART_FROM_BYTES)) return loadConfig(file);
+  if (size < (opts.fromBytes ?? APART_FROM_BYTES)) return loadInPlace(file);
   const answer = await runChild(file);
   if (answer.ok) return answer.config;
   throw new ConfigError(answer.code, answer.problems);
+}
+
+/**
+ * loadConfig in this process. Imported on first use: the parser and the schema (yaml, zod: about
+ * 10 MB of RSS once loaded) stay out of a process whose config is read apart.
+ */
+async function loadInPlace(file: string): Promise<Config> {
+  const { loadConfig } = await import('./load.js');
+  return loadConfig(file);
 }
 
 function runChild(file: string): Promise<ApartAnswer> {

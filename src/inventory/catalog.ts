@@ -9,9 +9,6 @@
  * the config file's host of the same name, if any.
  */
 import type { Config } from '../config/load.js';
-import { formatPath } from '../config/load.js';
-import { checkRules } from '../config/rules.js';
-import { hostSchema } from '../config/schema.js';
 import type { Clock } from '../lib/clock.js';
 import { ErrorCodes, InputError, NotFoundError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
@@ -19,41 +16,12 @@ import { newEvent } from '../events/kinds.js';
 import type { Store } from '../store/store.js';
 import type { BootTable } from './boot-table.js';
 import type { Host, Inventory } from './inventory.js';
+import type { RulesConfig } from './validate-host.js';
 
-export type RulesConfig = Pick<Config, 'network' | 'servers' | 'profiles' | 'hypervisors'>;
+export type { HostProblem, RulesConfig } from './validate-host.js';
 
-export interface HostProblem {
-  field: string;
-  message: string;
-}
-
-/**
- * Problems of `candidate` replacing the host named `replacing` (or added), judged over the whole
- * resulting list. Returns the validated host, or the problems.
- */
-function validateHost(config: RulesConfig, hosts: readonly Host[], candidate: unknown, replacing?: string): { host: Host } | { problems: HostProblem[] } {
-  const parsed = hostSchema.safeParse(candidate, { reportInput: true });
-  if (!parsed.success) {
-    return {
-      problems: parsed.error.issues.map((i) => {
-        const path = i.code === 'unrecognized_keys' ? [...i.path, i.keys.join(', ')] : i.path;
-        return { field: formatPath(path) || '(body)', message: i.code === 'unrecognized_keys' ? `unknown field` : i.message };
-      }),
-    };
-  }
-  const host = parsed.data;
-  // The candidate goes last, so that every duplicate is reported against it.
-  const others = hosts.filter((h) => h.name !== (replacing ?? host.name));
-  const list = [...others, host];
-  const at = list.length - 1;
-  const problems = checkRules({ network: config.network, servers: config.servers, profiles: config.profiles, hypervisors: config.hypervisors, hosts: list })
-    .filter((p) => p.path[0] === 'hosts' && p.path[1] === at)
-    .map((p) => ({ field: formatPath(p.path.slice(2)), message: p.message }));
-  if (replacing !== undefined && host.name !== replacing && hosts.some((h) => h.name === host.name)) {
-    problems.push({ field: 'name', message: `a host named ${host.name} exists already` });
-  }
-  return problems.length ? { problems } : { host };
-}
+/** The host validator (the config schema: zod), imported at the first host it checks. */
+const validator = () => import('./validate-host.js');
 
 /**
  * A validated host as an override (what put takes and the store keeps): everything but its power
@@ -108,7 +76,10 @@ export class HostCatalog {
    */
   async hostsFor(config: RulesConfig & Pick<Config, 'hosts'>): Promise<Host[]> {
     let hosts: Host[] = [...config.hosts];
-    for (const o of await this.deps.store.listHostOverrides()) {
+    const overrides = await this.deps.store.listHostOverrides();
+    if (overrides.length === 0) return hosts;
+    const { validateHost } = await validator();
+    for (const o of overrides) {
       if (o.host === null) {
         hosts = hosts.filter((h) => h.name !== o.name);
         continue;
@@ -134,6 +105,7 @@ export class HostCatalog {
 
   /** Creates (replacing undefined) or replaces a host. Throws InputError with the field. */
   async put(candidate: unknown, replacing?: string): Promise<Host> {
+    const { validateHost } = await validator(); // before the hosts are read: nothing changes them from here to the write
     const hosts = this.deps.inventory.hosts();
     if (replacing !== undefined && !hosts.some((h) => h.name === replacing)) throw new NotFoundError(ErrorCodes.UNKNOWN_HOST, `no host named ${JSON.stringify(replacing)}`);
     if (replacing !== undefined && this.deps.inventory.isHypervisorHost(replacing)) throw new InputError(ErrorCodes.API, `${replacing}: ${HYPERVISOR_FROM_CONFIG_ONLY}`, 'name');

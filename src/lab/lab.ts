@@ -15,7 +15,7 @@ import { packageRoot } from '../lib/paths.js';
 import type { StoreEvent } from '../store/store.js';
 import { createDisk, createVars, isUefi, startVm, type Firmware, type VmProcess } from './qemu.js';
 import { destroyLiveNetworks, LabNetwork, labBudget } from './topology.js';
-import { SERVE_NODE_FLAGS } from '../lib/node-flags.js';
+import { SERVE_ENV, SERVE_NODE_FLAGS } from '../lib/node-flags.js';
 import { formatEvent } from './trace-view.js';
 
 type Obj = Record<string, unknown>;
@@ -78,7 +78,7 @@ export function labConfig(workDir: string, changes: Obj = {}, sshPublicKey?: str
 
 function spawnServer(net: LabNetwork, configFile: string, apiToken: string): ChildProcess {
   return net.spawn(net.serverNs, process.execPath, [...SERVE_NODE_FLAGS, join(packageRoot(), 'bin', '3rc.js'), 'serve', '--config', configFile], {
-    env: { ...process.env, THREERC_API_TOKEN: apiToken },
+    env: { ...process.env, ...SERVE_ENV, THREERC_API_TOKEN: apiToken },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
 }

@@ -12,8 +12,8 @@
  * again after a reinstall: it is derived from the boot entry's install (when it was set, and the
  * short hash of its token that the event log already records), never from the token itself.
  */
-import { stringify } from 'yaml';
 import type { AddressFamily } from '../boot/client.js';
+import { lazyRequire } from '../lib/lazy.js';
 import type { BootEntry } from '../domain/boot-entry.js';
 import type { Host, Profile } from '../inventory/inventory.js';
 import { tokenHash } from '../inventory/install.js';
@@ -33,8 +33,11 @@ export function isNoCloudFile(name: string): name is NoCloudFile {
  * integer and `yes`/`on` are booleans; serialised for 1.1, such strings are quoted.
  */
 function cloudYaml(data: unknown): string {
-  return stringify(data, { version: '1.1' });
+  return yaml().stringify(data, { version: '1.1' });
 }
+
+/** The yaml package, loaded at the first NoCloud file (most profiles never serve one). */
+const yaml = lazyRequire<typeof import('yaml')>('yaml');
 
 /** The NIC name network-config gives the host's interface when the vars name none (`vars.nic`). */
 export const DEFAULT_NIC = 'eth0';

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { deepMerge } from '../../src/lab/lab.js';
 import { packageRoot } from '../../src/lib/paths.js';
-import { SERVE_NODE_FLAGS } from '../../src/lib/node-flags.js';
+import { SERVE_ENV, SERVE_NODE_FLAGS } from '../../src/lib/node-flags.js';
 
 export const ROOT = packageRoot();
 export const BIN = join(ROOT, 'bin', '3rc.js');
@@ -88,7 +88,7 @@ export interface Served {
 /** Starts `3rc serve` and resolves once it logged "3rc ready" (rejects if it exits first). */
 export function serve(cfg: LabConfig, opts: { env?: NodeJS.ProcessEnv; uid?: number; gid?: number; timeoutMs?: number } = {}): Promise<Served> {
   const proc = spawn(process.execPath, [...SERVE_NODE_FLAGS, BIN, 'serve', '--config', cfg.file], {
-    env: { ...process.env, ...opts.env },
+    env: { ...process.env, ...SERVE_ENV, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
     uid: opts.uid,
     gid: opts.gid,

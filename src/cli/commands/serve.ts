@@ -1,7 +1,7 @@
 import { loadConfigApart } from '../../config/load-apart.js';
 import { createLogger } from '../../lib/log.js';
 import { neighbourTableWarning, readNeighbourLimit } from '../../lib/neighbour-limit.js';
-import { missingServeFlags } from '../../lib/node-flags.js';
+import { missingServeEnv, missingServeFlags } from '../../lib/node-flags.js';
 import { SdNotify } from '../../lib/sd-notify.js';
 import { startServer } from '../../main.js';
 import { EXIT_OK, type Io } from '../io.js';
@@ -18,8 +18,8 @@ export async function run(configFile: string, _io: Io): Promise<number> {
   const config = await loadConfigApart(configFile);
   const log = createLogger(config.log.level, undefined, { maxLinesPerSecond: config.log.maxLinesPerSecond });
   for (const w of config.warnings) log.warn(w);
-  const missing = missingServeFlags(process.execArgv, process.env.NODE_OPTIONS);
-  if (missing.length > 0) log.warn({ missing }, 'node started without the flags 3rc serves with (bin/3rc.js passes them): its memory peak under load is higher');
+  const missing = [...missingServeFlags(process.execArgv, process.env.NODE_OPTIONS), ...missingServeEnv(process.env)];
+  if (missing.length > 0) log.warn({ missing }, 'node started without the flags or environment 3rc serves with (bin/3rc.js passes them): its memory peak under load is higher');
   const neighbours = neighbourTableWarning(config.hosts.length, readNeighbourLimit());
   if (neighbours) log.warn(neighbours);
   const running = await startServer(config, log);
