@@ -1,6 +1,10 @@
 /**
  * DNS: dnsperf queries/s and average latency, over UDP and over TCP, 3rc against dnsmasq serving
- * the same 10,000-host zone on 127.0.0.1 (high ports), alternating, several rounds.
+ * the same zone on 127.0.0.1 (high ports), alternating, several rounds; a small zone (1,000 hosts,
+ * where dnsmasq's linear searches cost little) and a large one (10,000 hosts). Each size has three
+ * cases: UDP and TCP as fast as each server goes (the queries/s rows; their latencies are taken at
+ * each server's own throughput, so they include its queueing delay), and TCP at a fixed offered
+ * rate both servers sustain (dnsperf -Q): the like-for-like latency row.
  *
  * The query file is an A/PTR/HINFO mix over every host, a third each, in a fixed shuffled order
  * (the same file for both servers). dnsmasq gets the names and addresses from an addn-hosts file
@@ -31,7 +35,10 @@ export function dnsUnavailable(): string | undefined {
   return undefined;
 }
 
-export const DNS_NOTE = `**DNS**: dnsperf (${DNSPERF_ARGS.join(' ')}) on loopback against 3rc and dnsmasq (-k, --local for the zone), same 10,000 hosts: A and PTR from an addn-hosts file and HINFO as dns-rr lines for dnsmasq, so both answer every query with data; queries are an A/PTR/HINFO mix, a third each, shuffled. Runs in which dnsperf gave up are left out of the medians and counted in "failed dnsperf runs". dnsmasq searches hosts files (for PTR) and dns-rr records linearly, so its rates fall with the size of the zone (with 1,000 hosts it answers this mix over UDP faster than 3rc; with 10,000, far slower).`;
+/** Offered rate of the like-for-like TCP latency row: one both servers sustain with no loss. */
+const TCP_RATE = 500;
+
+export const DNS_NOTE = `**DNS**: dnsperf (${DNSPERF_ARGS.join(' ')}) on loopback against 3rc and dnsmasq (-k, --local for the zone), same zone of 1,000 or 10,000 hosts: A and PTR from an addn-hosts file and HINFO as dns-rr lines for dnsmasq, so both answer every query with data; queries are an A/PTR/HINFO mix, a third each, shuffled. For each zone: UDP and TCP at full speed (queries/s; the latency rows of those cases are taken at each server's own throughput, so they include queueing delay at very different rates), and TCP at ${TCP_RATE} q/s offered (dnsperf -Q ${TCP_RATE}), a rate both servers sustain: the like-for-like latency. Runs in which dnsperf gave up are left out of the medians and counted in "failed dnsperf runs". dnsmasq searches hosts files (for PTR) and dns-rr records linearly, so its rates fall with the size of the zone.`;
 
 interface Run {
   qps: number;
@@ -41,8 +48,9 @@ interface Run {
   error?: string;
 }
 
-async function dnsperf(port: number, data: string, seconds: number, mode: 'udp' | 'tcp'): Promise<Run> {
-  const r = await run('dnsperf', ['-s', '127.0.0.1', '-p', String(port), '-d', data, '-l', String(seconds), '-m', mode, '-t', '5', ...DNSPERF_ARGS], { timeoutMs: (seconds + 30) * 1000 });
+async function dnsperf(port: number, data: string, seconds: number, c: Case): Promise<Run> {
+  const rate = c.rate ? ['-Q', String(c.rate)] : [];
+  const r = await run('dnsperf', ['-s', '127.0.0.1', '-p', String(port), '-d', data, '-l', String(seconds), '-m', c.mode, '-t', '5', ...DNSPERF_ARGS, ...rate], { timeoutMs: (seconds + 30) * 1000 });
   const num = (re: RegExp) => Number(re.exec(r.stdout)?.[1] ?? NaN);
   const out: Run = { qps: num(/Queries per second:\s+([\d.]+)/), lost: num(/Queries lost:\s+(\d+)/), sent: num(/Queries sent:\s+(\d+)/), latencyMs: num(/Average Latency \(s\):\s+([\d.]+)/) * 1000 };
   if (r.code !== 0 || Number.isNaN(out.qps)) {
@@ -57,8 +65,25 @@ function hinfoHex(cpu: string, os: string): string {
   return Buffer.concat([cs(cpu), cs(os)]).toString('hex');
 }
 
+/** One dnsperf case: the transport, and the offered rate (dnsperf -Q), or none for as fast as it goes. */
+interface Case {
+  mode: 'udp' | 'tcp';
+  rate?: number;
+}
+const CASES: Case[] = [{ mode: 'udp' }, { mode: 'tcp' }, { mode: 'tcp', rate: TCP_RATE }];
+
+function caseName(c: Case): string {
+  return c.rate ? `${c.mode.toUpperCase()} at ${c.rate} q/s offered` : c.mode.toUpperCase();
+}
+
 export async function runDns(opts: BenchOptions): Promise<Figure[]> {
-  const n = opts.quick ? 1000 : 10_000;
+  const figures: Figure[] = [];
+  for (const n of opts.quick ? [1000] : [1000, 10_000]) figures.push(...(await runZone(opts, n)));
+  return figures;
+}
+
+/** Every case against both servers serving an n-host zone. */
+async function runZone(opts: BenchOptions, n: number): Promise<Figure[]> {
   const seconds = opts.quick ? 2 : 5;
   const hosts = benchHosts(n);
   const cfg = await writeLabConfig({
@@ -89,20 +114,20 @@ export async function runDns(opts: BenchOptions): Promise<Figure[]> {
   const dm = await startDnsmasq('127.0.0.1', dmPort, [`--addn-hosts=${addnHosts}`, `--conf-file=${conf}`, '--local=/lab.test/', '--local=/77.10.in-addr.arpa/', '--cache-size=10000', '--dns-forward-max=1000']);
   const stopDm = onCleanup(() => dm.stop());
   const targets = [{ name: '3rc', port: cfg.ports.dns }, { name: 'dnsmasq', port: dmPort }];
-  const results: Record<string, Record<string, Run[]>> = { udp: { '3rc': [], dnsmasq: [] }, tcp: { '3rc': [], dnsmasq: [] } };
+  const results = CASES.map(() => ({ '3rc': [] as Run[], dnsmasq: [] as Run[] }));
   try {
     // Both must answer HINFO with data, or the comparison is not like for like.
     for (const t of targets) {
       const r = await run('dig', ['+short', '-p', String(t.port), '@127.0.0.1', `${hosts[0]!.name}.lab.test`, 'HINFO'], { timeoutMs: 10_000 });
       if (r.code === 0 && !r.stdout.trim()) throw new Error(`${t.name} gave no HINFO data`);
     }
-    for (const mode of ['udp', 'tcp'] as const) {
-      for (const t of targets) await dnsperf(t.port, queries, 1, mode); // warm-up
+    for (const [i, c] of CASES.entries()) {
+      for (const t of targets) await dnsperf(t.port, queries, 1, c); // warm-up
       for (let round = 0; round < opts.rounds; round++) {
         for (const t of alternate(targets, round)) {
-          const r = await dnsperf(t.port, queries, seconds, mode);
-          results[mode]![t.name]!.push(r);
-          opts.log(`dns ${mode} round ${round + 1} ${t.name}: ${r.qps.toFixed(0)} q/s, lost ${r.lost}, avg ${r.latencyMs.toFixed(3)} ms${r.error ? ` (${r.error})` : ''}`);
+          const r = await dnsperf(t.port, queries, seconds, c);
+          results[i]![t.name as '3rc' | 'dnsmasq'].push(r);
+          opts.log(`dns ${n} hosts, ${caseName(c)}, round ${round + 1} ${t.name}: ${r.qps.toFixed(0)} q/s, lost ${r.lost}, avg ${r.latencyMs.toFixed(3)} ms${r.error ? ` (${r.error})` : ''}`);
         }
       }
     }
@@ -113,14 +138,15 @@ export async function runDns(opts: BenchOptions): Promise<Figure[]> {
   }
   const figures: Figure[] = [];
   const ok = (rs: Run[]) => rs.filter((r) => !r.error);
-  for (const mode of ['udp', 'tcp'] as const) {
-    const a = results[mode]!['3rc']!;
-    const b = results[mode]!.dnsmasq!;
-    const cond = `${mode.toUpperCase()}, A/PTR/HINFO mix, ${n} hosts`;
-    figures.push({ bench: 'dns', name: `queries/s, ${cond}`, unit: 'q/s', better: 'higher', ours: ok(a).map((r) => r.qps), ref: ok(b).map((r) => r.qps), refName: 'dnsmasq' });
+  for (const [i, c] of CASES.entries()) {
+    const a = results[i]!['3rc'];
+    const b = results[i]!.dnsmasq;
+    const cond = `${caseName(c)}, A/PTR/HINFO mix, ${n} hosts`;
+    // At a fixed offered rate the rate is not a result, only the latency and the losses are.
+    if (!c.rate) figures.push({ bench: 'dns', name: `queries/s, ${cond}`, unit: 'q/s', better: 'higher', ours: ok(a).map((r) => r.qps), ref: ok(b).map((r) => r.qps), refName: 'dnsmasq' });
     figures.push({ bench: 'dns', name: `average latency, ${cond}`, unit: 'ms', better: 'lower', ours: ok(a).map((r) => r.latencyMs), ref: ok(b).map((r) => r.latencyMs), refName: 'dnsmasq' });
     figures.push({ bench: 'dns', name: `lost queries, ${cond}`, unit: '% of sent', better: 'lower', ours: ok(a).map((r) => (100 * r.lost) / Math.max(1, r.sent)), ref: ok(b).map((r) => (100 * r.lost) / Math.max(1, r.sent)), refName: 'dnsmasq' });
-    figures.push({ bench: 'dns', name: `failed dnsperf runs, ${mode.toUpperCase()}`, unit: 'runs', better: 'lower', ours: [a.length - ok(a).length], ref: [b.length - ok(b).length], refName: 'dnsmasq', note: b.find((r) => r.error)?.error ?? a.find((r) => r.error)?.error });
+    figures.push({ bench: 'dns', name: `failed dnsperf runs, ${caseName(c)}, ${n} hosts`, unit: 'runs', better: 'lower', ours: [a.length - ok(a).length], ref: [b.length - ok(b).length], refName: 'dnsmasq', note: b.find((r) => r.error)?.error ?? a.find((r) => r.error)?.error });
   }
   return figures;
 }
