@@ -330,18 +330,22 @@ export class DnsServer implements Service {
       // Pipelined queries that arrived together are answered together, in order, in one write.
       const answers: Buffer[] = [];
       let bad = false;
-      for (const msg of messages) {
-        const out = respond(msg, this.current, client);
-        this.logOutcome(out, conn.remoteAddress, conn.remotePort, 'tcp');
-        if (out.kind === 'reply') answers.push(out.bytes);
-        else if (out.kind === 'forward') this.guard.own('dns', this.log, 'forwarding', this.relay(msg, out.query, TCP_LIMIT, write));
-        else {
-          // No readable header: the stream cannot be trusted to stay in sync.
-          bad = true;
-          break;
+      try {
+        for (const msg of messages) {
+          const out = respond(msg, this.current, client);
+          this.logOutcome(out, conn.remoteAddress, conn.remotePort, 'tcp');
+          if (out.kind === 'reply') answers.push(out.bytes);
+          else if (out.kind === 'forward') this.guard.own('dns', this.log, 'forwarding', this.relay(msg, out.query, TCP_LIMIT, write));
+          else {
+            // No readable header: the stream cannot be trusted to stay in sync.
+            bad = true;
+            break;
+          }
         }
+      } finally {
+        // Answers made before a handler failure still go out, as when each was written at once.
+        if (answers.length > 0) writeFramed(frameAll(answers));
       }
-      if (answers.length > 0) writeFramed(frameAll(answers));
       if (bad) return close();
       if (error) {
         this.log.debug({ peer, reason: error }, 'dns: tcp connection closed');
@@ -379,7 +383,7 @@ export class DnsServer implements Service {
     const answer = out.kind === 'drop' ? 'dropped' : out.kind === 'forward' ? 'forwarded' : (RCODE_NAMES[out.rcode] ?? String(out.rcode));
     const key = statKey(transport, answer);
     this.stats.set(key, (this.stats.get(key) ?? 0) + 1);
-    if (this.onQuery && address && out.kind !== 'drop' && out.query) this.onQuery(plainAddress(address), new Question(out.query.key, out.query.qtype), answer);
+    if (this.onQuery && address && out.kind !== 'drop' && out.query) this.onQuery(plainAddress(address), question(out.query.key, out.query.qtype), answer);
     if (!this.log.isLevelEnabled('debug')) return;
     const peer = `${address}:${port}`;
     if (out.kind === 'drop') this.log.debug({ peer, transport, reason: out.reason }, 'dns: message dropped');
@@ -394,14 +398,13 @@ export class DnsServer implements Service {
 }
 
 /** The question handed to onQuery: the dotted name is made only when it is read (most queries are not traced). */
-class Question {
-  constructor(
-    private readonly key: string,
-    readonly type: number,
-  ) {}
-  get name(): string {
-    return keyToName(this.key);
-  }
+function question(key: string, type: number): { name: string; type: number } {
+  return {
+    type,
+    get name() {
+      return keyToName(key);
+    },
+  };
 }
 
 const statKeys = new Map<string, string>();
