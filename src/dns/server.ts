@@ -5,7 +5,8 @@
  * - UDP: one datagram, one reply; answers larger than the client's limit go out with TC set.
  * - TCP (RFC 7766): length-prefixed messages, several per connection, pipelined; a connection is
  *   closed after servers.dns.tcpIdleTimeout without a complete query, and connections beyond
- *   servers.dns.maxTcpConnections are closed at once. Reading pauses while a client does not
+ *   servers.dns.maxTcpConnections are closed at once. The answers to the messages of one read go
+ *   out in one write (in order; a forwarded one follows when upstream answers). Reading pauses while a client does not
  *   read its answers, so one connection cannot make the process buffer without bound.
  * - update(inventory) rebuilds the zone and swaps it in one assignment: a query sees either the
  *   old zone or the new one, never a mix. It runs on every `change` of the inventory (a host
