@@ -1,6 +1,10 @@
 /**
  * DNS: dnsperf queries/s and average latency, over UDP and over TCP, 3rc against dnsmasq serving
- * the same 10,000-host zone on 127.0.0.1 (high ports), alternating, several rounds.
+ * the same zone on 127.0.0.1 (high ports), alternating, several rounds; a small zone (1,000 hosts,
+ * where dnsmasq's linear searches cost little) and a large one (10,000 hosts). Each size has three
+ * cases: UDP and TCP as fast as each server goes (the queries/s rows; their latencies are taken at
+ * each server's own throughput, so they include its queueing delay), and TCP at a fixed offered
+ * rate both servers sustain (dnsperf -Q): the like-for-like latency row.
  *
  * The query file is an A/PTR/HINFO mix over every host, a third each, in a fixed shuffled order
  * (the same file for both servers). dnsmasq gets the names and addresses from an addn-hosts file
@@ -11,7 +15,7 @@
  * (dnsmasq closes TCP connections under pipelined load and dnsperf then stops with "Bad file
  * descriptor") is left out of the median and counted in the failed-runs figure.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, writeLabConfig } from '../test/lib/serve.js';
 import { startDnsmasq } from '../test/dns/upstream.js';
@@ -19,7 +23,7 @@ import { onCleanup } from './lib/cleanup.js';
 import type { Figure } from './lib/figures.js';
 import { benchHosts, labProfiles } from './lib/hosts.js';
 import type { BenchOptions } from './lib/options.js';
-import { findTool, run } from './lib/proc.js';
+import { findTool, run, sleep } from './lib/proc.js';
 import { DNSMASQ, start3rc } from './lib/servers.js';
 import { alternate } from './lib/stats.js';
 
@@ -31,20 +35,37 @@ export function dnsUnavailable(): string | undefined {
   return undefined;
 }
 
-export const DNS_NOTE = `**DNS**: dnsperf (${DNSPERF_ARGS.join(' ')}) on loopback against 3rc and dnsmasq (-k, --local for the zone), same 10,000 hosts: A and PTR from an addn-hosts file and HINFO as dns-rr lines for dnsmasq, so both answer every query with data; queries are an A/PTR/HINFO mix, a third each, shuffled. Runs in which dnsperf gave up are left out of the medians and counted in "failed dnsperf runs". dnsmasq searches hosts files (for PTR) and dns-rr records linearly, so its rates fall with the size of the zone (with 1,000 hosts it answers this mix over UDP faster than 3rc; with 10,000, far slower).`;
+/** Offered rate of the like-for-like TCP latency row: one both servers keep up with (dnsmasq's TCP ceiling here is about 1,000-1,900 q/s). */
+const TCP_RATE = 500;
+
+export const DNS_NOTE = `**DNS**: dnsperf (${DNSPERF_ARGS.join(' ')}) on loopback against 3rc and dnsmasq (-k, --local for the zone), same zone of 1,000 or 10,000 hosts: A and PTR from an addn-hosts file and HINFO as dns-rr lines for dnsmasq, so both answer every query with data; queries are an A/PTR/HINFO mix, a third each, shuffled. For each zone: UDP and TCP at full speed (queries/s; the latency rows of those cases are taken at each server's own throughput, so they include queueing delay at very different rates), and TCP at ${TCP_RATE} q/s offered (dnsperf -Q ${TCP_RATE}), a rate both servers keep up with (dnsmasq still loses a few queries there, up to about 2 %, shown in its lost-queries row): the like-for-like latency; on a loaded machine it mostly measures how soon each server is scheduled. The CPU rows are the server's CPU time (user + system, with dnsmasq's reaped per-connection children) over the run divided by the queries answered: the work per query, which a loaded machine changes far less than the rates. Runs in which dnsperf gave up are left out of the medians and counted in "failed dnsperf runs". dnsmasq searches hosts files (for PTR) and dns-rr records linearly, so its rates fall with the size of the zone.`;
 
 interface Run {
   qps: number;
+  /** CPU time the server (and its reaped children: dnsmasq forks per TCP connection) used per answered query, in µs. */
+  cpuUs: number;
   lost: number;
   sent: number;
   latencyMs: number;
   error?: string;
 }
 
-async function dnsperf(port: number, data: string, seconds: number, mode: 'udp' | 'tcp'): Promise<Run> {
-  const r = await run('dnsperf', ['-s', '127.0.0.1', '-p', String(port), '-d', data, '-l', String(seconds), '-m', mode, '-t', '5', ...DNSPERF_ARGS], { timeoutMs: (seconds + 30) * 1000 });
+/** CPU seconds of a process and its reaped children: utime, stime, cutime, cstime of /proc/PID/stat (clock ticks of 1/100 s). */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // f[0] is field 3 (state)
+  return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / 100;
+}
+
+async function dnsperf(port: number, data: string, seconds: number, c: Case, pid: number): Promise<Run> {
+  const cpuBefore = cpuSeconds(pid);
+  const rate = c.rate ? ['-Q', String(c.rate)] : [];
+  const r = await run('dnsperf', ['-s', '127.0.0.1', '-p', String(port), '-d', data, '-l', String(seconds), '-m', c.mode, '-t', '5', ...DNSPERF_ARGS, ...rate], { timeoutMs: (seconds + 30) * 1000 });
+  await sleep(300); // dnsmasq reaps its TCP children when they exit
+  const cpu = cpuSeconds(pid) - cpuBefore;
   const num = (re: RegExp) => Number(re.exec(r.stdout)?.[1] ?? NaN);
-  const out: Run = { qps: num(/Queries per second:\s+([\d.]+)/), lost: num(/Queries lost:\s+(\d+)/), sent: num(/Queries sent:\s+(\d+)/), latencyMs: num(/Average Latency \(s\):\s+([\d.]+)/) * 1000 };
+  const answered = num(/Queries completed:\s+(\d+)/);
+  const out: Run = { cpuUs: (1e6 * cpu) / Math.max(1, answered), qps: num(/Queries per second:\s+([\d.]+)/), lost: num(/Queries lost:\s+(\d+)/), sent: num(/Queries sent:\s+(\d+)/), latencyMs: num(/Average Latency \(s\):\s+([\d.]+)/) * 1000 };
   if (r.code !== 0 || Number.isNaN(out.qps)) {
     out.error = (r.stderr.split('\n').find((l) => l.startsWith('Error')) ?? r.error ?? 'no summary').trim();
   }
@@ -57,8 +78,25 @@ function hinfoHex(cpu: string, os: string): string {
   return Buffer.concat([cs(cpu), cs(os)]).toString('hex');
 }
 
+/** One dnsperf case: the transport, and the offered rate (dnsperf -Q), or none for as fast as it goes. */
+interface Case {
+  mode: 'udp' | 'tcp';
+  rate?: number;
+}
+const CASES: Case[] = [{ mode: 'udp' }, { mode: 'tcp' }, { mode: 'tcp', rate: TCP_RATE }];
+
+function caseName(c: Case): string {
+  return c.rate ? `${c.mode.toUpperCase()} at ${c.rate} q/s offered` : c.mode.toUpperCase();
+}
+
 export async function runDns(opts: BenchOptions): Promise<Figure[]> {
-  const n = opts.quick ? 1000 : 10_000;
+  const figures: Figure[] = [];
+  for (const n of opts.quick ? [1000] : [1000, 10_000]) figures.push(...(await runZone(opts, n)));
+  return figures;
+}
+
+/** Every case against both servers serving an n-host zone. */
+async function runZone(opts: BenchOptions, n: number): Promise<Figure[]> {
   const seconds = opts.quick ? 2 : 5;
   const hosts = benchHosts(n);
   const cfg = await writeLabConfig({
@@ -88,21 +126,21 @@ export async function runDns(opts: BenchOptions): Promise<Figure[]> {
   const dmPort = await freePort();
   const dm = await startDnsmasq('127.0.0.1', dmPort, [`--addn-hosts=${addnHosts}`, `--conf-file=${conf}`, '--local=/lab.test/', '--local=/77.10.in-addr.arpa/', '--cache-size=10000', '--dns-forward-max=1000']);
   const stopDm = onCleanup(() => dm.stop());
-  const targets = [{ name: '3rc', port: cfg.ports.dns }, { name: 'dnsmasq', port: dmPort }];
-  const results: Record<string, Record<string, Run[]>> = { udp: { '3rc': [], dnsmasq: [] }, tcp: { '3rc': [], dnsmasq: [] } };
+  const targets = [{ name: '3rc', port: cfg.ports.dns, pid: ours.pid }, { name: 'dnsmasq', port: dmPort, pid: dm.proc.pid! }];
+  const results = CASES.map(() => ({ '3rc': [] as Run[], dnsmasq: [] as Run[] }));
   try {
     // Both must answer HINFO with data, or the comparison is not like for like.
     for (const t of targets) {
       const r = await run('dig', ['+short', '-p', String(t.port), '@127.0.0.1', `${hosts[0]!.name}.lab.test`, 'HINFO'], { timeoutMs: 10_000 });
       if (r.code === 0 && !r.stdout.trim()) throw new Error(`${t.name} gave no HINFO data`);
     }
-    for (const mode of ['udp', 'tcp'] as const) {
-      for (const t of targets) await dnsperf(t.port, queries, 1, mode); // warm-up
+    for (const [i, c] of CASES.entries()) {
+      for (const t of targets) await dnsperf(t.port, queries, 1, c, t.pid); // warm-up
       for (let round = 0; round < opts.rounds; round++) {
         for (const t of alternate(targets, round)) {
-          const r = await dnsperf(t.port, queries, seconds, mode);
-          results[mode]![t.name]!.push(r);
-          opts.log(`dns ${mode} round ${round + 1} ${t.name}: ${r.qps.toFixed(0)} q/s, lost ${r.lost}, avg ${r.latencyMs.toFixed(3)} ms${r.error ? ` (${r.error})` : ''}`);
+          const r = await dnsperf(t.port, queries, seconds, c, t.pid);
+          results[i]![t.name as '3rc' | 'dnsmasq'].push(r);
+          opts.log(`dns ${n} hosts, ${caseName(c)}, round ${round + 1} ${t.name}: ${r.qps.toFixed(0)} q/s, lost ${r.lost}, avg ${r.latencyMs.toFixed(3)} ms, ${r.cpuUs.toFixed(1)} µs CPU per query${r.error ? ` (${r.error})` : ''}`);
         }
       }
     }
@@ -113,14 +151,16 @@ export async function runDns(opts: BenchOptions): Promise<Figure[]> {
   }
   const figures: Figure[] = [];
   const ok = (rs: Run[]) => rs.filter((r) => !r.error);
-  for (const mode of ['udp', 'tcp'] as const) {
-    const a = results[mode]!['3rc']!;
-    const b = results[mode]!.dnsmasq!;
-    const cond = `${mode.toUpperCase()}, A/PTR/HINFO mix, ${n} hosts`;
-    figures.push({ bench: 'dns', name: `queries/s, ${cond}`, unit: 'q/s', better: 'higher', ours: ok(a).map((r) => r.qps), ref: ok(b).map((r) => r.qps), refName: 'dnsmasq' });
+  for (const [i, c] of CASES.entries()) {
+    const a = results[i]!['3rc'];
+    const b = results[i]!.dnsmasq;
+    const cond = `${caseName(c)}, A/PTR/HINFO mix, ${n} hosts`;
+    // At a fixed offered rate the rate is not a result, only the latency and the losses are.
+    if (!c.rate) figures.push({ bench: 'dns', name: `queries/s, ${cond}`, unit: 'q/s', better: 'higher', ours: ok(a).map((r) => r.qps), ref: ok(b).map((r) => r.qps), refName: 'dnsmasq' });
     figures.push({ bench: 'dns', name: `average latency, ${cond}`, unit: 'ms', better: 'lower', ours: ok(a).map((r) => r.latencyMs), ref: ok(b).map((r) => r.latencyMs), refName: 'dnsmasq' });
+    figures.push({ bench: 'dns', name: `server CPU time per answered query, ${cond}`, unit: 'µs', better: 'lower', ours: ok(a).map((r) => r.cpuUs), ref: ok(b).map((r) => r.cpuUs), refName: 'dnsmasq' });
     figures.push({ bench: 'dns', name: `lost queries, ${cond}`, unit: '% of sent', better: 'lower', ours: ok(a).map((r) => (100 * r.lost) / Math.max(1, r.sent)), ref: ok(b).map((r) => (100 * r.lost) / Math.max(1, r.sent)), refName: 'dnsmasq' });
-    figures.push({ bench: 'dns', name: `failed dnsperf runs, ${mode.toUpperCase()}`, unit: 'runs', better: 'lower', ours: [a.length - ok(a).length], ref: [b.length - ok(b).length], refName: 'dnsmasq', note: b.find((r) => r.error)?.error ?? a.find((r) => r.error)?.error });
+    figures.push({ bench: 'dns', name: `failed dnsperf runs, ${caseName(c)}, ${n} hosts`, unit: 'runs', better: 'lower', ours: [a.length - ok(a).length], ref: [b.length - ok(b).length], refName: 'dnsmasq', note: b.find((r) => r.error)?.error ?? a.find((r) => r.error)?.error });
   }
   return figures;
 }

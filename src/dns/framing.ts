@@ -36,8 +36,18 @@ export class FrameReader {
 
 /** A message with its two-byte length prefix. */
 export function frame(msg: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(msg.length + 2);
-  out.writeUInt16BE(msg.length, 0);
-  msg.copy(out, 2);
+  return frameAll([msg]);
+}
+
+/** Several messages, each with its length prefix, in one buffer (one write for a batch of answers). */
+export function frameAll(msgs: readonly Buffer[]): Buffer {
+  let size = 0;
+  for (const m of msgs) size += m.length + 2;
+  const out = Buffer.allocUnsafe(size);
+  let off = 0;
+  for (const m of msgs) {
+    out.writeUInt16BE(m.length, off);
+    off += 2 + m.copy(out, off + 2);
+  }
   return out;
 }

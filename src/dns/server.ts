@@ -5,7 +5,8 @@
  * - UDP: one datagram, one reply; answers larger than the client's limit go out with TC set.
  * - TCP (RFC 7766): length-prefixed messages, several per connection, pipelined; a connection is
  *   closed after servers.dns.tcpIdleTimeout without a complete query, and connections beyond
- *   servers.dns.maxTcpConnections are closed at once. Reading pauses while a client does not
+ *   servers.dns.maxTcpConnections are closed at once. The answers to the messages of one read go
+ *   out in one write (in order; a forwarded one follows when upstream answers). Reading pauses while a client does not
  *   read its answers, so one connection cannot make the process buffer without bound.
  * - update(inventory) rebuilds the zone and swaps it in one assignment: a query sees either the
  *   old zone or the new one, never a mix. It runs on every `change` of the inventory (a host
@@ -18,17 +19,18 @@
  *   lines); fields: peer, qname, qtype, rcode, reason.
  */
 import type dgram from 'node:dgram';
-import net from 'node:net';
+import { lookup as dnsLookup, type LookupOneOptions } from 'node:dns';
+import net, { isIP } from 'node:net';
 import type { Config } from '../config/load.js';
 import type { Inventory } from '../inventory/inventory.js';
 import { bindUdp, closeUdp, listenTcp } from '../lib/bind.js';
 import type { Clock, Timer } from '../lib/clock.js';
 import { ownSockets, peerOf, processGuard, sendQueueFull, unanswerable, type OwnSockets, type PacketGuard } from '../lib/guard.js';
 import type { Logger } from '../lib/log.js';
-import { cidrContains, listen6Of, parseCidr, parseIpv4, plainAddress, type Cidr } from '../lib/net.js';
+import { cidrContains, hostPort, listen6Of, parseCidr, parseIpv4, plainAddress, type Cidr } from '../lib/net.js';
 import type { Service } from '../lib/service.js';
 import { Forwarder } from './forwarder.js';
-import { frame, FrameReader } from './framing.js';
+import { frame, frameAll, FrameReader } from './framing.js';
 import { respond, servfail, TCP_LIMIT, type Client, type Outcome } from './respond.js';
 import { buildReply, FLAG_RA, keyToName, udpLimit, type Query } from './wire.js';
 import { buildZone, zoneSourceFromConfig, type Zone, type ZoneSource } from './zone.js';
@@ -156,7 +158,7 @@ export class DnsServer implements Service {
 
   /** Binds UDP and TCP on one address. */
   private async listenOn(spec: { name: string; address: string; port: number }): Promise<void> {
-    const udp = await bindUdp(spec);
+    const udp = await bindUdp(spec, { lookup: literalLookup });
     this.udp.push(udp);
     try {
       udp.setRecvBufferSize(UDP_BUFFER_BYTES);
@@ -223,29 +225,50 @@ export class DnsServer implements Service {
    */
   readonly receive: (socket: dgram.Socket, msg: Buffer, rinfo: Pick<dgram.RemoteInfo, 'address' | 'port'>) => void;
 
-  private onDatagram(socket: dgram.Socket, msg: Buffer, rinfo: Pick<dgram.RemoteInfo, 'address' | 'port'>): void {
-    const peer = peerOf(rinfo);
+  /**
+   * The last source address found answerable from a port that is not ours: the next datagram from
+   * it skips the address checks (a resolver sends many queries from one address).
+   */
+  private cleanAddress: string | undefined;
+
+  /** See unanswerable; the address part is remembered for the last clean address. */
+  private answerable(address: string, port: number): boolean {
+    const own = this.own;
+    const ourPort = own !== undefined && own.ports.has(port);
+    if (address === this.cleanAddress && !ourPort && port > 0 && port <= 65535 && Number.isInteger(port)) return true;
     // Decided before anything is parsed: a reply to such a source is impossible (port 0), or
     // goes to many hosts (broadcast, multicast: amplification), or to ourselves (a loop).
-    const why = unanswerable(rinfo.address, rinfo.port, this.own);
+    const why = unanswerable(address, port, own);
     if (why) {
       this.guard.drop('dns', why);
-      this.log.debug({ peer, reason: why }, 'dns: datagram dropped');
-      return;
+      this.log.debug({ peer: hostPort(address, port), reason: why }, 'dns: datagram dropped');
+      return false;
     }
-    const client: Client = { transport: 'udp', mayForward: this.mayForward(rinfo.address) };
-    const out = respond(msg, this.current, client);
-    const send = (bytes: Buffer) => {
-      if (sendQueueFull(socket)) return this.guard.drop('dns', 'send-queue-full');
-      try {
-        socket.send(bytes, rinfo.port, rinfo.address, (err) => err && this.log.debug({ err, peer }, 'dns: cannot send reply'));
-      } catch (err) {
-        this.log.debug({ err, peer }, 'dns: cannot send reply');
-      }
-    };
-    this.logOutcome(out, rinfo.address, rinfo.port, 'udp');
-    if (out.kind === 'reply') send(out.bytes);
-    else if (out.kind === 'forward') this.guard.own('dns', this.log, 'forwarding', this.relay(msg, out.query, udpLimit(out.query), (bytes) => this.udp.includes(socket) && send(bytes)));
+    if (!ourPort) this.cleanAddress = address;
+    return true;
+  }
+
+  private onDatagram(socket: dgram.Socket, msg: Buffer, rinfo: Pick<dgram.RemoteInfo, 'address' | 'port'>): void {
+    const { address, port } = rinfo;
+    if (!this.answerable(address, port)) return;
+    const out = respond(msg, this.current, this.mayForward(address) ? UDP_FORWARDING : UDP_LOCAL);
+    this.logOutcome(out, address, port, 'udp');
+    if (out.kind === 'reply') this.sendUdp(socket, out.bytes, port, address);
+    else if (out.kind === 'forward') this.guard.own('dns', this.log, 'forwarding', this.relay(msg, out.query, udpLimit(out.query), (bytes) => this.udp.includes(socket) && this.sendUdp(socket, bytes, port, address)));
+  }
+
+  /**
+   * One reply datagram. No send callback: Node would queue a tick for it on every reply, and a
+   * failed send of a UDP answer needs nothing done (the client retries); a send that throws
+   * (a bad port) is logged at debug level.
+   */
+  private sendUdp(socket: dgram.Socket, bytes: Buffer, port: number, address: string): void {
+    if (sendQueueFull(socket)) return this.guard.drop('dns', 'send-queue-full');
+    try {
+      socket.send(bytes, port, address);
+    } catch (err) {
+      this.log.debug({ err, peer: hostPort(address, port) }, 'dns: cannot send reply');
+    }
   }
 
   private async relay(msg: Buffer, q: Query, limit: number, send: (bytes: Buffer) => void): Promise<void> {
@@ -279,9 +302,10 @@ export class DnsServer implements Service {
     // nothing more is answered, and the idle timer destroys the socket if the peer never closes.
     let closing = false;
     let throttled = false;
-    const write = (bytes: Buffer) => {
+    /** Writes framed answers (one write for all the answers to one read: one syscall, not one per query). */
+    const writeFramed = (framed: Buffer) => {
       if (conn.destroyed || conn.writableEnded) return;
-      conn.write(frame(bytes));
+      conn.write(framed);
       // Backpressure: stop reading while the client does not read (RFC 7766 §6.2.3).
       if (!throttled && conn.writableLength > TCP_WRITE_HIGH_WATER) {
         throttled = true;
@@ -292,6 +316,7 @@ export class DnsServer implements Service {
         });
       }
     };
+    const write = (bytes: Buffer) => writeFramed(frame(bytes));
     const close = () => {
       closing = true;
       conn.end(); // reading goes on (and is discarded) so that the peer's FIN is seen
@@ -302,18 +327,27 @@ export class DnsServer implements Service {
     const onData = (chunk: Buffer) => {
       if (closing) return;
       const { messages, error } = reader.push(chunk);
-      for (const msg of messages) {
-        armIdle();
-        const out = respond(msg, this.current, client);
-        this.logOutcome(out, conn.remoteAddress, conn.remotePort, 'tcp');
-        if (out.kind === 'reply') write(out.bytes);
-        else if (out.kind === 'forward') this.guard.own('dns', this.log, 'forwarding', this.relay(msg, out.query, TCP_LIMIT, write));
-        else {
-          // No readable header: the stream cannot be trusted to stay in sync.
-          close();
-          return;
+      if (messages.length > 0) armIdle();
+      // Pipelined queries that arrived together are answered together, in order, in one write.
+      const answers: Buffer[] = [];
+      let bad = false;
+      try {
+        for (const msg of messages) {
+          const out = respond(msg, this.current, client);
+          this.logOutcome(out, conn.remoteAddress, conn.remotePort, 'tcp');
+          if (out.kind === 'reply') answers.push(out.bytes);
+          else if (out.kind === 'forward') this.guard.own('dns', this.log, 'forwarding', this.relay(msg, out.query, TCP_LIMIT, write));
+          else {
+            // No readable header: the stream cannot be trusted to stay in sync.
+            bad = true;
+            break;
+          }
         }
+      } finally {
+        // Answers made before a handler failure still go out, as when each was written at once.
+        if (answers.length > 0) writeFramed(frameAll(answers));
       }
+      if (bad) return close();
       if (error) {
         this.log.debug({ peer, reason: error }, 'dns: tcp connection closed');
         close();
@@ -348,9 +382,9 @@ export class DnsServer implements Service {
 
   private logOutcome(out: Outcome, address: string | undefined, port: number | undefined, transport: string): void {
     const answer = out.kind === 'drop' ? 'dropped' : out.kind === 'forward' ? 'forwarded' : (RCODE_NAMES[out.rcode] ?? String(out.rcode));
-    const key = `${transport}:${answer}`;
+    const key = statKey(transport, answer);
     this.stats.set(key, (this.stats.get(key) ?? 0) + 1);
-    if (this.onQuery && address && out.kind !== 'drop' && out.query) this.onQuery(plainAddress(address), { name: keyToName(out.query.key), type: out.query.qtype }, answer);
+    if (this.onQuery && address && out.kind !== 'drop' && out.query) this.onQuery(plainAddress(address), question(out.query.key, out.query.qtype), answer);
     if (!this.log.isLevelEnabled('debug')) return;
     const peer = `${address}:${port}`;
     if (out.kind === 'drop') this.log.debug({ peer, transport, reason: out.reason }, 'dns: message dropped');
@@ -362,6 +396,39 @@ export class DnsServer implements Service {
       );
     }
   }
+}
+
+/** The question handed to onQuery: the dotted name is made only when it is read (most queries are not traced). */
+function question(key: string, type: number): { name: string; type: number } {
+  return {
+    type,
+    get name() {
+      return keyToName(key);
+    },
+  };
+}
+
+const statKeys = new Map<string, string>();
+/** `transport:answer`, the same string object every time (no concatenation per query). */
+function statKey(transport: string, answer: string): string {
+  const id = transport + answer; // short-lived; the map hands back the kept key
+  let key = statKeys.get(id);
+  if (key === undefined) statKeys.set(id, (key = `${transport}:${answer}`));
+  return key;
+}
+
+const UDP_LOCAL: Client = { transport: 'udp', mayForward: false };
+const UDP_FORWARDING: Client = { transport: 'udp', mayForward: true };
+
+/**
+ * The address "lookup" of the UDP sockets: replies go to the address a query came from, always an
+ * IP literal, so there is nothing to resolve and the answer is given at once (dns.lookup, Node's
+ * default, defers every send to the next tick even for a literal). Anything else goes to dns.lookup.
+ */
+function literalLookup(address: string, options: LookupOneOptions | number, callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
+  const family = isIP(address);
+  if (family !== 0) return callback(null, address, family);
+  dnsLookup(address, typeof options === 'number' ? { family: options } : options, callback);
 }
 
 const RCODE_NAMES: Record<number, string> = { 0: 'NOERROR', 1: 'FORMERR', 2: 'SERVFAIL', 3: 'NXDOMAIN', 4: 'NOTIMP', 5: 'REFUSED', 16: 'BADVERS' };

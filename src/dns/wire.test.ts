@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import dnsPacket from 'dns-packet';
 import fc from 'fast-check';
 import { Inventory } from '../inventory/inventory.js';
-import { frame, FrameReader } from './framing.js';
+import { frame, frameAll, FrameReader } from './framing.js';
 import { respond, type Client } from './respond.js';
 import { keyToName, nameKey, parseQuery, Rcode, udpLimit } from './wire.js';
 import { buildZone } from './zone.js';
@@ -245,6 +245,17 @@ describe('framing (RFC 7766)', () => {
         }
         assert.deepEqual(got.map((b) => [...b]), msgs.map((m) => [...m]));
         assert.equal(r.pending, 0);
+      }),
+    );
+  });
+
+  it('frameAll: a batch of answers is the same bytes as each framed on its own, in order', () => {
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ minLength: 1, maxLength: 600 }), { minLength: 1, maxLength: 8 }), (msgs) => {
+        const bufs = msgs.map((m) => Buffer.from(m));
+        const batch = frameAll(bufs);
+        assert.deepEqual([...batch], [...Buffer.concat(bufs.map((b) => frame(b)))]);
+        assert.deepEqual(new FrameReader().push(batch).messages.map((b) => [...b]), msgs.map((m) => [...m]));
       }),
     );
   });

@@ -31,11 +31,11 @@ function bindErrorMessage(spec: ListenSpec, transport: 'udp' | 'tcp', err: unkno
 }
 
 /** Binds a UDP socket; rejects with a BindError. */
-export function bindUdp(spec: ListenSpec, opts: { broadcast?: boolean; reuseAddr?: boolean } = {}): Promise<dgram.Socket> {
+export function bindUdp(spec: ListenSpec, opts: { broadcast?: boolean; reuseAddr?: boolean; lookup?: dgram.SocketOptions['lookup'] } = {}): Promise<dgram.Socket> {
   return new Promise((resolve, reject) => {
     // An IPv6 listen address (DHCPv6) binds an IPv6-only socket.
     const v6 = spec.address.includes(':');
-    const socket = dgram.createSocket({ type: v6 ? 'udp6' : 'udp4', reuseAddr: opts.reuseAddr ?? false, ...(v6 ? { ipv6Only: true } : {}) });
+    const socket = dgram.createSocket({ type: v6 ? 'udp6' : 'udp4', reuseAddr: opts.reuseAddr ?? false, ...(v6 ? { ipv6Only: true } : {}), ...(opts.lookup ? { lookup: opts.lookup } : {}) });
     const onError = (err: Error) => {
       socket.close();
       reject(new BindError(bindErrorMessage(spec, 'udp', err), { cause: err }));
