@@ -71,14 +71,16 @@ const SERVER_NAMES: ServerName[] = ['3rc', '3rc normal', 'dnsmasq', 'kea-dhcp4',
  *   of 3rc (the code before a change) with store.sync normal and full, run in the same rounds as
  *   the others (DHCP_BENCH_SERVERS picks among them too);
  * - DHCP_BENCH_RAW=1: perfdhcp's whole summary (drops per exchange, delays) goes to the log;
+ * - DHCP_BENCH_EXIT_WAIT=µs: perfdhcp -W, it waits that long for the answers still in flight when
+ *   the period ends instead of counting them as drops (tells those drops from lost packets);
  * - DHCP_BENCH_PROF=dir: 3rc runs with --cpu-prof, profiles written to dir.
  */
-function tuning(): { rates?: number[]; servers?: ServerName[]; base?: string; prof?: string; raw: boolean } {
+function tuning(): { rates?: number[]; servers?: ServerName[]; base?: string; prof?: string; raw: boolean; exitWait?: string } {
   const e = process.env;
   const servers = e.DHCP_BENCH_SERVERS?.split(',').map((x) => x.trim()) as ServerName[] | undefined;
   const bad = servers?.filter((x) => !SERVER_NAMES.includes(x));
   if (bad?.length) throw new Error(`DHCP_BENCH_SERVERS: unknown ${bad.join(', ')} (known: ${SERVER_NAMES.join(', ')})`);
-  return { rates: e.DHCP_BENCH_RATES?.split(',').map(Number), servers, base: e.DHCP_BENCH_BASE, prof: e.DHCP_BENCH_PROF, raw: !!e.DHCP_BENCH_RAW };
+  return { rates: e.DHCP_BENCH_RATES?.split(',').map(Number), servers, base: e.DHCP_BENCH_BASE, prof: e.DHCP_BENCH_PROF, raw: !!e.DHCP_BENCH_RAW, exitWait: e.DHCP_BENCH_EXIT_WAIT };
 }
 
 /**
@@ -240,7 +242,7 @@ export async function runDhcp(opts: BenchOptions): Promise<Figure[]> {
           try {
             // Resident set at idle after start-up (issue 26), a second after it answers, before any packet.
             if (inv === large) idle[s.name].push(await idleRssMb(server.pid));
-            const args = ['-r', String(sc.rate), '-l', sc.local, ...(sc.macFile ? ['-M', inv.macFile] : ['-R', String(sc.clients)]), LINK.server];
+            const args = ['-r', String(sc.rate), '-l', sc.local, ...(sc.macFile ? ['-M', inv.macFile] : ['-R', String(sc.clients)]), ...(tune.exitWait ? ['-W', tune.exitWait] : []), LINK.server];
             const cpu0 = cpuMs(server.pid);
             const r = await perfdhcp(cli, args, seconds);
             const cpu = cpuMs(server.pid) - cpu0;
