@@ -59,24 +59,28 @@ interface Scenario {
 }
 
 /** The servers of one run, each pair compared: 3rc (sync full) with dnsmasq, 3rc (sync normal) with Kea. */
-type ServerName = '3rc' | '3rc normal' | 'dnsmasq' | 'kea-dhcp4' | '3rc base normal';
-const SERVER_NAMES: ServerName[] = ['3rc', '3rc normal', 'dnsmasq', 'kea-dhcp4', '3rc base normal'];
+type ServerName = '3rc' | '3rc normal' | 'dnsmasq' | 'kea-dhcp4' | '3rc base normal' | '3rc base';
+const SERVER_NAMES: ServerName[] = ['3rc', '3rc normal', 'dnsmasq', 'kea-dhcp4', '3rc base normal', '3rc base'];
 
 /**
  * Knobs for measuring one change (issue 26), from the environment so that `npm run bench` is
  * unchanged without them:
  * - DHCP_BENCH_RATES=4000,8000: only the rate sweep, at these rates;
  * - DHCP_BENCH_SERVERS=3rc normal,kea-dhcp4: only these servers;
- * - DHCP_BENCH_BASE=/path/to/other/bin/3rc.js: adds "3rc base normal", another build of 3rc (the
- *   code before a change) with store.sync normal, run in the same rounds as the others;
+ * - DHCP_BENCH_BASE=/path/to/other/bin/3rc.js: adds "3rc base normal" and "3rc base", another build
+ *   of 3rc (the code before a change) with store.sync normal and full, run in the same rounds as
+ *   the others (DHCP_BENCH_SERVERS picks among them too);
+ * - DHCP_BENCH_RAW=1: perfdhcp's whole summary (drops per exchange, delays) goes to the log;
+ * - DHCP_BENCH_EXIT_WAIT=µs: perfdhcp -W, it waits that long for the answers still in flight when
+ *   the period ends instead of counting them as drops (tells those drops from lost packets);
  * - DHCP_BENCH_PROF=dir: 3rc runs with --cpu-prof, profiles written to dir.
  */
-function tuning(): { rates?: number[]; servers?: ServerName[]; base?: string; prof?: string } {
+function tuning(): { rates?: number[]; servers?: ServerName[]; base?: string; prof?: string; raw: boolean; exitWait?: string } {
   const e = process.env;
   const servers = e.DHCP_BENCH_SERVERS?.split(',').map((x) => x.trim()) as ServerName[] | undefined;
   const bad = servers?.filter((x) => !SERVER_NAMES.includes(x));
   if (bad?.length) throw new Error(`DHCP_BENCH_SERVERS: unknown ${bad.join(', ')} (known: ${SERVER_NAMES.join(', ')})`);
-  return { rates: e.DHCP_BENCH_RATES?.split(',').map(Number), servers, base: e.DHCP_BENCH_BASE, prof: e.DHCP_BENCH_PROF };
+  return { rates: e.DHCP_BENCH_RATES?.split(',').map(Number), servers, base: e.DHCP_BENCH_BASE, prof: e.DHCP_BENCH_PROF, raw: !!e.DHCP_BENCH_RAW, exitWait: e.DHCP_BENCH_EXIT_WAIT };
 }
 
 /**
@@ -104,6 +108,8 @@ export interface PerfdhcpRun {
   rate: number;
   sent: number;
   drops: number;
+  /** perfdhcp's output. */
+  raw: string;
 }
 
 /** Runs perfdhcp inside ns for `seconds` and reads its summary. */
@@ -113,7 +119,7 @@ export async function perfdhcp(ns: string, args: string[], seconds: number): Pro
   const m = /Rate: ([\d.]+) 4-way exchanges\/second/.exec(out);
   if (!m) throw new Error(`perfdhcp output not understood (exit ${r.code}):\n${out}`);
   const sum = (re: RegExp) => [...out.matchAll(re)].reduce((a, x) => a + Number(x[1]), 0);
-  return { rate: Number(m[1]), sent: sum(/sent packets: (\d+)/g), drops: sum(/drops: (\d+)/g) };
+  return { rate: Number(m[1]), sent: sum(/sent packets: (\d+)/g), drops: sum(/drops: (\d+)/g), raw: out };
 }
 
 /** One inventory as every server is given it: 3rc's configs (both sync modes), dnsmasq's hosts file, Kea's reservations. */
@@ -186,7 +192,7 @@ export async function runDhcp(opts: BenchOptions): Promise<Figure[]> {
   const large = await inventory(nHosts, clients);
   const small = sweep.length ? await inventory(50, 50) : large;
   const results: Record<string, Record<ServerName, PerfdhcpRun[]>> = {};
-  const empty = (): Record<ServerName, number[]> => ({ '3rc': [], '3rc normal': [], dnsmasq: [], 'kea-dhcp4': [], '3rc base normal': [] });
+  const empty = (): Record<ServerName, number[]> => ({ '3rc': [], '3rc normal': [], dnsmasq: [], 'kea-dhcp4': [], '3rc base normal': [], '3rc base': [] });
   const rss = empty();
   const idle = empty();
   const nodeArgs = tune.prof ? (mkdirSync(tune.prof, { recursive: true }), ['--cpu-prof', `--cpu-prof-dir=${tune.prof}`]) : [];
@@ -202,7 +208,10 @@ export async function runDhcp(opts: BenchOptions): Promise<Figure[]> {
     const starters = (inv: Inventory): Array<{ name: ServerName; start: () => Promise<Running> }> => [
       { name: '3rc', start: () => start3rc(inv.full, { lab, ns: srv, nodeArgs }) },
       { name: '3rc normal', start: () => start3rc(inv.normal, { lab, ns: srv, nodeArgs }) },
-      ...(tune.base ? [{ name: '3rc base normal' as const, start: () => startOther(tune.base!, lab, srv, inv.normal) }] : []),
+      ...(tune.base ? [
+        { name: '3rc base normal' as const, start: () => startOther(tune.base!, lab, srv, inv.normal) },
+        { name: '3rc base' as const, start: () => startOther(tune.base!, lab, srv, inv.full) },
+      ] : []),
       {
         name: 'dnsmasq',
         start: () => {
@@ -226,20 +235,21 @@ export async function runDhcp(opts: BenchOptions): Promise<Figure[]> {
     ];
     for (const sc of scenarios) {
       const inv = sc.inventory === 'large' ? large : small;
-      results[sc.key] = { '3rc': [], '3rc normal': [], dnsmasq: [], 'kea-dhcp4': [], '3rc base normal': [] };
+      results[sc.key] = { '3rc': [], '3rc normal': [], dnsmasq: [], 'kea-dhcp4': [], '3rc base normal': [], '3rc base': [] };
       for (let round = 0; round < opts.rounds; round++) {
         for (const s of alternate(starters(inv).filter((x) => !tune.servers || tune.servers.includes(x.name)), round)) {
           const server = await s.start();
           try {
             // Resident set at idle after start-up (issue 26), a second after it answers, before any packet.
             if (inv === large) idle[s.name].push(await idleRssMb(server.pid));
-            const args = ['-r', String(sc.rate), '-l', sc.local, ...(sc.macFile ? ['-M', inv.macFile] : ['-R', String(sc.clients)]), LINK.server];
+            const args = ['-r', String(sc.rate), '-l', sc.local, ...(sc.macFile ? ['-M', inv.macFile] : ['-R', String(sc.clients)]), ...(tune.exitWait ? ['-W', tune.exitWait] : []), LINK.server];
             const cpu0 = cpuMs(server.pid);
             const r = await perfdhcp(cli, args, seconds);
             const cpu = cpuMs(server.pid) - cpu0;
             results[sc.key]![s.name].push(r);
             if (inv === large) rss[s.name].push(peakRssMb(server.pid));
             opts.log(`dhcp ${sc.key} round ${round + 1} ${s.name}: ${r.rate.toFixed(0)} DORA/s, ${r.drops} drops of ${r.sent} sent, ${((1000 * cpu) / Math.max(1, r.rate * seconds)).toFixed(0)} ms CPU per 1,000 DORA`);
+            if (tune.raw) opts.log(r.raw);
           } finally {
             await server.stop();
           }
@@ -255,7 +265,11 @@ export async function runDhcp(opts: BenchOptions): Promise<Figure[]> {
   for (const sc of scenarios) {
     const cond = `${sc.name}, ${sc.rate}/s offered${sc.inventory === 'large' && !opts.quick ? `, ${nHosts} reservations` : ''}`;
     const got = results[sc.key]!;
-    for (const pair of tune.base ? [...PAIRS, { ours: '3rc normal' as const, ref: '3rc base normal' as const, label: '3rc store.sync normal against the base build' }] : PAIRS) {
+    const basePairs = [
+      { ours: '3rc normal' as const, ref: '3rc base normal' as const, label: '3rc store.sync normal against the base build' },
+      { ours: '3rc' as const, ref: '3rc base' as const, label: '3rc store.sync full against the base build' },
+    ];
+    for (const pair of tune.base ? [...PAIRS, ...basePairs] : PAIRS) {
       if (!got[pair.ours].length || !got[pair.ref].length) continue;
       figures.push({ bench: 'dhcp', name: `DORA/s, ${cond} (${pair.label})`, unit: 'exchanges/s', better: 'higher', ours: got[pair.ours].map((r) => r.rate), ref: got[pair.ref].map((r) => r.rate), refName: pair.ref });
       figures.push({ bench: 'dhcp', name: `drops, ${cond} (${pair.label})`, unit: '% of sent', better: 'lower', ours: got[pair.ours].map(pct), ref: got[pair.ref].map(pct), refName: pair.ref, floor: DROPS_FLOOR });

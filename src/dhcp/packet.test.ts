@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { DhcpCodecError, DhcpErrorCodes } from './errors.js';
-import { DhcpOptions, F, getField, Opt, setField } from './options.js';
+import { DhcpOptions, F, getField, ipToBytes, Opt, setField } from './options.js';
 import { IPXE_NO_PXEDHCP, PxeF, userClasses } from './options-pxe.js';
 import { RelayF } from './options-relay.js';
 import { BOOTREQUEST, clientMac, decode, emptyPacket, encode, FLAG_BROADCAST, messageType, peekRequest, type DhcpPacket } from './packet.js';
@@ -35,6 +35,29 @@ function codeOf(fn: () => unknown): string | undefined {
   }
   return undefined;
 }
+
+describe('dhcp codec: ipToBytes', () => {
+  it('accepts and refuses what the split/regex form did (leading zeros allowed, 0-255, four parts)', () => {
+    const reference = (ip: string): number[] | null => {
+      const parts = ip.split('.');
+      if (parts.length !== 4) return null;
+      return parts.every((p) => /^[0-9]{1,3}$/.test(p) && Number(p) <= 255) ? parts.map(Number) : null;
+    };
+    const mine = (ip: string): number[] | null => {
+      try {
+        return [...ipToBytes(ip)];
+      } catch (err) {
+        assert.ok(err instanceof DhcpCodecError && err.code === DhcpErrorCodes.ENCODE);
+        return null;
+      }
+    };
+    fc.assert(fc.property(fc.oneof(
+      fc.string({ unit: fc.constantFrom('0', '1', '2', '5', '9', '.', 'x', ' '), maxLength: 18 }),
+      fc.tuple(fc.nat(300), fc.nat(300), fc.nat(300), fc.nat(300)).map((t) => t.join('.')),
+      fc.constantFrom('010.0.0.1', '1.2.3.4.', '.1.2.3', '1..2.3', '256.1.1.1', '0000.1.1.1', ''),
+    ), (ip) => assert.deepEqual(mine(ip), reference(ip), JSON.stringify(ip))), { numRuns: 20_000 });
+  });
+});
 
 describe('dhcp codec: decode', () => {
   it('reads the fixed header and options', () => {

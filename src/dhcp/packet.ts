@@ -10,7 +10,7 @@
  */
 import { macFromBytes } from '../lib/net.js';
 import { DhcpCodecError, DhcpErrorCodes } from './errors.js';
-import { DhcpOptions, F, fieldsByCode, fromLatin1, getField, ipFromBytes, ipToBytes, latin1, Opt, readOptionArea, writeOptions } from './options.js';
+import { DhcpOptions, F, fieldsByCode, fromLatin1, getField, ipFromBytes, ipToBytes, latin1, Opt, optionOrder, optionsSize, readOptionArea, writeOptionsAt } from './options.js';
 // Registers the PXE and relay fields so that decode() checks them too.
 import './options-pxe.js';
 import './options-relay.js';
@@ -78,6 +78,8 @@ function cString(b: Uint8Array, off: number, len: number): string {
  * Decodes one BOOTP/DHCP packet. Checks the header, the magic cookie, every option's framing,
  * option overload (52: options continued in file and/or sname, RFC 2131 section 4.1), and the
  * length of every option the codec knows. Repeated options are concatenated (RFC 3396).
+ * chaddr and the option values are views of `bytes`, not copies: `bytes` must not be written
+ * while the packet is in use (a socket gives every datagram its own buffer).
  */
 export function decode(bytes: Uint8Array): DhcpPacket {
   if (bytes.length < HEADER_SIZE) throw new DhcpCodecError(DhcpErrorCodes.SHORT, `packet of ${bytes.length} bytes is shorter than the ${HEADER_SIZE}-byte BOOTP header and cookie`);
@@ -120,7 +122,7 @@ export function decode(bytes: Uint8Array): DhcpPacket {
     yiaddr: ipFromBytes(bytes, 16),
     siaddr: ipFromBytes(bytes, 20),
     giaddr: ipFromBytes(bytes, 24),
-    chaddr: bytes.slice(28, 44),
+    chaddr: bytes.subarray(28, 44), // a view, like the option values (see readOptionArea)
     sname: overload & 2 ? '' : cString(bytes, SNAME_OFF, SNAME_LEN),
     file: overload & 1 ? '' : cString(bytes, FILE_OFF, FILE_LEN),
     options,
@@ -133,13 +135,10 @@ export function decode(bytes: Uint8Array): DhcpPacket {
  * file names go in option 67 instead (the policy does that).
  */
 export function encode(p: DhcpPacket): Uint8Array {
-  const opts = writeOptions(p.options);
-  const out = new Uint8Array(Math.max(MIN_PACKET_SIZE, HEADER_SIZE + opts.length));
+  // The options are written straight into the packet (issue 26: no second buffer per reply).
+  const order = optionOrder(p.options);
+  const out = new Uint8Array(Math.max(MIN_PACKET_SIZE, HEADER_SIZE + optionsSize(p.options, order)));
   const view = new DataView(out.buffer);
-  const u8 = (name: string, v: number) => {
-    if (!Number.isInteger(v) || v < 0 || v > 255) throw new DhcpCodecError(DhcpErrorCodes.ENCODE, `${name} ${v} is not a byte`);
-    return v;
-  };
   out[0] = u8('op', p.op);
   out[1] = u8('htype', p.htype);
   out[2] = u8('hlen', p.hlen);
@@ -157,12 +156,17 @@ export function encode(p: DhcpPacket): Uint8Array {
   if (p.chaddr.length > 16) throw new DhcpCodecError(DhcpErrorCodes.ENCODE, `chaddr of ${p.chaddr.length} bytes is longer than 16`);
   out.set(p.chaddr, 28);
   if (p.sname.length >= SNAME_LEN) throw new DhcpCodecError(DhcpErrorCodes.ENCODE, `sname of ${p.sname.length} characters does not fit 64 bytes with its NUL`);
-  out.set(fromLatin1(p.sname, 0, 'sname'), SNAME_OFF);
+  if (p.sname) out.set(fromLatin1(p.sname, 0, 'sname'), SNAME_OFF);
   if (p.file.length >= FILE_LEN) throw new DhcpCodecError(DhcpErrorCodes.ENCODE, `file of ${p.file.length} characters does not fit 128 bytes with its NUL (use option 67)`);
-  out.set(fromLatin1(p.file, 0, 'file'), FILE_OFF);
+  if (p.file) out.set(fromLatin1(p.file, 0, 'file'), FILE_OFF);
   out.set(MAGIC_COOKIE, 236);
-  out.set(opts, HEADER_SIZE);
+  writeOptionsAt(p.options, order, out, HEADER_SIZE);
   return out;
+}
+
+function u8(name: string, v: number): number {
+  if (!Number.isInteger(v) || v < 0 || v > 255) throw new DhcpCodecError(DhcpErrorCodes.ENCODE, `${name} ${v} is not a byte`);
+  return v;
 }
 
 /** The client's MAC in canonical form, or null when chaddr is not a 6-byte Ethernet address. */

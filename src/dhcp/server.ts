@@ -287,7 +287,7 @@ export class DhcpServer implements Service {
   }
 
   /** Handles one datagram. Public for tests that drive the server without a socket. */
-  handle(msg: Uint8Array, peer: string, send: Sender = (b, a, p, f, n) => this.send(b, a, p, f, n), via: 'dhcp' | 'pxe' = 'dhcp'): Promise<void> | void {
+  handle(msg: Uint8Array, peer: string, send: Sender = this.send, via: 'dhcp' | 'pxe' = 'dhcp'): Promise<void> | void {
     const now = this.deps.clock.now();
     let req;
     try {
@@ -385,15 +385,15 @@ export class DhcpServer implements Service {
     send(bytes, r.to.address, r.to.port, r.to.fallback, r.to.subnet);
   }
 
-  private send(bytes: Uint8Array, address: string, port: number, fallback?: string, subnet?: string): void {
+  private readonly send: Sender = (bytes, address, port, fallback, subnet) => {
     const s = (subnet && this.senders.get(subnet)) || this.socket;
-    this.transmit(s, bytes, address, port, (err) => {
-      if (!fallback || err.code !== 'ENETUNREACH') return false;
+    this.transmit(s, bytes, address, port, fallback === undefined ? undefined : (err) => {
+      if (err.code !== 'ENETUNREACH') return false;
       this.log.debug({ to: `${address}:${port}`, fallback }, 'dhcp: no route for the limited broadcast, using the subnet broadcast');
       this.send(bytes, fallback, port);
       return true;
     });
-  }
+  };
 
   /**
    * socket.send that never throws: a synchronous throw (closed socket, bad argument) and a
@@ -404,17 +404,24 @@ export class DhcpServer implements Service {
     if (sendQueueFull(s)) return this.guard.drop('dhcp', 'send-queue-full');
     const failed = (err: unknown) => this.log.warn({ err, to: `${address}:${port}` }, 'dhcp: send failed');
     try {
-      s.send(bytes, port, address, (err) => {
+      // Without a retry, one callback for every send (issue 26: no closure per reply); Node's
+      // send error names the address and port.
+      s.send(bytes, port, address, retry ? (err) => {
         try {
-          if (err && !retry?.(err)) failed(err);
+          if (err && !retry(err)) failed(err);
         } catch (e) {
           failed(e);
         }
-      });
+      } : this.sent);
     } catch (err) {
       failed(err);
     }
   }
+
+  /** The callback of a send without a retry. */
+  private readonly sent = (err: Error | null): void => {
+    if (err) this.log.warn({ err }, 'dhcp: send failed');
+  };
 }
 
 /** This host's IPv4 address inside a subnet, if it has one (read at start). */

@@ -20,6 +20,34 @@ describe('net helpers', () => {
     assert.equal(formatIpv4(parseIpv4('10.77.0.13')!), '10.77.0.13');
   });
 
+  it('parses IPv4 and formats MACs as the split/regex forms did, on edge cases and random strings', () => {
+    // The definitions before issue 26's hand-written ones: the reference.
+    const reference = (input: string): number | null => {
+      const parts = input.split('.');
+      if (parts.length !== 4) return null;
+      let n = 0;
+      for (const p of parts) {
+        if (!/^(0|[1-9][0-9]{0,2})$/.test(p)) return null;
+        if (Number(p) > 255) return null;
+        n = n * 256 + Number(p);
+      }
+      return n >>> 0;
+    };
+    const cases = ['0.0.0.0', '00.0.0.0', '0.0.0.00', '1.2.3.4', '1.2.3.04', '999.1.1.1', '256.0.0.0', '1..2.3', '.1.2.3', '1.2.3.', '1.2.3.4.5', ' 1.2.3.4', '1.2.3.4 ', '1.2.3.1000', '100.200.250.255', '٣.1.1.1', '1.2.3.-4', '+1.2.3.4'];
+    let seed = 26;
+    const rnd = (k: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % k;
+    const alphabet = '0123456789.. x';
+    for (let i = 0; i < 20_000; i++) cases.push(Array.from({ length: rnd(18) }, () => alphabet[rnd(alphabet.length)]).join(''));
+    for (let i = 0; i < 2_000; i++) cases.push([rnd(300), rnd(300), rnd(300), rnd(300)].join('.'));
+    for (const c of cases) assert.equal(parseIpv4(c), reference(c), JSON.stringify(c));
+    for (let i = 0; i < 1_000; i++) {
+      const b = Uint8Array.from({ length: 8 }, () => rnd(256));
+      assert.equal(macFromBytes(b, 1), [...b.subarray(1, 7)].map((x) => x.toString(16).padStart(2, '0')).join(':'));
+      const n = (rnd(2 ** 16) * 2 ** 16 + rnd(2 ** 16)) >>> 0;
+      assert.equal(formatIpv4(n), [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.'));
+    }
+  });
+
   it('parses subnets and answers membership', () => {
     const c = parseCidr('10.77.0.0/24')!;
     assert.ok(cidrContains(c, parseIpv4('10.77.0.255')!));
