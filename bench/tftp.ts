@@ -104,6 +104,9 @@ function scenarios(quick: boolean): Scenario[] {
   return out;
 }
 
+/** One clock tick: CPU times at or below it are the reading's resolution, not a difference (figures' floor). */
+const CPU_TICK_MS = 10;
+
 /**
  * CPU time (user + system, every thread, and children it waited for) a server has used, in ms
  * (Linux clock ticks of 10 ms).
@@ -218,7 +221,7 @@ export async function runTftp(opts: BenchOptions): Promise<Figure[]> {
     for (const ref of refs) figures.push({ bench: 'tftp', name: `MB/s, ${key}`, unit: 'MB/s', better: 'higher', ours: m['3rc']!, ref: m[ref]!, refName: ref });
     const c = cpu[key]!;
     // Not tftpd-hpa: its children are reaped without being counted in its own times (0 ms read).
-    for (const ref of refs.filter((r) => r !== 'tftpd-hpa')) figures.push({ bench: 'tftp', name: `server CPU ms, ${key}`, unit: 'ms', better: 'lower', ours: c['3rc']!, ref: c[ref]!, refName: ref });
+    for (const ref of refs.filter((r) => r !== 'tftpd-hpa')) figures.push({ bench: 'tftp', name: `server CPU ms, ${key}`, unit: 'ms', better: 'lower', ours: c['3rc']!, ref: c[ref]!, refName: ref, floor: CPU_TICK_MS });
   }
   for (const ref of refs) {
     figures.push({ bench: 'tftp', name: 'failed transfers, every scenario and round', unit: 'transfers', better: 'lower', ours: [failures['3rc']!], ref: [failures[ref]!], refName: ref, note: errors.length ? `first error: ${errors[0]}` : undefined });
