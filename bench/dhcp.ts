@@ -13,7 +13,7 @@
  *   a reservation lookup among 10,000;
  * - pool, through a relay on a remote subnet: giaddr 10.77.64.1 (10.77.64.0/22, reached through
  *   a route), so the server picks the subnet by giaddr and replies through its router.
- * Then a rate sweep (1,000, 2,000, 4,000 and 8,000/s offered; not in --quick) on a small inventory
+ * Then a rate sweep (1,000, 2,000, 4,000, 8,000 and 16,000/s offered; not in --quick) on a small inventory
  * (50 reservations and the pool, 200 simulated clients), so that the comparison is not only the
  * case where dnsmasq's linear search of 10,000 reservations loses, and so that what happens past
  * each server's ceiling shows (goodput should level off, not collapse).
@@ -179,7 +179,7 @@ export async function runDhcp(opts: BenchOptions): Promise<Figure[]> {
   const seconds = opts.quick ? 2 : 5;
   const clients = opts.quick ? 100 : 800;
   const tune = tuning();
-  const sweep = tune.rates ?? (opts.quick ? [] : [1000, 2000, 4000, 8000]);
+  const sweep = tune.rates ?? (opts.quick ? [] : [1000, 2000, 4000, 8000, 16000]);
   const fixed: Scenario[] = [
     { key: 'pool', name: 'pool, giaddr on the server link', local: LINK.client, macFile: false, rate, clients, inventory: 'large' },
     { key: 'reserved', name: 'reserved hosts, giaddr on the server link', local: LINK.client, macFile: true, rate, clients, inventory: 'large' },
