@@ -25,7 +25,7 @@ import type { Config } from '../config/load.js';
 import type { Inventory } from '../inventory/inventory.js';
 import { bindUdp, closeUdp, listenTcp } from '../lib/bind.js';
 import type { Clock, Timer } from '../lib/clock.js';
-import { ownSockets, peerOf, processGuard, sendQueueFull, unanswerable, type OwnSockets, type PacketGuard } from '../lib/guard.js';
+import { ownSockets, peerOf, processGuard, sendQueueFull, unanswerable, unanswerablePort, type OwnSockets, type PacketGuard } from '../lib/guard.js';
 import type { Logger } from '../lib/log.js';
 import { cidrContains, hostPort, listen6Of, parseCidr, parseIpv4, plainAddress, type Cidr } from '../lib/net.js';
 import type { Service } from '../lib/service.js';
@@ -235,7 +235,7 @@ export class DnsServer implements Service {
   private answerable(address: string, port: number): boolean {
     const own = this.own;
     const ourPort = own !== undefined && own.ports.has(port);
-    if (address === this.cleanAddress && !ourPort && port > 0 && port <= 65535 && Number.isInteger(port)) return true;
+    if (address === this.cleanAddress && !ourPort && unanswerablePort(port) === null) return true;
     // Decided before anything is parsed: a reply to such a source is impossible (port 0), or
     // goes to many hosts (broadcast, multicast: amplification), or to ourselves (a loop).
     const why = unanswerable(address, port, own);

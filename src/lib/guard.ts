@@ -52,8 +52,8 @@ export function sendQueueFull(socket: { getSendQueueCount(): number }, cap = SEN
  * wildcard bind any source on one of our ports from a local address counts (see isOwnAddress).
  */
 export function unanswerable(address: string, port: number, own?: OwnSockets): DropReason | null {
-  if (port === 0) return 'port-0';
-  if (!Number.isInteger(port) || port < 0 || port > 65535) return 'bad-port';
+  const badPort = unanswerablePort(port);
+  if (badPort) return badPort;
   // `::ffff:a.b.c.d` is the IPv4 peer of a dual-stack socket; a zone id (`fe80::1%eth0`) is not
   // part of the address our interfaces list.
   let plain = plainAddress(address);
@@ -73,6 +73,13 @@ export function unanswerable(address: string, port: number, own?: OwnSockets): D
     }
   }
   if (own && own.ports.has(port) && own.addresses.has(plain)) return 'own-socket';
+  return null;
+}
+
+/** The port part of {@link unanswerable}: port 0 (no reply can reach it) or not a port at all. */
+export function unanswerablePort(port: number): DropReason | null {
+  if (port === 0) return 'port-0';
+  if (!Number.isInteger(port) || port < 0 || port > 65535) return 'bad-port';
   return null;
 }
 
