@@ -50,12 +50,7 @@ export interface BootSettings {
  * config at run time, and a config without profiles has no per-profile loaders anyway.
  */
 export function bootSettings(config: Pick<Config, 'network' | 'servers'> & Partial<Pick<Config, 'profiles'>>): BootSettings {
-  const v6 = config.network.ipv6;
-  const http = config.servers.http;
-  // servers.http.publicUrl when it names the server (a name can have an AAAA record); an IPv4
-  // literal there is of no use to an IPv6 client: the URL at network.ipv6.serverIp instead.
-  const named = http.publicUrl !== undefined && !isIpv4(new URL(http.publicUrl).hostname);
-  const base6 = (ip: string) => (named ? http.publicUrl!.replace(/\/+$/, '') : `http://[${ip}]${http.port === 80 ? '' : `:${http.port}`}`);
+  const v6 = ipv6Endpoint(config);
   return {
     serverIp: config.network.serverIp,
     domain: config.network.domain,
@@ -63,8 +58,27 @@ export function bootSettings(config: Pick<Config, 'network' | 'servers'> & Parti
     bootFiles: config.servers.dhcp.bootFiles,
     profiles: new Map((config.profiles ?? []).map((p) => [p.name, { loaders: p.loaders ?? {}, chain: p.chain ?? 'pxelinux' }])),
     ipxeScript: config.servers.dhcp.ipxeScript,
-    ...(v6 ? { ipv6: { serverIp: v6.serverIp, base: base6(v6.serverIp) } } : {}),
+    ...(v6 ? { ipv6: v6 } : {}),
   };
+}
+
+/** 3rc's IPv6 address and base URL (network.ipv6), or undefined when it serves no IPv6. */
+function ipv6Endpoint(config: Pick<Config, 'network' | 'servers'>): { serverIp: string; base: string } | undefined {
+  const v6 = config.network.ipv6;
+  if (!v6) return undefined;
+  const http = config.servers.http;
+  // servers.http.publicUrl when it names the server (a name can have an AAAA record); an IPv4
+  // literal there is of no use to an IPv6 client: the URL at network.ipv6.serverIp instead.
+  const named = http.publicUrl !== undefined && !isIpv4(new URL(http.publicUrl).hostname);
+  return { serverIp: v6.serverIp, base: named ? http.publicUrl!.replace(/\/+$/, '') : `http://[${v6.serverIp}]${http.port === 80 ? '' : `:${http.port}`}` };
+}
+
+/**
+ * 3rc's address and base URL for a client of `family`, as settingsFor answers it, without the
+ * rest of the boot settings (a render asks for these two only).
+ */
+export function serverEndpoint(config: Pick<Config, 'network' | 'servers'>, family: BootClient['family']): { serverIp: string; base: string } {
+  return (family === 'ipv6' ? ipv6Endpoint(config) : undefined) ?? { serverIp: config.network.serverIp, base: publicBaseUrl(config) };
 }
 
 /** The settings a client of `family` is answered with: the IPv6 server address and base URL for an IPv6 client (when configured). */

@@ -7,9 +7,9 @@ import type { Host, Profile } from '../inventory/inventory.js';
 import { cidrContains, formatIpv4, parseCidr, parseIpv4 } from '../lib/net.js';
 import type { BootEntry } from '../domain/boot-entry.js';
 import { installKernelArgs } from '../boot/kernel-args.js';
-import { bootSettings, settingsFor } from '../boot/booter.js';
+import { serverEndpoint } from '../boot/booter.js';
 import type { AddressFamily } from '../boot/client.js';
-import { bootFileUrl, installUrls, macPath, publicBaseUrl } from '../boot/urls.js';
+import { bootFileUrl, installUrls, macPath } from '../boot/urls.js';
 import { mergeVars, type Vars } from './vars.js';
 
 export interface RenderContext {
@@ -32,7 +32,7 @@ export type ContextConfig = Pick<Config, 'network' | 'servers' | 'vars'> & { p2v
 /**
  * The context of a host's templates. `family` is how the host asked (the address family of the
  * request for its kickstart, preseed or iPXE script): one that asked over IPv6 is given 3rc's
- * IPv6 base URL and DNS server (network.ipv6, boot/booter.ts settingsFor) in every URL and in the
+ * IPv6 base URL and DNS server (network.ipv6, boot/booter.ts serverEndpoint) in every URL and in the
  * kernel arguments, since that is the address it reached 3rc at; `network` describes its IPv4
  * subnet whatever the family.
  */
@@ -40,7 +40,7 @@ export function buildContext(config: ContextConfig, host: Host, profile: Profile
   const ip = parseIpv4(host.ip)!;
   const subnet = config.network.subnets.find((s) => cidrContains(parseCidr(s.cidr)!, ip))!;
   const cidr = parseCidr(subnet.cidr)!;
-  const { base, serverIp: server } = family === 'ipv4' ? { base: publicBaseUrl(config), serverIp: config.network.serverIp } : settingsFor(bootSettings(config), family);
+  const { base, serverIp: server } = serverEndpoint(config, family);
   const token = entry?.token ?? null;
   const urls = installUrls(base, host.mac, token);
   return {
