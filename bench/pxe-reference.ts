@@ -26,6 +26,7 @@
 import { mkdirSync, symlinkSync, writeFileSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { startVm } from '../src/lab/qemu.js';
 import { LabNetwork, labBudget, labWorkDir } from '../src/lab/topology.js';
 import { ROOT } from '../test/lib/serve.js';
@@ -60,17 +61,9 @@ export interface Stamped {
   line: string;
 }
 
+/** Each line the child writes on stderr, stamped when read. */
 function stampLines(p: ChildProcess, into: Stamped[]): void {
-  let buf = '';
-  p.stderr?.on('data', (d: Buffer) => {
-    const at = Date.now();
-    buf += d.toString();
-    let i;
-    while ((i = buf.indexOf('\n')) >= 0) {
-      into.push({ at, line: buf.slice(0, i) });
-      buf = buf.slice(i + 1);
-    }
-  });
+  if (p.stderr) createInterface({ input: p.stderr }).on('line', (line) => into.push({ at: Date.now(), line }));
 }
 
 /** The static tree: /boot/ipxe/<mac>, /ks/<mac> and /boot/files/debian-installer -> boot/ (3rc's URLs). */
