@@ -7,6 +7,7 @@
  * started is stopped by stop(), also after a failure half-way through start().
  */
 import { execFile, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -184,21 +185,14 @@ export class RunningLab {
     const server = this.server;
     let stderr = '';
     return new Promise((resolve, reject) => {
-      let buf = '';
       const ms = labBudget(30_000);
       const timer = setTimeout(() => reject(new Error(`3rc did not get ready in ${ms / 1000} s: ${stderr}`)), ms);
-      server.stdout!.on('data', (d: Buffer) => {
-        buf += d.toString();
-        let i;
-        while ((i = buf.indexOf('\n')) >= 0) {
-          const line = buf.slice(0, i);
-          buf = buf.slice(i + 1);
-          this.serverLines.push(line);
-          if (this.serverLines.length > 5000) this.serverLines.shift();
-          if (line.includes('"msg":"3rc ready"')) {
-            clearTimeout(timer);
-            resolve();
-          }
+      createInterface({ input: server.stdout!, crlfDelay: Infinity }).on('line', (line) => {
+        this.serverLines.push(line);
+        if (this.serverLines.length > 5000) this.serverLines.shift();
+        if (line.includes('"msg":"3rc ready"')) {
+          clearTimeout(timer);
+          resolve();
         }
       });
       server.stderr!.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });

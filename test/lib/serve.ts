@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
+import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { deepMerge } from '../../src/lab/lab.js';
@@ -103,7 +104,6 @@ export function serve(cfg: LabConfig, opts: { env?: NodeJS.ProcessEnv; uid?: num
 export function awaitReady(proc: ChildProcess, opts: { url: string; timeoutMs?: number | undefined }): Promise<Served> {
   const lines: string[] = [];
   let err = '';
-  let buf = '';
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
   proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   const alive = () => proc.exitCode === null && proc.signalCode === null;
@@ -127,17 +127,11 @@ export function awaitReady(proc: ChildProcess, opts: { url: string; timeoutMs?: 
       proc.kill('SIGKILL');
       reject(new Error(`3rc serve did not get ready in time; stderr: ${err}; stdout: ${lines.join('\n')}`));
     }, opts.timeoutMs ?? 20_000);
-    proc.stdout!.on('data', (d: Buffer) => {
-      buf += d.toString();
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        lines.push(line);
-        if (line.includes('"msg":"3rc ready"')) {
-          clearTimeout(timer);
-          resolve(served);
-        }
+    createInterface({ input: proc.stdout!, crlfDelay: Infinity }).on('line', (line) => {
+      lines.push(line);
+      if (line.includes('"msg":"3rc ready"')) {
+        clearTimeout(timer);
+        resolve(served);
       }
     });
     void exited.then(({ code, signal }) => {
