@@ -44,9 +44,9 @@ async function harness() {
     leases,
     settings,
     boot,
-    decide(p: Dhcp6Packet): Decision6 {
+    decide(p: Dhcp6Packet, source?: string): Decision6 {
       const d = decide6(p, {
-        now: h.now, settings, leases,
+        now: h.now, settings, leases, ...(source ? { source } : {}),
         hostByMac: (m) => inventory.hostByMac(m),
         hostByIpv6: (ip) => inventory.hosts().find((x) => x.ipv6 === ip),
         profile: (n) => inventory.profile(n),
@@ -150,6 +150,32 @@ describe('dhcp6 policy', () => {
     // An HTTPClient whose answer is no http URL (architecture 7: a TFTP loader) gets none either.
     const odd = h.decide(msg(Msg6.SOLICIT, { duid, ias: [{ iaid: 1 }], extra: [ORO_BOOT, ARCH(7), encodeVendorClass(343, ['HTTPClient:Arch:00007'])] }));
     assert.equal(first(inner(odd.reply).options, Opt6.VENDOR_CLASS), undefined, 'no option 16 without an http URL');
+  });
+
+  it('iPXE over DHCPv6 (DUID-UUID, user class iPXE): the host from its EUI-64 link-local source, its reservation and its script at [fd77::1]', async () => {
+    const h = await harness();
+    h.boot.set(VM10, { mac: VM10, mode: 'install', profile: 'debian12', token: 'tok', since: 0 });
+    // What iPXE sends: DUID-UUID (the SMBIOS UUID), ORO, vendor class PXEClient, user class iPXE, option 61.
+    const duid = Uint8Array.from([0, 4, ...new Uint8Array(16).fill(0x5a)]);
+    const userClass: Option6 = { code: Opt6.USER_CLASS, data: Uint8Array.from([0, 4, ...Buffer.from('iPXE')]) };
+    const extra = [ORO_BOOT, ARCH(7), encodeVendorClass(343, ['PXEClient:Arch:00007:UNDI:003010']), userClass];
+    const unknown = h.decide(msg(Msg6.SOLICIT, { duid, ias: [{ iaid: 1 }], extra }));
+    assert.equal(unknown.reason, 'unknown-client', 'a DUID-UUID alone names no host');
+    const adv = h.decide(msg(Msg6.SOLICIT, { duid, ias: [{ iaid: 1 }], extra }), 'fe80::5054:ff:fe77:10');
+    assert.equal(adv.reason, 'advertise-reservation');
+    assert.equal(adv.host, 'vm10');
+    assert.equal(adv.data.client, 'ipxe');
+    const a = inner(adv.reply);
+    assert.deepEqual(iaAddresses(a), ['fd77::10/3600']);
+    assert.equal(Buffer.from(first(a.options, Opt6.BOOTFILE_URL)!).toString(), 'http://[fd77::1]:8080/boot/ipxe/52-54-00-77-00-10');
+    assert.equal(first(a.options, Opt6.VENDOR_CLASS), undefined, 'no option 16 to a PXEClient, iPXE included');
+    // The firmware before it bound the reservation under its DUID-LL: iPXE, the same host (the
+    // lease's owner is its MAC), gets it too.
+    const sid = first(a.options, Opt6.SERVERID)!;
+    assert.equal(h.decide(msg(Msg6.REQUEST, { duid: duidLL(VM10), serverId: sid, ias: [{ iaid: 9, addresses: ['fd77::10'] }], extra: [ORO_BOOT, ARCH(16)] })).reason, 'reply-request');
+    const rep = h.decide(msg(Msg6.REQUEST, { duid, serverId: first(a.options, Opt6.SERVERID)!, ias: [{ iaid: 1, addresses: ['fd77::10'] }], extra }), 'fe80::5054:ff:fe77:10');
+    assert.equal(rep.reason, 'reply-request');
+    assert.deepEqual(iaAddresses(inner(rep.reply)), ['fd77::10/3600']);
   });
 
   it('an install: boot firmware (option 61) gets the loader URL and never option 60; a client without option 61 that asks gets the kernel arguments at [serverIp]', async () => {

@@ -72,7 +72,7 @@ function decideWithBoot(packet: Dhcp6Packet, ctx: Policy6Context): Decision6 & {
   const o = req.options;
   const clientId = first(o, Opt6.CLIENTID);
   const serverId = first(o, Opt6.SERVERID);
-  const mac = clientMac6(clientId, relays);
+  const mac = clientMac6(clientId, relays, ctx.source);
   const host = mac ? ctx.hostByMac(mac) : undefined;
   const boot = bootAnswer(req, ctx, mac);
   const base: Base = { type, mac, host: host?.name ?? null, data: { xid: req.xid, ...(clientId ? { duid: duidHex(clientId) } : {}), asked: optionCodes(req) }, leases: [], boot };
