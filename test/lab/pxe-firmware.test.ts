@@ -69,8 +69,8 @@ const QUIET_MS = 60_000;
 /**
  * The IPv6-only segment's scenario: PXEv6's Reply at 8-57 s under TCG; UEFI HTTP Boot over IPv6
  * first waits out HTTPv4's DHCP (60 s, edk2), its Advertise came at 76-151 s; the preseed fetches
- * at 356 s (vm10) and 529 s (vm11), the whole scenario 532 s, on a machine at load average 15-70
- * (other labs beside it); PXEv6 alone with DHCPv4 on the segment took 110 s, quiet. With a margin.
+ * at 234 and 356 s (vm10), 263 and 529 s (vm11), the whole scenario 264 and 532 s, at load average
+ * 13-20 and 15-70 (other labs beside it); PXEv6 alone with DHCPv4 on the segment took 110 s. With a margin.
  */
 const PXE6_MS = labBudget(12 * 60_000);
 /** One step of the IPv6 chains (the initrd, 41 MB over TFTP, is the longest). */
@@ -78,8 +78,9 @@ const PXE6_STEP_MS = labBudget(2 * 60_000);
 /**
  * How long the IPv6 scenario waits for the installer's preseed fetch after the initrd (the kernel
  * boots, netcfg asks DHCPv6, finds no DHCPv4): with DHCPv4 on the segment the preseed came
- * 67-129 s after the initrd; without it 248 s (vm11) and 293 s (vm10), netcfg's DHCPv6 alone
- * 64-257 s after the initrd, under TCG at load average 15-70. With a margin.
+ * 67-129 s after the initrd; without it 129-293 s (4 VMs in 2 runs), netcfg's DHCPv6 Reply
+ * 64-257 s after the initrd and the preseed about 30 s after that, under TCG at load average
+ * 13-70. With a margin.
  */
 const INSTALLER6_MS = labBudget(6 * 60_000);
 let seq = 0;
