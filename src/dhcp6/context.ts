@@ -72,6 +72,8 @@ export interface Lease6View {
 /** Everything a decision depends on, read at request time. */
 export interface Policy6Context {
   now: number;
+  /** The address the message came from, without zone (the client's link-local one, or a relay's). */
+  source?: string;
   settings: Policy6Settings;
   hostByMac(mac: string): Host | undefined;
   /** The host an IPv6 address is reserved for. */

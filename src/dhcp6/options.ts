@@ -265,22 +265,34 @@ export function decodeVendorClass(data: Uint8Array): { enterprise: number; class
   return { enterprise: u32(data, 0), classes: decodeOpaqueList(Opt6.VENDOR_CLASS, data, 4).map((b) => Buffer.from(b).toString('latin1')) };
 }
 
+/** Vendor class (RFC 8415 21.16) from an enterprise number and its strings. */
+export function encodeVendorClass(enterprise: number, classes: readonly string[]): Option6 {
+  const head = new Uint8Array(4);
+  putU32(head, 0, enterprise);
+  return { code: Opt6.VENDOR_CLASS, data: opaqueList(head, classes.map((c) => Buffer.from(c, 'latin1')), 'a vendor class string') };
+}
+
 export function decodeUserClass(data: Uint8Array): string[] {
   return decodeOpaqueList(Opt6.USER_CLASS, data).map((b) => Buffer.from(b).toString('latin1'));
 }
 
-/** Boot parameters (RFC 5970 section 3.2): (len16 utf8)*. */
-export function encodeBootParams(params: readonly string[]): Option6 {
-  const parts = params.map((p) => Buffer.from(p, 'utf8'));
-  const data = new Uint8Array(parts.reduce((n, p) => n + 2 + p.length, 0));
-  let i = 0;
+/** `head`, then each part as (len16 data): the lists of RFC 8415 21.15/21.16 and RFC 5970 3.2. */
+function opaqueList(head: Uint8Array, parts: readonly Uint8Array[], what: string): Uint8Array {
+  const data = new Uint8Array(head.length + parts.reduce((n, p) => n + 2 + p.length, 0));
+  data.set(head, 0);
+  let i = head.length;
   for (const p of parts) {
-    if (p.length > 0xffff) throw new Dhcp6CodecError(Dhcp6ErrorCodes.ENCODE, 'a boot parameter longer than 65535 bytes');
+    if (p.length > 0xffff) throw new Dhcp6CodecError(Dhcp6ErrorCodes.ENCODE, `${what} longer than 65535 bytes`);
     data.set(u16Bytes(p.length), i);
     data.set(p, i + 2);
     i += 2 + p.length;
   }
-  return { code: Opt6.BOOTFILE_PARAM, data };
+  return data;
+}
+
+/** Boot parameters (RFC 5970 section 3.2): (len16 utf8)*. */
+export function encodeBootParams(params: readonly string[]): Option6 {
+  return { code: Opt6.BOOTFILE_PARAM, data: opaqueList(new Uint8Array(0), params.map((p) => Buffer.from(p, 'utf8')), 'a boot parameter') };
 }
 
 /** Client link-layer address (RFC 6939): type (2) then the address. */

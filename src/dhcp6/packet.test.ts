@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { canonicalIpv6, ipv6ToBytes, parsePrefix6, prefixContains, ipv6ToBigInt } from '../lib/net6.js';
-import { clientMac6, macFromDuid, serverDuid } from './duid.js';
+import { clientMac6, macFromDuid, macFromLinkLocal, serverDuid } from './duid.js';
 import { Dhcp6CodecError, Dhcp6ErrorCodes } from './errors.js';
 import { decodeDomainList, decodeIaNa, encodeDomainList, encodeIaNa, Opt6 } from './options.js';
 import { decode, encode, Msg6, unwrap, type Dhcp6Packet } from './packet.js';
@@ -56,6 +56,22 @@ describe('dhcp6 codec', () => {
     const { message, relays } = unwrap(relayed);
     assert.equal(message.type, Msg6.SOLICIT);
     assert.equal(clientMac6(message.options[0]!.data, relays), '52:54:00:77:00:12');
+  });
+
+  it('recovers the MAC of a DUID-UUID client (iPXE) from its EUI-64 link-local address, and from nothing else', () => {
+    const uuid = hex('0004 00112233445566778899aabbccddeeff');
+    assert.equal(macFromLinkLocal('fe80::5054:ff:fe77:11'), '52:54:00:77:00:11');
+    assert.equal(macFromLinkLocal('fe80::200:ff:fe00:1'), '00:00:00:00:00:01', 'the universal/local bit flipped back');
+    assert.equal(macFromLinkLocal('fe80::1'), null, 'no ff:fe in the middle');
+    assert.equal(macFromLinkLocal('fd77::5054:ff:fe77:11'), null, 'not link-local');
+    assert.equal(macFromLinkLocal('fe80:0:0:1:5054:ff:fe77:11'), null, 'not fe80::/64');
+    assert.equal(macFromLinkLocal('nonsense'), null);
+    assert.equal(clientMac6(uuid, [], 'fe80::5054:ff:fe77:11'), '52:54:00:77:00:11');
+    assert.equal(clientMac6(uuid, [], 'fe80::a1b2:c3d4:e5f6:789'), null, 'a stable-privacy interface id names no MAC');
+    // The DUID comes first; relayed, the nearest relay's peer-address is the client's address.
+    assert.equal(clientMac6(hex('0003 0001 525400770010'), [], 'fe80::5054:ff:fe77:11'), '52:54:00:77:00:10');
+    const relay = { relay: true as const, type: Msg6.RELAY_FORW, hopCount: 0, linkAddress: 'fd77:1::1', peerAddress: 'fe80::5054:ff:fe77:12', options: [], message: { relay: false as const, type: Msg6.SOLICIT, xid: 1, options: [] } };
+    assert.equal(clientMac6(uuid, [relay], 'fd77:1::1'), '52:54:00:77:00:12');
   });
 
   it('round-trips nested relay messages and IA_NA with addresses and status', () => {

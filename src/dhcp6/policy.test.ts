@@ -6,7 +6,7 @@ import type { BootEntry } from '../domain/boot-entry.js';
 import { LeaseTable } from '../dhcp/lease-table.js';
 import { Inventory } from '../inventory/inventory.js';
 import { MemoryStore } from '../store/memory.js';
-import { all, decodeAddresses, decodeDomainList, decodeIaNa, decodeOpaqueList, decodeStatus, encodeIaNa, first, Opt6, Status6, u16Bytes, type Option6 } from './options.js';
+import { all, decodeAddresses, decodeDomainList, decodeIaNa, decodeOpaqueList, decodeStatus, decodeVendorClass, encodeIaNa, encodeVendorClass, first, Opt6, Status6, u16Bytes, type Option6 } from './options.js';
 import { decode, encode, Msg6, type Dhcp6Message, type Dhcp6Packet, type Dhcp6Relay } from './packet.js';
 import { decide6, policy6Settings, type Decision6 } from './policy.js';
 
@@ -44,9 +44,9 @@ async function harness() {
     leases,
     settings,
     boot,
-    decide(p: Dhcp6Packet): Decision6 {
+    decide(p: Dhcp6Packet, source?: string): Decision6 {
       const d = decide6(p, {
-        now: h.now, settings, leases,
+        now: h.now, settings, leases, ...(source ? { source } : {}),
         hostByMac: (m) => inventory.hostByMac(m),
         hostByIpv6: (ip) => inventory.hosts().find((x) => x.ipv6 === ip),
         profile: (n) => inventory.profile(n),
@@ -119,6 +119,63 @@ describe('dhcp6 policy', () => {
     assert.equal(withV4.boot.base, 'http://[fd77::1]:8080');
     const named = policy6Settings(parseConfig(LAB6.replace('http: { port: 8080 }', 'http: { port: 8080, publicUrl: "http://boot.lab.test/" }'), '/tmp/lab6.yaml'))!;
     assert.equal(named.boot.base, 'http://boot.lab.test');
+  });
+
+  it('UEFI HTTP Boot over IPv6: an HTTPClient gets option 16 HTTPClient beside its http:// URL (edk2 boots only such an offer); a PXEClient never gets option 16', async () => {
+    const h = await harness();
+    h.boot.set(VM10, { mac: VM10, mode: 'install', profile: 'debian12', token: 'tok', since: 0 });
+    const duid = duidLL(VM10);
+    // What OVMF's HttpBootDxe sends: ORO 59 60 23 16, option 61 = 16, vendor class 343 "HTTPClient:Arch:00016:UNDI:003001".
+    const oro: Option6 = { code: Opt6.ORO, data: Uint8Array.from([...u16Bytes(59), ...u16Bytes(60), ...u16Bytes(23), ...u16Bytes(16)]) };
+    const http = [oro, ARCH(16), encodeVendorClass(343, ['HTTPClient:Arch:00016:UNDI:003001'])];
+    const adv = h.decide(msg(Msg6.SOLICIT, { duid, ias: [{ iaid: 1 }], extra: http }));
+    const a = inner(adv.reply);
+    assert.equal(Buffer.from(first(a.options, Opt6.BOOTFILE_URL)!).toString(), 'http://[fd77::1]:8080/boot/files/ipxe.efi');
+    const vc = first(a.options, Opt6.VENDOR_CLASS);
+    assert.ok(vc, `option 16 in the Advertise (sent: ${String(adv.data.sent)})`);
+    assert.deepEqual(decodeVendorClass(vc), { enterprise: 343, classes: ['HTTPClient'] });
+    // edk2's test, byte for byte: at least 16 bytes, "HTTPClient" after enterprise (4) and length (2).
+    assert.ok(vc.length >= 16 && Buffer.from(vc.slice(6, 16)).toString('latin1') === 'HTTPClient');
+    assert.equal(first(a.options, Opt6.BOOTFILE_PARAM), undefined, 'no option 60 to firmware');
+    assert.equal(adv.data.client, 'uefi-http');
+    const serverId = first(a.options, Opt6.SERVERID)!;
+    const rep = h.decide(msg(Msg6.REQUEST, { duid, serverId, ias: [{ iaid: 1, addresses: ['fd77::10'] }], extra: http }));
+    assert.equal(rep.reason, 'reply-request');
+    assert.deepEqual(decodeVendorClass(first(inner(rep.reply).options, Opt6.VENDOR_CLASS)!).classes, ['HTTPClient']);
+    assert.match(String(rep.data.sent), / 16$/);
+    // edk2's PXE (architecture 7, PXEClient): no option 16, else it asks a boot server on port 4011.
+    const pxe = h.decide(msg(Msg6.SOLICIT, { duid, ias: [{ iaid: 1 }], extra: [ORO_BOOT, ARCH(7), encodeVendorClass(343, ['PXEClient:Arch:00007:UNDI:003000'])] }));
+    assert.equal(Buffer.from(first(inner(pxe.reply).options, Opt6.BOOTFILE_URL)!).toString(), 'tftp://[fd77::1]/syslinux.efi');
+    assert.equal(first(inner(pxe.reply).options, Opt6.VENDOR_CLASS), undefined, 'no option 16 to a PXEClient');
+    // An HTTPClient whose answer is no http URL (architecture 7: a TFTP loader) gets none either.
+    const odd = h.decide(msg(Msg6.SOLICIT, { duid, ias: [{ iaid: 1 }], extra: [ORO_BOOT, ARCH(7), encodeVendorClass(343, ['HTTPClient:Arch:00007'])] }));
+    assert.equal(first(inner(odd.reply).options, Opt6.VENDOR_CLASS), undefined, 'no option 16 without an http URL');
+  });
+
+  it('iPXE over DHCPv6 (DUID-UUID, user class iPXE): the host from its EUI-64 link-local source, its reservation and its script at [fd77::1]', async () => {
+    const h = await harness();
+    h.boot.set(VM10, { mac: VM10, mode: 'install', profile: 'debian12', token: 'tok', since: 0 });
+    // What iPXE sends: DUID-UUID (the SMBIOS UUID), ORO, vendor class PXEClient, user class iPXE, option 61.
+    const duid = Uint8Array.from([0, 4, ...new Uint8Array(16).fill(0x5a)]);
+    const userClass: Option6 = { code: Opt6.USER_CLASS, data: Uint8Array.from([0, 4, ...Buffer.from('iPXE')]) };
+    const extra = [ORO_BOOT, ARCH(7), encodeVendorClass(343, ['PXEClient:Arch:00007:UNDI:003010']), userClass];
+    const unknown = h.decide(msg(Msg6.SOLICIT, { duid, ias: [{ iaid: 1 }], extra }));
+    assert.equal(unknown.reason, 'unknown-client', 'a DUID-UUID alone names no host');
+    const adv = h.decide(msg(Msg6.SOLICIT, { duid, ias: [{ iaid: 1 }], extra }), 'fe80::5054:ff:fe77:10');
+    assert.equal(adv.reason, 'advertise-reservation');
+    assert.equal(adv.host, 'vm10');
+    assert.equal(adv.data.client, 'ipxe');
+    const a = inner(adv.reply);
+    assert.deepEqual(iaAddresses(a), ['fd77::10/3600']);
+    assert.equal(Buffer.from(first(a.options, Opt6.BOOTFILE_URL)!).toString(), 'http://[fd77::1]:8080/boot/ipxe/52-54-00-77-00-10');
+    assert.equal(first(a.options, Opt6.VENDOR_CLASS), undefined, 'no option 16 to a PXEClient, iPXE included');
+    // The firmware before it bound the reservation under its DUID-LL: iPXE, the same host (the
+    // lease's owner is its MAC), gets it too.
+    const sid = first(a.options, Opt6.SERVERID)!;
+    assert.equal(h.decide(msg(Msg6.REQUEST, { duid: duidLL(VM10), serverId: sid, ias: [{ iaid: 9, addresses: ['fd77::10'] }], extra: [ORO_BOOT, ARCH(16)] })).reason, 'reply-request');
+    const rep = h.decide(msg(Msg6.REQUEST, { duid, serverId: first(a.options, Opt6.SERVERID)!, ias: [{ iaid: 1, addresses: ['fd77::10'] }], extra }), 'fe80::5054:ff:fe77:10');
+    assert.equal(rep.reason, 'reply-request');
+    assert.deepEqual(iaAddresses(inner(rep.reply)), ['fd77::10/3600']);
   });
 
   it('an install: boot firmware (option 61) gets the loader URL and never option 60; a client without option 61 that asks gets the kernel arguments at [serverIp]', async () => {

@@ -16,6 +16,13 @@
  * firmware (option 61): edk2's PXE (NetworkPkg/UefiPxeBcDxe PxeBcBoot.c, PxeBcDhcp6BootInfo)
  * reads option 60's first parameter as the boot file's size in 512-byte blocks and gives up when
  * it is not 1 to 5 digits, with "PXE-E53: No boot filename received" (seen in the lab, issue 23).
+ * UEFI HTTP Boot over IPv6 (edk2 NetworkPkg/HttpBootDxe HttpBootDhcp6.c, HttpBootParseDhcp6Packet)
+ * takes an Advertise as an HTTP offer only when it carries option 16 whose first class (after the
+ * 4-byte enterprise number and its 2-byte length) starts with `HTTPClient`, and then needs option
+ * 59; without option 16 the offer is "DHCP only" and the firmware boots nothing. So a client whose
+ * vendor class is `HTTPClient…` and whose answer is an http(s) URL gets option 16 `HTTPClient`
+ * under its own enterprise number (as DHCPv4 answers with option 60 `HTTPClient`). A PXEClient
+ * never does: for edk2's PXE a vendor class in the answer means "ask the boot server on port 4011".
  * The trace names the options of the request (`asked`) and of the answer (`sent`).
  */
 import { bootSpec } from '../boot/booter.js';
@@ -27,7 +34,7 @@ import { ipv6FromBigInt, ipv6ToBigInt, prefixContains } from '../lib/net6.js';
 import type { Decision6, Lease6Action, Policy6Context, PrefixInfo } from './context.js';
 import { clientMac6, duidHex, sameDuid } from './duid.js';
 import {
-  all, decodeIaNa, decodeU16List, decodeUserClass, decodeVendorClass, encodeAddresses, encodeBootParams, encodeDomainList, encodeIaNa, encodeStatus, first,
+  all, decodeIaNa, decodeU16List, decodeUserClass, decodeVendorClass, encodeAddresses, encodeBootParams, encodeDomainList, encodeIaNa, encodeStatus, encodeVendorClass, first,
   Opt6, Status6, type IaAddress, type IaNa, type Option6,
 } from './options.js';
 import { Msg6, msgName, unwrap, type Dhcp6Message, type Dhcp6Packet, type Dhcp6Relay } from './packet.js';
@@ -65,7 +72,7 @@ function decideWithBoot(packet: Dhcp6Packet, ctx: Policy6Context): Decision6 & {
   const o = req.options;
   const clientId = first(o, Opt6.CLIENTID);
   const serverId = first(o, Opt6.SERVERID);
-  const mac = clientMac6(clientId, relays);
+  const mac = clientMac6(clientId, relays, ctx.source);
   const host = mac ? ctx.hostByMac(mac) : undefined;
   const boot = bootAnswer(req, ctx, mac);
   const base: Base = { type, mac, host: host?.name ?? null, data: { xid: req.xid, ...(clientId ? { duid: duidHex(clientId) } : {}), asked: optionCodes(req) }, leases: [], boot };
@@ -321,6 +328,14 @@ function bootClient(req: Dhcp6Message): BootClient {
   return { ...dhcpClient(arch, ipxe, vendorClass), family: 'ipv6' };
 }
 
+/** The enterprise number of a vendor class `HTTPClient…` in the request (UEFI HTTP Boot), else null. */
+function httpClientEnterprise(req: Dhcp6Message): number | null {
+  const vc = first(req.options, Opt6.VENDOR_CLASS);
+  if (!vc) return null;
+  const { enterprise, classes } = decodeVendorClass(vc);
+  return classes[0]?.startsWith('HTTPClient') ? enterprise : null;
+}
+
 /** Boot URL and parameters for a client (null: nothing to boot), and the trace's boot facts. */
 interface BootAnswer {
   url: string | null;
@@ -348,6 +363,7 @@ function bootAnswer(req: Dhcp6Message, ctx: Policy6Context, mac: string | null):
 /**
  * A reply to `req`: client and server identifiers, the given options, name servers and search
  * list, the boot file URL when asked (ORO) or when the client is boot firmware (option 61), the
+ * vendor class `HTTPClient` to an HTTP Boot client given an http(s) URL (see the header), the
  * boot parameters when asked by a client that is not boot firmware, then each
  * relay's Relay-reply around it (interface-id echoed, RFC 8415 section 19.3).
  */
@@ -364,6 +380,8 @@ function reply(req: Dhcp6Message, relays: readonly Dhcp6Relay[], ctx: Policy6Con
   const firmware = first(req.options, Opt6.CLIENT_ARCH_TYPE) !== undefined;
   const boot = base.boot;
   if (boot.url && (firmware || oro.includes(Opt6.BOOTFILE_URL))) options.push({ code: Opt6.BOOTFILE_URL, data: Buffer.from(boot.url, 'utf8') });
+  const http = httpClientEnterprise(req);
+  if (http !== null && boot.url && /^https?:\/\//.test(boot.url)) options.push(encodeVendorClass(http, ['HTTPClient']));
   // The kernel's arguments are no firmware's parameters (see the header: edk2 refuses to boot).
   if (boot.url && boot.params && !firmware && oro.includes(Opt6.BOOTFILE_PARAM)) options.push(encodeBootParams([boot.params]));
   let out: Dhcp6Packet = { relay: false, type, xid: req.xid, options };

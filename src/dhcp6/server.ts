@@ -163,6 +163,7 @@ export class Dhcp6Server implements Service {
     }
     const d = decide6(packet, {
       now,
+      source: plain,
       settings: this.settings,
       hostByMac: (m) => this.deps.inventory.hostByMac(m),
       hostByIpv6: (ip) => this.hostByIpv6(ip),

@@ -84,11 +84,22 @@ describe('qemu command line: secureboot', () => {
   });
 
   it('the other UEFI kinds keep the plain OVMF, no SMM and no secure flash', () => {
-    for (const firmware of ['uefi', 'uefi-http'] as const) {
+    for (const firmware of ['uefi', 'uefi-http', 'uefi-http6'] as const) {
       const s = qemuArgs({ ...base, firmware, varsFile: '/tmp/v.fd' }).join(' ');
       assert.match(s, /-machine q35 /);
       assert.doesNotMatch(s, /smm|cfi\.pflash01|secboot/);
     }
+  });
+
+  it('uefi-http6 is uefi-http\'s OVMF with the same knobs (no PXE option at all); uefi-pxe6 leaves out PXEv4 only', () => {
+    const knobs = (firmware: Firmware) => {
+      const a = qemuArgs({ ...base, firmware, varsFile: '/tmp/v.fd' });
+      return a.flatMap((x, i) => (x === '-fw_cfg' ? [a[i + 1]] : []));
+    };
+    assert.deepEqual(knobs('uefi-http6'), ['name=opt/org.tianocore/IPv4PXESupport,string=n', 'name=opt/org.tianocore/IPv6PXESupport,string=n']);
+    assert.deepEqual(knobs('uefi-http6'), knobs('uefi-http'));
+    assert.deepEqual(knobs('uefi-pxe6'), ['name=opt/org.tianocore/IPv4PXESupport,string=n']);
+    assert.deepEqual(knobs('uefi'), []);
   });
 
   it('a secureboot VM gets its own copy of the variable store with Microsoft\'s keys, the others the empty one', { skip: !existsSync(OVMF_SECBOOT.vars) && 'ovmf is not installed' }, (t) => {

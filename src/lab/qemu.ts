@@ -18,6 +18,13 @@
  * - uefi-pxe6: the same OVMF with only IPv4PXESupport set to `n`: Boot0001 is "UEFI PXEv6", DHCPv6
  *   (after the router advertisement's M flag) with architecture 7, the loader from option 59
  *   (`tftp://[addr]/file`) over TFTP on IPv6 (issue 23).
+ * - uefi-http6: uefi-http's knobs on an IPv6-only provisioning segment (no DHCPv4 answer): no
+ *   fw_cfg knob leaves out HTTPv4 alone, so Boot0001 "UEFI HTTPv4" asks DHCP as HTTPClient until
+ *   edk2 gives up (HttpBootDxe: 4 Discovers, 4 + 8 + 16 + 32 s = 60 s, mHttpDhcpTimeout), then
+ *   Boot0002 "UEFI HTTPv6" does DHCPv6 (after the RA's M flag) with architecture 16 and vendor
+ *   class 343 `HTTPClient:Arch:00016`, and boots the offer that carries option 16 `HTTPClient`
+ *   and option 59 (`http://[addr]/...`, fetched over HTTP on IPv6). The kind differs from
+ *   uefi-http only in name: the segment, not the firmware, makes it IPv6 (issue 23).
  * - arm64, arm64-http: qemu-system-aarch64 -M virt with AAVMF (qemu-efi-aarch64, edk2 ArmVirtQemu:
  *   code and a per-VM copy of its variables, both 64 MiB pflash), the same NIC without option ROM
  *   (AAVMF's VirtioNetDxe), serial console on the PL011 (ttyAMA0). AAVMF makes the same PXEv4,
@@ -50,7 +57,7 @@ import { copyFileSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 
 /** Every firmware kind a lab VM can have (`3rc lab up --vm NAME:KIND`). */
-export const FIRMWARES = ['bios', 'uefi', 'uefi-http', 'uefi-pxe6', 'secureboot', 'arm64', 'arm64-http'] as const;
+export const FIRMWARES = ['bios', 'uefi', 'uefi-http', 'uefi-http6', 'uefi-pxe6', 'secureboot', 'arm64', 'arm64-http'] as const;
 export type Firmware = (typeof FIRMWARES)[number];
 
 /** OVMF or AAVMF (anything but SeaBIOS): pflash code and variables, no NIC option ROM. */
@@ -61,6 +68,11 @@ export function isUefi(firmware: Firmware): boolean {
 /** An arm64 VM (qemu-system-aarch64, AAVMF). */
 export function isArm64(firmware: Firmware): boolean {
   return firmware.startsWith('arm64');
+}
+
+/** A kind told to make only HTTP boot options (uefi-http, uefi-http6, arm64-http). */
+export function isHttpOnly(firmware: Firmware): boolean {
+  return firmware.endsWith('-http') || firmware === 'uefi-http6';
 }
 
 /** fw_cfg knob that leaves OVMF without its PXEv4 boot option: PXEv6 is Boot0001 (see the header). */
@@ -117,7 +129,7 @@ export function qemuArgs(spec: VmSpec): string[] {
     if (!spec.varsFile) throw new Error(`VM ${spec.name}: ${spec.firmware} needs a varsFile`);
     a.push('-drive', `if=pflash,format=raw,readonly=on,file=${uefiImages(spec.firmware).code}`, '-drive', `if=pflash,format=raw,file=${spec.varsFile}`);
   }
-  if (spec.firmware.endsWith('-http')) for (const knob of OVMF_HTTP_ONLY) a.push('-fw_cfg', knob);
+  if (isHttpOnly(spec.firmware)) for (const knob of OVMF_HTTP_ONLY) a.push('-fw_cfg', knob);
   if (spec.firmware === 'uefi-pxe6') a.push('-fw_cfg', OVMF_NO_PXE4);
   const netIndex = spec.boot === 'network' ? 1 : 9;
   const nic = [`virtio-net-pci`, 'disable-legacy=on', 'netdev=n0', `mac=${spec.mac}`, `bootindex=${netIndex}`];

@@ -15,7 +15,7 @@ describe('3rc lab up --vm', () => {
     assert.deepEqual(parseVm('vm11:arm64-http'), { host: 'vm11', firmware: 'arm64-http' });
   });
   it('an unknown firmware or a bad host name is a usage error naming the kinds', () => {
-    assert.throws(() => parseVm('vm10:http'), /firmware must be one of bios, uefi, uefi-http, uefi-pxe6, secureboot, arm64, arm64-http/);
+    assert.throws(() => parseVm('vm10:http'), /firmware must be one of bios, uefi, uefi-http, uefi-http6, uefi-pxe6, secureboot, arm64, arm64-http/);
     assert.throws(() => parseVm('vm 10:uefi'), /expected a host name/);
   });
   it('an arm64 VM installs the lab\'s arm64 profile: the arm64 installer, its console, GRUB configs', () => {
