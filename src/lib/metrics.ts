@@ -10,7 +10,11 @@ import { AWAKE_TICK_MS, DORMANT_TICK_MS, initialPace, nextPace, stallOf } from '
 export function createMetrics(opts: { defaults?: boolean; onStall?: (stall: LoopStall) => void } = {}) {
   const registry = new Registry();
   if (opts.defaults !== false) {
-    collectDefaultMetrics({ register: registry, prefix: 'threerc_' });
+    // prom-client samples the loop's delay with a timer of its own (perf_hooks'
+    // monitorEventLoopDelay, 10 ms by default): at the stall monitor's idle pace it wakes an
+    // idle process 40 times a second instead of 100 (threerc_nodejs_eventloop_lag_* then read
+    // 25 ms plus the lag, where they read 10 ms plus the lag before).
+    collectDefaultMetrics({ register: registry, prefix: 'threerc_', eventLoopMonitoringPrecision: DORMANT_TICK_MS });
     registerEventLoopStall(registry, opts.onStall);
   }
   return {
@@ -161,8 +165,8 @@ export interface StallMonitor {
  *   for a CPU (the kernel's run-queue wait), i.e. what the process itself blocked for (its own
  *   code, GC, a synchronous disk write); on a machine with more runnable tasks than cores the
  *   first also counts the scheduler's delays. Without /proc schedstat both are the same.
- * prom-client's `threerc_nodejs_eventloop_lag_max_seconds` is the lateness too, at 10 ms
- * resolution and with the resolution included. The timer is unref'd: it never keeps a process up.
+ * prom-client's `threerc_nodejs_eventloop_lag_max_seconds` is the lateness too, at
+ * {@link DORMANT_TICK_MS} ms resolution and with the resolution included. The timer is unref'd: it never keeps a process up.
  */
 export function registerEventLoopStall(registry: Registry, onStall?: (stall: LoopStall) => void): StallMonitor {
   const wait = runQueueWait();
