@@ -166,7 +166,8 @@ export interface StallMonitor {
  *   code, GC, a synchronous disk write); on a machine with more runnable tasks than cores the
  *   first also counts the scheduler's delays. Without /proc schedstat both are the same.
  * prom-client's `threerc_nodejs_eventloop_lag_max_seconds` is the lateness too, at
- * {@link DORMANT_TICK_MS} ms resolution and with the resolution included. The timer is unref'd: it never keeps a process up.
+ * {@link DORMANT_TICK_MS} ms resolution and with the resolution included. The timer is unref'd:
+ * it never keeps a process up.
  */
 export function registerEventLoopStall(registry: Registry, onStall?: (stall: LoopStall) => void): StallMonitor {
   const wait = runQueueWait();
