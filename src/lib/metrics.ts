@@ -3,13 +3,19 @@
  * servers side by side. Protocol servers get the counters they increment from here.
  */
 import { closeSync, openSync, readSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { AWAKE_TICK_MS, DORMANT_TICK_MS, initialPace, nextPace, stallOf } from './loop-watch.js';
 
 export function createMetrics(opts: { defaults?: boolean; onStall?: (stall: LoopStall) => void } = {}) {
   const registry = new Registry();
   if (opts.defaults !== false) {
-    collectDefaultMetrics({ register: registry, prefix: 'threerc_' });
-    registerEventLoopStall(registry, STALL_TICK_MS, opts.onStall);
+    // prom-client samples the loop's delay with a timer of its own (perf_hooks'
+    // monitorEventLoopDelay, 10 ms by default): at the stall monitor's idle pace it wakes an
+    // idle process 40 times a second instead of 100 (threerc_nodejs_eventloop_lag_* then read
+    // 25 ms plus the lag, where they read 10 ms plus the lag before).
+    collectDefaultMetrics({ register: registry, prefix: 'threerc_', eventLoopMonitoringPrecision: DORMANT_TICK_MS });
+    registerEventLoopStall(registry, opts.onStall);
   }
   return {
     registry,
@@ -85,8 +91,6 @@ export function registerGuardStats(metrics: Metrics, guard: { dropped: ReadonlyM
   });
 }
 
-/** How often the event-loop stall monitor's timer runs; its precision. */
-const STALL_TICK_MS = 5;
 /** A stall longer than this is reported (logged) one by one, with when it happened. */
 export const STALL_REPORT_MS = 50;
 
@@ -107,7 +111,7 @@ const round1 = (x: number) => Math.round(x * 10) / 10;
  * The main thread's cumulative run-queue wait in ns (field 2 of /proc/thread-self/schedstat:
  * time it was runnable but another task had the CPU), or null where Linux does not provide it.
  * The file is opened once (from the main thread, so thread-self is the main thread) and re-read
- * with pread at offset 0.
+ * with pread at offset 0; the digits are read from the bytes (no string per tick).
  */
 function runQueueWait(): () => number | null {
   let fd: number | null = null;
@@ -121,8 +125,7 @@ function runQueueWait(): () => number | null {
     if (fd === null) return null;
     try {
       const n = readSync(fd, buf, 0, buf.length, 0);
-      const wait = Number(buf.toString('latin1', 0, n).split(' ')[1]);
-      return Number.isFinite(wait) ? wait : null;
+      return secondField(buf, n);
     } catch {
       closeSync(fd);
       fd = null;
@@ -131,41 +134,74 @@ function runQueueWait(): () => number | null {
   };
 }
 
+/** The second space-separated decimal field of buf[0, n), or null. */
+function secondField(buf: Buffer, n: number): number | null {
+  let i = buf.indexOf(0x20);
+  if (i < 0 || i >= n) return null;
+  let v = 0;
+  let digits = 0;
+  for (i++; i < n; i++, digits++) {
+    const d = buf[i]! - 0x30;
+    if (d < 0 || d > 9) break;
+    v = v * 10 + d;
+  }
+  return digits > 0 ? v : null;
+}
+
+/** The running stall monitor (tests read its pace and stop it). */
+export interface StallMonitor {
+  /** The timer's period now (loop-watch.ts: fast while the loop works, slow once it is quiet). */
+  tickMs(): number;
+  stop(): void;
+}
+
 /**
  * The longest event-loop stall since the last scrape, measured by the process itself (the fuzz
- * campaign's pass criterion): a timer due every {@link STALL_TICK_MS} ms notes how late
- * it fires. Two gauges, both reset when read:
+ * campaign's pass criterion): a timer notes how late it fires, every {@link AWAKE_TICK_MS} ms
+ * while the loop works and every {@link DORMANT_TICK_MS} ms once it is quiet (loop-watch.ts).
+ * Two gauges, both reset when read:
  * - `threerc_eventloop_delay_max_seconds`: the lateness (wall clock), whatever its cause;
  * - `threerc_eventloop_stall_max_seconds`: the same less the time the main thread spent waiting
  *   for a CPU (the kernel's run-queue wait), i.e. what the process itself blocked for (its own
  *   code, GC, a synchronous disk write); on a machine with more runnable tasks than cores the
  *   first also counts the scheduler's delays. Without /proc schedstat both are the same.
- * prom-client's `threerc_nodejs_eventloop_lag_max_seconds` is the lateness too, at 10 ms
- * resolution and with the resolution included. The timer is unref'd: it never keeps a process up.
+ * prom-client's `threerc_nodejs_eventloop_lag_max_seconds` is the lateness too, at
+ * {@link DORMANT_TICK_MS} ms resolution and with the resolution included. The timer is unref'd:
+ * it never keeps a process up.
  */
-export function registerEventLoopStall(registry: Registry, tickMs = STALL_TICK_MS, onStall?: (stall: LoopStall) => void): void {
+export function registerEventLoopStall(registry: Registry, onStall?: (stall: LoopStall) => void): StallMonitor {
   const wait = runQueueWait();
   let last = process.hrtime.bigint();
   let lastWait = wait();
+  let lastActive = performance.eventLoopUtilization().active;
   let maxDelay = 0;
   let maxStall = 0;
-  const timer = setInterval(() => {
+  let pace = initialPace();
+  const tick = () => {
     const now = process.hrtime.bigint();
     const w = wait();
-    const late = Number(now - last) / 1e6 - tickMs;
-    const queued = w !== null && lastWait !== null ? (w - lastWait) / 1e6 : 0;
+    const active = performance.eventLoopUtilization().active;
+    const reading = { elapsedMs: Number(now - last) / 1e6, queuedMs: w !== null && lastWait !== null ? (w - lastWait) / 1e6 : 0, activeMs: active - lastActive };
     last = now;
     lastWait = w;
-    if (late > maxDelay) maxDelay = late;
-    const own = late - queued;
-    if (own > maxStall) maxStall = own;
+    lastActive = active;
+    const { delayMs, ownMs } = stallOf(reading, pace.tickMs);
+    if (delayMs > maxDelay) maxDelay = delayMs;
+    if (ownMs > maxStall) maxStall = ownMs;
     // Each one (there can be at most 1000 / STALL_REPORT_MS a second: no flood).
-    if (onStall && own > STALL_REPORT_MS) onStall({ ownMs: round1(own), delayMs: round1(late), runQueueMs: round1(queued) });
-  }, tickMs);
-  timer.unref();
+    if (onStall && ownMs > STALL_REPORT_MS) onStall({ ownMs: round1(ownMs), delayMs: round1(delayMs), runQueueMs: round1(reading.queuedMs) });
+    const next = nextPace(pace, reading);
+    if (next.tickMs !== pace.tickMs) {
+      clearInterval(timer);
+      timer = every(next.tickMs);
+    }
+    pace = next;
+  };
+  const every = (ms: number) => setInterval(tick, ms).unref();
+  let timer = every(pace.tickMs);
   new Gauge({
     name: 'threerc_eventloop_delay_max_seconds',
-    help: `Longest event-loop delay since the last scrape (wall clock, ${tickMs} ms resolution; reset when read)`,
+    help: `Longest event-loop delay since the last scrape (wall clock, ${AWAKE_TICK_MS} ms resolution while busy, ${DORMANT_TICK_MS} ms when idle; reset when read)`,
     registers: [registry],
     collect() {
       this.set(Math.max(0, maxDelay) / 1000);
@@ -174,11 +210,12 @@ export function registerEventLoopStall(registry: Registry, tickMs = STALL_TICK_M
   });
   new Gauge({
     name: 'threerc_eventloop_stall_max_seconds',
-    help: `Longest event-loop stall since the last scrape: the delay less the main thread's wait for a CPU (${tickMs} ms resolution; reset when read)`,
+    help: `Longest event-loop stall since the last scrape: the delay less the main thread's wait for a CPU (${AWAKE_TICK_MS} ms resolution while busy, ${DORMANT_TICK_MS} ms when idle; reset when read)`,
     registers: [registry],
     collect() {
       this.set(Math.max(0, maxStall) / 1000);
       maxStall = 0;
     },
   });
+  return { tickMs: () => pace.tickMs, stop: () => clearInterval(timer) };
 }
