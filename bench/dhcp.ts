@@ -23,8 +23,8 @@
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SERVE_NODE_FLAGS } from '../src/lib/node-flags.js';
-import { awaitReady, writeLabConfig, type LabConfig } from '../test/lib/serve.js';
+import { writeLabConfig, type LabConfig } from '../test/lib/serve.js';
+import { startBaseBuild, udpRcvbufErrors } from './lib/base-build.js';
 import { netnsUnavailable, type Lab } from '../test/lib/netns.js';
 import { openLab } from './lib/cleanup.js';
 import { PEAK_RSS_TARGET, type Figure } from './lib/figures.js';
@@ -96,13 +96,6 @@ function cpuMs(pid: number): number {
   return (Number(f[11]) + Number(f[12])) * 10;
 }
 
-/** The server namespace's kernel UDP counters (/proc/net/snmp): datagrams dropped for a full receive buffer. */
-function udpRcvbufErrors(lab: Lab, ns: string): number {
-  const lines = lab.exec(ns, 'cat', ['/proc/net/snmp']).split('\n').filter((l) => l.startsWith('Udp: '));
-  const names = lines[0]!.split(' ');
-  return Number(lines[1]!.split(' ')[names.indexOf('RcvbufErrors')]);
-}
-
 /** 3rc's DHCP drops by reason (DHCP_BENCH_METRICS), from its /metrics on the server link. */
 function dhcpDrops(lab: Lab, ns: string): Record<string, number> {
   const text = lab.exec(ns, 'curl', ['-s', '--max-time', '5', `http://${LINK.server}:${METRICS_PORT}/metrics`]);
@@ -115,12 +108,6 @@ function dhcpDrops(lab: Lab, ns: string): Record<string, number> {
 }
 const METRICS_PORT = 8080;
 
-/** Another build of 3rc (DHCP_BENCH_BASE) in ns, as test/dhcp/ns-serve.ts starts this one. */
-async function startOther(bin: string, lab: Lab, ns: string, cfg: LabConfig): Promise<Running> {
-  const proc = lab.spawn(ns, process.execPath, [...SERVE_NODE_FLAGS, bin, 'serve', '--config', cfg.file]);
-  const served = await awaitReady(proc, { url: `netns:${ns}`, timeoutMs: 120_000 });
-  return { pid: proc.pid!, stop: async () => void (await served.stop()) };
-}
 const PAIRS: Array<{ ours: ServerName; ref: ServerName; label: string }> = [
   { ours: '3rc', ref: 'dnsmasq', label: '3rc store.sync full' },
   { ours: '3rc normal', ref: 'kea-dhcp4', label: '3rc store.sync normal' },
@@ -234,8 +221,8 @@ export async function runDhcp(opts: BenchOptions): Promise<Figure[]> {
       { name: '3rc', start: () => start3rc(inv.full, { lab, ns: srv, nodeArgs }) },
       { name: '3rc normal', start: () => start3rc(inv.normal, { lab, ns: srv, nodeArgs }) },
       ...(tune.base ? [
-        { name: '3rc base normal' as const, start: () => startOther(tune.base!, lab, srv, inv.normal) },
-        { name: '3rc base' as const, start: () => startOther(tune.base!, lab, srv, inv.full) },
+        { name: '3rc base normal' as const, start: () => startBaseBuild(tune.base!, lab, srv, inv.normal) },
+        { name: '3rc base' as const, start: () => startBaseBuild(tune.base!, lab, srv, inv.full) },
       ] : []),
       {
         name: 'dnsmasq',
