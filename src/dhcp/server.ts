@@ -85,8 +85,11 @@ interface Pending {
  * stale by the time they were read: goodput 0 at 4,000/s offered).
  */
 export const SLICE = 16;
-/** A backlogged queue's share of each turn: at least SLICE entries, up to as long as the loop's other work, 20 ms at most. */
-export const TURN_SHARE = { min: SLICE, maxMs: 20 } as const;
+/**
+ * A backlogged queue's share of each turn: at least SLICE entries, and after 5 ms or more of
+ * other work, as long as that work took, 20 ms at most (turn-share.ts).
+ */
+export const TURN_SHARE = { min: SLICE, maxMs: 20, busyMs: 5 } as const;
 export const QUEUE_LIMITS = { capacity: 4096, maxAge: 2000, backlog: SLICE } as const;
 /** Client keys of the PXE boot-server socket are apart from the DHCP port's (a 48-bit chaddr plus this). */
 const PXE_CLIENT = 2 ** 48;

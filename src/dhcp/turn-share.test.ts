@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { TurnShare } from './turn-share.js';
 
 describe('dhcp queue: share of each turn', () => {
-  const limits = { min: 16, maxMs: 20 };
+  const limits = { min: 16, maxMs: 20, busyMs: 5 };
 
   it('takes only the minimum in the first slice', () => {
     const s = new TurnShare(limits);
@@ -24,6 +24,15 @@ describe('dhcp queue: share of each turn', () => {
     assert.equal(s.goOn(100, 1018, deadline), false);
     // The minimum is taken even past the deadline.
     assert.equal(s.goOn(3, 1030, deadline), true);
+  });
+
+  it('takes only the minimum after a short time elsewhere (a DHCP-only load: its own reads and replies)', () => {
+    const s = new TurnShare(limits);
+    s.begin(0);
+    s.end(1, true);
+    assert.equal(s.begin(5.9), 5.9);
+    s.end(7, true);
+    assert.equal(s.begin(12), 17);
   });
 
   it('never goes on for more than maxMs', () => {

@@ -19,6 +19,13 @@ export interface TurnShareLimits {
   min: number;
   /** The longest slice, ms. */
   maxMs: number;
+  /**
+   * Time elsewhere (ms) below which a slice takes only `min`: a DHCP-only load spends about a
+   * ms between slices on its own reads and replies, and a longer slice there reads the socket
+   * less often, so the kernel's first-in-first-out buffer overflows and drops REQUESTs whose
+   * OFFER was already paid for (measured: goodput 0.6-0.8x at 8,000 and 16,000/s offered).
+   */
+  busyMs: number;
 }
 
 export class TurnShare {
@@ -33,7 +40,7 @@ export class TurnShare {
    */
   begin(now: number): number {
     const elsewhere = this.lastEnd === undefined ? 0 : Math.max(0, now - this.lastEnd);
-    return now + Math.min(this.limits.maxMs, elsewhere);
+    return elsewhere < this.limits.busyMs ? now : now + Math.min(this.limits.maxMs, elsewhere);
   }
 
   /**
