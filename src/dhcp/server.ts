@@ -87,9 +87,10 @@ interface Pending {
 export const SLICE = 16;
 /**
  * A backlogged queue's share of each turn: at least SLICE entries, and after 5 ms or more of
- * other work, as long as that work took, 20 ms at most (turn-share.ts).
+ * other work with fewer than 32 datagrams queued meanwhile, as long as that work took, 20 ms at
+ * most (turn-share.ts).
  */
-export const TURN_SHARE = { min: SLICE, maxMs: 20, busyMs: 5 } as const;
+export const TURN_SHARE = { min: SLICE, maxMs: 20, busyMs: 5, readBurst: 32 } as const;
 export const QUEUE_LIMITS = { capacity: 4096, maxAge: 2000, backlog: SLICE } as const;
 /** Client keys of the PXE boot-server socket are apart from the DHCP port's (a 48-bit chaddr plus this). */
 const PXE_CLIENT = 2 ** 48;
@@ -112,6 +113,8 @@ export class DhcpServer implements Service {
   private readonly queue: RequestQueue<Pending>;
   private readonly share = new TurnShare(TURN_SHARE);
   private readonly monotonic: () => number;
+  /** Datagrams queued since the last slice began. */
+  private arrived = 0;
   /** The pending setImmediate of the pump, if any. */
   private pumping: NodeJS.Immediate | undefined;
 
@@ -243,6 +246,7 @@ export class DhcpServer implements Service {
     const urgent = type === 3 || type === 4 || type === 7 || type === 8;
     const key = client === null ? null : via === 'pxe' ? client + PXE_CLIENT : client;
     const xid = msg.length >= 8 ? ((msg[4]! << 24) | (msg[5]! << 16) | (msg[6]! << 8) | msg[7]!) >>> 0 : 0;
+    this.arrived++;
     this.queue.push({ at: this.deps.clock.now(), client: key, xid, discover: type === 1, urgent, replaceable: type === 1 || type === 3 }, { msg, rinfo, via, send });
     this.pumping ??= setImmediate(this.pumpGuarded);
   }
@@ -272,7 +276,8 @@ export class DhcpServer implements Service {
   pump(): void {
     this.pumping = undefined;
     const now = this.deps.clock.now();
-    const deadline = this.share.begin(this.monotonic());
+    const deadline = this.share.begin(this.monotonic(), this.arrived);
+    this.arrived = 0;
     try {
       for (let taken = 0; taken < SLICE || this.share.goOn(taken, this.monotonic(), deadline); taken++) {
         const p = this.queue.take(now);

@@ -26,6 +26,14 @@ export interface TurnShareLimits {
    * OFFER was already paid for (measured: goodput 0.6-0.8x at 8,000 and 16,000/s offered).
    */
   busyMs: number;
+  /**
+   * Datagrams queued since the previous slice at or above which a slice takes only `min`: the
+   * DHCP sockets themselves are busy (libuv reads up to 32 datagrams per socket per turn), and
+   * reading them often is what keeps their buffer from overflowing. Time elsewhere is wall time
+   * (a process the machine preempts sees long gaps with nothing else running); this tells a loop
+   * busy with other servers from one busy with DHCP.
+   */
+  readBurst: number;
 }
 
 export class TurnShare {
@@ -35,12 +43,13 @@ export class TurnShare {
   constructor(private readonly limits: TurnShareLimits) {}
 
   /**
-   * A slice starts at `now`: the time by which it should stop taking entries once it has taken
-   * `min` of them.
+   * A slice starts at `now`, `arrived` datagrams having been queued since the previous one: the
+   * time by which it should stop taking entries once it has taken `min` of them.
    */
-  begin(now: number): number {
+  begin(now: number, arrived: number): number {
     const elsewhere = this.lastEnd === undefined ? 0 : Math.max(0, now - this.lastEnd);
-    return elsewhere < this.limits.busyMs ? now : now + Math.min(this.limits.maxMs, elsewhere);
+    if (elsewhere < this.limits.busyMs || arrived >= this.limits.readBurst) return now;
+    return now + Math.min(this.limits.maxMs, elsewhere);
   }
 
   /**
