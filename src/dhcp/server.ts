@@ -11,7 +11,6 @@
  */
 import type dgram from 'node:dgram';
 import { networkInterfaces } from 'node:os';
-import { performance } from 'node:perf_hooks';
 import type { Config } from '../config/load.js';
 import type { BootTable } from '../inventory/boot-table.js';
 import type { Host, Inventory } from '../inventory/inventory.js';
@@ -29,7 +28,6 @@ import { CLIENT_PORT, decide, policySettings, SERVER_PORT, type Decision, type D
 import { RequestQueue, type QueueDrop } from './queue.js';
 import { MacRateLimiter } from './rate-limit.js';
 import { replyTargets } from './reply.js';
-import { TurnShare } from './turn-share.js';
 
 /**
  * Sends a reply; `subnet` picks the socket of that subnet's interface for a broadcast, and
@@ -51,8 +49,6 @@ export interface DhcpServerDeps {
   trace: BootTrace;
   /** Error boundary and drop counters; the process's by default. */
   guard?: PacketGuard;
-  /** A monotonic clock in ms with fractions (the queue's share of each turn: turn-share.ts); performance.now by default. */
-  monotonic?: () => number;
   /**
    * This host's addresses and broadcasts (tests give fixed ones); read from the interfaces at
    * start() by default. The ports are the DHCP ones: any reply to our own address is refused.
@@ -85,12 +81,6 @@ interface Pending {
  * stale by the time they were read: goodput 0 at 4,000/s offered).
  */
 export const SLICE = 16;
-/**
- * A backlogged queue's share of each turn: at least SLICE entries, and after 5 ms or more of
- * other work with fewer than 32 datagrams queued meanwhile, as long as that work took, 20 ms at
- * most (turn-share.ts).
- */
-export const TURN_SHARE = { min: SLICE, maxMs: 20, busyMs: 5, readBurst: 32 } as const;
 export const QUEUE_LIMITS = { capacity: 4096, maxAge: 2000, backlog: SLICE } as const;
 /** Client keys of the PXE boot-server socket are apart from the DHCP port's (a 48-bit chaddr plus this). */
 const PXE_CLIENT = 2 ** 48;
@@ -111,10 +101,6 @@ export class DhcpServer implements Service {
   private readonly guard: PacketGuard;
   private own: OwnSockets;
   private readonly queue: RequestQueue<Pending>;
-  private readonly share = new TurnShare(TURN_SHARE);
-  private readonly monotonic: () => number;
-  /** Datagrams queued since the last slice began. */
-  private arrived = 0;
   /** The pending setImmediate of the pump, if any. */
   private pumping: NodeJS.Immediate | undefined;
 
@@ -157,7 +143,6 @@ export class DhcpServer implements Service {
     this.trace = deps.trace;
     this.guard = deps.guard ?? processGuard;
     this.own = this.ownAddresses();
-    this.monotonic = deps.monotonic ?? (() => performance.now());
     this.queue = new RequestQueue<Pending>(QUEUE_LIMITS, (reason: QueueDrop) => this.guard.drop('dhcp', `queue-${reason}`));
     this.receive = this.guard.boundary(
       'dhcp',
@@ -246,7 +231,6 @@ export class DhcpServer implements Service {
     const urgent = type === 3 || type === 4 || type === 7 || type === 8;
     const key = client === null ? null : via === 'pxe' ? client + PXE_CLIENT : client;
     const xid = msg.length >= 8 ? ((msg[4]! << 24) | (msg[5]! << 16) | (msg[6]! << 8) | msg[7]!) >>> 0 : 0;
-    this.arrived++;
     this.queue.push({ at: this.deps.clock.now(), client: key, xid, discover: type === 1, urgent, replaceable: type === 1 || type === 3 }, { msg, rinfo, via, send });
     this.pumping ??= setImmediate(this.pumpGuarded);
   }
@@ -269,23 +253,16 @@ export class DhcpServer implements Service {
 
   /**
    * Handles one slice of the queue, then yields (setImmediate: the sockets are read and the
-   * other servers run before the next slice). A slice is SLICE entries, or more while the queue
-   * has had less of the loop than the rest (turn-share.ts). Replies that wait for a durable lease
-   * do not hold the slice up: the store batches the slice's commits.
+   * other servers run before the next slice). Replies that wait for a durable lease do not hold
+   * the slice up: the store batches the slice's commits.
    */
   pump(): void {
     this.pumping = undefined;
     const now = this.deps.clock.now();
-    const deadline = this.share.begin(this.monotonic(), this.arrived);
-    this.arrived = 0;
-    try {
-      for (let taken = 0; taken < SLICE || this.share.goOn(taken, this.monotonic(), deadline); taken++) {
-        const p = this.queue.take(now);
-        if (!p) break;
-        this.receive(p.msg, p.rinfo, p.via, p.send);
-      }
-    } finally {
-      this.share.end(this.monotonic(), this.queue.size > 0);
+    for (let i = 0; i < SLICE; i++) {
+      const p = this.queue.take(now);
+      if (!p) break;
+      this.receive(p.msg, p.rinfo, p.via, p.send);
     }
     if (this.queue.size > 0) this.pumping = setImmediate(this.pumpGuarded);
   }
