@@ -23,8 +23,8 @@
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SERVE_NODE_FLAGS } from '../src/lib/node-flags.js';
-import { awaitReady, writeLabConfig, type LabConfig } from '../test/lib/serve.js';
+import { writeLabConfig, type LabConfig } from '../test/lib/serve.js';
+import { startBaseBuild, udpRcvbufErrors } from './lib/base-build.js';
 import { netnsUnavailable, type Lab } from '../test/lib/netns.js';
 import { openLab } from './lib/cleanup.js';
 import { PEAK_RSS_TARGET, type Figure } from './lib/figures.js';
@@ -73,14 +73,17 @@ const SERVER_NAMES: ServerName[] = ['3rc', '3rc normal', 'dnsmasq', 'kea-dhcp4',
  * - DHCP_BENCH_RAW=1: perfdhcp's whole summary (drops per exchange, delays) goes to the log;
  * - DHCP_BENCH_EXIT_WAIT=µs: perfdhcp -W, it waits that long for the answers still in flight when
  *   the period ends instead of counting them as drops (tells those drops from lost packets);
- * - DHCP_BENCH_PROF=dir: 3rc runs with --cpu-prof, profiles written to dir.
+ * - DHCP_BENCH_PROF=dir: 3rc runs with --cpu-prof, profiles written to dir;
+ * - DHCP_BENCH_METRICS=1: 3rc serves HTTP on the server link (port 8080) and each 3rc run's log
+ *   line gives its DHCP drops by reason (threerc_packets_dropped_total, read from /metrics).
+ * Every run's log line gives the server namespace's kernel UDP receive-buffer drops (RcvbufErrors).
  */
-function tuning(): { rates?: number[]; servers?: ServerName[]; base?: string; prof?: string; raw: boolean; exitWait?: string } {
+function tuning(): { rates?: number[]; servers?: ServerName[]; base?: string; prof?: string; raw: boolean; exitWait?: string; metrics: boolean } {
   const e = process.env;
   const servers = e.DHCP_BENCH_SERVERS?.split(',').map((x) => x.trim()) as ServerName[] | undefined;
   const bad = servers?.filter((x) => !SERVER_NAMES.includes(x));
   if (bad?.length) throw new Error(`DHCP_BENCH_SERVERS: unknown ${bad.join(', ')} (known: ${SERVER_NAMES.join(', ')})`);
-  return { rates: e.DHCP_BENCH_RATES?.split(',').map(Number), servers, base: e.DHCP_BENCH_BASE, prof: e.DHCP_BENCH_PROF, raw: !!e.DHCP_BENCH_RAW, exitWait: e.DHCP_BENCH_EXIT_WAIT };
+  return { rates: e.DHCP_BENCH_RATES?.split(',').map(Number), servers, base: e.DHCP_BENCH_BASE, prof: e.DHCP_BENCH_PROF, raw: !!e.DHCP_BENCH_RAW, exitWait: e.DHCP_BENCH_EXIT_WAIT, metrics: !!e.DHCP_BENCH_METRICS };
 }
 
 /**
@@ -93,12 +96,18 @@ function cpuMs(pid: number): number {
   return (Number(f[11]) + Number(f[12])) * 10;
 }
 
-/** Another build of 3rc (DHCP_BENCH_BASE) in ns, as test/dhcp/ns-serve.ts starts this one. */
-async function startOther(bin: string, lab: Lab, ns: string, cfg: LabConfig): Promise<Running> {
-  const proc = lab.spawn(ns, process.execPath, [...SERVE_NODE_FLAGS, bin, 'serve', '--config', cfg.file]);
-  const served = await awaitReady(proc, { url: `netns:${ns}`, timeoutMs: 120_000 });
-  return { pid: proc.pid!, stop: async () => void (await served.stop()) };
+/** 3rc's DHCP drops by reason (DHCP_BENCH_METRICS), from its /metrics on the server link. */
+function dhcpDrops(lab: Lab, ns: string): Record<string, number> {
+  const text = lab.exec(ns, 'curl', ['-s', '--max-time', '5', `http://${LINK.server}:${METRICS_PORT}/metrics`]);
+  const out: Record<string, number> = {};
+  for (const m of text.matchAll(/^threerc_packets_dropped_total\{([^}]*)\} (\d+)/gm)) {
+    if (!/server="dhcp"/.test(m[1]!)) continue;
+    out[/reason="([^"]*)"/.exec(m[1]!)?.[1] ?? '?'] = Number(m[2]);
+  }
+  return out;
 }
+const METRICS_PORT = 8080;
+
 const PAIRS: Array<{ ours: ServerName; ref: ServerName; label: string }> = [
   { ours: '3rc', ref: 'dnsmasq', label: '3rc store.sync full' },
   { ours: '3rc normal', ref: 'kea-dhcp4', label: '3rc store.sync normal' },
@@ -133,7 +142,7 @@ interface Inventory {
   cleanup(): void;
 }
 
-async function inventory(n: number, macClients: number): Promise<Inventory> {
+async function inventory(n: number, macClients: number, metrics: boolean): Promise<Inventory> {
   const hosts = benchHosts(n);
   const base = {
     log: { level: 'info' },
@@ -145,7 +154,10 @@ async function inventory(n: number, macClients: number): Promise<Inventory> {
         { cidr: REMOTE.cidr, router: REMOTE.relay, pool: REMOTE.pool },
       ],
     },
-    servers: { dhcp: { listen: '0.0.0.0', port: 67, ratePerMac: 100_000 }, tftp: { enabled: false }, http: { enabled: false }, dns: { enabled: false } },
+    servers: {
+      dhcp: { listen: '0.0.0.0', port: 67, ratePerMac: 100_000 }, tftp: { enabled: false }, dns: { enabled: false },
+      http: metrics ? { listen: LINK.server, port: METRICS_PORT } : { enabled: false },
+    },
     profiles: labProfiles(),
     hypervisors: [],
     hosts,
@@ -189,8 +201,8 @@ export async function runDhcp(opts: BenchOptions): Promise<Figure[]> {
     ...(tune.rates ? [] : fixed),
     ...sweep.map((r): Scenario => ({ key: `sweep-${r}`, name: 'pool, 200 clients, 50 reservations', local: LINK.client, macFile: false, rate: r, clients: 200, inventory: 'small' })),
   ];
-  const large = await inventory(nHosts, clients);
-  const small = sweep.length ? await inventory(50, 50) : large;
+  const large = await inventory(nHosts, clients, tune.metrics);
+  const small = sweep.length ? await inventory(50, 50, tune.metrics) : large;
   const results: Record<string, Record<ServerName, PerfdhcpRun[]>> = {};
   const empty = (): Record<ServerName, number[]> => ({ '3rc': [], '3rc normal': [], dnsmasq: [], 'kea-dhcp4': [], '3rc base normal': [], '3rc base': [] });
   const rss = empty();
@@ -209,8 +221,8 @@ export async function runDhcp(opts: BenchOptions): Promise<Figure[]> {
       { name: '3rc', start: () => start3rc(inv.full, { lab, ns: srv, nodeArgs }) },
       { name: '3rc normal', start: () => start3rc(inv.normal, { lab, ns: srv, nodeArgs }) },
       ...(tune.base ? [
-        { name: '3rc base normal' as const, start: () => startOther(tune.base!, lab, srv, inv.normal) },
-        { name: '3rc base' as const, start: () => startOther(tune.base!, lab, srv, inv.full) },
+        { name: '3rc base normal' as const, start: () => startBaseBuild(tune.base!, lab, srv, inv.normal) },
+        { name: '3rc base' as const, start: () => startBaseBuild(tune.base!, lab, srv, inv.full) },
       ] : []),
       {
         name: 'dnsmasq',
@@ -243,12 +255,17 @@ export async function runDhcp(opts: BenchOptions): Promise<Figure[]> {
             // Resident set at idle after start-up (issue 26), a second after it answers, before any packet.
             if (inv === large) idle[s.name].push(await idleRssMb(server.pid));
             const args = ['-r', String(sc.rate), '-l', sc.local, ...(sc.macFile ? ['-M', inv.macFile] : ['-R', String(sc.clients)]), ...(tune.exitWait ? ['-W', tune.exitWait] : []), LINK.server];
+            const ours = s.name.startsWith('3rc') && tune.metrics;
+            const drops0 = ours ? dhcpDrops(lab, cli) : {};
+            const kernel0 = udpRcvbufErrors(lab, srv);
             const cpu0 = cpuMs(server.pid);
             const r = await perfdhcp(cli, args, seconds);
             const cpu = cpuMs(server.pid) - cpu0;
+            const kernel = udpRcvbufErrors(lab, srv) - kernel0;
+            const drops = ours ? Object.entries(dhcpDrops(lab, cli)).map(([k, v]) => [k, v - (drops0[k] ?? 0)] as const).filter(([, v]) => v > 0) : [];
             results[sc.key]![s.name].push(r);
             if (inv === large) rss[s.name].push(peakRssMb(server.pid));
-            opts.log(`dhcp ${sc.key} round ${round + 1} ${s.name}: ${r.rate.toFixed(0)} DORA/s, ${r.drops} drops of ${r.sent} sent, ${((1000 * cpu) / Math.max(1, r.rate * seconds)).toFixed(0)} ms CPU per 1,000 DORA`);
+            opts.log(`dhcp ${sc.key} round ${round + 1} ${s.name}: ${r.rate.toFixed(0)} DORA/s, ${r.drops} drops of ${r.sent} sent, ${((1000 * cpu) / Math.max(1, r.rate * seconds)).toFixed(0)} ms CPU per 1,000 DORA, ${kernel} kernel receive-buffer drops${ours ? `, dropped by 3rc: ${drops.map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}` : ''}`);
             if (tune.raw) opts.log(r.raw);
           } finally {
             await server.stop();

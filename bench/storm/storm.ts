@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { netnsUnavailable } from '../../test/lib/netns.js';
 import { writeLabConfig } from '../../test/lib/serve.js';
+import { startBaseBuild, udpRcvbufErrors } from '../lib/base-build.js';
 import { openLab } from '../lib/cleanup.js';
 import { neighbourRoom } from '../lib/neighbours.js';
 import type { Figure } from '../lib/figures.js';
@@ -67,8 +68,18 @@ async function listenCounters(ns: string): Promise<number> {
   return Number(/TcpExtListenOverflows\s+(\d+)/.exec(r.stdout)?.[1] ?? NaN);
 }
 
+/**
+ * Knobs for measuring one change (issue 26), from the environment (`npm run bench` is unchanged
+ * without them): BENCH_STORM_SIZES=2000 overrides the sizes; BENCH_STORM_RUNS=3rc,dnsmasq runs only
+ * these of 3rc, dnsmasq, 3rc-full (and 3rc-base); BENCH_STORM_BASE=/path/to/other/bin/3rc.js adds
+ * "3rc-base", another build of 3rc on DHCP + TFTP, in the same rounds (figures against it too).
+ */
+function tuning(): { runs?: string[]; base?: string } {
+  return { runs: process.env.BENCH_STORM_RUNS?.split(',').map((x) => x.trim()), base: process.env.BENCH_STORM_BASE };
+}
+
 export async function runStorm(opts: BenchOptions): Promise<Figure[]> {
-  // BENCH_STORM_SIZES (e.g. 2000) overrides the sizes, for trying one out.
+  const tune = tuning();
   const sizes = process.env.BENCH_STORM_SIZES ? process.env.BENCH_STORM_SIZES.split(',').map(Number) : opts.quick ? [20] : [500, 2000];
   const maxN = Math.max(...sizes);
   const hosts = benchHosts(maxN, { boot: 'install' });
@@ -138,15 +149,22 @@ export async function runStorm(opts: BenchOptions): Promise<Figure[]> {
         { key: '3rc', start: start3, http: false },
         { key: 'dnsmasq', start: startDm, http: false },
         { key: '3rc-full', start: start3, http: true },
-      ];
-      const res: Record<string, Report[]> = { '3rc': [], dnsmasq: [], '3rc-full': [] };
+        ...(tune.base ? [{ key: '3rc-base', start: async () => {
+          const s = await startBaseBuild(tune.base!, lab, srv, cfg);
+          await waitUdp(srv, 69, s.proc, '3rc base', () => '');
+          return s;
+        }, http: false }] : []),
+      ].filter((r) => !tune.runs || tune.runs.includes(r.key));
+      const res: Record<string, Report[]> = { '3rc': [], dnsmasq: [], '3rc-full': [], '3rc-base': [] };
       const rss: number[] = [];
       const overflows: number[] = [];
       for (let round = 0; round < opts.rounds; round++) {
-        const order = round % 2 === 0 ? runs : [runs[1]!, runs[0]!, runs[2]!];
+        // Every other round in the reverse order (the first two swap places when three are run).
+        const order = round % 2 === 0 ? runs : [...runs].reverse();
         for (const r of order) {
           const server = await r.start();
           const lo0 = await listenCounters(srv);
+          const kernel0 = udpRcvbufErrors(lab, srv);
           try {
             const rep = await storm(lab, cli, cfg.dir, { ...base, http: r.http }, `${n}-${r.key}`);
             res[r.key]!.push(rep);
@@ -154,7 +172,7 @@ export async function runStorm(opts: BenchOptions): Promise<Figure[]> {
               rss.push(peakRssMb(server.pid));
               overflows.push((await listenCounters(srv)) - lo0);
             }
-            opts.log(`storm N=${n} round ${round + 1} ${r.key}: all done in ${rep.seconds.toFixed(2)} s (DHCP ${rep.dhcpSeconds.toFixed(2)} s, TFTP ${rep.tftpSeconds.toFixed(2)} s), ${rep.failures} failures${rep.failures ? ` ${JSON.stringify(rep.failedIn)} (${rep.errors.join('; ')})` : ''}, retransmits dhcp ${rep.retransmits.dhcp} tftp ${rep.retransmits.tftp}`);
+            opts.log(`storm N=${n} round ${round + 1} ${r.key}: all done in ${rep.seconds.toFixed(2)} s (DHCP ${rep.dhcpSeconds.toFixed(2)} s, TFTP ${rep.tftpSeconds.toFixed(2)} s), ${rep.failures} failures${rep.failures ? ` ${JSON.stringify(rep.failedIn)} (${rep.errors.join('; ')})` : ''}, retransmits dhcp ${rep.retransmits.dhcp} tftp ${rep.retransmits.tftp}, ${udpRcvbufErrors(lab, srv) - kernel0} kernel receive-buffer drops on the server`);
           } finally {
             await server.stop();
           }
@@ -165,6 +183,17 @@ export async function runStorm(opts: BenchOptions): Promise<Figure[]> {
       const c = res['3rc-full']!;
       const errs = [...a, ...b].flatMap((r) => r.errors);
       const fullErrs = c.flatMap((r) => r.errors);
+      const d = res['3rc-base']!;
+      if (a.length && d.length) {
+        figures.push(
+          { bench: 'storm', name: `N=${n}: time to all done, DHCP + TFTP, against the base build`, unit: 's', better: 'lower', ours: a.map((r) => r.seconds), ref: d.map((r) => r.seconds), refName: '3rc base' },
+          { bench: 'storm', name: `N=${n}: time to every DHCP ACK, DHCP + TFTP, against the base build`, unit: 's', better: 'lower', ours: a.map((r) => r.dhcpSeconds), ref: d.map((r) => r.dhcpSeconds), refName: '3rc base' },
+        );
+      }
+      if (a.length && b.length) {
+        figures.push({ bench: 'storm', name: `N=${n}: time to every DHCP ACK, DHCP + TFTP`, unit: 's', better: 'lower', ours: a.map((r) => r.dhcpSeconds), ref: b.map((r) => r.dhcpSeconds), refName: 'dnsmasq' });
+      }
+      if (!a.length || !b.length || !c.length) continue;
       figures.push(
         { bench: 'storm', name: `N=${n}: time to all done, DHCP + TFTP`, unit: 's', better: 'lower', ours: a.map((r) => r.seconds), ref: b.map((r) => r.seconds), refName: 'dnsmasq' },
         { bench: 'storm', name: `N=${n}: failed clients, DHCP + TFTP (sum of rounds)`, unit: 'clients', better: 'lower', ours: [sum(a.map((r) => r.failures))], ref: [sum(b.map((r) => r.failures))], refName: 'dnsmasq', note: errs[0], target: { max: 0, text: 'zero failed clients in the storm' } },

@@ -363,7 +363,10 @@ export class DhcpServer implements Service {
   }
 
   private record(d: Decision, now: number, peer: string): void {
-    this.trace.record({ at: now, kind: `dhcp.${d.type}`, mac: d.mac, host: d.host, reason: d.reason, data: { ...d.data, peer, to: d.reply ? `${d.reply.to.address}:${d.reply.to.port}` : null } });
+    // d.data is this decision's own object (decide builds one per packet): completed in place, not copied.
+    d.data.peer = peer;
+    d.data.to = d.reply ? `${d.reply.to.address}:${d.reply.to.port}` : null;
+    this.trace.record({ at: now, kind: `dhcp.${d.type}`, mac: d.mac, host: d.host, reason: d.reason, data: d.data });
     // A DECLINE reports an address conflict on the network (or is forged): the operator should see it.
     // The rest is debug: its fields are not even built without it (issue 26, per-packet cost).
     if (d.type !== 'decline' && !this.log.isLevelEnabled('debug')) return;
