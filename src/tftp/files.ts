@@ -209,7 +209,8 @@ export class BootFiles {
     while (this.bytes + entry.size > this.cacheBytes && this.cache.size > 0) {
       this.evict(this.cache.keys().next().value as string);
     }
-    this.cache.set(real, entry);
+    // In shared memory: the TFTP workers read the cached bytes without a copy per transfer.
+    this.cache.set(real, { ...entry, data: shared(entry.data) });
     this.bytes += entry.size;
   }
 
@@ -219,6 +220,13 @@ export class BootFiles {
     this.cache.delete(real);
     this.bytes -= e.size;
   }
+}
+
+/** A copy of `data` in a SharedArrayBuffer (postMessage shares it instead of copying it). */
+function shared(data: Buffer): Buffer {
+  const out = Buffer.from(new SharedArrayBuffer(data.length));
+  data.copy(out);
+  return out;
 }
 
 function fsError(err: unknown): Refusal {
