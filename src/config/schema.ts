@@ -210,7 +210,7 @@ const tftpServer = z
     /**
      * Worker threads that run the transfers (each owns its transfers' ports), so that TFTP uses
      * more than one core; the main thread still checks every request. 0: transfers run in the
-     * main thread. Default: one per core but one, at least one.
+     * main thread. Default: 2, or 0 on a one-core machine.
      */
     workers: z.number().int().min(0).max(64).optional(),
   })

@@ -18,7 +18,7 @@ import { tftpConfigFiles } from '../render/boot-configs.js';
 import type { BootEntry } from '../domain/boot-entry.js';
 import { RawClient } from '../../test/tftp/raw-client.js';
 import { encodeAck, encodeRequest, Op } from './packet.js';
-import { TftpServer } from './server.js';
+import { TftpServer, workerCount } from './server.js';
 
 test('maxTransfers: requests over the bound get error 0 "server busy", recorded; the bound frees up', async () => {
   const dir = mkdtempSync(join(tmpdir(), '3rc-tftp-server-'));
@@ -449,4 +449,12 @@ test('workers: a client that closes its port: the ICMP error on the worker\'s po
   } finally {
     await s.close();
   }
+});
+
+test('workers: the setting wins; its default is 2 with two cores or more, none with one', () => {
+  assert.equal(workerCount(undefined, 1), 0);
+  assert.equal(workerCount(undefined, 2), 2);
+  assert.equal(workerCount(undefined, 16), 2);
+  assert.equal(workerCount(0, 16), 0);
+  assert.equal(workerCount(3, 2), 3);
 });
