@@ -380,7 +380,8 @@ export class TftpServer implements Service {
       key: session.key, address: session.address, port: session.port, listen: from.listen, v6: from.v6, file: resolved.rel, netascii, size, negotiated,
       retries: this.limits.retries, maxLifetimeMs: this.limits.maxLifetimeMs ?? Infinity,
     };
-    if (this.workers) {
+    // With no worker left (none could start), the transfer runs here: TFTP goes on serving.
+    if (this.workers && this.workers.threads.length > 0) {
       const { workers } = this;
       const handle = { retransmits: 0, close: (error?: Buffer) => workers.close(session.id, error) };
       session.transferPort = handle;

@@ -19,6 +19,8 @@ interface Thread {
   running: Set<number>;
   /** Replaced or stopped: its exit is expected. */
   retired: boolean;
+  /** It started: one that dies before (its script cannot load) is not replaced, else it would be for ever. */
+  online: boolean;
 }
 
 export interface WorkerEvents {
@@ -29,7 +31,7 @@ export interface WorkerEvents {
 }
 
 export class TftpWorkers {
-  /** The live threads (tests end one to show that the server goes on). */
+  /** The threads, started or starting (tests end one to show that the server goes on). */
   readonly threads: Thread[] = [];
   private readonly where = new Map<number, Thread>();
   private stopping = false;
@@ -96,13 +98,16 @@ export class TftpWorkers {
 
   private spawn(): Promise<void> {
     const worker = new Worker(WORKER_URL, { workerData: this.init });
-    const thread: Thread = { worker, running: new Set(), retired: false };
+    const thread: Thread = { worker, running: new Set(), retired: false, online: false };
     this.threads.push(thread);
     worker.on('message', (m: FromWorker) => this.onMessage(thread, m));
     worker.on('error', (err) => this.log.error({ err, threadId: worker.threadId }, 'tftp: a transfer worker failed'));
     worker.on('exit', (code) => this.onExit(thread, code));
     return new Promise((resolve, reject) => {
-      worker.once('online', resolve);
+      worker.once('online', () => {
+        thread.online = true;
+        resolve();
+      });
       worker.once('error', reject);
     });
   }
@@ -117,7 +122,8 @@ export class TftpWorkers {
       this.forget(id);
       this.events.failed(id, `the transfer worker exited (code ${code})`);
     }
-    if (!this.stopping) this.spawn().catch((err: unknown) => this.log.error({ err }, 'tftp: a transfer worker could not be replaced'));
+    if (!thread.online) this.log.error({ threadId: thread.worker.threadId }, 'tftp: a transfer worker died before it started: not replaced (transfers run in the main thread when none is left)');
+    else if (!this.stopping) this.spawn().catch((err: unknown) => this.log.error({ err }, 'tftp: a transfer worker could not be replaced'));
   }
 
   private onMessage(thread: Thread, m: FromWorker): void {
