@@ -40,16 +40,23 @@ const onMessage = guard.boundary('tftp', log, (m: ToWorker) => `transfer ${Strin
   switch (m?.type) {
     case 'start': {
       if (running.has(m.id)) throw new Error(`transfer ${m.id} is already running`);
-      const body = Buffer.from(m.body.buffer, m.body.byteOffset, m.body.byteLength);
-      const transfer = new TransferPort(m.spec, body, deps, (end) => {
-        running.delete(m.id);
-        post({ type: 'end', id: m.id, ...end });
-      });
+      const failed = (err: unknown) => post({ type: 'failed', id: m.id, message: err instanceof Error ? err.message : String(err) });
+      let transfer: TransferPort;
+      try {
+        const body = Buffer.from(m.body.buffer, m.body.byteOffset, m.body.byteLength);
+        transfer = new TransferPort(m.spec, body, deps, (end) => {
+          running.delete(m.id);
+          post({ type: 'end', id: m.id, ...end });
+        });
+      } catch (err) {
+        // A transfer that cannot start still ends (the main thread frees its slot).
+        return failed(err);
+      }
       running.set(m.id, transfer);
       transfer.open().catch((err: unknown) => {
         running.delete(m.id);
         transfer.close();
-        post({ type: 'failed', id: m.id, message: err instanceof Error ? err.message : String(err) });
+        failed(err);
       });
       return;
     }
