@@ -61,11 +61,22 @@ let negotiated = '';
  * - TFTP_BENCH_MATCH=regex: only the scenarios whose figure name matches (e.g. `windowsize 1$`);
  * - TFTP_BENCH_BASE=/path/to/other/bin/3rc.js: adds "3rc base", another build of 3rc (the code
  *   before a change) on port 6970, run in the same rounds, each figure also compared with it;
- * - TFTP_BENCH_PROF=dir: 3rc (and 3rc base) run with --cpu-prof, profiles written to dir.
+ * - TFTP_BENCH_PROF=dir: 3rc (and 3rc base) run with --cpu-prof, profiles written to dir;
+ * - TFTP_BENCH_WORKERS=n: servers.tftp.workers of 3rc (not of 3rc base); default: its default.
  */
-function tuning(): { match?: RegExp; base?: string; prof?: string } {
+function tuning(): { match?: RegExp; base?: string; prof?: string; workers?: number } {
   const e = process.env;
-  return { match: e.TFTP_BENCH_MATCH ? new RegExp(e.TFTP_BENCH_MATCH) : undefined, base: e.TFTP_BENCH_BASE, prof: e.TFTP_BENCH_PROF };
+  return {
+    match: e.TFTP_BENCH_MATCH ? new RegExp(e.TFTP_BENCH_MATCH) : undefined, base: e.TFTP_BENCH_BASE, prof: e.TFTP_BENCH_PROF,
+    workers: e.TFTP_BENCH_WORKERS ? Number(e.TFTP_BENCH_WORKERS) : undefined,
+  };
+}
+
+/** Resident memory of a process now and at its peak (VmRSS, VmHWM), in MB, for the log. */
+function rssOf(pid: number): string {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (field: string) => Number(/^\s*(\d+)/.exec(status.split(`${field}:`)[1] ?? '')?.[1] ?? NaN);
+  return `RSS ${(kb('VmRSS') / 1024).toFixed(1)} MB, peak ${(kb('VmHWM') / 1024).toFixed(1)} MB`;
 }
 
 /** The build of 3rc at `bin` (TFTP_BENCH_BASE) in ns with its own config. */
@@ -139,14 +150,14 @@ export async function runTftp(opts: BenchOptions): Promise<Figure[]> {
   const tune = tuning();
   const nodeArgs = tune.prof ? (mkdirSync(tune.prof, { recursive: true }), ['--cpu-prof', `--cpu-prof-dir=${tune.prof}`]) : [];
   // Every atftp runs from the one client address: per-client cap as high as the global one.
-  const labConfig = (port: number, paths: Record<string, string> = {}) => writeLabConfig({
+  const labConfig = (port: number, paths: Record<string, string> = {}, workers?: number) => writeLabConfig({
     log: { level: 'info' },
-    servers: { tftp: { listen: '0.0.0.0', port, maxTransfers: 1000, maxTransfersPerClient: 1000 }, dhcp: { enabled: false }, http: { enabled: false }, dns: { enabled: false } },
+    servers: { tftp: { listen: '0.0.0.0', port, maxTransfers: 1000, maxTransfersPerClient: 1000, ...(workers === undefined ? {} : { workers }) }, dhcp: { enabled: false }, http: { enabled: false }, dns: { enabled: false } },
     hypervisors: [],
     hosts: [],
     paths,
   });
-  const cfg = await labConfig(6969);
+  const cfg = await labConfig(6969, {}, tune.workers);
   const root = join(cfg.dir, 'boot');
   const baseCfg = tune.base ? await labConfig(6970, { boot: root }) : undefined;
   mkdirSync(root, { recursive: true });
@@ -210,6 +221,7 @@ export async function runTftp(opts: BenchOptions): Promise<Figure[]> {
         }
       }
     }
+    for (const s of servers) if (s.name.startsWith('3rc')) opts.log(`tftp ${s.name}: ${rssOf(s.pid)}`);
   } finally {
     for (const r of running.reverse()) await r.stop();
     await close();

@@ -207,6 +207,12 @@ const tftpServer = z
 
     /** Memory for caching boot files (kernels, initrds, loaders), in MiB. Default: 256. */
     cacheMb: z.number().int().min(0).default(256),
+    /**
+     * Worker threads that run the transfers (each owns its transfers' ports), so that TFTP uses
+     * more than one core; the main thread still checks every request. 0: transfers run in the
+     * main thread. Default: 2, or 0 on a one-core machine.
+     */
+    workers: z.number().int().min(0).max(64).optional(),
   })
   .prefault({});
 

@@ -63,6 +63,8 @@ test('cache: hits without reading, invalidated by a change of size or mtime, LRU
   writeFileSync(join(root, 'm'), 'abc');
   const first = await files.open('k');
   assert.ok(!('ok' in first) && !first.cached);
+  // Read once, into shared memory (the TFTP workers read it without a copy).
+  assert.ok(!('ok' in first) && first.data.buffer instanceof SharedArrayBuffer);
   const second = await files.open('k');
   assert.ok(!('ok' in second) && second.cached && second.data === first.data);
   writeFileSync(join(root, 'k'), '123456');

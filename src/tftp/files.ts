@@ -155,7 +155,10 @@ export class BootFiles {
     const key = `${real}\0${st.dev}\0${st.ino}\0${st.size}\0${st.mtimeMs}\0${st.ctimeMs}`;
     let pending = this.reading.get(key);
     if (!pending) {
-      pending = fsp.readFile(real).finally(() => this.reading.delete(key));
+      // A file the cache will keep is read straight into shared memory (the TFTP workers read
+      // it without a copy per transfer); one it will not keep, as it is.
+      const read = st.size <= this.cacheBytes ? readShared(real, st.size) : fsp.readFile(real);
+      pending = read.finally(() => this.reading.delete(key));
       this.reading.set(key, pending);
       pending.then((data) => this.insert(real, { data, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino, dev: st.dev }), () => undefined);
     }
@@ -219,6 +222,29 @@ export class BootFiles {
     this.cache.delete(real);
     this.bytes -= e.size;
   }
+}
+
+/**
+ * The file at `path`, stat'ed at `size` bytes, in a SharedArrayBuffer (postMessage shares it
+ * instead of copying it). A file that is no longer `size` bytes long is read again as it is now:
+ * its length then differs from the stat and insert() does not cache it.
+ */
+async function readShared(path: string, size: number): Promise<Buffer> {
+  const fh = await fsp.open(path, 'r');
+  try {
+    const out = Buffer.from(new SharedArrayBuffer(size));
+    let at = 0;
+    while (at < size) {
+      const { bytesRead } = await fh.read(out, at, size - at, at);
+      if (bytesRead === 0) break;
+      at += bytesRead;
+    }
+    const { bytesRead: more } = await fh.read(Buffer.alloc(1), 0, 1, size);
+    if (at === size && more === 0) return out;
+  } finally {
+    await fh.close();
+  }
+  return fsp.readFile(path);
 }
 
 function fsError(err: unknown): Refusal {

@@ -18,7 +18,7 @@ import { tftpConfigFiles } from '../render/boot-configs.js';
 import type { BootEntry } from '../domain/boot-entry.js';
 import { RawClient } from '../../test/tftp/raw-client.js';
 import { encodeAck, encodeRequest, Op } from './packet.js';
-import { TftpServer } from './server.js';
+import { TftpServer, workerCount } from './server.js';
 
 test('maxTransfers: requests over the bound get error 0 "server busy", recorded; the bound frees up', async () => {
   const dir = mkdtempSync(join(tmpdir(), '3rc-tftp-server-'));
@@ -109,7 +109,8 @@ async function startServer(opts: { tftp?: Record<string, unknown>; clock?: Clock
   data.hosts.push({ name: 'lo5', mac: LO5, ip: '127.0.0.5', profile: 'debian12', role: 'services' });
   const config = parseConfig(stringify(data), file);
   config.paths.boot = dir;
-  config.servers.tftp = { ...config.servers.tftp, listen: '127.0.0.1', port: 0, ...opts.tftp };
+  // A fake clock does not reach a worker thread: the fake-clock tests run transfers in this thread.
+  config.servers.tftp = { ...config.servers.tftp, listen: '127.0.0.1', port: 0, ...(opts.clock ? { workers: 0 } : {}), ...opts.tftp };
   const trace = memoryTrace();
   const guard = new PacketGuard();
   const lines: string[] = [];
@@ -214,7 +215,8 @@ test('GRUB\'s grub.cfg-01-<mac> with the install token goes only to its host\'s 
 });
 
 test('guard: port 0, broadcast, multicast and own-socket sources dropped before any reply; a throwing handler is contained', async () => {
-  const s = await startServer({ files: { f: Buffer.alloc(3000, 1) } });
+  // workers: 0: the test reaches into the transfer port's sockets, in this thread.
+  const s = await startServer({ tftp: { workers: 0 }, files: { f: Buffer.alloc(3000, 1) } });
   const c = await RawClient.open();
   const request = (s.server as unknown as { sockets: { socket: dgram.Socket }[] }).sockets[0]!.socket;
   const from = (address: string, port: number) => ({ address, port, family: 'IPv4' as const, size: 0 });
@@ -237,7 +239,7 @@ test('guard: port 0, broadcast, multicast and own-socket sources dropped before 
     // The same on a transfer port: a stranger from port 0 would have made the error 5 reply throw.
     c.rrq(s.port, 'f', [['tsize', '0']]);
     const oack = await c.next();
-    const session = [...(s.server as unknown as { sessions: Map<string, { socket: dgram.Socket; peer: dgram.Socket }> }).sessions.values()][0]!;
+    const session = [...(s.server as unknown as { sessions: Map<string, { transferPort: { socket: dgram.Socket; peer: dgram.Socket } }> }).sessions.values()][0]!.transferPort;
     assert.doesNotThrow(() => session.socket.emit('message', encodeAck(1), from('127.0.0.1', 0)));
     assert.doesNotThrow(() => session.peer.emit('message', null, from('127.0.0.1', c.port)));
     assert.equal(s.guard.dropped.get('tftp:port-0'), 3);
@@ -330,7 +332,8 @@ test('netascii streams: concurrent netascii transfers of a big file make no copy
   const size = 16 * 1024 * 1024;
   const big = Buffer.alloc(size, 0x41);
   for (let i = 0; i < size; i += 100) big[i] = 0x0a;
-  const s = await startServer({ files: { big } });
+  // workers: 0: this thread's memory is what is measured.
+  const s = await startServer({ tftp: { workers: 0 }, files: { big } });
   const clients = await Promise.all([0, 1, 2, 3, 4].map(() => RawClient.open()));
   try {
     // Warm the file cache with an octet transfer (one copy of the file, in both the old and the new code).
@@ -378,4 +381,80 @@ test('a client that closes its port: the ICMP port unreachable ends its transfer
     await next.close();
     await s.close();
   }
+});
+
+test('workers: a stranger on a worker\'s transfer port gets error 5 and the transfer goes on; source drops reach the main guard', async () => {
+  const s = await startServer({ tftp: { workers: 1 }, files: { f: Buffer.alloc(3000, 6) } });
+  const c = await RawClient.open();
+  const stranger = await RawClient.open('127.0.0.2');
+  try {
+    assert.equal(s.server.workerPool?.threads.length, 1);
+    c.rrq(s.port, 'f', [['tsize', '0']]);
+    const oack = await c.next();
+    stranger.send(encodeAck(1), oack.port);
+    const unknown = (await stranger.next()).packet;
+    assert.ok(unknown.op === Op.ERROR && unknown.code === 5, JSON.stringify(unknown));
+    assert.ok((await c.receive(oack, 512)).equals(Buffer.alloc(3000, 6)));
+    await until('the transfer recorded', () => s.trace.events.some((e) => e.reason === 'complete'));
+    const done = s.trace.events.find((e) => e.reason === 'complete')!;
+    assert.equal(done.data?.size, 3000);
+    assert.equal(done.data?.cached, false);
+    await until('the worker\'s debug line relayed', () => s.lines.some((l) => l.includes('unknown transfer ID') && l.includes('"level":20')));
+  } finally {
+    await stranger.close();
+    await c.close();
+    await s.close();
+  }
+});
+
+test('workers: a worker killed mid-transfer ends its transfers as internal-error, is replaced, and the server keeps serving', async () => {
+  const s = await startServer({ tftp: { workers: 1, timeout: 60_000 }, files: { f: Buffer.alloc(5000, 5) } });
+  const c = await RawClient.open();
+  try {
+    c.rrq(s.port, 'f');
+    assert.equal((await c.next()).packet.op, Op.DATA);
+    const pool = s.server.workerPool!;
+    const killed = pool.threads[0]!;
+    await killed.worker.terminate();
+    await until('the transfer ended', () => s.server.active === 0);
+    const failed = s.trace.events.find((e) => e.data?.peer === `127.0.0.1:${c.port}`);
+    assert.equal(failed?.reason, 'internal-error', JSON.stringify(s.trace.events));
+    const told = (await c.next()).packet;
+    assert.ok(told.op === Op.ERROR && told.code === 0, JSON.stringify(told));
+    assert.ok(s.lines.some((l) => l.includes('a transfer worker exited') && l.includes('"level":50')), 'logged as an error');
+    await until('a new worker replaces it', () => pool.threads.length === 1 && pool.threads[0] !== killed);
+    // A message that makes no sense is logged and counted by the worker, which goes on.
+    pool.threads[0]!.worker.postMessage({ type: 'nonsense' });
+    await until('the bad message counted', () => s.guard.failures.get('tftp') === 1);
+    c.rrq(s.port, 'f');
+    assert.ok((await c.receive(await c.next(), 512)).equals(Buffer.alloc(5000, 5)));
+  } finally {
+    await c.close();
+    await s.close();
+  }
+});
+
+test('workers: a client that closes its port: the ICMP error on the worker\'s port ends its transfer', async () => {
+  // Real time (a worker has no fake clock): the first retransmission, after 200 ms, meets the closed port.
+  const s = await startServer({ tftp: { workers: 1, timeout: 200 }, files: { f: Buffer.alloc(100_000, 4) } });
+  const gone = await RawClient.open('127.0.0.5');
+  const goneKey = `127.0.0.5:${gone.port}`;
+  try {
+    gone.rrq(s.port, 'f');
+    assert.equal((await gone.next()).packet.op, Op.DATA);
+    await gone.close();
+    await until('the transfer ended', () => s.server.active === 0);
+    const ended = s.trace.events.find((e) => e.data?.peer === goneKey);
+    assert.equal(ended?.reason, 'unreachable', JSON.stringify(s.trace.events.map((e) => [e.reason, e.data?.peer, e.data?.reason])));
+  } finally {
+    await s.close();
+  }
+});
+
+test('workers: the setting wins; its default is 2 with two cores or more, none with one', () => {
+  assert.equal(workerCount(undefined, 1), 0);
+  assert.equal(workerCount(undefined, 2), 2);
+  assert.equal(workerCount(undefined, 16), 2);
+  assert.equal(workerCount(0, 16), 0);
+  assert.equal(workerCount(3, 2), 3);
 });
