@@ -213,6 +213,12 @@ const tftpServer = z
      * main thread. Default: 2, or 0 on a one-core machine.
      */
     workers: z.number().int().min(0).max(64).optional(),
+    /**
+     * Files of at least this size, in KiB, are sent by the workers; smaller ones (loaders, menus,
+     * configs) from the main thread, where a transfer starts without a hop between threads (the
+     * hop cost more than the second core gave on short files: issue 26). Default: 512.
+     */
+    workerMinKb: z.number().int().min(0).default(512),
   })
   .prefault({});
 

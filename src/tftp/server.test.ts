@@ -384,13 +384,14 @@ test('a client that closes its port: the ICMP port unreachable ends its transfer
 });
 
 test('workers: a stranger on a worker\'s transfer port gets error 5 and the transfer goes on; source drops reach the main guard', async () => {
-  const s = await startServer({ tftp: { workers: 1 }, files: { f: Buffer.alloc(3000, 6) } });
+  const s = await startServer({ tftp: { workers: 1, workerMinKb: 0 }, files: { f: Buffer.alloc(3000, 6) } });
   const c = await RawClient.open();
   const stranger = await RawClient.open('127.0.0.2');
   try {
-    assert.equal(s.server.workerPool?.threads.length, 1);
+    assert.equal(s.server.workerPool?.threads.length, 0, 'no worker before the first transfer for one');
     c.rrq(s.port, 'f', [['tsize', '0']]);
     const oack = await c.next();
+    assert.equal(s.server.workerPool?.threads.length, 1, 'the first transfer started the worker');
     stranger.send(encodeAck(1), oack.port);
     const unknown = (await stranger.next()).packet;
     assert.ok(unknown.op === Op.ERROR && unknown.code === 5, JSON.stringify(unknown));
@@ -407,8 +408,25 @@ test('workers: a stranger on a worker\'s transfer port gets error 5 and the tran
   }
 });
 
+test('workers: a file under workerMinKb is sent from the main thread (no worker started), a larger one by a worker', async () => {
+  const s = await startServer({ tftp: { workers: 1, workerMinKb: 2 }, files: { small: Buffer.alloc(2047, 1), large: Buffer.alloc(2048, 2) } });
+  const c = await RawClient.open();
+  try {
+    c.rrq(s.port, 'small');
+    assert.ok((await c.receive(await c.next(), 512)).equals(Buffer.alloc(2047, 1)));
+    await until('the short transfer recorded', () => s.trace.events.some((e) => e.reason === 'complete'));
+    assert.equal(s.server.workerPool?.threads.length, 0, 'no worker for a short file');
+    c.rrq(s.port, 'large');
+    assert.ok((await c.receive(await c.next(), 512)).equals(Buffer.alloc(2048, 2)));
+    assert.equal(s.server.workerPool?.threads.length, 1, 'the large file started a worker');
+  } finally {
+    await c.close();
+    await s.close();
+  }
+});
+
 test('workers: a worker killed mid-transfer ends its transfers as internal-error, is replaced, and the server keeps serving', async () => {
-  const s = await startServer({ tftp: { workers: 1, timeout: 60_000 }, files: { f: Buffer.alloc(5000, 5) } });
+  const s = await startServer({ tftp: { workers: 1, workerMinKb: 0, timeout: 60_000 }, files: { f: Buffer.alloc(5000, 5) } });
   const c = await RawClient.open();
   try {
     c.rrq(s.port, 'f');
@@ -436,7 +454,7 @@ test('workers: a worker killed mid-transfer ends its transfers as internal-error
 
 test('workers: a client that closes its port: the ICMP error on the worker\'s port ends its transfer', async () => {
   // Real time (a worker has no fake clock): the first retransmission, after 200 ms, meets the closed port.
-  const s = await startServer({ tftp: { workers: 1, timeout: 200 }, files: { f: Buffer.alloc(100_000, 4) } });
+  const s = await startServer({ tftp: { workers: 1, workerMinKb: 0, timeout: 200 }, files: { f: Buffer.alloc(100_000, 4) } });
   const gone = await RawClient.open('127.0.0.5');
   const goneKey = `127.0.0.5:${gone.port}`;
   try {

@@ -143,6 +143,8 @@ export class TftpServer implements Service {
   private readonly log: Logger;
   /** The transfer workers (servers.tftp.workers); none: transfers run in this thread. */
   private workers: TftpWorkers | undefined;
+  /** Files at least this large go to the workers (servers.tftp.workerMinKb); smaller ones are sent from this thread. */
+  private workerMinBytes = 0;
   /** Transfers handed to a worker, by id. */
   private readonly byId = new Map<number, Session>();
   private lastId = 0;
@@ -181,6 +183,8 @@ export class TftpServer implements Service {
     }
     this.own = ownSockets(this.sockets.map((s) => s.socket.address().port));
     const count = workerCount(t.workers);
+    this.workerMinBytes = t.workerMinKb * 1024;
+    // The workers start with the first transfer they get (workers.ts run), not here.
     if (count > 0) {
       const workers = new TftpWorkers(count, TftpWorkers.init(this.log, this.own), this.log, this.guard, {
         end: (id, e) => {
@@ -195,13 +199,6 @@ export class TftpServer implements Service {
           this.end(session, 'internal-error', detail, false);
         },
       });
-      try {
-        await workers.start();
-      } catch (err) {
-        await workers.stop();
-        await this.closeSockets();
-        throw err;
-      }
       this.workers = workers;
     }
   }
@@ -380,8 +377,10 @@ export class TftpServer implements Service {
       key: session.key, address: session.address, port: session.port, listen: from.listen, v6: from.v6, file: resolved.rel, netascii, size, negotiated,
       retries: this.limits.retries, maxLifetimeMs: this.limits.maxLifetimeMs ?? Infinity,
     };
-    // With no worker left (none could start), the transfer runs here: TFTP goes on serving.
-    if (this.workers && this.workers.threads.length > 0) {
+    // A large file goes to a worker (the second core); a short one is sent from here, where it
+    // starts without a hop between threads. With no worker left (none could start), every
+    // transfer runs here: TFTP goes on serving.
+    if (this.workers?.usable && size >= this.workerMinBytes) {
       const { workers } = this;
       const handle = { retransmits: 0, close: (error?: Buffer) => workers.close(session.id, error) };
       session.transferPort = handle;

@@ -35,6 +35,8 @@ export class TftpWorkers {
   readonly threads: Thread[] = [];
   private readonly where = new Map<number, Thread>();
   private stopping = false;
+  /** A worker died before it started (its script cannot load): none is started again. */
+  private gaveUp = false;
 
   constructor(
     private readonly count: number,
@@ -48,8 +50,17 @@ export class TftpWorkers {
     return { logLevel: log.level, own };
   }
 
+  /**
+   * Starts every worker now (tests; the server starts them at its first transfer for a worker,
+   * so a 3rc that sends no large file never pays their memory).
+   */
   async start(): Promise<void> {
-    await Promise.all(Array.from({ length: this.count }, () => this.spawn()));
+    await Promise.all(Array.from({ length: this.count - this.threads.length }, () => this.spawn()));
+  }
+
+  /** Can take a transfer: a worker runs or can be started (none died before it started). */
+  get usable(): boolean {
+    return !this.stopping && (this.threads.length > 0 || !this.gaveUp);
   }
 
   async stop(): Promise<void> {
@@ -62,6 +73,7 @@ export class TftpWorkers {
 
   /** Hands a transfer to the least busy worker. */
   run(id: number, spec: PortSpec, body: Buffer): void {
+    if (!this.gaveUp) while (this.threads.length < this.count) this.spawn().catch(() => undefined); // its exit is handled and logged in onExit
     let thread = this.threads[0];
     for (const t of this.threads) if (thread && t.running.size < thread.running.size) thread = t;
     if (!thread) {
@@ -122,6 +134,7 @@ export class TftpWorkers {
       this.forget(id);
       this.events.failed(id, `the transfer worker exited (code ${code})`);
     }
+    if (!thread.online) this.gaveUp = true;
     if (!thread.online) this.log.error({ threadId: thread.worker.threadId }, 'tftp: a transfer worker died before it started: not replaced (transfers run in the main thread when none is left)');
     else if (!this.stopping) this.spawn().catch((err: unknown) => this.log.error({ err }, 'tftp: a transfer worker could not be replaced'));
   }
