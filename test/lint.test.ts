@@ -131,6 +131,10 @@ describe('3rc render', () => {
       assert.match(grub.stdout, /^set default=install$/m);
       assert.match(grub.stdout, /^ {2}linux \(tftp,10\.77\.0\.1\)\/rocky\/9\/vmlinuz .*'inst\.ks=http:\/\/10\.77\.0\.1(:\d+)?\/ks\/52-54-00-77-00-12\?token=[0-9a-f]{32}'/m);
       assert.equal(/token=([0-9a-f]{32})/.exec(grub.stdout)![1], /token=([0-9a-f]{32})/.exec(ks.stdout)![1]);
+      // --ipv6 without network.ipv6 in the config: told why (the IPv6 render itself: src/render/render.test.ts, test/ipv6).
+      const v6 = await cli(['render', 'vm12', '--ipv6', '--config', cfg.file]);
+      assert.notEqual(v6.code, 0);
+      assert.match(v6.stderr, /no IPv6 preview: network\.ipv6 is not set/);
       const bad = await cli(['render', 'vm10', '--only', 'bootsector', '--config', cfg.file]);
       assert.equal(bad.code, 2, 'a wrong --only is a usage error');
     } finally {

@@ -23,6 +23,8 @@ export interface Preview {
   mac: string;
   mode: 'install' | 'local';
   profile: string;
+  /** The address family the host is shown asking over: its URLs name 3rc's address of that family. */
+  family: AddressFamily;
   /** Null for `image` profiles, which have no template. */
   kickstart: { file: string; text: string } | null;
   /** What the host's cloud-init fetches from /ci/<mac>/ (by file name); null when the profile serves no NoCloud user-data. */
@@ -51,5 +53,5 @@ export interface HostRenderer {
    */
   nocloud(host: Host, entry: BootEntry | undefined, file: 'meta-data' | 'user-data' | 'vendor-data' | 'network-config', family?: AddressFamily): Served;
   /** Everything the host would be served, optionally with another profile. */
-  preview(host: Host, profile?: string): Preview;
+  preview(host: Host, profile?: string, family?: AddressFamily): Preview;
 }

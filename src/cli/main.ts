@@ -117,12 +117,12 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
     }
     case 'render': {
       const render = await import('./commands/render.js');
-      const { values, positionals } = parse(rest, { ...configOption, profile: { type: 'string' }, only: { type: 'string' } });
+      const { values, positionals } = parse(rest, { ...configOption, profile: { type: 'string' }, only: { type: 'string' }, ipv6: { type: 'boolean' } });
       if (values.help) return io.out(render.help), EXIT_OK;
       const [host, extra] = positionals;
       if (!host) throw usage('name the host: 3rc render HOST [--profile P]');
       if (extra) throw usage(`unexpected argument ${extra}`);
-      return render.run(configPath(values, io), host, { profile: values.profile as string | undefined, only: values.only as string | undefined }, io);
+      return render.run(configPath(values, io), host, { profile: values.profile as string | undefined, only: values.only as string | undefined, ipv6: values.ipv6 === true }, io);
     }
     case 'reload': {
       const reload = await import('./commands/reload.js');

@@ -156,7 +156,9 @@ export function apiRouter(deps: AppDeps): Router {
     const h = findHost(String(req.params.name));
     const profile = typeof req.query.profile === 'string' ? req.query.profile : undefined;
     if (profile !== undefined && !deps.inventory.profile(profile)) throw new InputError(ErrorCodes.UNKNOWN_PROFILE, `profile ${JSON.stringify(profile)} does not exist`, 'profile');
-    res.json(deps.render.preview(h, profile));
+    const family = req.query.family ?? 'ipv4';
+    if (family !== 'ipv4' && family !== 'ipv6') throw new InputError(ErrorCodes.API, `family must be ipv4 or ipv6, not ${JSON.stringify(family)}`, 'family');
+    res.json(deps.render.preview(h, profile, family));
   });
 
   // Paged: the newest `limit` decisions before ?before=ID, each kind read through its index; `next` is the cursor of the older page.

@@ -13,6 +13,7 @@ import { TemplateEngine } from './engine.js';
 import { checkKickstart } from './kickstart-check.js';
 import { hostSpec, renderIpxe, renderKickstart } from './render.js';
 import { mergeVars } from './vars.js';
+import { preview } from './preview.js';
 
 const root = packageRoot();
 const config = parseConfig(readFileSync(join(root, 'examples', 'lab.yaml'), 'utf8'), join(root, 'examples', 'lab.yaml'));
@@ -111,6 +112,17 @@ describe('what a host asked for over IPv6 names 3rc\'s IPv6 address', () => {
     assert.match(on, /^kernel http:\/\/\[fd77::1\]\/boot\/files\/debian-installer\/12\/amd64\/linux initrd=initrd .*url=http:\/\/\[fd77::1\]\/ks\/52-54-00-77-00-10\?token=tok-123 /m);
     assert.match(on, /^initrd --name initrd http:\/\/\[fd77::1\]\/boot\/files\/debian-installer\/12\/amd64\/initrd\.gz$/m);
     assert.doesNotMatch(on, /http:\/\/10\.77\./);
+  });
+
+  it('the preview (3rc render --ipv6): iPXE script, preseed and grub.cfg as asked over IPv6; refused without network.ipv6', () => {
+    const p = preview(deps6, host, entry, undefined, 'ipv6');
+    assert.equal(p.family, 'ipv6');
+    assert.match(p.ipxe.text, /url=http:\/\/\[fd77::1\]\/ks\/52-54-00-77-00-10\?token=tok-123 /);
+    assert.ok(p.kickstart!.text.includes('http://[fd77::1]/install/52-54-00-77-00-10/done?token=tok-123'), p.kickstart!.text);
+    assert.match(p.grub.text, /\(tftp,fd77::1\)/, p.grub.text);
+    assert.equal(preview(deps6, host, entry).family, 'ipv4');
+    assert.doesNotMatch(preview(deps6, host, entry).ipxe.text, /fd77/);
+    assert.throws(() => preview(deps, vm10, entry, undefined, 'ipv6'), /network\.ipv6 is not set/);
   });
 
   it('the context: every URL and the kernel arguments; the IPv4 subnet description unchanged', () => {

@@ -24,6 +24,6 @@ export function hostRenderer(deps: RenderDeps & { bootTable: { get(mac: string):
       const out = renderNoCloud(deps, host, entry, file, undefined, family);
       return { text: out.text, file: out.file, profile: out.profile.name };
     },
-    preview: (host, profile) => preview(deps, host, deps.bootTable.get(host.mac), profile),
+    preview: (host, profile, family) => preview(deps, host, deps.bootTable.get(host.mac), profile, family),
   };
 }

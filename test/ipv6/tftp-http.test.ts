@@ -79,6 +79,14 @@ describe('TFTP and HTTP over IPv6 with real clients (fd77::/64)', { timeout: 120
         assert.equal(curl(lab, cli, ['-X', 'PUT', ...auth, '-H', 'content-type: application/json', '-d', '{"mode":"install"}', `${http}/api/v1/hosts/vm10/boot`]).status, 200);
         token = /\?token=([0-9a-f]+)/.exec(curl(lab, cli, [...auth, `${http}/api/v1/hosts/vm10/render`]).body)?.[1] ?? '';
         assert.ok(token, 'the install token, from the render');
+        // The operator's preview of what vm10 gets when it asks over IPv6 (3rc render --ipv6).
+        const v6 = JSON.parse(curl(lab, cli, [...auth, `${http}/api/v1/hosts/vm10/render?family=ipv6`]).body) as { family: string; ipxe: { text: string }; grub: { text: string } };
+        assert.equal(v6.family, 'ipv6');
+        assert.match(v6.ipxe.text, new RegExp(`url=http://\\[fd77::1\\]:${httpPort}/ks/${VM10}\\?token=${token}`), v6.ipxe.text);
+        assert.match(v6.grub.text, /\(tftp,fd77::1\)/, v6.grub.text);
+        const odd = curl(lab, cli, [...auth, `${http}/api/v1/hosts/vm10/render?family=ipv5`]);
+        assert.equal(odd.status, 400, odd.body);
+        assert.match(odd.body, /family must be ipv4 or ipv6/);
 
         // A boot file over IPv6: tftp-hpa, curl's TFTP, curl's HTTP.
         lab.exec(cli, 'tftp', ['-6', 'fd77::1', String(tftpPort), '-m', 'binary', '-c', 'get', 'kernel', out]);

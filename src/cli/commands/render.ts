@@ -9,21 +9,23 @@ import { findApi } from '../target.js';
 const NOCLOUD = ['meta-data', 'user-data', 'vendor-data', 'network-config'] as const;
 const ONLY = ['kickstart', 'ipxe', 'pxelinux', 'grub', ...NOCLOUD];
 
-export const help = `Usage: 3rc render HOST [--profile PROFILE] [--only kickstart|ipxe|pxelinux|grub|meta-data|user-data|vendor-data|network-config] [--config FILE]
+export const help = `Usage: 3rc render HOST [--profile PROFILE] [--ipv6] [--only kickstart|ipxe|pxelinux|grub|meta-data|user-data|vendor-data|network-config] [--config FILE]
 
 Prints what HOST is served: its kickstart or preseed exactly as the host gets it (the same render,
 with its current install token), then its iPXE script, its pxelinux.cfg/01-<mac> entry and its
 grub.cfg-01-<mac> (as TFTP serves them), and for cloud-image and autoinstall profiles the NoCloud
-files its cloud-init fetches from /ci/<mac>/. With --only, prints just that one, for pipes. --profile previews another profile. Asks the running 3rc (API token needed) or, when none
+files its cloud-init fetches from /ci/<mac>/. With --only, prints just that one, for pipes. --profile previews another profile; --ipv6 shows
+what the host gets when it asks over IPv6 (every URL at 3rc's IPv6 address, network.ipv6). Asks the running 3rc (API token needed) or, when none
 runs, renders from the store.`;
 
-export async function run(configFile: string, hostName: string, opts: { profile?: string; only?: string }, io: Io): Promise<number> {
+export async function run(configFile: string, hostName: string, opts: { profile?: string; only?: string; ipv6?: boolean }, io: Io): Promise<number> {
   if (opts.only !== undefined && !ONLY.includes(opts.only)) throw new InputError(ErrorCodes.USAGE, `--only takes ${ONLY.slice(0, -1).join(', ')} or ${ONLY.at(-1)}, not ${JSON.stringify(opts.only)}`);
   const config = loadConfig(configFile);
   const api = await findApi(config, io.env);
   let p: Preview;
   if (api) {
-    const q = opts.profile ? `?profile=${encodeURIComponent(opts.profile)}` : '';
+    const params = new URLSearchParams({ ...(opts.profile ? { profile: opts.profile } : {}), ...(opts.ipv6 ? { family: 'ipv6' } : {}) }).toString();
+    const q = params ? `?${params}` : '';
     p = await api.call<Preview>('GET', `/api/v1/hosts/${encodeURIComponent(hostName.toLowerCase())}/render${q}`);
   } else {
     p = await withLocalState(config, async ({ inventory, bootTable }) => {
@@ -31,7 +33,7 @@ export async function run(configFile: string, hostName: string, opts: { profile?
       if (!host) throw new InputError(ErrorCodes.UNKNOWN_HOST, `no host named ${JSON.stringify(hostName)}`);
       if (opts.profile !== undefined && !inventory.profile(opts.profile)) throw new InputError(ErrorCodes.UNKNOWN_PROFILE, `profile ${JSON.stringify(opts.profile)} does not exist`);
       const engine = new TemplateEngine({ templates: config.paths.templates, kickstarts: config.paths.kickstarts });
-      return preview({ config, inventory, engine }, host, bootTable.get(host.mac), opts.profile);
+      return preview({ config, inventory, engine }, host, bootTable.get(host.mac), opts.profile, opts.ipv6 ? 'ipv6' : 'ipv4');
     });
   }
   if (p.note) io.err(`note: ${p.note}`);
