@@ -317,36 +317,34 @@ function decline(req: Dhcp6Message, relays: Dhcp6Relay[], ctx: Policy6Context, h
   return { ...base, reason, leases, reply: reply(req, relays, ctx, base, Msg6.REPLY, extra), data: { ...base.data, ...(mine[0] ? { ip: mine[0].lease.ip } : {}) } };
 }
 
-/** The client as the booter sees it: option 61, iPXE's user class, UEFI's vendor class. */
-function bootClient(req: Dhcp6Message): BootClient {
+/**
+ * The client as the booter sees it: option 61, iPXE's user class, UEFI's vendor class; and the
+ * enterprise number of its vendor class when that is `HTTPClient…` (UEFI HTTP Boot), else null.
+ */
+function bootClient(req: Dhcp6Message): { client: BootClient; httpClient: number | null } {
   const archOpt = first(req.options, Opt6.CLIENT_ARCH_TYPE);
   const arch = archOpt ? decodeU16List(Opt6.CLIENT_ARCH_TYPE, archOpt)[0]! : null;
   const uc = first(req.options, Opt6.USER_CLASS);
   const ipxe = !!uc && decodeUserClass(uc).includes('iPXE');
   const vc = first(req.options, Opt6.VENDOR_CLASS);
-  const vendorClass = vc ? decodeVendorClass(vc).classes.find((c) => c.startsWith('PXEClient') || c.startsWith('HTTPClient')) : undefined;
-  return { ...dhcpClient(arch, ipxe, vendorClass), family: 'ipv6' };
-}
-
-/** The enterprise number of a vendor class `HTTPClient…` in the request (UEFI HTTP Boot), else null. */
-function httpClientEnterprise(req: Dhcp6Message): number | null {
-  const vc = first(req.options, Opt6.VENDOR_CLASS);
-  if (!vc) return null;
-  const { enterprise, classes } = decodeVendorClass(vc);
-  return classes[0]?.startsWith('HTTPClient') ? enterprise : null;
+  const vendor = vc ? decodeVendorClass(vc) : undefined;
+  const vendorClass = vendor?.classes.find((c) => c.startsWith('PXEClient') || c.startsWith('HTTPClient'));
+  return { client: { ...dhcpClient(arch, ipxe, vendorClass), family: 'ipv6' }, httpClient: vendorClass?.startsWith('HTTPClient') ? vendor!.enterprise : null };
 }
 
 /** Boot URL and parameters for a client (null: nothing to boot), and the trace's boot facts. */
 interface BootAnswer {
   url: string | null;
   params: string | null;
+  /** Send option 16 `HTTPClient` under this enterprise number: an HTTP Boot client given an http(s) URL (see the header). */
+  httpVendor?: number;
   data: DhcpEventData;
 }
 
 /** The booter's answer for a client, as a URL (PXE loaders over TFTP at [serverIp]). */
 function bootAnswer(req: Dhcp6Message, ctx: Policy6Context, mac: string | null): BootAnswer {
   if (!mac) return { url: null, params: null, data: { boot: 'none' } };
-  const client = bootClient(req);
+  const { client, httpClient } = bootClient(req);
   const spec = bootSpec({ settings: ctx.settings.boot, hostByMac: ctx.hostByMac, profile: ctx.profile, bootEntry: ctx.bootEntry }, mac, client);
   if (!spec.entry) return { url: null, params: null, data: { boot: 'none' } };
   const data: DhcpEventData = { boot: spec.entry.mode };
@@ -356,8 +354,9 @@ function bootAnswer(req: Dhcp6Message, ctx: Policy6Context, mac: string | null):
   data.arch = client.arch ?? 'none';
   const file = spec.loader.file;
   if (file === null) return { url: null, params: null, data: { ...data, bootFile: spec.loader.why } };
-  const url = /^https?:\/\//.test(file) ? file : `tftp://[${ctx.settings.serverIp}]/${file}`;
-  return { url, params: spec.args, data: { ...data, file: url } };
+  const http = /^https?:\/\//.test(file);
+  const url = http ? file : `tftp://[${ctx.settings.serverIp}]/${file}`;
+  return { url, params: spec.args, ...(http && httpClient !== null ? { httpVendor: httpClient } : {}), data: { ...data, file: url } };
 }
 
 /**
@@ -380,8 +379,7 @@ function reply(req: Dhcp6Message, relays: readonly Dhcp6Relay[], ctx: Policy6Con
   const firmware = first(req.options, Opt6.CLIENT_ARCH_TYPE) !== undefined;
   const boot = base.boot;
   if (boot.url && (firmware || oro.includes(Opt6.BOOTFILE_URL))) options.push({ code: Opt6.BOOTFILE_URL, data: Buffer.from(boot.url, 'utf8') });
-  const http = httpClientEnterprise(req);
-  if (http !== null && boot.url && /^https?:\/\//.test(boot.url)) options.push(encodeVendorClass(http, ['HTTPClient']));
+  if (boot.httpVendor !== undefined) options.push(encodeVendorClass(boot.httpVendor, ['HTTPClient']));
   // The kernel's arguments are no firmware's parameters (see the header: edk2 refuses to boot).
   if (boot.url && boot.params && !firmware && oro.includes(Opt6.BOOTFILE_PARAM)) options.push(encodeBootParams([boot.params]));
   let out: Dhcp6Packet = { relay: false, type, xid: req.xid, options };
