@@ -184,9 +184,9 @@ export class TftpServer implements Service {
     this.own = ownSockets(this.sockets.map((s) => s.socket.address().port));
     const count = workerCount(t.workers);
     this.workerMinBytes = t.workerMinKb * 1024;
-    // The workers start with the first transfer they get (workers.ts run), not here.
+    // The workers start with the first transfer they get (workers.ts), not here.
     if (count > 0) {
-      const workers = new TftpWorkers(count, TftpWorkers.init(this.log, this.own), this.log, this.guard, {
+      const workers = new TftpWorkers(count, this.log, this.own, this.guard, {
         end: (id, e) => {
           const session = this.byId.get(id);
           if (session) this.portEnded(session, e);

@@ -38,24 +38,18 @@ export class TftpWorkers {
   /** A worker died before it started (its script cannot load): none is started again. */
   private gaveUp = false;
 
+  /** What each worker starts with: the logger's level and the server's own sockets. */
+  private readonly init: WorkerInit;
+
+  /** No worker starts here: they start with the first transfer handed over (run), so a 3rc that sends no large file never pays their memory. */
   constructor(
     private readonly count: number,
-    private readonly init: WorkerInit,
     private readonly log: Logger,
+    own: OwnSockets | undefined,
     private readonly guard: PacketGuard,
     private readonly events: WorkerEvents,
-  ) {}
-
-  static init(log: Logger, own: OwnSockets | undefined): WorkerInit {
-    return { logLevel: log.level, own };
-  }
-
-  /**
-   * Starts every worker now (tests; the server starts them at its first transfer for a worker,
-   * so a 3rc that sends no large file never pays their memory).
-   */
-  async start(): Promise<void> {
-    await Promise.all(Array.from({ length: this.count - this.threads.length }, () => this.spawn()));
+  ) {
+    this.init = { logLevel: log.level, own };
   }
 
   /** Can take a transfer: a worker runs or can be started (none died before it started). */
