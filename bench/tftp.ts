@@ -19,9 +19,9 @@ import { randomBytes } from 'node:crypto';
 import { copyFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SERVE_NODE_FLAGS } from '../src/lib/node-flags.js';
-import { netnsUnavailable, type Lab } from '../test/lib/netns.js';
-import { awaitReady, writeLabConfig, type LabConfig } from '../test/lib/serve.js';
+import { netnsUnavailable } from '../test/lib/netns.js';
+import { writeLabConfig } from '../test/lib/serve.js';
+import { startBaseBuild } from './lib/base-build.js';
 import { openLab } from './lib/cleanup.js';
 import type { Figure } from './lib/figures.js';
 import type { BenchOptions } from './lib/options.js';
@@ -77,13 +77,6 @@ function rssOf(pid: number): string {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (field: string) => Number(/^\s*(\d+)/.exec(status.split(`${field}:`)[1] ?? '')?.[1] ?? NaN);
   return `RSS ${(kb('VmRSS') / 1024).toFixed(1)} MB, peak ${(kb('VmHWM') / 1024).toFixed(1)} MB`;
-}
-
-/** The build of 3rc at `bin` (TFTP_BENCH_BASE) in ns with its own config. */
-async function start3rcAt(bin: string, lab: Lab, ns: string, cfg: LabConfig, nodeArgs: string[]): Promise<Running> {
-  const child = lab.spawn(ns, process.execPath, [...SERVE_NODE_FLAGS, ...nodeArgs, bin, 'serve', '--config', cfg.file]);
-  const served = await awaitReady(child, { url: `netns:${ns}`, timeoutMs: 120_000 });
-  return { pid: child.pid!, stop: async () => void (await served.stop()) };
 }
 
 export function tftpNote(): string {
@@ -190,7 +183,7 @@ export async function runTftp(opts: BenchOptions): Promise<Figure[]> {
       await started('3rc', 6969, start3rc(cfg, { lab, ns: srv, nodeArgs })),
       await started('tftpd-hpa', 7069, startTftpdHpa(lab, srv, SRV, 7069, root)),
       await started('dnsmasq', 69, startDnsmasqNs(lab, srv, ['-p', '0', '--enable-tftp', `--tftp-root=${root}`, '--tftp-max=1000'], 69)),
-      ...(baseCfg ? [await started('3rc base', 6970, start3rcAt(tune.base!, lab, srv, baseCfg, nodeArgs))] : []),
+      ...(baseCfg ? [await started('3rc base', 6970, startBaseBuild(tune.base!, lab, srv, baseCfg, nodeArgs))] : []),
     ];
     // What each server grants when asked for windowsize 16 (atftp --trace prints the OACK).
     const granted: string[] = [];

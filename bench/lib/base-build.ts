@@ -1,7 +1,7 @@
 /**
  * Another build of 3rc (the code before a change, e.g. a copy of dist/ and bin/ made before it),
  * started in a namespace as test/lib/serve.ts starts this one: the A/B knobs of the DHCP and storm
- * benches (DHCP_BENCH_BASE, BENCH_STORM_BASE) run it in the same rounds as this build.
+ * benches (DHCP_BENCH_BASE, BENCH_STORM_BASE, TFTP_BENCH_BASE) run it in the same rounds as this build.
  */
 import type { ChildProcess } from 'node:child_process';
 import { SERVE_NODE_FLAGS } from '../../src/lib/node-flags.js';
@@ -9,9 +9,9 @@ import type { Lab } from '../../test/lib/netns.js';
 import { awaitReady, type LabConfig } from '../../test/lib/serve.js';
 import type { Running } from './servers.js';
 
-/** Starts `bin` (that build's bin/3rc.js) serving `cfg` inside ns. */
-export async function startBaseBuild(bin: string, lab: Lab, ns: string, cfg: LabConfig): Promise<Running & { proc: ChildProcess }> {
-  const proc = lab.spawn(ns, process.execPath, [...SERVE_NODE_FLAGS, bin, 'serve', '--config', cfg.file]);
+/** Starts `bin` (that build's bin/3rc.js) serving `cfg` inside ns, with node's own `nodeArgs` (e.g. --cpu-prof). */
+export async function startBaseBuild(bin: string, lab: Lab, ns: string, cfg: LabConfig, nodeArgs: readonly string[] = []): Promise<Running & { proc: ChildProcess }> {
+  const proc = lab.spawn(ns, process.execPath, [...SERVE_NODE_FLAGS, ...nodeArgs, bin, 'serve', '--config', cfg.file]);
   const served = await awaitReady(proc, { url: `netns:${ns}`, timeoutMs: 120_000 });
   return { pid: proc.pid!, proc, stop: async () => void (await served.stop()) };
 }
